@@ -1,0 +1,3 @@
+module github.com/fireflyrpc/firefly
+
+go 1.26

@@ -1,0 +1,1 @@
+package firefly_test
