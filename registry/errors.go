@@ -45,7 +45,8 @@ func (e *RegistrationError) Error() string {
 	case e.Type != "":
 		b.WriteString("type " + e.Type)
 	default:
-		b.WriteString("value")
+		b.WriteString(e.Reason)
+		return b.String()
 	}
 	b.WriteString(": ")
 	b.WriteString(e.Reason)

@@ -284,7 +284,7 @@ func caseStable(name string) string {
 // whose first rune is a letter, and case-stable once canonical.
 func validFuncName(name string) string {
 	if name == "" {
-		return "the name is empty"
+		return "func name is empty"
 	}
 	for i, r := range name {
 		if i == 0 && !unicode.IsLetter(r) {
