@@ -63,7 +63,7 @@ func TestNilValues(t *testing.T) {
 type base struct{ hits int }
 
 func (b *base) RemotePing() string { b.hits++; return "pong" }
-func (b *base) Helper() string      { return "not remote" }
+func (b *base) Helper() string     { return "not remote" }
 
 type derived struct {
 	*base
