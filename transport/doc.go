@@ -1,0 +1,93 @@
+// Package transport multiplexes many bidirectional byte streams over one
+// net.Conn. It is the lowest layer of firefly: the rpc package runs over it.
+//
+// A connection starts with a preface exchange (magic bytes, version, limits);
+// then both sides exchange small framed messages: DATA (with SYN, FIN and RST
+// flags, so a one-frame message needs no separate open frame), WINDOW_UPDATE,
+// PING and GOAWAY. The wire format is specified in docs/PROTOCOL.md.
+//
+// Properties:
+//
+//   - Per-stream credit flow control: a stream nobody reads never stalls the
+//     others, and a session's buffered memory is bounded by its windows.
+//   - Fair sending: writes are cut into frames of at most the peer's max
+//     frame size and one writer goroutine sends them round-robin across
+//     streams, control frames first, so a small message overtakes a large
+//     transfer on another stream.
+//   - Stream.Write copies into pooled buffers and returns without waiting for
+//     the network; it blocks only when the stream's window is exhausted.
+//   - Keepalive pings declare a silent peer dead; GOAWAY closes gracefully.
+//   - Any input from the peer that breaks the protocol closes the session
+//     with a *ProtocolError; nothing the peer sends can panic the process.
+//
+// Client and Server run the handshake; the client's streams have odd ids and
+// the server's even ids. Either side may Open streams and Accept the peer's.
+// Stream implements net.Conn, plus CloseWrite (half-close) and Reset.
+//
+// A complete program:
+//
+//	package main
+//
+//	import (
+//		"context"
+//		"fmt"
+//		"io"
+//		"net"
+//
+//		"github.com/fireflyrpc/firefly/transport"
+//	)
+//
+//	func main() {
+//		ctx := context.Background()
+//		ln, err := net.Listen("tcp", "127.0.0.1:0")
+//		if err != nil {
+//			panic(err)
+//		}
+//		defer ln.Close()
+//
+//		// Server: accept one session, echo every stream back.
+//		go func() {
+//			conn, err := ln.Accept()
+//			if err != nil {
+//				return
+//			}
+//			sess, err := transport.Server(ctx, conn, nil)
+//			if err != nil {
+//				return
+//			}
+//			defer sess.Close()
+//			for {
+//				st, err := sess.Accept(ctx)
+//				if err != nil {
+//					return
+//				}
+//				go func() {
+//					defer st.Close()
+//					io.Copy(st, st) // echo until the client's CloseWrite
+//				}()
+//			}
+//		}()
+//
+//		// Client: open a stream, send, half-close, read the echo.
+//		conn, err := net.Dial("tcp", ln.Addr().String())
+//		if err != nil {
+//			panic(err)
+//		}
+//		sess, err := transport.Client(ctx, conn, nil)
+//		if err != nil {
+//			panic(err)
+//		}
+//		defer sess.Close()
+//		st, err := sess.Open(ctx)
+//		if err != nil {
+//			panic(err)
+//		}
+//		st.Write([]byte("hello, firefly"))
+//		st.CloseWrite()
+//		reply, err := io.ReadAll(st)
+//		if err != nil {
+//			panic(err)
+//		}
+//		fmt.Println(string(reply)) // hello, firefly
+//	}
+package transport

@@ -1,0 +1,324 @@
+package transport
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// readLoop is the session's only reader. It never blocks on application
+// code: payload is copied into stream buffers that the windows bound, and
+// answers are queued for the writer.
+func (s *Session) readLoop() {
+	err := s.readFrames()
+	if isClosed(s.done) {
+		return
+	}
+	var pe *ProtocolError
+	switch {
+	case errors.As(err, &pe):
+		s.protocolError(err)
+	case errors.Is(err, ErrConnectionLost):
+		s.shutdown(err, false)
+	case errors.Is(err, io.EOF):
+		s.shutdown(fmt.Errorf("%w: peer closed the connection", ErrConnectionLost), false)
+	default:
+		s.shutdown(fmt.Errorf("%w: read: %w", ErrConnectionLost, err), false)
+	}
+}
+
+func (s *Session) readFrames() error {
+	var h header
+	for {
+		if _, err := io.ReadFull(s.br, h[:]); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return fmt.Errorf("%w: connection closed inside a frame header", ErrConnectionLost)
+			}
+			return err
+		}
+		if !s.recvActive.Load() {
+			s.recvActive.Store(true)
+		}
+		if err := checkHeader(&h, s.cfg.MaxFrameSize); err != nil {
+			return err
+		}
+		var err error
+		switch h.typ() {
+		case typeData:
+			err = s.handleData(&h)
+		case typeWindowUpdate:
+			err = s.handleWindowUpdate(&h)
+		case typePing:
+			err = s.handlePing(&h)
+		case typeGoAway:
+			err = s.handleGoAway(&h)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// payload returns the next n bytes of input without consuming them; they are
+// valid until discard.
+func (s *Session) payload(n uint32) ([]byte, error) {
+	p, err := s.br.Peek(int(n))
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%w: connection closed inside a frame payload", ErrConnectionLost)
+		}
+		return nil, err
+	}
+	return p, nil
+}
+
+func (s *Session) discard(n uint32) { s.br.Discard(int(n)) }
+
+// isPeerID reports whether id has the parity of streams the peer opens.
+func (s *Session) isPeerID(id uint32) bool { return (id%2 == 1) != s.client }
+
+// lookup finds the stream a non-SYN frame is for. It returns nil for a stream
+// that existed and is finished (late frames are ignored) and an error for one
+// that was never opened.
+func (s *Session) lookup(id uint32, what string) (*Stream, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.streams[id]; st != nil {
+		return st, nil
+	}
+	if s.isPeerID(id) {
+		if id <= s.lastPeerID {
+			return nil, nil
+		}
+	} else if s.nextID == 0 || id < s.nextID {
+		return nil, nil
+	}
+	return nil, protoErrorf("%s for stream %d, which was never opened", what, id)
+}
+
+// accept registers a stream the peer opened with SYN. It returns nil if the
+// stream is refused (the RST is queued).
+func (s *Session) accept(id uint32) (*Stream, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.isPeerID(id) {
+		return nil, protoErrorf("peer opened stream %d, which has this side's parity", id)
+	}
+	if id <= s.lastPeerID {
+		return nil, protoErrorf("peer opened stream %d, not above its last stream %d", id, s.lastPeerID)
+	}
+	s.lastPeerID = id
+	code := ResetCode(0xffffffff)
+	switch {
+	case s.goAwaySent || s.err != nil:
+		code = ResetGoAway
+	case s.numIn >= s.cfg.MaxStreams:
+		s.overLimit++
+		if s.overLimit > maxLimitRefusals {
+			return nil, protoErrorf("peer keeps opening streams beyond the limit of %d", s.cfg.MaxStreams)
+		}
+		code = ResetRefused
+	case len(s.acceptCh) >= cap(s.acceptCh):
+		code = ResetRefused
+	}
+	if code != 0xffffffff {
+		if !s.w.queueReset(id, code) {
+			return nil, protoErrorf("peer does not read: control queue overflow")
+		}
+		return nil, nil
+	}
+	st := newStream(s, id, false)
+	s.streams[id] = st
+	s.numIn++
+	s.acceptCh <- st // cannot block: only this goroutine sends, and there is room
+	return st, nil
+}
+
+func (s *Session) handleData(h *header) error {
+	id, flags, n := h.streamID(), h.flags(), h.length()
+	if flags&flagRST != 0 {
+		p, err := s.payload(rstPayloadLen)
+		if err != nil {
+			return err
+		}
+		code := ResetCode(binary.BigEndian.Uint32(p))
+		s.discard(rstPayloadLen)
+		s.mu.Lock()
+		st := s.streams[id]
+		s.mu.Unlock()
+		if st != nil {
+			st.abort(&StreamResetError{Code: code, Remote: true})
+			s.removeStream(st)
+		}
+		return nil
+	}
+	var st *Stream
+	var err error
+	if flags&flagSYN != 0 {
+		st, err = s.accept(id)
+	} else {
+		st, err = s.lookup(id, "DATA")
+	}
+	if err != nil {
+		return err
+	}
+	var p []byte
+	if n > 0 {
+		if p, err = s.payload(n); err != nil {
+			return err
+		}
+	}
+	if st != nil {
+		if err := st.receive(p, flags&flagFIN != 0); err != nil {
+			return err
+		}
+	}
+	s.discard(n)
+	return nil
+}
+
+// receive stores payload from the peer (and its FIN). Called by the reader.
+func (st *Stream) receive(p []byte, fin bool) error {
+	n := uint32(len(p))
+	st.rmu.Lock()
+	if st.finRecv {
+		st.rmu.Unlock()
+		return protoErrorf("DATA on stream %d after its FIN", st.id)
+	}
+	if n > st.rwin {
+		st.rmu.Unlock()
+		return protoErrorf("stream %d overran its window: %d bytes sent, %d allowed", st.id, n, st.rwin)
+	}
+	st.rwin -= n
+	var grant uint32
+	switch {
+	case st.rerr != nil:
+	case st.readClosed:
+		// Nobody will read it: give the credit straight back.
+		st.rcredit += n
+		if st.rcredit >= st.s.winThreshold {
+			grant = st.rcredit
+			st.rcredit = 0
+			st.rwin += grant
+		}
+	default:
+		st.rlen += len(p)
+		for len(p) > 0 {
+			var c *chunk
+			if st.rq.len() > 0 {
+				if t := st.rq.tail(); t.room() > 0 {
+					c = t
+				}
+			}
+			if c == nil {
+				if len(p) <= smallChunkSize {
+					c = st.s.pools.small.get()
+				} else {
+					c = st.s.pools.recv.get()
+				}
+				st.rq.push(c)
+			}
+			m := copy(c.buf[c.w:], p)
+			c.w += m
+			p = p[m:]
+		}
+	}
+	if fin {
+		st.finRecv = true
+	}
+	if st.rwaiting && (st.rlen > 0 || fin) {
+		st.rwaiting = false
+		signal(st.rwake)
+	}
+	st.rmu.Unlock()
+	if grant > 0 {
+		st.s.w.queueWindowUpdate(st.id, grant)
+	}
+	if fin {
+		st.markFinRecv()
+	}
+	return nil
+}
+
+func (s *Session) handleWindowUpdate(h *header) error {
+	p, err := s.payload(windowPayloadLen)
+	if err != nil {
+		return err
+	}
+	inc := binary.BigEndian.Uint32(p)
+	s.discard(windowPayloadLen)
+	if inc == 0 || inc > MaxWindow {
+		return protoErrorf("WINDOW_UPDATE of %d on stream %d", inc, h.streamID())
+	}
+	st, err := s.lookup(h.streamID(), "WINDOW_UPDATE")
+	if st == nil || err != nil {
+		return err
+	}
+	w := &s.w
+	w.mu.Lock()
+	if uint64(st.swin)+uint64(inc) > MaxWindow {
+		w.mu.Unlock()
+		return protoErrorf("WINDOW_UPDATE overflows the window of stream %d", st.id)
+	}
+	st.swin += inc
+	if st.wwaiting {
+		st.wwaiting = false
+		signal(st.wwake)
+	}
+	w.mu.Unlock()
+	return nil
+}
+
+func (s *Session) handlePing(h *header) error {
+	p, err := s.payload(pingPayloadLen)
+	if err != nil {
+		return err
+	}
+	opaque := binary.BigEndian.Uint64(p)
+	s.discard(pingPayloadLen)
+	if h.flags()&flagACK == 0 {
+		if !s.w.queuePing(true, opaque) {
+			return protoErrorf("peer does not read: control queue overflow")
+		}
+		return nil
+	}
+	s.mu.Lock()
+	ch := s.pings[opaque]
+	delete(s.pings, opaque)
+	s.mu.Unlock()
+	if ch != nil {
+		close(ch)
+	}
+	return nil
+}
+
+func (s *Session) handleGoAway(h *header) error {
+	n := h.length()
+	p, err := s.payload(n)
+	if err != nil {
+		return err
+	}
+	last := binary.BigEndian.Uint32(p[0:4])
+	code := GoAwayCode(binary.BigEndian.Uint32(p[4:8]))
+	reason := string(p[8:n])
+	s.discard(n)
+	if code != GoAwayNormal {
+		return fmt.Errorf("%w: peer closed the session (%v): %q", ErrConnectionLost, code, reason)
+	}
+	s.mu.Lock()
+	first := !s.goAwayRecv
+	if first && !s.goAwaySent {
+		close(s.goAwayCh)
+	}
+	s.goAwayRecv = true
+	idle := len(s.streams) == 0
+	s.mu.Unlock()
+	if first {
+		s.log.Debug("transport: received GOAWAY", "last_stream", last, "remote", s.conn.RemoteAddr())
+	}
+	if idle {
+		s.shutdown(ErrGoAway, true)
+	}
+	return nil
+}

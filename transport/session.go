@@ -1,0 +1,400 @@
+package transport
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// maxLimitRefusals is how many streams opened beyond the advertised
+// MaxStreams a peer may have refused before it is a protocol violation.
+const maxLimitRefusals = 16
+
+// finalFlushTimeout bounds how long a closing session spends writing its last
+// frames (GOAWAY, answers) before it closes the connection.
+const finalFlushTimeout = time.Second
+
+// Session is one multiplexed connection. Either side may open streams; all
+// methods are safe for concurrent use.
+type Session struct {
+	conn   net.Conn
+	cfg    Config
+	log    *slog.Logger
+	client bool
+	peer   settings // limits the peer announced
+	br     *bufio.Reader
+	pools  pools
+
+	sendLimit    int    // max streams this side may open
+	smallSendMax int    // largest payload that goes in a small chunk
+	winThreshold uint32 // consumed bytes that trigger a WINDOW_UPDATE
+
+	mu         sync.Mutex
+	streams    map[uint32]*Stream
+	nextID     uint32 // next id for a stream we open (0 when exhausted)
+	lastPeerID uint32 // highest stream id the peer opened
+	numOut     int    // open streams we opened
+	numIn      int    // open streams the peer opened
+	goAwaySent bool
+	goAwayRecv bool
+	overLimit  int // streams refused for exceeding MaxStreams
+	pings      map[uint64]chan struct{}
+	pingSeq    uint64
+	err        error // why the session ended (nil while alive)
+	streamErr  error // what blocked stream calls return after the end
+
+	acceptCh chan *Stream
+	goAwayCh chan struct{} // closed at the first GOAWAY either way
+	done     chan struct{}
+	close1   sync.Once
+
+	w writer
+
+	recvActive atomic.Bool // a frame arrived since the last keepalive tick
+	kaMu       sync.Mutex
+	kaTimer    *time.Timer
+	kaLast     time.Time
+	kaPinged   bool
+}
+
+func newSession(conn net.Conn, br *bufio.Reader, cfg Config, peer settings, client bool) *Session {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Session{
+		conn:         conn,
+		cfg:          cfg,
+		log:          log,
+		client:       client,
+		peer:         peer,
+		br:           br,
+		sendLimit:    min(cfg.MaxStreams, int(peer.maxStreams)),
+		winThreshold: max(cfg.InitialWindow/4, 1),
+		streams:      make(map[uint32]*Stream),
+		pings:        make(map[uint64]chan struct{}),
+		acceptCh:     make(chan *Stream, cfg.AcceptBacklog),
+		goAwayCh:     make(chan struct{}),
+		done:         make(chan struct{}),
+	}
+	s.nextID = firstServerStream
+	if client {
+		s.nextID = firstClientStream
+	}
+	s.pools.init(int(peer.maxFrame), cfg.MaxFrameSize)
+	s.smallSendMax = min(smallChunkSize-headerLen, int(peer.maxFrame))
+	s.w.init(s)
+	if cfg.KeepAliveInterval > 0 {
+		s.kaMu.Lock()
+		s.kaLast = time.Now()
+		s.kaTimer = time.AfterFunc(s.kaPeriod(), s.keepalive)
+		s.kaMu.Unlock()
+	}
+	go s.readLoop()
+	go s.w.loop()
+	return s
+}
+
+// Open opens a new stream. It does not wait for the peer: the stream is
+// announced by its first frame (the first Write, CloseWrite, Close or a Read),
+// so a one-frame message costs one frame. It fails with ErrStreamLimit when
+// too many streams are open, ErrGoAway after GOAWAY, or the session's error
+// once it is over.
+func (s *Session) Open(ctx context.Context) (*Stream, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	switch {
+	case s.err != nil:
+		err := s.streamErr
+		s.mu.Unlock()
+		return nil, err
+	case s.goAwaySent || s.goAwayRecv:
+		s.mu.Unlock()
+		return nil, ErrGoAway
+	case s.numOut >= s.sendLimit:
+		n := s.numOut
+		s.mu.Unlock()
+		return nil, fmt.Errorf("%w (%d open, limit %d)", ErrStreamLimit, n, s.sendLimit)
+	case s.nextID == 0:
+		s.mu.Unlock()
+		return nil, fmt.Errorf("%w: stream ids exhausted", ErrStreamLimit)
+	}
+	id := s.nextID
+	if id >= maxStreamID-1 {
+		s.nextID = 0
+	} else {
+		s.nextID += 2
+	}
+	st := newStream(s, id, true)
+	s.streams[id] = st
+	s.numOut++
+	// Queue the SYN while holding s.mu so SYNs leave in id order.
+	s.w.mu.Lock()
+	s.w.schedule(st)
+	s.w.mu.Unlock()
+	s.mu.Unlock()
+	return st, nil
+}
+
+// Accept waits for the next stream opened by the peer. It fails with ctx's
+// error, ErrGoAway once GOAWAY was sent or received and no accepted stream is
+// left, or the session's error once it is over.
+func (s *Session) Accept(ctx context.Context) (*Stream, error) {
+	select {
+	case st := <-s.acceptCh:
+		return st, nil
+	default:
+	}
+	select {
+	case st := <-s.acceptCh:
+		return st, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.goAwayCh:
+		select {
+		case st := <-s.acceptCh:
+			return st, nil
+		default:
+			return nil, ErrGoAway
+		}
+	case <-s.done:
+		return nil, s.sessionErr()
+	}
+}
+
+// Ping sends a PING and waits for the answer, returning the round-trip time.
+func (s *Session) Ping(ctx context.Context) (time.Duration, error) {
+	ch := make(chan struct{})
+	s.mu.Lock()
+	if s.err != nil {
+		err := s.streamErr
+		s.mu.Unlock()
+		return 0, err
+	}
+	s.pingSeq++
+	id := s.pingSeq
+	s.pings[id] = ch
+	s.mu.Unlock()
+	start := time.Now()
+	s.w.queuePing(false, id)
+	select {
+	case <-ch:
+		return time.Since(start), nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		delete(s.pings, id)
+		s.mu.Unlock()
+		return 0, ctx.Err()
+	case <-s.done:
+		return 0, s.sessionErr()
+	}
+}
+
+// GoAway starts a graceful shutdown: it tells the peer, and from now on
+// neither side opens new streams (Open fails with ErrGoAway, new streams from
+// the peer are refused). Open streams finish normally; when the last one is
+// done the session closes with Err() == ErrGoAway.
+func (s *Session) GoAway() error {
+	s.mu.Lock()
+	if s.err != nil {
+		err := s.streamErr
+		s.mu.Unlock()
+		return err
+	}
+	if s.goAwaySent {
+		s.mu.Unlock()
+		return nil
+	}
+	s.goAwaySent = true
+	last := s.lastPeerID
+	if !s.goAwayRecv {
+		close(s.goAwayCh)
+	}
+	idle := len(s.streams) == 0
+	s.w.queueGoAway(last, GoAwayNormal, "")
+	s.mu.Unlock()
+	s.log.Debug("transport: sent GOAWAY", "last_stream", last)
+	if idle {
+		s.shutdown(ErrGoAway, true)
+	}
+	return nil
+}
+
+// Close closes the session at once: the connection is closed and every
+// stream's pending and future calls fail with ErrSessionClosed.
+func (s *Session) Close() error {
+	s.shutdown(ErrSessionClosed, false)
+	return nil
+}
+
+// CloseWithError closes the session with err as the reason: Err returns err,
+// streams fail with an error matching both ErrSessionClosed and err, and the
+// peer is sent a GOAWAY frame carrying err's text before the connection
+// closes. A nil err is the same as Close.
+func (s *Session) CloseWithError(err error) error {
+	if err == nil {
+		return s.Close()
+	}
+	s.w.queueGoAway(s.lastPeer(), GoAwayInternalError, err.Error())
+	s.shutdown(err, true)
+	return nil
+}
+
+// Done returns a channel that is closed when the session is over.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Err returns why the session ended, or nil while it is alive.
+func (s *Session) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// NumStreams returns the number of open streams, both directions, including
+// streams waiting in the accept backlog.
+func (s *Session) NumStreams() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.streams)
+}
+
+// LocalAddr returns the underlying connection's local address.
+func (s *Session) LocalAddr() net.Addr { return s.conn.LocalAddr() }
+
+// RemoteAddr returns the underlying connection's remote address.
+func (s *Session) RemoteAddr() net.Addr { return s.conn.RemoteAddr() }
+
+// Conn returns the underlying connection (for example to inspect TLS state).
+// Reading from or writing to it corrupts the session.
+func (s *Session) Conn() net.Conn { return s.conn }
+
+// IsClient reports whether this side ran the handshake as the client.
+func (s *Session) IsClient() bool { return s.client }
+
+func (s *Session) lastPeer() uint32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastPeerID
+}
+
+// sessionErr returns the error blocked calls report once the session is over.
+// Call it only after s.done is closed: streamErr is set before that.
+func (s *Session) sessionErr() error { return s.streamErr }
+
+// sendFrameEnd returns how far a send chunk may be filled: a frame's payload
+// never exceeds the peer's max frame size.
+func (s *Session) sendFrameEnd(c *chunk) int {
+	return min(len(c.buf), headerLen+int(s.peer.maxFrame))
+}
+
+// shutdown ends the session with err. With flush, queued control frames (a
+// GOAWAY) are written, bounded by finalFlushTimeout, before the connection is
+// closed; otherwise the connection is closed at once.
+func (s *Session) shutdown(err error, flush bool) {
+	s.close1.Do(func() {
+		serr := err
+		var pe *ProtocolError
+		switch {
+		case errors.Is(err, ErrConnectionLost), errors.Is(err, ErrSessionClosed), err == ErrGoAway:
+		case errors.As(err, &pe):
+			serr = fmt.Errorf("%w: %w", ErrConnectionLost, err)
+		default:
+			serr = fmt.Errorf("%w: %w", ErrSessionClosed, err)
+		}
+		s.mu.Lock()
+		s.err, s.streamErr = err, serr
+		s.mu.Unlock()
+		close(s.done)
+		if s.kaTimer != nil {
+			s.kaTimer.Stop()
+		}
+		switch {
+		case errors.Is(err, ErrSessionClosed), err == ErrGoAway:
+			s.log.Debug("transport: session closed", "reason", err, "remote", s.conn.RemoteAddr())
+		default:
+			s.log.Info("transport: session closed", "reason", err, "remote", s.conn.RemoteAddr())
+		}
+		if flush {
+			s.conn.SetWriteDeadline(time.Now().Add(finalFlushTimeout))
+			s.w.wake() // the writer flushes, then closes conn
+		} else {
+			s.conn.Close()
+		}
+	})
+}
+
+// protocolError ends the session because the peer broke a rule.
+func (s *Session) protocolError(err error) {
+	reason := err.Error()
+	var pe *ProtocolError
+	if errors.As(err, &pe) {
+		reason = pe.Reason
+	}
+	s.w.queueGoAway(s.lastPeer(), GoAwayProtocolError, reason)
+	s.shutdown(err, true)
+}
+
+// removeStream forgets a finished stream; after GOAWAY the last one to go
+// closes the session.
+func (s *Session) removeStream(st *Stream) {
+	s.mu.Lock()
+	if s.streams[st.id] != st {
+		s.mu.Unlock()
+		return
+	}
+	delete(s.streams, st.id)
+	if st.outbound {
+		s.numOut--
+	} else {
+		s.numIn--
+	}
+	drained := (s.goAwaySent || s.goAwayRecv) && len(s.streams) == 0 && s.err == nil
+	s.mu.Unlock()
+	if drained {
+		s.shutdown(ErrGoAway, true)
+	}
+}
+
+func (s *Session) kaPeriod() time.Duration {
+	return min(s.cfg.KeepAliveInterval, max(s.cfg.KeepAliveTimeout/2, time.Millisecond))
+}
+
+// keepalive runs on a timer: it pings a silent peer and declares it dead when
+// nothing at all has arrived for KeepAliveTimeout.
+func (s *Session) keepalive() {
+	s.kaMu.Lock()
+	if isClosed(s.done) {
+		s.kaMu.Unlock()
+		return
+	}
+	now := time.Now()
+	if s.recvActive.Swap(false) {
+		s.kaLast = now
+		s.kaPinged = false
+	}
+	idle := now.Sub(s.kaLast)
+	dead := idle >= s.cfg.KeepAliveTimeout
+	ping := !dead && !s.kaPinged && idle >= s.kaPeriod()/2
+	if ping {
+		s.kaPinged = true
+	}
+	if !dead {
+		s.kaTimer.Reset(s.kaPeriod())
+	}
+	s.kaMu.Unlock()
+	if dead {
+		s.shutdown(fmt.Errorf("%w: peer silent for %v (keepalive timeout)", ErrConnectionLost, idle.Round(time.Millisecond)), false)
+		return
+	}
+	if ping {
+		s.w.queuePing(false, 0)
+	}
+}

@@ -1,0 +1,418 @@
+package transport
+
+import (
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// maxWriteBurst is how much of one large Write is copied and queued at a time,
+// so the writer goroutine starts sending while the rest is being copied.
+const maxWriteBurst = 256 << 10
+
+// Stream states kept in Stream.state, for deciding when a stream is finished.
+const (
+	stFinSent uint32 = 1 << iota
+	stFinRecv
+)
+
+// Stream is one bidirectional byte stream of a Session. It implements
+// net.Conn. Read and Write may be called concurrently with each other; writes
+// from concurrent Write calls are not interleaved within one call.
+type Stream struct {
+	s        *Session
+	id       uint32
+	outbound bool
+	state    atomic.Uint32
+
+	// Receive side, guarded by rmu.
+	rmu        sync.Mutex
+	rq         fifo[*chunk] // received, unread payload
+	rlen       int          // bytes in rq
+	rwin       uint32       // bytes the peer may still send
+	rcredit    uint32       // bytes consumed but not yet granted back
+	finRecv    bool
+	readClosed bool
+	rerr       error // set when the stream is reset
+	rwaiting   bool
+	rwake      chan struct{}
+	rdl        deadline
+
+	// Send side. wmu serializes Write calls; the rest is guarded by s.w.mu.
+	wmu       sync.Mutex
+	sq        fifo[*chunk] // frames waiting for the writer
+	swin      uint32       // send credit left
+	inRing    bool
+	synSent   bool
+	finQueued bool // CloseWrite was called
+	finSent   bool
+	reset     bool
+	werr      error // set when the stream is reset
+	wwaiting  bool
+	wwake     chan struct{}
+	wdl       deadline
+}
+
+func newStream(s *Session, id uint32, outbound bool) *Stream {
+	st := &Stream{
+		s:        s,
+		id:       id,
+		outbound: outbound,
+		rwin:     s.cfg.InitialWindow,
+		swin:     s.peer.window,
+		synSent:  !outbound, // the peer announced it
+		rwake:    make(chan struct{}, 1),
+		wwake:    make(chan struct{}, 1),
+	}
+	st.rdl.init()
+	st.wdl.init()
+	return st
+}
+
+// ID returns the stream id: odd for streams the client opened, even for the
+// server's.
+func (st *Stream) ID() uint32 { return st.id }
+
+// Session returns the session the stream belongs to.
+func (st *Stream) Session() *Session { return st.s }
+
+// Read reads data sent by the peer. After the peer's CloseWrite it returns
+// io.EOF once the data is consumed; after a reset, a *StreamResetError; once
+// the session is over, the session's error (after any buffered data).
+func (st *Stream) Read(p []byte) (int, error) {
+	for {
+		st.rmu.Lock()
+		switch {
+		case st.rerr != nil:
+			err := st.rerr
+			st.rmu.Unlock()
+			return 0, err
+		case st.readClosed:
+			st.rmu.Unlock()
+			return 0, net.ErrClosed
+		case isClosed(st.rdl.wait()):
+			st.rmu.Unlock()
+			return 0, os.ErrDeadlineExceeded
+		case st.rlen > 0:
+			if len(p) == 0 {
+				st.rmu.Unlock()
+				return 0, nil
+			}
+			n := st.copyOut(p)
+			st.rcredit += uint32(n)
+			var grant uint32
+			if st.rcredit >= st.s.winThreshold {
+				grant = st.rcredit
+				st.rcredit = 0
+				st.rwin += grant
+			}
+			st.rmu.Unlock()
+			if grant > 0 {
+				st.s.w.queueWindowUpdate(st.id, grant)
+			}
+			return n, nil
+		case st.finRecv:
+			st.rmu.Unlock()
+			return 0, io.EOF
+		case isClosed(st.s.done):
+			st.rmu.Unlock()
+			return 0, st.s.sessionErr()
+		}
+		st.rwaiting = true
+		st.rmu.Unlock()
+		st.announce()
+		select {
+		case <-st.rwake:
+		case <-st.rdl.wait():
+		case <-st.s.done:
+		}
+	}
+}
+
+// copyOut moves buffered bytes into p. st.rmu must be held.
+func (st *Stream) copyOut(p []byte) int {
+	n := 0
+	for n < len(p) && st.rq.len() > 0 {
+		c := st.rq.peek()
+		m := copy(p[n:], c.buf[c.r:c.w])
+		c.r += m
+		n += m
+		if c.r == c.w {
+			st.rq.pop()
+			st.s.pools.put(c)
+		}
+	}
+	st.rlen -= n
+	return n
+}
+
+// announce makes sure the peer learns of a stream opened here that a Read is
+// about to wait on.
+func (st *Stream) announce() {
+	if !st.outbound {
+		return
+	}
+	w := &st.s.w
+	w.mu.Lock()
+	if !st.synSent && !st.reset {
+		w.schedule(st)
+	}
+	w.mu.Unlock()
+}
+
+// Write queues p for sending and returns once all of it is queued. It blocks
+// only while the stream's send window (the peer's unread-data allowance) is
+// exhausted.
+func (st *Stream) Write(p []byte) (int, error) {
+	st.wmu.Lock()
+	defer st.wmu.Unlock()
+	s := st.s
+	w := &s.w
+	n := 0
+	for n < len(p) || (len(p) == 0 && n == 0) {
+		if isClosed(st.wdl.wait()) {
+			return n, os.ErrDeadlineExceeded
+		}
+		w.mu.Lock()
+		if err := st.writeErrLocked(); err != nil {
+			w.mu.Unlock()
+			return n, err
+		}
+		if len(p) == 0 {
+			w.mu.Unlock()
+			return 0, nil
+		}
+		if st.swin == 0 {
+			st.wwaiting = true
+			w.mu.Unlock()
+			select {
+			case <-st.wwake:
+			case <-st.wdl.wait():
+			case <-s.done:
+			}
+			continue
+		}
+		m := min(len(p)-n, int(st.swin), maxWriteBurst)
+		st.swin -= uint32(m)
+		if tail := st.tailLocked(); tail != nil && s.sendFrameEnd(tail)-tail.w >= m {
+			// Coalesce into the frame that is still waiting to be sent.
+			tail.w += copy(tail.buf[tail.w:], p[n:n+m])
+			w.schedule(st)
+			w.mu.Unlock()
+			n += m
+			continue
+		}
+		if m <= s.smallSendMax {
+			c := s.pools.small.get()
+			c.w = headerLen + copy(c.buf[headerLen:], p[n:n+m])
+			st.sq.push(c)
+			w.schedule(st)
+			w.mu.Unlock()
+			n += m
+			continue
+		}
+		w.mu.Unlock()
+		// Copy a large piece outside the lock, then queue it.
+		var batch [maxWriteBurst/MinFrameSize + 1]*chunk
+		k := 0
+		for off := 0; off < m; k++ {
+			c := s.pools.send.get()
+			c.w = headerLen + copy(c.buf[headerLen:], p[n+off:n+m]) // buf holds one max frame
+			off += c.w - headerLen
+			batch[k] = c
+		}
+		w.mu.Lock()
+		if err := st.writeErrLocked(); err != nil {
+			w.mu.Unlock()
+			for _, c := range batch[:k] {
+				s.pools.put(c)
+			}
+			return n, err
+		}
+		for _, c := range batch[:k] {
+			st.sq.push(c)
+		}
+		w.schedule(st)
+		w.mu.Unlock()
+		n += m
+	}
+	return n, nil
+}
+
+// tailLocked returns the last queued frame if more can be appended to it.
+func (st *Stream) tailLocked() *chunk {
+	if st.sq.len() == 0 {
+		return nil
+	}
+	return st.sq.tail()
+}
+
+// writeErrLocked reports why the stream cannot be written. s.w.mu held.
+func (st *Stream) writeErrLocked() error {
+	switch {
+	case st.werr != nil:
+		return st.werr
+	case st.finQueued:
+		return net.ErrClosed
+	case isClosed(st.s.done):
+		return st.s.sessionErr()
+	}
+	return nil
+}
+
+// CloseWrite half-closes the stream: queued data is sent, followed by FIN,
+// and the peer's Read returns io.EOF after the data. Reading continues to
+// work.
+func (st *Stream) CloseWrite() error {
+	w := &st.s.w
+	w.mu.Lock()
+	if st.finQueued || st.reset {
+		w.mu.Unlock()
+		return nil
+	}
+	st.finQueued = true
+	if isClosed(st.s.done) {
+		w.mu.Unlock()
+		return nil
+	}
+	w.schedule(st)
+	if st.wwaiting {
+		st.wwaiting = false
+		signal(st.wwake)
+	}
+	w.mu.Unlock()
+	return nil
+}
+
+// Close closes the stream: CloseWrite, and stop reading. Buffered and later
+// incoming data is discarded and its window credit returned to the peer, so
+// a peer still writing is never stalled. Pending and later Reads and Writes
+// fail with net.ErrClosed.
+func (st *Stream) Close() error {
+	st.CloseWrite()
+	st.rmu.Lock()
+	if st.readClosed || st.rerr != nil {
+		st.rmu.Unlock()
+		return nil
+	}
+	st.readClosed = true
+	grant := st.rcredit + uint32(st.rlen)
+	st.rcredit = 0
+	st.rwin += grant
+	st.discardLocked()
+	if st.rwaiting {
+		st.rwaiting = false
+		signal(st.rwake)
+	}
+	fin := st.finRecv
+	st.rmu.Unlock()
+	if grant > 0 && !fin && !isClosed(st.s.done) {
+		st.s.w.queueWindowUpdate(st.id, grant)
+	}
+	return nil
+}
+
+// discardLocked drops buffered data. st.rmu must be held.
+func (st *Stream) discardLocked() {
+	for st.rq.len() > 0 {
+		st.s.pools.put(st.rq.pop())
+	}
+	st.rlen = 0
+}
+
+// Reset aborts the stream in both directions: queued data is dropped, the
+// peer's Read and Write fail with ErrStreamReset, and so do this side's.
+func (st *Stream) Reset() error {
+	if st.abort(&StreamResetError{Code: ResetCancel}) {
+		st.s.w.queueReset(st.id, ResetCancel)
+	}
+	st.s.removeStream(st)
+	return nil
+}
+
+// abort marks the stream reset with err, drops its buffers and wakes its
+// waiters. It reports whether the peer knows of the stream and so must be
+// told.
+func (st *Stream) abort(err error) (announced bool) {
+	w := &st.s.w
+	w.mu.Lock()
+	if st.reset {
+		w.mu.Unlock()
+		return false
+	}
+	st.reset = true
+	st.werr = err
+	announced = st.synSent && !(st.finSent && st.state.Load()&stFinRecv != 0)
+	for st.sq.len() > 0 {
+		st.s.pools.put(st.sq.pop())
+	}
+	if st.wwaiting {
+		st.wwaiting = false
+		signal(st.wwake)
+	}
+	w.mu.Unlock()
+
+	st.rmu.Lock()
+	if st.rerr == nil {
+		st.rerr = err
+	}
+	st.discardLocked()
+	if st.rwaiting {
+		st.rwaiting = false
+		signal(st.rwake)
+	}
+	st.rmu.Unlock()
+	return announced
+}
+
+// markFinSent records that our FIN went out; the stream is finished if the
+// peer's FIN already came.
+func (st *Stream) markFinSent() {
+	if st.state.Or(stFinSent)&stFinRecv != 0 {
+		st.s.removeStream(st)
+	}
+}
+
+func (st *Stream) markFinRecv() {
+	if st.state.Or(stFinRecv)&stFinSent != 0 {
+		st.s.removeStream(st)
+	}
+}
+
+// LocalAddr returns the session's local address.
+func (st *Stream) LocalAddr() net.Addr { return st.s.conn.LocalAddr() }
+
+// RemoteAddr returns the session's remote address.
+func (st *Stream) RemoteAddr() net.Addr { return st.s.conn.RemoteAddr() }
+
+// SetDeadline sets both the read and write deadlines.
+func (st *Stream) SetDeadline(t time.Time) error {
+	st.rdl.setTo(t)
+	st.wdl.setTo(t)
+	return nil
+}
+
+// SetReadDeadline sets the deadline for pending and future Reads; an expired
+// deadline makes them fail with os.ErrDeadlineExceeded. Zero clears it.
+func (st *Stream) SetReadDeadline(t time.Time) error {
+	st.rdl.setTo(t)
+	return nil
+}
+
+// SetWriteDeadline sets the deadline for pending and future Writes; an
+// expired deadline makes them fail with os.ErrDeadlineExceeded. Zero clears
+// it.
+func (st *Stream) SetWriteDeadline(t time.Time) error {
+	st.wdl.setTo(t)
+	return nil
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,247 @@
+package transport
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"sync"
+)
+
+// Batch limits: one batch is what the writer hands to the kernel in one
+// (vectored) write. They bound how long a small frame that arrives while a
+// batch is being written waits.
+const (
+	maxBatchFrames = 128
+	maxBatchBytes  = 256 << 10
+	// maxCtrlQueued bounds control frames the peer can make us queue (ping
+	// answers, refusals) while it does not read them.
+	maxCtrlQueued = 1 << 20
+)
+
+// writer is the session's only writer to the connection. Stream writes copy
+// into pooled chunks and queue them; the writer goroutine drains the queue
+// into as few syscalls as it can: control frames first, then one DATA frame
+// per stream in round-robin order.
+type writer struct {
+	s *Session
+
+	mu    sync.Mutex
+	ctrl  []byte        // queued control frames (encoded)
+	spare []byte        // the other control buffer, written last batch
+	ring  fifo[*Stream] // streams with frames to send, round-robin
+	idle  bool          // the writer is waiting for work
+	wakeC chan struct{}
+
+	// Used by the writer goroutine only.
+	vectored bool
+	bw       *bufio.Writer
+	vec      net.Buffers
+	iov      [][]byte
+	taken    []*chunk
+	hdrs     []byte
+	finished []*Stream
+}
+
+func (w *writer) init(s *Session) {
+	w.s = s
+	w.wakeC = make(chan struct{}, 1)
+	w.ctrl = make([]byte, 0, 4096)
+	w.spare = make([]byte, 0, 4096)
+	w.iov = make([][]byte, 0, maxBatchFrames+1)
+	w.hdrs = make([]byte, 0, maxBatchFrames*headerLen)
+	switch s.conn.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		w.vectored = true
+	default:
+		w.bw = bufio.NewWriterSize(s.conn, 64<<10)
+	}
+}
+
+func (w *writer) wake() {
+	select {
+	case w.wakeC <- struct{}{}:
+	default:
+	}
+}
+
+// kickLocked wakes the writer goroutine if it is waiting. w.mu must be held.
+func (w *writer) kickLocked() {
+	if w.idle {
+		w.idle = false
+		w.wake()
+	}
+}
+
+// schedule puts st in the round-robin ring. w.mu must be held.
+func (w *writer) schedule(st *Stream) {
+	if !st.inRing {
+		st.inRing = true
+		w.ring.push(st)
+	}
+	w.kickLocked()
+}
+
+func (w *writer) queueWindowUpdate(id, inc uint32) {
+	w.mu.Lock()
+	w.ctrl = appendWindowUpdate(w.ctrl, id, inc)
+	w.kickLocked()
+	w.mu.Unlock()
+}
+
+// queueReset queues an RST; it reports false if the control queue is over its
+// bound (the peer is not reading).
+func (w *writer) queueReset(id uint32, code ResetCode) bool {
+	w.mu.Lock()
+	ok := len(w.ctrl) < maxCtrlQueued
+	if ok {
+		w.ctrl = appendReset(w.ctrl, id, code)
+		w.kickLocked()
+	}
+	w.mu.Unlock()
+	return ok
+}
+
+// queuePing queues a PING or an answer; it reports false if the control queue
+// is over its bound.
+func (w *writer) queuePing(ack bool, opaque uint64) bool {
+	w.mu.Lock()
+	ok := len(w.ctrl) < maxCtrlQueued
+	if ok {
+		w.ctrl = appendPing(w.ctrl, ack, opaque)
+		w.kickLocked()
+	}
+	w.mu.Unlock()
+	return ok
+}
+
+func (w *writer) queueGoAway(last uint32, code GoAwayCode, reason string) {
+	w.mu.Lock()
+	w.ctrl = appendGoAway(w.ctrl, last, code, reason)
+	w.kickLocked()
+	w.mu.Unlock()
+}
+
+// loop is the writer goroutine.
+func (w *writer) loop() {
+	s := w.s
+	for {
+		w.mu.Lock()
+		for len(w.ctrl) == 0 && w.ring.len() == 0 && !isClosed(s.done) {
+			w.idle = true
+			w.mu.Unlock()
+			select {
+			case <-w.wakeC:
+			case <-s.done:
+			}
+			w.mu.Lock()
+		}
+		if isClosed(s.done) {
+			w.mu.Unlock()
+			w.finish()
+			return
+		}
+		w.idle = false
+		iov := w.build()
+		w.mu.Unlock()
+
+		for _, st := range w.finished {
+			st.markFinSent()
+		}
+		clear(w.finished)
+		w.finished = w.finished[:0]
+
+		err := w.write(iov)
+		for i, c := range w.taken {
+			s.pools.put(c)
+			w.taken[i] = nil
+		}
+		if err != nil {
+			s.shutdown(fmt.Errorf("%w: write: %w", ErrConnectionLost, err), false)
+			s.conn.Close()
+			return
+		}
+	}
+}
+
+// build collects the next batch. w.mu must be held.
+func (w *writer) build() [][]byte {
+	iov := w.iov[:0]
+	w.taken = w.taken[:0]
+	w.hdrs = w.hdrs[:0]
+	if len(w.ctrl) > 0 {
+		iov = append(iov, w.ctrl)
+		w.ctrl, w.spare = w.spare[:0], w.ctrl
+	}
+	size := 0
+	for w.ring.len() > 0 && len(iov) <= maxBatchFrames && size < maxBatchBytes {
+		st := w.ring.pop()
+		st.inRing = false
+		if st.reset {
+			continue // reset: nothing more goes on the wire
+		}
+		var flags uint8
+		if !st.synSent {
+			flags |= flagSYN
+			st.synSent = true
+		}
+		var c *chunk
+		if st.sq.len() > 0 {
+			c = st.sq.pop()
+		}
+		if st.finQueued && !st.finSent && st.sq.len() == 0 {
+			flags |= flagFIN
+			st.finSent = true
+			w.finished = append(w.finished, st)
+		}
+		switch {
+		case c != nil:
+			putHeader(c.buf, typeData, flags, st.id, uint32(c.w-headerLen))
+			iov = append(iov, c.buf[:c.w])
+			w.taken = append(w.taken, c)
+			size += c.w
+		case flags != 0:
+			n := len(w.hdrs)
+			w.hdrs = appendHeader(w.hdrs, typeData, flags, st.id, 0)
+			iov = append(iov, w.hdrs[n:])
+			size += headerLen
+		}
+		if st.sq.len() > 0 || (st.finQueued && !st.finSent) {
+			st.inRing = true
+			w.ring.push(st)
+		}
+	}
+	w.iov = iov
+	return iov
+}
+
+func (w *writer) write(iov [][]byte) error {
+	if w.vectored {
+		if len(iov) == 1 {
+			_, err := w.s.conn.Write(iov[0])
+			return err
+		}
+		w.vec = iov
+		_, err := w.vec.WriteTo(w.s.conn)
+		w.vec = nil
+		return err
+	}
+	for _, b := range iov {
+		if _, err := w.bw.Write(b); err != nil {
+			return err
+		}
+	}
+	return w.bw.Flush()
+}
+
+// finish writes the queued control frames (a final GOAWAY) when the session
+// closes gracefully, then closes the connection.
+func (w *writer) finish() {
+	w.mu.Lock()
+	ctrl := w.ctrl
+	w.ctrl = nil
+	w.mu.Unlock()
+	if len(ctrl) > 0 {
+		w.write([][]byte{ctrl})
+	}
+	w.s.conn.Close()
+}
