@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -38,8 +39,9 @@ type Method struct {
 	goName   string        // Go method name, or the name given to Func
 	hasCtx   bool
 	hasErr   bool
-	numIn    int    // inputs of fn: receiver, context, params
-	sig      string // String()
+	numIn    int        // inputs of fn: receiver, context, params
+	boxes    *sync.Pool // *context.Context, shared by the Registry's methods
+	sig      string     // String()
 }
 
 // HasContext reports whether the method takes a leading context.Context.
@@ -94,12 +96,29 @@ func (m *Method) Call(ctx context.Context, recv reflect.Value, args []reflect.Va
 		}
 		in = append(in, recv)
 	}
-	if m.hasCtx {
-		in = append(in, contextValue(ctx))
+	if !m.hasCtx {
+		in = append(in, args...)
+		return m.call(in)
 	}
+	// The context goes in through a pooled box: a reflect.Value of
+	// interface type needs addressable memory, and a fresh one per call
+	// would be an allocation.
+	box := m.boxes.Get().(*context.Context)
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	*box = ctx
+	in = append(in, reflect.ValueOf(box).Elem())
 	in = append(in, args...)
-	return m.call(in)
+	result, err = m.call(in)
+	*box = nil
+	m.boxes.Put(box)
+	return result, err
 }
+
+// newCtxBox makes the box that holds the context of one call while it is
+// passed to reflect.
+func newCtxBox() any { return new(context.Context) }
 
 // call runs fn, turning a panic into a *PanicError.
 func (m *Method) call(in []reflect.Value) (result reflect.Value, err error) {
@@ -125,15 +144,6 @@ func (m *Method) call(in []reflect.Value) (result reflect.Value, err error) {
 	return result, err
 }
 
-// contextValue makes a reflect.Value of type context.Context holding ctx
-// (Background when nil), so that the call needs no conversion.
-func contextValue(ctx context.Context) reflect.Value {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	return reflect.ValueOf(&ctx).Elem()
-}
-
 func typeOf(v reflect.Value) string {
 	if !v.IsValid() {
 		return "invalid"
@@ -143,8 +153,8 @@ func typeOf(v reflect.Value) string {
 
 // newMethod checks the signature ft (whose first skip inputs are the
 // receiver) and builds the Method, or returns the reasons it is refused.
-func newMethod(name, goName string, fn reflect.Value, ft reflect.Type, skip int, special func(reflect.Type) bool) (*Method, []string) {
-	m := &Method{Name: name, goName: goName, fn: fn, Variadic: ft.IsVariadic(), numIn: ft.NumIn()}
+func newMethod(name, goName string, fn reflect.Value, ft reflect.Type, skip int, special func(reflect.Type) bool, boxes *sync.Pool) (*Method, []string) {
+	m := &Method{Name: name, goName: goName, fn: fn, Variadic: ft.IsVariadic(), numIn: ft.NumIn(), boxes: boxes}
 	if skip > 0 {
 		m.recvType = ft.In(0)
 	}

@@ -22,12 +22,15 @@ type Options struct {
 // is safe for concurrent use; each Go type is examined once.
 type Registry struct {
 	opts  Options
-	cache sync.Map // reflect.Type -> *table
+	cache sync.Map  // reflect.Type -> *table
+	boxes sync.Pool // *context.Context, for calls of methods that take a context
 }
 
 // New returns a Registry with the given options.
 func New(opts Options) *Registry {
-	return &Registry{opts: opts}
+	r := &Registry{opts: opts}
+	r.boxes.New = newCtxBox
+	return r
 }
 
 // Object returns v with the table of its remotely callable methods: the
@@ -68,7 +71,7 @@ func (r *Registry) Func(name string, fn any) (*Method, error) {
 	if fv.IsNil() {
 		return nil, &RegistrationError{Method: name, Reason: "nil function"}
 	}
-	m, reasons := newMethod(Canonical(name), name, fv, fv.Type(), 0, r.opts.Special)
+	m, reasons := newMethod(Canonical(name), name, fv, fv.Type(), 0, r.opts.Special, &r.boxes)
 	if reasons != nil {
 		return nil, &RegistrationError{Method: name, Reason: joinReasons(reasons)}
 	}
@@ -102,7 +105,7 @@ func (r *Registry) build(t reflect.Type) *table {
 		if reason := caseStable(name); reason != "" {
 			fail(reason)
 		}
-		m, reasons := newMethod(name, gm.Name, gm.Func, gm.Type, 1, r.opts.Special)
+		m, reasons := newMethod(name, gm.Name, gm.Func, gm.Type, 1, r.opts.Special, &r.boxes)
 		if reasons != nil {
 			fail(joinReasons(reasons))
 			continue
