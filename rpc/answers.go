@@ -1,0 +1,267 @@
+package rpc
+
+import (
+	"context"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fireflyrpc/firefly/registry"
+)
+
+// answerTable holds the incoming calls whose handlers are running, by the
+// peer's request id, so a cancel from the peer or the connection's end can
+// reach their contexts.
+type answerTable struct {
+	mu      sync.Mutex
+	byID    map[uint64]*incall
+	oneways map[*incall]struct{}
+	running atomic.Int32
+	closed  bool
+	idle    chan struct{} // closed when running drops to zero while draining
+}
+
+func (t *answerTable) init() {
+	t.byID = make(map[uint64]*incall)
+	t.oneways = make(map[*incall]struct{})
+}
+
+// admit reserves a handler slot; false when max handlers are running.
+func (t *answerTable) admit(max int) bool {
+	if t.running.Add(1) > int32(max) {
+		t.running.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (t *answerTable) newCall(c *Conn, reqID uint64, oneway bool, obj *target, m *registry.Method, nargs int, timeout time.Duration) *incall {
+	ic := &incall{conn: c, reqID: reqID, oneway: oneway, obj: obj, m: m}
+	if timeout > 0 {
+		ic.deadline = time.Now().Add(timeout)
+		ic.hasDeadline = true
+	}
+	n := len(m.Params)
+	if n <= len(ic.argBuf) {
+		ic.args = ic.argBuf[:n]
+	} else {
+		ic.args = make([]reflect.Value, n)
+	}
+	return ic
+}
+
+// start records a running call (its slot already admitted).
+func (t *answerTable) start(ic *incall) {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		ic.cancel(context.Canceled)
+		return
+	}
+	if ic.oneway {
+		t.oneways[ic] = struct{}{}
+	} else {
+		t.byID[ic.reqID] = ic
+	}
+	t.mu.Unlock()
+}
+
+// finish removes a call whose handler returned and frees its slot.
+func (t *answerTable) finish(ic *incall) {
+	t.mu.Lock()
+	if ic.oneway {
+		delete(t.oneways, ic)
+	} else if t.byID[ic.reqID] == ic {
+		delete(t.byID, ic.reqID)
+	}
+	t.mu.Unlock()
+	ic.stopTimer()
+	if t.running.Add(-1) == 0 {
+		t.mu.Lock()
+		if t.idle != nil {
+			close(t.idle)
+			t.idle = nil
+		}
+		t.mu.Unlock()
+	}
+}
+
+// cancel cancels the handler of request id, if running.
+func (t *answerTable) cancel(id uint64) {
+	t.mu.Lock()
+	ic := t.byID[id]
+	t.mu.Unlock()
+	if ic != nil {
+		ic.cancel(context.Canceled)
+	}
+}
+
+// cancelAll cancels every running handler; used when the connection ends.
+func (t *answerTable) cancelAll() {
+	t.mu.Lock()
+	t.closed = true
+	var ics []*incall
+	for _, ic := range t.byID {
+		ics = append(ics, ic)
+	}
+	for ic := range t.oneways {
+		ics = append(ics, ic)
+	}
+	t.mu.Unlock()
+	for _, ic := range ics {
+		ic.cancel(context.Canceled)
+	}
+}
+
+// whenIdle returns a channel closed once no handler runs.
+func (t *answerTable) whenIdle() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.running.Load() == 0 {
+		ch := make(chan struct{})
+		close(ch)
+		return ch
+	}
+	if t.idle == nil {
+		t.idle = make(chan struct{})
+	}
+	return t.idle
+}
+
+// incall is an incoming call with a running (or about to run) handler. It is
+// also the handler's context: it carries the caller's deadline, is cancelled
+// by the caller's cancel or the connection's end, and makes its Done channel
+// only when the handler asks for it, so a call that never looks costs no
+// channel and no timer.
+type incall struct {
+	conn   *Conn
+	reqID  uint64
+	oneway bool
+	obj    *target
+	m      *registry.Method
+	args   []reflect.Value
+	argBuf [4]reflect.Value
+	refs   []*Ref // references received in the arguments
+
+	deadline    time.Time
+	hasDeadline bool
+
+	mu    sync.Mutex
+	done  chan struct{}
+	err   error
+	timer *time.Timer
+	ended bool
+}
+
+// Deadline returns the caller's deadline, if it sent one.
+func (ic *incall) Deadline() (time.Time, bool) { return ic.deadline, ic.hasDeadline }
+
+// Done returns a channel closed when the call is cancelled or its deadline
+// passes.
+func (ic *incall) Done() <-chan struct{} {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	if ic.done == nil {
+		ic.done = make(chan struct{})
+		if ic.err != nil {
+			close(ic.done)
+		} else if ic.hasDeadline && !ic.ended {
+			d := time.Until(ic.deadline)
+			if d <= 0 {
+				ic.err = context.DeadlineExceeded
+				close(ic.done)
+			} else {
+				ic.timer = time.AfterFunc(d, func() { ic.cancel(context.DeadlineExceeded) })
+			}
+		}
+	}
+	return ic.done
+}
+
+// Err returns context.Canceled or context.DeadlineExceeded once the call is
+// done, nil before.
+func (ic *incall) Err() error {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	if ic.err == nil && ic.hasDeadline && !time.Now().Before(ic.deadline) {
+		ic.err = context.DeadlineExceeded
+		if ic.done != nil {
+			close(ic.done)
+		}
+	}
+	return ic.err
+}
+
+// Value returns the connection for ConnFromContext; nothing else.
+func (ic *incall) Value(key any) any {
+	if key == (connKey{}) {
+		return ic.conn
+	}
+	return nil
+}
+
+func (ic *incall) cancel(err error) {
+	ic.mu.Lock()
+	if ic.err == nil {
+		ic.err = err
+		if ic.done != nil {
+			close(ic.done)
+		}
+	}
+	ic.mu.Unlock()
+}
+
+func (ic *incall) stopTimer() {
+	ic.mu.Lock()
+	ic.ended = true
+	if ic.timer != nil {
+		ic.timer.Stop()
+	}
+	ic.mu.Unlock()
+}
+
+// releaseArgs releases the references received for a call that will not run.
+func (ic *incall) releaseArgs() {
+	for _, r := range ic.refs {
+		r.Release()
+	}
+	ic.refs = nil
+}
+
+type connKey struct{}
+
+// ConnFromContext returns the connection an incoming call arrived on, from a
+// handler's context.
+func ConnFromContext(ctx context.Context) (*Conn, bool) {
+	c, ok := ctx.Value(connKey{}).(*Conn)
+	return c, ok
+}
+
+// serve runs a call's handler and answers it.
+func (c *Conn) serve(ic *incall) {
+	res, err := ic.obj.Call(ic, ic.m, ic.args)
+	c.answers.finish(ic)
+	if err != nil {
+		c.logHandlerError(ic, err)
+		if !ic.oneway {
+			c.sendError(ic.reqID, err)
+		}
+		return
+	}
+	if !ic.oneway {
+		c.sendReply(ic.reqID, resultInfo{hasResult: ic.m.Result != nil}, res)
+	}
+}
+
+func (c *Conn) logHandlerError(ic *incall, err error) {
+	if IsExpected(err) {
+		return
+	}
+	var pe *registry.PanicError
+	if asPanic(err, &pe) {
+		c.log.Error("rpc: handler panicked", "method", ic.m.Name, "panic", pe.Value, "stack", string(pe.Stack))
+		return
+	}
+	c.log.Info("rpc: handler failed", "method", ic.m.Name, "err", err)
+}

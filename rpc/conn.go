@@ -1,0 +1,202 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/fireflyrpc/firefly/registry"
+	"github.com/fireflyrpc/firefly/transport"
+)
+
+// Conn is one connection between two brokers. It is symmetric: either side
+// may offer a root object (NewServer's root, or WithRoot when dialling) and
+// call the other's through Root, and either side may pass objects by
+// reference. A Conn is safe for concurrent use.
+type Conn struct {
+	sess *transport.Session
+	opts *options
+	reg  *registry.Registry
+	log  *slog.Logger
+	root *target // the root object this side offers; nil for none
+
+	peerRoot *Ref
+
+	lanes     laneSet
+	questions questionTable
+	answers   answerTable
+	exports   exportTable
+	imports   importTable
+	ctl       chan control
+
+	closing     atomic.Bool // no new incoming calls (Shutdown)
+	badReleases atomic.Int32
+	done        chan struct{}
+	err         error // why the connection ended; set before done is closed
+	doneOnce    sync.Once
+
+	nmu     sync.Mutex
+	notify  map[uint64]func(error)
+	nextNID uint64
+}
+
+// newConn starts a broker over an established transport session.
+func newConn(sess *transport.Session, o *options, reg *registry.Registry, root *target) *Conn {
+	c := &Conn{
+		sess:   sess,
+		opts:   o,
+		reg:    reg,
+		log:    o.logger,
+		root:   root,
+		ctl:    make(chan control, o.controlQueue),
+		done:   make(chan struct{}),
+		notify: make(map[uint64]func(error)),
+	}
+	c.peerRoot = &Ref{conn: c, id: rootID}
+	c.lanes.init(o.maxLanes)
+	c.questions.init(o.maxPendingCalls)
+	c.answers.init()
+	c.exports.init(o.maxExports)
+	c.imports.byID = make(map[uint64]*importEntry)
+	return c
+}
+
+// start runs the connection: lanes from the peer are read from now on.
+func (c *Conn) start() {
+	go c.acceptLanes()
+	go c.sendControl()
+}
+
+// Root returns a reference to the root object the peer offers. Calling it
+// when the peer offers none fails with ErrNoSuchObject.
+func (c *Conn) Root() *Ref { return c.peerRoot }
+
+// Done returns a channel closed when the connection is gone.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err returns why the connection ended (an error matching
+// ErrConnectionLost), or nil while it is up.
+func (c *Conn) Err() error {
+	select {
+	case <-c.done:
+		return c.err
+	default:
+		return nil
+	}
+}
+
+// LocalAddr returns the local network address.
+func (c *Conn) LocalAddr() net.Addr { return c.sess.LocalAddr() }
+
+// RemoteAddr returns the peer's network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.sess.RemoteAddr() }
+
+// NetConn returns the underlying network connection (for example to read a
+// TLS connection's state).
+func (c *Conn) NetConn() net.Conn { return c.sess.Conn() }
+
+// Close closes the connection at once: pending calls on both sides fail with
+// ErrConnectionLost, running handlers see their context cancelled, and every
+// exported object is dropped.
+func (c *Conn) Close() error {
+	c.shutdown(errClosed)
+	return nil
+}
+
+// errClosed is the cause recorded when the connection is closed locally.
+var errClosed = errors.New("closed locally")
+
+// NotifyOnDisconnect arranges for f to be called, in its own goroutine, with
+// the reason (matching ErrConnectionLost) when the connection is gone; at once
+// if it already is. The returned function cancels the notification.
+func (c *Conn) NotifyOnDisconnect(f func(error)) (cancel func()) {
+	c.nmu.Lock()
+	if c.notify == nil {
+		c.nmu.Unlock()
+		go f(c.err)
+		return func() {}
+	}
+	id := c.nextNID
+	c.nextNID++
+	c.notify[id] = f
+	c.nmu.Unlock()
+	return func() {
+		c.nmu.Lock()
+		if c.notify != nil {
+			delete(c.notify, id)
+		}
+		c.nmu.Unlock()
+	}
+}
+
+// shutdown ends the connection with cause, once.
+func (c *Conn) shutdown(cause error) {
+	c.doneOnce.Do(func() {
+		c.err = lostError(cause)
+		if errors.Is(cause, ErrProtocol) {
+			c.log.Warn("rpc: closing connection", "remote", c.RemoteAddr(), "reason", cause)
+		} else {
+			c.log.Debug("rpc: connection ended", "remote", c.RemoteAddr(), "reason", cause)
+		}
+		c.sess.CloseWithError(cause)
+		close(c.done)
+		c.questions.closeAll(c.err)
+		c.answers.cancelAll()
+		c.exports.clear()
+		c.imports.clear()
+		c.nmu.Lock()
+		fs := c.notify
+		c.notify = nil
+		c.nmu.Unlock()
+		for _, f := range fs {
+			go f(c.err)
+		}
+	})
+}
+
+// transportError maps an error from the transport to what callers see.
+func (c *Conn) transportError(err error) error {
+	select {
+	case <-c.done:
+		return c.err
+	default:
+	}
+	if errors.Is(err, transport.ErrConnectionLost) || errors.Is(err, transport.ErrSessionClosed) {
+		return lostError(err)
+	}
+	return err
+}
+
+// acceptLanes accepts the peer's lanes and reads each in its own goroutine.
+// It ends the connection when the session ends.
+func (c *Conn) acceptLanes() {
+	for {
+		st, err := c.sess.Accept(context.Background())
+		if err != nil {
+			c.shutdown(err)
+			return
+		}
+		go c.readLane(st)
+	}
+}
+
+// Stats are counters of a connection at one moment.
+type Stats struct {
+	PendingCalls    int // outgoing calls waiting for an answer
+	RunningHandlers int // incoming calls being handled
+	Exports         int // local objects the peer holds references to
+	Imports         int // live references to the peer's objects
+}
+
+// Stats returns the connection's current counters.
+func (c *Conn) Stats() Stats {
+	return Stats{
+		PendingCalls:    c.questions.len(),
+		RunningHandlers: int(c.answers.running.Load()),
+		Exports:         c.exports.len(),
+		Imports:         c.imports.len(),
+	}
+}

@@ -1,0 +1,108 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+
+	"github.com/fireflyrpc/firefly/registry"
+)
+
+// control is a small message sent by the connection's control goroutine, so
+// that neither a lane reader nor a cancelling caller waits for a lane.
+type control struct {
+	typ   byte   // msgCancel, msgRelease or msgError
+	id    uint64 // request id, or object id for a release
+	count uint64 // release count
+	err   error  // msgError
+}
+
+// queueCancel tells the peer that the caller gave up on request id.
+func (c *Conn) queueCancel(id uint64) {
+	c.queueControl(control{typ: msgCancel, id: id}, true)
+}
+
+// queueRelease tells the peer that n transmissions of its object id are
+// released.
+func (c *Conn) queueRelease(id, n uint64) {
+	c.queueControl(control{typ: msgRelease, id: id, count: n}, true)
+}
+
+// queueControl queues m. With wait false (the lane readers), a full queue
+// means the peer floods us with calls it does not let us answer: the
+// connection is closed rather than grown without bound.
+func (c *Conn) queueControl(m control, wait bool) {
+	select {
+	case c.ctl <- m:
+		return
+	case <-c.done:
+		return
+	default:
+	}
+	if !wait {
+		c.shutdown(protocolErrorf("control queue full: the peer sends calls faster than refusals can be answered"))
+		return
+	}
+	select {
+	case c.ctl <- m:
+	case <-c.done:
+	}
+}
+
+// sendControl writes queued control messages until the connection ends.
+func (c *Conn) sendControl() {
+	for {
+		var m control
+		select {
+		case m = <-c.ctl:
+		case <-c.done:
+			return
+		}
+		l, err := c.acquireLane(context.Background())
+		if err != nil {
+			return
+		}
+		switch m.typ {
+		case msgCancel:
+			l.begin(msgCancel)
+			l.buf = appendUvarint(l.buf, m.id)
+		case msgRelease:
+			l.begin(msgRelease)
+			l.buf = appendUvarint(l.buf, m.id)
+			l.buf = appendUvarint(l.buf, m.count)
+		case msgError:
+			c.appendError(l, m.id, m.err)
+		}
+		err = c.send(l)
+		c.releaseLane(l)
+		if err != nil {
+			return
+		}
+	}
+}
+
+// stackOf returns the stack trace carried by err, if any.
+func stackOf(err error) string {
+	var pe *registry.PanicError
+	if errors.As(err, &pe) {
+		return string(pe.Stack)
+	}
+	return ""
+}
+
+// asPanic reports whether err is a contained handler panic.
+func asPanic(err error, pe **registry.PanicError) bool { return errors.As(err, pe) }
+
+// maxBadReleases is how many releases of references never sent a peer may
+// make before the connection is closed (PB drops a broker after 3 such
+// violations).
+const maxBadReleases = 3
+
+// badRelease records a release of an object this side never exported (or of
+// more transmissions than were sent); repeated ones close the connection.
+func (c *Conn) badRelease(id, n uint64) {
+	k := c.badReleases.Add(1)
+	c.log.Warn("rpc: peer released a reference it was never sent", "id", id, "count", n, "violations", k)
+	if k > maxBadReleases {
+		c.shutdown(protocolErrorf("%d releases of references never sent", k))
+	}
+}

@@ -1,0 +1,45 @@
+package rpc
+
+import (
+	"context"
+	"reflect"
+
+	"github.com/fireflyrpc/firefly/registry"
+)
+
+// A Dispatcher is an object with a method table of its own, such as a
+// Service: instead of reflecting on its RemoteXxx methods, the broker asks it
+// for the method a call names and has it run the call. A *registry.Object is
+// a Dispatcher. A value that implements Dispatcher is served through it as a
+// root object, and, when it also embeds Referenceable, when passed by
+// reference.
+type Dispatcher interface {
+	// Lookup returns the method called name, or nil.
+	Lookup(name string) *registry.Method
+	// Call runs m with args (decoded into m.Params) and returns its result
+	// and error.
+	Call(ctx context.Context, m *registry.Method, args []reflect.Value) (reflect.Value, error)
+}
+
+// target is a local object calls can reach: its dispatcher and the value it
+// stands for (whose identity references keep).
+type target struct {
+	Dispatcher
+	val any
+}
+
+// Value returns the object the target stands for.
+func (t *target) Value() any { return t.val }
+
+// newTarget makes a target of v: v itself when it is a Dispatcher, else its
+// RemoteXxx method table.
+func newTarget(reg *registry.Registry, v any) (*target, error) {
+	if d, ok := v.(Dispatcher); ok {
+		return &target{Dispatcher: d, val: v}, nil
+	}
+	obj, err := reg.Object(v)
+	if err != nil {
+		return nil, err
+	}
+	return &target{Dispatcher: obj, val: v}, nil
+}

@@ -1,0 +1,83 @@
+// Package rpc is firefly's broker: Twisted's Perspective Broker, done in Go,
+// over the transport multiplexer.
+//
+// A connection is symmetric. Either side may offer a root object and call the
+// other's; either side may pass local objects by reference and the other
+// calls them back over the same connection. Only methods named RemoteXxx are
+// reachable, as "Xxx" or "xxx" (see package registry for the rules).
+//
+// The seed's example, both sides in one program:
+//
+//	// One is the server's root object.
+//	type One struct{}
+//
+//	func (o *One) RemoteTakeTwo(ctx context.Context, two *rpc.Ref) error {
+//		fmt.Println("received a Two called", two)
+//		fmt.Println("telling it to print(12)")
+//		return two.Call(ctx, "print", nil, 12)
+//	}
+//
+//	// Two is passed by reference: it embeds rpc.Referenceable.
+//	type Two struct{ rpc.Referenceable }
+//
+//	func (t *Two) RemotePrint(arg int) { fmt.Println("Two.print() called with", arg) }
+//
+//	func main() {
+//		ctx := context.Background()
+//		ln, _ := net.Listen("tcp", "127.0.0.1:8800")
+//		srv, _ := rpc.NewServer(&One{})
+//		go srv.Serve(ln)
+//
+//		conn, _ := rpc.Dial(ctx, "tcp", "127.0.0.1:8800")
+//		defer conn.Close()
+//		if err := conn.Root().Call(ctx, "takeTwo", nil, &Two{}); err != nil {
+//			log.Fatal(err)
+//		}
+//	}
+//
+// # Calls
+//
+// Ref.Call waits for the answer; Ref.Go returns a *Call at once (net/rpc
+// style); Ref.Send is one-way (PB's answerRequired=False). The caller's
+// context deadline and cancellation reach the handler's context on the other
+// side; a cancelled call returns at once and its late answer is dropped.
+// Handlers never run on a connection's read loop: each runs in its own
+// goroutine, up to a per-connection limit past which calls are answered with
+// ErrOverloaded.
+//
+// Arguments and results travel by gob, decoded straight into the method's
+// parameter types; a nil pointer, slice, map or interface arrives as the zero
+// value. Parameters of interface type receive only references (and nil):
+// gob values are sent as their concrete types.
+//
+// # References
+//
+// A pointer to a type embedding Referenceable, passed as an argument or
+// returned as a result, reaches the peer as a *Ref. The same object sent
+// twice arrives as the same *Ref. A *Ref sent back to its owner arrives as the
+// original object where the parameter's type accepts it (its own type, or an
+// interface it implements), or as a *Ref bound to it for a *Ref parameter.
+// References travel only as whole arguments and results: a referenceable or
+// *Ref nested in a struct, slice or map is refused, at registration for
+// parameter and result types, and with a clear error when sent.
+//
+// References are counted per transmission, as in PB: each send adds one on the
+// owner's side, and Ref.Release gives back all the transmissions the holder
+// received; the owner drops the object when none are left. A *Ref that becomes
+// unreachable is released by a GC cleanup as a backstop. Everything a
+// connection exported is dropped when it closes.
+//
+// # Errors
+//
+// A handler's error reaches the caller as a *RemoteError with the error's type
+// name and message. The package's sentinel errors (ErrNoSuchMethod,
+// ErrBadArguments, ErrOverloaded, ...) and context.Canceled and
+// DeadlineExceeded keep matching errors.Is across the wire. A panicking
+// handler is contained: the caller gets an error matching ErrPanic. Errors
+// marked with Expected (PB's pb.Error) are not logged by the serving side.
+// Stack traces reach the caller only with WithStackTraces.
+//
+// When a connection is lost, every pending call fails at once with an error
+// matching ErrConnectionLost, later calls on its references fail at once, and
+// NotifyOnDisconnect callbacks run.
+package rpc

@@ -1,0 +1,119 @@
+package rpc
+
+import (
+	"io"
+	"log/slog"
+
+	"github.com/fireflyrpc/firefly/registry"
+	"github.com/fireflyrpc/firefly/transport"
+)
+
+// Defaults of the per-connection limits.
+const (
+	// DefaultMaxMessageSize bounds one message (a call with its arguments, or
+	// a result) in both directions. It is checked before anything is
+	// allocated for the message.
+	DefaultMaxMessageSize = 64 << 20
+	// DefaultMaxHandlers bounds the handlers running at once for one
+	// connection; calls past it are answered with ErrOverloaded.
+	DefaultMaxHandlers = 1024
+	// DefaultMaxPendingCalls bounds the outgoing calls waiting for answers on
+	// one connection; calls past it fail with ErrTooManyCalls.
+	DefaultMaxPendingCalls = 1 << 16
+	// DefaultMaxExports bounds the objects one connection exports (PB's
+	// MAX_BROKER_REFS); passing more fails with ErrTooManyReferences.
+	DefaultMaxExports = 1 << 14
+	// DefaultMaxLanes is the number of lanes each side may open for its
+	// outgoing messages (see docs/PROTOCOL.md).
+	DefaultMaxLanes = 8
+)
+
+// An Option configures a Server or a dialled Conn.
+type Option func(*options)
+
+type options struct {
+	root            any
+	logger          *slog.Logger
+	transport       *transport.Config
+	registry        *registry.Registry
+	maxMessageSize  int
+	maxHandlers     int
+	maxPendingCalls int
+	maxExports      int
+	maxLanes        int
+	controlQueue    int
+	stackTraces     bool
+	onConnect       func(*Conn)
+}
+
+func newOptions(opts []Option) *options {
+	o := &options{
+		maxMessageSize:  DefaultMaxMessageSize,
+		maxHandlers:     DefaultMaxHandlers,
+		maxPendingCalls: DefaultMaxPendingCalls,
+		maxExports:      DefaultMaxExports,
+		maxLanes:        DefaultMaxLanes,
+	}
+	for _, opt := range opts {
+		opt(o)
+	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.registry == nil {
+		o.registry = NewRegistry()
+	}
+	o.controlQueue = max(64, 2*o.maxHandlers)
+	return o
+}
+
+// NewRegistry returns a registry with the broker's rules: *Ref and
+// referenceable types are accepted as whole parameters and results and
+// refused nested inside other types.
+func NewRegistry() *registry.Registry {
+	return registry.New(registry.Options{Special: isSpecial})
+}
+
+// WithRoot offers v as this side's root object on a dialled connection, so
+// the server can call it through Conn.Root. (A server's root is NewServer's
+// argument.)
+func WithRoot(v any) Option { return func(o *options) { o.root = v } }
+
+// WithLogger sends the broker's logs to l. The default discards them.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithTransportConfig sets the multiplexer's configuration (frame size,
+// windows, keepalive, handshake timeout). The default is
+// transport.DefaultConfig.
+func WithTransportConfig(cfg transport.Config) Option {
+	return func(o *options) { o.transport = &cfg }
+}
+
+// WithRegistry shares a method registry (see NewRegistry) between servers
+// and connections, so each type's method table is built once.
+func WithRegistry(r *registry.Registry) Option { return func(o *options) { o.registry = r } }
+
+// WithMaxMessageSize sets the largest message, in bytes, sent or accepted.
+func WithMaxMessageSize(n int) Option { return func(o *options) { o.maxMessageSize = n } }
+
+// WithMaxHandlers sets how many handlers may run at once per connection.
+func WithMaxHandlers(n int) Option { return func(o *options) { o.maxHandlers = n } }
+
+// WithMaxPendingCalls sets how many outgoing calls may wait for answers at
+// once per connection.
+func WithMaxPendingCalls(n int) Option { return func(o *options) { o.maxPendingCalls = n } }
+
+// WithMaxExports sets how many objects one connection may export.
+func WithMaxExports(n int) Option { return func(o *options) { o.maxExports = n } }
+
+// WithMaxLanes sets how many lanes this side opens for outgoing messages.
+func WithMaxLanes(n int) Option { return func(o *options) { o.maxLanes = n } }
+
+// WithStackTraces sends handler panic stack traces to the caller (in
+// RemoteError.Stack). Off by default: a peer learns nothing of the serving
+// code.
+func WithStackTraces(on bool) Option { return func(o *options) { o.stackTraces = on } }
+
+// WithOnConnect calls f with each new connection once it is ready, before
+// any call on it is served.
+func WithOnConnect(f func(*Conn)) Option { return func(o *options) { o.onConnect = f } }

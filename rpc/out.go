@@ -1,0 +1,305 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/fireflyrpc/firefly/registry"
+)
+
+// ask sends a call of method on r with args. With q non-nil the call expects
+// an answer and q is registered under the returned request id before the
+// message leaves; with q nil the call is one-way.
+func (c *Conn) ask(ctx context.Context, r *Ref, method string, args []any, q *question) (uint64, error) {
+	if r.released.Load() {
+		if c.Err() != nil {
+			return 0, c.err
+		}
+		return 0, ErrReleased
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if len(args) > maxArgs {
+		return 0, fmt.Errorf("%w: %d arguments, limit %d", ErrBadArguments, len(args), maxArgs)
+	}
+	var id uint64
+	if q != nil {
+		var err error
+		if id, err = c.questions.add(q); err != nil {
+			return 0, err
+		}
+	} else if err := c.Err(); err != nil {
+		return 0, err
+	}
+	l, err := c.acquireLane(ctx)
+	if err != nil {
+		c.forget(id)
+		return 0, err
+	}
+	err = c.writeCall(ctx, l, r, id, method, args, q == nil)
+	c.releaseLane(l)
+	if err != nil && q != nil && !c.forget(id) {
+		// The connection closed under us and completed q already; let the
+		// caller read that outcome.
+		return id, nil
+	}
+	return id, err
+}
+
+// forget takes the question id out of the table; it reports whether it was
+// still there (the caller now owns it).
+func (c *Conn) forget(id uint64) bool {
+	if id == 0 {
+		return false
+	}
+	return c.questions.take(id) != nil
+}
+
+// argument kinds are computed before the gob section is written; exported
+// counts are undone if the message is not sent.
+type argKind struct {
+	kind byte
+	id   uint64
+}
+
+func (c *Conn) writeCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, method string, args []any, oneway bool) error {
+	var kindBuf [8]argKind
+	kinds := kindBuf[:0]
+	sent := false
+	defer func() {
+		if !sent {
+			for _, k := range kinds {
+				if k.kind == kindRemote {
+					c.exports.release(k.id, 1)
+				}
+			}
+		}
+	}()
+	for _, a := range args {
+		k, err := c.kindOf(a)
+		if err != nil {
+			return err
+		}
+		kinds = append(kinds, k)
+	}
+	l.begin(msgCall)
+	var flags byte
+	if oneway {
+		flags |= flagOneWay
+	}
+	dl, hasDeadline := ctx.Deadline()
+	if hasDeadline {
+		flags |= flagDeadline
+	}
+	l.buf = append(l.buf, flags)
+	l.buf = appendUvarint(l.buf, reqID)
+	l.buf = appendUvarint(l.buf, r.id)
+	l.buf = appendString(l.buf, method)
+	if hasDeadline {
+		d := time.Until(dl)
+		if d <= 0 {
+			return context.DeadlineExceeded
+		}
+		l.buf = appendUvarint(l.buf, uint64(d))
+	}
+	l.buf = appendUvarint(l.buf, uint64(len(args)))
+	for _, k := range kinds {
+		l.buf = append(l.buf, k.kind)
+		if k.kind == kindRemote || k.kind == kindLocal {
+			l.buf = appendUvarint(l.buf, k.id)
+		}
+	}
+	for i, a := range args {
+		if kinds[i].kind != kindGob {
+			continue
+		}
+		if err := l.encode(a); err != nil {
+			return fmt.Errorf("%w: argument %d (%T): %v", ErrBadArguments, i, a, err)
+		}
+	}
+	if err := c.send(l); err != nil {
+		return err
+	}
+	sent = true
+	return nil
+}
+
+// kindOf decides how a value travels: by gob, as nil, or by reference. A
+// referenceable is exported (counted once more) here.
+func (c *Conn) kindOf(a any) (argKind, error) {
+	switch v := a.(type) {
+	case nil:
+		return argKind{kind: kindNil}, nil
+	case *Ref:
+		return c.refKind(v)
+	case referenceable:
+		id, err := c.exports.add(c.reg, v)
+		if err != nil {
+			return argKind{}, err
+		}
+		return argKind{kind: kindRemote, id: id}, nil
+	case int, int64, int32, string, []byte, bool, float64, uint64, uint32:
+		return argKind{kind: kindGob}, nil
+	}
+	rv := reflect.ValueOf(a)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface:
+		if rv.IsNil() {
+			return argKind{kind: kindNil}, nil
+		}
+	case reflect.Func, reflect.Chan, reflect.UnsafePointer:
+		return argKind{}, fmt.Errorf("%w: a %s cannot be sent", ErrBadArguments, rv.Kind())
+	}
+	return argKind{kind: kindGob}, nil
+}
+
+// refKind encodes a *Ref: the peer's own object goes home as kindLocal; a
+// local *Ref is our object, exported.
+func (c *Conn) refKind(r *Ref) (argKind, error) {
+	if r == nil {
+		return argKind{kind: kindNil}, nil
+	}
+	if r.local != nil {
+		if r.local == c.root {
+			return argKind{}, fmt.Errorf("%w: the root object is reached through Root, not passed", ErrNotReferenceable)
+		}
+		id, err := c.exports.add(c.reg, r.local.Value())
+		if err != nil {
+			return argKind{}, err
+		}
+		return argKind{kind: kindRemote, id: id}, nil
+	}
+	if r.conn != c {
+		return argKind{}, ErrForeignReference
+	}
+	if r.released.Load() {
+		return argKind{}, ErrReleased
+	}
+	return argKind{kind: kindLocal, id: r.id}, nil
+}
+
+// sendReply answers request reqID with a handler's result.
+func (c *Conn) sendReply(reqID uint64, m resultInfo, res reflect.Value) {
+	k := argKind{kind: kindNone}
+	var gobValue reflect.Value
+	if m.hasResult {
+		for res.Kind() == reflect.Interface && !res.IsNil() {
+			res = res.Elem()
+		}
+		switch {
+		case !res.IsValid():
+			k.kind = kindNil
+		case res.Type() == refType || res.Type().Implements(referenceableType):
+			var err error
+			if k, err = c.kindOf(res.Interface()); err != nil {
+				c.sendError(reqID, fmt.Errorf("%w: %v", ErrBadReply, err))
+				return
+			}
+		default:
+			switch res.Kind() {
+			case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface:
+				if res.IsNil() {
+					k.kind = kindNil
+					break
+				}
+				fallthrough
+			default:
+				k.kind = kindGob
+				gobValue = res
+			}
+		}
+	}
+	l, err := c.acquireLane(context.Background())
+	if err != nil {
+		if k.kind == kindRemote {
+			c.exports.release(k.id, 1)
+		}
+		return // the connection is gone; the caller learns that from it
+	}
+	l.begin(msgReply)
+	l.buf = appendUvarint(l.buf, reqID)
+	l.buf = append(l.buf, k.kind)
+	if k.kind == kindRemote || k.kind == kindLocal {
+		l.buf = appendUvarint(l.buf, k.id)
+	}
+	if k.kind == kindGob {
+		err = l.encodeValue(gobValue)
+		if err != nil {
+			err = fmt.Errorf("%w: encoding %s: %v", ErrBadReply, gobValue.Type(), err)
+		}
+	}
+	if err == nil {
+		err = c.send(l)
+	}
+	c.releaseLane(l)
+	if err != nil {
+		if k.kind == kindRemote {
+			c.exports.release(k.id, 1)
+		}
+		if c.Err() == nil {
+			c.log.Warn("rpc: reply not sent", "err", err)
+			c.sendError(reqID, err)
+		}
+	}
+}
+
+// resultInfo is what sendReply needs to know of a method.
+type resultInfo struct{ hasResult bool }
+
+// sendError answers request reqID with err. It blocks only on the lane.
+func (c *Conn) sendError(reqID uint64, err error) {
+	l, lerr := c.acquireLane(context.Background())
+	if lerr != nil {
+		return
+	}
+	c.appendError(l, reqID, err)
+	if serr := c.send(l); serr != nil && c.Err() == nil {
+		c.log.Warn("rpc: error reply not sent", "err", serr)
+	}
+	c.releaseLane(l)
+}
+
+func (c *Conn) appendError(l *outLane, reqID uint64, err error) {
+	code := codeOf(err)
+	typ := fmt.Sprintf("%T", err)
+	msg := err.Error()
+	var expected byte
+	var ee *expectedError
+	var pe *registry.PanicError
+	switch {
+	case errors.As(err, &ee):
+		expected = 1
+		typ = fmt.Sprintf("%T", ee.err)
+	case asPanic(err, &pe):
+		code = codePanic
+		typ = "panic"
+		msg = fmt.Sprintf("%v: %v", ErrPanic, pe.Value)
+	}
+	var stack string
+	if c.opts.stackTraces {
+		stack = stackOf(err)
+	}
+	l.begin(msgError)
+	l.buf = appendUvarint(l.buf, reqID)
+	l.buf = append(l.buf, byte(code), expected)
+	l.buf = appendString(l.buf, typ)
+	l.buf = appendString(l.buf, msg)
+	l.buf = appendString(l.buf, stack)
+}
+
+// encodeValue is encode for a reflect.Value.
+func (l *outLane) encodeValue(v reflect.Value) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("gob: %v", p)
+		}
+		if err != nil {
+			l.broken = true
+		}
+	}()
+	return l.enc.EncodeValue(v)
+}

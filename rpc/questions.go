@@ -1,0 +1,132 @@
+package rpc
+
+import (
+	"sync"
+)
+
+// Call is an asynchronous call in flight, as returned by Ref.Go. When it
+// completes, Error is set and the Call is sent on Done.
+type Call struct {
+	Method string     // the method called
+	Args   []any      // its arguments
+	Reply  any        // where the result was decoded
+	Error  error      // nil on success
+	Done   chan *Call // receives the Call when it completes
+}
+
+// question is an outgoing call waiting for its answer (go-capnp's name).
+// Exactly one party takes it out of the table: the lane reader that got the
+// answer, the caller giving up, or the connection's close. That party
+// completes it.
+type question struct {
+	reply any
+	err   error
+	done  chan struct{} // sync calls: signalled once
+	call  *Call         // async calls
+
+	mu        sync.Mutex  // async calls: guards stop and completed
+	stop      func() bool // async calls: stops the ctx watcher
+	completed bool
+}
+
+// watch sets the ctx watcher of an async question, stopping it at once if
+// the question completed already.
+func (q *question) watch(stop func() bool) {
+	q.mu.Lock()
+	if q.completed {
+		q.mu.Unlock()
+		stop()
+		return
+	}
+	q.stop = stop
+	q.mu.Unlock()
+}
+
+var questionPool = sync.Pool{New: func() any { return &question{done: make(chan struct{}, 1)} }}
+
+func getQuestion(reply any) *question {
+	q := questionPool.Get().(*question)
+	q.reply = reply
+	return q
+}
+
+func putQuestion(q *question) {
+	q.reply, q.err = nil, nil
+	questionPool.Put(q)
+}
+
+// complete delivers the outcome of a question taken out of the table.
+func (q *question) complete(err error) {
+	q.err = err
+	if q.call != nil {
+		q.mu.Lock()
+		q.completed = true
+		stop := q.stop
+		q.mu.Unlock()
+		if stop != nil {
+			stop()
+		}
+		q.call.Error = err
+		q.call.Done <- q.call
+		return
+	}
+	q.done <- struct{}{}
+}
+
+// questionTable holds the outgoing calls waiting for answers, by request id.
+type questionTable struct {
+	mu     sync.Mutex
+	next   uint64
+	byID   map[uint64]*question
+	max    int
+	closed error // set when the connection is gone
+}
+
+func (t *questionTable) init(max int) {
+	t.byID = make(map[uint64]*question)
+	t.max = max
+}
+
+// add registers q and returns its request id.
+func (t *questionTable) add(q *question) (uint64, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed != nil {
+		return 0, t.closed
+	}
+	if len(t.byID) >= t.max {
+		return 0, ErrTooManyCalls
+	}
+	t.next++
+	t.byID[t.next] = q
+	return t.next, nil
+}
+
+// take removes and returns the question with id, or nil if it is gone.
+func (t *questionTable) take(id uint64) *question {
+	t.mu.Lock()
+	q := t.byID[id]
+	if q != nil {
+		delete(t.byID, id)
+	}
+	t.mu.Unlock()
+	return q
+}
+
+// closeAll fails every waiting question with err and refuses new ones.
+func (t *questionTable) closeAll(err error) {
+	t.mu.Lock()
+	qs := t.byID
+	t.byID = map[uint64]*question{}
+	t.closed = err
+	t.mu.Unlock()
+	for _, q := range qs {
+		q.complete(err)
+	}
+}
+
+func (t *questionTable) len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.byID)
+}

@@ -1,0 +1,212 @@
+package rpc
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync/atomic"
+
+	"github.com/fireflyrpc/firefly/registry"
+)
+
+// Ref is a reference to an object on the other side of a connection: the
+// peer's root (Conn.Root) or an object the peer passed by reference. It is
+// PB's RemoteReference. The same remote object always arrives as the same *Ref
+// while that *Ref is alive and unreleased.
+//
+// A *Ref passed back to its owner arrives there as the original object (or a
+// *Ref bound to it, when the parameter is of type *Ref).
+type Ref struct {
+	conn     *Conn
+	id       uint64
+	entry    *importEntry // nil for the root and for local refs
+	local    *target      // non-nil: a reference to one of our own objects
+	released atomic.Bool
+}
+
+// Conn returns the connection the reference lives on.
+func (r *Ref) Conn() *Conn { return r.conn }
+
+// String describes the reference.
+func (r *Ref) String() string {
+	switch {
+	case r.local != nil:
+		return fmt.Sprintf("rpc.Ref(local %T)", r.local.Value())
+	case r.id == rootID:
+		return "rpc.Ref(root)"
+	default:
+		return fmt.Sprintf("rpc.Ref(%d)", r.id)
+	}
+}
+
+// Call calls method on the remote object with args and waits for the answer,
+// which it decodes into reply: a pointer, or nil to discard the result. The
+// method name is the exposed name ("TakeTwo") or its lower-camel form
+// ("takeTwo"). ctx's deadline and cancellation reach the handler; when ctx is
+// done first, Call returns ctx's error at once and a late answer is dropped.
+//
+// A failing handler's error comes back as a *RemoteError; connection loss as
+// an error matching ErrConnectionLost.
+func (r *Ref) Call(ctx context.Context, method string, reply any, args ...any) error {
+	if r.local != nil {
+		return r.callLocal(ctx, method, reply, args)
+	}
+	q := getQuestion(reply)
+	id, err := r.conn.ask(ctx, r, method, args, q)
+	if err != nil {
+		putQuestion(q)
+		return err
+	}
+	select {
+	case <-q.done:
+	case <-ctx.Done():
+		if r.conn.forget(id) {
+			r.conn.queueCancel(id)
+			putQuestion(q)
+			return ctx.Err()
+		}
+		<-q.done // the answer is being delivered
+	}
+	err = q.err
+	putQuestion(q)
+	return err
+}
+
+// Go calls method asynchronously, like net/rpc's Go. It returns the *Call at
+// once; when the call completes, the same *Call is sent on done (a new
+// channel with room for one is made when done is nil; an unbuffered done
+// panics). ctx's cancellation abandons the call with ctx's error.
+func (r *Ref) Go(ctx context.Context, method string, reply any, done chan *Call, args ...any) *Call {
+	if done == nil {
+		done = make(chan *Call, 1)
+	} else if cap(done) == 0 {
+		panic("rpc: done channel is unbuffered")
+	}
+	call := &Call{Method: method, Args: args, Reply: reply, Done: done}
+	if r.local != nil {
+		go func() {
+			call.Error = r.callLocal(ctx, method, reply, args)
+			call.Done <- call
+		}()
+		return call
+	}
+	q := &question{reply: reply, call: call}
+	id, err := r.conn.ask(ctx, r, method, args, q)
+	if err != nil {
+		call.Error = err
+		call.Done <- call
+		return call
+	}
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() {
+			if r.conn.forget(id) {
+				r.conn.queueCancel(id)
+				call.Error = ctx.Err()
+				call.Done <- call
+			}
+		})
+		q.watch(stop)
+	}
+	return call
+}
+
+// Send calls method without waiting for, or getting, an answer: PB's
+// callRemote with answerRequired=False. It returns once the call is on its
+// way; the handler's result and error are dropped (the serving side logs
+// unexpected errors).
+func (r *Ref) Send(ctx context.Context, method string, args ...any) error {
+	if r.local != nil {
+		go r.callLocal(context.WithoutCancel(ctx), method, nil, args)
+		return nil
+	}
+	_, err := r.conn.ask(ctx, r, method, args, nil)
+	return err
+}
+
+// Release tells the owner that this side no longer needs the object, so the
+// owner can drop it once every reference it sent is released. Calls on a
+// released Ref fail with ErrReleased. Releasing twice, or releasing the root,
+// does nothing. An unreachable Ref is released by the garbage collector as a
+// backstop.
+func (r *Ref) Release() {
+	if r.entry == nil {
+		return
+	}
+	r.conn.dropImport(r.id, r.entry, r)
+}
+
+// NotifyOnDisconnect arranges for f to be called, in its own goroutine, with
+// the reason when the reference's connection is lost. The returned function
+// cancels the notification.
+func (r *Ref) NotifyOnDisconnect(f func(error)) (cancel func()) {
+	return r.conn.NotifyOnDisconnect(f)
+}
+
+// callLocal runs a call on a local object that came home as a *Ref.
+func (r *Ref) callLocal(ctx context.Context, method string, reply any, args []any) error {
+	m := r.local.Lookup(method)
+	if m == nil {
+		return fmt.Errorf("%w: %s", ErrNoSuchMethod, method)
+	}
+	in, err := localArgs(m, args)
+	if err != nil {
+		return err
+	}
+	res, err := r.local.Call(ctx, m, in)
+	if err != nil {
+		return err
+	}
+	if reply == nil || !res.IsValid() {
+		return nil
+	}
+	rv := reflect.ValueOf(reply)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() || !res.Type().AssignableTo(rv.Elem().Type()) {
+		return fmt.Errorf("%w: %s result cannot be stored in %T", ErrBadReply, res.Type(), reply)
+	}
+	rv.Elem().Set(res)
+	return nil
+}
+
+// localArgs converts Go arguments into a method's parameters for a local call.
+func localArgs(m *registry.Method, args []any) ([]reflect.Value, error) {
+	n := len(m.Params)
+	if (!m.Variadic && len(args) != n) || (m.Variadic && len(args) < n-1) {
+		return nil, fmt.Errorf("%w: %s takes %d arguments, got %d", ErrBadArguments, m.Name, n, len(args))
+	}
+	in := make([]reflect.Value, n)
+	var rest reflect.Value
+	if m.Variadic {
+		rest = reflect.MakeSlice(m.Params[n-1], 0, len(args)-(n-1))
+	}
+	for i, a := range args {
+		pt := paramType(m, i)
+		var v reflect.Value
+		if a == nil {
+			v = reflect.Zero(pt)
+		} else {
+			v = reflect.ValueOf(a)
+			if !v.Type().AssignableTo(pt) {
+				return nil, fmt.Errorf("%w: argument %d of %s: %s is not %s", ErrBadArguments, i, m.Name, v.Type(), pt)
+			}
+		}
+		if m.Variadic && i >= n-1 {
+			rest = reflect.Append(rest, v)
+		} else {
+			in[i] = v
+		}
+	}
+	if m.Variadic {
+		in[n-1] = rest
+	}
+	return in, nil
+}
+
+// paramType is the type argument i decodes into: the parameter's type, or
+// the variadic slice's element type for arguments past the fixed ones.
+func paramType(m *registry.Method, i int) reflect.Type {
+	n := len(m.Params)
+	if m.Variadic && i >= n-1 {
+		return m.Params[n-1].Elem()
+	}
+	return m.Params[i]
+}

@@ -1,0 +1,156 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/fireflyrpc/firefly/transport"
+)
+
+// ErrServerClosed is returned by Serve after Close or Shutdown.
+var ErrServerClosed = errors.New("rpc: server closed")
+
+// Server accepts connections and offers each the same root object: PB's
+// PBServerFactory(root). Every accepted connection is a full, symmetric Conn.
+type Server struct {
+	opts *options
+	root *target
+
+	mu       sync.Mutex
+	conns    map[*Conn]struct{}
+	lns      map[net.Listener]struct{}
+	closed   bool
+	shutdown bool
+	wg       sync.WaitGroup // connections being set up
+}
+
+// NewServer returns a server offering root (nil: no root object). The root's
+// RemoteXxx methods are checked here: a method of a bad shape is an error
+// naming it and the reason.
+func NewServer(root any, opts ...Option) (*Server, error) {
+	o := newOptions(opts)
+	s := &Server{opts: o, conns: make(map[*Conn]struct{}), lns: make(map[net.Listener]struct{})}
+	if root != nil {
+		obj, err := newTarget(o.registry, root)
+		if err != nil {
+			return nil, err
+		}
+		s.root = obj
+	}
+	return s, nil
+}
+
+// Serve accepts connections on ln until ln fails or the server is closed,
+// running the handshake of each in its own goroutine. It returns
+// ErrServerClosed after Close or Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closed || s.shutdown {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.lns[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.lns, ln)
+		s.mu.Unlock()
+	}()
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			done := s.closed || s.shutdown
+			s.mu.Unlock()
+			if done {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.opts.logger.Warn("rpc: accept failed; retrying", "err", err, "delay", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if _, err := s.ServeConn(context.Background(), nc); err != nil {
+				s.opts.logger.Info("rpc: connection refused", "remote", nc.RemoteAddr(), "err", err)
+				nc.Close()
+			}
+		}()
+	}
+}
+
+// ServeConn runs the server side of a broker over an accepted network
+// connection and returns it once the handshake is done (bounded by ctx and
+// the transport's handshake timeout). On error nc is left open.
+func (s *Server) ServeConn(ctx context.Context, nc net.Conn) (*Conn, error) {
+	sess, err := transport.Server(ctx, nc, s.opts.transport)
+	if err != nil {
+		return nil, err
+	}
+	c := newConn(sess, s.opts, s.opts.registry, s.root)
+	s.mu.Lock()
+	if s.closed || s.shutdown {
+		s.mu.Unlock()
+		sess.Close()
+		return nil, ErrServerClosed
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	c.NotifyOnDisconnect(func(error) {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	})
+	if s.opts.onConnect != nil {
+		s.opts.onConnect(c)
+	}
+	c.start()
+	return c, nil
+}
+
+// Conns returns the server's open connections.
+func (s *Server) Conns() []*Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cs := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+// Close stops the listeners and closes every connection at once.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	lns := s.lns
+	s.lns = map[net.Listener]struct{}{}
+	conns := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	var errs []error
+	for ln := range lns {
+		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	for _, c := range conns {
+		c.shutdown(fmt.Errorf("%w: server closed", ErrShutdown))
+	}
+	s.wg.Wait()
+	return errors.Join(errs...)
+}
