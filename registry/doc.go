@@ -38,16 +38,22 @@
 // parameters gob can carry, the last possibly variadic. It returns nothing,
 // error, T, or (T, error), where T is a type gob can carry. Whether gob can
 // carry a type is decided the way encoding/gob decides, without running it:
-// chan, func and unsafe.Pointer are refused, structs must send at least one
-// field (or implement gob.GobEncoder or encoding.BinaryMarshaler and their
+// chan, func and unsafe.Pointer are refused, a struct with fields must send
+// at least one of them (or implement gob.GobEncoder or encoding.BinaryMarshaler and their
 // decoders), and so on through fields, elements, keys and pointers,
 // recursive types included. Struct fields gob skips (unexported, chan, func)
 // are skipped by the check too. Interface types are accepted: the concrete
 // types sent in them must be registered with gob.Register.
 //
+// Gob encodes through GobEncoder and BinaryMarshaler, not TextMarshaler, so a
+// struct with only unexported fields that implements only the text
+// interfaces is refused. Struct fields of context.Context type are refused
+// too: a context is passed only as the leading parameter.
+//
 // Types for which [Options].Special reports true (the broker's references)
 // are accepted as a whole parameter or result, and refused anywhere inside
-// another type.
+// another type, the slice of a variadic parameter included (refs ...*rpc.Ref
+// is refused: take the references as separate parameters).
 //
 // A method that is named like a remote method but has any other shape makes
 // the registration fail with a [RegistrationError] naming the method and the
@@ -57,19 +63,30 @@
 // # Names that could collide
 //
 // Go method names are distinct, but their lower-camel forms need not be:
-// "K" (U+212A KELVIN SIGN) lowers to "k", like "K". So a registration fails
-// when two exposed names answer to the same lookup key, and also when an
-// exposed name does not come back from its lower-camel form through
-// [Canonical] (Canonical("key") is "Key", not "\u212Aey"). With that rule, a
-// name that finds a method finds the same method after Canonical.
+// U+212A KELVIN SIGN lowers to "k", as "K" does, so RemoteKey and a method
+// spelled with the Kelvin sign would both answer to "key"; likewise U+0130
+// (İ) lowers to "i". So a registration fails when two exposed names answer
+// to the same lookup key, and also when an exposed name does not come back
+// from its lower-camel form through [Canonical] (Canonical("key") is "Key",
+// not the Kelvin spelling). With that rule, a name that finds a method finds
+// the same method after Canonical. The lookup keys are exactly the exposed
+// name and its lower-camel form; no other case folding is done.
 //
 // # Calls
 //
-// [Object.Lookup] is one map access. [Method.Call] checks the arguments
-// against the precomputed parameter types, builds the input of reflect's call
-// on its stack and calls; a panic in the method is recovered and returned as
-// a *[PanicError] with the stack, and arguments that do not fit return an
-// error wrapping [ErrBadArguments] without calling anything.
+// [Object.Lookup] is one map access and does not allocate. [Method.Call]
+// checks the arguments against the precomputed parameter types, builds the
+// input of reflect's call in an array on its stack and calls. A panic in the
+// method is recovered and returned as a *[PanicError] with the stack;
+// arguments that do not fit return an error wrapping [ErrBadArguments]
+// without running anything. A nil context is replaced by
+// context.Background(). The context reaches reflect through a box pooled per
+// Registry, so passing it costs no allocation; the allocations left are
+// reflect's own (the result slice and the result values).
+//
+// [Registry.Func] registers a plain function under a name with the same shape
+// rules; the name must be an identifier starting with a letter and is exposed
+// as Canonical(name).
 //
 // # Example
 //

@@ -287,3 +287,31 @@ func TestFunc(t *testing.T) {
 		}
 	}
 }
+
+// Concurrent calls each see their own context, although the boxes that carry
+// contexts into reflect are reused.
+func TestConcurrentCallsKeepTheirContext(t *testing.T) {
+	r := New(Options{})
+	o := mustObject(t, r, &shapes{})
+	m := o.Lookup("ctxOnly")
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for g := range 16 {
+		wg.Go(func() {
+			for i := range 200 {
+				want := fmt.Sprintf("g%d-%d", g, i)
+				ctx := context.WithValue(context.Background(), ctxKey{}, want)
+				res, err := o.Call(ctx, m, nil)
+				if err != nil || res.String() != want {
+					errs <- fmt.Errorf("got %v, %v; want %s", res, err, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
