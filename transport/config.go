@@ -34,9 +34,10 @@ const (
 // a zero field takes its default, except KeepAliveInterval, where zero turns
 // keepalive off.
 type Config struct {
-	// MaxFrameSize is the largest DATA payload this side accepts, in bytes.
-	// The peer cuts its writes into frames no larger; it bounds how long a
-	// large transfer can delay a small message on another stream.
+	// MaxFrameSize is the largest DATA payload this side accepts, in bytes,
+	// and the largest it sends (it also honours the peer's limit). Writes
+	// are cut into frames no larger; it bounds how long a large transfer can
+	// delay a small message on another stream.
 	MaxFrameSize int
 
 	// InitialWindow is the receive window of every stream, in bytes: how

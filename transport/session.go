@@ -33,6 +33,7 @@ type Session struct {
 
 	sendLimit    int    // max streams this side may open
 	smallSendMax int    // largest payload that goes in a small chunk
+	sendFrame    int    // largest DATA payload this side sends
 	winThreshold uint32 // consumed bytes that trigger a WINDOW_UPDATE
 
 	mu         sync.Mutex
@@ -87,8 +88,9 @@ func newSession(conn net.Conn, br *bufio.Reader, cfg Config, peer settings, clie
 	if client {
 		s.nextID = firstClientStream
 	}
-	s.pools.init(int(peer.maxFrame), cfg.MaxFrameSize)
-	s.smallSendMax = min(smallChunkSize-headerLen, int(peer.maxFrame))
+	s.sendFrame = min(int(peer.maxFrame), cfg.MaxFrameSize)
+	s.pools.init(s.sendFrame, cfg.MaxFrameSize)
+	s.smallSendMax = min(smallChunkSize-headerLen, s.sendFrame)
 	s.w.init(s)
 	if cfg.KeepAliveInterval > 0 {
 		s.kaMu.Lock()
@@ -136,9 +138,11 @@ func (s *Session) Open(ctx context.Context) (*Stream, error) {
 	st := newStream(s, id, true)
 	s.streams[id] = st
 	s.numOut++
-	// Queue the SYN while holding s.mu so SYNs leave in id order.
+	// Queue the SYN while holding s.mu so SYNs leave in id order. The
+	// writer is not woken: the SYN normally rides on the first Write.
 	s.w.mu.Lock()
-	s.w.schedule(st)
+	st.inRing = true
+	s.w.ring.push(st)
 	s.w.mu.Unlock()
 	s.mu.Unlock()
 	return st, nil
@@ -292,7 +296,7 @@ func (s *Session) sessionErr() error { return s.streamErr }
 // sendFrameEnd returns how far a send chunk may be filled: a frame's payload
 // never exceeds the peer's max frame size.
 func (s *Session) sendFrameEnd(c *chunk) int {
-	return min(len(c.buf), headerLen+int(s.peer.maxFrame))
+	return min(len(c.buf), headerLen+s.sendFrame)
 }
 
 // shutdown ends the session with err. With flush, queued control frames (a
