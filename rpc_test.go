@@ -1,1 +1,327 @@
 package firefly_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	netrpc "net/rpc"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fireflyrpc/firefly/rpc"
+)
+
+// Args is the small-call payload, the same for firefly and net/rpc.
+type Args struct{ A, B int }
+
+// Service is firefly's side of the benchmarks and end-to-end tests.
+type Service struct{}
+
+func (Service) RemoteAdd(a Args) int { return a.A + a.B }
+
+func (Service) RemoteEcho(b []byte) []byte { return b }
+
+// RemoteCallBack calls add on the reference it was given.
+func (Service) RemoteCallBack(ctx context.Context, r *rpc.Ref, a Args) (int, error) {
+	var n int
+	err := r.Call(ctx, "add", &n, a)
+	return n, err
+}
+
+// Adder is a referenceable the client passes to the server.
+type Adder struct{ rpc.Referenceable }
+
+func (*Adder) RemoteAdd(a Args) int { return a.A + a.B }
+
+// Arith is net/rpc's side of the benchmarks.
+type Arith struct{}
+
+func (Arith) Add(a *Args, reply *int) error { *reply = a.A + a.B; return nil }
+
+func (Arith) Echo(b []byte, reply *[]byte) error { *reply = b; return nil }
+
+// listen returns a loopback listener closed at the end of the test.
+func listen(tb testing.TB) net.Listener {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+// firefly starts a firefly server offering Service and dials it.
+func firefly(tb testing.TB) *rpc.Conn {
+	tb.Helper()
+	srv, err := rpc.NewServer(Service{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ln := listen(tb)
+	go srv.Serve(ln)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := rpc.Dial(ctx, "tcp", ln.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { conn.Close(); srv.Close() })
+	return conn
+}
+
+// netRPC starts a net/rpc server offering Arith and dials it.
+func netRPC(tb testing.TB) *netrpc.Client {
+	tb.Helper()
+	srv := netrpc.NewServer()
+	if err := srv.RegisterName("Arith", Arith{}); err != nil {
+		tb.Fatal(err)
+	}
+	ln := listen(tb)
+	go func() { // srv.Accept would log the listener's close
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go srv.ServeConn(c)
+		}
+	}()
+	client, err := netrpc.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { client.Close() })
+	return client
+}
+
+// Two and One are the seed's example.
+type One struct{ got chan string }
+
+func (o *One) RemoteTakeTwo(ctx context.Context, two *rpc.Ref) error {
+	o.got <- "received a Two"
+	return two.Call(ctx, "print", nil, 12)
+}
+
+type Two struct {
+	rpc.Referenceable
+	printed chan int
+}
+
+func (t *Two) RemotePrint(arg int) { t.printed <- arg }
+
+func TestSeedExample(t *testing.T) {
+	one := &One{got: make(chan string, 1)}
+	srv, err := rpc.NewServer(one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := listen(t)
+	go srv.Serve(ln)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := rpc.Dial(ctx, "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	two := &Two{printed: make(chan int, 1)}
+	if err := conn.Root().Call(ctx, "takeTwo", nil, two); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-one.got; got != "received a Two" {
+		t.Fatalf("One got %q", got)
+	}
+	if got := <-two.printed; got != 12 {
+		t.Fatalf("Two.print() called with %d, want 12", got)
+	}
+}
+
+func TestEndToEnd(t *testing.T) {
+	conn := firefly(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var sum int
+	if err := conn.Root().Call(ctx, "add", &sum, Args{20, 22}); err != nil || sum != 42 {
+		t.Fatalf("add = %d, %v", sum, err)
+	}
+	payload := bytes.Repeat([]byte("firefly"), 1<<17)
+	var echo []byte
+	if err := conn.Root().Call(ctx, "echo", &echo, payload); err != nil || !bytes.Equal(echo, payload) {
+		t.Fatalf("echo of %d bytes: got %d bytes, %v", len(payload), len(echo), err)
+	}
+	if err := conn.Root().Call(ctx, "callBack", &sum, &Adder{}, Args{1, 2}); err != nil || sum != 3 {
+		t.Fatalf("callBack = %d, %v", sum, err)
+	}
+	if err := conn.Root().Call(ctx, "nope", nil); !errors.Is(err, rpc.ErrNoSuchMethod) {
+		t.Fatalf("unknown method = %v", err)
+	}
+	conn.Close()
+	if err := conn.Root().Call(ctx, "add", &sum, Args{}); !errors.Is(err, rpc.ErrConnectionLost) {
+		t.Fatalf("call after Close = %v", err)
+	}
+}
+
+func BenchmarkCallSeq(b *testing.B) {
+	conn := firefly(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		var n int
+		if err := conn.Root().Call(ctx, "add", &n, Args{i, 1}); err != nil || n != i+1 {
+			b.Fatalf("add = %d, %v", n, err)
+		}
+	}
+}
+
+func BenchmarkNetRPCCallSeq(b *testing.B) {
+	client := netRPC(b)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		var n int
+		if err := client.Call("Arith.Add", &Args{i, 1}, &n); err != nil || n != i+1 {
+			b.Fatalf("add = %d, %v", n, err)
+		}
+	}
+}
+
+func BenchmarkCallParallel(b *testing.B) {
+	conn := firefly(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			var n int
+			if err := conn.Root().Call(ctx, "add", &n, Args{1, 2}); err != nil || n != 3 {
+				b.Errorf("add = %d, %v", n, err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkNetRPCCallParallel(b *testing.B) {
+	client := netRPC(b)
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			var n int
+			if err := client.Call("Arith.Add", &Args{1, 2}, &n); err != nil || n != 3 {
+				b.Errorf("add = %d, %v", n, err)
+				return
+			}
+		}
+	})
+}
+
+const mib = 1 << 20
+
+func BenchmarkEcho1MiB(b *testing.B) {
+	conn := firefly(b)
+	ctx := context.Background()
+	payload := make([]byte, mib)
+	b.SetBytes(2 * mib) // there and back
+	b.ReportAllocs()
+	for b.Loop() {
+		var echo []byte
+		if err := conn.Root().Call(ctx, "echo", &echo, payload); err != nil || len(echo) != mib {
+			b.Fatalf("echo: %d bytes, %v", len(echo), err)
+		}
+	}
+}
+
+func BenchmarkNetRPCEcho1MiB(b *testing.B) {
+	client := netRPC(b)
+	payload := make([]byte, mib)
+	b.SetBytes(2 * mib)
+	b.ReportAllocs()
+	for b.Loop() {
+		var echo []byte
+		if err := client.Call("Arith.Echo", payload, &echo); err != nil || len(echo) != mib {
+			b.Fatalf("echo: %d bytes, %v", len(echo), err)
+		}
+	}
+}
+
+// underBulk times small calls while another goroutine echoes 16 MiB
+// messages on the same connection, and reports the latency percentiles.
+func underBulk(b *testing.B, small func() error, bulk func(payload []byte) error) {
+	payload := make([]byte, 16*mib)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := bulk(payload); err != nil {
+				b.Errorf("bulk echo: %v", err)
+				return
+			}
+		}
+	}()
+	time.Sleep(20 * time.Millisecond) // let the bulk transfer get going
+	lat := make([]time.Duration, 0, 1024)
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		if err := small(); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	close(stop)
+	wg.Wait()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(lat[(len(lat)*99)/100].Nanoseconds()), "p99-ns")
+}
+
+func BenchmarkCallUnderBulk(b *testing.B) {
+	conn := firefly(b)
+	ctx := context.Background()
+	underBulk(b, func() error {
+		var n int
+		return conn.Root().Call(ctx, "add", &n, Args{1, 2})
+	}, func(p []byte) error {
+		var echo []byte
+		return conn.Root().Call(ctx, "echo", &echo, p)
+	})
+}
+
+func BenchmarkNetRPCCallUnderBulk(b *testing.B) {
+	client := netRPC(b)
+	underBulk(b, func() error {
+		var n int
+		return client.Call("Arith.Add", &Args{1, 2}, &n)
+	}, func(p []byte) error {
+		var echo []byte
+		return client.Call("Arith.Echo", p, &echo)
+	})
+}
+
+// BenchmarkCallback: the server calls back a reference the client passed,
+// inside the client's call (two round trips per operation).
+func BenchmarkCallback(b *testing.B) {
+	conn := firefly(b)
+	ctx := context.Background()
+	adder := &Adder{}
+	b.ReportAllocs()
+	for b.Loop() {
+		var n int
+		if err := conn.Root().Call(ctx, "callBack", &n, adder, Args{1, 2}); err != nil || n != 3 {
+			b.Fatalf("callBack = %d, %v", n, err)
+		}
+	}
+}
