@@ -121,8 +121,9 @@ func handshake(ctx context.Context, conn net.Conn, cfg *Config, client bool) (*S
 	local := settings{maxFrame: uint32(c.MaxFrameSize), window: c.InitialWindow, maxStreams: uint32(c.MaxStreams)}
 
 	dl := time.Now().Add(c.HandshakeTimeout)
+	ctxBound := false
 	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
-		dl = d
+		dl, ctxBound = d, true
 	}
 	conn.SetDeadline(dl)
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
@@ -147,7 +148,7 @@ func handshake(ctx context.Context, conn net.Conn, cfg *Config, client bool) (*S
 	}
 	if err != nil {
 		conn.Close()
-		return nil, handshakeError(ctx, err)
+		return nil, handshakeError(ctx, err, ctxBound)
 	}
 	conn.SetDeadline(time.Time{})
 	return newSession(conn, br, c, peer, client), nil
@@ -181,7 +182,10 @@ func readPreface(br *bufio.Reader, peerRole byte) (settings, error) {
 	return parsePreface(buf[:], peerRole)
 }
 
-func handshakeError(ctx context.Context, err error) error {
+func handshakeError(ctx context.Context, err error, ctxBound bool) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) && ctxBound {
+		return fmt.Errorf("%w: %w", ErrHandshakeTimeout, context.DeadlineExceeded)
+	}
 	if cerr := ctx.Err(); cerr != nil {
 		if errors.Is(cerr, context.DeadlineExceeded) {
 			return fmt.Errorf("%w: %w", ErrHandshakeTimeout, cerr)
