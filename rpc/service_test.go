@@ -1,0 +1,421 @@
+package rpc_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fireflyrpc/firefly/registry"
+	"github.com/fireflyrpc/firefly/rpc"
+)
+
+type empty struct{}
+
+type pair2 struct {
+	A int
+	B string
+}
+
+// svcCtx returns a context that ends with the test or after 10 s.
+func svcCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func mustMap(t testing.TB, s *rpc.Service, name string, fn any) {
+	t.Helper()
+	if err := s.Map(name, fn); err != nil {
+		t.Fatalf("Map(%q): %v", name, err)
+	}
+}
+
+func mustMapID(t testing.TB, s *rpc.Service, id int, fn any) {
+	t.Helper()
+	if err := s.MapID(id, fn); err != nil {
+		t.Fatalf("MapID(%d): %v", id, err)
+	}
+}
+
+func TestServiceMapAndCall(t *testing.T) {
+	ctx := svcCtx(t)
+	s := rpc.NewService("game")
+	mustMap(t, s, "echo", func(x string) string { return x })
+	mustMap(t, s, "Add", func(ctx context.Context, a, b int) (int, error) { return a + b, nil })
+	mustMapID(t, s, 101, func(p pair2) pair2 { return pair2{p.A * 2, p.B + p.B} })
+	mustMapID(t, s, -7, func() string { return "negative" })
+
+	var str string
+	for _, name := range []string{"echo", "Echo"} {
+		str = ""
+		if err := s.CallTarget(ctx, name, &str, "hi"); err != nil || str != "hi" {
+			t.Fatalf("CallTarget(%q) = %q, %v", name, str, err)
+		}
+	}
+	var sum int
+	if err := s.CallTarget(ctx, "add", &sum, 2, 3); err != nil || sum != 5 {
+		t.Fatalf("add = %d, %v", sum, err)
+	}
+	var p pair2
+	for _, cmd := range []any{101, "101", int64(101), uint16(101)} {
+		p = pair2{}
+		if err := s.CallTarget(ctx, cmd, &p, pair2{3, "x"}); err != nil {
+			t.Fatalf("CallTarget(%v): %v", cmd, err)
+		}
+		if want := (pair2{6, "xx"}); p != want {
+			t.Fatalf("CallTarget(%v) = %+v, want %+v", cmd, p, want)
+		}
+	}
+	if err := s.CallTarget(ctx, -7, &str); err != nil || str != "negative" {
+		t.Fatalf("-7 = %q, %v", str, err)
+	}
+	if got, want := s.Targets(), []string{"-7", "101", "Add", "Echo"}; !slices.Equal(got, want) {
+		t.Fatalf("Targets() = %q, want %q", got, want)
+	}
+	if m := s.Target(101); m == nil || m.Name != "101" {
+		t.Fatalf("Target(101) = %v", m)
+	}
+	if m := s.Lookup("add"); m == nil || m.Name != "Add" {
+		t.Fatalf("Lookup(add) = %v", m)
+	}
+	for _, bad := range []string{"ADD", "aDD", "RemoteAdd", "102", ""} {
+		if m := s.Lookup(bad); m != nil {
+			t.Errorf("Lookup(%q) = %v, want nil", bad, m)
+		}
+	}
+	if err := s.CallTarget(ctx, 1.5, nil); !errors.Is(err, rpc.ErrBadArguments) {
+		t.Fatalf("float command: %v, want ErrBadArguments", err)
+	}
+	if err := s.CallTarget(ctx, "add", &sum, "x", 1); !errors.Is(err, rpc.ErrBadArguments) {
+		t.Fatalf("bad argument: %v, want ErrBadArguments", err)
+	}
+}
+
+func TestServiceMapErrors(t *testing.T) {
+	s := rpc.NewService("svc")
+	mustMap(t, s, "echo", func(x string) string { return x })
+	if err := s.Map("Echo", func() {}); !errors.Is(err, rpc.ErrTargetExists) {
+		t.Fatalf("Map twice: %v, want ErrTargetExists", err)
+	}
+	mustMapID(t, s, 5, func() {})
+	if err := s.MapID(5, func() {}); !errors.Is(err, rpc.ErrTargetExists) {
+		t.Fatalf("MapID twice: %v, want ErrTargetExists", err)
+	}
+	var re *registry.RegistrationError
+	if err := s.Map("bad", func(chan int) {}); !errors.As(err, &re) {
+		t.Fatalf("Map(chan param): %v, want a RegistrationError", err)
+	}
+	if err := s.MapID(9, func() (int, int) { return 0, 0 }); !errors.As(err, &re) || re.Method != "command 9" {
+		t.Fatalf("MapID(bad shape): %v, want a RegistrationError naming command 9", err)
+	}
+	for _, name := range []string{"", "1abc", "a b"} {
+		if err := s.Map(name, func() {}); !errors.As(err, &re) {
+			t.Errorf("Map(%q): %v, want a RegistrationError", name, err)
+		}
+	}
+	if err := s.Map("f", 3); !errors.As(err, &re) {
+		t.Fatalf("Map(non-func): %v", err)
+	}
+	if !s.Unmap("echo") || s.Unmap("echo") || !s.UnmapID(5) || s.UnmapID(5) {
+		t.Fatal("Unmap/UnmapID did not report removals correctly")
+	}
+	if got := s.Targets(); len(got) != 0 {
+		t.Fatalf("Targets after unmapping = %q", got)
+	}
+	mustMap(t, s, "echo", func(x string) string { return x + "!" }) // mapping again after Unmap works
+}
+
+func TestServiceUnknownCommand(t *testing.T) {
+	ctx := svcCtx(t)
+	s := rpc.NewService("svc")
+	for _, cmd := range []any{"nope", 404} {
+		err := s.CallTarget(ctx, cmd, nil)
+		if !errors.Is(err, rpc.ErrNoSuchMethod) {
+			t.Fatalf("CallTarget(%v) = %v, want ErrNoSuchMethod", cmd, err)
+		}
+		if want := fmt.Sprint(cmd); !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %q does not name the command %q", err, want)
+		}
+	}
+}
+
+// argValues makes the reflect arguments of a direct Service.Call.
+func argValues(args ...any) []reflect.Value {
+	vs := make([]reflect.Value, len(args))
+	for i, a := range args {
+		vs[i] = reflect.ValueOf(a)
+	}
+	return vs
+}
+
+func TestServiceZeroValues(t *testing.T) {
+	ctx := svcCtx(t)
+	s := rpc.NewService("svc")
+	mustMap(t, s, "zeroInt", func() int { return 0 })
+	mustMap(t, s, "zeroStr", func() (string, error) { return "", nil })
+	mustMap(t, s, "falseBool", func() bool { return false })
+	mustMap(t, s, "emptyStruct", func() empty { return empty{} })
+	mustMap(t, s, "emptyMap", func() map[string]int { return map[string]int{} })
+
+	i, str, b := 7, "x", true
+	if err := s.CallTarget(ctx, "zeroInt", &i); err != nil || i != 0 {
+		t.Fatalf("zeroInt = %d, %v", i, err)
+	}
+	if err := s.CallTarget(ctx, "zeroStr", &str); err != nil || str != "" {
+		t.Fatalf("zeroStr = %q, %v", str, err)
+	}
+	if err := s.CallTarget(ctx, "falseBool", &b); err != nil || b {
+		t.Fatalf("falseBool = %v, %v", b, err)
+	}
+	var e empty
+	if err := s.CallTarget(ctx, "emptyStruct", &e); err != nil {
+		t.Fatalf("emptyStruct: %v", err)
+	}
+	var m map[string]int
+	if err := s.CallTarget(ctx, "emptyMap", &m); err != nil || m == nil || len(m) != 0 {
+		t.Fatalf("emptyMap = %#v, %v", m, err)
+	}
+}
+
+func TestServicePanic(t *testing.T) {
+	ctx := svcCtx(t)
+	for _, style := range []rpc.RunStyle{rpc.Parallel, rpc.Serial} {
+		t.Run(style.String(), func(t *testing.T) {
+			s := rpc.NewService("svc", rpc.WithRunStyle(style))
+			mustMap(t, s, "boom", func() int { panic("boom") })
+			mustMap(t, s, "ok", func() int { return 1 })
+			for range 3 {
+				err := s.CallTarget(ctx, "boom", nil)
+				if !errors.Is(err, rpc.ErrPanic) {
+					t.Fatalf("boom: %v, want ErrPanic", err)
+				}
+				var pe *registry.PanicError
+				if !errors.As(err, &pe) || pe.Value != "boom" {
+					t.Fatalf("boom: %v, want a PanicError with the value", err)
+				}
+				var n int
+				if err := s.CallTarget(ctx, "ok", &n); err != nil || n != 1 {
+					t.Fatalf("ok after a panic = %d, %v", n, err)
+				}
+			}
+		})
+	}
+}
+
+func TestServiceTargetError(t *testing.T) {
+	ctx := svcCtx(t)
+	s := rpc.NewService("svc")
+	sentinel := errors.New("out of gold")
+	mustMap(t, s, "buy", func(n int) (int, error) { return 0, fmt.Errorf("buy %d: %w", n, sentinel) })
+	if err := s.CallTarget(ctx, "buy", nil, 3); !errors.Is(err, sentinel) {
+		t.Fatalf("buy: %v, want the target's error", err)
+	}
+}
+
+// tracker records the calls of a target: the order they ran in and how many
+// ran at once.
+type tracker struct {
+	inFlight atomic.Int32
+	maxSeen  atomic.Int32
+	mu       sync.Mutex
+	order    []int
+}
+
+func (tr *tracker) enter(i int) {
+	n := tr.inFlight.Add(1)
+	for {
+		m := tr.maxSeen.Load()
+		if n <= m || tr.maxSeen.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	tr.mu.Lock()
+	tr.order = append(tr.order, i)
+	tr.mu.Unlock()
+}
+
+func (tr *tracker) leave() { tr.inFlight.Add(-1) }
+
+func (tr *tracker) snapshot() []int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return append([]int(nil), tr.order...)
+}
+
+func TestServiceSerialNeverOverlaps(t *testing.T) {
+	ctx := svcCtx(t)
+	s := rpc.NewService("svc", rpc.WithRunStyle(rpc.Serial))
+	var tr tracker
+	mustMap(t, s, "work", func(i int) {
+		tr.enter(i)
+		time.Sleep(50 * time.Microsecond)
+		tr.leave()
+	})
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Go(func() {
+			for i := range 20 {
+				if err := s.CallTarget(ctx, "work", nil, g*100+i); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := tr.maxSeen.Load(); got != 1 {
+		t.Fatalf("serial service ran %d targets at once", got)
+	}
+	if got := len(tr.snapshot()); got != 320 {
+		t.Fatalf("ran %d calls, want 320", got)
+	}
+}
+
+// TestServiceSerialArrivalOrder drives the service the way the broker does:
+// Lookup in arrival order, then Call from goroutines that start in any
+// order. The calls must run in lookup order.
+func TestServiceSerialArrivalOrder(t *testing.T) {
+	ctx := svcCtx(t)
+	s := rpc.NewService("svc", rpc.WithRunStyle(rpc.Serial))
+	var tr tracker
+	mustMap(t, s, "rec", func(i int) { tr.enter(i); tr.leave() })
+	const n = 100
+	ms := make([]*registry.Method, n)
+	for i := range ms {
+		ms[i] = s.Lookup("rec")
+	}
+	var wg sync.WaitGroup
+	for i := n - 1; i >= 0; i-- { // start them last first
+		wg.Go(func() {
+			if _, err := s.Call(ctx, ms[i], argValues(i)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	want := make([]int, n)
+	for i := range want {
+		want[i] = i
+	}
+	if got := tr.snapshot(); !slices.Equal(got, want) {
+		t.Fatalf("run order %v, want arrival order %v", got, want)
+	}
+}
+
+// TestServiceSerialAbandonedLookup: a lookup whose call never comes must not
+// block the calls behind it past the grace.
+func TestServiceSerialAbandonedLookup(t *testing.T) {
+	ctx := svcCtx(t)
+	s := rpc.NewService("svc", rpc.WithRunStyle(rpc.Serial), rpc.WithSerialGrace(30*time.Millisecond))
+	mustMap(t, s, "f", func() int { return 1 })
+	late := s.Lookup("f") // never called in time
+	start := time.Now()
+	var n int
+	if err := s.CallTarget(ctx, "f", &n); err != nil || n != 1 {
+		t.Fatalf("call behind an abandoned lookup = %d, %v", n, err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("call waited %v behind an abandoned lookup", d)
+	}
+	// The late call still runs, as a new arrival.
+	if res, err := s.Call(ctx, late, nil); err != nil || res.Int() != 1 {
+		t.Fatalf("late call = %v, %v", res, err)
+	}
+}
+
+func TestServiceSerialWaitCancelled(t *testing.T) {
+	s := rpc.NewService("svc", rpc.WithRunStyle(rpc.Serial))
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	mustMap(t, s, "block", func() { close(entered); <-release })
+	mustMap(t, s, "f", func() int { return 2 })
+	done := make(chan error, 1)
+	go func() { done <- s.CallTarget(context.Background(), "block", nil) }()
+	<-entered
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := s.CallTarget(ctx, "f", nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("waiting call: %v, want DeadlineExceeded", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := s.CallTarget(svcCtx(t), "f", &n); err != nil || n != 2 {
+		t.Fatalf("call after a cancelled wait = %d, %v", n, err)
+	}
+}
+
+func TestServiceParallelOverlaps(t *testing.T) {
+	ctx := svcCtx(t)
+	s := rpc.NewService("svc") // Parallel is the default
+	if s.RunStyle() != rpc.Parallel {
+		t.Fatalf("default run style %v", s.RunStyle())
+	}
+	var in atomic.Int32
+	both := make(chan struct{})
+	mustMap(t, s, "barrier", func(ctx context.Context) error {
+		if in.Add(1) == 2 {
+			close(both)
+		}
+		select {
+		case <-both:
+			return nil
+		case <-time.After(5 * time.Second):
+			return errors.New("the other call never came in")
+		}
+	})
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() { errs <- s.CallTarget(ctx, "barrier", nil) }()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestServiceConcurrentMapWhileCalling(t *testing.T) {
+	ctx := svcCtx(t)
+	s := rpc.NewService("svc")
+	mustMap(t, s, "stable", func(i int) int { return i })
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			name := "t" + strconv.Itoa(i%5)
+			s.Map(name, func() {})
+			s.Unmap(name)
+			s.MapID(i%7, func() {})
+			s.UnmapID(i % 7)
+		}
+	})
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				var got int
+				if err := s.CallTarget(ctx, "stable", &got, g*1000+i); err != nil || got != g*1000+i {
+					t.Errorf("stable = %d, %v", got, err)
+				}
+				s.Targets()
+			}
+		})
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+}
