@@ -333,7 +333,13 @@ func TestCloseFailsEverything(t *testing.T) {
 		go func() { defer wg.Done(); errs <- f() }()
 	}
 	call(func() error { _, err := a.Read(make([]byte, 1)); return err })
-	call(func() error { _, err := a.Write(make([]byte, 1<<20)); return err })
+	call(func() error {
+		for {
+			if _, err := a.Write(make([]byte, 1<<20)); err != nil {
+				return err
+			}
+		}
+	})
 	call(func() error { _, err := c.Accept(ctx); return err })
 	call(func() error {
 		buf := make([]byte, 4096)
