@@ -48,7 +48,32 @@ func (t *answerTable) newCall(c *Conn, reqID uint64, oneway bool, obj *target, m
 	} else {
 		ic.args = make([]reflect.Value, n)
 	}
+	if m.Variadic && nargs >= n {
+		ic.rest = make([]reflect.Value, nargs-(n-1))
+	}
 	return ic
+}
+
+// setArg stores argument i (past the fixed parameters of a variadic method:
+// an element of the variadic slice).
+func (ic *incall) setArg(i int, v reflect.Value) {
+	if fixed := len(ic.m.Params) - 1; ic.m.Variadic && i >= fixed {
+		ic.rest[i-fixed] = v
+		return
+	}
+	ic.args[i] = v
+}
+
+// finishVariadic builds the variadic slice from the n arguments received.
+func (ic *incall) finishVariadic(n int) {
+	fixed := len(ic.m.Params) - 1
+	st := ic.m.Params[fixed]
+	s := reflect.MakeSlice(st, n-fixed, n-fixed)
+	for j := range n - fixed {
+		s.Index(j).Set(ic.rest[j])
+	}
+	ic.args[fixed] = s
+	ic.rest = nil
 }
 
 // start records a running call (its slot already admitted).
@@ -87,13 +112,13 @@ func (t *answerTable) finish(ic *incall) {
 	}
 }
 
-// cancel cancels the handler of request id, if running.
-func (t *answerTable) cancel(id uint64) {
+// cancel cancels the handler of request id, if running, with why.
+func (t *answerTable) cancel(id uint64, why error) {
 	t.mu.Lock()
 	ic := t.byID[id]
 	t.mu.Unlock()
 	if ic != nil {
-		ic.cancel(context.Canceled)
+		ic.cancel(why)
 	}
 }
 
@@ -142,7 +167,8 @@ type incall struct {
 	m      *registry.Method
 	args   []reflect.Value
 	argBuf [4]reflect.Value
-	refs   []*Ref // references received in the arguments
+	rest   []reflect.Value // a variadic method's extra arguments, while decoding
+	refs   []*Ref          // references received in the arguments
 
 	deadline    time.Time
 	hasDeadline bool
@@ -236,6 +262,38 @@ type connKey struct{}
 func ConnFromContext(ctx context.Context) (*Conn, bool) {
 	c, ok := ctx.Value(connKey{}).(*Conn)
 	return c, ok
+}
+
+// workerIdle is how long an idle handler goroutine waits for more work.
+const workerIdle = 2 * time.Second
+
+// dispatch hands ic to an idle handler goroutine, or starts one. Reusing
+// goroutines keeps their grown stacks: a new goroutine per call would grow
+// its stack through reflect and gob on every call.
+func (c *Conn) dispatch(ic *incall) {
+	select {
+	case c.work <- ic:
+	default:
+		go c.worker(ic)
+	}
+}
+
+// worker serves calls until it has been idle for workerIdle or the
+// connection ends.
+func (c *Conn) worker(ic *incall) {
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		c.serve(ic)
+		idle.Reset(workerIdle)
+		select {
+		case ic = <-c.work:
+		case <-idle.C:
+			return
+		case <-c.done:
+			return
+		}
+	}
 }
 
 // serve runs a call's handler and answers it.

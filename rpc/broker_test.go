@@ -651,3 +651,45 @@ func TestGoroutinesBackToBaseline(t *testing.T) {
 		t.Fatalf("goroutines: %d before, %d after Close\n%s", base, n, buf[:runtime.Stack(buf, true)])
 	}
 }
+
+func (c *Calc) RemoteSmall(x int8) int8 { return x }
+
+func (c *Calc) RemoteTypeOf(v any) string { return fmt.Sprintf("%T:%v", v, v) }
+
+func (c *Calc) RemoteBytes(b []byte, s string, f float64, ok bool, u uint32) string {
+	return fmt.Sprintf("%s|%s|%g|%v|%d", b, s, f, ok, u)
+}
+
+func TestScalars(t *testing.T) {
+	_, conn := pair(t, newCalc(), nil)
+	ctx := testCtx(t)
+	root := conn.Root()
+	var s string
+	if err := root.Call(ctx, "bytes", &s, []byte("ab"), "cd", 1.5, true, uint32(7)); err != nil || s != "ab|cd|1.5|true|7" {
+		t.Fatalf("bytes = %q, %v", s, err)
+	}
+	var small int8
+	if err := root.Call(ctx, "small", &small, -100); err != nil || small != -100 {
+		t.Fatalf("small(-100) = %d, %v", small, err)
+	}
+	if err := root.Call(ctx, "small", &small, 300); !errors.Is(err, rpc.ErrBadArguments) {
+		t.Fatalf("small(300) = %v, want ErrBadArguments (overflow)", err)
+	}
+	if err := root.Call(ctx, "small", &small, "x"); !errors.Is(err, rpc.ErrBadArguments) {
+		t.Fatalf("small(\"x\") = %v, want ErrBadArguments", err)
+	}
+	if err := root.Call(ctx, "typeOf", &s, 42); err != nil || s != "int:42" {
+		t.Fatalf("typeOf(42) = %q, %v", s, err)
+	}
+	var anyReply any
+	if err := root.Call(ctx, "typeOf", &anyReply, "z"); err != nil || anyReply != "string:z" {
+		t.Fatalf("typeOf into *any = %#v, %v", anyReply, err)
+	}
+	var wide int64
+	if err := root.Call(ctx, "small", &wide, 5); err != nil || wide != 5 {
+		t.Fatalf("int8 result into *int64 = %d, %v", wide, err)
+	}
+	if err := root.Call(ctx, "small", &s, 5); !errors.Is(err, rpc.ErrBadReply) {
+		t.Fatalf("int8 result into *string = %v, want ErrBadReply", err)
+	}
+}

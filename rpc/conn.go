@@ -31,6 +31,7 @@ type Conn struct {
 	exports   exportTable
 	imports   importTable
 	ctl       chan control
+	work      chan *incall // idle handler goroutines take calls here
 
 	closing     atomic.Bool // no new incoming calls (Shutdown)
 	badReleases atomic.Int32
@@ -52,6 +53,7 @@ func newConn(sess *transport.Session, o *options, reg *registry.Registry, root *
 		log:    o.logger,
 		root:   root,
 		ctl:    make(chan control, o.controlQueue),
+		work:   make(chan *incall),
 		done:   make(chan struct{}),
 		notify: make(map[uint64]func(error)),
 	}

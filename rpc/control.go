@@ -16,9 +16,10 @@ type control struct {
 	err   error  // msgError
 }
 
-// queueCancel tells the peer that the caller gave up on request id.
-func (c *Conn) queueCancel(id uint64) {
-	c.queueControl(control{typ: msgCancel, id: id}, true)
+// queueCancel tells the peer that the caller gave up on request id, and
+// why: its context's error (context.Canceled or DeadlineExceeded).
+func (c *Conn) queueCancel(id uint64, why error) {
+	c.queueControl(control{typ: msgCancel, id: id, err: why}, true)
 }
 
 // queueRelease tells the peer that n transmissions of its object id are
@@ -65,6 +66,7 @@ func (c *Conn) sendControl() {
 		case msgCancel:
 			l.begin(msgCancel)
 			l.buf = appendUvarint(l.buf, m.id)
+			l.buf = append(l.buf, byte(codeOf(m.err)))
 		case msgRelease:
 			l.begin(msgRelease)
 			l.buf = appendUvarint(l.buf, m.id)

@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"encoding/gob"
 	"errors"
@@ -82,10 +83,7 @@ func (in *inLane) run() error {
 		case msgError:
 			err = in.readError()
 		case msgCancel:
-			var id uint64
-			if id, err = in.mr.uvarint(); err == nil {
-				in.c.answers.cancel(id)
-			}
+			err = in.readCancel()
 		case msgRelease:
 			err = in.readRelease()
 		default:
@@ -114,29 +112,6 @@ func (in *inLane) wireError(err error) error {
 		return protocolErrorf("truncated message")
 	}
 	return protocolErrorf("%v", err)
-}
-
-// readKinds reads the argument kinds of a call.
-func (in *inLane) readKinds(n uint64) error {
-	in.kinds = in.kinds[:0]
-	for range n {
-		k, err := in.mr.ReadByte()
-		if err != nil {
-			return err
-		}
-		ak := argKind{kind: k}
-		switch k {
-		case kindGob, kindNil:
-		case kindRemote, kindLocal:
-			if ak.id, err = in.mr.uvarint(); err != nil {
-				return err
-			}
-		default:
-			return protocolErrorf("unknown argument kind %d", k)
-		}
-		in.kinds = append(in.kinds, ak)
-	}
-	return nil
 }
 
 // readCall reads a call, decodes its arguments and starts its handler (or
@@ -176,9 +151,6 @@ func (in *inLane) readCall() error {
 	if nargs > maxArgs || nargs > uint64(in.mr.n) {
 		return protocolErrorf("call with %d arguments", nargs)
 	}
-	if err := in.readKinds(nargs); err != nil {
-		return err
-	}
 	oneway := flags&flagOneWay != 0
 	if !oneway && reqID == 0 {
 		return protocolErrorf("call without a request id")
@@ -203,7 +175,7 @@ func (in *inLane) readCall() error {
 	if callErr == nil {
 		ic = c.answers.newCall(c, reqID, oneway, obj, m, int(nargs), timeout)
 	}
-	if err := in.decodeArgs(ic, &callErr); err != nil {
+	if err := in.decodeArgs(ic, int(nargs), &callErr); err != nil {
 		return err
 	}
 	if callErr == nil && !c.answers.admit(c.opts.maxHandlers) {
@@ -221,7 +193,7 @@ func (in *inLane) readCall() error {
 		return nil
 	}
 	c.answers.start(ic)
-	go c.serve(ic)
+	c.dispatch(ic)
 	return nil
 }
 
@@ -233,86 +205,104 @@ func (c *Conn) object(id uint64) *target {
 	return c.exports.get(id)
 }
 
-// decodeArgs decodes the call's arguments into ic (nil: discard them). The
-// first argument error is stored in *callErr; the returned error is a wire
-// failure.
-func (in *inLane) decodeArgs(ic *incall, callErr *error) error {
+// decodeArgs reads the call's n argument kinds (with inline scalars and
+// references) and then its gob values, into ic (nil: discard them). The first
+// argument error is stored in *callErr; the returned error is a wire failure.
+func (in *inLane) decodeArgs(ic *incall, n int, callErr *error) error {
 	c := in.c
-	var rest reflect.Value
-	nfixed := 0
-	if ic != nil {
-		nfixed = len(ic.m.Params)
-		if ic.m.Variadic {
-			nfixed--
-			rest = reflect.MakeSlice(ic.m.Params[nfixed], 0, len(in.kinds)-nfixed)
+	// Pass 1: the kinds, in the envelope.
+	in.kinds = in.kinds[:0]
+	for i := range n {
+		k, err := in.mr.ReadByte()
+		if err != nil {
+			return err
 		}
-	}
-	for i, k := range in.kinds {
 		var pt reflect.Type
 		if ic != nil && *callErr == nil {
 			pt = paramType(ic.m, i)
 		}
+		ak := argKind{kind: k}
 		var v reflect.Value
-		switch k.kind {
+		switch k {
 		case kindGob:
-			if pt == nil {
-				if err := in.dec.DecodeValue(reflect.Value{}); err != nil {
-					return err
-				}
-				continue
-			}
-			p := reflect.New(pt)
-			if err := in.dec.DecodeValue(p); err != nil {
-				if errors.Is(err, io.ErrUnexpectedEOF) {
-					return err
-				}
-				*callErr = fmt.Errorf("%w: argument %d of %s: %v", ErrBadArguments, i, ic.m.Name, err)
-				continue
-			}
-			v = p.Elem()
 		case kindNil:
-			if pt == nil {
-				continue
+			if pt != nil {
+				v = reflect.Zero(pt)
 			}
-			v = reflect.Zero(pt)
+		case kindScalar:
+			var misfit error
+			if v, misfit, err = in.mr.readScalar(pt, c.opts.maxMessageSize); err != nil {
+				return err
+			}
+			if misfit != nil {
+				*callErr = fmt.Errorf("%w: argument %d of %s: %v", ErrBadArguments, i, ic.m.Name, misfit)
+			}
 		case kindRemote:
-			r := c.importRef(k.id)
-			if pt == nil {
-				r.Release()
-				continue
+			if ak.id, err = in.mr.uvarint(); err != nil {
+				return err
 			}
-			if !refType.AssignableTo(pt) {
+			r := c.importRef(ak.id)
+			switch {
+			case pt == nil:
+				r.Release()
+			case !refType.AssignableTo(pt):
 				r.Release()
 				*callErr = fmt.Errorf("%w: argument %d of %s: a reference cannot be a %s", ErrBadArguments, i, ic.m.Name, pt)
-				continue
+			default:
+				ic.refs = append(ic.refs, r)
+				v = reflect.ValueOf(r)
 			}
-			ic.refs = append(ic.refs, r)
-			v = reflect.ValueOf(r)
 		case kindLocal:
-			if pt == nil {
-				continue
+			if ak.id, err = in.mr.uvarint(); err != nil {
+				return err
 			}
-			obj := c.object(k.id)
+			if pt == nil {
+				break
+			}
+			obj := c.object(ak.id)
 			if obj == nil {
-				*callErr = fmt.Errorf("%w: argument %d of %s: object %d", ErrNoSuchObject, i, ic.m.Name, k.id)
-				continue
+				*callErr = fmt.Errorf("%w: argument %d of %s: object %d", ErrNoSuchObject, i, ic.m.Name, ak.id)
+				break
 			}
 			if v = reflect.ValueOf(obj.Value()); !v.Type().AssignableTo(pt) {
 				if pt != refType {
 					*callErr = fmt.Errorf("%w: argument %d of %s: %s is not %s", ErrBadArguments, i, ic.m.Name, v.Type(), pt)
-					continue
+					v = reflect.Value{}
+					break
 				}
-				v = reflect.ValueOf(&Ref{conn: c, id: k.id, local: obj})
+				v = reflect.ValueOf(&Ref{conn: c, id: ak.id, local: obj})
 			}
+		default:
+			return protocolErrorf("unknown argument kind %d", k)
 		}
-		if i >= nfixed && ic.m.Variadic {
-			rest = reflect.Append(rest, v)
-		} else {
-			ic.args[i] = v
+		in.kinds = append(in.kinds, ak)
+		if v.IsValid() && *callErr == nil {
+			ic.setArg(i, v)
 		}
 	}
-	if ic != nil && ic.m.Variadic && *callErr == nil {
-		ic.args[nfixed] = rest
+	// Pass 2: the gob values, in order, every one consumed.
+	for i, k := range in.kinds {
+		if k.kind != kindGob {
+			continue
+		}
+		if ic == nil || *callErr != nil {
+			if err := in.dec.DecodeValue(reflect.Value{}); err != nil {
+				return err
+			}
+			continue
+		}
+		p := reflect.New(paramType(ic.m, i))
+		if err := in.dec.DecodeValue(p); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return err
+			}
+			*callErr = fmt.Errorf("%w: argument %d of %s: %v", ErrBadArguments, i, ic.m.Name, err)
+			continue
+		}
+		ic.setArg(i, p.Elem())
+	}
+	if ic != nil && *callErr == nil && ic.m.Variadic {
+		ic.finishVariadic(n)
 	}
 	return nil
 }
@@ -336,6 +326,8 @@ func (in *inLane) readReply() error {
 		if id, err = in.mr.uvarint(); err != nil {
 			return err
 		}
+	case kindScalar:
+		return in.readScalarReply(reqID)
 	default:
 		return protocolErrorf("unknown result kind %d", kind)
 	}
@@ -465,5 +457,58 @@ func (in *inLane) readRelease() error {
 	if !in.c.exports.release(id, n) {
 		in.c.badRelease(id, n)
 	}
+	return nil
+}
+
+// readScalarReply delivers an inline scalar result.
+func (in *inLane) readScalarReply(reqID uint64) error {
+	q := in.c.questions.take(reqID)
+	var t reflect.Type
+	var dst reflect.Value
+	if q != nil && q.reply != nil {
+		if rv := reflect.ValueOf(q.reply); rv.Kind() == reflect.Pointer && !rv.IsNil() {
+			dst = rv.Elem()
+			t = dst.Type()
+		}
+	}
+	v, misfit, err := in.mr.readScalar(t, in.c.opts.maxMessageSize)
+	if err != nil {
+		if q != nil {
+			q.complete(ErrConnectionLost)
+		}
+		return err
+	}
+	if q == nil {
+		return nil
+	}
+	switch {
+	case misfit != nil:
+		q.complete(fmt.Errorf("%w: %v", ErrBadReply, misfit))
+	case q.reply != nil && !dst.IsValid():
+		q.complete(fmt.Errorf("%w: reply must be a non-nil pointer, not %T", ErrBadReply, q.reply))
+	default:
+		if dst.IsValid() {
+			dst.Set(v)
+		}
+		q.complete(nil)
+	}
+	return nil
+}
+
+// readCancel cancels a running handler with the caller's reason.
+func (in *inLane) readCancel() error {
+	id, err := in.mr.uvarint()
+	if err != nil {
+		return err
+	}
+	code, err := in.mr.ReadByte()
+	if err != nil {
+		return err
+	}
+	why := context.Canceled
+	if errorCode(code) == codeDeadlineExceeded {
+		why = context.DeadlineExceeded
+	}
+	in.c.answers.cancel(id, why)
 	return nil
 }

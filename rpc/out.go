@@ -107,7 +107,11 @@ func (c *Conn) writeCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, 
 		l.buf = appendUvarint(l.buf, uint64(d))
 	}
 	l.buf = appendUvarint(l.buf, uint64(len(args)))
-	for _, k := range kinds {
+	for i, k := range kinds {
+		if k.kind == kindScalar {
+			l.buf, _ = appendScalar(l.buf, args[i])
+			continue
+		}
 		l.buf = append(l.buf, k.kind)
 		if k.kind == kindRemote || k.kind == kindLocal {
 			l.buf = appendUvarint(l.buf, k.id)
@@ -142,8 +146,9 @@ func (c *Conn) kindOf(a any) (argKind, error) {
 			return argKind{}, err
 		}
 		return argKind{kind: kindRemote, id: id}, nil
-	case int, int64, int32, string, []byte, bool, float64, uint64, uint32:
-		return argKind{kind: kindGob}, nil
+	}
+	if isScalar(a) {
+		return argKind{kind: kindScalar}, nil
 	}
 	rv := reflect.ValueOf(a)
 	switch rv.Kind() {
@@ -186,6 +191,7 @@ func (c *Conn) refKind(r *Ref) (argKind, error) {
 func (c *Conn) sendReply(reqID uint64, m resultInfo, res reflect.Value) {
 	k := argKind{kind: kindNone}
 	var gobValue reflect.Value
+	var scalar any
 	if m.hasResult {
 		for res.Kind() == reflect.Interface && !res.IsNil() {
 			res = res.Elem()
@@ -208,8 +214,13 @@ func (c *Conn) sendReply(reqID uint64, m resultInfo, res reflect.Value) {
 				}
 				fallthrough
 			default:
-				k.kind = kindGob
-				gobValue = res
+				var ok bool
+				if scalar, ok = scalarValue(res); ok {
+					k.kind = kindScalar
+				} else {
+					k.kind = kindGob
+					gobValue = res
+				}
 			}
 		}
 	}
@@ -222,7 +233,11 @@ func (c *Conn) sendReply(reqID uint64, m resultInfo, res reflect.Value) {
 	}
 	l.begin(msgReply)
 	l.buf = appendUvarint(l.buf, reqID)
-	l.buf = append(l.buf, k.kind)
+	if k.kind == kindScalar {
+		l.buf, _ = appendScalar(l.buf, scalar)
+	} else {
+		l.buf = append(l.buf, k.kind)
+	}
 	if k.kind == kindRemote || k.kind == kindLocal {
 		l.buf = appendUvarint(l.buf, k.id)
 	}

@@ -61,7 +61,7 @@ func (r *Ref) Call(ctx context.Context, method string, reply any, args ...any) e
 	case <-q.done:
 	case <-ctx.Done():
 		if r.conn.forget(id) {
-			r.conn.queueCancel(id)
+			r.conn.queueCancel(id, ctx.Err())
 			putQuestion(q)
 			return ctx.Err()
 		}
@@ -100,7 +100,7 @@ func (r *Ref) Go(ctx context.Context, method string, reply any, done chan *Call,
 	if ctx.Done() != nil {
 		stop := context.AfterFunc(ctx, func() {
 			if r.conn.forget(id) {
-				r.conn.queueCancel(id)
+				r.conn.queueCancel(id, ctx.Err())
 				call.Error = ctx.Err()
 				call.Done <- call
 			}

@@ -28,6 +28,7 @@ const (
 	kindNil    byte = 2 // a nil pointer, interface, slice or map: the zero value
 	kindRemote byte = 3 // a reference to an object the sender exports (id follows)
 	kindLocal  byte = 4 // a reference to an object the receiver exports (id follows)
+	kindScalar byte = 5 // a built-in scalar, inline (see scalar.go)
 )
 
 // lanePreface is the first byte of every lane stream.
