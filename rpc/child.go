@@ -1,0 +1,80 @@
+package rpc
+
+import (
+	"context"
+	"fmt"
+)
+
+// Child is a node connected to a Root (Firefly's Child): its id, its name,
+// the reference to its ProxyReference and the connection it came over. A
+// Child is immutable and safe for concurrent use; when the node reconnects
+// it becomes a new Child with a new id.
+type Child struct {
+	id   uint64
+	name string
+	ref  *Ref
+	conn *Conn
+
+	stopNotify func() // cancels the Root's disconnect watch; guarded by Root.mu
+}
+
+// NewChild returns a child with the given id and name whose calls go to ref,
+// for use with a ChildManager of one's own. Root makes its children itself.
+func NewChild(id uint64, name string, ref *Ref) *Child {
+	c := &Child{id: id, name: name, ref: ref}
+	if ref != nil {
+		c.conn = ref.Conn()
+	}
+	return c
+}
+
+// ID returns the child's id, unique within its Root.
+func (c *Child) ID() uint64 { return c.id }
+
+// Name returns the name the node connected with.
+func (c *Child) Name() string { return c.name }
+
+// Ref returns the reference to the node's ProxyReference.
+func (c *Child) Ref() *Ref { return c.ref }
+
+// Conn returns the connection the child came over.
+func (c *Child) Conn() *Conn { return c.conn }
+
+// String describes the child.
+func (c *Child) String() string { return fmt.Sprintf("rpc.Child(%d %s)", c.id, c.name) }
+
+// Call runs the target of command (a name or an int id) of the node's
+// Service and stores its result in reply, a pointer, or nil to discard it
+// (Firefly's callbackChild). Errors are as for Ref.Call; an unmapped command
+// fails with an error matching ErrNoSuchMethod.
+func (c *Child) Call(ctx context.Context, command any, reply any, args ...any) error {
+	name, err := commandName(command)
+	if err != nil {
+		return err
+	}
+	return c.ref.Call(ctx, name, reply, args...)
+}
+
+// Go starts the call of command asynchronously, like Ref.Go.
+func (c *Child) Go(ctx context.Context, command any, reply any, done chan *Call, args ...any) *Call {
+	name, err := commandName(command)
+	if err != nil {
+		if done == nil {
+			done = make(chan *Call, 1)
+		}
+		call := &Call{Method: fmt.Sprint(command), Args: args, Reply: reply, Error: err, Done: done}
+		done <- call
+		return call
+	}
+	return c.ref.Go(ctx, name, reply, done, args...)
+}
+
+// Send runs command on the node without waiting for, or getting, an answer,
+// like Ref.Send.
+func (c *Child) Send(ctx context.Context, command any, args ...any) error {
+	name, err := commandName(command)
+	if err != nil {
+		return err
+	}
+	return c.ref.Send(ctx, name, args...)
+}

@@ -1,0 +1,477 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/fireflyrpc/firefly/registry"
+)
+
+// Defaults of a Node's reconnection.
+const (
+	// DefaultReconnectBase is the delay before the first reconnection
+	// attempt; each failed attempt doubles it, up to DefaultReconnectMax.
+	DefaultReconnectBase = 50 * time.Millisecond
+	// DefaultReconnectMax caps the delay between reconnection attempts.
+	DefaultReconnectMax = 5 * time.Second
+	// DefaultDialTimeout bounds one reconnection attempt: dial, transport
+	// handshake and the takeProxy call.
+	DefaultDialTimeout = 5 * time.Second
+)
+
+var (
+	// ErrNodeClosed reports a call on, or Connect of, a closed Node.
+	ErrNodeClosed = errors.New("rpc: node closed")
+	// ErrNodeConnected reports a second Connect of a Node.
+	ErrNodeConnected = errors.New("rpc: node already connected")
+)
+
+// A NodeOption configures a Node.
+type NodeOption func(*nodeConfig)
+
+type nodeConfig struct {
+	svc         *Service
+	logger      *slog.Logger
+	dialOpts    []Option
+	base, max   time.Duration
+	dialTimeout time.Duration
+	wait        bool
+}
+
+// WithNodeService makes s the node's service, whose targets the root calls
+// (Firefly's addServiceChannel on the node). The default is a new Parallel
+// service named after the node.
+func WithNodeService(s *Service) NodeOption { return func(c *nodeConfig) { c.svc = s } }
+
+// WithNodeLogger sends the node's logs (connections lost and made again, at
+// Info; failed attempts, at Debug) to l. The default discards them.
+func WithNodeLogger(l *slog.Logger) NodeOption { return func(c *nodeConfig) { c.logger = l } }
+
+// WithDialOptions passes options to every connection the node dials (Dial),
+// such as WithTransportConfig or WithMaxLanes.
+func WithDialOptions(opts ...Option) NodeOption {
+	return func(c *nodeConfig) { c.dialOpts = append(c.dialOpts, opts...) }
+}
+
+// WithReconnectBackoff sets the delays between reconnection attempts: the
+// first waits about base, each failed one doubles the delay, up to max. Each
+// delay is jittered: a random time between half of it and all of it. The
+// defaults are DefaultReconnectBase and DefaultReconnectMax; values <= 0
+// keep them.
+func WithReconnectBackoff(base, max time.Duration) NodeOption {
+	return func(c *nodeConfig) {
+		if base > 0 {
+			c.base = base
+		}
+		if max > 0 {
+			c.max = max
+		}
+	}
+}
+
+// WithDialTimeout bounds each reconnection attempt (default
+// DefaultDialTimeout). Connect is bounded by its context instead.
+func WithDialTimeout(d time.Duration) NodeOption {
+	return func(c *nodeConfig) {
+		if d > 0 {
+			c.dialTimeout = d
+		}
+	}
+}
+
+// WithWaitForReconnect chooses what CallRemote and SendRemote do while the
+// node is not connected. false (the default): they fail at once with an
+// error matching ErrConnectionLost. true: they wait until the node is
+// connected again, or until their context ends (the error then matches both
+// ErrConnectionLost and the context's error).
+func WithWaitForReconnect(on bool) NodeOption { return func(c *nodeConfig) { c.wait = on } }
+
+// Node is the client side of Firefly's distributed layer (RemoteObject): a
+// named process that connects to a Root, hands it a ProxyReference to its
+// Service with the "takeProxy" handshake, and calls the root's service
+// (CallRemote, SendRemote) while the root calls its own.
+//
+// Once connected, a Node stays connected by itself: when the connection is
+// lost (network failure, the root dropping it, the root process restarting
+// on the same address) it dials again with exponential backoff and jitter
+// (WithReconnectBackoff) and redoes the handshake, until it is back or Close
+// is called. The root sees each reconnection as a new Child of the same name.
+// A call in flight when the connection is lost fails with an error matching
+// ErrConnectionLost and is not retried (it may or may not have run). What
+// calls made while disconnected do is WithWaitForReconnect's choice.
+//
+// A process may run several Nodes, to the same or different roots.
+type Node struct {
+	name  string
+	cfg   nodeConfig
+	svc   *Service
+	proxy *ProxyReference
+	log   *slog.Logger
+	reg   *registry.Registry
+
+	life   context.Context // ends with Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu           sync.Mutex
+	addr         string
+	conn         *Conn
+	remote       *Ref          // the root's service on conn
+	changed      chan struct{} // closed and replaced when conn changes or on Close
+	connecting   bool
+	started      bool
+	closed       bool
+	onConnect    func(*Conn)
+	onDisconnect func(error)
+}
+
+// NewNode returns a node called name, not yet connected.
+func NewNode(name string, opts ...NodeOption) *Node {
+	cfg := nodeConfig{base: DefaultReconnectBase, max: DefaultReconnectMax, dialTimeout: DefaultDialTimeout}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.max < cfg.base {
+		cfg.max = cfg.base
+	}
+	if cfg.svc == nil {
+		cfg.svc = NewService(name)
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	n := &Node{
+		name:    name,
+		cfg:     cfg,
+		svc:     cfg.svc,
+		proxy:   NewProxyReference(cfg.svc),
+		log:     cfg.logger,
+		reg:     NewRegistry(),
+		changed: make(chan struct{}),
+	}
+	n.life, n.cancel = context.WithCancel(context.Background())
+	return n
+}
+
+// Name returns the node's name.
+func (n *Node) Name() string { return n.name }
+
+// Service returns the service whose targets the root calls.
+func (n *Node) Service() *Service { return n.svc }
+
+// Proxy returns the reference the node hands the root.
+func (n *Node) Proxy() *ProxyReference { return n.proxy }
+
+// OnConnect sets a hook run after each successful handshake, the first one
+// included, with the new connection; nil removes it. Hooks run one at a
+// time on the node's own goroutine, connect and disconnect alternating; they
+// must not call Close.
+func (n *Node) OnConnect(f func(*Conn)) {
+	n.mu.Lock()
+	n.onConnect = f
+	n.mu.Unlock()
+}
+
+// OnDisconnect sets a hook run each time the connection is lost, with the
+// reason (matching ErrConnectionLost), before the node starts reconnecting;
+// nil removes it. It does not run for Close.
+func (n *Node) OnDisconnect(f func(error)) {
+	n.mu.Lock()
+	n.onDisconnect = f
+	n.mu.Unlock()
+}
+
+// Connect dials the root at addr (TCP), hands it the node's proxy with the
+// takeProxy handshake, and keeps the reference to the root's service that
+// the handshake returns. ctx bounds this first attempt, which is not retried:
+// on error the node stays unconnected and Connect may be called again. After
+// it succeeds, the node reconnects to addr by itself until Close.
+func (n *Node) Connect(ctx context.Context, addr string) error {
+	n.mu.Lock()
+	switch {
+	case n.closed:
+		n.mu.Unlock()
+		return ErrNodeClosed
+	case n.started || n.connecting:
+		n.mu.Unlock()
+		return fmt.Errorf("%w: %q", ErrNodeConnected, n.name)
+	}
+	n.connecting = true
+	n.mu.Unlock()
+
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(n.life, cancel)
+	conn, remote, err := n.dial(ctx, addr)
+	stop()
+	cancel()
+
+	n.mu.Lock()
+	n.connecting = false
+	if err == nil && n.closed {
+		err = ErrNodeClosed
+		conn.Close()
+	}
+	if err != nil {
+		n.mu.Unlock()
+		return err
+	}
+	n.started = true
+	n.addr = addr
+	n.setConn(conn, remote)
+	n.wg.Add(1)
+	n.mu.Unlock()
+	go n.supervise(conn)
+	return nil
+}
+
+// dial connects to addr and runs the handshake.
+func (n *Node) dial(ctx context.Context, addr string) (*Conn, *Ref, error) {
+	opts := append([]Option{WithRegistry(n.reg)}, n.cfg.dialOpts...)
+	conn, err := Dial(ctx, "tcp", addr, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	var remote *Ref
+	if err := conn.Root().Call(ctx, "takeProxy", &remote, n.name, n.proxy); err != nil {
+		conn.Close()
+		return nil, nil, fmt.Errorf("rpc: node %q: takeProxy: %w", n.name, err)
+	}
+	return conn, remote, nil
+}
+
+// setConn installs the current connection (nil: none) and wakes the calls
+// waiting for a change. n.mu is held.
+func (n *Node) setConn(conn *Conn, remote *Ref) {
+	n.conn, n.remote = conn, remote
+	close(n.changed)
+	n.changed = make(chan struct{})
+}
+
+// supervise runs the connect hook, watches the connection and makes a new
+// one when it is lost, until Close.
+func (n *Node) supervise(conn *Conn) {
+	defer n.wg.Done()
+	n.mu.Lock()
+	onConnect := n.onConnect
+	n.mu.Unlock()
+	if onConnect != nil {
+		onConnect(conn)
+	}
+	for {
+		select {
+		case <-conn.Done():
+		case <-n.life.Done():
+			return
+		}
+		n.mu.Lock()
+		if n.closed {
+			n.mu.Unlock()
+			return
+		}
+		if n.conn == conn {
+			n.setConn(nil, nil)
+		}
+		hook := n.onDisconnect
+		addr := n.addr
+		n.mu.Unlock()
+		reason := conn.Err()
+		n.log.Info("rpc: node lost its connection", "node", n.name, "addr", addr, "reason", reason)
+		if hook != nil {
+			hook(reason)
+		}
+
+		var remote *Ref
+		if conn, remote = n.reconnect(addr); conn == nil {
+			return
+		}
+		n.mu.Lock()
+		if n.closed {
+			n.mu.Unlock()
+			conn.Close()
+			return
+		}
+		n.setConn(conn, remote)
+		onConnect = n.onConnect
+		n.mu.Unlock()
+		n.log.Info("rpc: node reconnected", "node", n.name, "addr", addr)
+		if onConnect != nil {
+			onConnect(conn)
+		}
+	}
+}
+
+// reconnect dials addr with backoff until it succeeds (returning the new
+// connection) or the node is closed (returning nil).
+func (n *Node) reconnect(addr string) (*Conn, *Ref) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	for attempt := 0; ; attempt++ {
+		timer.Reset(n.backoff(attempt))
+		select {
+		case <-timer.C:
+		case <-n.life.Done():
+			return nil, nil
+		}
+		ctx, cancel := context.WithTimeout(n.life, n.cfg.dialTimeout)
+		conn, remote, err := n.dial(ctx, addr)
+		cancel()
+		if err == nil {
+			return conn, remote
+		}
+		n.log.Debug("rpc: node reconnection failed", "node", n.name, "addr", addr, "attempt", attempt+1, "err", err)
+	}
+}
+
+// backoff returns the jittered delay before attempt (0-based): between half
+// and all of min(max, base * 2^attempt).
+func (n *Node) backoff(attempt int) time.Duration {
+	d := n.cfg.max
+	if attempt < 32 {
+		if e := n.cfg.base << attempt; e > 0 && e < d {
+			d = e
+		}
+	}
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+// Connected reports whether the node has a live connection to its root.
+func (n *Node) Connected() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.conn != nil && n.conn.Err() == nil
+}
+
+// Conn returns the current connection, or nil while disconnected.
+func (n *Node) Conn() *Conn {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.conn
+}
+
+// Remote returns the reference to the root's service on the current
+// connection, or nil while disconnected.
+func (n *Node) Remote() *Ref {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.remote
+}
+
+// remoteRef returns the root's service on a live connection, failing fast or
+// waiting as configured.
+func (n *Node) remoteRef(ctx context.Context) (*Ref, error) {
+	for {
+		n.mu.Lock()
+		closed, conn, remote, changed := n.closed, n.conn, n.remote, n.changed
+		n.mu.Unlock()
+		switch {
+		case closed:
+			return nil, fmt.Errorf("%w: %q", ErrNodeClosed, n.name)
+		case conn != nil && conn.Err() == nil:
+			return remote, nil
+		case !n.cfg.wait:
+			return nil, fmt.Errorf("%w: node %q is not connected", ErrConnectionLost, n.name)
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: node %q waited for its connection: %w", ErrConnectionLost, n.name, ctx.Err())
+		}
+	}
+}
+
+// CallRemote runs command (a name or an int id) on the root's service and
+// stores the result in reply, a pointer, or nil to discard it (Firefly's
+// callRemote -> remote_callTarget). Errors are as for Ref.Call, and see
+// WithWaitForReconnect for calls made while the node is not connected.
+func (n *Node) CallRemote(ctx context.Context, command any, reply any, args ...any) error {
+	name, err := commandName(command)
+	if err != nil {
+		return err
+	}
+	remote, err := n.remoteRef(ctx)
+	if err != nil {
+		return err
+	}
+	return remote.Call(ctx, name, reply, args...)
+}
+
+// GoRemote starts CallRemote asynchronously, like Ref.Go. While the node is
+// not connected the call fails at once, or waits (in its own goroutine) with
+// WithWaitForReconnect.
+func (n *Node) GoRemote(ctx context.Context, command any, reply any, done chan *Call, args ...any) *Call {
+	if done == nil {
+		done = make(chan *Call, 1)
+	} else if cap(done) == 0 {
+		panic("rpc: done channel is unbuffered")
+	}
+	fail := func(err error) *Call {
+		call := &Call{Method: fmt.Sprint(command), Args: args, Reply: reply, Error: err, Done: done}
+		done <- call
+		return call
+	}
+	name, err := commandName(command)
+	if err != nil {
+		return fail(err)
+	}
+	n.mu.Lock()
+	conn, remote := n.conn, n.remote
+	n.mu.Unlock()
+	if conn == nil || conn.Err() != nil {
+		if !n.cfg.wait {
+			if _, err := n.remoteRef(ctx); err != nil {
+				return fail(err)
+			}
+		}
+		call := &Call{Method: name, Args: args, Reply: reply, Done: done}
+		go func() {
+			call.Error = n.CallRemote(ctx, name, reply, args...)
+			done <- call
+		}()
+		return call
+	}
+	return remote.Go(ctx, name, reply, done, args...)
+}
+
+// SendRemote runs command on the root's service without waiting for, or
+// getting, an answer, like Ref.Send.
+func (n *Node) SendRemote(ctx context.Context, command any, args ...any) error {
+	name, err := commandName(command)
+	if err != nil {
+		return err
+	}
+	remote, err := n.remoteRef(ctx)
+	if err != nil {
+		return err
+	}
+	return remote.Send(ctx, name, args...)
+}
+
+// Close closes the connection, stops reconnecting and returns once the
+// node's goroutines are gone. Calls waiting for a connection fail with
+// ErrNodeClosed. Close is idempotent.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		n.wg.Wait()
+		return nil
+	}
+	n.closed = true
+	conn := n.conn
+	n.setConn(nil, nil)
+	n.mu.Unlock()
+	n.cancel()
+	if conn != nil {
+		conn.Close()
+	}
+	n.wg.Wait()
+	return nil
+}

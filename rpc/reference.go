@@ -1,0 +1,34 @@
+package rpc
+
+import (
+	"context"
+	"reflect"
+
+	"github.com/fireflyrpc/firefly/registry"
+)
+
+// ProxyReference is what a Node hands its Root when it connects (Firefly's
+// ProxyReference): a referenceable whose methods are the targets of the
+// node's Service. The root's calls on it (Child.Call, Root.CallChild: Firefly's
+// remote_callChild) run the service's targets, with the service's run style.
+type ProxyReference struct {
+	Referenceable
+	svc *Service
+}
+
+// NewProxyReference returns a reference that serves svc's targets.
+func NewProxyReference(svc *Service) *ProxyReference { return &ProxyReference{svc: svc} }
+
+// Service returns the service the reference serves.
+func (p *ProxyReference) Service() *Service { return p.svc }
+
+// Lookup implements Dispatcher with the service's Lookup.
+func (p *ProxyReference) Lookup(name string) *registry.Method { return p.svc.Lookup(name) }
+
+// Call implements Dispatcher with the service's Call.
+func (p *ProxyReference) Call(ctx context.Context, m *registry.Method, args []reflect.Value) (reflect.Value, error) {
+	return p.svc.Call(ctx, m, args)
+}
+
+// String describes the reference.
+func (p *ProxyReference) String() string { return "rpc.ProxyReference(" + p.svc.Name() + ")" }

@@ -1,0 +1,399 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// ErrNoSuchChild reports a call to a child name or id that no connected node
+// has (Firefly logged it and returned None).
+var ErrNoSuchChild = errors.New("rpc: no such child")
+
+// A RootOption configures a Root.
+type RootOption func(*rootConfig)
+
+type rootConfig struct {
+	svc        *Service
+	logger     *slog.Logger
+	serverOpts []Option
+}
+
+// WithRootService makes s the root's service, whose targets the nodes call
+// (Firefly's addServiceChannel). The default is a new Parallel service
+// called "root".
+func WithRootService(s *Service) RootOption { return func(c *rootConfig) { c.svc = s } }
+
+// WithRootLogger sends the root's logs (children connecting and leaving, at
+// Info) to l. The default discards them.
+func WithRootLogger(l *slog.Logger) RootOption { return func(c *rootConfig) { c.logger = l } }
+
+// WithServerOptions passes options to the root's Server (NewServer), such as
+// WithLogger, WithTransportConfig or WithMaxLanes.
+func WithServerOptions(opts ...Option) RootOption {
+	return func(c *rootConfig) { c.serverOpts = append(c.serverOpts, opts...) }
+}
+
+// Root is the server side of Firefly's distributed layer (PBRoot with its
+// ChildsManager). Nodes connect to it and hand it their ProxyReference with
+// the "takeProxy" handshake; each becomes a Child, which the root calls
+// (CallChild, SendChild, Broadcast) and which calls the root's Service through
+// the reference the handshake returns (Node.CallRemote: Firefly's
+// remote_callTarget).
+//
+// A node that connects under a name already registered replaces the child
+// registered there: the old child's connection is closed, and the lost hook
+// runs for the old child before the connect hook runs for the new one.
+// (Firefly raised instead, leaving the node half-registered.) A child whose
+// connection ends is removed, and the lost hook runs; the late end of a
+// replaced child's connection removes nothing.
+//
+// Hooks run one at a time, in the order of the events, on a goroutine of
+// the root's, so they may call the root's methods (but not Close). For each
+// child the connect hook runs before the lost hook.
+type Root struct {
+	svc      *Service
+	srv      *Server
+	children ChildManager
+	log      *slog.Logger
+	ids      atomic.Uint64
+
+	mu        sync.Mutex // orders registrations and removals with their events
+	closed    bool
+	onConnect func(*Child)
+	onLost    func(*Child)
+
+	hooks hookQueue
+}
+
+// NewRoot returns a root with its own Server; call Serve to accept nodes.
+// An error comes from NewServer (a registry from WithServerOptions that
+// refuses references, for example).
+func NewRoot(opts ...RootOption) (*Root, error) {
+	var cfg rootConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.svc == nil {
+		cfg.svc = NewService("root")
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	r := &Root{svc: cfg.svc, log: cfg.logger}
+	r.hooks.init()
+	srv, err := NewServer(&rootObject{r: r}, cfg.serverOpts...)
+	if err != nil {
+		return nil, err
+	}
+	r.srv = srv
+	return r, nil
+}
+
+// rootObject is the root object nodes see through Conn.Root.
+type rootObject struct{ r *Root }
+
+// RemoteTakeProxy registers the calling node as the child name whose calls go
+// to proxy, and returns the root's service by reference (Firefly's
+// remote_takeProxy). It is the "takeProxy" call of Node's handshake.
+func (o *rootObject) RemoteTakeProxy(ctx context.Context, name string, proxy *Ref) (*Service, error) {
+	return o.r.takeProxy(name, proxy)
+}
+
+func (r *Root) takeProxy(name string, proxy *Ref) (*Service, error) {
+	if name == "" || proxy == nil {
+		return nil, Expected(fmt.Errorf("%w: takeProxy needs a node name and its proxy reference", ErrBadArguments))
+	}
+	conn := proxy.Conn()
+	c := NewChild(r.ids.Add(1), name, proxy)
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, ErrShutdown
+	}
+	old := r.children.Add(c)
+	if old != nil {
+		old.stopNotify()
+		r.emit(r.onLost, old)
+	}
+	c.stopNotify = conn.NotifyOnDisconnect(func(err error) { r.lose(c, err) })
+	r.emit(r.onConnect, c)
+	r.mu.Unlock()
+	if old != nil {
+		r.log.Info("rpc: child replaced", "name", name, "old", old.id, "new", c.id)
+		if old.conn != conn {
+			old.conn.Close()
+		}
+	} else {
+		r.log.Info("rpc: child connected", "name", name, "id", c.id, "remote", conn.RemoteAddr())
+	}
+	return r.svc, nil
+}
+
+// lose removes c after its connection ended, unless it was replaced or
+// dropped already.
+func (r *Root) lose(c *Child, err error) {
+	r.mu.Lock()
+	removed := r.children.Remove(c)
+	if removed {
+		r.emit(r.onLost, c)
+	}
+	r.mu.Unlock()
+	if removed {
+		r.log.Info("rpc: child lost", "name", c.name, "id", c.id, "reason", err)
+	}
+}
+
+// emit queues hook f (if any) for c. r.mu is held, so events queue in the
+// order of the changes they report.
+func (r *Root) emit(f func(*Child), c *Child) {
+	if f != nil {
+		r.hooks.push(func() { f(c) })
+	}
+}
+
+// Service returns the root's service.
+func (r *Root) Service() *Service { return r.svc }
+
+// Server returns the root's underlying server.
+func (r *Root) Server() *Server { return r.srv }
+
+// Serve accepts nodes on ln until ln fails or the root is closed (then it
+// returns ErrServerClosed). It may be called for several listeners.
+func (r *Root) Serve(ln net.Listener) error { return r.srv.Serve(ln) }
+
+// Close stops the listeners, closes every connection, removes every child
+// with its lost hook, and returns once all queued hooks have run. It must
+// not be called from a hook. A closed root cannot serve again; a new Root
+// may serve on the same address, and nodes reconnect to it by themselves.
+func (r *Root) Close() error {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	err := r.srv.Close()
+	r.mu.Lock()
+	for _, c := range r.children.List() {
+		if r.children.Remove(c) {
+			c.stopNotify()
+			r.emit(r.onLost, c)
+		}
+	}
+	r.mu.Unlock()
+	r.hooks.wait()
+	return err
+}
+
+// OnChildConnect sets the hook run for each child that connects (Firefly's
+// doChildConnect); nil removes it. It affects events after the call.
+func (r *Root) OnChildConnect(f func(*Child)) {
+	r.mu.Lock()
+	r.onConnect = f
+	r.mu.Unlock()
+}
+
+// OnChildLost sets the hook run for each child that leaves: its connection
+// ended, it was dropped, or it was replaced by a node of the same name
+// (Firefly's doChildLostConnect); nil removes it.
+func (r *Root) OnChildLost(f func(*Child)) {
+	r.mu.Lock()
+	r.onLost = f
+	r.mu.Unlock()
+}
+
+// Child returns the child called name, or nil.
+func (r *Root) Child(name string) *Child { return r.children.Get(name) }
+
+// ChildByID returns the child with id, or nil.
+func (r *Root) ChildByID(id uint64) *Child { return r.children.GetByID(id) }
+
+// Children returns the connected children sorted by name.
+func (r *Root) Children() []*Child { return r.children.List() }
+
+// DropChild removes the child called name, runs its lost hook and closes its
+// connection (Firefly's dropChild). It reports whether there was such a
+// child. A Node reconnects by itself after a while and comes back as a new
+// child.
+func (r *Root) DropChild(name string) bool { return r.drop(r.children.Get(name)) }
+
+// DropChildByID is DropChild by id.
+func (r *Root) DropChildByID(id uint64) bool { return r.drop(r.children.GetByID(id)) }
+
+func (r *Root) drop(c *Child) bool {
+	if c == nil {
+		return false
+	}
+	r.mu.Lock()
+	removed := r.children.Remove(c)
+	if removed {
+		c.stopNotify()
+		r.emit(r.onLost, c)
+	}
+	r.mu.Unlock()
+	if removed {
+		r.log.Info("rpc: child dropped", "name", c.name, "id", c.id)
+		c.conn.Close()
+	}
+	return removed
+}
+
+// child returns the child called name or an error matching ErrNoSuchChild.
+func (r *Root) child(name string) (*Child, error) {
+	if c := r.children.Get(name); c != nil {
+		return c, nil
+	}
+	return nil, fmt.Errorf("%w: %q", ErrNoSuchChild, name)
+}
+
+// CallChild runs command (a name or an int id) on the service of the child
+// called name and stores the result in reply (Firefly's callChildByName). A
+// missing child is an error matching ErrNoSuchChild.
+func (r *Root) CallChild(ctx context.Context, name string, command any, reply any, args ...any) error {
+	c, err := r.child(name)
+	if err != nil {
+		return err
+	}
+	return c.Call(ctx, command, reply, args...)
+}
+
+// SendChild runs command on the child called name without waiting for an
+// answer. A missing child is an error matching ErrNoSuchChild.
+func (r *Root) SendChild(ctx context.Context, name string, command any, args ...any) error {
+	c, err := r.child(name)
+	if err != nil {
+		return err
+	}
+	return c.Send(ctx, command, args...)
+}
+
+// Broadcast runs command on every child, concurrently, waits for all the
+// answers (results are discarded) and returns nil or a *BroadcastError with
+// each failed child's error.
+func (r *Root) Broadcast(ctx context.Context, command any, args ...any) error {
+	return r.BroadcastFunc(ctx, nil, command, args...)
+}
+
+// BroadcastFunc is Broadcast to the children for which filter returns true
+// (all of them when filter is nil).
+func (r *Root) BroadcastFunc(ctx context.Context, filter func(*Child) bool, command any, args ...any) error {
+	name, err := commandName(command)
+	if err != nil {
+		return err
+	}
+	kids := r.children.List()
+	if filter != nil {
+		kids = slices.DeleteFunc(kids, func(c *Child) bool { return !filter(c) })
+	}
+	done := make(chan *Call, len(kids))
+	calls := make([]*Call, len(kids))
+	for i, c := range kids {
+		calls[i] = c.ref.Go(ctx, name, nil, done, args...)
+	}
+	for range kids {
+		<-done
+	}
+	var be *BroadcastError
+	for i, call := range calls {
+		if call.Error != nil {
+			if be == nil {
+				be = &BroadcastError{Errs: make(map[string]error)}
+			}
+			be.Errs[kids[i].name] = call.Error
+		}
+	}
+	if be == nil {
+		return nil
+	}
+	return be
+}
+
+// BroadcastError reports the children a broadcast failed on.
+type BroadcastError struct {
+	// Errs holds each failed child's error by the child's name.
+	Errs map[string]error
+}
+
+// Error lists the failed children and their errors, by name.
+func (e *BroadcastError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "rpc: broadcast failed on %d children", len(e.Errs))
+	for i, name := range e.names() {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s: %v", name, e.Errs[name])
+	}
+	return b.String()
+}
+
+// Unwrap returns the children's errors, so errors.Is and errors.As look
+// into them.
+func (e *BroadcastError) Unwrap() []error {
+	errs := make([]error, 0, len(e.Errs))
+	for _, name := range e.names() {
+		errs = append(errs, e.Errs[name])
+	}
+	return errs
+}
+
+func (e *BroadcastError) names() []string {
+	names := make([]string, 0, len(e.Errs))
+	for name := range e.Errs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// hookQueue runs queued functions one at a time, in order, on a goroutine
+// that exists only while the queue is not empty.
+type hookQueue struct {
+	mu      sync.Mutex
+	idle    *sync.Cond
+	q       []func()
+	running bool
+}
+
+func (h *hookQueue) init() { h.idle = sync.NewCond(&h.mu) }
+
+func (h *hookQueue) push(f func()) {
+	h.mu.Lock()
+	h.q = append(h.q, f)
+	if !h.running {
+		h.running = true
+		go h.run()
+	}
+	h.mu.Unlock()
+}
+
+func (h *hookQueue) run() {
+	h.mu.Lock()
+	for len(h.q) > 0 {
+		f := h.q[0]
+		h.q[0] = nil
+		h.q = h.q[1:]
+		h.mu.Unlock()
+		f()
+		h.mu.Lock()
+	}
+	h.running = false
+	h.idle.Broadcast()
+	h.mu.Unlock()
+}
+
+// wait returns once the queue is empty and nothing runs.
+func (h *hookQueue) wait() {
+	h.mu.Lock()
+	for h.running {
+		h.idle.Wait()
+	}
+	h.mu.Unlock()
+}

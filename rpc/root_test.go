@@ -1,0 +1,633 @@
+package rpc_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fireflyrpc/firefly/rpc"
+)
+
+// startRoot serves a new root on addr ("127.0.0.1:0" for any port) and
+// returns it with its address. The root is closed when the test ends.
+func startRoot(t testing.TB, addr string, opts ...rpc.RootOption) (*rpc.Root, string) {
+	t.Helper()
+	root, err := rpc.NewRoot(opts...)
+	if err != nil {
+		t.Fatalf("NewRoot: %v", err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen %s: %v", addr, err)
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		root.Serve(ln)
+	}()
+	t.Cleanup(func() {
+		root.Close()
+		<-served
+	})
+	return root, ln.Addr().String()
+}
+
+// fastReconnect makes nodes come back quickly in tests.
+var fastReconnect = rpc.WithReconnectBackoff(5*time.Millisecond, 50*time.Millisecond)
+
+// connectNode connects a new node called name to addr. The node is closed
+// when the test ends.
+func connectNode(t testing.TB, addr, name string, opts ...rpc.NodeOption) *rpc.Node {
+	t.Helper()
+	n := rpc.NewNode(name, append([]rpc.NodeOption{fastReconnect}, opts...)...)
+	t.Cleanup(func() { n.Close() })
+	if err := n.Connect(svcCtx(t), addr); err != nil {
+		t.Fatalf("node %s: Connect: %v", name, err)
+	}
+	return n
+}
+
+// waitUntil polls cond until it holds or 10 s pass.
+func waitUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// eventLog records hook events in order.
+type eventLog struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (l *eventLog) add(format string, args ...any) {
+	l.mu.Lock()
+	l.events = append(l.events, fmt.Sprintf(format, args...))
+	l.mu.Unlock()
+}
+
+func (l *eventLog) get() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.events)
+}
+
+func (l *eventLog) hook(kind string) func(*rpc.Child) {
+	return func(c *rpc.Child) { l.add("%s %s#%d", kind, c.Name(), c.ID()) }
+}
+
+func TestRootNodeCallsBothWays(t *testing.T) {
+	ctx := svcCtx(t)
+	root, addr := startRoot(t, "127.0.0.1:0")
+	mustMap(t, root.Service(), "add", func(a, b int) int { return a + b })
+	mustMapID(t, root.Service(), 7, func(s string) (string, error) { return "root:" + s, nil })
+	mustMap(t, root.Service(), "zeros", func() (pair2, error) { return pair2{}, nil })
+	mustMap(t, root.Service(), "boom", func() { panic("root boom") })
+
+	n := connectNode(t, addr, "game1")
+	mustMapID(t, n.Service(), 101, func(ctx context.Context, x int) int { return x * 10 })
+	mustMap(t, n.Service(), "falsy", func() (bool, error) { return false, nil })
+	mustMap(t, n.Service(), "zero", func() int { return 0 })
+
+	// node -> root
+	var sum int
+	if err := n.CallRemote(ctx, "add", &sum, 2, 40); err != nil || sum != 42 {
+		t.Fatalf("CallRemote(add) = %d, %v", sum, err)
+	}
+	var s string
+	if err := n.CallRemote(ctx, 7, &s, "hi"); err != nil || s != "root:hi" {
+		t.Fatalf("CallRemote(7) = %q, %v", s, err)
+	}
+	p := pair2{1, "x"}
+	if err := n.CallRemote(ctx, "zeros", &p); err != nil || p != (pair2{}) {
+		t.Fatalf("CallRemote(zeros) = %+v, %v", p, err)
+	}
+	if err := n.CallRemote(ctx, "nope", nil); !errors.Is(err, rpc.ErrNoSuchMethod) {
+		t.Fatalf("CallRemote(nope) = %v, want ErrNoSuchMethod", err)
+	}
+	if err := n.CallRemote(ctx, "boom", nil); !errors.Is(err, rpc.ErrPanic) {
+		t.Fatalf("CallRemote(boom) = %v, want ErrPanic", err)
+	}
+	if err := n.CallRemote(ctx, "add", &sum, 1, 1); err != nil || sum != 2 {
+		t.Fatalf("CallRemote after a panic = %d, %v", sum, err)
+	}
+
+	// root -> node
+	waitUntil(t, "child game1", func() bool { return root.Child("game1") != nil })
+	var x int
+	if err := root.CallChild(ctx, "game1", 101, &x, 5); err != nil || x != 50 {
+		t.Fatalf("CallChild(101) = %d, %v", x, err)
+	}
+	c := root.Child("game1")
+	if err := c.Call(ctx, "101", &x, 6); err != nil || x != 60 {
+		t.Fatalf("Child.Call(\"101\") = %d, %v", x, err)
+	}
+	if got := root.ChildByID(c.ID()); got != c {
+		t.Fatalf("ChildByID = %v, want %v", got, c)
+	}
+	b := true
+	if err := root.CallChild(ctx, "game1", "falsy", &b); err != nil || b {
+		t.Fatalf("CallChild(falsy) = %v, %v", b, err)
+	}
+	x = 9
+	if err := root.CallChild(ctx, "game1", "zero", &x); err != nil || x != 0 {
+		t.Fatalf("CallChild(zero) = %d, %v", x, err)
+	}
+	err := root.CallChild(ctx, "game1", 999, nil)
+	if !errors.Is(err, rpc.ErrNoSuchMethod) || !strings.Contains(err.Error(), "999") {
+		t.Fatalf("CallChild(999) = %v, want ErrNoSuchMethod naming 999", err)
+	}
+	if err := root.CallChild(ctx, "ghost", 101, nil); !errors.Is(err, rpc.ErrNoSuchChild) {
+		t.Fatalf("CallChild(ghost) = %v, want ErrNoSuchChild", err)
+	}
+	if err := root.SendChild(ctx, "ghost", 101); !errors.Is(err, rpc.ErrNoSuchChild) {
+		t.Fatalf("SendChild(ghost) = %v, want ErrNoSuchChild", err)
+	}
+	got := make(chan int, 1)
+	mustMap(t, n.Service(), "note", func(v int) { got <- v })
+	if err := root.SendChild(ctx, "game1", "note", 77); err != nil {
+		t.Fatal(err)
+	}
+	if v := <-got; v != 77 {
+		t.Fatalf("SendChild delivered %d", v)
+	}
+	if err := n.SendRemote(ctx, "add", 1, 2); err != nil {
+		t.Fatalf("SendRemote: %v", err)
+	}
+	call := <-n.GoRemote(ctx, "add", &sum, nil, 20, 3).Done
+	if call.Error != nil || sum != 23 {
+		t.Fatalf("GoRemote = %d, %v", sum, call.Error)
+	}
+}
+
+func TestRootHooksConnectThenLost(t *testing.T) {
+	var log eventLog
+	root, addr := startRoot(t, "127.0.0.1:0")
+	root.OnChildConnect(log.hook("connect"))
+	root.OnChildLost(log.hook("lost"))
+	n := connectNode(t, addr, "gate")
+	waitUntil(t, "connect hook", func() bool { return len(log.get()) == 1 })
+	id := root.Child("gate").ID()
+	n.Close()
+	waitUntil(t, "lost hook", func() bool { return len(log.get()) == 2 })
+	want := []string{fmt.Sprintf("connect gate#%d", id), fmt.Sprintf("lost gate#%d", id)}
+	if got := log.get(); !slices.Equal(got, want) {
+		t.Fatalf("events %q, want %q", got, want)
+	}
+	if root.Child("gate") != nil || len(root.Children()) != 0 {
+		t.Fatalf("child still registered after its node closed: %v", root.Children())
+	}
+}
+
+// takeProxy does a node's handshake by hand over a plain connection, so the
+// test controls when each connection comes and goes.
+func takeProxy(t *testing.T, addr, name string, svc *rpc.Service) (*rpc.Conn, *rpc.Ref) {
+	t.Helper()
+	ctx := svcCtx(t)
+	conn, err := rpc.Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	var remote *rpc.Ref
+	if err := conn.Root().Call(ctx, "takeProxy", &remote, name, rpc.NewProxyReference(svc)); err != nil {
+		t.Fatalf("takeProxy: %v", err)
+	}
+	return conn, remote
+}
+
+func TestRootSameNameReplaces(t *testing.T) {
+	ctx := svcCtx(t)
+	var log eventLog
+	root, addr := startRoot(t, "127.0.0.1:0")
+	root.OnChildConnect(log.hook("connect"))
+	root.OnChildLost(log.hook("lost"))
+	mustMap(t, root.Service(), "ping", func() string { return "pong" })
+
+	oldSvc, newSvc := rpc.NewService("old"), rpc.NewService("new")
+	mustMap(t, oldSvc, "who", func() string { return "old" })
+	mustMap(t, newSvc, "who", func() string { return "new" })
+
+	oldConn, _ := takeProxy(t, addr, "dup", oldSvc)
+	oldChild := root.Child("dup")
+	newConn, newRemote := takeProxy(t, addr, "dup", newSvc)
+	newChild := root.Child("dup")
+	if newChild == nil || newChild == oldChild || newChild.ID() == oldChild.ID() {
+		t.Fatalf("child after reconnect = %v, old %v", newChild, oldChild)
+	}
+
+	// The stale connection is closed by the root.
+	select {
+	case <-oldConn.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the replaced child's connection was not closed")
+	}
+	// Its late disconnect must not remove the new child.
+	time.Sleep(50 * time.Millisecond)
+	if got := root.Child("dup"); got != newChild {
+		t.Fatalf("after the old connection ended, child = %v, want %v", got, newChild)
+	}
+	want := []string{
+		fmt.Sprintf("connect dup#%d", oldChild.ID()),
+		fmt.Sprintf("lost dup#%d", oldChild.ID()),
+		fmt.Sprintf("connect dup#%d", newChild.ID()),
+	}
+	if got := log.get(); !slices.Equal(got, want) {
+		t.Fatalf("events %q, want %q", got, want)
+	}
+	// The new child works both ways.
+	var who string
+	if err := root.CallChild(ctx, "dup", "who", &who); err != nil || who != "new" {
+		t.Fatalf("CallChild(who) = %q, %v", who, err)
+	}
+	var pong string
+	if err := newRemote.Call(ctx, "ping", &pong); err != nil || pong != "pong" {
+		t.Fatalf("ping = %q, %v", pong, err)
+	}
+	// Its own loss is reported once.
+	newConn.Close()
+	waitUntil(t, "lost hook of the new child", func() bool { return len(log.get()) == 4 })
+	if got, w := log.get()[3], fmt.Sprintf("lost dup#%d", newChild.ID()); got != w {
+		t.Fatalf("last event %q, want %q", got, w)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if n := len(log.get()); n != 4 {
+		t.Fatalf("%d events, want 4: %q", n, log.get())
+	}
+}
+
+func TestRootTakeProxyRefused(t *testing.T) {
+	ctx := svcCtx(t)
+	_, addr := startRoot(t, "127.0.0.1:0")
+	conn, err := rpc.Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var remote *rpc.Ref
+	err = conn.Root().Call(ctx, "takeProxy", &remote, "", rpc.NewProxyReference(rpc.NewService("x")))
+	if !errors.Is(err, rpc.ErrBadArguments) {
+		t.Fatalf("takeProxy with no name = %v, want ErrBadArguments", err)
+	}
+}
+
+func TestRootDropChild(t *testing.T) {
+	ctx := svcCtx(t)
+	var log eventLog
+	root, addr := startRoot(t, "127.0.0.1:0")
+	root.OnChildConnect(log.hook("connect"))
+	root.OnChildLost(log.hook("lost"))
+	n := connectNode(t, addr, "game")
+	mustMap(t, n.Service(), "who", func() string { return "game" })
+	waitUntil(t, "child", func() bool { return root.Child("game") != nil })
+	first := root.Child("game")
+	if root.DropChild("nobody") {
+		t.Fatal("DropChild(nobody) reported a drop")
+	}
+	if !root.DropChild("game") {
+		t.Fatal("DropChild(game) reported nothing")
+	}
+	// The node comes back by itself, as a new child.
+	waitUntil(t, "node back", func() bool {
+		c := root.Child("game")
+		return c != nil && c.ID() != first.ID()
+	})
+	var who string
+	if err := root.CallChild(ctx, "game", "who", &who); err != nil || who != "game" {
+		t.Fatalf("CallChild after reconnect = %q, %v", who, err)
+	}
+	second := root.Child("game")
+	if !root.DropChildByID(second.ID()) {
+		t.Fatal("DropChildByID reported nothing")
+	}
+	waitUntil(t, "events", func() bool { return len(log.get()) >= 4 })
+	want := []string{
+		fmt.Sprintf("connect game#%d", first.ID()), fmt.Sprintf("lost game#%d", first.ID()),
+		fmt.Sprintf("connect game#%d", second.ID()), fmt.Sprintf("lost game#%d", second.ID()),
+	}
+	if got := log.get()[:4]; !slices.Equal(got, want) {
+		t.Fatalf("events %q, want %q", got, want)
+	}
+}
+
+func TestRootBroadcast(t *testing.T) {
+	ctx := svcCtx(t)
+	root, addr := startRoot(t, "127.0.0.1:0")
+	var hits sync.Map
+	for _, name := range []string{"a", "b", "c"} {
+		n := connectNode(t, addr, name)
+		if name != "c" {
+			mustMap(t, n.Service(), "reload", func(v int) { hits.Store(name, v) })
+		}
+	}
+	waitUntil(t, "3 children", func() bool { return len(root.Children()) == 3 })
+	err := root.Broadcast(ctx, "reload", 5)
+	var be *rpc.BroadcastError
+	if !errors.As(err, &be) || len(be.Errs) != 1 || be.Errs["c"] == nil {
+		t.Fatalf("Broadcast = %v, want a failure for c only", err)
+	}
+	if !errors.Is(err, rpc.ErrNoSuchMethod) {
+		t.Fatalf("Broadcast error %v does not match ErrNoSuchMethod", err)
+	}
+	for _, name := range []string{"a", "b"} {
+		if v, ok := hits.Load(name); !ok || v != 5 {
+			t.Fatalf("%s got %v", name, v)
+		}
+	}
+	err = root.BroadcastFunc(ctx, func(c *rpc.Child) bool { return c.Name() != "c" }, "reload", 6)
+	if err != nil {
+		t.Fatalf("BroadcastFunc without c = %v", err)
+	}
+	if v, _ := hits.Load("a"); v != 6 {
+		t.Fatalf("a got %v after the filtered broadcast", v)
+	}
+}
+
+// TestRootSerialOrderOverWire: calls sent in sequence over one lane, without
+// waiting (Send and Go), run one at a time in the order they were sent, both
+// node -> root and root -> node.
+func TestRootSerialOrderOverWire(t *testing.T) {
+	ctx := svcCtx(t)
+	const n = 200
+	var rootTr, nodeTr tracker
+	record := func(tr *tracker) func(int) {
+		return func(i int) {
+			tr.enter(i)
+			time.Sleep(10 * time.Microsecond)
+			tr.leave()
+		}
+	}
+	rootSvc := rpc.NewService("root", rpc.WithRunStyle(rpc.Serial))
+	mustMap(t, rootSvc, "rec", record(&rootTr))
+	mustMap(t, rootSvc, "sync", func() {})
+	root, addr := startRoot(t, "127.0.0.1:0", rpc.WithRootService(rootSvc), rpc.WithServerOptions(rpc.WithMaxLanes(1)))
+
+	nodeSvc := rpc.NewService("game", rpc.WithRunStyle(rpc.Serial))
+	mustMap(t, nodeSvc, "rec", record(&nodeTr))
+	mustMap(t, nodeSvc, "sync", func() {})
+	node := connectNode(t, addr, "game", rpc.WithNodeService(nodeSvc), rpc.WithDialOptions(rpc.WithMaxLanes(1)))
+
+	done := make(chan *rpc.Call, n)
+	for i := range n {
+		if i%2 == 0 {
+			if err := node.SendRemote(ctx, "rec", i); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			node.GoRemote(ctx, "rec", nil, done, i)
+		}
+	}
+	if err := node.CallRemote(ctx, "sync", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "child", func() bool { return root.Child("game") != nil })
+	child := root.Child("game")
+	for i := range n {
+		if i%2 == 0 {
+			if err := child.Send(ctx, "rec", i); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			child.Go(ctx, "rec", nil, done, i)
+		}
+	}
+	if err := child.Call(ctx, "sync", nil); err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		if c := <-done; c.Error != nil {
+			t.Fatal(c.Error)
+		}
+	}
+	want := make([]int, n)
+	for i := range want {
+		want[i] = i
+	}
+	for side, tr := range map[string]*tracker{"root": &rootTr, "node": &nodeTr} {
+		if got := tr.snapshot(); !slices.Equal(got, want) {
+			t.Errorf("%s ran the calls in order %v, want the send order", side, got)
+		}
+		if m := tr.maxSeen.Load(); m != 1 {
+			t.Errorf("%s ran %d calls at once", side, m)
+		}
+	}
+}
+
+// TestRootSerialConcurrentCallers: many callers from many nodes; a Serial
+// root service never runs two targets at once.
+func TestRootSerialConcurrentCallers(t *testing.T) {
+	ctx := svcCtx(t)
+	var tr tracker
+	svc := rpc.NewService("root", rpc.WithRunStyle(rpc.Serial))
+	mustMap(t, svc, "rec", func(i int) { tr.enter(i); time.Sleep(20 * time.Microsecond); tr.leave() })
+	_, addr := startRoot(t, "127.0.0.1:0", rpc.WithRootService(svc))
+	var wg sync.WaitGroup
+	for k := range 4 {
+		node := connectNode(t, addr, fmt.Sprint("n", k))
+		for g := range 4 {
+			wg.Go(func() {
+				for i := range 25 {
+					if err := node.CallRemote(ctx, "rec", nil, k*1000+g*100+i); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if m := tr.maxSeen.Load(); m != 1 {
+		t.Fatalf("serial service ran %d calls at once", m)
+	}
+	if got := len(tr.snapshot()); got != 400 {
+		t.Fatalf("%d calls ran, want 400", got)
+	}
+}
+
+// TestRootParallelOverWire: a Parallel service lets two calls in at once.
+func TestRootParallelOverWire(t *testing.T) {
+	ctx := svcCtx(t)
+	root, addr := startRoot(t, "127.0.0.1:0")
+	var in atomic.Int32
+	both := make(chan struct{})
+	mustMap(t, root.Service(), "barrier", func() error {
+		if in.Add(1) == 2 {
+			close(both)
+		}
+		select {
+		case <-both:
+			return nil
+		case <-time.After(5 * time.Second):
+			return errors.New("alone at the barrier")
+		}
+	})
+	node := connectNode(t, addr, "n")
+	c1 := node.GoRemote(ctx, "barrier", nil, nil)
+	c2 := node.GoRemote(ctx, "barrier", nil, nil)
+	for _, c := range []*rpc.Call{<-c1.Done, <-c2.Done} {
+		if c.Error != nil {
+			t.Fatal(c.Error)
+		}
+	}
+}
+
+// TestRootRestartSamePort: the root process stops (listener and connections
+// closed) and a new one starts on the same port; the nodes come back by
+// themselves and calls work both ways again.
+func TestRootRestartSamePort(t *testing.T) {
+	ctx := svcCtx(t)
+	setup := func(r *rpc.Root, gen string) {
+		mustMap(t, r.Service(), "gen", func() string { return gen })
+	}
+	root1, addr := startRoot(t, "127.0.0.1:0")
+	setup(root1, "first")
+	names := []string{"gate", "game1", "game2"}
+	var nodes []*rpc.Node
+	for _, name := range names {
+		n := connectNode(t, addr, name)
+		mustMap(t, n.Service(), "name", func() string { return name })
+		nodes = append(nodes, n)
+	}
+	waitUntil(t, "children", func() bool { return len(root1.Children()) == len(names) })
+
+	root1.Close()
+	for _, n := range nodes {
+		waitUntil(t, n.Name()+" disconnected", func() bool { return !n.Connected() })
+		if err := n.CallRemote(ctx, "gen", nil); !errors.Is(err, rpc.ErrConnectionLost) {
+			t.Fatalf("call while the root is down = %v, want ErrConnectionLost", err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // a few failed attempts
+
+	root2, _ := startRoot(t, addr)
+	setup(root2, "second")
+	for _, n := range nodes {
+		waitUntil(t, n.Name()+" reconnected", n.Connected)
+		var gen string
+		if err := n.CallRemote(ctx, "gen", &gen); err != nil || gen != "second" {
+			t.Fatalf("%s: gen = %q, %v", n.Name(), gen, err)
+		}
+	}
+	waitUntil(t, "children on the new root", func() bool { return len(root2.Children()) == len(names) })
+	for _, name := range names {
+		var got string
+		if err := root2.CallChild(ctx, name, "name", &got); err != nil || got != name {
+			t.Fatalf("CallChild(%s) = %q, %v", name, got, err)
+		}
+	}
+}
+
+// TestRootFiftyNodes: 50 nodes on one root, each called by the root and
+// calling it, all at once.
+func TestRootFiftyNodes(t *testing.T) {
+	ctx := svcCtx(t)
+	const count = 50
+	root, addr := startRoot(t, "127.0.0.1:0")
+	var rootCalls atomic.Int32
+	mustMap(t, root.Service(), "hello", func(name string) string { rootCalls.Add(1); return "hello " + name })
+	nodes := make([]*rpc.Node, count)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for i := range count {
+		wg.Go(func() {
+			name := fmt.Sprintf("node%02d", i)
+			n := rpc.NewNode(name, fastReconnect)
+			mustMap(t, n.Service(), "square", func(x int) int { return x * x })
+			if err := n.Connect(ctx, addr); err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			nodes[i] = n
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			if n != nil {
+				n.Close()
+			}
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	waitUntil(t, "50 children", func() bool { return len(root.Children()) == count })
+	for i, n := range nodes {
+		wg.Go(func() {
+			var s string
+			if err := n.CallRemote(ctx, "hello", &s, n.Name()); err != nil || s != "hello "+n.Name() {
+				t.Errorf("%s: hello = %q, %v", n.Name(), s, err)
+			}
+		})
+		wg.Go(func() {
+			var sq int
+			if err := root.CallChild(ctx, n.Name(), "square", &sq, i); err != nil || sq != i*i {
+				t.Errorf("%s: square = %d, %v", n.Name(), sq, err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := rootCalls.Load(); got != count {
+		t.Fatalf("root served %d calls, want %d", got, count)
+	}
+	if err := root.Broadcast(ctx, "square", 3); err != nil {
+		t.Fatalf("Broadcast to 50: %v", err)
+	}
+}
+
+// gate builds net -> gate (root) -> game: the root's "forward" target calls
+// the game child and returns its answer.
+func gate(b *testing.B) (netNode *rpc.Node) {
+	root, addr := startRoot(b, "127.0.0.1:0")
+	mustMap(b, root.Service(), "echo", func(x int) int { return x })
+	mustMap(b, root.Service(), "forward", func(ctx context.Context, x int) (int, error) {
+		var y int
+		err := root.CallChild(ctx, "game", "echo", &y, x)
+		return y, err
+	})
+	game := connectNode(b, addr, "game")
+	mustMap(b, game.Service(), "echo", func(x int) int { return x })
+	netNode = connectNode(b, addr, "net")
+	waitUntil(b, "game child", func() bool { return root.Child("game") != nil })
+	return netNode
+}
+
+// BenchmarkGateHop: a node's call that the root forwards to another child and
+// back (net -> gate -> game -> gate -> net).
+func BenchmarkGateHop(b *testing.B) {
+	ctx := context.Background()
+	n := gate(b)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		var y int
+		if err := n.CallRemote(ctx, "forward", &y, i); err != nil || y != i {
+			b.Fatalf("forward = %d, %v", y, err)
+		}
+	}
+}
+
+// BenchmarkGateDirect: the same node calling the root directly (net -> gate).
+func BenchmarkGateDirect(b *testing.B) {
+	ctx := context.Background()
+	n := gate(b)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		var y int
+		if err := n.CallRemote(ctx, "echo", &y, i); err != nil || y != i {
+			b.Fatalf("echo = %d, %v", y, err)
+		}
+	}
+}
