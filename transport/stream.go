@@ -27,6 +27,7 @@ type Stream struct {
 	id       uint32
 	outbound bool
 	state    atomic.Uint32
+	sentSYN  atomic.Bool // the SYN has been handed to the writer's batch
 
 	// Receive side, guarded by rmu.
 	rmu        sync.Mutex
@@ -67,6 +68,7 @@ func newStream(s *Session, id uint32, outbound bool) *Stream {
 		rwake:    make(chan struct{}, 1),
 		wwake:    make(chan struct{}, 1),
 	}
+	st.sentSYN.Store(!outbound)
 	st.rdl.init()
 	st.wdl.init()
 	return st
@@ -123,7 +125,9 @@ func (st *Stream) Read(p []byte) (int, error) {
 		}
 		st.rwaiting = true
 		st.rmu.Unlock()
-		st.announce()
+		if !st.sentSYN.Load() {
+			st.announce()
+		}
 		select {
 		case <-st.rwake:
 		case <-st.rdl.wait():

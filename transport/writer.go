@@ -183,6 +183,7 @@ func (w *writer) build() [][]byte {
 		if !st.synSent {
 			flags |= flagSYN
 			st.synSent = true
+			st.sentSYN.Store(true)
 		}
 		var c *chunk
 		if st.sq.len() > 0 {
