@@ -56,6 +56,7 @@ type ProtocolError struct {
 	Err error
 }
 
+// Error describes the violation.
 func (e *ProtocolError) Error() string { return "transport: protocol error: " + e.Reason }
 
 // Unwrap returns e.Err.
@@ -80,6 +81,7 @@ const (
 	ResetGoAway ResetCode = 2
 )
 
+// String names the code.
 func (c ResetCode) String() string {
 	switch c {
 	case ResetCancel:
@@ -99,6 +101,7 @@ type StreamResetError struct {
 	Remote bool // reset by the peer (true) or by this side (false)
 }
 
+// Error says who reset the stream and why.
 func (e *StreamResetError) Error() string {
 	who := "locally"
 	if e.Remote {
@@ -128,6 +131,7 @@ const (
 	GoAwayInternalError GoAwayCode = 2
 )
 
+// String names the code.
 func (c GoAwayCode) String() string {
 	switch c {
 	case GoAwayNormal:
