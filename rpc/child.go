@@ -61,6 +61,8 @@ func (c *Child) Go(ctx context.Context, command any, reply any, done chan *Call,
 	if err != nil {
 		if done == nil {
 			done = make(chan *Call, 1)
+		} else if cap(done) == 0 {
+			panic("rpc: done channel is unbuffered")
 		}
 		call := &Call{Method: fmt.Sprint(command), Args: args, Reply: reply, Error: err, Done: done}
 		done <- call

@@ -355,133 +355,6 @@ func TestRootBroadcast(t *testing.T) {
 	}
 }
 
-// TestRootSerialOrderOverWire: calls sent in sequence over one lane, without
-// waiting (Send and Go), run one at a time in the order they were sent, both
-// node -> root and root -> node.
-func TestRootSerialOrderOverWire(t *testing.T) {
-	ctx := svcCtx(t)
-	const n = 200
-	var rootTr, nodeTr tracker
-	record := func(tr *tracker) func(int) {
-		return func(i int) {
-			tr.enter(i)
-			time.Sleep(10 * time.Microsecond)
-			tr.leave()
-		}
-	}
-	rootSvc := rpc.NewService("root", rpc.WithRunStyle(rpc.Serial))
-	mustMap(t, rootSvc, "rec", record(&rootTr))
-	mustMap(t, rootSvc, "sync", func() {})
-	root, addr := startRoot(t, "127.0.0.1:0", rpc.WithRootService(rootSvc), rpc.WithServerOptions(rpc.WithMaxLanes(1)))
-
-	nodeSvc := rpc.NewService("game", rpc.WithRunStyle(rpc.Serial))
-	mustMap(t, nodeSvc, "rec", record(&nodeTr))
-	mustMap(t, nodeSvc, "sync", func() {})
-	node := connectNode(t, addr, "game", rpc.WithNodeService(nodeSvc), rpc.WithDialOptions(rpc.WithMaxLanes(1)))
-
-	done := make(chan *rpc.Call, n)
-	for i := range n {
-		if i%2 == 0 {
-			if err := node.SendRemote(ctx, "rec", i); err != nil {
-				t.Fatal(err)
-			}
-		} else {
-			node.GoRemote(ctx, "rec", nil, done, i)
-		}
-	}
-	if err := node.CallRemote(ctx, "sync", nil); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, "child", func() bool { return root.Child("game") != nil })
-	child := root.Child("game")
-	for i := range n {
-		if i%2 == 0 {
-			if err := child.Send(ctx, "rec", i); err != nil {
-				t.Fatal(err)
-			}
-		} else {
-			child.Go(ctx, "rec", nil, done, i)
-		}
-	}
-	if err := child.Call(ctx, "sync", nil); err != nil {
-		t.Fatal(err)
-	}
-	for range n {
-		if c := <-done; c.Error != nil {
-			t.Fatal(c.Error)
-		}
-	}
-	want := make([]int, n)
-	for i := range want {
-		want[i] = i
-	}
-	for side, tr := range map[string]*tracker{"root": &rootTr, "node": &nodeTr} {
-		if got := tr.snapshot(); !slices.Equal(got, want) {
-			t.Errorf("%s ran the calls in order %v, want the send order", side, got)
-		}
-		if m := tr.maxSeen.Load(); m != 1 {
-			t.Errorf("%s ran %d calls at once", side, m)
-		}
-	}
-}
-
-// TestRootSerialConcurrentCallers: many callers from many nodes; a Serial
-// root service never runs two targets at once.
-func TestRootSerialConcurrentCallers(t *testing.T) {
-	ctx := svcCtx(t)
-	var tr tracker
-	svc := rpc.NewService("root", rpc.WithRunStyle(rpc.Serial))
-	mustMap(t, svc, "rec", func(i int) { tr.enter(i); time.Sleep(20 * time.Microsecond); tr.leave() })
-	_, addr := startRoot(t, "127.0.0.1:0", rpc.WithRootService(svc))
-	var wg sync.WaitGroup
-	for k := range 4 {
-		node := connectNode(t, addr, fmt.Sprint("n", k))
-		for g := range 4 {
-			wg.Go(func() {
-				for i := range 25 {
-					if err := node.CallRemote(ctx, "rec", nil, k*1000+g*100+i); err != nil {
-						t.Error(err)
-					}
-				}
-			})
-		}
-	}
-	wg.Wait()
-	if m := tr.maxSeen.Load(); m != 1 {
-		t.Fatalf("serial service ran %d calls at once", m)
-	}
-	if got := len(tr.snapshot()); got != 400 {
-		t.Fatalf("%d calls ran, want 400", got)
-	}
-}
-
-// TestRootParallelOverWire: a Parallel service lets two calls in at once.
-func TestRootParallelOverWire(t *testing.T) {
-	ctx := svcCtx(t)
-	root, addr := startRoot(t, "127.0.0.1:0")
-	var in atomic.Int32
-	both := make(chan struct{})
-	mustMap(t, root.Service(), "barrier", func() error {
-		if in.Add(1) == 2 {
-			close(both)
-		}
-		select {
-		case <-both:
-			return nil
-		case <-time.After(5 * time.Second):
-			return errors.New("alone at the barrier")
-		}
-	})
-	node := connectNode(t, addr, "n")
-	c1 := node.GoRemote(ctx, "barrier", nil, nil)
-	c2 := node.GoRemote(ctx, "barrier", nil, nil)
-	for _, c := range []*rpc.Call{<-c1.Done, <-c2.Done} {
-		if c.Error != nil {
-			t.Fatal(c.Error)
-		}
-	}
-}
-
 // TestRootRestartSamePort: the root process stops (listener and connections
 // closed) and a new one starts on the same port; the nodes come back by
 // themselves and calls work both ways again.
@@ -629,5 +502,39 @@ func BenchmarkGateDirect(b *testing.B) {
 		if err := n.CallRemote(ctx, "echo", &y, i); err != nil || y != i {
 			b.Fatalf("echo = %d, %v", y, err)
 		}
+	}
+}
+
+func TestChildManager(t *testing.T) {
+	var m rpc.ChildManager // the zero value is usable
+	if m.Len() != 0 || m.Get("a") != nil || m.GetByID(1) != nil || m.Drop("a") != nil {
+		t.Fatal("empty manager is not empty")
+	}
+	a1, b := rpc.NewChild(1, "a", nil), rpc.NewChild(2, "b", nil)
+	if m.Add(b) != nil || m.Add(a1) != nil {
+		t.Fatal("Add of new names reported a replacement")
+	}
+	a2 := rpc.NewChild(3, "a", nil)
+	if old := m.Add(a2); old != a1 {
+		t.Fatalf("Add(a2) replaced %v, want %v", old, a1)
+	}
+	if m.GetByID(1) != nil || m.GetByID(3) != a2 || m.Get("a") != a2 {
+		t.Fatal("the replaced child is still found")
+	}
+	// The replaced child's late removal leaves its replacement alone.
+	if m.Remove(a1) {
+		t.Fatal("Remove of a replaced child reported a removal")
+	}
+	if m.Get("a") != a2 || m.Len() != 2 {
+		t.Fatal("Remove of a replaced child removed its replacement")
+	}
+	if got := m.List(); len(got) != 2 || got[0] != a2 || got[1] != b {
+		t.Fatalf("List = %v, want [a2 b]", got)
+	}
+	if m.DropByID(2) != b || m.Get("b") != nil || m.Len() != 1 {
+		t.Fatal("DropByID did not drop b")
+	}
+	if !m.Remove(a2) || m.Remove(a2) || m.Len() != 0 {
+		t.Fatal("Remove of a registered child misreported")
 	}
 }

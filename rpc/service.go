@@ -281,8 +281,9 @@ func (s *Service) target(name string) *registry.Method {
 // form, or a command id in decimal. It returns nil for a command that is not
 // mapped. It is the Dispatcher hook the broker calls for each call it reads;
 // on a Serial service it also takes the call's place in the queue (and
-// returns a method value that identifies the call), so use Target to inspect
-// a service.
+// returns a method value of its own that identifies the call), so use Target
+// to inspect a service. On a Parallel service it is a map access and does not
+// allocate.
 func (s *Service) Lookup(name string) *registry.Method {
 	m := s.target(name)
 	if m == nil || s.queue == nil {
