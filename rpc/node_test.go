@@ -42,7 +42,8 @@ func TestNodeCloseLeavesNoGoroutines(t *testing.T) {
 	ctx := svcCtx(t)
 	root, addr := startRoot(t, "127.0.0.1:0")
 	mustMap(t, root.Service(), "ping", func() int { return 1 })
-	before := settledGoroutineCount() // the root is serving, nothing else
+	doomed, doomedAddr := startRoot(t, "127.0.0.1:0")
+	before := settledGoroutineCount() // the roots are serving, nothing else
 
 	for range 3 {
 		n := rpc.NewNode("leaky", fastReconnect)
@@ -67,13 +68,14 @@ func TestNodeCloseLeavesNoGoroutines(t *testing.T) {
 		n.Close() // idempotent
 		waitUntil(t, "child gone", func() bool { return root.Child("leaky") == nil })
 	}
-	// A node closed while it reconnects to nothing.
+	// A node closed while it tries to reconnect to a root that is gone.
 	dead := rpc.NewNode("dead", fastReconnect)
-	if err := dead.Connect(ctx, addr); err != nil {
+	if err := dead.Connect(ctx, doomedAddr); err != nil {
 		t.Fatal(err)
 	}
-	root.DropChild("dead")
+	doomed.Close()
 	waitUntil(t, "dead disconnected", func() bool { return !dead.Connected() })
+	time.Sleep(20 * time.Millisecond) // a few failed attempts
 	dead.Close()
 
 	if after := goroutinesDownTo(before); after > before {

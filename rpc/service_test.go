@@ -283,7 +283,7 @@ func TestServiceSerialNeverOverlaps(t *testing.T) {
 // order. The calls must run in lookup order.
 func TestServiceSerialArrivalOrder(t *testing.T) {
 	ctx := svcCtx(t)
-	s := rpc.NewService("svc", rpc.WithRunStyle(rpc.Serial))
+	s := rpc.NewService("svc", rpc.WithRunStyle(rpc.Serial), rpc.WithSerialGrace(time.Minute))
 	var tr tracker
 	mustMap(t, s, "rec", func(i int) { tr.enter(i); tr.leave() })
 	const n = 100
@@ -434,12 +434,14 @@ func TestServiceSerialOrderOverWire(t *testing.T) {
 			tr.leave()
 		}
 	}
-	rootSvc := rpc.NewService("root", rpc.WithRunStyle(rpc.Serial))
+	// No lookup is abandoned here: a long grace keeps a starved handler
+	// goroutine from losing its turn on a loaded machine.
+	rootSvc := rpc.NewService("root", rpc.WithRunStyle(rpc.Serial), rpc.WithSerialGrace(time.Minute))
 	mustMap(t, rootSvc, "rec", record(&rootTr))
 	mustMap(t, rootSvc, "sync", func() {})
 	root, addr := startRoot(t, "127.0.0.1:0", rpc.WithRootService(rootSvc), rpc.WithServerOptions(rpc.WithMaxLanes(1)))
 
-	nodeSvc := rpc.NewService("game", rpc.WithRunStyle(rpc.Serial))
+	nodeSvc := rpc.NewService("game", rpc.WithRunStyle(rpc.Serial), rpc.WithSerialGrace(time.Minute))
 	mustMap(t, nodeSvc, "rec", record(&nodeTr))
 	mustMap(t, nodeSvc, "sync", func() {})
 	node := connectNode(t, addr, "game", rpc.WithNodeService(nodeSvc), rpc.WithDialOptions(rpc.WithMaxLanes(1)))
@@ -543,6 +545,29 @@ func TestServiceParallelOverWire(t *testing.T) {
 	for _, c := range []*rpc.Call{<-c1.Done, <-c2.Done} {
 		if c.Error != nil {
 			t.Fatal(c.Error)
+		}
+	}
+}
+
+// TestServiceSerialRefusedCallOverWire: the broker looks a call up and then
+// refuses it (wrong number of arguments); the serial queue must not stall.
+func TestServiceSerialRefusedCallOverWire(t *testing.T) {
+	ctx := svcCtx(t)
+	svc := rpc.NewService("root", rpc.WithRunStyle(rpc.Serial), rpc.WithSerialGrace(30*time.Millisecond))
+	mustMap(t, svc, "add", func(a, b int) int { return a + b })
+	_, addr := startRoot(t, "127.0.0.1:0", rpc.WithRootService(svc))
+	node := connectNode(t, addr, "n")
+	for range 3 {
+		if err := node.CallRemote(ctx, "add", nil, 1); !errors.Is(err, rpc.ErrBadArguments) {
+			t.Fatalf("add(1) = %v, want ErrBadArguments", err)
+		}
+		start := time.Now()
+		var sum int
+		if err := node.CallRemote(ctx, "add", &sum, 1, 2); err != nil || sum != 3 {
+			t.Fatalf("add(1, 2) = %d, %v", sum, err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("a call behind a refused one took %v", d)
 		}
 	}
 }
