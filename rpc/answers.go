@@ -285,6 +285,7 @@ func (c *Conn) worker(ic *incall) {
 	defer idle.Stop()
 	for {
 		c.serve(ic)
+		ic = nil // keep nothing of the call reachable while idle
 		idle.Reset(workerIdle)
 		select {
 		case ic = <-c.work:
@@ -299,7 +300,10 @@ func (c *Conn) worker(ic *incall) {
 // serve runs a call's handler and answers it.
 func (c *Conn) serve(ic *incall) {
 	res, err := ic.obj.Call(ic, ic.m, ic.args)
-	c.answers.finish(ic)
+	ic.stopTimer()
+	// The handler's slot is held until its answer is handed to the
+	// transport, so that Shutdown, waiting for idle, never cuts an answer.
+	defer c.answers.finish(ic)
 	if err != nil {
 		c.logHandlerError(ic, err)
 		if !ic.oneway {

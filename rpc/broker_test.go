@@ -693,3 +693,68 @@ func TestScalars(t *testing.T) {
 		t.Fatalf("int8 result into *string = %v, want ErrBadReply", err)
 	}
 }
+
+func TestShutdownLetsRunningCallsFinish(t *testing.T) {
+	calc := newCalc()
+	srv, conn := pair(t, calc, nil)
+	ctx := testCtx(t)
+	errc := make(chan error, 1)
+	go func() { errc <- conn.Root().Call(ctx, "block", nil) }()
+	<-calc.started
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(ctx) }()
+	// New calls are refused with a clear error while the old one runs. (A
+	// call that races the GOAWAY on a lane the server never accepted is only
+	// failed when the server closes; the short timeout moves past it.)
+	eventually(t, "new calls to be refused", func() bool {
+		actx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		return errors.Is(conn.Root().Call(actx, "add", nil, Args{1, 2}), rpc.ErrShutdown)
+	})
+	close(calc.release)
+	if err := <-errc; err != nil {
+		t.Fatalf("in-flight call = %v, want success", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown = %v", err)
+	}
+	select {
+	case <-conn.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("connection not closed after Shutdown")
+	}
+}
+
+func TestShutdownDeadline(t *testing.T) {
+	calc := newCalc()
+	srv, conn := pair(t, calc, nil)
+	defer close(calc.release)
+	errc := make(chan error, 1)
+	go func() { errc <- conn.Root().Call(testCtx(t), "block", nil) }()
+	<-calc.started
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown past its deadline = %v", err)
+	}
+	if err := <-errc; !errors.Is(err, rpc.ErrConnectionLost) {
+		t.Fatalf("call cut by Shutdown = %v, want ErrConnectionLost", err)
+	}
+}
+
+// Panicky panics when called, also when it came home as a local *Ref.
+type Panicky struct{ rpc.Referenceable }
+
+func (*Panicky) RemoteBoom() { panic("boom") }
+
+func TestLocalRefPanicMatchesErrPanic(t *testing.T) {
+	_, conn := pair(t, newCalc(), nil)
+	ctx := testCtx(t)
+	var back *rpc.Ref
+	if err := conn.Root().Call(ctx, "echo", &back, &Panicky{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := back.Call(ctx, "boom", nil); !errors.Is(err, rpc.ErrPanic) {
+		t.Fatalf("panic through a local *Ref = %v, want ErrPanic", err)
+	}
+}

@@ -31,7 +31,8 @@ type Conn struct {
 	exports   exportTable
 	imports   importTable
 	ctl       chan control
-	work      chan *incall // idle handler goroutines take calls here
+	work      chan *incall   // idle handler goroutines take calls here
+	readers   sync.WaitGroup // lane readers
 
 	closing     atomic.Bool // no new incoming calls (Shutdown)
 	badReleases atomic.Int32
@@ -177,11 +178,25 @@ func (c *Conn) transportError(err error) error {
 func (c *Conn) acceptLanes() {
 	for {
 		st, err := c.sess.Accept(context.Background())
+		if errors.Is(err, transport.ErrGoAway) {
+			// The peer is shutting down gracefully: the lanes already
+			// open keep working until the session ends.
+			<-c.sess.Done()
+			err = c.sess.Err()
+		}
 		if err != nil {
+			// Let the lane readers deliver what the peer sent before it
+			// went (they end once their buffered data is read), so that
+			// answers already here are not failed as lost.
+			c.readers.Wait()
 			c.shutdown(err)
 			return
 		}
-		go c.readLane(st)
+		c.readers.Add(1)
+		go func() {
+			defer c.readers.Done()
+			c.readLane(st)
+		}()
 	}
 }
 

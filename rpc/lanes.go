@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/gob"
+	"errors"
 	"fmt"
 
 	"github.com/fireflyrpc/firefly/transport"
@@ -21,7 +22,6 @@ type outLane struct {
 	st     *transport.Stream
 	enc    *gob.Encoder
 	buf    []byte
-	start  int  // offset of the current message in buf
 	broken bool // the encoder's state no longer matches what was sent
 }
 
@@ -36,71 +36,97 @@ const maxKeptBuffer = 256 << 10
 
 // begin starts a message of type typ.
 func (l *outLane) begin(typ byte) {
-	l.buf = l.buf[:l.start]
-	l.buf = append(l.buf, 0, 0, 0, 0, typ)
+	l.buf = append(l.buf[:0], 0, 0, 0, 0, typ)
 }
 
-// laneSet is the pool of a connection's outgoing lanes. free holds one entry
-// per lane slot: a lane ready for use, or nil for a slot with no lane yet (or
-// whose lane broke), which the taker fills by opening a stream.
+// laneSet is the pool of a connection's outgoing lanes: ready holds the open
+// lanes no sender holds; slots holds one token per lane that may still be
+// opened (a broken lane gives its token back). Senders prefer an open lane and
+// open a new one only when every open lane is busy, so a connection uses as
+// few lanes as its concurrency needs.
 type laneSet struct {
-	free chan *outLane
+	ready chan *outLane
+	slots chan struct{}
+	max   int
 }
 
 func (s *laneSet) init(max int) {
-	s.free = make(chan *outLane, max)
+	s.max = max
+	s.ready = make(chan *outLane, max)
+	s.slots = make(chan struct{}, max)
 	for range max {
-		s.free <- nil
+		s.slots <- struct{}{}
 	}
 }
 
-// acquireLane takes a lane, opening a stream for an empty slot.
+// acquireLane takes an open lane, or opens one when all are busy and a slot
+// is free, or waits for one.
 func (c *Conn) acquireLane(ctx context.Context) (*outLane, error) {
-	var l *outLane
 	select {
-	case l = <-c.lanes.free:
-	default:
-		select {
-		case l = <-c.lanes.free:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-c.done:
-			return nil, c.err
-		}
-	}
-	if l != nil {
+	case l := <-c.lanes.ready:
 		return l, nil
+	default:
 	}
+	select {
+	case l := <-c.lanes.ready:
+		return l, nil
+	case <-c.lanes.slots:
+		return c.openLane(ctx)
+	default:
+	}
+	select {
+	case l := <-c.lanes.ready:
+		return l, nil
+	case <-c.lanes.slots:
+		return c.openLane(ctx)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.done:
+		return nil, c.err
+	}
+}
+
+// openLane opens a lane in a slot the caller took.
+func (c *Conn) openLane(ctx context.Context) (*outLane, error) {
 	st, err := c.sess.Open(ctx)
 	if err != nil {
-		c.lanes.free <- nil
+		c.lanes.slots <- struct{}{}
+		if errors.Is(err, transport.ErrGoAway) {
+			return nil, fmt.Errorf("%w: the peer is going away: %w", ErrShutdown, err)
+		}
 		return nil, c.transportError(err)
 	}
-	l = &outLane{st: st, buf: make([]byte, 1, 512), start: 1}
-	l.buf[0] = lanePreface
+	// The preface goes out at once, so the peer knows the lane even before
+	// its first message (Shutdown relies on it: no lane can be opened after
+	// GOAWAY).
+	if _, err := st.Write([]byte{lanePreface}); err != nil {
+		st.Reset()
+		c.lanes.slots <- struct{}{}
+		return nil, c.transportError(err)
+	}
+	l := &outLane{st: st, buf: make([]byte, 0, 512)}
 	l.enc = gob.NewEncoder(l)
 	return l, nil
 }
 
 // releaseLane returns l to the pool; a broken lane's stream is reset and its
-// slot emptied.
+// slot freed.
 func (c *Conn) releaseLane(l *outLane) {
 	if l.broken {
 		l.st.Reset()
-		c.lanes.free <- nil
+		c.lanes.slots <- struct{}{}
 		return
 	}
 	if cap(l.buf) > maxKeptBuffer {
 		l.buf = make([]byte, 0, 512)
 	}
 	l.buf = l.buf[:0]
-	l.start = 0
-	c.lanes.free <- l
+	c.lanes.ready <- l
 }
 
 // send finishes the message being built on l and writes it.
 func (c *Conn) send(l *outLane) error {
-	msg := l.buf[l.start:]
+	msg := l.buf
 	n := len(msg) - lengthSize
 	if n > c.opts.maxMessageSize {
 		l.broken = true // its gob state may include types the peer never sees
@@ -126,4 +152,43 @@ func (l *outLane) encode(v any) (err error) {
 		}
 	}()
 	return l.enc.Encode(v)
+}
+
+// flushLanes waits until no lane is held by a sender, so that every message
+// being written has been handed to the transport (whose close flushes it), or
+// until ctx or the connection ends.
+func (c *Conn) flushLanes(ctx context.Context) {
+	var held []*outLane
+	defer func() {
+		for _, l := range held {
+			c.lanes.ready <- l
+		}
+	}()
+	for len(held) < c.lanes.max-len(c.lanes.slots) {
+		select {
+		case l := <-c.lanes.ready:
+			held = append(held, l)
+		case <-ctx.Done():
+			return
+		case <-c.done:
+			return
+		}
+	}
+}
+
+// openLanes opens a lane in every free slot, so that answers can still be
+// sent after GOAWAY forbids new streams.
+func (c *Conn) openLanes(ctx context.Context) {
+	for {
+		select {
+		case <-c.lanes.slots:
+			l, err := c.openLane(ctx)
+			if err != nil {
+				return
+			}
+			c.lanes.ready <- l
+		default:
+			return
+		}
+	}
 }

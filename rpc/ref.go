@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"sync/atomic"
@@ -154,6 +155,10 @@ func (r *Ref) callLocal(ctx context.Context, method string, reply any, args []an
 	}
 	res, err := r.local.Call(ctx, m, in)
 	if err != nil {
+		var pe *registry.PanicError
+		if errors.As(err, &pe) && !errors.Is(err, ErrPanic) {
+			err = fmt.Errorf("%w: %w", ErrPanic, err)
+		}
 		return err
 	}
 	if reply == nil || !res.IsValid() {

@@ -154,3 +154,51 @@ func (s *Server) Close() error {
 	s.wg.Wait()
 	return errors.Join(errs...)
 }
+
+// Shutdown closes the server gracefully: it stops the listeners, sends each
+// connection's peer a GOAWAY, refuses new incoming calls with ErrShutdown,
+// waits for the handlers already running to finish and answer, and then closes
+// every connection. When ctx ends first, it closes everything at once and
+// returns ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.shutdown = true
+	lns := s.lns
+	s.lns = map[net.Listener]struct{}{}
+	conns := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for ln := range lns {
+		ln.Close()
+	}
+	for _, c := range conns {
+		c.closing.Store(true)
+		c.openLanes(ctx)
+		c.sess.GoAway()
+	}
+	var err error
+	for _, c := range conns {
+		select {
+		case <-c.answers.whenIdle():
+		case <-c.done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if err != nil {
+			break
+		}
+	}
+	if err == nil {
+		// Let the last answers leave before closing.
+		for _, c := range conns {
+			c.flushLanes(ctx)
+		}
+	}
+	for _, c := range conns {
+		c.shutdown(fmt.Errorf("%w: server shut down", ErrShutdown))
+	}
+	s.wg.Wait()
+	return err
+}

@@ -81,6 +81,9 @@ func (q *fifo[T]) push(v T) {
 
 func (q *fifo[T]) peek() T { return q.items[q.head] }
 
+// at returns the i-th queued item (0 is the head).
+func (q *fifo[T]) at(i int) T { return q.items[q.head+i] }
+
 func (q *fifo[T]) tail() T { return q.items[len(q.items)-1] }
 
 func (q *fifo[T]) pop() T {

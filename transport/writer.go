@@ -28,6 +28,7 @@ type writer struct {
 	mu    sync.Mutex
 	ctrl  []byte        // queued control frames (encoded)
 	spare []byte        // the other control buffer, written last batch
+	late  []byte        // queued GOAWAY frames: sent after the SYN of every stream opened before them
 	ring  fifo[*Stream] // streams with frames to send, round-robin
 	idle  bool          // the writer is waiting for work
 	wakeC chan struct{}
@@ -114,9 +115,13 @@ func (w *writer) queuePing(ack bool, opaque uint64) bool {
 	return ok
 }
 
+// queueGoAway queues a GOAWAY. Unlike other control frames it does not
+// overtake data: it leaves only once every stream opened before it has sent
+// its SYN, so the peer never sees a GOAWAY before a stream the sender had
+// already opened.
 func (w *writer) queueGoAway(last uint32, code GoAwayCode, reason string) {
 	w.mu.Lock()
-	w.ctrl = appendGoAway(w.ctrl, last, code, reason)
+	w.late = appendGoAway(w.late, last, code, reason)
 	w.kickLocked()
 	w.mu.Unlock()
 }
@@ -126,7 +131,7 @@ func (w *writer) loop() {
 	s := w.s
 	for {
 		w.mu.Lock()
-		for len(w.ctrl) == 0 && w.ring.len() == 0 && !isClosed(s.done) {
+		for len(w.ctrl) == 0 && w.ring.len() == 0 && len(w.late) == 0 && !isClosed(s.done) {
 			w.idle = true
 			w.mu.Unlock()
 			select {
@@ -211,8 +216,23 @@ func (w *writer) build() [][]byte {
 			w.ring.push(st)
 		}
 	}
+	if len(w.late) > 0 && !w.unopenedLocked() {
+		iov = append(iov, w.late)
+		w.late = nil
+	}
 	w.iov = iov
 	return iov
+}
+
+// unopenedLocked reports whether a stream waiting to send has not sent its
+// SYN yet. w.mu must be held.
+func (w *writer) unopenedLocked() bool {
+	for i := range w.ring.len() {
+		if st := w.ring.at(i); !st.synSent && !st.reset {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *writer) write(iov [][]byte) error {
@@ -234,15 +254,25 @@ func (w *writer) write(iov [][]byte) error {
 	return w.bw.Flush()
 }
 
-// finish writes the queued control frames (a final GOAWAY) when the session
-// closes gracefully, then closes the connection.
+// finish writes what is still queued — control frames, the streams' data,
+// and a final GOAWAY — when the session closes gracefully (bounded by the
+// connection's write deadline), then closes the connection.
 func (w *writer) finish() {
-	w.mu.Lock()
-	ctrl := w.ctrl
-	w.ctrl = nil
-	w.mu.Unlock()
-	if len(ctrl) > 0 {
-		w.write([][]byte{ctrl})
+	for {
+		w.mu.Lock()
+		iov := w.build()
+		w.mu.Unlock()
+		if len(iov) == 0 {
+			break
+		}
+		err := w.write(iov)
+		for i, c := range w.taken {
+			w.s.pools.put(c)
+			w.taken[i] = nil
+		}
+		if err != nil {
+			break
+		}
 	}
 	w.s.conn.Close()
 }

@@ -1,0 +1,68 @@
+package transport
+
+import (
+	"errors"
+	"io"
+	"testing"
+)
+
+// A stream opened before GOAWAY reaches the peer even though GOAWAY is a
+// control frame: it never overtakes the SYN of a stream opened before it.
+func TestGoAwayDoesNotOvertakeEarlierStreams(t *testing.T) {
+	for range 20 {
+		c, s := sessionPair(t, nil, nil)
+		ctx := testCtx(t)
+		st, err := c.Open(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Write([]byte("opened before")); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.GoAway(); err != nil {
+			t.Fatal(err)
+		}
+		in, err := s.Accept(ctx)
+		if err != nil {
+			t.Fatalf("stream opened before GOAWAY was not delivered: %v", err)
+		}
+		buf := make([]byte, 13)
+		if _, err := io.ReadFull(in, buf); err != nil || string(buf) != "opened before" {
+			t.Fatalf("read %q, %v", buf, err)
+		}
+		if _, err := s.Accept(ctx); !errors.Is(err, ErrGoAway) {
+			t.Fatalf("second Accept = %v, want ErrGoAway", err)
+		}
+		c.Close()
+		s.Close()
+	}
+}
+
+// Data written before CloseWithError is flushed ahead of the final GOAWAY,
+// and the peer reads it before the error.
+func TestCloseWithErrorFlushesData(t *testing.T) {
+	c, s := sessionPair(t, nil, nil)
+	ctx := testCtx(t)
+	a, b := openAccept(t, c, s, "x")
+	payload := make([]byte, 200<<10)
+	for i := range payload {
+		payload[i] = byte(i)
+	}
+	if _, err := a.Write(payload); err != nil {
+		t.Fatal(err)
+	}
+	c.CloseWithError(errors.New("bye"))
+	got := make([]byte, len(payload))
+	if _, err := io.ReadFull(b, got); err != nil {
+		t.Fatalf("data written before CloseWithError: %v", err)
+	}
+	for i := range got {
+		if got[i] != payload[i] {
+			t.Fatalf("byte %d differs", i)
+		}
+	}
+	<-s.Done()
+	if _, err := s.Open(ctx); err == nil {
+		t.Fatal("Open on a closed session succeeded")
+	}
+}
