@@ -758,3 +758,32 @@ func TestLocalRefPanicMatchesErrPanic(t *testing.T) {
 		t.Fatalf("panic through a local *Ref = %v, want ErrPanic", err)
 	}
 }
+
+func TestIntrospection(t *testing.T) {
+	_, conn := pair(t, newCalc(), []rpc.Option{rpc.WithIntrospection(true)})
+	ms, err := conn.Root().Methods(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var add *rpc.MethodInfo
+	for i := range ms {
+		if ms[i].Name == "Add" {
+			add = &ms[i]
+		}
+	}
+	if add == nil || len(add.Params) != 1 || add.Params[0] != "rpc_test.Args" || add.Result != "int" || add.Error {
+		t.Fatalf("Add described as %+v in %d methods", add, len(ms))
+	}
+	for _, m := range ms {
+		if m.Name == "Sum" && (len(m.Params) != 1 || m.Params[0] != "...int") {
+			t.Fatalf("Sum described as %+v", m)
+		}
+	}
+}
+
+func TestIntrospectionOffByDefault(t *testing.T) {
+	_, conn := pair(t, newCalc(), nil)
+	if _, err := conn.Root().Methods(testCtx(t)); !errors.Is(err, rpc.ErrNoSuchMethod) {
+		t.Fatalf("introspection without the option = %v, want ErrNoSuchMethod", err)
+	}
+}

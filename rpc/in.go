@@ -165,7 +165,12 @@ func (in *inLane) readCall() error {
 	case obj == nil:
 		callErr = fmt.Errorf("%w: object %d", ErrNoSuchObject, objID)
 	default:
-		if m = obj.Lookup(string(name)); m == nil {
+		if m = obj.Lookup(string(name)); m == nil && string(name) == IntrospectMethod {
+			if it, im := c.introspect(obj); it != nil {
+				obj, m = it, im
+			}
+		}
+		if m == nil {
 			callErr = fmt.Errorf("%w: %q", ErrNoSuchMethod, name)
 		} else if n := len(m.Params); (!m.Variadic && int(nargs) != n) || (m.Variadic && int(nargs) < n-1) {
 			callErr = fmt.Errorf("%w: %s takes %d arguments, got %d", ErrBadArguments, m.Name, n, nargs)

@@ -43,6 +43,7 @@ type options struct {
 	maxLanes        int
 	controlQueue    int
 	stackTraces     bool
+	introspection   bool
 	onConnect       func(*Conn)
 }
 

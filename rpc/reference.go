@@ -32,3 +32,6 @@ func (p *ProxyReference) Call(ctx context.Context, m *registry.Method, args []re
 
 // String describes the reference.
 func (p *ProxyReference) String() string { return "rpc.ProxyReference(" + p.svc.Name() + ")" }
+
+// Methods lists the node's service targets (for introspection).
+func (p *ProxyReference) Methods() []*registry.Method { return p.svc.Methods() }

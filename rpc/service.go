@@ -529,3 +529,16 @@ func (q *serialQueue) expire() {
 	q.update(time.Now())
 	q.mu.Unlock()
 }
+
+// Methods returns the mapped targets, sorted by their command (for
+// introspection). A target mapped by id is listed under its decimal id.
+func (s *Service) Methods() []*registry.Method {
+	keys := s.Targets()
+	ms := make([]*registry.Method, 0, len(keys))
+	for _, k := range keys {
+		if m := s.target(k); m != nil {
+			ms = append(ms, m)
+		}
+	}
+	return ms
+}
