@@ -22,7 +22,8 @@ type outLane struct {
 	st     *transport.Stream
 	enc    *gob.Encoder
 	buf    []byte
-	broken bool // the encoder's state no longer matches what was sent
+	tail   []byte // a large byte slice that ends the message, written as is
+	broken bool   // the encoder's state no longer matches what was sent
 }
 
 // Write appends gob's output to the message being built.
@@ -121,21 +122,29 @@ func (c *Conn) releaseLane(l *outLane) {
 		l.buf = make([]byte, 0, 512)
 	}
 	l.buf = l.buf[:0]
+	l.tail = nil
 	c.lanes.ready <- l
 }
 
 // send finishes the message being built on l and writes it.
 func (c *Conn) send(l *outLane) error {
-	msg := l.buf
-	n := len(msg) - lengthSize
+	tail := l.tail
+	l.tail = nil
+	n := len(l.buf) + len(tail) - lengthSize
 	if n > c.opts.maxMessageSize {
 		l.broken = true // its gob state may include types the peer never sees
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooLarge, n, c.opts.maxMessageSize)
 	}
-	binary.BigEndian.PutUint32(msg, uint32(n))
+	binary.BigEndian.PutUint32(l.buf, uint32(n))
 	if _, err := l.st.Write(l.buf); err != nil {
 		l.broken = true
 		return c.transportError(err)
+	}
+	if len(tail) > 0 {
+		if _, err := l.st.Write(tail); err != nil {
+			l.broken = true
+			return c.transportError(err)
+		}
 	}
 	return nil
 }

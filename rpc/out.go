@@ -107,8 +107,19 @@ func (c *Conn) writeCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, 
 		l.buf = appendUvarint(l.buf, uint64(d))
 	}
 	l.buf = appendUvarint(l.buf, uint64(len(args)))
+	gobs := 0
+	for _, k := range kinds {
+		if k.kind == kindGob {
+			gobs++
+		}
+	}
 	for i, k := range kinds {
 		if k.kind == kindScalar {
+			if b, ok := args[i].([]byte); ok && len(b) >= tailMin && i == len(args)-1 && gobs == 0 {
+				l.buf = appendBytesHeader(l.buf, len(b))
+				l.tail = b
+				continue
+			}
 			l.buf, _ = appendScalar(l.buf, args[i])
 			continue
 		}
@@ -233,7 +244,10 @@ func (c *Conn) sendReply(reqID uint64, m resultInfo, res reflect.Value) {
 	}
 	l.begin(msgReply)
 	l.buf = appendUvarint(l.buf, reqID)
-	if k.kind == kindScalar {
+	if b, ok := scalar.([]byte); ok && len(b) >= tailMin {
+		l.buf = appendBytesHeader(l.buf, len(b))
+		l.tail = b
+	} else if k.kind == kindScalar {
 		l.buf, _ = appendScalar(l.buf, scalar)
 	} else {
 		l.buf = append(l.buf, k.kind)

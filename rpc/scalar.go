@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"reflect"
+	"runtime"
 )
 
 // Scalars — booleans, integers, floats, strings and byte slices of the
@@ -55,6 +56,17 @@ func appendScalar(b []byte, v any) ([]byte, bool) {
 		return append(b, x...), true
 	}
 	return b, false
+}
+
+// tailMin is the size from which a byte slice that ends a message is
+// written straight from the caller's memory instead of being copied into the
+// lane's buffer first.
+const tailMin = 32 << 10
+
+// appendBytesHeader appends the inline header of a byte slice scalar whose
+// bytes follow as the message's tail.
+func appendBytesHeader(b []byte, n int) []byte {
+	return binary.AppendUvarint(append(b, kindScalar, scalarBytes), uint64(n))
 }
 
 // isScalar reports whether appendScalar encodes v inline.
@@ -148,7 +160,7 @@ func (m *msgReader) readScalar(t reflect.Type, maxLen int) (v reflect.Value, mis
 			return v, nil, eof(err)
 		}
 		s = make([]byte, n)
-		if _, err := io.ReadFull(m, s); err != nil {
+		if err := m.readLarge(s); err != nil {
 			return v, nil, eof(err)
 		}
 		src = bytesType
@@ -234,5 +246,20 @@ func eof(err error) error {
 	if err == io.EOF {
 		return io.ErrUnexpectedEOF
 	}
+	return err
+}
+
+// readLarge fills p, yielding the processor between pieces of a large read so
+// that goroutines serving small calls are not kept waiting behind the copy.
+func (m *msgReader) readLarge(p []byte) error {
+	const piece = 256 << 10
+	for len(p) > piece {
+		if _, err := io.ReadFull(m, p[:piece]); err != nil {
+			return err
+		}
+		p = p[piece:]
+		runtime.Gosched()
+	}
+	_, err := io.ReadFull(m, p)
 	return err
 }

@@ -9,7 +9,7 @@ import (
 // Defaults and bounds for Config.
 const (
 	DefaultMaxFrameSize      = 16 << 10
-	DefaultInitialWindow     = 4 << 20
+	DefaultInitialWindow     = 1 << 20
 	DefaultMaxStreams        = 1024
 	DefaultAcceptBacklog     = 256
 	DefaultHandshakeTimeout  = 10 * time.Second

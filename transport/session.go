@@ -69,6 +69,7 @@ func newSession(conn net.Conn, br *bufio.Reader, cfg Config, peer settings, clie
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	limitUnsent(conn, unsentLimit)
 	s := &Session{
 		conn:         conn,
 		cfg:          cfg,

@@ -16,6 +16,9 @@ const (
 	// maxCtrlQueued bounds control frames the peer can make us queue (ping
 	// answers, refusals) while it does not read them.
 	maxCtrlQueued = 1 << 20
+	// unsentLimit bounds the unsent bytes a TCP connection's kernel buffer
+	// holds (see limitUnsent): about one batch.
+	unsentLimit = maxBatchBytes
 )
 
 // writer is the session's only writer to the connection. Stream writes copy
