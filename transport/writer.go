@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 )
 
@@ -141,6 +142,9 @@ func (w *writer) loop() {
 			case <-w.wakeC:
 			case <-s.done:
 			}
+			// Let the goroutines that are ready to run queue their frames
+			// too, so that one write carries them all.
+			runtime.Gosched()
 			w.mu.Lock()
 		}
 		if isClosed(s.done) {
