@@ -168,7 +168,11 @@ type incall struct {
 	args   []reflect.Value
 	argBuf [4]reflect.Value
 	rest   []reflect.Value // a variadic method's extra arguments, while decoding
-	refs   []*Ref          // references received in the arguments
+	// scratch holds one small pointer-free gob argument, so that decoding it
+	// needs no allocation of its own (see inLane.argValue).
+	scratch     [scratchWords]uint64
+	scratchUsed bool
+	refs        []*Ref // references received in the arguments
 
 	deadline    time.Time
 	hasDeadline bool

@@ -10,6 +10,7 @@ import (
 	"io"
 	"reflect"
 	"time"
+	"unsafe"
 
 	"github.com/fireflyrpc/firefly/registry"
 	"github.com/fireflyrpc/firefly/transport"
@@ -25,6 +26,7 @@ type inLane struct {
 	dec     *gob.Decoder
 	scratch []byte
 	kinds   []argKind
+	flat    map[reflect.Type]bool // types known to hold no pointers (or not)
 }
 
 // laneReadBuffer is the read buffer of a lane.
@@ -296,7 +298,7 @@ func (in *inLane) decodeArgs(ic *incall, n int, callErr *error) error {
 			}
 			continue
 		}
-		p := reflect.New(paramType(ic.m, i))
+		p := in.argValue(ic, paramType(ic.m, i))
 		if err := in.dec.DecodeValue(p); err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) {
 				return err
@@ -516,4 +518,55 @@ func (in *inLane) readCancel() error {
 	}
 	in.c.answers.cancel(id, why)
 	return nil
+}
+
+// scratchWords is the size, in 8-byte words, of an incall's scratch space.
+const scratchWords = 8
+
+// argValue returns a pointer to a new zero value of type t to decode an
+// argument into: in ic's scratch space when t is small and holds no pointers
+// (the garbage collector never needs to see into it, and reflect.Call copies
+// the value into the handler's frame), else a new allocation.
+func (in *inLane) argValue(ic *incall, t reflect.Type) reflect.Value {
+	if ic.scratchUsed || t.Size() > scratchWords*8 || !in.pointerFree(t) {
+		return reflect.New(t)
+	}
+	ic.scratchUsed = true
+	return reflect.NewAt(t, unsafe.Pointer(&ic.scratch))
+}
+
+// pointerFree reports whether values of t hold no pointers, remembering the
+// answer per type.
+func (in *inLane) pointerFree(t reflect.Type) bool {
+	if v, ok := in.flat[t]; ok {
+		return v
+	}
+	if in.flat == nil {
+		in.flat = make(map[reflect.Type]bool)
+	}
+	v := isPointerFree(t, 0)
+	in.flat[t] = v
+	return v
+}
+
+func isPointerFree(t reflect.Type, depth int) bool {
+	if depth > 8 {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		return true
+	case reflect.Array:
+		return isPointerFree(t.Elem(), depth+1)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if !isPointerFree(t.Field(i).Type, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
