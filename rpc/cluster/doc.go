@@ -1,0 +1,44 @@
+// Package cluster runs a Firefly cluster on firefly's rpc layer: the master
+// every server joins, the servers (roots and nodes) that join the roots the
+// master tells them about, and the admin commands that stop or reload them
+// all, from one config.json in Firefly's own format.
+//
+// # Config
+//
+// LoadConfig and ParseConfig read Firefly's config.json as it is: a
+// "master" section (rootport, webport, roothost), a "servers" section (per
+// server: rootport, netport, webport, remoteport, app, log, ...), and any
+// other top-level section ("db", "memcached") kept for applications in
+// Config.Sections. Keys the cluster does not use are kept in Raw, never an
+// error. Validation reports every problem at once in a *ConfigError: a
+// missing master section, a remoteport naming no server (or one without a
+// rootport), a port used twice.
+//
+// # Master
+//
+// A Master is an rpc.Root. Each server joins it as an rpc.Node named after
+// the server. It keeps the remote map, the host it saw each server at and
+// the roots that server wants, and calls "remote_connect"(root, host) on the
+// servers: on the servers that want a root when the root joins, and on a
+// server that joins for each of its roots already there. The host given is
+// always the root's (Firefly gave the node's own, which broke clusters on
+// several machines). Servers reconnect to a restarted master by themselves
+// and so rebuild its map.
+//
+// # Server
+//
+// A Server runs one server of the config: its root (if it has a rootport),
+// a node per remoteport entry (joined where and when the master says), and
+// its master link. The application code of a server is an App, a Go
+// function registered by server name or by the config's "app" key (Apps):
+// Go loads no code at run time, so the binary that runs a cluster is built
+// with its apps (see cmd/firefly and examples/cluster).
+//
+// # Admin
+//
+// Master.StopAll and Master.ReloadAll make every server run its stop hook
+// and exit, or run its reload hook. Master.Handler serves them over HTTP as
+// Firefly did, on master.webport, bound to loopback unless master.webhost
+// says otherwise: /stop, /reloadmodule, and /status (the remote map). Stop,
+// Reload and Status are their clients.
+package cluster

@@ -1,0 +1,341 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/fireflyrpc/firefly/rpc"
+)
+
+// The commands the master calls on each server's master link (the names
+// Firefly used).
+const (
+	// CmdRemoteConnect is remote_connect(rootname, host string): join the
+	// root called rootname at host, on the port the config gives.
+	CmdRemoteConnect = "remote_connect"
+	// CmdStop is serverStop(): run the stop hook, then exit.
+	CmdStop = "serverStop"
+	// CmdReload is sreload(): run the reload hook.
+	CmdReload = "sreload"
+)
+
+// Defaults of the master and the servers.
+const (
+	// DefaultCallTimeout bounds each call the master makes on a server
+	// (remote_connect, serverStop, sreload).
+	DefaultCallTimeout = 10 * time.Second
+	// DefaultStopWait is how long an admin stop waits for the servers to
+	// leave before the master exits anyway.
+	DefaultStopWait = 5 * time.Second
+	// DefaultReconnectMax caps the delay between a server's attempts to
+	// reach the master or a root.
+	DefaultReconnectMax = time.Second
+)
+
+// ErrMasterClosed reports an admin command on a master that is closed or
+// stopping.
+var ErrMasterClosed = errors.New("cluster: master closed")
+
+// An Option configures a Master or a Server.
+type Option func(*options)
+
+type options struct {
+	logger      *slog.Logger
+	base, max   time.Duration
+	callTimeout time.Duration
+	stopWait    time.Duration
+}
+
+func newOptions(opts []Option) options {
+	o := options{base: rpc.DefaultReconnectBase, max: DefaultReconnectMax, callTimeout: DefaultCallTimeout, stopWait: DefaultStopWait}
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return o
+}
+
+// WithLogger sends the master's or server's logs (servers joining and
+// leaving, orders sent and followed, at Info) to l. The default discards
+// them.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithReconnectBackoff sets the delays between a server's attempts to reach
+// the master and its roots (see rpc.WithReconnectBackoff). The defaults are
+// rpc.DefaultReconnectBase and DefaultReconnectMax; values <= 0 keep them.
+func WithReconnectBackoff(base, max time.Duration) Option {
+	return func(o *options) {
+		if base > 0 {
+			o.base = base
+		}
+		if max > 0 {
+			o.max = max
+		}
+	}
+}
+
+// WithCallTimeout bounds each call the master makes on a server (default
+// DefaultCallTimeout); d <= 0 keeps it.
+func WithCallTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.callTimeout = d
+		}
+	}
+}
+
+// Master is Firefly's master: a root every server of the cluster joins as a
+// node, under its name in the config. It keeps the remote map (each joined
+// server's host as the master saw it, and the roots it wants) and tells the
+// servers whom to join:
+//
+//   - when a server joins, every joined server that wants it as a root is
+//     told to join it (remote_connect) at the host the master saw the new
+//     server at, and the new server is told to join each of its roots that
+//     joined already, at that root's host;
+//   - when a server leaves, it is forgotten;
+//   - a restarted master starts empty and rebuilds the map as the servers,
+//     which reconnect by themselves, join again.
+//
+// A root seen over loopback runs on the master's machine; a server on
+// another machine is told the master's own address on its connection
+// instead.
+//
+// The admin commands (StopAll, ReloadAll) reach every joined server; Handler
+// serves them over HTTP as Firefly's web endpoints /stop and /reloadmodule.
+type Master struct {
+	cfg  *Config
+	root *rpc.Root
+	log  *slog.Logger
+	opts options
+
+	mu       sync.Mutex
+	rm       remoteMap
+	left     chan struct{} // closed and replaced when a server leaves
+	stopping bool
+
+	done     chan struct{} // closed once StopAll has asked the master to exit
+	doneOnce sync.Once
+}
+
+// NewMaster returns a master for cfg; call Serve or Run to accept servers.
+func NewMaster(cfg *Config, opts ...Option) (*Master, error) {
+	if cfg == nil || cfg.Master == nil {
+		return nil, &ConfigError{Problems: []error{&problem{ErrNoMaster, `no "master" section`}}}
+	}
+	o := newOptions(opts)
+	root, err := rpc.NewRoot(rpc.WithRootLogger(o.logger), rpc.WithRootService(rpc.NewService("master")))
+	if err != nil {
+		return nil, err
+	}
+	m := &Master{cfg: cfg, root: root, log: o.logger, opts: o, left: make(chan struct{}), done: make(chan struct{})}
+	root.OnChildConnect(m.joined)
+	root.OnChildLost(m.lost)
+	return m, nil
+}
+
+// Root returns the master's root; its service is what servers' master
+// links call.
+func (m *Master) Root() *rpc.Root { return m.root }
+
+// joined runs when a server joins: it records it and sends the orders.
+func (m *Master) joined(c *rpc.Child) {
+	name, conn := c.Name(), c.Conn()
+	if _, ok := m.cfg.Servers[name]; !ok {
+		m.log.Warn("cluster: a server that the config does not have joined", "server", name)
+	}
+	e := &remoteEntry{
+		Remote: Remote{Host: hostOf(conn.RemoteAddr()), Roots: m.cfg.Roots(name)},
+		id:     c.ID(),
+		via:    hostOf(conn.LocalAddr()),
+	}
+	m.mu.Lock()
+	orders := m.rm.join(name, e)
+	m.mu.Unlock()
+	m.log.Info("cluster: server joined", "server", name, "host", e.Host, "roots", e.Roots)
+	for _, o := range orders {
+		ctx, cancel := context.WithTimeout(context.Background(), m.opts.callTimeout)
+		err := m.root.CallChild(ctx, o.server, CmdRemoteConnect, nil, o.root, o.host)
+		cancel()
+		if err != nil {
+			m.log.Warn("cluster: remote_connect failed", "server", o.server, "root", o.root, "host", o.host, "err", err)
+			continue
+		}
+		m.log.Info("cluster: told a server to join a root", "server", o.server, "root", o.root, "host", o.host)
+	}
+}
+
+// lost runs when a server leaves.
+func (m *Master) lost(c *rpc.Child) {
+	m.mu.Lock()
+	forgot := m.rm.leave(c.Name(), c.ID())
+	close(m.left)
+	m.left = make(chan struct{})
+	m.mu.Unlock()
+	if forgot {
+		m.log.Info("cluster: server left", "server", c.Name())
+	}
+}
+
+// hostOf returns the IP of a TCP address (the whole address otherwise).
+func hostOf(a net.Addr) string {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.IP.String()
+	}
+	if a == nil {
+		return ""
+	}
+	if h, _, err := net.SplitHostPort(a.String()); err == nil {
+		return h
+	}
+	return a.String()
+}
+
+// RemoteMap returns a copy of the remote map: each joined server by name.
+func (m *Master) RemoteMap() map[string]Remote {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rm.snapshot()
+}
+
+// Serve accepts servers on ln until ln fails or the master is closed.
+func (m *Master) Serve(ln net.Listener) error { return m.root.Serve(ln) }
+
+// Run listens on the master's rootport (every interface) and, if the config
+// has a webport, serves Handler on webhost:webport. It returns nil once ctx
+// ends or an admin stop has completed (the master is then closed), or the
+// error of a listener.
+func (m *Master) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(m.cfg.Master.RootPort))
+	if err != nil {
+		m.root.Close()
+		return fmt.Errorf("cluster: master: %w", err)
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- m.Serve(ln) }()
+	var web *http.Server
+	if addr := m.cfg.AdminAddr(); addr != "" {
+		wln, err := net.Listen("tcp", addr)
+		if err != nil {
+			m.root.Close()
+			return fmt.Errorf("cluster: master admin: %w", err)
+		}
+		web = &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- web.Serve(wln) }()
+		m.log.Info("cluster: master admin listening", "addr", wln.Addr())
+	}
+	m.log.Info("cluster: master listening", "addr", ln.Addr())
+	select {
+	case <-ctx.Done():
+		err = nil
+	case <-m.done:
+		err = nil
+	case err = <-errc:
+		err = fmt.Errorf("cluster: master: %w", err)
+	}
+	if web != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		web.Shutdown(sctx) // lets the /stop answer go out
+		cancel()
+	}
+	m.Close()
+	return err
+}
+
+// Done returns a channel closed once StopAll has stopped the servers and
+// asked the master to exit.
+func (m *Master) Done() <-chan struct{} { return m.done }
+
+// Close closes the master's root: every server's connection ends (servers
+// reconnect to a new master by themselves).
+func (m *Master) Close() error { return m.root.Close() }
+
+// AdminResult reports an admin command: the servers it reached and the
+// error of each one it failed on.
+type AdminResult struct {
+	// Servers lists the servers the command was sent to, sorted.
+	Servers []string `json:"servers"`
+	// Errors holds each failed server's error text by name.
+	Errors map[string]string `json:"errors,omitempty"`
+}
+
+// broadcast runs command on every joined server and collects the result.
+func (m *Master) broadcast(ctx context.Context, command string) (*AdminResult, error) {
+	res := &AdminResult{}
+	for _, c := range m.root.Children() {
+		res.Servers = append(res.Servers, c.Name())
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.opts.callTimeout)
+	defer cancel()
+	err := m.root.Broadcast(ctx, command)
+	var be *rpc.BroadcastError
+	if errors.As(err, &be) {
+		for name, e := range be.Errs {
+			// A server exiting may close its connection before
+			// serverStop's answer is out: it did stop.
+			if command == CmdStop && errors.Is(e, rpc.ErrConnectionLost) {
+				continue
+			}
+			if res.Errors == nil {
+				res.Errors = make(map[string]string)
+			}
+			res.Errors[name] = e.Error()
+		}
+	} else if err != nil {
+		return res, err
+	}
+	if len(res.Errors) > 0 {
+		return res, fmt.Errorf("cluster: %s failed on %d of %d servers", command, len(res.Errors), len(res.Servers))
+	}
+	return res, nil
+}
+
+// StopAll tells every joined server to stop (each runs its stop hook, then
+// exits), waits up to a few seconds for them to leave, and then asks the
+// master to exit: Run returns and Done is closed.
+func (m *Master) StopAll(ctx context.Context) (*AdminResult, error) {
+	m.mu.Lock()
+	if m.stopping {
+		m.mu.Unlock()
+		return nil, ErrMasterClosed
+	}
+	m.stopping = true
+	m.mu.Unlock()
+	m.log.Info("cluster: stopping every server")
+	res, err := m.broadcast(ctx, CmdStop)
+	wctx, cancel := context.WithTimeout(ctx, m.opts.stopWait)
+	defer cancel()
+wait:
+	for {
+		m.mu.Lock()
+		n, left := len(m.rm.m), m.left
+		m.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		select {
+		case <-left:
+		case <-wctx.Done():
+			break wait
+		}
+	}
+	m.doneOnce.Do(func() { close(m.done) })
+	return res, err
+}
+
+// ReloadAll tells every joined server to run its reload hook (Firefly's
+// reloadmodule).
+func (m *Master) ReloadAll(ctx context.Context) (*AdminResult, error) {
+	m.log.Info("cluster: reloading every server")
+	return m.broadcast(ctx, CmdReload)
+}

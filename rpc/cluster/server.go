@@ -1,0 +1,508 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/fireflyrpc/firefly/rpc"
+)
+
+var (
+	// ErrNoSuchRoot reports a root that the server does not join (it is
+	// not in its remoteport).
+	ErrNoSuchRoot = errors.New("cluster: not a root of this server")
+	// ErrNotJoined reports a call to a root the server has not joined
+	// before the call's context ended.
+	ErrNotJoined = errors.New("cluster: root not joined")
+	// ErrServerStopped reports a call on a server that has stopped.
+	ErrServerStopped = errors.New("cluster: server stopped")
+)
+
+// An App is a server's application: the Go counterpart of Firefly's "app"
+// module. Run calls it once, before the server opens its rootport or joins
+// the master, to map the server's targets (on Root().Service() and on
+// NodeService(root) for each root) and set its hooks (OnStop, OnReload).
+// ctx ends when the server stops; an App may start goroutines that live as
+// long as it. An error aborts Run.
+type App func(ctx context.Context, s *Server) error
+
+// Apps holds applications by server name or by the config's "app" key, so
+// that servers running the same code (game1, game2) can share one entry.
+type Apps map[string]App
+
+// For returns the application of server sc: the one registered under its
+// name, else the one under its "app" key, else nil.
+func (a Apps) For(sc *ServerConfig) App {
+	if app := a[sc.Name]; app != nil {
+		return app
+	}
+	if sc.App != "" {
+		return a[sc.App]
+	}
+	return nil
+}
+
+// Server is one server of a cluster (Firefly's FFServer): from the config
+// and its name it runs
+//
+//   - its root, if it has a rootport, which the servers listing it in their
+//     remoteport join;
+//   - a node per remoteport entry, joined to that root when the master says
+//     where the root is (remote_connect), and joined again whenever the
+//     master says so (the root restarted, or moved);
+//   - its master link, a node joined to the master under the server's name,
+//     which reconnects by itself to a restarted master and so registers
+//     again.
+//
+// The master's serverStop runs the stop hook and ends Run; its sreload runs
+// the reload hook.
+type Server struct {
+	cfg  *Config
+	sc   *ServerConfig
+	app  App
+	opts options
+	log  *slog.Logger
+
+	root      *rpc.Root // nil without a rootport
+	links     map[string]*link
+	masterSvc *rpc.Service
+	master    *rpc.Node
+
+	stopc    chan struct{}
+	stopOnce sync.Once
+	hookOnce sync.Once
+
+	mu       sync.Mutex
+	ctx      context.Context // Run's; nil before Run
+	running  bool
+	onStop   func(context.Context)
+	onReload func(context.Context) error
+}
+
+// NewServer returns the server called name of cfg, running app (which may
+// be nil: a server without code of its own).
+func NewServer(cfg *Config, name string, app App, opts ...Option) (*Server, error) {
+	if cfg == nil || cfg.Master == nil {
+		return nil, &ConfigError{Problems: []error{&problem{ErrNoMaster, `no "master" section`}}}
+	}
+	sc, err := cfg.Server(name)
+	if err != nil {
+		return nil, err
+	}
+	o := newOptions(opts)
+	s := &Server{
+		cfg:       cfg,
+		sc:        sc,
+		app:       app,
+		opts:      o,
+		log:       o.logger.With("server", name),
+		links:     make(map[string]*link),
+		masterSvc: rpc.NewService(name + "@master"),
+		stopc:     make(chan struct{}),
+	}
+	if sc.RootPort != 0 {
+		s.root, err = rpc.NewRoot(rpc.WithRootService(rpc.NewService(name)), rpc.WithRootLogger(s.log))
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, rp := range sc.RemotePort {
+		port, _ := cfg.rootPort(sc, rp.RootName)
+		s.links[rp.RootName] = &link{
+			s:       s,
+			root:    rp.RootName,
+			port:    port,
+			svc:     rpc.NewService(name + "@" + rp.RootName),
+			changed: make(chan struct{}),
+		}
+	}
+	if err := s.mapMasterCommands(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) mapMasterCommands() error {
+	return errors.Join(
+		s.masterSvc.Map(CmdRemoteConnect, func(ctx context.Context, root, host string) error {
+			l := s.links[root]
+			if l == nil {
+				return rpc.Expected(fmt.Errorf("%w: %q", ErrNoSuchRoot, root))
+			}
+			s.log.Info("cluster: master says join root", "root", root, "host", host)
+			l.connect(host)
+			return nil
+		}),
+		s.masterSvc.Map(CmdStop, func(ctx context.Context) {
+			s.log.Info("cluster: master says stop")
+			s.runStopHook(ctx)
+			// Let the answer go out before Run closes the connection.
+			time.AfterFunc(100*time.Millisecond, s.Stop)
+		}),
+		s.masterSvc.Map(CmdReload, func(ctx context.Context) error {
+			s.log.Info("cluster: master says reload")
+			s.mu.Lock()
+			f := s.onReload
+			s.mu.Unlock()
+			if f == nil {
+				return nil
+			}
+			return f(ctx)
+		}),
+	)
+}
+
+// Name returns the server's name.
+func (s *Server) Name() string { return s.sc.Name }
+
+// Config returns the server's entry of the config.
+func (s *Server) Config() *ServerConfig { return s.sc }
+
+// Cluster returns the whole config (its Sections hold "db", "memcached",
+// ...).
+func (s *Server) Cluster() *Config { return s.cfg }
+
+// Root returns the server's root, or nil if it has no rootport. Its
+// Service holds the targets the server's nodes call; its CallChild calls
+// theirs.
+func (s *Server) Root() *rpc.Root { return s.root }
+
+// NodeService returns the service root calls on this server (its node
+// joined to root), or nil if root is not in the server's remoteport.
+func (s *Server) NodeService(root string) *rpc.Service {
+	if l := s.links[root]; l != nil {
+		return l.svc
+	}
+	return nil
+}
+
+// Node returns the node currently joined (or rejoining) root, or nil.
+func (s *Server) Node(root string) *rpc.Node {
+	if l := s.links[root]; l != nil {
+		n, _ := l.current()
+		return n
+	}
+	return nil
+}
+
+// Master returns the server's master link, or nil before Run.
+func (s *Server) Master() *rpc.Node {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.master
+}
+
+// OnStop sets the hook run when the master says stop, or Run's context
+// ends, before Run returns (Firefly's stophandler). It runs once.
+func (s *Server) OnStop(f func(ctx context.Context)) {
+	s.mu.Lock()
+	s.onStop = f
+	s.mu.Unlock()
+}
+
+// OnReload sets the hook run when the master says reload (Firefly's
+// reload module); its error reaches the admin.
+func (s *Server) OnReload(f func(ctx context.Context) error) {
+	s.mu.Lock()
+	s.onReload = f
+	s.mu.Unlock()
+}
+
+// CallRemote runs command on the service of root (a root the server joins)
+// and stores the result in reply (Firefly's GlobalObject().remote[root]
+// .callRemote). Until the master has said where root is, and while the node
+// rejoins it, the call waits, until ctx ends (an error matching
+// ErrNotJoined or rpc.ErrConnectionLost).
+func (s *Server) CallRemote(ctx context.Context, root string, command any, reply any, args ...any) error {
+	l := s.links[root]
+	if l == nil {
+		return fmt.Errorf("%w: %q", ErrNoSuchRoot, root)
+	}
+	for {
+		n, changed := l.current()
+		if n == nil {
+			if l.isClosed() {
+				return ErrServerStopped
+			}
+			select {
+			case <-changed:
+				continue
+			case <-ctx.Done():
+				return fmt.Errorf("%w: %q: %w", ErrNotJoined, root, ctx.Err())
+			}
+		}
+		err := n.CallRemote(ctx, command, reply, args...)
+		if errors.Is(err, rpc.ErrNodeClosed) && ctx.Err() == nil {
+			continue // replaced by a newer node
+		}
+		return err
+	}
+}
+
+// Stop makes Run return, after the stop hook. It may be called at any
+// time, more than once.
+func (s *Server) Stop() { s.stopOnce.Do(func() { close(s.stopc) }) }
+
+func (s *Server) runStopHook(ctx context.Context) {
+	s.hookOnce.Do(func() {
+		s.mu.Lock()
+		f := s.onStop
+		s.mu.Unlock()
+		if f != nil {
+			f(ctx)
+		}
+	})
+}
+
+// Run runs the server: the App, then its root on rootport (every
+// interface), then its master link, which it dials at the config's
+// MasterAddr until the master answers. It returns nil after the master says
+// stop, Stop is called, or ctx ends, having run the stop hook and closed
+// everything; or an error from the App or the listener.
+func (s *Server) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.mu.Lock()
+	if s.running {
+		s.mu.Unlock()
+		return fmt.Errorf("cluster: server %q: Run called twice", s.Name())
+	}
+	s.running = true
+	s.ctx = ctx
+	s.mu.Unlock()
+	defer s.close()
+
+	if s.app != nil {
+		if err := s.app(ctx, s); err != nil {
+			return fmt.Errorf("cluster: server %q: app: %w", s.Name(), err)
+		}
+	}
+	if s.root != nil {
+		ln, err := net.Listen("tcp", ":"+strconv.Itoa(s.sc.RootPort))
+		if err != nil {
+			return fmt.Errorf("cluster: server %q: %w", s.Name(), err)
+		}
+		go s.root.Serve(ln)
+		s.log.Info("cluster: root listening", "addr", ln.Addr())
+	}
+	master := rpc.NewNode(s.Name(),
+		rpc.WithNodeService(s.masterSvc),
+		rpc.WithNodeLogger(s.log),
+		rpc.WithReconnectBackoff(s.opts.base, s.opts.max))
+	addr := s.cfg.MasterAddr()
+	master.OnConnect(func(c *rpc.Conn) {
+		s.log.Info("cluster: joined the master", "addr", addr)
+	})
+	s.mu.Lock()
+	s.master = master
+	s.mu.Unlock()
+	go s.joinMaster(ctx, master, addr)
+
+	select {
+	case <-ctx.Done():
+	case <-s.stopc:
+	}
+	hctx, hcancel := context.WithTimeout(context.Background(), s.opts.callTimeout)
+	s.runStopHook(hctx)
+	hcancel()
+	s.log.Info("cluster: server stopped")
+	return nil
+}
+
+// joinMaster dials the master until it answers; from then on the node
+// rejoins by itself.
+func (s *Server) joinMaster(ctx context.Context, master *rpc.Node, addr string) {
+	for attempt := 0; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, rpc.DefaultDialTimeout)
+		err := master.Connect(actx, addr)
+		cancel()
+		if err == nil || ctx.Err() != nil || errors.Is(err, rpc.ErrNodeClosed) {
+			return
+		}
+		if attempt == 0 {
+			s.log.Info("cluster: waiting for the master", "addr", addr, "err", err)
+		}
+		if !sleep(ctx, backoff(s.opts.base, s.opts.max, attempt)) {
+			return
+		}
+	}
+}
+
+// close closes the master link, the nodes and the root, in that order.
+func (s *Server) close() {
+	s.mu.Lock()
+	master := s.master
+	s.mu.Unlock()
+	if master != nil {
+		master.Close()
+	}
+	for _, l := range s.links {
+		l.close()
+	}
+	if s.root != nil {
+		s.root.Close()
+	}
+}
+
+// link is the server's membership of one root: the node joined to it,
+// replaced each time the master says where the root is.
+type link struct {
+	s    *Server
+	root string
+	port int
+	svc  *rpc.Service
+
+	mu      sync.Mutex
+	node    *rpc.Node // joined at least once; nil while dialling
+	addr    string
+	gen     uint64
+	dialing bool
+	cancel  context.CancelFunc // ends the current generation's dialling
+	changed chan struct{}      // closed and replaced when node changes
+	closed  bool
+}
+
+// current returns the node and a channel closed when it changes.
+func (l *link) current() (*rpc.Node, <-chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.node, l.changed
+}
+
+func (l *link) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
+// setNode installs n (nil: none). l.mu is held.
+func (l *link) setNode(n *rpc.Node) {
+	l.node = n
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+// connect joins the root at host, unless the link is joined, or joining,
+// there already: the old node is closed and a new one dials until it is in.
+func (l *link) connect(host string) {
+	addr := net.JoinHostPort(host, strconv.Itoa(l.port))
+	l.mu.Lock()
+	s := l.s
+	s.mu.Lock()
+	runCtx := s.ctx
+	s.mu.Unlock()
+	if l.closed || runCtx == nil {
+		l.mu.Unlock()
+		return
+	}
+	if l.addr == addr && (l.dialing || l.node != nil && l.node.Connected()) {
+		l.mu.Unlock()
+		return
+	}
+	old, oldCancel := l.node, l.cancel
+	l.gen++
+	gen := l.gen
+	l.addr = addr
+	l.dialing = true
+	ctx, cancel := context.WithCancel(runCtx)
+	l.cancel = cancel
+	if old != nil {
+		l.setNode(nil)
+	}
+	l.mu.Unlock()
+	if oldCancel != nil {
+		oldCancel()
+	}
+	go func() {
+		if old != nil {
+			old.Close()
+		}
+		l.dial(ctx, gen, addr)
+	}()
+}
+
+// dial connects a new node to addr, retrying with backoff, until it is in
+// or ctx ends (the link was told another address, or closed).
+func (l *link) dial(ctx context.Context, gen uint64, addr string) {
+	s := l.s
+	n := rpc.NewNode(s.Name(),
+		rpc.WithNodeService(l.svc),
+		rpc.WithNodeLogger(s.log),
+		rpc.WithWaitForReconnect(true),
+		rpc.WithReconnectBackoff(s.opts.base, s.opts.max))
+	for attempt := 0; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, rpc.DefaultDialTimeout)
+		err := n.Connect(actx, addr)
+		cancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil || !sleep(ctx, backoff(s.opts.base, s.opts.max, attempt)) {
+			n.Close()
+			return
+		}
+		s.log.Debug("cluster: joining root failed", "root", l.root, "addr", addr, "err", err)
+	}
+	l.mu.Lock()
+	if l.closed || l.gen != gen {
+		l.mu.Unlock()
+		n.Close()
+		return
+	}
+	l.dialing = false
+	l.setNode(n)
+	l.mu.Unlock()
+	s.log.Info("cluster: joined root", "root", l.root, "addr", addr)
+}
+
+// close closes the node and stops dialling.
+func (l *link) close() {
+	l.mu.Lock()
+	l.closed = true
+	n, cancel := l.node, l.cancel
+	if n != nil {
+		l.setNode(nil)
+	} else {
+		close(l.changed)
+		l.changed = make(chan struct{})
+	}
+	l.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	if n != nil {
+		n.Close()
+	}
+}
+
+// backoff returns the jittered delay before attempt (0-based): between half
+// and all of min(max, base * 2^attempt).
+func backoff(base, max time.Duration, attempt int) time.Duration {
+	d := max
+	if attempt < 32 {
+		if e := base << attempt; e > 0 && e < d {
+			d = e
+		}
+	}
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+// sleep waits d or until ctx ends, and reports whether it waited d.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
