@@ -22,6 +22,7 @@ type Conn struct {
 	reg  *registry.Registry
 	log  *slog.Logger
 	root *target // the root object this side offers; nil for none
+	peer Peer    // who the peer proved to be (see peer.go); set before start
 
 	peerRoot *Ref
 
@@ -71,6 +72,7 @@ func newConn(sess *transport.Session, o *options, reg *registry.Registry, root *
 func (c *Conn) start() {
 	go c.acceptLanes()
 	go c.sendControl()
+	c.watchIdle()
 }
 
 // Root returns a reference to the root object the peer offers. Calling it
@@ -99,7 +101,7 @@ func (c *Conn) RemoteAddr() net.Addr { return c.sess.RemoteAddr() }
 
 // NetConn returns the underlying network connection (for example to read a
 // TLS connection's state).
-func (c *Conn) NetConn() net.Conn { return c.sess.Conn() }
+func (c *Conn) NetConn() net.Conn { return unwrapConn(c.sess.Conn()) }
 
 // Close closes the connection at once: pending calls on both sides fail with
 // ErrConnectionLost, running handlers see their context cancelled, and every

@@ -9,14 +9,24 @@ import (
 
 // Dial connects to a server at addr on network (e.g. "tcp") and returns the
 // connection once the handshake is done. ctx bounds the dial and the
-// handshake.
+// handshakes (TLS, shared secret, transport), each also bounded by the
+// transport's handshake timeout. With WithTLS and no ServerName in the TLS
+// configuration, the host part of addr is the name verified.
 func Dial(ctx context.Context, network, addr string, opts ...Option) (*Conn, error) {
+	o := newOptions(opts)
+	if err := o.check(true); err != nil {
+		return nil, err
+	}
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, err
 	}
-	c, err := NewConn(ctx, nc, opts...)
+	host, _, herr := net.SplitHostPort(addr)
+	if herr != nil {
+		host = addr
+	}
+	c, err := newClientConn(ctx, nc, o, host)
 	if err != nil {
 		nc.Close()
 		return nil, err
@@ -25,9 +35,17 @@ func Dial(ctx context.Context, network, addr string, opts ...Option) (*Conn, err
 }
 
 // NewConn runs a broker over an established network connection, as the
-// dialling side. ctx bounds the handshake. On error nc is left open.
+// dialling side. ctx bounds the handshakes. On error nc is left open (a
+// failed TLS or shared-secret exchange may have written to it).
 func NewConn(ctx context.Context, nc net.Conn, opts ...Option) (*Conn, error) {
 	o := newOptions(opts)
+	if err := o.check(true); err != nil {
+		return nil, err
+	}
+	return newClientConn(ctx, nc, o, "")
+}
+
+func newClientConn(ctx context.Context, nc net.Conn, o *options, serverName string) (*Conn, error) {
 	var root *target
 	if o.root != nil {
 		var err error
@@ -35,11 +53,16 @@ func NewConn(ctx context.Context, nc net.Conn, opts ...Option) (*Conn, error) {
 			return nil, err
 		}
 	}
-	sess, err := transport.Client(ctx, nc, o.transport)
+	conn, peer, err := o.secure(ctx, nc, true, serverName)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := transport.Client(ctx, conn, o.transport)
 	if err != nil {
 		return nil, err
 	}
 	c := newConn(sess, o, o.registry, root)
+	c.peer = peer
 	if o.onConnect != nil {
 		o.onConnect(c)
 	}

@@ -1,8 +1,10 @@
 package rpc
 
 import (
+	"crypto/tls"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/fireflyrpc/firefly/registry"
 	"github.com/fireflyrpc/firefly/transport"
@@ -45,6 +47,13 @@ type options struct {
 	stackTraces     bool
 	introspection   bool
 	onConnect       func(*Conn)
+
+	// Security (see tls.go, auth.go and idle.go).
+	tls         *tls.Config
+	identity    string  // this side's shared-secret identity (dialling side)
+	secret      []byte  // its secret
+	keyring     Keyring // the serving side's secrets by identity
+	idleTimeout time.Duration
 }
 
 func newOptions(opts []Option) *options {

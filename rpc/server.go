@@ -33,6 +33,9 @@ type Server struct {
 // naming it and the reason.
 func NewServer(root any, opts ...Option) (*Server, error) {
 	o := newOptions(opts)
+	if err := o.check(false); err != nil {
+		return nil, err
+	}
 	s := &Server{opts: o, conns: make(map[*Conn]struct{}), lns: make(map[net.Listener]struct{})}
 	if root != nil {
 		obj, err := newTarget(o.registry, root)
@@ -92,14 +95,20 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // ServeConn runs the server side of a broker over an accepted network
-// connection and returns it once the handshake is done (bounded by ctx and
-// the transport's handshake timeout). On error nc is left open.
+// connection and returns it once the handshakes are done (TLS and the
+// shared-secret exchange when configured, then the transport's), each bounded
+// by ctx and the transport's handshake timeout. On error nc is left open.
 func (s *Server) ServeConn(ctx context.Context, nc net.Conn) (*Conn, error) {
-	sess, err := transport.Server(ctx, nc, s.opts.transport)
+	conn, peer, err := s.opts.secure(ctx, nc, false, "")
+	if err != nil {
+		return nil, err
+	}
+	sess, err := transport.Server(ctx, conn, s.opts.transport)
 	if err != nil {
 		return nil, err
 	}
 	c := newConn(sess, s.opts, s.opts.registry, s.root)
+	c.peer = peer
 	s.mu.Lock()
 	if s.closed || s.shutdown {
 		s.mu.Unlock()
