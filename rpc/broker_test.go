@@ -787,3 +787,38 @@ func TestIntrospectionOffByDefault(t *testing.T) {
 		t.Fatalf("introspection without the option = %v, want ErrNoSuchMethod", err)
 	}
 }
+
+func TestServerStats(t *testing.T) {
+	srv, conn := pair(t, newCalc(), nil)
+	ctx := testCtx(t)
+	for range 3 {
+		if err := conn.Root().Call(ctx, "add", nil, Args{1, 2}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.Root().Call(ctx, "nope", nil)
+	conn.Root().Call(ctx, "div", nil, Args{1, 0})
+	conn.Root().Call(ctx, "panic", nil)
+	if err := conn.Root().Call(ctx, "keep", nil, newTwo()); err != nil {
+		t.Fatal(err)
+	}
+	st := srv.Stats()
+	if st.Conns != 1 || st.ConnsTotal != 1 || st.CallsIn != 7 || st.Exports != 0 {
+		t.Fatalf("server stats %+v", st)
+	}
+	want := map[string]uint64{"no_such_method": 1, "handler": 1, "panic": 1}
+	for k, v := range want {
+		if st.Errors[k] != v {
+			t.Fatalf("errors %v, want %v", st.Errors, want)
+		}
+	}
+	if st.BytesIn == 0 || st.BytesOut == 0 {
+		t.Fatalf("no traffic counted: %+v", st)
+	}
+	ct := conn.Totals()
+	if ct.CallsOut != 7 || ct.Exports != 1 || ct.BytesOut < st.BytesIn {
+		t.Fatalf("client totals %+v (server read %d bytes)", ct, st.BytesIn)
+	}
+	conn.Close()
+	eventually(t, "the server to count the connection closed", func() bool { return srv.Stats().Conns == 0 })
+}

@@ -65,6 +65,8 @@ func newConn(sess *transport.Session, o *options, reg *registry.Registry, root *
 	c.answers.init()
 	c.exports.init(o.maxExports)
 	c.imports.byID = make(map[uint64]*importEntry)
+	o.metrics.conns.Add(1)
+	o.metrics.connsTotal.Add(1)
 	return c
 }
 
@@ -148,6 +150,11 @@ func (c *Conn) shutdown(cause error) {
 		}
 		c.sess.CloseWithError(cause)
 		close(c.done)
+		m := c.opts.metrics
+		m.conns.Add(-1)
+		st := c.sess.Stats()
+		m.bytesIn.Add(st.BytesIn)
+		m.bytesOut.Add(st.BytesOut)
 		c.questions.closeAll(c.err)
 		c.answers.cancelAll()
 		c.exports.clear()

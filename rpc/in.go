@@ -157,6 +157,7 @@ func (in *inLane) readCall() error {
 	if !oneway && reqID == 0 {
 		return protocolErrorf("call without a request id")
 	}
+	c.opts.metrics.callsIn.Add(1)
 
 	var callErr error
 	obj := c.object(objID)

@@ -47,6 +47,7 @@ type options struct {
 	stackTraces     bool
 	introspection   bool
 	onConnect       func(*Conn)
+	metrics         *metrics
 
 	// Security (see tls.go, auth.go and idle.go).
 	tls         *tls.Config
@@ -74,6 +75,7 @@ func newOptions(opts []Option) *options {
 		o.registry = NewRegistry()
 	}
 	o.controlQueue = max(64, 2*o.maxHandlers)
+	o.metrics = new(metrics)
 	return o
 }
 

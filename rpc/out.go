@@ -42,6 +42,9 @@ func (c *Conn) ask(ctx context.Context, r *Ref, method string, args []any, q *qu
 	}
 	err = c.writeCall(ctx, l, r, id, method, args, q == nil)
 	c.releaseLane(l)
+	if err == nil {
+		c.opts.metrics.callsOut.Add(1)
+	}
 	if err != nil && q != nil && !c.forget(id) {
 		// The connection closed under us and completed q already; let the
 		// caller read that outcome.
@@ -312,6 +315,7 @@ func (c *Conn) appendError(l *outLane, reqID uint64, err error) {
 	if c.opts.stackTraces {
 		stack = stackOf(err)
 	}
+	c.opts.metrics.errors[code].Add(1)
 	l.begin(msgError)
 	l.buf = appendUvarint(l.buf, reqID)
 	l.buf = append(l.buf, byte(code), expected)

@@ -43,6 +43,7 @@ func (s *Session) readFrames() error {
 		if err := checkHeader(&h, s.cfg.MaxFrameSize); err != nil {
 			return err
 		}
+		s.bytesIn.Add(uint64(headerLen) + uint64(h.length()))
 		var err error
 		switch h.typ() {
 		case typeData:

@@ -23,6 +23,9 @@ const finalFlushTimeout = time.Second
 // Session is one multiplexed connection. Either side may open streams; all
 // methods are safe for concurrent use.
 type Session struct {
+	bytesIn  atomic.Uint64 // frame bytes read, headers included
+	bytesOut atomic.Uint64 // frame bytes handed to the connection
+
 	conn   net.Conn
 	cfg    Config
 	log    *slog.Logger
@@ -402,4 +405,15 @@ func (s *Session) keepalive() {
 	if ping {
 		s.w.queuePing(false, 0)
 	}
+}
+
+// Stats are a session's traffic counters.
+type Stats struct {
+	BytesIn  uint64 // frame bytes read from the connection, headers included
+	BytesOut uint64 // frame bytes written to the connection, headers included
+}
+
+// Stats returns the session's traffic counters (the preface not counted).
+func (s *Session) Stats() Stats {
+	return Stats{BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load()}
 }

@@ -243,6 +243,11 @@ func (w *writer) unopenedLocked() bool {
 }
 
 func (w *writer) write(iov [][]byte) error {
+	var n uint64
+	for _, b := range iov {
+		n += uint64(len(b))
+	}
+	w.s.bytesOut.Add(n)
 	if w.vectored {
 		if len(iov) == 1 {
 			_, err := w.s.conn.Write(iov[0])

@@ -1,0 +1,91 @@
+package rpc
+
+import (
+	"sync/atomic"
+)
+
+// metrics are the counters of a Server (shared by its connections) or of a
+// dialled connection. Every field is updated atomically on the call path.
+type metrics struct {
+	conns      atomic.Int64
+	connsTotal atomic.Uint64
+	callsIn    atomic.Uint64
+	callsOut   atomic.Uint64
+	errors     [codeLimit]atomic.Uint64 // error answers sent, by code; codeNone: the handlers' own errors
+	bytesIn    atomic.Uint64            // of connections already closed
+	bytesOut   atomic.Uint64
+}
+
+// errorKinds names the error codes in Stats.
+var errorKinds = [codeLimit]string{
+	codeNone:              "handler",
+	codeConnectionLost:    "connection_lost",
+	codeNoSuchMethod:      "no_such_method",
+	codeNoSuchObject:      "no_such_object",
+	codeBadArguments:      "bad_arguments",
+	codeBadReply:          "bad_reply",
+	codeOverloaded:        "overloaded",
+	codePanic:             "panic",
+	codeReleased:          "released",
+	codeShutdown:          "shutdown",
+	codeMessageTooLarge:   "message_too_large",
+	codeForeignReference:  "foreign_reference",
+	codeNotReferenceable:  "not_referenceable",
+	codeTooManyReferences: "too_many_references",
+	codeTooManyCalls:      "too_many_calls",
+	codeCanceled:          "canceled",
+	codeDeadlineExceeded:  "deadline_exceeded",
+}
+
+// Totals are counters summed over connections: a Server's over every
+// connection it served, a dialled Conn's over itself.
+type Totals struct {
+	Conns      int               // connections open now
+	ConnsTotal uint64            // connections opened since start
+	CallsIn    uint64            // calls received (answered, refused or one-way)
+	CallsOut   uint64            // calls made
+	Errors     map[string]uint64 // error answers sent, by kind ("handler" for the handlers' own errors, "panic", "no_such_method", ...)
+	BytesIn    uint64            // transport bytes read, frame headers included
+	BytesOut   uint64            // transport bytes written, frame headers included
+	Exports    int               // local objects the peers hold references to, now
+	Handlers   int               // handlers running now
+}
+
+// totals adds up m and the live connections cs.
+func (m *metrics) totals(cs []*Conn) Totals {
+	t := Totals{
+		Conns:      int(m.conns.Load()),
+		ConnsTotal: m.connsTotal.Load(),
+		CallsIn:    m.callsIn.Load(),
+		CallsOut:   m.callsOut.Load(),
+		Errors:     make(map[string]uint64),
+		BytesIn:    m.bytesIn.Load(),
+		BytesOut:   m.bytesOut.Load(),
+	}
+	for code := range m.errors {
+		if n := m.errors[code].Load(); n > 0 {
+			t.Errors[errorKinds[code]] = n
+		}
+	}
+	for _, c := range cs {
+		st := c.sess.Stats()
+		t.BytesIn += st.BytesIn
+		t.BytesOut += st.BytesOut
+		t.Exports += c.exports.len()
+		t.Handlers += int(c.answers.running.Load())
+	}
+	return t
+}
+
+// Totals returns the connection's own counters.
+func (c *Conn) Totals() Totals {
+	select {
+	case <-c.done:
+		return c.opts.metrics.totals(nil)
+	default:
+		return c.opts.metrics.totals([]*Conn{c})
+	}
+}
+
+// Stats returns the server's counters, summed over its connections.
+func (s *Server) Stats() Totals { return s.opts.metrics.totals(s.Conns()) }
