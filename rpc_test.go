@@ -325,3 +325,75 @@ func BenchmarkCallback(b *testing.B) {
 		}
 	}
 }
+
+// gate builds Firefly's usual route: a root (gate) with two nodes, net and
+// game. The gate's "forward" target calls the game child and returns its
+// answer; "echo" answers directly.
+func gate(b *testing.B) *rpc.Node {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	root, err := rpc.NewRoot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	echo := func(x int) int { return x }
+	if err := root.Service().Map("echo", echo); err != nil {
+		b.Fatal(err)
+	}
+	err = root.Service().Map("forward", func(ctx context.Context, x int) (int, error) {
+		var y int
+		err := root.CallChild(ctx, "game", "echo", &y, x)
+		return y, err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln := listen(b)
+	go root.Serve(ln)
+	b.Cleanup(func() { root.Close() })
+	game := rpc.NewNode("game")
+	if err := game.Service().Map("echo", echo); err != nil {
+		b.Fatal(err)
+	}
+	net := rpc.NewNode("net")
+	for _, n := range []*rpc.Node{game, net} {
+		if err := n.Connect(ctx, ln.Addr().String()); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { n.Close() })
+	}
+	for root.Child("game") == nil {
+		if ctx.Err() != nil {
+			b.Fatal("game never joined")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return net
+}
+
+// BenchmarkGateHop: a node's call that the root forwards to another child and
+// back (net -> gate -> game -> gate -> net), beside BenchmarkGateDirect.
+func BenchmarkGateHop(b *testing.B) {
+	ctx := context.Background()
+	n := gate(b)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		var y int
+		if err := n.CallRemote(ctx, "forward", &y, i); err != nil || y != i {
+			b.Fatalf("forward = %d, %v", y, err)
+		}
+	}
+}
+
+// BenchmarkGateDirect: the same node calling the root directly (net -> gate).
+func BenchmarkGateDirect(b *testing.B) {
+	ctx := context.Background()
+	n := gate(b)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		var y int
+		if err := n.CallRemote(ctx, "echo", &y, i); err != nil || y != i {
+			b.Fatalf("echo = %d, %v", y, err)
+		}
+	}
+}

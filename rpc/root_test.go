@@ -461,50 +461,6 @@ func TestRootFiftyNodes(t *testing.T) {
 	}
 }
 
-// gate builds net -> gate (root) -> game: the root's "forward" target calls
-// the game child and returns its answer.
-func gate(b *testing.B) (netNode *rpc.Node) {
-	root, addr := startRoot(b, "127.0.0.1:0")
-	mustMap(b, root.Service(), "echo", func(x int) int { return x })
-	mustMap(b, root.Service(), "forward", func(ctx context.Context, x int) (int, error) {
-		var y int
-		err := root.CallChild(ctx, "game", "echo", &y, x)
-		return y, err
-	})
-	game := connectNode(b, addr, "game")
-	mustMap(b, game.Service(), "echo", func(x int) int { return x })
-	netNode = connectNode(b, addr, "net")
-	waitUntil(b, "game child", func() bool { return root.Child("game") != nil })
-	return netNode
-}
-
-// BenchmarkGateHop: a node's call that the root forwards to another child and
-// back (net -> gate -> game -> gate -> net).
-func BenchmarkGateHop(b *testing.B) {
-	ctx := context.Background()
-	n := gate(b)
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		var y int
-		if err := n.CallRemote(ctx, "forward", &y, i); err != nil || y != i {
-			b.Fatalf("forward = %d, %v", y, err)
-		}
-	}
-}
-
-// BenchmarkGateDirect: the same node calling the root directly (net -> gate).
-func BenchmarkGateDirect(b *testing.B) {
-	ctx := context.Background()
-	n := gate(b)
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		var y int
-		if err := n.CallRemote(ctx, "echo", &y, i); err != nil || y != i {
-			b.Fatalf("echo = %d, %v", y, err)
-		}
-	}
-}
-
 func TestChildManager(t *testing.T) {
 	var m rpc.ChildManager // the zero value is usable
 	if m.Len() != 0 || m.Get("a") != nil || m.GetByID(1) != nil || m.Drop("a") != nil {
