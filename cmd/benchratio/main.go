@@ -1,0 +1,127 @@
+// Command benchratio reads the output of the root package's benchmarks and
+// prints firefly's numbers beside net/rpc's from the same run, as ratios, with
+// the performance goals:
+//
+//	go test -run '^$' -bench . -benchtime 2s . | go run ./cmd/benchratio
+//
+// Each BenchmarkX is paired with BenchmarkNetRPCX when present. Lines it does
+// not understand are ignored, so the whole output can be piped in.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// result is one benchmark line's metrics, by unit ("ns/op", "MB/s", ...).
+type result map[string]float64
+
+// benchLine matches "BenchmarkName-2   123   456 ns/op   7 B/op ...".
+var benchLine = regexp.MustCompile(`^Benchmark(\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
+
+func parse(r io.Reader) (map[string]result, []string, error) {
+	results := make(map[string]result)
+	var header []string
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := sc.Text()
+		for _, h := range []string{"goos:", "goarch:", "cpu:"} {
+			if strings.HasPrefix(line, h) {
+				header = append(header, line)
+			}
+		}
+		m := benchLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		res := result{}
+		f := strings.Fields(m[2])
+		for i := 0; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				continue
+			}
+			res[f[i+1]] = v
+		}
+		results[m[1]] = res
+	}
+	return results, header, sc.Err()
+}
+
+// row is one line of the table.
+type row struct {
+	name, ours, theirs, ratio, goal, met string
+}
+
+func main() {
+	results, header, err := parse(os.Stdin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchratio:", err)
+		os.Exit(1)
+	}
+	if len(results) == 0 {
+		fmt.Fprintln(os.Stderr, "benchratio: no benchmark lines on standard input")
+		os.Exit(1)
+	}
+	var rows []row
+	pair := func(name string) (result, result, bool) {
+		a, ok1 := results[name]
+		b, ok2 := results["NetRPC"+name]
+		return a, b, ok1 && ok2
+	}
+	yes := func(ok bool) string {
+		if ok {
+			return "yes"
+		}
+		return "no"
+	}
+	if a, b, ok := pair("CallSeq"); ok {
+		r := a["ns/op"] / b["ns/op"]
+		rows = append(rows, row{"CallSeq time", us(a["ns/op"]), us(b["ns/op"]), x(r), "<= 1.0x", yes(r <= 1)})
+		rows = append(rows, row{"CallSeq allocs/op", num(a["allocs/op"]), num(b["allocs/op"]), "", "<= 8", yes(a["allocs/op"] <= 8)})
+	}
+	if a, b, ok := pair("CallParallel"); ok {
+		r := b["ns/op"] / a["ns/op"]
+		rows = append(rows, row{"CallParallel throughput", us(a["ns/op"]), us(b["ns/op"]), x(r), ">= 3x", yes(r >= 3)})
+	}
+	if a, b, ok := pair("Echo1MiB"); ok {
+		r := a["MB/s"] / b["MB/s"]
+		rows = append(rows, row{"Echo1MiB throughput", mbs(a["MB/s"]), mbs(b["MB/s"]), x(r), ">= 1.0x", yes(r >= 1)})
+	}
+	if a, b, ok := pair("CallUnderBulk"); ok {
+		rows = append(rows, row{"CallUnderBulk p50", ms(a["p50-ns"]), ms(b["p50-ns"]), x(a["p50-ns"] / b["p50-ns"]), "", ""})
+		rows = append(rows, row{"CallUnderBulk p99", ms(a["p99-ns"]), ms(b["p99-ns"]), x(a["p99-ns"] / b["p99-ns"]), "<= 2 ms", yes(a["p99-ns"] <= 2e6)})
+	}
+	if cb, ok := results["Callback"]; ok {
+		if seq, ok := results["CallSeq"]; ok {
+			r := cb["ns/op"] / seq["ns/op"]
+			rows = append(rows, row{"Callback vs CallSeq", us(cb["ns/op"]), us(seq["ns/op"]) + " (CallSeq)", x(r), "<= 2x", yes(r <= 2)})
+		}
+	}
+	if hop, ok := results["GateHop"]; ok {
+		if direct, ok := results["GateDirect"]; ok {
+			r := hop["ns/op"] / direct["ns/op"]
+			rows = append(rows, row{"GateHop vs GateDirect", us(hop["ns/op"]), us(direct["ns/op"]) + " (direct)", x(r), "", ""})
+		}
+	}
+	for _, h := range header {
+		fmt.Println(h)
+	}
+	fmt.Println()
+	fmt.Println("| measure | firefly | net/rpc | ratio | goal | met |")
+	fmt.Println("|---|---|---|---|---|---|")
+	for _, r := range rows {
+		fmt.Printf("| %s | %s | %s | %s | %s | %s |\n", r.name, r.ours, r.theirs, r.ratio, r.goal, r.met)
+	}
+}
+
+func us(ns float64) string { return fmt.Sprintf("%.1f us", ns/1e3) }
+func ms(ns float64) string { return fmt.Sprintf("%.2f ms", ns/1e6) }
+func mbs(v float64) string { return fmt.Sprintf("%.0f MB/s", v) }
+func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+func x(r float64) string   { return fmt.Sprintf("%.2fx", r) }
