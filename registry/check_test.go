@@ -38,11 +38,15 @@ func (b *binaryOnly) UnmarshalBinary(p []byte) error {
 }
 
 // encodeOnly can be sent but not received.
+//
+//lint:ignore U1000 the unexported field is what the test is about
 type encodeOnly struct{ v int }
 
 func (e encodeOnly) GobEncode() ([]byte, error) { return []byte{1}, nil }
 
 // textOnly marshals to text, which gob does not use.
+//
+//lint:ignore U1000 the unexported field is what the test is about
 type textOnly struct{ v int }
 
 func (textOnly) MarshalText() ([]byte, error) { return nil, nil }
@@ -168,5 +172,5 @@ func TestCheckSpecialOnlyAtTop(t *testing.T) {
 // refLike stands for a type that embeds the broker's Referenceable marker.
 type refLike struct {
 	marker
-	c chan int
+	c chan int //lint:ignore U1000 the field is read only through reflection
 }

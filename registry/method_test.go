@@ -233,8 +233,8 @@ func (recvA) RemoteHello() string { return "a" }
 func (recvB) RemoteHello() string { return "b" }
 
 type hidden struct {
-	exported   int
-	unexported int
+	Exported   int
+	unexported int //lint:ignore U1000 the test reads it through reflection
 }
 
 func TestBadArguments(t *testing.T) {

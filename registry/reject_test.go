@@ -9,6 +9,7 @@ import (
 	"unsafe"
 )
 
+//lint:ignore U1000 the unexported fields are what the tests are about
 type noExported struct{ a, b int }
 type onlyChanFields struct {
 	C chan int

@@ -76,14 +76,6 @@ func (c *Conn) dropImport(id uint64, entry *importEntry, r *Ref) {
 	}
 }
 
-// lookupImport returns the live entry for id, or nil.
-func (c *Conn) lookupImport(id uint64) *importEntry {
-	t := &c.imports
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.byID[id]
-}
-
 func (t *importTable) len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()

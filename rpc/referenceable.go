@@ -35,11 +35,8 @@ func (Referenceable) GobEncode() ([]byte, error) { return nil, errNestedReferenc
 type referenceable interface{ rpcReferenceable() }
 
 var (
-	refType            = reflect.TypeFor[*Ref]()
-	referenceableType  = reflect.TypeFor[referenceable]()
-	contextType        = reflect.TypeFor[interface{ Deadline() }]()
-	_                  = contextType
-	emptyInterfaceType = reflect.TypeFor[any]()
+	refType           = reflect.TypeFor[*Ref]()
+	referenceableType = reflect.TypeFor[referenceable]()
 )
 
 // isSpecial reports the types the broker carries itself instead of gob: *Ref

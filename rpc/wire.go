@@ -112,13 +112,3 @@ func (m *msgReader) bytes(scratch []byte, max int) ([]byte, error) {
 	}
 	return scratch, nil
 }
-
-// discard skips what is left of the message.
-func (m *msgReader) discard() error {
-	if m.n <= 0 {
-		return nil
-	}
-	k, err := m.r.Discard(m.n)
-	m.n -= k
-	return err
-}
