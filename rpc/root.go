@@ -165,6 +165,19 @@ func (r *Root) Service() *Service { return r.svc }
 // Server returns the root's underlying server.
 func (r *Root) Server() *Server { return r.srv }
 
+// RootStats are a Root's counters: its server's Totals and the number of
+// children connected now.
+type RootStats struct {
+	Totals
+	Children int // children registered now
+}
+
+// Stats returns the root's counters: its server's (Server.Stats) and its
+// children's count.
+func (r *Root) Stats() RootStats {
+	return RootStats{Totals: r.srv.Stats(), Children: r.children.Len()}
+}
+
 // Serve accepts nodes on ln until ln fails or the root is closed (then it
 // returns ErrServerClosed). It may be called for several listeners.
 func (r *Root) Serve(ln net.Listener) error { return r.srv.Serve(ln) }
