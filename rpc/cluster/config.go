@@ -26,15 +26,15 @@ const (
 var (
 	// ErrNoMaster reports a config without a "master" section, or a master
 	// section without a rootport.
-	ErrNoMaster = errors.New("no master")
+	ErrNoMaster = errors.New("cluster: config: no master")
 	// ErrUnknownRoot reports a remoteport entry whose rootname names no
 	// server, a server without a rootport, or the server itself.
-	ErrUnknownRoot = errors.New("unknown root")
+	ErrUnknownRoot = errors.New("cluster: config: unknown root")
 	// ErrPortReused reports a port used twice in the config.
-	ErrPortReused = errors.New("port used twice")
+	ErrPortReused = errors.New("cluster: config: port used twice")
 	// ErrBadPort reports a port outside 1-65535, or a remoteport's rootport
 	// that differs from its root's.
-	ErrBadPort = errors.New("bad port")
+	ErrBadPort = errors.New("cluster: config: bad port")
 	// ErrUnknownServer reports a server name that the config does not have.
 	ErrUnknownServer = errors.New("cluster: no such server in the config")
 )
