@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"crypto/tls"
-	"io"
 	"log/slog"
 	"time"
 
@@ -69,7 +68,7 @@ func newOptions(opts []Option) *options {
 		opt(o)
 	}
 	if o.logger == nil {
-		o.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		o.logger = slog.New(slog.DiscardHandler)
 	}
 	if o.registry == nil {
 		o.registry = NewRegistry()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"slices"
@@ -85,7 +84,7 @@ func NewRoot(opts ...RootOption) (*Root, error) {
 		cfg.svc = NewService("root")
 	}
 	if cfg.logger == nil {
-		cfg.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.logger = slog.New(slog.DiscardHandler)
 	}
 	r := &Root{svc: cfg.svc, log: cfg.logger}
 	r.hooks.init()
