@@ -143,7 +143,8 @@ func (c *Conn) NotifyOnDisconnect(f func(error)) (cancel func()) {
 func (c *Conn) shutdown(cause error) {
 	c.doneOnce.Do(func() {
 		c.err = lostError(cause)
-		if errors.Is(cause, ErrProtocol) {
+		var tpe *transport.ProtocolError
+		if errors.Is(cause, ErrProtocol) || errors.As(cause, &tpe) {
 			c.log.Warn("rpc: closing connection", "remote", c.RemoteAddr(), "reason", cause)
 		} else {
 			c.log.Debug("rpc: connection ended", "remote", c.RemoteAddr(), "reason", cause)

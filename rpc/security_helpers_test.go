@@ -75,12 +75,26 @@ func (l *logBuf) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
+// mark returns the log's length, for waitForSince.
+func (l *logBuf) mark() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Len()
+}
+
 // waitFor waits until the log contains every one of subs.
 func (l *logBuf) waitFor(t testing.TB, subs ...string) {
 	t.Helper()
+	l.waitForSince(t, 0, subs...)
+}
+
+// waitForSince waits until the log written after mark contains every one of
+// subs.
+func (l *logBuf) waitForSince(t testing.TB, mark int, subs ...string) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		s := l.String()
+		s := l.String()[mark:]
 		missing := ""
 		for _, sub := range subs {
 			if !strings.Contains(s, sub) {
@@ -220,9 +234,12 @@ func (p *testPKI) clientConfig() *tls.Config {
 // test writes byte by byte. It reads the server's lanes and reports the
 // answers (REPLY and ERROR) it finds.
 type rawPeer struct {
-	sess    *transport.Session
-	answers chan rawAnswer
-	wg      sync.WaitGroup
+	sess *transport.Session
+	wg   sync.WaitGroup
+
+	mu   sync.Mutex
+	got  map[uint64]rawAnswer // by request id
+	more chan struct{}        // signalled after each answer
 }
 
 // rawAnswer is a REPLY (typ 2) or ERROR (typ 3) for request id; code is an
@@ -239,7 +256,7 @@ func newRawPeer(ctx context.Context, nc net.Conn, cfg *transport.Config) (*rawPe
 	if err != nil {
 		return nil, err
 	}
-	p := &rawPeer{sess: sess, answers: make(chan rawAnswer, 64)}
+	p := &rawPeer{sess: sess, got: make(map[uint64]rawAnswer), more: make(chan struct{}, 1)}
 	p.wg.Add(1)
 	go p.acceptLanes()
 	return p, nil
@@ -302,9 +319,12 @@ func (p *rawPeer) readLane(r *bufio.Reader) {
 			if typ == 3 && n > 0 && 1+n < len(body) {
 				a.code = body[1+n]
 			}
+			p.mu.Lock()
+			p.got[id] = a
+			p.mu.Unlock()
 			select {
-			case p.answers <- a:
-			default: // nobody is listening for that many
+			case p.more <- struct{}{}:
+			default:
 			}
 		}
 	}
@@ -326,13 +346,20 @@ func (p *rawPeer) lane(ctx context.Context) (*transport.Stream, error) {
 // (ok false).
 func (p *rawPeer) waitAnswer(ctx context.Context, id uint64) (rawAnswer, bool) {
 	for {
+		p.mu.Lock()
+		a, ok := p.got[id]
+		p.mu.Unlock()
+		if ok {
+			return a, true
+		}
 		select {
-		case a := <-p.answers:
-			if a.id == id {
-				return a, true
-			}
+		case <-p.more:
 		case <-p.sess.Done():
-			return rawAnswer{}, false
+			p.wg.Wait() // the lane readers record what had arrived
+			p.mu.Lock()
+			a, ok := p.got[id]
+			p.mu.Unlock()
+			return a, ok
 		case <-ctx.Done():
 			return rawAnswer{}, false
 		}
