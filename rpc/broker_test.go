@@ -774,6 +774,10 @@ func TestIntrospection(t *testing.T) {
 	if add == nil || len(add.Params) != 1 || add.Params[0] != "rpc_test.Args" || add.Result != "int" || add.Error {
 		t.Fatalf("Add described as %+v in %d methods", add, len(ms))
 	}
+	pt := add.ParamTypes[0]
+	if pt.Kind != "struct" || len(pt.Fields) != 2 || pt.Fields[0].Name != "A" || pt.Fields[1].Type.Kind != "int" || add.ResultType.Kind != "int" {
+		t.Fatalf("Add's types described as %+v -> %+v", pt, add.ResultType)
+	}
 	for _, m := range ms {
 		if m.Name == "Sum" && (len(m.Params) != 1 || m.Params[0] != "...int") {
 			t.Fatalf("Sum described as %+v", m)

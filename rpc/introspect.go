@@ -26,6 +26,76 @@ type MethodInfo struct {
 	Error bool
 	// Signature is the method's signature as registry.Method.String shows it.
 	Signature string
+	// ParamTypes describe the parameters' structure (a variadic method's
+	// last is its element type), so a client without the Go types can build
+	// values gob will decode into them (see cmd/firefly's call).
+	ParamTypes []TypeInfo
+	// ResultType describes the result's structure; nil when there is none.
+	ResultType *TypeInfo
+}
+
+// TypeInfo describes a Go type's structure as gob sees it.
+type TypeInfo struct {
+	// Kind is the reflect.Kind's name: "int", "string", "struct", "slice",
+	// "map", "array", "interface", ... A pointer is described by what it
+	// points to. "ref" is a reference (*rpc.Ref or a referenceable).
+	Kind string
+	// Name is the Go type, e.g. "main.Args".
+	Name string
+	// Elem is the element type of a slice, array, or map (its value).
+	Elem *TypeInfo `json:",omitempty"`
+	// Key is a map's key type.
+	Key *TypeInfo `json:",omitempty"`
+	// Len is an array's length.
+	Len int `json:",omitempty"`
+	// Fields are a struct's fields that gob carries.
+	Fields []FieldInfo `json:",omitempty"`
+}
+
+// FieldInfo is one struct field of a TypeInfo.
+type FieldInfo struct {
+	Name string
+	Type TypeInfo
+}
+
+// maxTypeDepth bounds the nesting introspection describes (recursive types
+// end there as kind "interface").
+const maxTypeDepth = 8
+
+// describeType returns t's structure.
+func describeType(t reflect.Type, depth int) TypeInfo {
+	for t.Kind() == reflect.Pointer && t != refType {
+		t = t.Elem()
+	}
+	ti := TypeInfo{Kind: t.Kind().String(), Name: t.String()}
+	if isSpecial(t) || (reflect.PointerTo(t).Implements(referenceableType)) {
+		ti.Kind = "ref"
+		return ti
+	}
+	if depth >= maxTypeDepth {
+		ti.Kind = "interface"
+		return ti
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		e := describeType(t.Elem(), depth+1)
+		ti.Elem = &e
+		if t.Kind() == reflect.Array {
+			ti.Len = t.Len()
+		}
+	case reflect.Map:
+		k, e := describeType(t.Key(), depth+1), describeType(t.Elem(), depth+1)
+		ti.Key, ti.Elem = &k, &e
+	case reflect.Struct:
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() || f.Type.Kind() == reflect.Chan || f.Type.Kind() == reflect.Func {
+				continue
+			}
+			ti.Fields = append(ti.Fields, FieldInfo{Name: f.Name, Type: describeType(f.Type, depth+1)})
+		}
+	}
+	return ti
 }
 
 // Lister is implemented by objects that can list their methods for
@@ -48,11 +118,15 @@ func describe(ms []*registry.Method) []MethodInfo {
 			s := p.String()
 			if m.Variadic && i == len(m.Params)-1 {
 				s = "..." + p.Elem().String()
+				p = p.Elem()
 			}
 			mi.Params = append(mi.Params, s)
+			mi.ParamTypes = append(mi.ParamTypes, describeType(p, 0))
 		}
 		if m.Result != nil {
 			mi.Result = m.Result.String()
+			rt := describeType(m.Result, 0)
+			mi.ResultType = &rt
 		}
 		out = append(out, mi)
 	}

@@ -5,6 +5,9 @@
 //	firefly -config config.json -server NAME   run only server NAME
 //	firefly stop -config config.json           stop every server, then the master (admin /stop)
 //	firefly reload -config config.json         run every server's reload hook (admin /reloadmodule)
+//	firefly methods -addr host:port            list a server's remote methods (introspection)
+//	firefly call -addr host:port -method add -args '[1,2]'
+//	                                           call one, arguments and result in JSON
 //
 // Servers run the apps compiled into this binary (see apps.go): the example
 // cluster's, by the config's "app" key. Start it with
@@ -41,6 +44,12 @@ func init() {
 		"":       runCluster,
 		"stop":   stopCluster,
 		"reload": reloadCluster,
+		"call": func(ctx context.Context, args []string) error {
+			return callCommand(ctx, args, os.Stdout)
+		},
+		"methods": func(ctx context.Context, args []string) error {
+			return methodsCommand(ctx, args, os.Stdout)
+		},
 	}
 }
 

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/fireflyrpc/firefly/registry"
+	"github.com/fireflyrpc/firefly/rpc"
+)
+
+// The client subcommands, like grpcurl for firefly, need a server that
+// enabled introspection (rpc.WithIntrospection):
+//
+//	firefly methods -addr host:port
+//	firefly call -addr host:port -method add -args '[1,2]'
+
+// dialFlags are the flags both client subcommands take.
+type dialFlags struct {
+	addr    string
+	timeout time.Duration
+}
+
+func (d *dialFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&d.addr, "addr", "", "server address, host:port")
+	fs.DurationVar(&d.timeout, "timeout", 10*time.Second, "time limit for the whole command")
+}
+
+// methods dials the server and lists its root's methods.
+func (d *dialFlags) methods(ctx context.Context) (*rpc.Conn, []rpc.MethodInfo, error) {
+	if d.addr == "" {
+		return nil, nil, &usageError{"-addr is required"}
+	}
+	conn, err := rpc.Dial(ctx, "tcp", d.addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	ms, err := conn.Root().Methods(ctx)
+	if err != nil {
+		conn.Close()
+		return nil, nil, fmt.Errorf("listing methods (does the server enable introspection?): %w", err)
+	}
+	return conn, ms, nil
+}
+
+// methodsCommand prints one line per method of the server's root object.
+func methodsCommand(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("methods", flag.ContinueOnError)
+	var d dialFlags
+	d.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return &usageError{err.Error()}
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	conn, ms, err := d.methods(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	for _, m := range ms {
+		fmt.Fprintln(out, m.Signature)
+	}
+	return nil
+}
+
+// callCommand calls one method with arguments given as a JSON array, turned
+// into the method's parameter types through introspection, and prints the
+// result as JSON.
+func callCommand(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("call", flag.ContinueOnError)
+	var d dialFlags
+	d.register(fs)
+	method := fs.String("method", "", "method name, e.g. add or Add")
+	jsonArgs := fs.String("args", "[]", "arguments as a JSON array")
+	if err := fs.Parse(args); err != nil {
+		return &usageError{err.Error()}
+	}
+	if *method == "" {
+		return &usageError{"-method is required"}
+	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal([]byte(*jsonArgs), &raw); err != nil {
+		return &usageError{fmt.Sprintf("-args must be a JSON array: %v", err)}
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	conn, ms, err := d.methods(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var m *rpc.MethodInfo
+	for i := range ms {
+		if ms[i].Name == registry.Canonical(*method) {
+			m = &ms[i]
+		}
+	}
+	if m == nil {
+		return fmt.Errorf("%w: %q", rpc.ErrNoSuchMethod, *method)
+	}
+	variadic := len(m.Params) > 0 && strings.HasPrefix(m.Params[len(m.Params)-1], "...")
+	if (!variadic && len(raw) != len(m.ParamTypes)) || (variadic && len(raw) < len(m.ParamTypes)-1) {
+		return &usageError{fmt.Sprintf("%s takes %d arguments (%s), got %d", m.Name, len(m.Params), strings.Join(m.Params, ", "), len(raw))}
+	}
+	callArgs := make([]any, len(raw))
+	for i, r := range raw {
+		ti := m.ParamTypes[min(i, len(m.ParamTypes)-1)]
+		t, err := typeOf(ti)
+		if err != nil {
+			return fmt.Errorf("argument %d: %w", i+1, err)
+		}
+		v := reflect.New(t)
+		if err := json.Unmarshal(r, v.Interface()); err != nil {
+			return fmt.Errorf("argument %d is not a %s: %w", i+1, ti.Name, err)
+		}
+		callArgs[i] = v.Elem().Interface()
+	}
+	var reply reflect.Value
+	var replyPtr any
+	if m.ResultType != nil {
+		t, err := typeOf(*m.ResultType)
+		if err != nil {
+			return fmt.Errorf("result: %w", err)
+		}
+		reply = reflect.New(t)
+		replyPtr = reply.Interface()
+	}
+	if err := conn.Root().Call(ctx, m.Name, replyPtr, callArgs...); err != nil {
+		return err
+	}
+	var result any
+	if reply.IsValid() {
+		result = reply.Elem().Interface()
+	}
+	b, err := json.Marshal(result)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, string(b))
+	return nil
+}
+
+// basicTypes are the Go types of the basic kinds.
+var basicTypes = map[string]reflect.Type{
+	"bool": reflect.TypeFor[bool](), "string": reflect.TypeFor[string](),
+	"int": reflect.TypeFor[int](), "int8": reflect.TypeFor[int8](), "int16": reflect.TypeFor[int16](),
+	"int32": reflect.TypeFor[int32](), "int64": reflect.TypeFor[int64](),
+	"uint": reflect.TypeFor[uint](), "uint8": reflect.TypeFor[uint8](), "uint16": reflect.TypeFor[uint16](),
+	"uint32": reflect.TypeFor[uint32](), "uint64": reflect.TypeFor[uint64](), "uintptr": reflect.TypeFor[uintptr](),
+	"float32": reflect.TypeFor[float32](), "float64": reflect.TypeFor[float64](),
+	"complex64": reflect.TypeFor[complex64](), "complex128": reflect.TypeFor[complex128](),
+}
+
+// typeOf builds a Go type with ti's structure: gob matches struct fields by
+// name, so a value of it decodes into the server's own type.
+func typeOf(ti rpc.TypeInfo) (reflect.Type, error) {
+	if t, ok := basicTypes[ti.Kind]; ok {
+		return t, nil
+	}
+	switch ti.Kind {
+	case "slice", "array", "map":
+		if ti.Elem == nil {
+			return nil, fmt.Errorf("%s %s has no element type", ti.Kind, ti.Name)
+		}
+		e, err := typeOf(*ti.Elem)
+		if err != nil {
+			return nil, err
+		}
+		switch ti.Kind {
+		case "slice":
+			return reflect.SliceOf(e), nil
+		case "array":
+			return reflect.ArrayOf(ti.Len, e), nil
+		}
+		if ti.Key == nil {
+			return nil, fmt.Errorf("map %s has no key type", ti.Name)
+		}
+		k, err := typeOf(*ti.Key)
+		if err != nil {
+			return nil, err
+		}
+		return reflect.MapOf(k, e), nil
+	case "struct":
+		fields := make([]reflect.StructField, 0, len(ti.Fields))
+		for _, f := range ti.Fields {
+			ft, err := typeOf(f.Type)
+			if err != nil {
+				return nil, err
+			}
+			fields = append(fields, reflect.StructField{Name: f.Name, Type: ft, Tag: reflect.StructTag(fmt.Sprintf(`json:%q`, f.Name))})
+		}
+		return reflect.StructOf(fields), nil
+	}
+	return nil, fmt.Errorf("a %s (%s) cannot be given on the command line", ti.Kind, ti.Name)
+}
