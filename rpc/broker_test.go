@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"runtime"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/transport"
 )
 
 type Args struct{ A, B int }
@@ -825,4 +827,69 @@ func TestServerStats(t *testing.T) {
 	}
 	conn.Close()
 	eventually(t, "the server to count the connection closed", func() bool { return srv.Stats().Conns == 0 })
+}
+
+func TestExportLimitViolationsCloseTheConnection(t *testing.T) {
+	_, conn := pair(t, newCalc(), []rpc.Option{rpc.WithMaxExports(2)})
+	ctx := testCtx(t)
+	for range 2 {
+		var r *rpc.Ref
+		if err := conn.Root().Call(ctx, "newCounter", &r, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each further reply would export past the limit: the caller learns why,
+	// and the fourth such violation closes the connection (PB's rule).
+	for i := 1; i <= 3; i++ {
+		if err := conn.Root().Call(ctx, "newCounter", nil, 0); !errors.Is(err, rpc.ErrTooManyReferences) {
+			t.Fatalf("violation %d = %v, want ErrTooManyReferences", i, err)
+		}
+	}
+	conn.Root().Call(ctx, "newCounter", nil, 0)
+	select {
+	case <-conn.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("connection not closed after repeated export violations")
+	}
+}
+
+func TestCallStuckWritingHonoursItsContext(t *testing.T) {
+	// A peer that completes the transport handshake and accepts streams
+	// but never reads them: the call's write stalls on flow control.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		sess, err := transport.Server(context.Background(), nc, nil)
+		if err != nil {
+			return
+		}
+		defer sess.Close()
+		for {
+			if _, err := sess.Accept(context.Background()); err != nil {
+				return
+			}
+		}
+	}()
+	conn, err := rpc.Dial(testCtx(t), "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(testCtx(t), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = conn.Root().Call(ctx, "echo", nil, make([]byte, 8<<20))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("stalled call = %v, want DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("stalled call returned after %v", d)
+	}
 }

@@ -35,11 +35,13 @@ type Conn struct {
 	work      chan *incall   // idle handler goroutines take calls here
 	readers   sync.WaitGroup // lane readers
 
-	closing     atomic.Bool // no new incoming calls (Shutdown)
-	badReleases atomic.Int32
-	done        chan struct{}
-	err         error // why the connection ended; set before done is closed
-	doneOnce    sync.Once
+	closing          atomic.Bool  // no new incoming calls (Shutdown)
+	lastActive       atomic.Int64 // unix nanoseconds of the last rpc message, with an idle timeout
+	badReleases      atomic.Int32
+	exportViolations atomic.Int32
+	done             chan struct{}
+	err              error // why the connection ended; set before done is closed
+	doneOnce         sync.Once
 
 	nmu     sync.Mutex
 	notify  map[uint64]func(error)
@@ -103,7 +105,7 @@ func (c *Conn) RemoteAddr() net.Addr { return c.sess.RemoteAddr() }
 
 // NetConn returns the underlying network connection (for example to read a
 // TLS connection's state).
-func (c *Conn) NetConn() net.Conn { return unwrapConn(c.sess.Conn()) }
+func (c *Conn) NetConn() net.Conn { return c.sess.Conn() }
 
 // Close closes the connection at once: pending calls on both sides fail with
 // ErrConnectionLost, running handlers see their context cancelled, and every

@@ -76,6 +76,9 @@ func (in *inLane) run() error {
 			return protocolErrorf("empty message")
 		}
 		in.mr.n = int(n)
+		if in.c.opts.idleTimeout > 0 {
+			in.c.touch()
+		}
 		typ, _ := in.mr.ReadByte()
 		switch typ {
 		case msgCall:

@@ -6,6 +6,7 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/fireflyrpc/firefly/transport"
 )
@@ -126,6 +127,30 @@ func (c *Conn) releaseLane(l *outLane) {
 	c.lanes.ready <- l
 }
 
+// sendCtx is send for a message whose write may be abandoned when ctx ends
+// (a call): a write the peer's flow control holds up past ctx's end fails
+// with ctx's error, and the lane, whose message was cut, is dropped.
+func (c *Conn) sendCtx(ctx context.Context, l *outLane) error {
+	if ctx.Done() == nil {
+		return c.send(l)
+	}
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		l.st.SetWriteDeadline(time.Unix(1, 0))
+		close(fired)
+	})
+	err := c.send(l)
+	if !stop() {
+		<-fired
+		if err != nil {
+			l.broken = true
+			return ctx.Err()
+		}
+		l.st.SetWriteDeadline(time.Time{})
+	}
+	return err
+}
+
 // send finishes the message being built on l and writes it.
 func (c *Conn) send(l *outLane) error {
 	tail := l.tail
@@ -136,6 +161,9 @@ func (c *Conn) send(l *outLane) error {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooLarge, n, c.opts.maxMessageSize)
 	}
 	binary.BigEndian.PutUint32(l.buf, uint32(n))
+	if c.opts.idleTimeout > 0 {
+		c.touch()
+	}
 	if _, err := l.st.Write(l.buf); err != nil {
 		l.broken = true
 		return c.transportError(err)

@@ -139,7 +139,7 @@ func (c *Conn) writeCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, 
 			return fmt.Errorf("%w: argument %d (%T): %v", ErrBadArguments, i, a, err)
 		}
 	}
-	if err := c.send(l); err != nil {
+	if err := c.sendCtx(ctx, l); err != nil {
 		return err
 	}
 	sent = true
@@ -216,7 +216,12 @@ func (c *Conn) sendReply(reqID uint64, m resultInfo, res reflect.Value) {
 		case res.Type() == refType || res.Type().Implements(referenceableType):
 			var err error
 			if k, err = c.kindOf(res.Interface()); err != nil {
-				c.sendError(reqID, fmt.Errorf("%w: %v", ErrBadReply, err))
+				if errors.Is(err, ErrTooManyReferences) {
+					c.exportViolation()
+					c.sendError(reqID, fmt.Errorf("result: %w", err))
+					return
+				}
+				c.sendError(reqID, fmt.Errorf("%w: %w", ErrBadReply, err))
 				return
 			}
 		default:

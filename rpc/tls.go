@@ -81,9 +81,6 @@ func (o *options) secure(ctx context.Context, nc net.Conn, client bool, serverNa
 			peer.Verified = true
 		}
 	}
-	if o.idleTimeout > 0 {
-		conn = newActivityConn(conn)
-	}
 	return conn, peer, nil
 }
 
