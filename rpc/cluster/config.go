@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -90,6 +91,8 @@ type Config struct {
 	// Sections holds every other top-level section ("db", "memcached",
 	// ...) as it was, for applications.
 	Sections map[string]json.RawMessage
+
+	dir string // the config file's directory, for the files it names
 }
 
 // MasterConfig is the "master" section.
@@ -170,6 +173,7 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	cfg.dir = filepath.Dir(path)
 	return cfg, nil
 }
 

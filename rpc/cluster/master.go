@@ -134,7 +134,11 @@ func NewMaster(cfg *Config, opts ...Option) (*Master, error) {
 		return nil, &ConfigError{Problems: []error{&problem{ErrNoMaster, `no "master" section`}}}
 	}
 	o := newOptions(opts)
-	root, err := rpc.NewRoot(rpc.WithRootLogger(o.logger), rpc.WithRootService(rpc.NewService("master")))
+	serve, _, err := cfg.linkOptions(masterIdentity)
+	if err != nil {
+		return nil, err
+	}
+	root, err := rpc.NewRoot(rpc.WithRootLogger(o.logger), rpc.WithRootService(rpc.NewService("master")), rpc.WithServerOptions(serve...))
 	if err != nil {
 		return nil, err
 	}

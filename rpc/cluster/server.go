@@ -70,7 +70,9 @@ type Server struct {
 	opts options
 	log  *slog.Logger
 
-	root      *rpc.Root // nil without a rootport
+	root      *rpc.Root    // nil without a rootport
+	serveOpts []rpc.Option // the security of the links this server serves
+	dialOpts  []rpc.Option // and of those it dials
 	links     map[string]*link
 	masterSvc *rpc.Service
 	master    *rpc.Node
@@ -107,8 +109,11 @@ func NewServer(cfg *Config, name string, app App, opts ...Option) (*Server, erro
 		masterSvc: rpc.NewService(name + "@master"),
 		stopc:     make(chan struct{}),
 	}
+	if s.serveOpts, s.dialOpts, err = cfg.linkOptions(name); err != nil {
+		return nil, err
+	}
 	if sc.RootPort != 0 {
-		s.root, err = rpc.NewRoot(rpc.WithRootService(rpc.NewService(name)), rpc.WithRootLogger(s.log))
+		s.root, err = rpc.NewRoot(rpc.WithRootService(rpc.NewService(name)), rpc.WithRootLogger(s.log), rpc.WithServerOptions(s.serveOpts...))
 		if err != nil {
 			return nil, err
 		}
@@ -295,6 +300,7 @@ func (s *Server) Run(ctx context.Context) error {
 	master := rpc.NewNode(s.Name(),
 		rpc.WithNodeService(s.masterSvc),
 		rpc.WithNodeLogger(s.log),
+		rpc.WithDialOptions(s.dialOpts...),
 		rpc.WithReconnectBackoff(s.opts.base, s.opts.max))
 	addr := s.cfg.MasterAddr()
 	master.OnConnect(func(c *rpc.Conn) {
@@ -435,6 +441,7 @@ func (l *link) dial(ctx context.Context, gen uint64, addr string) {
 	n := rpc.NewNode(s.Name(),
 		rpc.WithNodeService(l.svc),
 		rpc.WithNodeLogger(s.log),
+		rpc.WithDialOptions(s.dialOpts...),
 		rpc.WithWaitForReconnect(true),
 		rpc.WithReconnectBackoff(s.opts.base, s.opts.max))
 	for attempt := 0; ; attempt++ {
