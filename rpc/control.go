@@ -74,7 +74,7 @@ func (c *Conn) sendControl() {
 		case msgError:
 			c.appendError(l, m.id, m.err)
 		}
-		err = c.send(l)
+		err = c.send(context.Background(), l)
 		c.releaseLane(l)
 		if err != nil {
 			return

@@ -6,7 +6,6 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/fireflyrpc/firefly/transport"
 )
@@ -127,32 +126,10 @@ func (c *Conn) releaseLane(l *outLane) {
 	c.lanes.ready <- l
 }
 
-// sendCtx is send for a message whose write may be abandoned when ctx ends
-// (a call): a write the peer's flow control holds up past ctx's end fails
-// with ctx's error, and the lane, whose message was cut, is dropped.
-func (c *Conn) sendCtx(ctx context.Context, l *outLane) error {
-	if ctx.Done() == nil {
-		return c.send(l)
-	}
-	fired := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		l.st.SetWriteDeadline(time.Unix(1, 0))
-		close(fired)
-	})
-	err := c.send(l)
-	if !stop() {
-		<-fired
-		if err != nil {
-			l.broken = true
-			return ctx.Err()
-		}
-		l.st.SetWriteDeadline(time.Time{})
-	}
-	return err
-}
-
-// send finishes the message being built on l and writes it.
-func (c *Conn) send(l *outLane) error {
+// send finishes the message being built on l and writes it. A write held up
+// by the peer's flow control past ctx's end fails with ctx's error; the lane,
+// whose message was cut, is then dropped.
+func (c *Conn) send(ctx context.Context, l *outLane) error {
 	tail := l.tail
 	l.tail = nil
 	n := len(l.buf) + len(tail) - lengthSize
@@ -164,15 +141,23 @@ func (c *Conn) send(l *outLane) error {
 	if c.opts.idleTimeout > 0 {
 		c.touch()
 	}
-	if _, err := l.st.Write(l.buf); err != nil {
-		l.broken = true
-		return c.transportError(err)
+	if err := c.write(ctx, l, l.buf); err != nil {
+		return err
 	}
 	if len(tail) > 0 {
-		if _, err := l.st.Write(tail); err != nil {
-			l.broken = true
-			return c.transportError(err)
+		return c.write(ctx, l, tail)
+	}
+	return nil
+}
+
+// write writes part of a message on l.
+func (c *Conn) write(ctx context.Context, l *outLane, p []byte) error {
+	if _, err := l.st.WriteContext(ctx, p); err != nil {
+		l.broken = true
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, transport.ErrConnectionLost) {
+			return cerr
 		}
+		return c.transportError(err)
 	}
 	return nil
 }

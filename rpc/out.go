@@ -139,7 +139,7 @@ func (c *Conn) writeCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, 
 			return fmt.Errorf("%w: argument %d (%T): %v", ErrBadArguments, i, a, err)
 		}
 	}
-	if err := c.sendCtx(ctx, l); err != nil {
+	if err := c.send(ctx, l); err != nil {
 		return err
 	}
 	sent = true
@@ -270,7 +270,7 @@ func (c *Conn) sendReply(reqID uint64, m resultInfo, res reflect.Value) {
 		}
 	}
 	if err == nil {
-		err = c.send(l)
+		err = c.send(context.Background(), l)
 	}
 	c.releaseLane(l)
 	if err != nil {
@@ -294,7 +294,7 @@ func (c *Conn) sendError(reqID uint64, err error) {
 		return
 	}
 	c.appendError(l, reqID, err)
-	if serr := c.send(l); serr != nil && c.Err() == nil {
+	if serr := c.send(context.Background(), l); serr != nil && c.Err() == nil {
 		c.log.Warn("rpc: error reply not sent", "err", serr)
 	}
 	c.releaseLane(l)

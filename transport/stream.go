@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"io"
 	"net"
 	"os"
@@ -171,6 +172,13 @@ func (st *Stream) announce() {
 // only while the stream's send window (the peer's unread-data allowance) is
 // exhausted.
 func (st *Stream) Write(p []byte) (int, error) {
+	return st.WriteContext(context.Background(), p)
+}
+
+// WriteContext is Write that also gives up, with ctx's error, when ctx ends
+// while the write waits for the peer's flow control. What was written before
+// stays written: the stream then holds part of p.
+func (st *Stream) WriteContext(ctx context.Context, p []byte) (int, error) {
 	st.wmu.Lock()
 	defer st.wmu.Unlock()
 	s := st.s
@@ -190,12 +198,17 @@ func (st *Stream) Write(p []byte) (int, error) {
 			return 0, nil
 		}
 		if st.swin == 0 {
+			if err := ctx.Err(); err != nil {
+				w.mu.Unlock()
+				return n, err
+			}
 			st.wwaiting = true
 			w.mu.Unlock()
 			select {
 			case <-st.wwake:
 			case <-st.wdl.wait():
 			case <-s.done:
+			case <-ctx.Done():
 			}
 			continue
 		}
