@@ -124,4 +124,4 @@ func us(ns float64) string { return fmt.Sprintf("%.1f us", ns/1e3) }
 func ms(ns float64) string { return fmt.Sprintf("%.2f ms", ns/1e6) }
 func mbs(v float64) string { return fmt.Sprintf("%.0f MB/s", v) }
 func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
-func x(r float64) string   { return fmt.Sprintf("%.2fx", r) }
+func x(r float64) string   { return strconv.FormatFloat(r, 'g', 3, 64) + "x" }
