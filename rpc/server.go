@@ -142,8 +142,19 @@ func (s *Server) Conns() []*Conn {
 
 // Close stops the listeners and closes every connection at once.
 func (s *Server) Close() error {
+	conns, err := s.stop(func() { s.closed = true })
+	for _, c := range conns {
+		c.shutdown(fmt.Errorf("%w: server closed", ErrShutdown))
+	}
+	s.wg.Wait()
+	return err
+}
+
+// stop marks the server closing (mark runs under s.mu), closes its listeners
+// and returns its connections.
+func (s *Server) stop(mark func()) ([]*Conn, error) {
 	s.mu.Lock()
-	s.closed = true
+	mark()
 	lns := s.lns
 	s.lns = map[net.Listener]struct{}{}
 	conns := make([]*Conn, 0, len(s.conns))
@@ -157,11 +168,7 @@ func (s *Server) Close() error {
 			errs = append(errs, err)
 		}
 	}
-	for _, c := range conns {
-		c.shutdown(fmt.Errorf("%w: server closed", ErrShutdown))
-	}
-	s.wg.Wait()
-	return errors.Join(errs...)
+	return conns, errors.Join(errs...)
 }
 
 // Shutdown closes the server gracefully: it stops the listeners, sends each
@@ -170,18 +177,7 @@ func (s *Server) Close() error {
 // every connection. When ctx ends first, it closes everything at once and
 // returns ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.shutdown = true
-	lns := s.lns
-	s.lns = map[net.Listener]struct{}{}
-	conns := make([]*Conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for ln := range lns {
-		ln.Close()
-	}
+	conns, _ := s.stop(func() { s.shutdown = true })
 	for _, c := range conns {
 		c.closing.Store(true)
 		c.openLanes(ctx)
