@@ -21,6 +21,17 @@ type Dispatcher interface {
 	Call(ctx context.Context, m *registry.Method, args []reflect.Value) (reflect.Value, error)
 }
 
+// An Abandoner is a Dispatcher that wants to know when a method it returned
+// from Lookup will not be called after all: the broker looked the call up,
+// then refused it (arguments that do not fit, too many handlers, shutdown).
+// A Serial Service uses it to free the call's place in its queue. The broker
+// calls Lookup once per call it reads, on the reading goroutine, in the order
+// the calls arrived on their lane, and then either Call or Abandon with the
+// method Lookup returned.
+type Abandoner interface {
+	Abandon(m *registry.Method)
+}
+
 // target is a local object calls can reach: its dispatcher and the value it
 // stands for (whose identity references keep).
 type target struct {

@@ -196,6 +196,11 @@ func (in *inLane) readCall() error {
 		if ic != nil {
 			ic.releaseArgs()
 		}
+		if m != nil {
+			if a, ok := obj.Dispatcher.(Abandoner); ok {
+				a.Abandon(m)
+			}
+		}
 		if oneway {
 			c.log.Debug("rpc: one-way call dropped", "method", string(name), "err", callErr)
 			return nil

@@ -35,3 +35,6 @@ func (p *ProxyReference) String() string { return "rpc.ProxyReference(" + p.svc.
 
 // Methods lists the node's service targets (for introspection).
 func (p *ProxyReference) Methods() []*registry.Method { return p.svc.Methods() }
+
+// Abandon passes the broker's abandoned lookups on to the node's service.
+func (p *ProxyReference) Abandon(m *registry.Method) { p.svc.Abandon(m) }

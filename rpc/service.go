@@ -63,9 +63,9 @@ func WithRunStyle(s RunStyle) ServiceOption { return func(c *serviceConfig) { c.
 
 // WithSerialGrace sets how long a Serial service waits for a call it looked
 // up to start before giving its turn to the calls behind it. The broker looks
-// a call up when it reads it and starts it a moment later; a lookup with no
-// call after it (the broker refused the call: wrong arguments, too many
-// handlers) would otherwise block the queue. A call that starts after its
+// a call up when it reads it and starts it a moment later, or abandons it
+// (Abandon) when it refuses the call; the grace only matters for a lookup
+// made outside the broker and never followed by a call. A call that starts after its
 // grace is over still runs, one at a time, but as a new arrival. The default
 // is DefaultSerialGrace; d <= 0 keeps it.
 func WithSerialGrace(d time.Duration) ServiceOption {
@@ -522,6 +522,17 @@ func (q *serialQueue) update(now time.Time) {
 	}
 }
 
+// abandon frees the ticket reserved by the lookup that returned m.
+func (q *serialQueue) abandon(m *registry.Method) {
+	q.mu.Lock()
+	if t := q.reserved[m]; t != nil {
+		delete(q.reserved, m)
+		delete(q.tickets, t.seq)
+		q.update(time.Now())
+	}
+	q.mu.Unlock()
+}
+
 // expire runs when a reserved head's grace may be over.
 func (q *serialQueue) expire() {
 	q.mu.Lock()
@@ -540,4 +551,13 @@ func (s *Service) Methods() []*registry.Method {
 		}
 	}
 	return ms
+}
+
+// Abandon frees the place in a Serial service's queue that Lookup reserved
+// for m, whose call the broker refused (see Abandoner). It does nothing on a
+// Parallel service.
+func (s *Service) Abandon(m *registry.Method) {
+	if s.queue != nil {
+		s.queue.abandon(m)
+	}
 }

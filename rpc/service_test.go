@@ -550,10 +550,12 @@ func TestServiceParallelOverWire(t *testing.T) {
 }
 
 // TestServiceSerialRefusedCallOverWire: the broker looks a call up and then
-// refuses it (wrong number of arguments); the serial queue must not stall.
+// refuses it (wrong number of arguments); the serial queue must not stall,
+// and does not wait for the grace (an hour here): the broker abandons the
+// lookup.
 func TestServiceSerialRefusedCallOverWire(t *testing.T) {
 	ctx := svcCtx(t)
-	svc := rpc.NewService("root", rpc.WithRunStyle(rpc.Serial), rpc.WithSerialGrace(30*time.Millisecond))
+	svc := rpc.NewService("root", rpc.WithRunStyle(rpc.Serial), rpc.WithSerialGrace(time.Hour))
 	mustMap(t, svc, "add", func(a, b int) int { return a + b })
 	_, addr := startRoot(t, "127.0.0.1:0", rpc.WithRootService(svc))
 	node := connectNode(t, addr, "n")
