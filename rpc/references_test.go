@@ -1,0 +1,218 @@
+package rpc_test
+
+import (
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fireflyrpc/firefly/rpc"
+)
+
+func TestTwiceSentObjectHasOneIdentity(t *testing.T) {
+	calc := newCalc()
+	_, conn := pair(t, calc, nil)
+	ctx := testCtx(t)
+	two := newTwo()
+	var same bool
+	if err := conn.Root().Call(ctx, "keep", &same, two); err != nil || same {
+		t.Fatalf("first keep = %v, %v; want false", same, err)
+	}
+	if err := conn.Root().Call(ctx, "keep", &same, two); err != nil || !same {
+		t.Fatalf("second keep = %v, %v; want true (same *Ref)", same, err)
+	}
+	if err := conn.Root().Call(ctx, "keep", &same, newTwo()); err != nil || same {
+		t.Fatalf("keep of another object = %v, %v; want false", same, err)
+	}
+}
+
+func TestReferenceComesHome(t *testing.T) {
+	_, conn := pair(t, newCalc(), nil)
+	ctx := testCtx(t)
+	two := newTwo()
+	// As a result: the server returns the *Ref it got; the client gets its
+	// own object back.
+	var back *Two
+	if err := conn.Root().Call(ctx, "echo", &back, two); err != nil {
+		t.Fatal(err)
+	}
+	if back != two {
+		t.Fatalf("echo returned %p, want the original %p", back, two)
+	}
+	// As an argument: the server passes the reference to a call on itself;
+	// the client's method receives the original object.
+	var same bool
+	if err := conn.Root().Call(ctx, "giveBack", &same, two); err != nil || !same {
+		t.Fatalf("giveBack = %v, %v; want true", same, err)
+	}
+	// Into a *Ref reply: a local reference that calls the object directly.
+	var ref *rpc.Ref
+	if err := conn.Root().Call(ctx, "echo", &ref, two); err != nil {
+		t.Fatal(err)
+	}
+	if err := ref.Call(ctx, "print", nil, 7); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-two.got; got != 7 {
+		t.Fatalf("local ref print got %d, want 7", got)
+	}
+}
+
+func TestReferenceReturnedAsResult(t *testing.T) {
+	_, conn := pair(t, newCalc(), nil)
+	ctx := testCtx(t)
+	var counter *rpc.Ref
+	if err := conn.Root().Call(ctx, "newCounter", &counter, 10); err != nil {
+		t.Fatal(err)
+	}
+	for want := 11; want <= 12; want++ {
+		var n int
+		if err := counter.Call(ctx, "incr", &n); err != nil || n != want {
+			t.Fatalf("incr = %d, %v; want %d", n, err, want)
+		}
+	}
+}
+
+func TestRelease(t *testing.T) {
+	calc := newCalc()
+	_, conn := pair(t, calc, nil)
+	ctx := testCtx(t)
+	two := newTwo()
+	for range 3 { // three transmissions of the same object
+		if err := conn.Root().Call(ctx, "keep", nil, two); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := conn.Stats().Exports; n != 1 {
+		t.Fatalf("exports = %d, want 1", n)
+	}
+	if err := conn.Root().Call(ctx, "callKept", nil, 5); err != nil {
+		t.Fatal(err)
+	}
+	<-two.got
+	if err := conn.Root().Call(ctx, "releaseKept", nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the export to be dropped", func() bool { return conn.Stats().Exports == 0 })
+}
+
+func TestReleasedRefFails(t *testing.T) {
+	_, conn := pair(t, newCalc(), nil)
+	ctx := testCtx(t)
+	var counter *rpc.Ref
+	if err := conn.Root().Call(ctx, "newCounter", &counter, 0); err != nil {
+		t.Fatal(err)
+	}
+	counter.Release()
+	counter.Release() // twice is harmless
+	if err := counter.Call(ctx, "incr", nil); !errors.Is(err, rpc.ErrReleased) {
+		t.Fatalf("call after Release = %v, want ErrReleased", err)
+	}
+}
+
+func TestGCReleasesUnreachableRef(t *testing.T) {
+	_, conn := pair(t, newCalc(), nil)
+	ctx := testCtx(t)
+	// The server receives the reference and drops it without Release.
+	if err := conn.Root().Call(ctx, "callBack", nil, newTwo(), 1); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the GC backstop to release the export", func() bool {
+		runtime.GC()
+		return conn.Stats().Exports == 0
+	})
+}
+
+func TestPassingLastReferenceToItsOwnCall(t *testing.T) {
+	_, conn := pair(t, newCalc(), nil)
+	ctx := testCtx(t)
+	var counter *rpc.Ref
+	if err := conn.Root().Call(ctx, "newCounter", &counter, 0); err != nil {
+		t.Fatal(err)
+	}
+	// The last reference travels home inside a call made on it, and is
+	// released while that call is in flight.
+	done := make(chan error, 1)
+	go func() { done <- conn.Root().Call(ctx, "echo", nil, counter) }()
+	counter.Release()
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, rpc.ErrReleased) {
+			t.Fatalf("echo = %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("deadlock: call with its own last reference did not return")
+	}
+	if err := conn.Root().Call(ctx, "add", nil, Args{1, 1}); err != nil {
+		t.Fatalf("connection unusable afterwards: %v", err)
+	}
+}
+
+type Holder struct {
+	Name string
+	Two  *Two
+}
+
+func TestNestedReferenceRefused(t *testing.T) {
+	_, conn := pair(t, newCalc(), nil)
+	err := conn.Root().Call(testCtx(t), "isNil", nil, &Holder{Name: "x", Two: newTwo()})
+	if err == nil || !strings.Contains(err.Error(), "top-level") {
+		t.Fatalf("nested referenceable = %v, want a clear refusal", err)
+	}
+	var sum int
+	if err := conn.Root().Call(testCtx(t), "add", &sum, Args{1, 2}); err != nil || sum != 3 {
+		t.Fatalf("add after refusal = %d, %v", sum, err)
+	}
+}
+
+type badRoot struct{}
+
+func (badRoot) RemoteNested(h Holder) {}
+
+func TestNestedReferenceRefusedAtRegistration(t *testing.T) {
+	_, err := rpc.NewServer(badRoot{})
+	if err == nil || !strings.Contains(err.Error(), "Nested") {
+		t.Fatalf("NewServer with a nested reference parameter = %v", err)
+	}
+}
+
+type Panicky struct{ rpc.Referenceable }
+
+func (*Panicky) RemoteBoom() { panic("boom") }
+
+func TestLocalRefPanicMatchesErrPanic(t *testing.T) {
+	_, conn := pair(t, newCalc(), nil)
+	ctx := testCtx(t)
+	var back *rpc.Ref
+	if err := conn.Root().Call(ctx, "echo", &back, &Panicky{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := back.Call(ctx, "boom", nil); !errors.Is(err, rpc.ErrPanic) {
+		t.Fatalf("panic through a local *Ref = %v, want ErrPanic", err)
+	}
+}
+
+func TestExportLimitViolationsCloseTheConnection(t *testing.T) {
+	_, conn := pair(t, newCalc(), []rpc.Option{rpc.WithMaxExports(2)})
+	ctx := testCtx(t)
+	for range 2 {
+		var r *rpc.Ref
+		if err := conn.Root().Call(ctx, "newCounter", &r, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each further reply would export past the limit: the caller learns why,
+	// and the fourth such violation closes the connection (PB's rule).
+	for i := 1; i <= 3; i++ {
+		if err := conn.Root().Call(ctx, "newCounter", nil, 0); !errors.Is(err, rpc.ErrTooManyReferences) {
+			t.Fatalf("violation %d = %v, want ErrTooManyReferences", i, err)
+		}
+	}
+	conn.Root().Call(ctx, "newCounter", nil, 0)
+	select {
+	case <-conn.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("connection not closed after repeated export violations")
+	}
+}

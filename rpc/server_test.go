@@ -1,0 +1,202 @@
+package rpc_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/transport"
+)
+
+func TestNoRoot(t *testing.T) {
+	_, conn := pair(t, nil, nil)
+	if err := conn.Root().Call(testCtx(t), "add", nil); !errors.Is(err, rpc.ErrNoSuchObject) {
+		t.Fatalf("call on a missing root = %v, want ErrNoSuchObject", err)
+	}
+}
+
+func TestGoroutinesBackToBaseline(t *testing.T) {
+	base := settledGoroutines()
+	func() {
+		srv, err := rpc.NewServer(newCalc())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, conn := pairWith(t, srv)
+		ctx := testCtx(t)
+		two := newTwo()
+		for i := range 20 {
+			if err := conn.Root().Call(ctx, "callBack", nil, two, i); err != nil {
+				t.Fatal(err)
+			}
+			<-two.got
+		}
+		conn.Close()
+		srv.Close()
+	}()
+	if n := settledGoroutines(); n > base {
+		buf := make([]byte, 1<<16)
+		t.Fatalf("goroutines: %d before, %d after Close\n%s", base, n, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+func TestShutdownLetsRunningCallsFinish(t *testing.T) {
+	calc := newCalc()
+	srv, conn := pair(t, calc, nil)
+	ctx := testCtx(t)
+	errc := make(chan error, 1)
+	go func() { errc <- conn.Root().Call(ctx, "block", nil) }()
+	<-calc.started
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(ctx) }()
+	// New calls are refused with a clear error while the old one runs. (A
+	// call that races the GOAWAY on a lane the server never accepted is only
+	// failed when the server closes; the short timeout moves past it.)
+	eventually(t, "new calls to be refused", func() bool {
+		actx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		return errors.Is(conn.Root().Call(actx, "add", nil, Args{1, 2}), rpc.ErrShutdown)
+	})
+	close(calc.release)
+	if err := <-errc; err != nil {
+		t.Fatalf("in-flight call = %v, want success", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown = %v", err)
+	}
+	select {
+	case <-conn.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("connection not closed after Shutdown")
+	}
+}
+
+func TestShutdownDeadline(t *testing.T) {
+	calc := newCalc()
+	srv, conn := pair(t, calc, nil)
+	defer close(calc.release)
+	errc := make(chan error, 1)
+	go func() { errc <- conn.Root().Call(testCtx(t), "block", nil) }()
+	<-calc.started
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown past its deadline = %v", err)
+	}
+	if err := <-errc; !errors.Is(err, rpc.ErrConnectionLost) {
+		t.Fatalf("call cut by Shutdown = %v, want ErrConnectionLost", err)
+	}
+}
+
+func TestIntrospection(t *testing.T) {
+	_, conn := pair(t, newCalc(), []rpc.Option{rpc.WithIntrospection(true)})
+	ms, err := conn.Root().Methods(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var add *rpc.MethodInfo
+	for i := range ms {
+		if ms[i].Name == "Add" {
+			add = &ms[i]
+		}
+	}
+	if add == nil || len(add.Params) != 1 || add.Params[0] != "rpc_test.Args" || add.Result != "int" || add.Error {
+		t.Fatalf("Add described as %+v in %d methods", add, len(ms))
+	}
+	pt := add.ParamTypes[0]
+	if pt.Kind != "struct" || len(pt.Fields) != 2 || pt.Fields[0].Name != "A" || pt.Fields[1].Type.Kind != "int" || add.ResultType.Kind != "int" {
+		t.Fatalf("Add's types described as %+v -> %+v", pt, add.ResultType)
+	}
+	for _, m := range ms {
+		if m.Name == "Sum" && (len(m.Params) != 1 || m.Params[0] != "...int") {
+			t.Fatalf("Sum described as %+v", m)
+		}
+	}
+}
+
+func TestIntrospectionOffByDefault(t *testing.T) {
+	_, conn := pair(t, newCalc(), nil)
+	if _, err := conn.Root().Methods(testCtx(t)); !errors.Is(err, rpc.ErrNoSuchMethod) {
+		t.Fatalf("introspection without the option = %v, want ErrNoSuchMethod", err)
+	}
+}
+
+func TestServerStats(t *testing.T) {
+	srv, conn := pair(t, newCalc(), nil)
+	ctx := testCtx(t)
+	for range 3 {
+		if err := conn.Root().Call(ctx, "add", nil, Args{1, 2}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.Root().Call(ctx, "nope", nil)
+	conn.Root().Call(ctx, "div", nil, Args{1, 0})
+	conn.Root().Call(ctx, "panic", nil)
+	if err := conn.Root().Call(ctx, "keep", nil, newTwo()); err != nil {
+		t.Fatal(err)
+	}
+	st := srv.Stats()
+	if st.Conns != 1 || st.ConnsTotal != 1 || st.CallsIn != 7 || st.Exports != 0 {
+		t.Fatalf("server stats %+v", st)
+	}
+	want := map[string]uint64{"no_such_method": 1, "handler": 1, "panic": 1}
+	for k, v := range want {
+		if st.Errors[k] != v {
+			t.Fatalf("errors %v, want %v", st.Errors, want)
+		}
+	}
+	if st.BytesIn == 0 || st.BytesOut == 0 {
+		t.Fatalf("no traffic counted: %+v", st)
+	}
+	ct := conn.Totals()
+	if ct.CallsOut != 7 || ct.Exports != 1 || ct.BytesOut < st.BytesIn {
+		t.Fatalf("client totals %+v (server read %d bytes)", ct, st.BytesIn)
+	}
+	conn.Close()
+	eventually(t, "the server to count the connection closed", func() bool { return srv.Stats().Conns == 0 })
+}
+
+func TestCallStuckWritingHonoursItsContext(t *testing.T) {
+	// A peer that completes the transport handshake and accepts streams
+	// but never reads them: the call's write stalls on flow control.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		sess, err := transport.Server(context.Background(), nc, nil)
+		if err != nil {
+			return
+		}
+		defer sess.Close()
+		for {
+			if _, err := sess.Accept(context.Background()); err != nil {
+				return
+			}
+		}
+	}()
+	conn, err := rpc.Dial(testCtx(t), "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(testCtx(t), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = conn.Root().Call(ctx, "echo", nil, make([]byte, 8<<20))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("stalled call = %v, want DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("stalled call returned after %v", d)
+	}
+}
