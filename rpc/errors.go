@@ -174,6 +174,7 @@ type ProtocolError struct {
 	Reason string
 }
 
+// Error describes the violation.
 func (e *ProtocolError) Error() string { return "rpc: protocol violation: " + e.Reason }
 
 // Is reports whether target is ErrProtocol.
