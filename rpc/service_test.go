@@ -270,12 +270,7 @@ func TestServiceSerialNeverOverlaps(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if got := tr.maxSeen.Load(); got != 1 {
-		t.Fatalf("serial service ran %d targets at once", got)
-	}
-	if got := len(tr.snapshot()); got != 320 {
-		t.Fatalf("ran %d calls, want 320", got)
-	}
+	tr.mustHaveRunOneAtATime(t, 320)
 }
 
 // TestServiceSerialArrivalOrder drives the service the way the broker does:
@@ -514,11 +509,17 @@ func TestServiceSerialConcurrentCallersOverWire(t *testing.T) {
 		}
 	}
 	wg.Wait()
+	tr.mustHaveRunOneAtATime(t, 400)
+}
+
+// mustHaveRunOneAtATime checks that want calls ran and never overlapped.
+func (tr *tracker) mustHaveRunOneAtATime(t *testing.T, want int) {
+	t.Helper()
 	if m := tr.maxSeen.Load(); m != 1 {
 		t.Fatalf("serial service ran %d calls at once", m)
 	}
-	if got := len(tr.snapshot()); got != 400 {
-		t.Fatalf("%d calls ran, want 400", got)
+	if got := len(tr.snapshot()); got != want {
+		t.Fatalf("%d calls ran, want %d", got, want)
 	}
 }
 
