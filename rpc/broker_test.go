@@ -1,6 +1,7 @@
 package rpc_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -495,3 +496,45 @@ func TestScalars(t *testing.T) {
 }
 
 // Panicky panics when called, also when it came home as a local *Ref.
+
+// Blob is a gob value of any size.
+type Blob struct {
+	Tag  int
+	Data []byte
+}
+
+func (c *Calc) RemoteBlob(b Blob) Blob { return b }
+
+// Messages of every size share one lane each way, in order: small ones
+// parsed as they arrive, large ones read as they stream in, and the lane
+// going back and forth between the two.
+func TestMixedSizesOnOneLane(t *testing.T) {
+	_, conn := pair(t, newCalc(), []rpc.Option{rpc.WithMaxLanes(1)}, rpc.WithMaxLanes(1))
+	ctx := testCtx(t)
+	sizes := []int{10, 70 << 10, 100, 1 << 20, 0, 64<<10 - 64, 64<<10 + 1, 3, 300 << 10, 5}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4*len(sizes))
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i, n := range sizes {
+				in := Blob{Tag: g*100 + i, Data: bytes.Repeat([]byte{byte(g + i)}, n)}
+				var out Blob
+				if err := conn.Root().Call(ctx, "blob", &out, in); err != nil {
+					errs <- fmt.Errorf("blob %d bytes: %w", n, err)
+					return
+				}
+				if out.Tag != in.Tag || !bytes.Equal(out.Data, in.Data) {
+					errs <- fmt.Errorf("blob %d bytes came back as tag %d, %d bytes", n, out.Tag, len(out.Data))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}

@@ -33,7 +33,9 @@ type Conn struct {
 	imports   importTable
 	ctl       chan control
 	work      chan *incall   // idle handler goroutines take calls here
-	readers   sync.WaitGroup // lane readers
+	readers   sync.WaitGroup // goroutines reading a large message (see inLane.handOff)
+	rmu       sync.Mutex
+	draining  bool // the session is over: no more such goroutines
 
 	closing          atomic.Bool  // no new incoming calls (Shutdown)
 	lastActive       atomic.Int64 // unix nanoseconds of the last rpc message, with an idle timeout
@@ -185,7 +187,7 @@ func (c *Conn) transportError(err error) error {
 	return err
 }
 
-// acceptLanes accepts the peer's lanes and reads each in its own goroutine.
+// acceptLanes accepts the peer's lanes and starts reading each.
 // It ends the connection when the session ends.
 func (c *Conn) acceptLanes() {
 	for {
@@ -197,18 +199,18 @@ func (c *Conn) acceptLanes() {
 			err = c.sess.Err()
 		}
 		if err != nil {
-			// Let the lane readers deliver what the peer sent before it
-			// went (they end once their buffered data is read), so that
-			// answers already here are not failed as lost.
+			// Let the goroutines reading large messages deliver what the
+			// peer sent before it went (they end once their buffered data
+			// is read), so that answers already here are not failed as
+			// lost. Messages parsed on the session's reader are delivered.
+			c.rmu.Lock()
+			c.draining = true
+			c.rmu.Unlock()
 			c.readers.Wait()
 			c.shutdown(err)
 			return
 		}
-		c.readers.Add(1)
-		go func() {
-			defer c.readers.Done()
-			c.readLane(st)
-		}()
+		c.readLane(st)
 	}
 }
 

@@ -8,7 +8,8 @@ import (
 )
 
 // control is a small message sent by the connection's control goroutine, so
-// that neither a lane reader nor a cancelling caller waits for a lane.
+// that neither the parsing of incoming messages nor a cancelling caller
+// waits for a lane.
 type control struct {
 	typ   byte   // msgCancel, msgRelease or msgError
 	id    uint64 // request id, or object id for a release
@@ -28,9 +29,9 @@ func (c *Conn) queueRelease(id, n uint64) {
 	c.queueControl(control{typ: msgRelease, id: id, count: n}, true)
 }
 
-// queueControl queues m. With wait false (the lane readers), a full queue
-// means the peer floods us with calls it does not let us answer: the
-// connection is closed rather than grown without bound.
+// queueControl queues m. With wait false (incoming messages being parsed), a
+// full queue means the peer floods us with calls it does not let us answer:
+// the connection is closed rather than grown without bound.
 func (c *Conn) queueControl(m control, wait bool) {
 	select {
 	case c.ctl <- m:

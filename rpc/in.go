@@ -1,10 +1,7 @@
 package rpc
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
-	"encoding/gob"
 	"errors"
 	"fmt"
 	"io"
@@ -13,111 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/fireflyrpc/firefly/registry"
-	"github.com/fireflyrpc/firefly/transport"
 )
-
-// inLane is the receiving end of a lane: one goroutine reads its messages in
-// order, decodes them with the lane's gob decoder, and hands calls to handler
-// goroutines. It never runs user code and never waits for a lane.
-type inLane struct {
-	c       *Conn
-	st      *transport.Stream
-	mr      msgReader
-	dec     *gob.Decoder
-	scratch []byte
-	kinds   []argKind
-	flat    map[reflect.Type]bool // types known to hold no pointers (or not)
-}
-
-// laneReadBuffer is the read buffer of a lane.
-const laneReadBuffer = 16 << 10
-
-// maxNameLen bounds method names on the wire.
-const maxNameLen = 1 << 10
-
-func (c *Conn) readLane(st *transport.Stream) {
-	in := &inLane{c: c, st: st}
-	in.mr.r = bufio.NewReaderSize(st, laneReadBuffer)
-	in.dec = gob.NewDecoder(&in.mr)
-	err := in.run()
-	switch {
-	case err == nil, errors.Is(err, io.EOF), errors.Is(err, transport.ErrStreamReset):
-		// The peer closed or abandoned the lane.
-		st.Close()
-	case errors.Is(err, ErrProtocol):
-		c.shutdown(err)
-	default:
-		// The session is failing; acceptLanes records why.
-		st.Close()
-	}
-}
-
-func (in *inLane) run() error {
-	b, err := in.mr.r.ReadByte()
-	if err != nil {
-		return err
-	}
-	if b != lanePreface {
-		return protocolErrorf("stream does not start with the lane preface (got %#x)", b)
-	}
-	var hdr [lengthSize]byte
-	for {
-		if _, err := io.ReadFull(in.mr.r, hdr[:]); err != nil {
-			if err == io.ErrUnexpectedEOF {
-				return protocolErrorf("lane closed inside a message header")
-			}
-			return err
-		}
-		n := binary.BigEndian.Uint32(hdr[:])
-		if int64(n) > int64(in.c.opts.maxMessageSize) {
-			return fmt.Errorf("%w: %v", &ProtocolError{Reason: fmt.Sprintf("message of %d bytes over the limit of %d", n, in.c.opts.maxMessageSize)}, ErrMessageTooLarge)
-		}
-		if n == 0 {
-			return protocolErrorf("empty message")
-		}
-		in.mr.n = int(n)
-		if in.c.opts.idleTimeout > 0 {
-			in.c.touch()
-		}
-		typ, _ := in.mr.ReadByte()
-		switch typ {
-		case msgCall:
-			err = in.readCall()
-		case msgReply:
-			err = in.readReply()
-		case msgError:
-			err = in.readError()
-		case msgCancel:
-			err = in.readCancel()
-		case msgRelease:
-			err = in.readRelease()
-		default:
-			return protocolErrorf("unknown message type %d", typ)
-		}
-		if err != nil {
-			return in.wireError(err)
-		}
-		if in.mr.n != 0 {
-			return protocolErrorf("%d stray bytes after a message of type %d", in.mr.n, typ)
-		}
-	}
-}
-
-// wireError classifies an error met while reading a message: a short read is
-// the stream failing (or reset); anything else is the peer's fault.
-func (in *inLane) wireError(err error) error {
-	if errors.Is(err, ErrProtocol) {
-		return err
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		// Did the stream fail under the message, or is the message short?
-		if _, perr := in.mr.r.Peek(1); perr != nil && !errors.Is(perr, io.EOF) {
-			return perr
-		}
-		return protocolErrorf("truncated message")
-	}
-	return protocolErrorf("%v", err)
-}
 
 // readCall reads a call, decodes its arguments and starts its handler (or
 // answers at once with an error). Every gob value is consumed, used or not,

@@ -15,9 +15,9 @@ type Call struct {
 }
 
 // question is an outgoing call waiting for its answer (go-capnp's name).
-// Exactly one party takes it out of the table: the lane reader that got the
-// answer, the caller giving up, or the connection's close. That party
-// completes it.
+// Exactly one party takes it out of the table: the parser of the lane that
+// got the answer, the caller giving up, or the connection's close. That
+// party completes it.
 type question struct {
 	reply any
 	err   error

@@ -1,7 +1,6 @@
 package rpc
 
 import (
-	"bufio"
 	"encoding/binary"
 	"io"
 )
@@ -51,7 +50,7 @@ func appendString(b []byte, s string) []byte {
 // end, so a hostile length inside the body cannot read into the next message.
 // It implements io.ByteReader, so the lane's gob decoder reads it directly.
 type msgReader struct {
-	r *bufio.Reader
+	r byteSource
 	n int // bytes left in the current message
 }
 

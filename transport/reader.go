@@ -151,6 +151,9 @@ func (s *Session) handleData(h *header) error {
 		if st != nil {
 			st.abort(&StreamResetError{Code: code, Remote: true})
 			s.removeStream(st)
+			if notify := st.readNotify(); notify != nil {
+				notify(s.br.Buffered() > 0)
+			}
 		}
 		return nil
 	}
@@ -170,26 +173,31 @@ func (s *Session) handleData(h *header) error {
 			return err
 		}
 	}
+	var notify func(bool)
 	if st != nil {
-		if err := st.receive(p, flags&flagFIN != 0); err != nil {
+		if notify, err = st.receive(p, flags&flagFIN != 0); err != nil {
 			return err
 		}
 	}
 	s.discard(n)
+	if notify != nil {
+		notify(s.br.Buffered() > 0)
+	}
 	return nil
 }
 
-// receive stores payload from the peer (and its FIN). Called by the reader.
-func (st *Stream) receive(p []byte, fin bool) error {
+// receive stores payload from the peer (and its FIN). Called by the reader,
+// which then calls the notify function it returns, if any.
+func (st *Stream) receive(p []byte, fin bool) (notify func(bool), err error) {
 	n := uint32(len(p))
 	st.rmu.Lock()
 	if st.finRecv {
 		st.rmu.Unlock()
-		return protoErrorf("DATA on stream %d after its FIN", st.id)
+		return nil, protoErrorf("DATA on stream %d after its FIN", st.id)
 	}
 	if n > st.rwin {
 		st.rmu.Unlock()
-		return protoErrorf("stream %d overran its window: %d bytes sent, %d allowed", st.id, n, st.rwin)
+		return nil, protoErrorf("stream %d overran its window: %d bytes sent, %d allowed", st.id, n, st.rwin)
 	}
 	st.rwin -= n
 	var grant uint32
@@ -232,6 +240,10 @@ func (st *Stream) receive(p []byte, fin bool) error {
 		st.rwaiting = false
 		signal(st.rwake)
 	}
+	notify = st.notify
+	if st.rerr != nil || st.readClosed || (n == 0 && !fin) {
+		notify = nil
+	}
 	st.rmu.Unlock()
 	if grant > 0 {
 		st.s.w.queueWindowUpdate(st.id, grant)
@@ -239,7 +251,7 @@ func (st *Stream) receive(p []byte, fin bool) error {
 	if fin {
 		st.markFinRecv()
 	}
-	return nil
+	return notify, nil
 }
 
 func (s *Session) handleWindowUpdate(h *header) error {

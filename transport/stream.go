@@ -42,6 +42,7 @@ type Stream struct {
 	rwaiting   bool
 	rwake      chan struct{}
 	rdl        deadline
+	notify     func(more bool) // see SetReadNotify
 
 	// Send side. wmu serializes Write calls; the rest is guarded by s.w.mu.
 	wmu       sync.Mutex
@@ -88,41 +89,9 @@ func (st *Stream) Session() *Session { return st.s }
 func (st *Stream) Read(p []byte) (int, error) {
 	for {
 		st.rmu.Lock()
-		switch {
-		case st.rerr != nil:
-			err := st.rerr
-			st.rmu.Unlock()
-			return 0, err
-		case st.readClosed:
-			st.rmu.Unlock()
-			return 0, net.ErrClosed
-		case isClosed(st.rdl.wait()):
-			st.rmu.Unlock()
-			return 0, os.ErrDeadlineExceeded
-		case st.rlen > 0:
-			if len(p) == 0 {
-				st.rmu.Unlock()
-				return 0, nil
-			}
-			n := st.copyOut(p)
-			st.rcredit += uint32(n)
-			var grant uint32
-			if st.rcredit >= st.s.winThreshold {
-				grant = st.rcredit
-				st.rcredit = 0
-				st.rwin += grant
-			}
-			st.rmu.Unlock()
-			if grant > 0 {
-				st.s.w.queueWindowUpdate(st.id, grant)
-			}
-			return n, nil
-		case st.finRecv:
-			st.rmu.Unlock()
-			return 0, io.EOF
-		case isClosed(st.s.done):
-			st.rmu.Unlock()
-			return 0, st.s.sessionErr()
+		n, err, done := st.readLocked(p)
+		if done {
+			return n, err
 		}
 		st.rwaiting = true
 		st.rmu.Unlock()
@@ -135,6 +104,100 @@ func (st *Stream) Read(p []byte) (int, error) {
 		case <-st.s.done:
 		}
 	}
+}
+
+// TryRead is Read that never waits: while nothing is buffered and the stream
+// is still open it returns 0 and a nil error.
+func (st *Stream) TryRead(p []byte) (int, error) {
+	st.rmu.Lock()
+	n, err, done := st.readLocked(p)
+	if !done {
+		st.rmu.Unlock()
+	}
+	return n, err
+}
+
+// Buffered returns how many received bytes a Read returns without waiting,
+// and the error Read returns once they are consumed: io.EOF after the peer's
+// FIN, the reset or session error, or nil while more may come.
+func (st *Stream) Buffered() (int, error) {
+	st.rmu.Lock()
+	defer st.rmu.Unlock()
+	switch {
+	case st.rerr != nil:
+		return 0, st.rerr
+	case st.readClosed:
+		return 0, net.ErrClosed
+	case st.finRecv:
+		return st.rlen, io.EOF
+	case isClosed(st.s.done):
+		return st.rlen, st.s.sessionErr()
+	}
+	return st.rlen, nil
+}
+
+// SetReadNotify has f called on the session's reader goroutine whenever data,
+// the peer's FIN or its reset arrives for the stream, so that a consumer can
+// take what arrived with TryRead instead of keeping a goroutine blocked in
+// Read. more reports whether the reader already holds further input that it
+// goes on with as soon as f returns (false: its next step is to wait for the
+// network). f must not block: the session reads nothing else while it runs.
+// Data that arrived before SetReadNotify brings no call; the caller looks for
+// it itself after registering.
+func (st *Stream) SetReadNotify(f func(more bool)) {
+	st.rmu.Lock()
+	st.notify = f
+	st.rmu.Unlock()
+}
+
+// readNotify returns the stream's notify function.
+func (st *Stream) readNotify() func(bool) {
+	st.rmu.Lock()
+	defer st.rmu.Unlock()
+	return st.notify
+}
+
+// readLocked is one attempt of Read, with st.rmu held. When done is true it
+// has released st.rmu and n, err are Read's results; otherwise Read must wait
+// (st.rmu still held).
+func (st *Stream) readLocked(p []byte) (n int, err error, done bool) {
+	switch {
+	case st.rerr != nil:
+		err := st.rerr
+		st.rmu.Unlock()
+		return 0, err, true
+	case st.readClosed:
+		st.rmu.Unlock()
+		return 0, net.ErrClosed, true
+	case isClosed(st.rdl.wait()):
+		st.rmu.Unlock()
+		return 0, os.ErrDeadlineExceeded, true
+	case st.rlen > 0:
+		if len(p) == 0 {
+			st.rmu.Unlock()
+			return 0, nil, true
+		}
+		n := st.copyOut(p)
+		st.rcredit += uint32(n)
+		var grant uint32
+		if st.rcredit >= st.s.winThreshold {
+			grant = st.rcredit
+			st.rcredit = 0
+			st.rwin += grant
+		}
+		st.rmu.Unlock()
+		if grant > 0 {
+			st.s.w.queueWindowUpdate(st.id, grant)
+		}
+		return n, nil, true
+	case st.finRecv:
+		st.rmu.Unlock()
+		return 0, io.EOF, true
+	case isClosed(st.s.done):
+		st.rmu.Unlock()
+		return 0, st.s.sessionErr(), true
+	}
+	return 0, nil, false
 }
 
 // copyOut moves buffered bytes into p. st.rmu must be held.

@@ -1,0 +1,352 @@
+package rpc
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"sync"
+
+	"github.com/fireflyrpc/firefly/transport"
+)
+
+// inLane is the receiving end of a lane. The transport tells it on its
+// reader goroutine when data arrives (notify). While the reader has more
+// input in hand, whole messages of at most maxInlineMessage bytes are parsed
+// right there, with no goroutine woken for them; when the reader's next step
+// is to wait for the network, the lane's own goroutine is woken to parse
+// instead, so that decoding overlaps that wait. The lane's goroutine also
+// reads larger messages, as they stream in. One owner at a time parses a
+// lane, in order, with the lane's gob decoder. Parsing never waits for a
+// lane and never runs a handler.
+type inLane struct {
+	c    *Conn
+	st   *transport.Stream
+	dec  *gob.Decoder
+	mr   msgReader     // the message being parsed
+	wake chan struct{} // hands the lane to its goroutine
+
+	mu      sync.Mutex
+	busy    bool // an owner is parsing, or the lane's goroutine was asked to
+	pending bool // notified while busy: look again before letting go
+	running bool // the lane's goroutine exists
+	dead    bool // the lane ended: nothing more is parsed
+
+	// Used by the owner only.
+	started bool   // the preface was read
+	need    int    // length of the message whose body is awaited; 0: a header is next
+	msg     []byte // an inline message's body
+	body    bytes.Reader
+	big     *bufio.Reader // reads a large message from the stream
+	limit   io.LimitedReader
+
+	scratch []byte
+	kinds   []argKind
+	flat    map[reflect.Type]bool // types known to hold no pointers (or not)
+}
+
+// maxInlineMessage is the largest message parsed on the transport's reader
+// goroutine; larger ones are read by a goroutine as they arrive, so that the
+// reader never holds a whole large message or stalls other lanes decoding it.
+const maxInlineMessage = 64 << 10
+
+// laneReadBuffer is the read buffer for large messages.
+const laneReadBuffer = 16 << 10
+
+// maxNameLen bounds method names on the wire.
+const maxNameLen = 1 << 10
+
+// byteSource is where a msgReader takes a message's bytes from.
+type byteSource interface {
+	io.Reader
+	io.ByteReader
+}
+
+// readLane starts reading a lane the peer opened.
+func (c *Conn) readLane(st *transport.Stream) {
+	in := &inLane{c: c, st: st, wake: make(chan struct{}, 1)}
+	in.dec = gob.NewDecoder(&in.mr)
+	st.SetReadNotify(in.notify)
+	in.notify(true) // what arrived before the registration
+}
+
+// notify is called when data arrives: it parses what is whole (more: the
+// caller has other work in hand) or hands the lane to its goroutine, unless
+// an owner is already at it (which then looks again before letting go).
+func (in *inLane) notify(more bool) {
+	in.mu.Lock()
+	if in.busy {
+		in.pending = true
+		in.mu.Unlock()
+		return
+	}
+	in.busy = true
+	in.mu.Unlock()
+	if more {
+		in.drain(false)
+	} else {
+		in.handOff()
+	}
+}
+
+// drain parses messages until none is whole and then lets the lane go, or
+// hands it to the lane's goroutine (a large message, when not on it), or
+// ends it on an error. The caller owns the lane; blocking tells whether it
+// may wait for the stream (the lane's goroutine may).
+func (in *inLane) drain(blocking bool) {
+	for {
+		handed, err := in.parseBuffered(blocking)
+		if err != nil {
+			in.end(err)
+			return
+		}
+		if handed {
+			in.handOff()
+			return
+		}
+		in.mu.Lock()
+		if !in.pending {
+			in.busy = false
+			in.mu.Unlock()
+			return
+		}
+		in.pending = false
+		in.mu.Unlock()
+	}
+}
+
+// handOff passes the lane, owned by the caller, to its goroutine, starting it
+// if need be; when the connection is ending, the lane is ended instead.
+func (in *inLane) handOff() {
+	in.mu.Lock()
+	start := !in.running
+	in.running = true
+	in.mu.Unlock()
+	if start {
+		c := in.c
+		c.rmu.Lock()
+		if c.draining {
+			c.rmu.Unlock()
+			in.end(transport.ErrSessionClosed)
+			return
+		}
+		c.readers.Add(1)
+		c.rmu.Unlock()
+		go in.run()
+	}
+	in.wake <- struct{}{} // cannot block: only the owner sends, once
+}
+
+// run is the lane's goroutine: it parses when handed the lane, until the
+// lane or the connection ends.
+func (in *inLane) run() {
+	defer in.c.readers.Done()
+	for {
+		select {
+		case <-in.wake:
+		case <-in.c.sess.Done():
+			// Messages already buffered are still delivered (replies that
+			// arrived before the end are not failed as lost).
+			select {
+			case <-in.wake:
+				in.drain(true)
+			default:
+			}
+			return
+		}
+		in.drain(true)
+		in.mu.Lock()
+		dead := in.dead
+		in.mu.Unlock()
+		if dead {
+			return
+		}
+	}
+}
+
+// end closes the lane after err: the peer closed or reset it, or the session
+// failed (acceptLanes ends the connection), or the peer broke the protocol
+// (the connection is closed). The lane stays busy: nothing more is parsed.
+func (in *inLane) end(err error) {
+	in.mu.Lock()
+	in.dead = true
+	in.mu.Unlock()
+	if errors.Is(err, ErrProtocol) {
+		in.c.shutdown(err)
+		return
+	}
+	in.st.Close()
+}
+
+// parseBuffered parses every whole message buffered in the stream (and, when
+// blocking, reads large messages as they arrive). It reports handed when a
+// large message must go to the lane's goroutine.
+func (in *inLane) parseBuffered(blocking bool) (handed bool, err error) {
+	for {
+		avail, end := in.st.Buffered()
+		if !in.started {
+			if avail == 0 {
+				return false, end
+			}
+			var b [1]byte
+			if _, err := in.st.TryRead(b[:]); err != nil {
+				return false, err
+			}
+			if b[0] != lanePreface {
+				return false, protocolErrorf("stream does not start with the lane preface (got %#x)", b[0])
+			}
+			in.started = true
+			continue
+		}
+		if in.need == 0 {
+			if avail < lengthSize {
+				return false, in.short(avail, end)
+			}
+			var hdr [lengthSize]byte
+			if err := in.tryReadFull(hdr[:]); err != nil {
+				return false, err
+			}
+			n := binary.BigEndian.Uint32(hdr[:])
+			if int64(n) > int64(in.c.opts.maxMessageSize) {
+				return false, fmt.Errorf("%w: %w", &ProtocolError{Reason: fmt.Sprintf("message of %d bytes over the limit of %d", n, in.c.opts.maxMessageSize)}, ErrMessageTooLarge)
+			}
+			if n == 0 {
+				return false, protocolErrorf("empty message")
+			}
+			in.need = int(n)
+			avail -= lengthSize
+		}
+		if in.need > maxInlineMessage {
+			if !blocking {
+				return true, nil
+			}
+			n := in.need
+			in.need = 0
+			if err := in.readLarge(n); err != nil {
+				return false, err
+			}
+			continue
+		}
+		if avail < in.need {
+			return false, in.short(avail, end)
+		}
+		if cap(in.msg) < in.need {
+			in.msg = make([]byte, max(in.need, 512))
+		}
+		m := in.msg[:in.need]
+		if err := in.tryReadFull(m); err != nil {
+			return false, err
+		}
+		in.body.Reset(m)
+		in.mr = msgReader{r: &in.body, n: len(m)}
+		in.need = 0
+		if err := in.message(); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+				err = protocolErrorf("truncated message")
+			}
+			return false, in.wireError(err)
+		}
+	}
+}
+
+// short is what parseBuffered returns when avail bytes are not yet enough:
+// nil while more may come; the stream's end, when nothing is cut short by
+// it; a protocol error when it cuts a message.
+func (in *inLane) short(avail int, end error) error {
+	switch {
+	case end == nil:
+		return nil
+	case avail == 0 && in.need == 0:
+		return end
+	case errors.Is(end, io.EOF):
+		return protocolErrorf("lane closed inside a message")
+	}
+	return end
+}
+
+// tryReadFull fills p from data known to be buffered.
+func (in *inLane) tryReadFull(p []byte) error {
+	for len(p) > 0 {
+		n, err := in.st.TryRead(p)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("%w: buffered data went missing", transport.ErrConnectionLost)
+		}
+		p = p[n:]
+	}
+	return nil
+}
+
+// readLarge reads and handles a message of n bytes straight from the stream.
+func (in *inLane) readLarge(n int) error {
+	in.limit = io.LimitedReader{R: in.st, N: int64(n)}
+	if in.big == nil {
+		in.big = bufio.NewReaderSize(&in.limit, laneReadBuffer)
+	} else {
+		in.big.Reset(&in.limit)
+	}
+	in.mr = msgReader{r: in.big, n: n}
+	err := in.message()
+	if err != nil && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)) {
+		// Did the stream fail under the message, or is the message short?
+		if _, end := in.st.Buffered(); end != nil && !errors.Is(end, io.EOF) {
+			return end
+		}
+		return protocolErrorf("truncated message")
+	}
+	if err != nil {
+		return in.wireError(err)
+	}
+	return nil
+}
+
+// message parses the message in in.mr and checks that all of it was used.
+func (in *inLane) message() error {
+	if in.c.opts.idleTimeout > 0 {
+		in.c.touch()
+	}
+	typ, err := in.mr.ReadByte()
+	if err != nil {
+		return err
+	}
+	switch typ {
+	case msgCall:
+		err = in.readCall()
+	case msgReply:
+		err = in.readReply()
+	case msgError:
+		err = in.readError()
+	case msgCancel:
+		err = in.readCancel()
+	case msgRelease:
+		err = in.readRelease()
+	default:
+		return protocolErrorf("unknown message type %d", typ)
+	}
+	if err != nil {
+		return err
+	}
+	if in.mr.n != 0 {
+		return protocolErrorf("%d stray bytes after a message of type %d", in.mr.n, typ)
+	}
+	return nil
+}
+
+// wireError classifies an error met while parsing a message: errors of the
+// stream pass through; anything else is the peer's fault.
+func (in *inLane) wireError(err error) error {
+	if errors.Is(err, ErrProtocol) {
+		return err
+	}
+	var tpe *transport.StreamResetError
+	if errors.As(err, &tpe) || errors.Is(err, transport.ErrConnectionLost) || errors.Is(err, transport.ErrSessionClosed) {
+		return err
+	}
+	return protocolErrorf("%v", err)
+}
