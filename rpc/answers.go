@@ -268,39 +268,6 @@ func ConnFromContext(ctx context.Context) (*Conn, bool) {
 	return c, ok
 }
 
-// workerIdle is how long an idle handler goroutine waits for more work.
-const workerIdle = 2 * time.Second
-
-// dispatch hands ic to an idle handler goroutine, or starts one. Reusing
-// goroutines keeps their grown stacks: a new goroutine per call would grow
-// its stack through reflect and gob on every call.
-func (c *Conn) dispatch(ic *incall) {
-	select {
-	case c.work <- ic:
-	default:
-		go c.worker(ic)
-	}
-}
-
-// worker serves calls until it has been idle for workerIdle or the
-// connection ends.
-func (c *Conn) worker(ic *incall) {
-	idle := time.NewTimer(workerIdle)
-	defer idle.Stop()
-	for {
-		c.serve(ic)
-		ic = nil // keep nothing of the call reachable while idle
-		idle.Reset(workerIdle)
-		select {
-		case ic = <-c.work:
-		case <-idle.C:
-			return
-		case <-c.done:
-			return
-		}
-	}
-}
-
 // serve runs a call's handler and answers it.
 func (c *Conn) serve(ic *incall) {
 	res, err := ic.obj.Call(ic, ic.m, ic.args)

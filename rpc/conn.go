@@ -32,7 +32,7 @@ type Conn struct {
 	exports   exportTable
 	imports   importTable
 	ctl       chan control
-	work      chan *incall   // idle handler goroutines take calls here
+	workers   workerPool
 	readers   sync.WaitGroup // goroutines reading a large message (see inLane.handOff)
 	rmu       sync.Mutex
 	draining  bool // the session is over: no more such goroutines
@@ -59,7 +59,6 @@ func newConn(sess *transport.Session, o *options, reg *registry.Registry, root *
 		log:    o.logger,
 		root:   root,
 		ctl:    make(chan control, o.controlQueue),
-		work:   make(chan *incall),
 		done:   make(chan struct{}),
 		notify: make(map[uint64]func(error)),
 	}
@@ -162,6 +161,7 @@ func (c *Conn) shutdown(cause error) {
 		m.bytesOut.Add(st.BytesOut)
 		c.questions.closeAll(c.err)
 		c.answers.cancelAll()
+		c.workers.close()
 		c.exports.clear()
 		c.imports.clear()
 		c.nmu.Lock()

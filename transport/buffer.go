@@ -2,6 +2,7 @@ package transport
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -104,6 +105,10 @@ type deadline struct {
 	mu     sync.Mutex
 	timer  *time.Timer
 	expire chan struct{} // closed when the deadline passes
+	// armed is set the first time a deadline is set. Until then expire is
+	// the channel made by init, unchanged, and wait reads it without the
+	// lock (most streams never have a deadline).
+	armed atomic.Bool
 }
 
 func (d *deadline) init() { d.expire = make(chan struct{}) }
@@ -112,6 +117,12 @@ func (d *deadline) init() { d.expire = make(chan struct{}) }
 func (d *deadline) setTo(t time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if !d.armed.Load() {
+		if t.IsZero() {
+			return
+		}
+		d.armed.Store(true)
+	}
 	if d.timer != nil && !d.timer.Stop() {
 		<-d.expire // the timer fired (or is firing): wait for the close
 	}
@@ -139,6 +150,9 @@ func (d *deadline) setTo(t time.Time) {
 
 // wait returns a channel closed when the deadline passes.
 func (d *deadline) wait() <-chan struct{} {
+	if !d.armed.Load() {
+		return d.expire
+	}
 	d.mu.Lock()
 	ch := d.expire
 	d.mu.Unlock()
