@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -198,5 +199,42 @@ func TestCallStuckWritingHonoursItsContext(t *testing.T) {
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("stalled call returned after %v", d)
+	}
+}
+
+// Handler goroutines left idle after a burst are let go after a while.
+func TestIdleWorkersAreLetGo(t *testing.T) {
+	calc := newCalc()
+	_, conn := pair(t, calc, nil)
+	ctx := testCtx(t)
+	var sum int
+	if err := conn.Root().Call(ctx, "add", &sum, Args{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	before := runtime.NumGoroutine()
+	const burst = 20
+	var wg sync.WaitGroup
+	for range burst {
+		wg.Go(func() {
+			if err := conn.Root().Call(ctx, "block", nil); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	for range burst {
+		<-calc.started
+	}
+	busy := runtime.NumGoroutine()
+	close(calc.release)
+	wg.Wait()
+	if busy < before+2*burst {
+		t.Fatalf("%d goroutines with %d calls blocked, %d before", busy, burst, before)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before+2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines 10 s after the burst, %d before it", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
