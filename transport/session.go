@@ -32,7 +32,10 @@ type Session struct {
 	client bool
 	peer   settings // limits the peer announced
 	br     *bufio.Reader
-	pools  pools
+	// handedOff is set by the reader when it called a read notify function
+	// with nothing more in hand since its last read from the network.
+	handedOff bool
+	pools     pools
 
 	sendLimit    int    // max streams this side may open
 	smallSendMax int    // largest payload that goes in a small chunk
