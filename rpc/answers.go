@@ -181,7 +181,11 @@ type incall struct {
 	done  chan struct{}
 	err   error
 	timer *time.Timer
-	ended bool
+	// ended is set when the handler returned: no timer is armed after it.
+	// armed is set (under mu) before a timer is; a handler that never
+	// asked for Done ends without taking mu.
+	ended atomic.Bool
+	armed atomic.Bool
 }
 
 // Deadline returns the caller's deadline, if it sent one.
@@ -196,13 +200,16 @@ func (ic *incall) Done() <-chan struct{} {
 		ic.done = make(chan struct{})
 		if ic.err != nil {
 			close(ic.done)
-		} else if ic.hasDeadline && !ic.ended {
+		} else if ic.hasDeadline && !ic.ended.Load() {
 			d := time.Until(ic.deadline)
 			if d <= 0 {
 				ic.err = context.DeadlineExceeded
 				close(ic.done)
 			} else {
-				ic.timer = time.AfterFunc(d, func() { ic.cancel(context.DeadlineExceeded) })
+				ic.armed.Store(true)
+				if !ic.ended.Load() {
+					ic.timer = time.AfterFunc(d, func() { ic.cancel(context.DeadlineExceeded) })
+				}
 			}
 		}
 	}
@@ -243,8 +250,11 @@ func (ic *incall) cancel(err error) {
 }
 
 func (ic *incall) stopTimer() {
+	ic.ended.Store(true)
+	if !ic.armed.Load() {
+		return // Done never armed a timer, and none is armed from now on
+	}
 	ic.mu.Lock()
-	ic.ended = true
 	if ic.timer != nil {
 		ic.timer.Stop()
 	}

@@ -38,8 +38,8 @@ type inLane struct {
 
 	// Used by the owner only.
 	started bool   // the preface was read
-	need    int    // length of the message whose body is awaited; 0: a header is next
-	msg     []byte // an inline message's body
+	buf     []byte // bytes taken from the stream, not yet parsed: buf[r:w]
+	r, w    int
 	body    bytes.Reader
 	big     *bufio.Reader // reads a large message from the stream
 	limit   io.LimitedReader
@@ -182,68 +182,92 @@ func (in *inLane) end(err error) {
 	in.st.Close()
 }
 
-// parseBuffered parses every whole message buffered in the stream (and, when
+// parseBuffered parses every whole message that has arrived (and, when
 // blocking, reads large messages as they arrive). It reports handed when a
-// large message must go to the lane's goroutine.
+// large message must go to the lane's goroutine. Bytes are taken from the
+// stream a buffer at a time, not a message at a time.
 func (in *inLane) parseBuffered(blocking bool) (handed bool, err error) {
 	for {
-		avail, end := in.st.Buffered()
+		handed, err := in.parseTaken(blocking)
+		if handed || err != nil {
+			return handed, err
+		}
+		if in.r == in.w {
+			in.r, in.w = 0, 0
+		} else if in.r > 0 {
+			in.w = copy(in.buf, in.buf[in.r:in.w])
+			in.r = 0
+		}
+		if in.buf == nil {
+			in.buf = make([]byte, laneReadBuffer)
+		}
+		n, err := in.st.TryRead(in.buf[in.w:])
+		in.w += n
+		if n > 0 {
+			continue
+		}
+		switch {
+		case err == nil:
+			return false, nil // nothing more yet
+		case in.w == 0:
+			return false, err // the lane ended between messages
+		case errors.Is(err, io.EOF):
+			return false, protocolErrorf("lane closed inside a message")
+		}
+		return false, err
+	}
+}
+
+// parseTaken parses the whole messages among the bytes taken from the stream,
+// making room for the next one if it is larger than the buffer.
+func (in *inLane) parseTaken(blocking bool) (handed bool, err error) {
+	for {
+		data := in.buf[in.r:in.w]
 		if !in.started {
-			if avail == 0 {
-				return false, end
+			if len(data) == 0 {
+				return false, nil
 			}
-			var b [1]byte
-			if _, err := in.st.TryRead(b[:]); err != nil {
-				return false, err
+			if data[0] != lanePreface {
+				return false, protocolErrorf("stream does not start with the lane preface (got %#x)", data[0])
 			}
-			if b[0] != lanePreface {
-				return false, protocolErrorf("stream does not start with the lane preface (got %#x)", b[0])
-			}
+			in.r++
 			in.started = true
 			continue
 		}
-		if in.need == 0 {
-			if avail < lengthSize {
-				return false, in.short(avail, end)
-			}
-			var hdr [lengthSize]byte
-			if err := in.tryReadFull(hdr[:]); err != nil {
-				return false, err
-			}
-			n := binary.BigEndian.Uint32(hdr[:])
-			if int64(n) > int64(in.c.opts.maxMessageSize) {
-				return false, fmt.Errorf("%w: %w", &ProtocolError{Reason: fmt.Sprintf("message of %d bytes over the limit of %d", n, in.c.opts.maxMessageSize)}, ErrMessageTooLarge)
-			}
-			if n == 0 {
-				return false, protocolErrorf("empty message")
-			}
-			in.need = int(n)
-			avail -= lengthSize
+		if len(data) < lengthSize {
+			return false, nil
 		}
-		if in.need > maxInlineMessage {
+		n := binary.BigEndian.Uint32(data)
+		if int64(n) > int64(in.c.opts.maxMessageSize) {
+			return false, fmt.Errorf("%w: %w", &ProtocolError{Reason: fmt.Sprintf("message of %d bytes over the limit of %d", n, in.c.opts.maxMessageSize)}, ErrMessageTooLarge)
+		}
+		if n == 0 {
+			return false, protocolErrorf("empty message")
+		}
+		if n > maxInlineMessage {
 			if !blocking {
 				return true, nil
 			}
-			n := in.need
-			in.need = 0
-			if err := in.readLarge(n); err != nil {
+			in.r += lengthSize
+			if err := in.readLarge(int(n)); err != nil {
 				return false, err
 			}
 			continue
 		}
-		if avail < in.need {
-			return false, in.short(avail, end)
+		size := lengthSize + int(n)
+		if len(data) < size {
+			if size > len(in.buf) {
+				// Make room for the whole message.
+				b := make([]byte, max(size, min(2*len(in.buf), lengthSize+maxInlineMessage)))
+				in.w = copy(b, data)
+				in.r = 0
+				in.buf = b
+			}
+			return false, nil
 		}
-		if cap(in.msg) < in.need {
-			in.msg = make([]byte, max(in.need, 512))
-		}
-		m := in.msg[:in.need]
-		if err := in.tryReadFull(m); err != nil {
-			return false, err
-		}
-		in.body.Reset(m)
-		in.mr = msgReader{r: &in.body, n: len(m)}
-		in.need = 0
+		in.body.Reset(data[lengthSize:size])
+		in.mr = msgReader{r: &in.body, n: int(n)}
+		in.r += size
 		if err := in.message(); err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 				err = protocolErrorf("truncated message")
@@ -253,39 +277,16 @@ func (in *inLane) parseBuffered(blocking bool) (handed bool, err error) {
 	}
 }
 
-// short is what parseBuffered returns when avail bytes are not yet enough:
-// nil while more may come; the stream's end, when nothing is cut short by
-// it; a protocol error when it cuts a message.
-func (in *inLane) short(avail int, end error) error {
-	switch {
-	case end == nil:
-		return nil
-	case avail == 0 && in.need == 0:
-		return end
-	case errors.Is(end, io.EOF):
-		return protocolErrorf("lane closed inside a message")
-	}
-	return end
-}
-
-// tryReadFull fills p from data known to be buffered.
-func (in *inLane) tryReadFull(p []byte) error {
-	for len(p) > 0 {
-		n, err := in.st.TryRead(p)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("%w: buffered data went missing", transport.ErrConnectionLost)
-		}
-		p = p[n:]
-	}
-	return nil
-}
-
 // readLarge reads and handles a message of n bytes straight from the stream.
 func (in *inLane) readLarge(n int) error {
-	in.limit = io.LimitedReader{R: in.st, N: int64(n)}
+	// Its first bytes may be among those taken already (never more than
+	// the message: the buffer is smaller than a large message).
+	var src io.Reader = in.st
+	if in.r < in.w {
+		src = io.MultiReader(bytes.NewReader(in.buf[in.r:in.w]), in.st)
+	}
+	in.r, in.w = 0, 0
+	in.limit = io.LimitedReader{R: src, N: int64(n)}
 	if in.big == nil {
 		in.big = bufio.NewReaderSize(&in.limit, laneReadBuffer)
 	} else {
