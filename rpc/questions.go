@@ -74,50 +74,82 @@ func (q *question) complete(err error) {
 }
 
 // questionTable holds the outgoing calls waiting for answers, by request id.
+// Questions sit in reusable slots (go-capnp's questions table): a request id
+// is a slot's index in its low slotBits bits and a sequence number above
+// them, so an answer that comes after its question was given up (its slot
+// since reused) finds no match.
 type questionTable struct {
 	mu     sync.Mutex
-	next   uint64
-	byID   map[uint64]*question
+	seq    uint64
+	slots  []questionSlot
+	free   []uint32 // indexes of empty slots
+	n      int      // questions in the table
 	max    int
 	closed error // set when the connection is gone
 }
 
-func (t *questionTable) init(max int) {
-	t.byID = make(map[uint64]*question)
-	t.max = max
+type questionSlot struct {
+	id uint64 // 0: empty
+	q  *question
 }
 
-// add registers q and returns its request id.
+// slotBits is the width of the slot index in a request id.
+const slotBits = 24
+
+func (t *questionTable) init(max int) {
+	t.max = min(max, 1<<slotBits)
+}
+
+// add registers q and returns its request id (never 0).
 func (t *questionTable) add(q *question) (uint64, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed != nil {
 		return 0, t.closed
 	}
-	if len(t.byID) >= t.max {
+	if t.n >= t.max {
 		return 0, ErrTooManyCalls
 	}
-	t.next++
-	t.byID[t.next] = q
-	return t.next, nil
+	var i uint32
+	if k := len(t.free); k > 0 {
+		i = t.free[k-1]
+		t.free = t.free[:k-1]
+	} else {
+		i = uint32(len(t.slots))
+		t.slots = append(t.slots, questionSlot{})
+	}
+	t.seq++
+	id := t.seq<<slotBits | uint64(i)
+	t.slots[i] = questionSlot{id: id, q: q}
+	t.n++
+	return id, nil
 }
 
 // take removes and returns the question with id, or nil if it is gone.
 func (t *questionTable) take(id uint64) *question {
+	i := id & (1<<slotBits - 1)
 	t.mu.Lock()
-	q := t.byID[id]
-	if q != nil {
-		delete(t.byID, id)
+	defer t.mu.Unlock()
+	if id == 0 || i >= uint64(len(t.slots)) || t.slots[i].id != id {
+		return nil
 	}
-	t.mu.Unlock()
+	q := t.slots[i].q
+	t.slots[i] = questionSlot{}
+	t.free = append(t.free, uint32(i))
+	t.n--
 	return q
 }
 
 // closeAll fails every waiting question with err and refuses new ones.
 func (t *questionTable) closeAll(err error) {
 	t.mu.Lock()
-	qs := t.byID
-	t.byID = map[uint64]*question{}
+	var qs []*question
+	for i := range t.slots {
+		if t.slots[i].id != 0 {
+			qs = append(qs, t.slots[i].q)
+		}
+	}
+	t.slots, t.free, t.n = nil, nil, 0
 	t.closed = err
 	t.mu.Unlock()
 	for _, q := range qs {
@@ -128,5 +160,5 @@ func (t *questionTable) closeAll(err error) {
 func (t *questionTable) len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.byID)
+	return t.n
 }

@@ -295,31 +295,44 @@ func (st *Stream) WriteContext(ctx context.Context, p []byte) (int, error) {
 			continue
 		}
 		w.mu.Unlock()
-		// Copy a large piece outside the lock, then queue it.
-		var batch [maxWriteBurst/MinFrameSize + 1]*chunk
-		k := 0
-		for off := 0; off < m; k++ {
-			c := s.pools.send.get()
-			c.w = headerLen + copy(c.buf[headerLen:], p[n+off:n+m]) // buf holds one max frame
-			off += c.w - headerLen
-			batch[k] = c
-		}
-		w.mu.Lock()
-		if err := st.writeErrLocked(); err != nil {
-			w.mu.Unlock()
-			for _, c := range batch[:k] {
-				s.pools.put(c)
-			}
+		if err := st.queueLarge(p[n : n+m]); err != nil {
 			return n, err
 		}
-		for _, c := range batch[:k] {
-			st.sq.push(c)
-		}
-		w.schedule(st)
-		w.mu.Unlock()
 		n += m
 	}
 	return n, nil
+}
+
+// queueLarge copies p, a piece the send window already allows, into frames
+// outside the writer's lock, then queues them. It is a function of its own so
+// that the frame of WriteContext, on every small write's path, stays small.
+//
+//go:noinline
+func (st *Stream) queueLarge(p []byte) error {
+	s := st.s
+	w := &s.w
+	var batch [maxWriteBurst/MinFrameSize + 1]*chunk
+	k := 0
+	for off := 0; off < len(p); k++ {
+		c := s.pools.send.get()
+		c.w = headerLen + copy(c.buf[headerLen:], p[off:]) // buf holds one max frame
+		off += c.w - headerLen
+		batch[k] = c
+	}
+	w.mu.Lock()
+	if err := st.writeErrLocked(); err != nil {
+		w.mu.Unlock()
+		for _, c := range batch[:k] {
+			s.pools.put(c)
+		}
+		return err
+	}
+	for _, c := range batch[:k] {
+		st.sq.push(c)
+	}
+	w.schedule(st)
+	w.mu.Unlock()
+	return nil
 }
 
 // tailLocked returns the last queued frame if more can be appended to it.
