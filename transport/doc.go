@@ -16,6 +16,9 @@
 //     transfer on another stream.
 //   - Stream.Write copies into pooled buffers and returns without waiting for
 //     the network; it blocks only when the stream's window is exhausted.
+//   - A consumer may take a stream's data where it arrives instead of
+//     blocking in Read: Stream.SetReadNotify calls it on the session's reader
+//     goroutine, and TryRead and Buffered never wait.
 //   - Keepalive pings declare a silent peer dead; GOAWAY closes gracefully.
 //   - Any input from the peer that breaks the protocol closes the session
 //     with a *ProtocolError; nothing the peer sends can panic the process.
