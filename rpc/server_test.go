@@ -227,7 +227,9 @@ func TestIdleWorkersAreLetGo(t *testing.T) {
 	busy := runtime.NumGoroutine()
 	close(calc.release)
 	wg.Wait()
-	if busy < before+2*burst {
+	// Each blocked call holds a caller and a handler goroutine; one handler
+	// may be the idle one left by the first call.
+	if busy < before+2*burst-1 {
 		t.Fatalf("%d goroutines with %d calls blocked, %d before", busy, burst, before)
 	}
 	deadline := time.Now().Add(10 * time.Second)
