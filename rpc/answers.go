@@ -12,7 +12,9 @@ import (
 
 // answerTable holds the incoming calls whose handlers are running, by the
 // peer's request id, so a cancel from the peer or the connection's end can
-// reach their contexts.
+// reach their contexts; and, under the same lock, the idle handler
+// goroutines (see workers.go), so that starting a call and finishing one
+// each take the lock once.
 type answerTable struct {
 	mu      sync.Mutex
 	byID    map[uint64]*incall
@@ -20,6 +22,7 @@ type answerTable struct {
 	running atomic.Int32
 	closed  bool
 	idle    chan struct{} // closed when running drops to zero while draining
+	workers workerPool
 }
 
 func (t *answerTable) init() {
@@ -76,39 +79,31 @@ func (ic *incall) finishVariadic(n int) {
 	ic.rest = nil
 }
 
-// start records a running call (its slot already admitted).
-func (t *answerTable) start(ic *incall) {
-	t.mu.Lock()
+// record adds a running call (its slot already admitted) to the table;
+// false when the connection has ended. t.mu must be held.
+func (t *answerTable) record(ic *incall) bool {
 	if t.closed {
-		t.mu.Unlock()
-		ic.cancel(context.Canceled)
-		return
+		return false
 	}
 	if ic.oneway {
 		t.oneways[ic] = struct{}{}
 	} else {
 		t.byID[ic.reqID] = ic
 	}
-	t.mu.Unlock()
+	return true
 }
 
-// finish removes a call whose handler returned and frees its slot.
-func (t *answerTable) finish(ic *incall) {
-	t.mu.Lock()
+// remove takes a call whose handler returned out of the table and frees its
+// slot. t.mu must be held.
+func (t *answerTable) remove(ic *incall) {
 	if ic.oneway {
 		delete(t.oneways, ic)
 	} else if t.byID[ic.reqID] == ic {
 		delete(t.byID, ic.reqID)
 	}
-	t.mu.Unlock()
-	ic.stopTimer()
-	if t.running.Add(-1) == 0 {
-		t.mu.Lock()
-		if t.idle != nil {
-			close(t.idle)
-			t.idle = nil
-		}
-		t.mu.Unlock()
+	if t.running.Add(-1) == 0 && t.idle != nil {
+		close(t.idle)
+		t.idle = nil
 	}
 }
 
@@ -278,13 +273,12 @@ func ConnFromContext(ctx context.Context) (*Conn, bool) {
 	return c, ok
 }
 
-// serve runs a call's handler and answers it.
+// serve runs a call's handler and answers it. The handler's slot is held
+// until its answer is handed to the transport (the caller then frees it), so
+// that Shutdown, waiting for idle, never cuts an answer.
 func (c *Conn) serve(ic *incall) {
 	res, err := ic.obj.Call(ic, ic.m, ic.args)
 	ic.stopTimer()
-	// The handler's slot is held until its answer is handed to the
-	// transport, so that Shutdown, waiting for idle, never cuts an answer.
-	defer c.answers.finish(ic)
 	if err != nil {
 		c.logHandlerError(ic, err)
 		if !ic.oneway {

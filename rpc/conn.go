@@ -32,7 +32,6 @@ type Conn struct {
 	exports   exportTable
 	imports   importTable
 	ctl       chan control
-	workers   workerPool
 	readers   sync.WaitGroup // goroutines reading a large message (see inLane.handOff)
 	rmu       sync.Mutex
 	draining  bool // the session is over: no more such goroutines
@@ -161,7 +160,7 @@ func (c *Conn) shutdown(cause error) {
 		m.bytesOut.Add(st.BytesOut)
 		c.questions.closeAll(c.err)
 		c.answers.cancelAll()
-		c.workers.close()
+		c.answers.closeWorkers()
 		c.exports.clear()
 		c.imports.clear()
 		c.nmu.Lock()

@@ -101,8 +101,7 @@ func (in *inLane) readCall() error {
 		c.queueControl(control{typ: msgError, id: reqID, err: callErr}, false)
 		return nil
 	}
-	c.answers.start(ic)
-	c.dispatch(ic)
+	c.startCall(ic)
 	return nil
 }
 

@@ -1,21 +1,20 @@
 package rpc
 
 import (
-	"sync"
+	"context"
 	"time"
 )
 
 // workerIdle is how long an idle handler goroutine is kept for more work.
 const workerIdle = 2 * time.Second
 
-// workerPool keeps a connection's idle handler goroutines. Reusing them keeps
-// their grown stacks: a new goroutine per call would grow its stack through
-// reflect and gob on every call. Idle workers wait on channels of their own,
-// most recently idle first, so a call wakes exactly one warm goroutine; one
-// timer, armed only while some are idle, lets go of those idle for longer than
-// workerIdle.
+// workerPool keeps a connection's idle handler goroutines; it is guarded by
+// the answer table's lock. Reusing them keeps their grown stacks: a new
+// goroutine per call would grow its stack through reflect and gob on every
+// call. Idle workers wait on channels of their own, most recently idle first,
+// so a call wakes exactly one warm goroutine; one timer, armed only while
+// some are idle, lets go of those idle for longer than workerIdle.
 type workerPool struct {
-	mu     sync.Mutex
 	idle   []*worker // the last is the most recently idle
 	reaper *time.Timer
 	armed  bool
@@ -28,19 +27,30 @@ type worker struct {
 	since time.Time
 }
 
-// dispatch hands ic to an idle handler goroutine, or starts one.
-func (c *Conn) dispatch(ic *incall) {
-	p := &c.workers
-	p.mu.Lock()
+// startCall records ic as running and hands it to an idle handler goroutine,
+// or starts one. When the connection has ended, the call still runs, with its
+// context cancelled.
+func (c *Conn) startCall(ic *incall) {
+	t := &c.answers
+	t.mu.Lock()
+	if !t.record(ic) {
+		t.mu.Unlock()
+		ic.cancel(context.Canceled)
+		go c.worker(ic)
+		return
+	}
+	p := &t.workers
+	var w *worker
 	if n := len(p.idle); n > 0 {
-		w := p.idle[n-1]
+		w = p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
-		p.mu.Unlock()
+	}
+	t.mu.Unlock()
+	if w != nil {
 		w.calls <- ic // cannot block: an idle worker's mailbox is empty
 		return
 	}
-	p.mu.Unlock()
 	go c.worker(ic)
 }
 
@@ -50,17 +60,21 @@ func (c *Conn) worker(ic *incall) {
 	w := &worker{calls: make(chan *incall, 1)}
 	for ic != nil {
 		c.serve(ic)
-		if !c.workers.park(w) {
+		if !c.finishCall(ic, w) {
 			return
 		}
 		ic = <-w.calls
 	}
 }
 
-// park records w as idle; false when the pool is closed.
-func (p *workerPool) park(w *worker) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+// finishCall takes ic, answered, out of the table and records w as idle;
+// false when the connection has ended (w then ends).
+func (c *Conn) finishCall(ic *incall, w *worker) bool {
+	t := &c.answers
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.remove(ic)
+	p := &t.workers
 	if p.closed {
 		return false
 	}
@@ -69,7 +83,7 @@ func (p *workerPool) park(w *worker) bool {
 	if !p.armed {
 		p.armed = true
 		if p.reaper == nil {
-			p.reaper = time.AfterFunc(workerIdle, p.reap)
+			p.reaper = time.AfterFunc(workerIdle, t.reap)
 		} else {
 			p.reaper.Reset(workerIdle)
 		}
@@ -78,9 +92,10 @@ func (p *workerPool) park(w *worker) bool {
 }
 
 // reap lets go of the workers idle for workerIdle or more.
-func (p *workerPool) reap() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+func (t *answerTable) reap() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := &t.workers
 	p.armed = false
 	if p.closed {
 		return
@@ -100,10 +115,11 @@ func (p *workerPool) reap() {
 	}
 }
 
-// close lets go of every idle worker; busy ones end after their call.
-func (p *workerPool) close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+// closeWorkers lets go of every idle worker; busy ones end after their call.
+func (t *answerTable) closeWorkers() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := &t.workers
 	p.closed = true
 	for _, w := range p.idle {
 		w.calls <- nil
