@@ -187,18 +187,32 @@ func (s *Session) handleData(h *header) error {
 		return err
 	}
 	var p []byte
-	if n > 0 {
+	var own *chunk
+	switch {
+	case n >= directPayload && st != nil:
+		// A large payload goes straight into the chunk the stream keeps,
+		// not through the read buffer and a copy.
+		own = s.pools.recv.get()
+		if err := s.readPayload(own.buf[:n]); err != nil {
+			s.pools.put(own)
+			return err
+		}
+		own.w = int(n)
+		p = own.buf[:n]
+	case n > 0:
 		if p, err = s.payload(n); err != nil {
 			return err
 		}
 	}
 	var notify func(bool)
 	if st != nil {
-		if notify, err = st.receive(p, flags&flagFIN != 0); err != nil {
+		if notify, err = st.receive(p, own, flags&flagFIN != 0); err != nil {
 			return err
 		}
 	}
-	s.discard(n)
+	if own == nil {
+		s.discard(n)
+	}
 	if notify != nil {
 		more := s.br.Buffered() > 0
 		if !more {
@@ -209,11 +223,44 @@ func (s *Session) handleData(h *header) error {
 	return nil
 }
 
-// receive stores payload from the peer (and its FIN). Called by the reader,
+// directPayload is the payload size from which a DATA frame is read straight
+// into a chunk of its own (see handleData).
+const directPayload = 4 << 10
+
+// readPayload reads a frame's payload into p: what the read buffer holds,
+// then, when a large part is left, straight from the connection.
+func (s *Session) readPayload(p []byte) error {
+	for len(p) > 0 {
+		var m int
+		var err error
+		if s.br.Buffered() == 0 && len(p) >= directPayload {
+			m, err = s.conn.Read(p)
+		} else {
+			m, err = s.br.Read(p)
+		}
+		p = p[m:]
+		if err != nil && len(p) > 0 {
+			if errors.Is(err, io.EOF) {
+				return fmt.Errorf("%w: connection closed inside a frame payload", ErrConnectionLost)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// receive stores payload from the peer (and its FIN): p, copied, or, with own
+// non-nil, p is own's data and own itself is kept. Called by the reader,
 // which then calls the notify function it returns, if any.
-func (st *Stream) receive(p []byte, fin bool) (notify func(bool), err error) {
+func (st *Stream) receive(p []byte, own *chunk, fin bool) (notify func(bool), err error) {
 	n := uint32(len(p))
 	st.rmu.Lock()
+	kept := false
+	defer func() {
+		if own != nil && !kept {
+			st.s.pools.put(own)
+		}
+	}()
 	if st.finRecv {
 		st.rmu.Unlock()
 		return nil, protoErrorf("DATA on stream %d after its FIN", st.id)
@@ -234,6 +281,10 @@ func (st *Stream) receive(p []byte, fin bool) (notify func(bool), err error) {
 			st.rcredit = 0
 			st.rwin += grant
 		}
+	case own != nil:
+		st.rlen += len(p)
+		st.rq.push(own)
+		kept = true
 	default:
 		st.rlen += len(p)
 		for len(p) > 0 {
