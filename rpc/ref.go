@@ -58,15 +58,19 @@ func (r *Ref) Call(ctx context.Context, method string, reply any, args ...any) e
 		putQuestion(q)
 		return err
 	}
-	select {
-	case <-q.done:
-	case <-ctx.Done():
-		if r.conn.forget(id) {
-			r.conn.queueCancel(id, ctx.Err())
-			putQuestion(q)
-			return ctx.Err()
+	if cancel := ctx.Done(); cancel == nil {
+		<-q.done // a context that never ends: no select needed
+	} else {
+		select {
+		case <-q.done:
+		case <-cancel:
+			if r.conn.forget(id) {
+				r.conn.queueCancel(id, ctx.Err())
+				putQuestion(q)
+				return ctx.Err()
+			}
+			<-q.done // the answer is being delivered
 		}
-		<-q.done // the answer is being delivered
 	}
 	err = q.err
 	putQuestion(q)
