@@ -1,8 +1,10 @@
 package transport
 
 import (
+	"bytes"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -95,5 +97,43 @@ func TestReadNotifyReset(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no notification for the reset")
+	}
+}
+
+// A large payload read straight from the connection arrives whole even when
+// the peer writes it in small pieces, and a connection cut inside one ends
+// the session with ErrConnectionLost.
+func TestLargePayloadInPieces(t *testing.T) {
+	s, p := newRawClient(t, nil)
+	payload := make([]byte, 12<<10)
+	for i := range payload {
+		payload[i] = byte(i * 7)
+	}
+	frame := append(appendHeader(nil, typeData, flagSYN, 1, uint32(len(payload))), payload...)
+	for len(frame) > 0 {
+		n := min(len(frame), 1000)
+		p.writeBytes(frame[:n])
+		frame = frame[n:]
+		time.Sleep(time.Millisecond)
+	}
+	st, err := s.Accept(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(payload))
+	if _, err := io.ReadFull(st, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, payload) {
+		t.Fatal("payload changed on the way")
+	}
+
+	// A second frame, cut short.
+	p.writeBytes(appendHeader(nil, typeData, 0, 1, 8<<10))
+	p.writeBytes(make([]byte, 5<<10))
+	p.conn.Close()
+	err = waitDone(t, s, 5*time.Second)
+	if !errors.Is(err, ErrConnectionLost) || !strings.Contains(err.Error(), "inside a frame payload") {
+		t.Fatalf("session error %v, want ErrConnectionLost inside a frame payload", err)
 	}
 }
