@@ -54,7 +54,9 @@ type inLane struct {
 // reader never holds a whole large message or stalls other lanes decoding it.
 const maxInlineMessage = 64 << 10
 
-// laneReadBuffer is the read buffer for large messages.
+// laneReadBuffer is the first size of a lane's buffer of bytes taken from the
+// stream (it grows to hold a whole inline message) and the size of the
+// reader of large messages.
 const laneReadBuffer = 16 << 10
 
 // maxNameLen bounds method names on the wire.
