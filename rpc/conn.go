@@ -32,9 +32,9 @@ type Conn struct {
 	exports   exportTable
 	imports   importTable
 	ctl       chan control
-	readers   sync.WaitGroup // goroutines reading a large message (see inLane.handOff)
+	readers   sync.WaitGroup // the lanes' goroutines (see inLane.handOff)
 	rmu       sync.Mutex
-	draining  bool // the session is over: no more such goroutines
+	draining  bool // the session is over: no more lane goroutines start
 
 	closing          atomic.Bool  // no new incoming calls (Shutdown)
 	lastActive       atomic.Int64 // unix nanoseconds of the last rpc message, with an idle timeout
@@ -198,10 +198,10 @@ func (c *Conn) acceptLanes() {
 			err = c.sess.Err()
 		}
 		if err != nil {
-			// Let the goroutines reading large messages deliver what the
-			// peer sent before it went (they end once their buffered data
-			// is read), so that answers already here are not failed as
-			// lost. Messages parsed on the session's reader are delivered.
+			// Let the lanes' goroutines deliver what the peer sent before
+			// it went (they end once their buffered data is read), so that
+			// answers already here are not failed as lost. Messages parsed
+			// on the session's reader are delivered already.
 			c.rmu.Lock()
 			c.draining = true
 			c.rmu.Unlock()

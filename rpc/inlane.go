@@ -271,10 +271,7 @@ func (in *inLane) parseTaken(blocking bool) (handed bool, err error) {
 		in.mr = msgReader{r: &in.body, n: int(n)}
 		in.r += size
 		if err := in.message(); err != nil {
-			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-				err = protocolErrorf("truncated message")
-			}
-			return false, in.wireError(err)
+			return false, in.wireError(err, false)
 		}
 	}
 }
@@ -295,16 +292,8 @@ func (in *inLane) readLarge(n int) error {
 		in.big.Reset(&in.limit)
 	}
 	in.mr = msgReader{r: in.big, n: n}
-	err := in.message()
-	if err != nil && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)) {
-		// Did the stream fail under the message, or is the message short?
-		if _, end := in.st.Buffered(); end != nil && !errors.Is(end, io.EOF) {
-			return end
-		}
-		return protocolErrorf("truncated message")
-	}
-	if err != nil {
-		return in.wireError(err)
+	if err := in.message(); err != nil {
+		return in.wireError(err, true)
 	}
 	return nil
 }
@@ -341,9 +330,19 @@ func (in *inLane) message() error {
 	return nil
 }
 
-// wireError classifies an error met while parsing a message: errors of the
+// wireError classifies an error met while parsing a message: a message
+// that ends too soon is the peer's fault, unless it was being read from the
+// stream (streamed) and the stream failed under it; other errors of the
 // stream pass through; anything else is the peer's fault.
-func (in *inLane) wireError(err error) error {
+func (in *inLane) wireError(err error, streamed bool) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		if streamed {
+			if _, end := in.st.Buffered(); end != nil && !errors.Is(end, io.EOF) {
+				return end
+			}
+		}
+		return protocolErrorf("truncated message")
+	}
 	if errors.Is(err, ErrProtocol) {
 		return err
 	}

@@ -83,7 +83,6 @@ type questionTable struct {
 	seq    uint64
 	slots  []questionSlot
 	free   []uint32 // indexes of empty slots
-	n      int      // questions in the table
 	max    int
 	closed error // set when the connection is gone
 }
@@ -107,7 +106,7 @@ func (t *questionTable) add(q *question) (uint64, error) {
 	if t.closed != nil {
 		return 0, t.closed
 	}
-	if t.n >= t.max {
+	if t.lenLocked() >= t.max {
 		return 0, ErrTooManyCalls
 	}
 	var i uint32
@@ -121,7 +120,6 @@ func (t *questionTable) add(q *question) (uint64, error) {
 	t.seq++
 	id := t.seq<<slotBits | uint64(i)
 	t.slots[i] = questionSlot{id: id, q: q}
-	t.n++
 	return id, nil
 }
 
@@ -136,7 +134,6 @@ func (t *questionTable) take(id uint64) *question {
 	q := t.slots[i].q
 	t.slots[i] = questionSlot{}
 	t.free = append(t.free, uint32(i))
-	t.n--
 	return q
 }
 
@@ -149,7 +146,7 @@ func (t *questionTable) closeAll(err error) {
 			qs = append(qs, t.slots[i].q)
 		}
 	}
-	t.slots, t.free, t.n = nil, nil, 0
+	t.slots, t.free = nil, nil
 	t.closed = err
 	t.mu.Unlock()
 	for _, q := range qs {
@@ -160,5 +157,8 @@ func (t *questionTable) closeAll(err error) {
 func (t *questionTable) len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.n
+	return t.lenLocked()
 }
+
+// lenLocked is the number of questions in the table. t.mu must be held.
+func (t *questionTable) lenLocked() int { return len(t.slots) - len(t.free) }

@@ -275,12 +275,7 @@ func (st *Stream) receive(p []byte, own *chunk, fin bool) (notify func(bool), er
 	case st.rerr != nil:
 	case st.readClosed:
 		// Nobody will read it: give the credit straight back.
-		st.rcredit += n
-		if st.rcredit >= st.s.winThreshold {
-			grant = st.rcredit
-			st.rcredit = 0
-			st.rwin += grant
-		}
+		grant = st.creditLocked(n)
 	case own != nil:
 		st.rlen += len(p)
 		st.rq.push(own)

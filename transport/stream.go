@@ -178,13 +178,7 @@ func (st *Stream) readLocked(p []byte) (n int, err error, done bool) {
 			return 0, nil, true
 		}
 		n := st.copyOut(p)
-		st.rcredit += uint32(n)
-		var grant uint32
-		if st.rcredit >= st.s.winThreshold {
-			grant = st.rcredit
-			st.rcredit = 0
-			st.rwin += grant
-		}
+		grant := st.creditLocked(uint32(n))
 		st.rmu.Unlock()
 		if grant > 0 {
 			st.s.w.queueWindowUpdate(st.id, grant)
@@ -198,6 +192,18 @@ func (st *Stream) readLocked(p []byte) (n int, err error, done bool) {
 		return 0, st.s.sessionErr(), true
 	}
 	return 0, nil, false
+}
+
+// creditLocked counts n received bytes as consumed and returns the credit
+// to grant the peer now (0 until enough has built up). st.rmu must be held.
+func (st *Stream) creditLocked(n uint32) (grant uint32) {
+	st.rcredit += n
+	if st.rcredit >= st.s.winThreshold {
+		grant = st.rcredit
+		st.rcredit = 0
+		st.rwin += grant
+	}
+	return grant
 }
 
 // copyOut moves buffered bytes into p. st.rmu must be held.
