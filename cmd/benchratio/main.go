@@ -5,7 +5,12 @@
 //	go test -run '^$' -bench . -benchtime 2s . | go run ./cmd/benchratio
 //
 // Each BenchmarkX is paired with BenchmarkNetRPCX when present. Lines it does
-// not understand are ignored, so the whole output can be piped in.
+// not understand are ignored, so the whole output can be piped in. When a
+// benchmark appears more than once (-count N, or the output of several runs
+// one after another), each of its metrics is the median of its values, and
+// the table says over how many runs:
+//
+//	for i in 1 2 3 4 5; do go test -run '^$' -bench . -benchtime 2s .; done | go run ./cmd/benchratio
 package main
 
 import (
@@ -14,24 +19,31 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
 
-// result is one benchmark line's metrics, by unit ("ns/op", "MB/s", ...).
+// result is one benchmark's metrics, by unit ("ns/op", "MB/s", ...): the
+// median of the values seen.
 type result map[string]float64
 
 // benchLine matches "BenchmarkName-2   123   456 ns/op   7 B/op ...".
 var benchLine = regexp.MustCompile(`^Benchmark(\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
 
-func parse(r io.Reader) (map[string]result, []string, error) {
-	results := make(map[string]result)
+// parse reads benchmark output and returns each benchmark's metrics, the
+// machine header lines (each once), and the most times any benchmark ran.
+func parse(r io.Reader) (map[string]result, []string, int, error) {
+	values := make(map[string]map[string][]float64)
 	var header []string
+	seen := make(map[string]bool)
+	runs := 0
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		line := sc.Text()
 		for _, h := range []string{"goos:", "goarch:", "cpu:"} {
-			if strings.HasPrefix(line, h) {
+			if strings.HasPrefix(line, h) && !seen[line] {
+				seen[line] = true
 				header = append(header, line)
 			}
 		}
@@ -39,18 +51,41 @@ func parse(r io.Reader) (map[string]result, []string, error) {
 		if m == nil {
 			continue
 		}
-		res := result{}
+		v := values[m[1]]
+		if v == nil {
+			v = make(map[string][]float64)
+			values[m[1]] = v
+		}
 		f := strings.Fields(m[2])
 		for i := 0; i+1 < len(f); i += 2 {
-			v, err := strconv.ParseFloat(f[i], 64)
+			x, err := strconv.ParseFloat(f[i], 64)
 			if err != nil {
 				continue
 			}
-			res[f[i+1]] = v
+			v[f[i+1]] = append(v[f[i+1]], x)
+			runs = max(runs, len(v[f[i+1]]))
 		}
-		results[m[1]] = res
 	}
-	return results, header, sc.Err()
+	results := make(map[string]result, len(values))
+	for name, v := range values {
+		res := result{}
+		for unit, xs := range v {
+			res[unit] = median(xs)
+		}
+		results[name] = res
+	}
+	return results, header, runs, sc.Err()
+}
+
+// median returns the middle value of xs (the mean of the two middle ones
+// for an even count). xs is sorted in place.
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
 }
 
 // row is one line of the table.
@@ -59,7 +94,7 @@ type row struct {
 }
 
 func main() {
-	results, header, err := parse(os.Stdin)
+	results, header, runs, err := parse(os.Stdin)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchratio:", err)
 		os.Exit(1)
@@ -111,6 +146,9 @@ func main() {
 	}
 	for _, h := range header {
 		fmt.Println(h)
+	}
+	if runs > 1 {
+		fmt.Printf("medians of %d runs\n", runs)
 	}
 	fmt.Println()
 	fmt.Println("| measure | firefly | net/rpc | ratio | goal | met |")

@@ -13,12 +13,12 @@ BenchmarkNetRPCCallUnderBulk-2   	     154	  13607111 ns/op	  11971195 p50-ns	 1
 BenchmarkEcho1MiB-2              	     883	   2704150 ns/op	 775.53 MB/s	 2119450 B/op	      27 allocs/op
 PASS
 `
-	res, header, err := parse(strings.NewReader(out))
+	res, header, runs, err := parse(strings.NewReader(out))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(header) != 2 {
-		t.Fatalf("header %q", header)
+	if len(header) != 2 || runs != 1 {
+		t.Fatalf("header %q, %d runs", header, runs)
 	}
 	if got := res["CallSeq"]["ns/op"]; got != 38474 {
 		t.Fatalf("CallSeq ns/op = %v", got)
@@ -31,5 +31,33 @@ PASS
 	}
 	if got := res["Echo1MiB"]["MB/s"]; got != 775.53 {
 		t.Fatalf("MB/s = %v", got)
+	}
+}
+
+func TestParseMedians(t *testing.T) {
+	run := func(seq, echo string) string {
+		return "goos: linux\ncpu: Some CPU\n" +
+			"BenchmarkCallSeq-2  100  " + seq + " ns/op  8 allocs/op\n" +
+			"BenchmarkEcho1MiB-2  10  2704150 ns/op  " + echo + " MB/s\n"
+	}
+	out := run("300", "700") + run("100", "900") + run("200", "800") + run("1000", "750")
+	res, header, runs, err := parse(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(header) != 2 {
+		t.Fatalf("header lines repeated: %q", header)
+	}
+	if runs != 4 {
+		t.Fatalf("runs = %d, want 4", runs)
+	}
+	if got := res["CallSeq"]["ns/op"]; got != 250 {
+		t.Fatalf("median CallSeq ns/op = %v, want 250", got)
+	}
+	if got := res["Echo1MiB"]["MB/s"]; got != 775 {
+		t.Fatalf("median Echo1MiB MB/s = %v, want 775", got)
+	}
+	if got := median([]float64{5, 1, 3}); got != 3 {
+		t.Fatalf("median of 5, 1, 3 = %v", got)
 	}
 }
