@@ -28,10 +28,6 @@ const (
 	protocolVersion = 1
 	roleClient      = 1
 	roleServer      = 2
-
-	// readBufferSize is the session reader's buffer: big enough that a bulk
-	// transfer costs few read syscalls.
-	readBufferSize = 256 << 10
 )
 
 // settings are the limits a side announces in its preface.
@@ -139,7 +135,7 @@ func handshake(ctx context.Context, conn net.Conn, cfg *Config, client bool) (*S
 		_, err := conn.Write(appendPreface(make([]byte, 0, prefaceLen), role, local))
 		werr <- err
 	}()
-	br := bufio.NewReaderSize(conn, max(readBufferSize, c.MaxFrameSize+headerLen))
+	br := bufio.NewReaderSize(conn, readBufferFloor(c.MaxFrameSize))
 	peer, err := readPreface(br, peerRole)
 	if err != nil {
 		conn.Close()

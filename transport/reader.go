@@ -38,6 +38,7 @@ func (s *Session) readFrames() error {
 	frames := 0
 	for {
 		if s.br.Buffered() == 0 {
+			s.resizeReadBuffer()
 			// The next read goes to the network. Under load (several
 			// frames came in the last read) and with parsing handed to
 			// goroutines, let those run first: the calls and answers they
@@ -235,6 +236,7 @@ func (s *Session) readPayload(p []byte) error {
 		var err error
 		if s.br.Buffered() == 0 && len(p) >= directPayload {
 			m, err = s.conn.Read(p)
+			s.rb.direct += uint64(m)
 		} else {
 			m, err = s.br.Read(p)
 		}

@@ -32,6 +32,7 @@ type Session struct {
 	client bool
 	peer   settings // limits the peer announced
 	br     *bufio.Reader
+	rb     readBuffer // sizes br to the traffic (see resize)
 	// handedOff is set by the reader when it called a read notify function
 	// with nothing more in hand since its last read from the network.
 	handedOff bool
