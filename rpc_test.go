@@ -326,6 +326,36 @@ func BenchmarkCallback(b *testing.B) {
 	}
 }
 
+// BenchmarkCallbackPair makes a CallSeq call and a Callback call alternately
+// in one loop, timing each, so that both see the same moment of the machine,
+// and reports each one's median and the ratio of the medians. Separate
+// benchmarks run seconds apart, and their ratio moves with the machine.
+func BenchmarkCallbackPair(b *testing.B) {
+	conn := firefly(b)
+	ctx := context.Background()
+	adder := &Adder{}
+	var seq, cb []time.Duration
+	for b.Loop() {
+		var n int
+		t0 := time.Now()
+		if err := conn.Root().Call(ctx, "add", &n, Args{1, 2}); err != nil || n != 3 {
+			b.Fatalf("add = %d, %v", n, err)
+		}
+		t1 := time.Now()
+		if err := conn.Root().Call(ctx, "callBack", &n, adder, Args{1, 2}); err != nil || n != 3 {
+			b.Fatalf("callBack = %d, %v", n, err)
+		}
+		seq = append(seq, t1.Sub(t0))
+		cb = append(cb, time.Since(t1))
+	}
+	slices.Sort(seq)
+	slices.Sort(cb)
+	s, c := seq[len(seq)/2], cb[len(cb)/2]
+	b.ReportMetric(float64(s), "seq-p50-ns")
+	b.ReportMetric(float64(c), "callback-p50-ns")
+	b.ReportMetric(float64(c)/float64(s), "ratio")
+}
+
 // gate builds Firefly's usual route: a root (gate) with two nodes, net and
 // game. The gate's "forward" target calls the game child and returns its
 // answer; "echo" answers directly.

@@ -138,6 +138,9 @@ func main() {
 			rows = append(rows, row{"Callback vs CallSeq", us(cb["ns/op"]), us(seq["ns/op"]) + " (CallSeq)", x(r), "<= 2x", yes(r <= 2)})
 		}
 	}
+	if pair, ok := results["CallbackPair"]; ok {
+		rows = append(rows, row{"Callback vs CallSeq, alternating in one loop (medians)", us(pair["callback-p50-ns"]), us(pair["seq-p50-ns"]) + " (CallSeq)", x(pair["ratio"]), "", ""})
+	}
 	if hop, ok := results["GateHop"]; ok {
 		if direct, ok := results["GateDirect"]; ok {
 			r := hop["ns/op"] / direct["ns/op"]
