@@ -31,10 +31,15 @@ type result map[string]float64
 // benchLine matches "BenchmarkName-2   123   456 ns/op   7 B/op ...".
 var benchLine = regexp.MustCompile(`^Benchmark(\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
 
-// parse reads benchmark output and returns each benchmark's metrics, the
-// machine header lines (each once), and the most times any benchmark ran.
-func parse(r io.Reader) (map[string]result, []string, int, error) {
-	values := make(map[string]map[string][]float64)
+// series holds each benchmark's values of each metric, one per run, in the
+// order read.
+type series map[string]map[string][]float64
+
+// parse reads benchmark output and returns each benchmark's metrics (the
+// medians), every value read, the machine header lines (each once), and the
+// most times any benchmark ran.
+func parse(r io.Reader) (map[string]result, series, []string, int, error) {
+	values := make(series)
 	var header []string
 	seen := make(map[string]bool)
 	runs := 0
@@ -70,11 +75,26 @@ func parse(r io.Reader) (map[string]result, []string, int, error) {
 	for name, v := range values {
 		res := result{}
 		for unit, xs := range v {
-			res[unit] = median(xs)
+			res[unit] = median(slices.Clone(xs))
 		}
 		results[name] = res
 	}
-	return results, header, runs, sc.Err()
+	return results, values, header, runs, sc.Err()
+}
+
+// spread returns the range of f over the runs, "lo-hi" ("" with fewer than
+// two): f(i) is run i's value, ok false where a run lacks it.
+func spread(n int, f func(i int) (float64, bool), format func(float64) string) string {
+	var vs []float64
+	for i := range n {
+		if v, ok := f(i); ok {
+			vs = append(vs, v)
+		}
+	}
+	if len(vs) < 2 {
+		return ""
+	}
+	return format(slices.Min(vs)) + " - " + format(slices.Max(vs))
 }
 
 // median returns the middle value of xs (the mean of the two middle ones
@@ -90,11 +110,11 @@ func median(xs []float64) float64 {
 
 // row is one line of the table.
 type row struct {
-	name, ours, theirs, ratio, goal, met string
+	name, ours, theirs, ratio, perRun, goal, met string
 }
 
 func main() {
-	results, header, runs, err := parse(os.Stdin)
+	results, all, header, runs, err := parse(os.Stdin)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchratio:", err)
 		os.Exit(1)
@@ -109,6 +129,29 @@ func main() {
 		b, ok2 := results["NetRPC"+name]
 		return a, b, ok1 && ok2
 	}
+	// ratio is the per-run range of a metric of one benchmark over (or
+	// under, with inv) the same metric of another.
+	ratio := func(a, b, unit string, inv bool) string {
+		return spread(runs, func(i int) (float64, bool) {
+			xa, xb := all[a][unit], all[b][unit]
+			if i >= len(xa) || i >= len(xb) {
+				return 0, false
+			}
+			if inv {
+				return xb[i] / xa[i], true
+			}
+			return xa[i] / xb[i], true
+		}, x)
+	}
+	values := func(a, unit string, format func(float64) string) string {
+		return spread(runs, func(i int) (float64, bool) {
+			xs := all[a][unit]
+			if i >= len(xs) {
+				return 0, false
+			}
+			return xs[i], true
+		}, format)
+	}
 	yes := func(ok bool) string {
 		if ok {
 			return "yes"
@@ -117,34 +160,34 @@ func main() {
 	}
 	if a, b, ok := pair("CallSeq"); ok {
 		r := a["ns/op"] / b["ns/op"]
-		rows = append(rows, row{"CallSeq time", us(a["ns/op"]), us(b["ns/op"]), x(r), "<= 1.0x", yes(r <= 1)})
-		rows = append(rows, row{"CallSeq allocs/op", num(a["allocs/op"]), num(b["allocs/op"]), "", "<= 8", yes(a["allocs/op"] <= 8)})
+		rows = append(rows, row{"CallSeq time", us(a["ns/op"]), us(b["ns/op"]), x(r), ratio("CallSeq", "NetRPCCallSeq", "ns/op", false), "<= 1.0x", yes(r <= 1)})
+		rows = append(rows, row{"CallSeq allocs/op", num(a["allocs/op"]), num(b["allocs/op"]), "", values("CallSeq", "allocs/op", num), "<= 8", yes(a["allocs/op"] <= 8)})
 	}
 	if a, b, ok := pair("CallParallel"); ok {
 		r := b["ns/op"] / a["ns/op"]
-		rows = append(rows, row{"CallParallel throughput", us(a["ns/op"]), us(b["ns/op"]), x(r), ">= 3x", yes(r >= 3)})
+		rows = append(rows, row{"CallParallel throughput", us(a["ns/op"]), us(b["ns/op"]), x(r), ratio("CallParallel", "NetRPCCallParallel", "ns/op", true), ">= 3x", yes(r >= 3)})
 	}
 	if a, b, ok := pair("Echo1MiB"); ok {
 		r := a["MB/s"] / b["MB/s"]
-		rows = append(rows, row{"Echo1MiB throughput", mbs(a["MB/s"]), mbs(b["MB/s"]), x(r), ">= 1.0x", yes(r >= 1)})
+		rows = append(rows, row{"Echo1MiB throughput", mbs(a["MB/s"]), mbs(b["MB/s"]), x(r), ratio("Echo1MiB", "NetRPCEcho1MiB", "MB/s", false), ">= 1.0x", yes(r >= 1)})
 	}
 	if a, b, ok := pair("CallUnderBulk"); ok {
-		rows = append(rows, row{"CallUnderBulk p50", ms(a["p50-ns"]), ms(b["p50-ns"]), x(a["p50-ns"] / b["p50-ns"]), "", ""})
-		rows = append(rows, row{"CallUnderBulk p99", ms(a["p99-ns"]), ms(b["p99-ns"]), x(a["p99-ns"] / b["p99-ns"]), "<= 2 ms", yes(a["p99-ns"] <= 2e6)})
+		rows = append(rows, row{"CallUnderBulk p50", ms(a["p50-ns"]), ms(b["p50-ns"]), x(a["p50-ns"] / b["p50-ns"]), values("CallUnderBulk", "p50-ns", ms), "", ""})
+		rows = append(rows, row{"CallUnderBulk p99", ms(a["p99-ns"]), ms(b["p99-ns"]), x(a["p99-ns"] / b["p99-ns"]), values("CallUnderBulk", "p99-ns", ms), "<= 2 ms", yes(a["p99-ns"] <= 2e6)})
 	}
 	if cb, ok := results["Callback"]; ok {
 		if seq, ok := results["CallSeq"]; ok {
 			r := cb["ns/op"] / seq["ns/op"]
-			rows = append(rows, row{"Callback vs CallSeq", us(cb["ns/op"]), us(seq["ns/op"]) + " (CallSeq)", x(r), "<= 2x", yes(r <= 2)})
+			rows = append(rows, row{"Callback vs CallSeq", us(cb["ns/op"]), us(seq["ns/op"]) + " (CallSeq)", x(r), ratio("Callback", "CallSeq", "ns/op", false), "<= 2x", yes(r <= 2)})
 		}
 	}
 	if pair, ok := results["CallbackPair"]; ok {
-		rows = append(rows, row{"Callback vs CallSeq, alternating in one loop (medians)", us(pair["callback-p50-ns"]), us(pair["seq-p50-ns"]) + " (CallSeq)", x(pair["ratio"]), "", ""})
+		rows = append(rows, row{"Callback vs CallSeq, alternating in one loop (medians)", us(pair["callback-p50-ns"]), us(pair["seq-p50-ns"]) + " (CallSeq)", x(pair["ratio"]), values("CallbackPair", "ratio", x), "", ""})
 	}
 	if hop, ok := results["GateHop"]; ok {
 		if direct, ok := results["GateDirect"]; ok {
 			r := hop["ns/op"] / direct["ns/op"]
-			rows = append(rows, row{"GateHop vs GateDirect", us(hop["ns/op"]), us(direct["ns/op"]) + " (direct)", x(r), "", ""})
+			rows = append(rows, row{"GateHop vs GateDirect", us(hop["ns/op"]), us(direct["ns/op"]) + " (direct)", x(r), ratio("GateHop", "GateDirect", "ns/op", false), "", ""})
 		}
 	}
 	for _, h := range header {
@@ -154,10 +197,10 @@ func main() {
 		fmt.Printf("medians of %d runs\n", runs)
 	}
 	fmt.Println()
-	fmt.Println("| measure | firefly | net/rpc | ratio | goal | met |")
-	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Println("| measure | firefly | net/rpc | ratio | per run | goal | met |")
+	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, r := range rows {
-		fmt.Printf("| %s | %s | %s | %s | %s | %s |\n", r.name, r.ours, r.theirs, r.ratio, r.goal, r.met)
+		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s |\n", r.name, r.ours, r.theirs, r.ratio, r.perRun, r.goal, r.met)
 	}
 }
 

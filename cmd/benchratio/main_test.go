@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -13,7 +14,7 @@ BenchmarkNetRPCCallUnderBulk-2   	     154	  13607111 ns/op	  11971195 p50-ns	 1
 BenchmarkEcho1MiB-2              	     883	   2704150 ns/op	 775.53 MB/s	 2119450 B/op	      27 allocs/op
 PASS
 `
-	res, header, runs, err := parse(strings.NewReader(out))
+	res, _, header, runs, err := parse(strings.NewReader(out))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func TestParseMedians(t *testing.T) {
 			"BenchmarkEcho1MiB-2  10  2704150 ns/op  " + echo + " MB/s\n"
 	}
 	out := run("300", "700") + run("100", "900") + run("200", "800") + run("1000", "750")
-	res, header, runs, err := parse(strings.NewReader(out))
+	res, all, header, runs, err := parse(strings.NewReader(out))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,6 +57,22 @@ func TestParseMedians(t *testing.T) {
 	}
 	if got := res["Echo1MiB"]["MB/s"]; got != 775 {
 		t.Fatalf("median Echo1MiB MB/s = %v, want 775", got)
+	}
+	if got := all["CallSeq"]["ns/op"]; !slices.Equal(got, []float64{300, 100, 200, 1000}) {
+		t.Fatalf("CallSeq ns/op per run = %v, want the values in the order read", got)
+	}
+	perRun := func(i int) (float64, bool) {
+		xs := all["CallSeq"]["ns/op"]
+		if i >= len(xs) {
+			return 0, false
+		}
+		return xs[i] / 100, true
+	}
+	if got := spread(runs, perRun, x); got != "1x - 10x" {
+		t.Fatalf("spread = %q, want %q", got, "1x - 10x")
+	}
+	if got := spread(1, perRun, x); got != "" {
+		t.Fatalf("spread of one run = %q, want none", got)
 	}
 	if got := median([]float64{5, 1, 3}); got != 3 {
 		t.Fatalf("median of 5, 1, 3 = %v", got)
