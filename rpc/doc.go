@@ -48,7 +48,9 @@
 // Arguments and results travel by gob, decoded straight into the method's
 // parameter types; a nil pointer, slice, map or interface arrives as the zero
 // value. Parameters of interface type receive only references (and nil):
-// gob values are sent as their concrete types.
+// gob values are sent as their concrete types. Built-in scalars, byte slices
+// and structs whose fields are all scalars skip gob and travel inline, with
+// gob's rules kept: struct fields are matched by name (see docs/PROTOCOL.md).
 //
 // # References
 //

@@ -217,6 +217,12 @@ func argsSeeds() []struct {
 		{5, 4, append([]byte{5, 6, 1, 0xff, 5, 3, 200, 1, 5, 4}, append(binary.BigEndian.AppendUint64(nil, math.Float64bits(0.5)), 5, 1, 0)...)},
 		{6, 1, []byte{3, 1}},
 		{7, 1, enc([]byte{1}, map[string][]*FuzzPoint{"a": {&p, {Y: 2}}})},
+		// Records (scalar kind 7): fields by name into a struct, into a
+		// pointer, into an int; a field that does not fit (Tags).
+		{1, 1, []byte{5, 7, 3, 1, 'X', 2, 4, 4, 'N', 'a', 'm', 'e', 5, 1, 'n', 1, 'F', 4, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0}},
+		{2, 1, []byte{5, 7, 1, 1, 'Y', 3, 9}},
+		{0, 1, []byte{5, 7, 1, 1, 'X', 1, 1}},
+		{1, 1, []byte{5, 7, 2, 4, 'T', 'a', 'g', 's', 2, 2, 1, 'Q', 5, 0}},
 	}
 }
 

@@ -139,7 +139,7 @@ func (in *inLane) decodeArgs(ic *incall, n int, callErr *error) error {
 			}
 		case kindScalar:
 			var misfit error
-			if v, misfit, err = in.mr.readScalar(pt, c.opts.maxMessageSize); err != nil {
+			if v, misfit, err = in.scalarArg(ic, pt); err != nil {
 				return err
 			}
 			if misfit != nil {
@@ -213,6 +213,38 @@ func (in *inLane) decodeArgs(ic *incall, n int, callErr *error) error {
 		ic.finishVariadic(n)
 	}
 	return nil
+}
+
+// scalarArg reads an inline scalar argument for parameter type pt (nil: read
+// and drop it). A record is decoded into the call's scratch space when it
+// fits there, as gob values are (see argValue).
+func (in *inLane) scalarArg(ic *incall, pt reflect.Type) (v reflect.Value, misfit, err error) {
+	maxLen := in.c.opts.maxMessageSize
+	sk, err := in.mr.ReadByte()
+	if err != nil {
+		return v, nil, err
+	}
+	st, ok := reflect.Type(nil), false
+	if pt != nil {
+		st, ok = recordTarget(pt)
+	}
+	if sk != scalarRecord || !ok {
+		return in.mr.readScalarKind(sk, pt, maxLen, &in.records)
+	}
+	var dst reflect.Value
+	if pt.Kind() == reflect.Pointer {
+		dst = reflect.New(st)
+	} else {
+		dst = in.argValue(ic, st)
+	}
+	bad, err := in.mr.readRecord(dst.Elem(), in.records.fields(st), maxLen, &in.records)
+	if err != nil || bad != nil {
+		return reflect.Value{}, bad, err
+	}
+	if pt.Kind() == reflect.Pointer {
+		return dst, nil, nil
+	}
+	return dst.Elem(), nil, nil
 }
 
 // readReply delivers a result to the waiting caller, or drops it when the
@@ -379,7 +411,7 @@ func (in *inLane) readScalarReply(reqID uint64) error {
 			t = dst.Type()
 		}
 	}
-	v, misfit, err := in.mr.readScalar(t, in.c.opts.maxMessageSize)
+	v, misfit, err := in.mr.readScalar(t, in.c.opts.maxMessageSize, &in.records)
 	if err != nil {
 		if q != nil {
 			q.complete(ErrConnectionLost)

@@ -46,6 +46,7 @@ type inLane struct {
 
 	scratch []byte
 	kinds   []argKind
+	records recordCache
 	flat    map[reflect.Type]bool // types known to hold no pointers (or not)
 }
 

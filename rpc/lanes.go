@@ -6,6 +6,7 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/fireflyrpc/firefly/transport"
 )
@@ -24,6 +25,7 @@ type outLane struct {
 	buf    []byte
 	tail   []byte // a large byte slice that ends the message, written as is
 	broken bool   // the encoder's state no longer matches what was sent
+	plans  map[reflect.Type]*recordPlan
 }
 
 // Write appends gob's output to the message being built.

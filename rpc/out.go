@@ -110,13 +110,30 @@ func (c *Conn) writeCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, 
 		l.buf = appendUvarint(l.buf, uint64(d))
 	}
 	l.buf = appendUvarint(l.buf, uint64(len(args)))
+	// Structs of scalars go inline as records; the rest of kindGob, to gob.
+	type record struct {
+		v reflect.Value
+		p *recordPlan
+	}
+	var recBuf [8]record
+	recs := recBuf[:0]
 	gobs := 0
-	for _, k := range kinds {
+	for i, k := range kinds {
+		var r record
 		if k.kind == kindGob {
-			gobs++
+			if r.v, r.p = l.recordOf(reflect.ValueOf(args[i])); r.p != nil {
+				kinds[i].kind = kindScalar
+			} else {
+				gobs++
+			}
 		}
+		recs = append(recs, r)
 	}
 	for i, k := range kinds {
+		if r := recs[i]; r.p != nil {
+			l.buf = appendRecord(l.buf, r.v, r.p)
+			continue
+		}
 		if k.kind == kindScalar {
 			if b, ok := args[i].([]byte); ok && len(b) >= tailMin && i == len(args)-1 && gobs == 0 {
 				l.buf = appendBytesHeader(l.buf, len(b))
@@ -250,9 +267,18 @@ func (c *Conn) sendReply(reqID uint64, m resultInfo, res reflect.Value) {
 		}
 		return // the connection is gone; the caller learns that from it
 	}
+	var rec *recordPlan
+	var recValue reflect.Value
+	if k.kind == kindGob {
+		if recValue, rec = l.recordOf(gobValue); rec != nil {
+			k.kind = kindScalar
+		}
+	}
 	l.begin(msgReply)
 	l.buf = appendUvarint(l.buf, reqID)
-	if b, ok := scalar.([]byte); ok && len(b) >= tailMin {
+	if rec != nil {
+		l.buf = appendRecord(l.buf, recValue, rec)
+	} else if b, ok := scalar.([]byte); ok && len(b) >= tailMin {
 		l.buf = appendBytesHeader(l.buf, len(b))
 		l.tail = b
 	} else if k.kind == kindScalar {

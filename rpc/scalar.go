@@ -108,11 +108,68 @@ var (
 
 // readScalar reads an inline scalar and stores it in a new value of type t
 // (t nil: read and drop it). A value that does not fit t (another kind, or out
-// of range) is reported as misfit, with the wire fully consumed.
-func (m *msgReader) readScalar(t reflect.Type, maxLen int) (v reflect.Value, misfit error, err error) {
+// of range) is reported as misfit, with the wire fully consumed. Records are
+// decoded into t's fields by name (rc remembers the fields of the struct
+// types seen).
+func (m *msgReader) readScalar(t reflect.Type, maxLen int, rc *recordCache) (v reflect.Value, misfit error, err error) {
 	sk, err := m.ReadByte()
 	if err != nil {
 		return v, nil, err
+	}
+	return m.readScalarKind(sk, t, maxLen, rc)
+}
+
+// readScalarKind is readScalar once the scalar kind byte sk is read.
+func (m *msgReader) readScalarKind(sk byte, t reflect.Type, maxLen int, rc *recordCache) (v reflect.Value, misfit error, err error) {
+	if sk == scalarRecord {
+		var dst reflect.Value
+		var st reflect.Type
+		if t != nil {
+			if rt, ok := recordTarget(t); !ok {
+				misfit = fmt.Errorf("a record cannot be a %s", t)
+			} else {
+				st, dst = rt, reflect.New(rt)
+			}
+		}
+		var elem reflect.Value
+		if dst.IsValid() {
+			elem = dst.Elem()
+		}
+		bad, err := m.readRecord(elem, rc.fields(st), maxLen, rc)
+		if err != nil {
+			return reflect.Value{}, nil, err
+		}
+		if misfit != nil || bad != nil || t == nil {
+			return reflect.Value{}, firstErr(misfit, bad), nil
+		}
+		if t.Kind() == reflect.Pointer {
+			return dst, nil, nil
+		}
+		return elem, nil, nil
+	}
+	if t != nil {
+		v = reflect.New(t).Elem()
+	}
+	if misfit, err = m.fill(sk, v, maxLen); misfit != nil || err != nil {
+		return reflect.Value{}, misfit, err
+	}
+	return v, nil, nil
+}
+
+// firstErr returns the first non-nil error of a and b.
+func firstErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// fill reads the encoding of a scalar of kind sk (the kind byte read) and
+// stores it in v, which is addressable (v invalid: read and drop it).
+func (m *msgReader) fill(sk byte, v reflect.Value, maxLen int) (misfit error, err error) {
+	var t reflect.Type
+	if v.IsValid() {
+		t = v.Type()
 	}
 	var (
 		i   int64
@@ -125,53 +182,53 @@ func (m *msgReader) readScalar(t reflect.Type, maxLen int) (v reflect.Value, mis
 	case scalarBool:
 		c, err := m.ReadByte()
 		if err != nil {
-			return v, nil, err
+			return nil, err
 		}
 		if c > 1 {
-			return v, nil, protocolErrorf("boolean byte %d", c)
+			return nil, protocolErrorf("boolean byte %d", c)
 		}
 		u, src = uint64(c), boolType
 	case scalarInt:
 		if i, err = binary.ReadVarint(m); err != nil {
-			return v, nil, eof(err)
+			return nil, eof(err)
 		}
 		src = int64Type
 	case scalarUint:
 		if u, err = m.uvarint(); err != nil {
-			return v, nil, err
+			return nil, err
 		}
 		src = uint64Type
 	case scalarFloat:
 		var b [8]byte
 		if _, err := io.ReadFull(m, b[:]); err != nil {
-			return v, nil, eof(err)
+			return nil, eof(err)
 		}
 		f, src = math.Float64frombits(binary.BigEndian.Uint64(b[:])), float64Type
 	case scalarString, scalarBytes:
 		n, err := m.uvarint()
 		if err != nil {
-			return v, nil, err
+			return nil, err
 		}
 		if n > uint64(m.n) || n > uint64(maxLen) {
-			return v, nil, protocolErrorf("%d-byte string does not fit the message", n)
+			return nil, protocolErrorf("%d-byte string does not fit the message", n)
 		}
 		if t == nil {
 			_, err = io.CopyN(io.Discard, m, int64(n))
-			return v, nil, eof(err)
+			return nil, eof(err)
 		}
 		s = make([]byte, n)
 		if err := m.readLarge(s); err != nil {
-			return v, nil, eof(err)
+			return nil, eof(err)
 		}
 		src = bytesType
 		if sk == scalarString {
 			src = stringType
 		}
 	default:
-		return v, nil, protocolErrorf("unknown scalar kind %d", sk)
+		return nil, protocolErrorf("unknown scalar kind %d", sk)
 	}
 	if t == nil {
-		return v, nil, nil
+		return nil, nil
 	}
 	if t.Kind() == reflect.Interface {
 		var x any
@@ -191,13 +248,11 @@ func (m *msgReader) readScalar(t reflect.Type, maxLen int) (v reflect.Value, mis
 		}
 		xv := reflect.ValueOf(x)
 		if !xv.Type().AssignableTo(t) {
-			return v, fmt.Errorf("a %s cannot be a %s", xv.Type(), t), nil
+			return fmt.Errorf("a %s cannot be a %s", xv.Type(), t), nil
 		}
-		v = reflect.New(t).Elem()
 		v.Set(xv)
-		return v, nil, nil
+		return nil, nil
 	}
-	v = reflect.New(t).Elem()
 	k := t.Kind()
 	fit := false
 	switch src {
@@ -237,9 +292,9 @@ func (m *msgReader) readScalar(t reflect.Type, maxLen int) (v reflect.Value, mis
 		}
 	}
 	if !fit {
-		return reflect.Value{}, fmt.Errorf("a %s value does not fit a %s", src, t), nil
+		return fmt.Errorf("a %s value does not fit a %s", src, t), nil
 	}
-	return v, nil, nil
+	return nil, nil
 }
 
 func eof(err error) error {
