@@ -7,7 +7,9 @@
 // Each BenchmarkX is paired with BenchmarkNetRPCX when present. Lines it does
 // not understand are ignored, so the whole output can be piped in. When a
 // benchmark appears more than once (-count N, or the output of several runs
-// one after another), each of its metrics is the median of its values, and
+// one after another), each of its metrics is the median of its values, each
+// ratio is the median of the runs' own ratios (the i-th value of one
+// benchmark against the i-th of the other), with their range beside it, and
 // the table says over how many runs:
 //
 //	for i in 1 2 3 4 5; do go test -run '^$' -bench . -benchtime 2s .; done | go run ./cmd/benchratio
@@ -17,6 +19,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"regexp"
 	"slices"
@@ -82,6 +85,26 @@ func parse(r io.Reader) (map[string]result, series, []string, int, error) {
 	return results, values, header, runs, sc.Err()
 }
 
+// ratio compares a metric of benchmark a with the same metric of b, run by
+// run (the i-th value of each comes from the i-th run): a/b, or b/a with inv.
+// It returns the median of the runs' ratios, which keeps each comparison
+// within one run (NaN when either benchmark is missing), and the ratios.
+func (all series) ratio(a, b, unit string, inv bool) (float64, []float64) {
+	xa, xb := all[a][unit], all[b][unit]
+	var rs []float64
+	for i := range min(len(xa), len(xb)) {
+		if inv {
+			rs = append(rs, xb[i]/xa[i])
+		} else {
+			rs = append(rs, xa[i]/xb[i])
+		}
+	}
+	if len(rs) == 0 {
+		return math.NaN(), nil
+	}
+	return median(slices.Clone(rs)), rs
+}
+
 // spread returns the range of f over the runs, "lo-hi" ("" with fewer than
 // two): f(i) is run i's value, ok false where a run lacks it.
 func spread(n int, f func(i int) (float64, bool), format func(float64) string) string {
@@ -129,19 +152,9 @@ func main() {
 		b, ok2 := results["NetRPC"+name]
 		return a, b, ok1 && ok2
 	}
-	// ratio is the per-run range of a metric of one benchmark over (or
-	// under, with inv) the same metric of another.
-	ratio := func(a, b, unit string, inv bool) string {
-		return spread(runs, func(i int) (float64, bool) {
-			xa, xb := all[a][unit], all[b][unit]
-			if i >= len(xa) || i >= len(xb) {
-				return 0, false
-			}
-			if inv {
-				return xb[i] / xa[i], true
-			}
-			return xa[i] / xb[i], true
-		}, x)
+	ratio := func(a, b, unit string, inv bool) (float64, string) {
+		r, rs := all.ratio(a, b, unit, inv)
+		return r, spread(len(rs), func(i int) (float64, bool) { return rs[i], true }, x)
 	}
 	values := func(a, unit string, format func(float64) string) string {
 		return spread(runs, func(i int) (float64, bool) {
@@ -159,17 +172,17 @@ func main() {
 		return "no"
 	}
 	if a, b, ok := pair("CallSeq"); ok {
-		r := a["ns/op"] / b["ns/op"]
-		rows = append(rows, row{"CallSeq time", us(a["ns/op"]), us(b["ns/op"]), x(r), ratio("CallSeq", "NetRPCCallSeq", "ns/op", false), "<= 1.0x", yes(r <= 1)})
+		r, rng := ratio("CallSeq", "NetRPCCallSeq", "ns/op", false)
+		rows = append(rows, row{"CallSeq time", us(a["ns/op"]), us(b["ns/op"]), x(r), rng, "<= 1.0x", yes(r <= 1)})
 		rows = append(rows, row{"CallSeq allocs/op", num(a["allocs/op"]), num(b["allocs/op"]), "", values("CallSeq", "allocs/op", num), "<= 8", yes(a["allocs/op"] <= 8)})
 	}
 	if a, b, ok := pair("CallParallel"); ok {
-		r := b["ns/op"] / a["ns/op"]
-		rows = append(rows, row{"CallParallel throughput", us(a["ns/op"]), us(b["ns/op"]), x(r), ratio("CallParallel", "NetRPCCallParallel", "ns/op", true), ">= 3x", yes(r >= 3)})
+		r, rng := ratio("CallParallel", "NetRPCCallParallel", "ns/op", true)
+		rows = append(rows, row{"CallParallel throughput", us(a["ns/op"]), us(b["ns/op"]), x(r), rng, ">= 3x", yes(r >= 3)})
 	}
 	if a, b, ok := pair("Echo1MiB"); ok {
-		r := a["MB/s"] / b["MB/s"]
-		rows = append(rows, row{"Echo1MiB throughput", mbs(a["MB/s"]), mbs(b["MB/s"]), x(r), ratio("Echo1MiB", "NetRPCEcho1MiB", "MB/s", false), ">= 1.0x", yes(r >= 1)})
+		r, rng := ratio("Echo1MiB", "NetRPCEcho1MiB", "MB/s", false)
+		rows = append(rows, row{"Echo1MiB throughput", mbs(a["MB/s"]), mbs(b["MB/s"]), x(r), rng, ">= 1.0x", yes(r >= 1)})
 	}
 	if a, b, ok := pair("CallUnderBulk"); ok {
 		rows = append(rows, row{"CallUnderBulk p50", ms(a["p50-ns"]), ms(b["p50-ns"]), x(a["p50-ns"] / b["p50-ns"]), values("CallUnderBulk", "p50-ns", ms), "", ""})
@@ -177,8 +190,8 @@ func main() {
 	}
 	if cb, ok := results["Callback"]; ok {
 		if seq, ok := results["CallSeq"]; ok {
-			r := cb["ns/op"] / seq["ns/op"]
-			rows = append(rows, row{"Callback vs CallSeq", us(cb["ns/op"]), us(seq["ns/op"]) + " (CallSeq)", x(r), ratio("Callback", "CallSeq", "ns/op", false), "<= 2x", yes(r <= 2)})
+			r, rng := ratio("Callback", "CallSeq", "ns/op", false)
+			rows = append(rows, row{"Callback vs CallSeq", us(cb["ns/op"]), us(seq["ns/op"]) + " (CallSeq)", x(r), rng, "<= 2x", yes(r <= 2)})
 		}
 	}
 	if pair, ok := results["CallbackPair"]; ok {
@@ -186,8 +199,8 @@ func main() {
 	}
 	if hop, ok := results["GateHop"]; ok {
 		if direct, ok := results["GateDirect"]; ok {
-			r := hop["ns/op"] / direct["ns/op"]
-			rows = append(rows, row{"GateHop vs GateDirect", us(hop["ns/op"]), us(direct["ns/op"]) + " (direct)", x(r), ratio("GateHop", "GateDirect", "ns/op", false), "", ""})
+			r, rng := ratio("GateHop", "GateDirect", "ns/op", false)
+			rows = append(rows, row{"GateHop vs GateDirect", us(hop["ns/op"]), us(direct["ns/op"]) + " (direct)", x(r), rng, "", ""})
 		}
 	}
 	for _, h := range header {

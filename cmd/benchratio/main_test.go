@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -73,6 +74,24 @@ func TestParseMedians(t *testing.T) {
 	}
 	if got := spread(1, perRun, x); got != "" {
 		t.Fatalf("spread of one run = %q, want none", got)
+	}
+	// The ratio is the median of the runs' own ratios, not the ratio of
+	// the medians: run by run, CallSeq is 3, 1, 2 and 10 times NetRPCCallSeq.
+	net := run("100", "1") + run("100", "1") + run("100", "1") + run("100", "1")
+	net = strings.ReplaceAll(net, "BenchmarkCallSeq", "BenchmarkNetRPCCallSeq")
+	_, all, _, _, err = parse(strings.NewReader(out + net))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, rs := all.ratio("CallSeq", "NetRPCCallSeq", "ns/op", false)
+	if r != 2.5 || !slices.Equal(rs, []float64{3, 1, 2, 10}) {
+		t.Fatalf("ratio = %v over %v, want 2.5 over [3 1 2 10]", r, rs)
+	}
+	if r, _ := all.ratio("CallSeq", "NetRPCCallSeq", "ns/op", true); math.Abs(r-(1.0/3+0.5)/2) > 1e-12 {
+		t.Fatalf("inverse ratio = %v", r)
+	}
+	if r, rs := all.ratio("CallSeq", "Missing", "ns/op", false); !math.IsNaN(r) || rs != nil {
+		t.Fatalf("ratio against a missing benchmark = %v, %v", r, rs)
 	}
 	if got := median([]float64{5, 1, 3}); got != 3 {
 		t.Fatalf("median of 5, 1, 3 = %v", got)
