@@ -224,27 +224,16 @@ func (in *inLane) scalarArg(ic *incall, pt reflect.Type) (v reflect.Value, misfi
 	if err != nil {
 		return v, nil, err
 	}
-	st, ok := reflect.Type(nil), false
-	if pt != nil {
-		st, ok = recordTarget(pt)
-	}
-	if sk != scalarRecord || !ok {
+	if sk != scalarRecord {
 		return in.mr.readScalarKind(sk, pt, maxLen, &in.records)
 	}
-	var dst reflect.Value
-	if pt.Kind() == reflect.Pointer {
-		dst = reflect.New(st)
-	} else {
-		dst = in.argValue(ic, st)
+	var ptr reflect.Value
+	if pt != nil && pt.Kind() != reflect.Pointer {
+		if st, ok := recordTarget(pt); ok {
+			ptr = in.argValue(ic, st)
+		}
 	}
-	bad, err := in.mr.readRecord(dst.Elem(), in.records.fields(st), maxLen, &in.records)
-	if err != nil || bad != nil {
-		return reflect.Value{}, bad, err
-	}
-	if pt.Kind() == reflect.Pointer {
-		return dst, nil, nil
-	}
-	return dst.Elem(), nil, nil
+	return in.mr.readRecordAs(pt, ptr, maxLen, &in.records)
 }
 
 // readReply delivers a result to the waiting caller, or drops it when the

@@ -141,6 +141,37 @@ func recordTarget(t reflect.Type) (reflect.Type, bool) {
 	return t, t.Kind() == reflect.Struct
 }
 
+// readRecordAs reads a record as a value of type t (t nil: read and drop
+// it) into ptr, a pointer to a zero value of t's record target, or into a
+// new one when ptr is invalid. The value is ptr itself for a pointer type t,
+// else what ptr points to. A t that no record fits is reported as misfit,
+// with the wire fully consumed.
+func (m *msgReader) readRecordAs(t reflect.Type, ptr reflect.Value, maxLen int, rc *recordCache) (v reflect.Value, misfit, err error) {
+	var st reflect.Type
+	if t != nil {
+		if rt, ok := recordTarget(t); !ok {
+			misfit = fmt.Errorf("a record cannot be a %s", t)
+		} else if st = rt; !ptr.IsValid() {
+			ptr = reflect.New(rt)
+		}
+	}
+	var elem reflect.Value
+	if st != nil {
+		elem = ptr.Elem()
+	}
+	bad, err := m.readRecord(elem, rc.fields(st), maxLen, rc)
+	if err != nil {
+		return reflect.Value{}, nil, err
+	}
+	if misfit != nil || bad != nil || st == nil {
+		return reflect.Value{}, firstErr(misfit, bad), nil
+	}
+	if t.Kind() == reflect.Pointer {
+		return ptr, nil, nil
+	}
+	return elem, nil, nil
+}
+
 // recordCache remembers, per struct type, the fields records are decoded
 // into, and holds the buffer field names are read into.
 type recordCache struct {
@@ -172,9 +203,8 @@ func (rc *recordCache) fields(t reflect.Type) []recordField {
 
 // readRecord reads a record's fields into dst, an addressable struct whose
 // decodable fields are fields (dst invalid: read and drop them); rc holds the
-// buffer names are read into. Each wire
-// field goes to the field of the same name; wire fields dst lacks are
-// skipped. A field value that does not fit, or a record with no field in
+// buffer names are read into. Each wire field goes to the field of the same
+// name; wire fields dst lacks are skipped. A field value that does not fit, or a record with no field in
 // common with dst, is reported as misfit, with the wire fully consumed.
 func (m *msgReader) readRecord(dst reflect.Value, fields []recordField, maxLen int, rc *recordCache) (misfit, err error) {
 	n, err := m.uvarint()

@@ -122,30 +122,7 @@ func (m *msgReader) readScalar(t reflect.Type, maxLen int, rc *recordCache) (v r
 // readScalarKind is readScalar once the scalar kind byte sk is read.
 func (m *msgReader) readScalarKind(sk byte, t reflect.Type, maxLen int, rc *recordCache) (v reflect.Value, misfit error, err error) {
 	if sk == scalarRecord {
-		var dst reflect.Value
-		var st reflect.Type
-		if t != nil {
-			if rt, ok := recordTarget(t); !ok {
-				misfit = fmt.Errorf("a record cannot be a %s", t)
-			} else {
-				st, dst = rt, reflect.New(rt)
-			}
-		}
-		var elem reflect.Value
-		if dst.IsValid() {
-			elem = dst.Elem()
-		}
-		bad, err := m.readRecord(elem, rc.fields(st), maxLen, rc)
-		if err != nil {
-			return reflect.Value{}, nil, err
-		}
-		if misfit != nil || bad != nil || t == nil {
-			return reflect.Value{}, firstErr(misfit, bad), nil
-		}
-		if t.Kind() == reflect.Pointer {
-			return dst, nil, nil
-		}
-		return elem, nil, nil
+		return m.readRecordAs(t, reflect.Value{}, maxLen, rc)
 	}
 	if t != nil {
 		v = reflect.New(t).Elem()
