@@ -41,6 +41,7 @@ func (t *answerTable) admit(max int) bool {
 
 func (t *answerTable) newCall(c *Conn, reqID uint64, oneway bool, obj *target, m *registry.Method, nargs int, timeout time.Duration) *incall {
 	ic := &incall{conn: c, reqID: reqID, oneway: oneway, obj: obj, m: m}
+	ic.refs = ic.refBuf[:0]
 	if timeout > 0 {
 		ic.deadline = time.Now().Add(timeout)
 		ic.hasDeadline = true
@@ -168,14 +169,17 @@ type incall struct {
 	scratch     [scratchWords]uint64
 	scratchUsed bool
 	refs        []*Ref // references received in the arguments
+	refBuf      [2]*Ref
 
 	deadline    time.Time
 	hasDeadline bool
 
-	mu    sync.Mutex
-	done  chan struct{}
-	err   error
-	timer *time.Timer
+	mu      sync.Mutex
+	done    chan struct{}
+	err     error
+	timer   *time.Timer
+	waiters []waiter // calls the handler waits on with this context
+	waitBuf [1]waiter
 	// ended is set when the handler returned: no timer is armed after it.
 	// armed is set (under mu) before a timer is; a handler that never
 	// asked for Done ends without taking mu.
@@ -235,10 +239,66 @@ func (ic *incall) Value(key any) any {
 
 func (ic *incall) cancel(err error) {
 	ic.mu.Lock()
-	if ic.err == nil {
-		ic.err = err
-		if ic.done != nil {
-			close(ic.done)
+	if ic.err != nil {
+		ic.mu.Unlock()
+		return
+	}
+	ic.err = err
+	if ic.done != nil {
+		close(ic.done)
+	}
+	ws := ic.waiters
+	ic.waiters = nil
+	ic.mu.Unlock()
+	for _, w := range ws {
+		w.giveUp(err)
+	}
+}
+
+// waiter is an outgoing call that a handler waits on with its own incall as
+// the context (a call made from within a handler). Instead of a Done channel
+// and a select, the incall's cancel gives the call up itself.
+type waiter struct {
+	conn *Conn
+	id   uint64
+	q    *question
+}
+
+// giveUp gives up the call, if its answer has not been taken already: the
+// peer is told and the waiting caller is woken with err.
+func (w waiter) giveUp(err error) {
+	if w.conn.forget(w.id) {
+		w.conn.queueCancel(w.id, err)
+		w.q.complete(err)
+	}
+}
+
+// wait waits for the answer to question id on conn, or for the call to be
+// cancelled, whichever comes first; the question's error tells which. It
+// serves incalls without a deadline, whose cancel is the only way they end.
+func (ic *incall) wait(conn *Conn, id uint64, q *question) {
+	w := waiter{conn: conn, id: id, q: q}
+	ic.mu.Lock()
+	if err := ic.err; err != nil {
+		ic.mu.Unlock()
+		w.giveUp(err)
+		<-q.done
+		return
+	}
+	if ic.waiters == nil {
+		ic.waiters = ic.waitBuf[:0]
+	}
+	ic.waiters = append(ic.waiters, w)
+	ic.mu.Unlock()
+	<-q.done
+	ic.mu.Lock()
+	for i := range ic.waiters {
+		if ic.waiters[i].q == q {
+			last := len(ic.waiters) - 1
+			ic.waiters[i] = ic.waiters[last]
+			ic.waiters[last] = waiter{}
+			ic.waiters = ic.waiters[:last]
+			break
 		}
 	}
 	ic.mu.Unlock()
