@@ -31,6 +31,15 @@ func (Service) RemoteCallBack(ctx context.Context, r *rpc.Ref, a Args) (int, err
 	return n, err
 }
 
+// RemoteCallRoot calls add on the caller's root: a callback with no
+// reference passed.
+func (Service) RemoteCallRoot(ctx context.Context, a Args) (int, error) {
+	var n int
+	c, _ := rpc.ConnFromContext(ctx)
+	err := c.Root().Call(ctx, "add", &n, a)
+	return n, err
+}
+
 // Adder is a referenceable the client passes to the server.
 type Adder struct{ rpc.Referenceable }
 
@@ -55,7 +64,7 @@ func listen(tb testing.TB) net.Listener {
 }
 
 // firefly starts a firefly server offering Service and dials it.
-func firefly(tb testing.TB) *rpc.Conn {
+func firefly(tb testing.TB, opts ...rpc.Option) *rpc.Conn {
 	tb.Helper()
 	srv, err := rpc.NewServer(Service{})
 	if err != nil {
@@ -65,7 +74,7 @@ func firefly(tb testing.TB) *rpc.Conn {
 	go srv.Serve(ln)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := rpc.Dial(ctx, "tcp", ln.Addr().String())
+	conn, err := rpc.Dial(ctx, "tcp", ln.Addr().String(), opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -329,31 +338,46 @@ func BenchmarkCallback(b *testing.B) {
 // BenchmarkCallbackPair makes a CallSeq call and a Callback call alternately
 // in one loop, timing each, so that both see the same moment of the machine,
 // and reports each one's median and the ratio of the medians. Separate
-// benchmarks run seconds apart, and their ratio moves with the machine.
+// benchmarks run seconds apart, and their ratio moves with the machine. Two
+// more steps of the loop show what a callback's two round trips cost without
+// the callback: two CallSeq calls in a row (twice-ratio), and a callback to
+// the client's root, with no reference passed (root-ratio).
 func BenchmarkCallbackPair(b *testing.B) {
-	conn := firefly(b)
-	ctx := context.Background()
 	adder := &Adder{}
-	var seq, cb []time.Duration
-	for b.Loop() {
-		var n int
-		t0 := time.Now()
-		if err := conn.Root().Call(ctx, "add", &n, Args{1, 2}); err != nil || n != 3 {
-			b.Fatalf("add = %d, %v", n, err)
-		}
-		t1 := time.Now()
-		if err := conn.Root().Call(ctx, "callBack", &n, adder, Args{1, 2}); err != nil || n != 3 {
-			b.Fatalf("callBack = %d, %v", n, err)
-		}
-		seq = append(seq, t1.Sub(t0))
-		cb = append(cb, time.Since(t1))
+	conn := firefly(b, rpc.WithRoot(adder))
+	ctx := context.Background()
+	steps := []func(*int) error{
+		func(n *int) error { return conn.Root().Call(ctx, "add", n, Args{1, 2}) },
+		func(n *int) error { return conn.Root().Call(ctx, "callBack", n, adder, Args{1, 2}) },
+		func(n *int) error {
+			if err := conn.Root().Call(ctx, "add", n, Args{1, 2}); err != nil {
+				return err
+			}
+			return conn.Root().Call(ctx, "add", n, Args{1, 2})
+		},
+		func(n *int) error { return conn.Root().Call(ctx, "callRoot", n, Args{1, 2}) },
 	}
-	slices.Sort(seq)
-	slices.Sort(cb)
-	s, c := seq[len(seq)/2], cb[len(cb)/2]
-	b.ReportMetric(float64(s), "seq-p50-ns")
-	b.ReportMetric(float64(c), "callback-p50-ns")
-	b.ReportMetric(float64(c)/float64(s), "ratio")
+	times := make([][]time.Duration, len(steps))
+	for b.Loop() {
+		for i, step := range steps {
+			var n int
+			t0 := time.Now()
+			if err := step(&n); err != nil || n != 3 {
+				b.Fatalf("step %d = %d, %v", i, n, err)
+			}
+			times[i] = append(times[i], time.Since(t0))
+		}
+	}
+	p50 := make([]float64, len(times))
+	for i, ts := range times {
+		slices.Sort(ts)
+		p50[i] = float64(ts[len(ts)/2])
+	}
+	b.ReportMetric(p50[0], "seq-p50-ns")
+	b.ReportMetric(p50[1], "callback-p50-ns")
+	b.ReportMetric(p50[1]/p50[0], "ratio")
+	b.ReportMetric(p50[2]/p50[0], "twice-ratio")
+	b.ReportMetric(p50[3]/p50[0], "root-ratio")
 }
 
 // gate builds Firefly's usual route: a root (gate) with two nodes, net and

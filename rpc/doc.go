@@ -40,7 +40,10 @@
 // Ref.Call waits for the answer; Ref.Go returns a *Call at once (net/rpc
 // style); Ref.Send is one-way (PB's answerRequired=False). The caller's
 // context deadline and cancellation reach the handler's context on the other
-// side; a cancelled call returns at once and its late answer is dropped.
+// side; a cancelled call returns at once and its late answer is dropped. A
+// handler's context costs little: its Done channel is made only when asked
+// for, calls made with it wait without one, and contexts derived from it
+// (context.WithTimeout and the like) need no goroutine to watch it.
 // Handlers never run on a connection's read loop: each runs in its own
 // goroutine, up to a per-connection limit past which calls are answered with
 // ErrOverloaded.

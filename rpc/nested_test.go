@@ -3,7 +3,9 @@ package rpc_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -97,5 +99,74 @@ func wait[T any](t *testing.T, ch <-chan T, what string) T {
 	case <-time.After(5 * time.Second):
 		t.Fatalf("timed out waiting for %s", what)
 		panic("unreachable")
+	}
+}
+
+// deriver is a root whose derive makes contexts from its handler's context
+// and reports what they saw once the call is cancelled.
+type deriver struct {
+	n       int
+	started chan int   // how many goroutines deriving the contexts added
+	report  chan error // each derived context's error, then nil per AfterFunc run
+	stopped chan bool  // whether a stopped AfterFunc ran
+}
+
+func (d *deriver) RemoteDerive(ctx context.Context) {
+	before := runtime.NumGoroutine()
+	ctxs := make([]context.Context, d.n)
+	for i := range ctxs {
+		var cancel context.CancelFunc
+		ctxs[i], cancel = context.WithCancel(ctx)
+		defer cancel()
+	}
+	ran := make(chan struct{}, 1)
+	context.AfterFunc(ctx, func() { ran <- struct{}{} })
+	var stoppedRan atomic.Bool
+	stop := context.AfterFunc(ctx, func() { stoppedRan.Store(true) })
+	if !stop() {
+		d.report <- errors.New("stop of a pending AfterFunc reported false")
+	}
+	d.started <- runtime.NumGoroutine() - before
+	for _, c := range ctxs {
+		<-c.Done()
+		d.report <- c.Err()
+	}
+	<-ran
+	d.stopped <- stoppedRan.Load()
+}
+
+// TestDerivedHandlerContexts derives contexts from a handler's context: they
+// end with it, by cancel or by deadline, and need no goroutine each to watch
+// it.
+func TestDerivedHandlerContexts(t *testing.T) {
+	for _, deadline := range []bool{false, true} {
+		d := &deriver{n: 100, started: make(chan int, 1), report: make(chan error, 101), stopped: make(chan bool, 1)}
+		_, conn := pair(t, d, nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		want := context.Canceled
+		if deadline {
+			ctx, cancel = context.WithTimeout(context.Background(), 200*time.Millisecond)
+			want = context.DeadlineExceeded
+		}
+		defer cancel()
+		errc := make(chan error, 1)
+		go func() { errc <- conn.Root().Call(ctx, "derive", nil) }()
+		if added := wait(t, d.started, "the contexts to be derived"); added >= d.n/2 {
+			t.Fatalf("deriving %d contexts started %d goroutines", d.n, added)
+		}
+		if !deadline {
+			cancel()
+		}
+		if err := wait(t, errc, "the call to end"); !errors.Is(err, want) {
+			t.Fatalf("call = %v, want %v", err, want)
+		}
+		for range d.n {
+			if err := wait(t, d.report, "a derived context to end"); !errors.Is(err, want) {
+				t.Fatalf("derived context ended with %v, want %v", err, want)
+			}
+		}
+		if wait(t, d.stopped, "the AfterFunc to run") {
+			t.Fatal("a stopped AfterFunc ran")
+		}
 	}
 }

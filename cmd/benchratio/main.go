@@ -196,6 +196,12 @@ func main() {
 	}
 	if pair, ok := results["CallbackPair"]; ok {
 		rows = append(rows, row{"Callback vs CallSeq, alternating in one loop (medians)", us(pair["callback-p50-ns"]), us(pair["seq-p50-ns"]) + " (CallSeq)", x(pair["ratio"]), values("CallbackPair", "ratio", x), "", ""})
+		if r, ok := pair["twice-ratio"]; ok {
+			rows = append(rows, row{"two CallSeq calls in a row, same loop", "", "", x(r), values("CallbackPair", "twice-ratio", x), "", ""})
+		}
+		if r, ok := pair["root-ratio"]; ok {
+			rows = append(rows, row{"callback to the client's root (no reference), same loop", "", "", x(r), values("CallbackPair", "root-ratio", x), "", ""})
+		}
 	}
 	if hop, ok := results["GateHop"]; ok {
 		if direct, ok := results["GateDirect"]; ok {

@@ -1,0 +1,230 @@
+package rpc
+
+import (
+	"context"
+	"reflect"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fireflyrpc/firefly/registry"
+)
+
+// incall is an incoming call with a running (or about to run) handler. It is
+// also the handler's context: it carries the caller's deadline, is cancelled
+// by the caller's cancel or the connection's end, and makes its Done channel
+// only when the handler asks for it, so a call that never looks costs no
+// channel and no timer.
+type incall struct {
+	conn   *Conn
+	reqID  uint64
+	oneway bool
+	obj    *target
+	m      *registry.Method
+	args   []reflect.Value
+	argBuf [4]reflect.Value
+	rest   []reflect.Value // a variadic method's extra arguments, while decoding
+	// scratch holds one small pointer-free gob argument, so that decoding it
+	// needs no allocation of its own (see inLane.argValue).
+	scratch     [scratchWords]uint64
+	scratchUsed bool
+	refs        []*Ref // references received in the arguments
+	refBuf      [2]*Ref
+
+	deadline    time.Time
+	hasDeadline bool
+
+	mu      sync.Mutex
+	done    chan struct{}
+	err     error
+	timer   *time.Timer
+	waiters []waiter // calls the handler waits on with this context
+	waitBuf [1]waiter
+	afters  []*afterFunc // functions to run when the call is cancelled
+	// ended is set when the handler returned: no timer is armed after it.
+	// armed is set (under mu) before a timer is; a handler that never
+	// asked for Done ends without taking mu.
+	ended atomic.Bool
+	armed atomic.Bool
+}
+
+// Deadline returns the caller's deadline, if it sent one.
+func (ic *incall) Deadline() (time.Time, bool) { return ic.deadline, ic.hasDeadline }
+
+// Done returns a channel closed when the call is cancelled or its deadline
+// passes.
+func (ic *incall) Done() <-chan struct{} {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	if ic.done == nil {
+		ic.done = make(chan struct{})
+		if ic.err != nil {
+			close(ic.done)
+		} else if ic.hasDeadline && !ic.ended.Load() {
+			d := time.Until(ic.deadline)
+			if d <= 0 {
+				ic.err = context.DeadlineExceeded
+				close(ic.done)
+			} else {
+				ic.armed.Store(true)
+				if !ic.ended.Load() {
+					ic.timer = time.AfterFunc(d, func() { ic.cancel(context.DeadlineExceeded) })
+				}
+			}
+		}
+	}
+	return ic.done
+}
+
+// Err returns context.Canceled or context.DeadlineExceeded once the call is
+// done, nil before.
+func (ic *incall) Err() error {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	if ic.err == nil && ic.hasDeadline && !time.Now().Before(ic.deadline) {
+		ic.err = context.DeadlineExceeded
+		if ic.done != nil {
+			close(ic.done)
+		}
+	}
+	return ic.err
+}
+
+// Value returns the connection for ConnFromContext; nothing else.
+func (ic *incall) Value(key any) any {
+	if key == (connKey{}) {
+		return ic.conn
+	}
+	return nil
+}
+
+func (ic *incall) cancel(err error) {
+	ic.mu.Lock()
+	if ic.err != nil {
+		ic.mu.Unlock()
+		return
+	}
+	ic.err = err
+	if ic.done != nil {
+		close(ic.done)
+	}
+	ws, as := ic.waiters, ic.afters
+	ic.waiters, ic.afters = nil, nil
+	ic.mu.Unlock()
+	for _, w := range ws {
+		w.giveUp(err)
+	}
+	for _, a := range as {
+		go a.f()
+	}
+}
+
+// afterFunc is a function registered by AfterFunc.
+type afterFunc struct{ f func() }
+
+// AfterFunc arranges for f to run in its own goroutine once the call is
+// cancelled or its deadline passes, and returns a function that stops that
+// (reporting whether it did). context.AfterFunc and the contexts derived from
+// a handler's context (context.WithCancel, WithTimeout...) use it, instead of
+// a goroutine each that watches Done.
+func (ic *incall) AfterFunc(f func()) (stop func() bool) {
+	ic.Done() // arms the deadline's timer
+	ic.mu.Lock()
+	if ic.err != nil {
+		ic.mu.Unlock()
+		go f()
+		return func() bool { return false }
+	}
+	a := &afterFunc{f: f}
+	ic.afters = append(ic.afters, a)
+	ic.mu.Unlock()
+	return func() bool {
+		ic.mu.Lock()
+		defer ic.mu.Unlock()
+		i := slices.Index(ic.afters, a)
+		if i < 0 {
+			return false
+		}
+		ic.afters = slices.Delete(ic.afters, i, i+1)
+		return true
+	}
+}
+
+// waiter is an outgoing call that a handler waits on with its own incall as
+// the context (a call made from within a handler). Instead of a Done channel
+// and a select, the incall's cancel gives the call up itself.
+type waiter struct {
+	conn *Conn
+	id   uint64
+	q    *question
+}
+
+// giveUp gives up the call, if its answer has not been taken already: the
+// peer is told and the waiting caller is woken with err.
+func (w waiter) giveUp(err error) {
+	if w.conn.forget(w.id) {
+		w.conn.queueCancel(w.id, err)
+		w.q.complete(err)
+	}
+}
+
+// wait waits for the answer to question id on conn, or for the call to be
+// cancelled, whichever comes first; the question's error tells which. It
+// serves incalls without a deadline, whose cancel is the only way they end.
+func (ic *incall) wait(conn *Conn, id uint64, q *question) {
+	w := waiter{conn: conn, id: id, q: q}
+	ic.mu.Lock()
+	if err := ic.err; err != nil {
+		ic.mu.Unlock()
+		w.giveUp(err)
+		<-q.done
+		return
+	}
+	if ic.waiters == nil {
+		ic.waiters = ic.waitBuf[:0]
+	}
+	ic.waiters = append(ic.waiters, w)
+	ic.mu.Unlock()
+	<-q.done
+	ic.mu.Lock()
+	for i := range ic.waiters {
+		if ic.waiters[i].q == q {
+			last := len(ic.waiters) - 1
+			ic.waiters[i] = ic.waiters[last]
+			ic.waiters[last] = waiter{}
+			ic.waiters = ic.waiters[:last]
+			break
+		}
+	}
+	ic.mu.Unlock()
+}
+
+func (ic *incall) stopTimer() {
+	ic.ended.Store(true)
+	if !ic.armed.Load() {
+		return // Done never armed a timer, and none is armed from now on
+	}
+	ic.mu.Lock()
+	if ic.timer != nil {
+		ic.timer.Stop()
+	}
+	ic.mu.Unlock()
+}
+
+// releaseArgs releases the references received for a call that will not run.
+func (ic *incall) releaseArgs() {
+	for _, r := range ic.refs {
+		r.Release()
+	}
+	ic.refs = nil
+}
+
+type connKey struct{}
+
+// ConnFromContext returns the connection an incoming call arrived on, from a
+// handler's context.
+func ConnFromContext(ctx context.Context) (*Conn, bool) {
+	c, ok := ctx.Value(connKey{}).(*Conn)
+	return c, ok
+}
