@@ -244,3 +244,42 @@ func TestStalledPeerMemoryBounded(t *testing.T) {
 	c.Close()
 	wg.Wait()
 }
+
+// TestMaxHandshakes holds the server's handshake slots with peers that
+// connect and say nothing: Serve accepts no one else until one of them goes,
+// and then the next peer gets through.
+func TestMaxHandshakes(t *testing.T) {
+	if _, err := rpc.NewServer(nil, rpc.WithMaxHandshakes(0)); err == nil {
+		t.Fatal("WithMaxHandshakes(0) was accepted")
+	}
+	var log logBuf
+	_, addr := secServe(t, &secRoot{}, rpc.WithMaxHandshakes(2), rpc.WithLogger(log.logger()))
+	var silent []net.Conn
+	for range 2 {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		silent = append(silent, nc)
+	}
+	log.waitFor(t, "handshake limit reached")
+
+	ctx, cancel := context.WithTimeout(secCtx(t), 300*time.Millisecond)
+	defer cancel()
+	if c, err := rpc.Dial(ctx, "tcp", addr); err == nil {
+		c.Close()
+		t.Fatal("a peer got through while every handshake slot was held")
+	}
+
+	silent[0].Close()
+	c, err := rpc.Dial(secCtx(t), "tcp", addr)
+	if err != nil {
+		t.Fatalf("dial after a slot was freed: %v", err)
+	}
+	defer c.Close()
+	var n int
+	if err := c.Root().Call(secCtx(t), "echo", &n, 7); err != nil || n != 7 {
+		t.Fatalf("echo = %d, %v", n, err)
+	}
+}

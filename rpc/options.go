@@ -27,6 +27,10 @@ const (
 	// DefaultMaxLanes is the number of lanes each side may open for its
 	// outgoing messages (see docs/PROTOCOL.md).
 	DefaultMaxLanes = 8
+	// DefaultMaxHandshakes bounds the accepted connections a Server holds in
+	// their handshakes at once (TLS, shared secret, transport); Serve stops
+	// accepting while that many are in progress.
+	DefaultMaxHandshakes = 256
 )
 
 // An Option configures a Server or a dialled Conn.
@@ -42,6 +46,7 @@ type options struct {
 	maxPendingCalls int
 	maxExports      int
 	maxLanes        int
+	maxHandshakes   int
 	controlQueue    int
 	stackTraces     bool
 	introspection   bool
@@ -63,6 +68,7 @@ func newOptions(opts []Option) *options {
 		maxPendingCalls: DefaultMaxPendingCalls,
 		maxExports:      DefaultMaxExports,
 		maxLanes:        DefaultMaxLanes,
+		maxHandshakes:   DefaultMaxHandshakes,
 	}
 	for _, opt := range opts {
 		opt(o)
@@ -106,6 +112,12 @@ func WithRegistry(r *registry.Registry) Option { return func(o *options) { o.reg
 
 // WithMaxMessageSize sets the largest message, in bytes, sent or accepted.
 func WithMaxMessageSize(n int) Option { return func(o *options) { o.maxMessageSize = n } }
+
+// WithMaxHandshakes sets how many accepted connections a Server's Serve
+// holds in their handshakes at once; while that many are in progress, Serve
+// accepts no more (they wait in the listener's backlog). Each is held for at
+// most the handshake timeout. It applies to servers only.
+func WithMaxHandshakes(n int) Option { return func(o *options) { o.maxHandshakes = n } }
 
 // WithMaxHandlers sets how many handlers may run at once per connection.
 func WithMaxHandlers(n int) Option { return func(o *options) { o.maxHandlers = n } }

@@ -26,6 +26,10 @@ type Server struct {
 	closed   bool
 	shutdown bool
 	wg       sync.WaitGroup // connections being set up
+
+	handshakes chan struct{} // a token per connection in its handshakes
+	quit       chan struct{} // closed by Close and Shutdown
+	paused     bool          // Serve waits for a handshake slot (logged once)
 }
 
 // NewServer returns a server offering root (nil: no root object). The root's
@@ -36,7 +40,13 @@ func NewServer(root any, opts ...Option) (*Server, error) {
 	if err := o.check(false); err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, conns: make(map[*Conn]struct{}), lns: make(map[net.Listener]struct{})}
+	s := &Server{
+		opts:       o,
+		conns:      make(map[*Conn]struct{}),
+		lns:        make(map[net.Listener]struct{}),
+		handshakes: make(chan struct{}, o.maxHandshakes),
+		quit:       make(chan struct{}),
+	}
 	if root != nil {
 		obj, err := newTarget(o.registry, root)
 		if err != nil {
@@ -65,8 +75,12 @@ func (s *Server) Serve(ln net.Listener) error {
 	}()
 	var delay time.Duration
 	for {
+		if !s.handshakeSlot() {
+			return ErrServerClosed
+		}
 		nc, err := ln.Accept()
 		if err != nil {
+			<-s.handshakes
 			s.mu.Lock()
 			done := s.closed || s.shutdown
 			s.mu.Unlock()
@@ -86,11 +100,39 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			if _, err := s.ServeConn(context.Background(), nc); err != nil {
+			_, err := s.ServeConn(context.Background(), nc)
+			<-s.handshakes
+			if err != nil {
 				s.opts.logger.Info("rpc: connection refused", "remote", nc.RemoteAddr(), "err", err)
 				nc.Close()
 			}
 		}()
+	}
+}
+
+// handshakeSlot takes a handshake slot for the next accepted connection,
+// waiting while WithMaxHandshakes connections are in their handshakes; false
+// when the server closes first.
+func (s *Server) handshakeSlot() bool {
+	select {
+	case s.handshakes <- struct{}{}:
+		s.mu.Lock()
+		s.paused = false
+		s.mu.Unlock()
+		return true
+	default:
+	}
+	s.mu.Lock()
+	if !s.paused {
+		s.paused = true
+		s.opts.logger.Warn("rpc: handshake limit reached; accepting paused", "limit", cap(s.handshakes))
+	}
+	s.mu.Unlock()
+	select {
+	case s.handshakes <- struct{}{}:
+		return true
+	case <-s.quit:
+		return false
 	}
 }
 
@@ -155,6 +197,11 @@ func (s *Server) Close() error {
 func (s *Server) stop(mark func()) ([]*Conn, error) {
 	s.mu.Lock()
 	mark()
+	select {
+	case <-s.quit:
+	default:
+		close(s.quit)
+	}
 	lns := s.lns
 	s.lns = map[net.Listener]struct{}{}
 	conns := make([]*Conn, 0, len(s.conns))

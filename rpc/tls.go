@@ -36,6 +36,9 @@ func (o *options) check(client bool) error {
 	if o.idleTimeout < 0 {
 		return fmt.Errorf("rpc: WithIdleTimeout: negative duration %v", o.idleTimeout)
 	}
+	if o.maxHandshakes < 1 {
+		return fmt.Errorf("rpc: WithMaxHandshakes: %d, want at least 1", o.maxHandshakes)
+	}
 	return o.checkAuth(client)
 }
 
