@@ -50,6 +50,17 @@ func (c *Conn) queueControl(m control, wait bool) {
 	}
 }
 
+// queueControlNoWait queues m without waiting: when the queue is full, a
+// goroutine of its own waits to queue it.
+func (c *Conn) queueControlNoWait(m control) {
+	select {
+	case c.ctl <- m:
+	case <-c.done:
+	default:
+		go c.queueControl(m, true)
+	}
+}
+
 // sendControl writes queued control messages until the connection ends.
 func (c *Conn) sendControl() {
 	for {

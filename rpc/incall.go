@@ -161,11 +161,12 @@ type waiter struct {
 }
 
 // giveUp gives up the call, if its answer has not been taken already: the
-// peer is told and the waiting caller is woken with err.
+// waiting caller is woken with err and the peer is told. It never waits: the
+// incall may be cancelled by a lane's parser (the peer's cancel).
 func (w waiter) giveUp(err error) {
 	if w.conn.forget(w.id) {
-		w.conn.queueCancel(w.id, err)
 		w.q.complete(err)
+		w.conn.queueControlNoWait(control{typ: msgCancel, id: w.id, err: err})
 	}
 }
 
