@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fireflyrpc/firefly/transport"
@@ -29,7 +30,7 @@ type Server struct {
 
 	handshakes chan struct{} // a token per connection in its handshakes
 	quit       chan struct{} // closed by Close and Shutdown
-	paused     bool          // Serve waits for a handshake slot (logged once)
+	paused     atomic.Bool   // Serve waits for a handshake slot (logged once)
 }
 
 // NewServer returns a server offering root (nil: no root object). The root's
@@ -116,18 +117,13 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) handshakeSlot() bool {
 	select {
 	case s.handshakes <- struct{}{}:
-		s.mu.Lock()
-		s.paused = false
-		s.mu.Unlock()
+		s.paused.Store(false)
 		return true
 	default:
 	}
-	s.mu.Lock()
-	if !s.paused {
-		s.paused = true
+	if s.paused.CompareAndSwap(false, true) {
 		s.opts.logger.Warn("rpc: handshake limit reached; accepting paused", "limit", cap(s.handshakes))
 	}
-	s.mu.Unlock()
 	select {
 	case s.handshakes <- struct{}{}:
 		return true
