@@ -102,8 +102,10 @@ func wait[T any](t *testing.T, ch <-chan T, what string) T {
 	}
 }
 
-// deriver is a root whose derive makes contexts from its handler's context
-// and reports what they saw once the call is cancelled.
+// deriver is a root whose derive makes contexts from its handler's context,
+// reports what they saw once the call is cancelled and returns its context's
+// error (with a deadline, the server's copy of it may end the handler before
+// the caller's own timer fires: the answer then carries the error).
 type deriver struct {
 	n       int
 	started chan int   // how many goroutines deriving the contexts added
@@ -111,7 +113,7 @@ type deriver struct {
 	stopped chan bool  // whether a stopped AfterFunc ran
 }
 
-func (d *deriver) RemoteDerive(ctx context.Context) {
+func (d *deriver) RemoteDerive(ctx context.Context) error {
 	before := runtime.NumGoroutine()
 	ctxs := make([]context.Context, d.n)
 	for i := range ctxs {
@@ -133,6 +135,7 @@ func (d *deriver) RemoteDerive(ctx context.Context) {
 	}
 	<-ran
 	d.stopped <- stoppedRan.Load()
+	return ctx.Err()
 }
 
 // TestDerivedHandlerContexts derives contexts from a handler's context: they
