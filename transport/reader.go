@@ -12,6 +12,7 @@ import (
 // code: payload is copied into stream buffers that the windows bound, and
 // answers are queued for the writer.
 func (s *Session) readLoop() {
+	defer close(s.readDone)
 	err := s.readFrames()
 	if isClosed(s.done) {
 		return

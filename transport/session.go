@@ -17,7 +17,8 @@ import (
 const maxLimitRefusals = 16
 
 // finalFlushTimeout bounds how long a closing session spends writing its last
-// frames (GOAWAY, answers) before it closes the connection.
+// frames (GOAWAY, answers) before it closes the connection, and then how long
+// it waits for the peer to close its side (see writer.finish).
 const finalFlushTimeout = time.Second
 
 // Session is one multiplexed connection. Either side may open streams; all
@@ -60,6 +61,7 @@ type Session struct {
 	acceptCh chan *Stream
 	goAwayCh chan struct{} // closed at the first GOAWAY either way
 	done     chan struct{}
+	readDone chan struct{} // closed when readLoop returns
 	close1   sync.Once
 
 	w writer
@@ -91,6 +93,7 @@ func newSession(conn net.Conn, br *bufio.Reader, cfg Config, peer settings, clie
 		acceptCh:     make(chan *Stream, cfg.AcceptBacklog),
 		goAwayCh:     make(chan struct{}),
 		done:         make(chan struct{}),
+		readDone:     make(chan struct{}),
 	}
 	s.nextID = firstServerStream
 	if client {

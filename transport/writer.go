@@ -6,6 +6,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"time"
 )
 
 // Batch limits: one batch is what the writer hands to the kernel in one
@@ -282,7 +283,14 @@ func (w *writer) write(iov [][]byte) error {
 // finish writes what is still queued — control frames, the streams' data,
 // and a final GOAWAY — when the session closes gracefully (bounded by the
 // connection's write deadline), then closes the connection.
+//
+// It half-closes first and waits (at most finalFlushTimeout) for the reader to
+// see the peer close its side. Closing a TCP socket while frames the peer sent
+// (window updates, say) sit unread in its receive queue makes the kernel
+// reset the connection and drop what it had not sent yet: the end of the
+// data and the GOAWAY.
 func (w *writer) finish() {
+	var err error
 	for {
 		w.mu.Lock()
 		iov := w.build()
@@ -290,7 +298,7 @@ func (w *writer) finish() {
 		if len(iov) == 0 {
 			break
 		}
-		err := w.write(iov)
+		err = w.write(iov)
 		for i, c := range w.taken {
 			w.s.pools.put(c)
 			w.taken[i] = nil
@@ -298,6 +306,14 @@ func (w *writer) finish() {
 		if err != nil {
 			break
 		}
+	}
+	if hc, ok := w.s.conn.(interface{ CloseWrite() error }); ok && err == nil && hc.CloseWrite() == nil {
+		t := time.NewTimer(finalFlushTimeout)
+		select {
+		case <-w.s.readDone:
+		case <-t.C:
+		}
+		t.Stop()
 	}
 	w.s.conn.Close()
 }
