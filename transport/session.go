@@ -339,10 +339,10 @@ func (s *Session) shutdown(err error, flush bool) {
 		}
 		if flush {
 			s.conn.SetWriteDeadline(time.Now().Add(finalFlushTimeout))
-			s.w.wake() // the writer flushes, then closes conn
 		} else {
 			s.conn.Close()
 		}
+		s.w.wake() // the writer sees done: it flushes (or not) and closes conn
 	})
 }
 
