@@ -176,10 +176,7 @@ func (w *writer) loop() {
 		w.finished = w.finished[:0]
 
 		err := w.write(iov)
-		for i, c := range w.taken {
-			s.pools.put(c)
-			w.taken[i] = nil
-		}
+		w.returnTaken()
 		if err != nil {
 			s.shutdown(fmt.Errorf("%w: write: %w", ErrConnectionLost, err), false)
 			s.conn.Close()
@@ -281,7 +278,8 @@ func (w *writer) write(iov [][]byte) error {
 
 // finish writes what is still queued — control frames, the streams' data,
 // and a final GOAWAY — when the session closes gracefully (bounded by the
-// connection's write deadline), then closes the connection.
+// connection's write deadline), then closes the connection. After Close the
+// connection is already closed: the first write fails and nothing goes out.
 //
 // It half-closes first and waits (at most finalFlushTimeout) for the reader to
 // see the peer close its side. Closing a TCP socket while frames the peer sent
@@ -298,21 +296,24 @@ func (w *writer) finish() {
 			break
 		}
 		err = w.write(iov)
-		for i, c := range w.taken {
-			w.s.pools.put(c)
-			w.taken[i] = nil
-		}
+		w.returnTaken()
 		if err != nil {
 			break
 		}
 	}
 	if hc, ok := w.s.conn.(interface{ CloseWrite() error }); ok && err == nil && hc.CloseWrite() == nil {
-		t := time.NewTimer(finalFlushTimeout)
 		select {
 		case <-w.s.readDone:
-		case <-t.C:
+		case <-time.After(finalFlushTimeout):
 		}
-		t.Stop()
 	}
 	w.s.conn.Close()
+}
+
+// returnTaken gives the chunks the last batch wrote back to the pools.
+func (w *writer) returnTaken() {
+	for i, c := range w.taken {
+		w.s.pools.put(c)
+		w.taken[i] = nil
+	}
 }
