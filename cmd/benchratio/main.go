@@ -202,6 +202,9 @@ func main() {
 		if r, ok := pair["root-ratio"]; ok {
 			rows = append(rows, row{"callback to the client's root (no reference), same loop", "", "", x(r), values("CallbackPair", "root-ratio", x), "", ""})
 		}
+		if r, ok := pair["mean-ratio"]; ok {
+			rows = append(rows, row{"Callback vs CallSeq, same loop, means (slow tails included)", "", "", x(r), values("CallbackPair", "mean-ratio", x), "", ""})
+		}
 	}
 	if hop, ok := results["GateHop"]; ok {
 		if direct, ok := results["GateDirect"]; ok {
