@@ -1,9 +1,13 @@
 package transport
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
+	"net"
 	"testing"
+	"time"
 )
 
 // A stream opened before GOAWAY reaches the peer even though GOAWAY is a
@@ -68,6 +72,54 @@ func TestCloseWithErrorFlushesData(t *testing.T) {
 		<-s.Done()
 		if _, err := s.Open(ctx); err == nil {
 			t.Fatal("Open on a closed session succeeded")
+		}
+	}
+}
+
+// A session that ends on a protocol error still delivers what it had queued
+// and the GOAWAY saying why, even though the peer sent more after the bad
+// frame and reads slowly: it reads and discards the peer's input while it
+// flushes, so that closing does not reset the connection and drop the end.
+func TestProtocolErrorDeliversGoAwayAfterUnreadInput(t *testing.T) {
+	payload := make([]byte, 256<<10)
+	for i := range payload {
+		payload[i] = byte(i)
+	}
+	for try := range 3 {
+		s, p := newRawClient(t, nil)
+		p.conn.(*net.TCPConn).SetReadBuffer(32 << 10)
+		p.write(typeData, flagSYN, 1, nil)
+		st, err := s.Accept(testCtx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Write(payload); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond) // the kernel's buffers fill: the peer reads nothing yet
+		junk := append(appendHeader(nil, frameType(9), 0, 0, 0), make([]byte, 64<<10)...)
+		p.writeBytes(junk)
+		pe := expectProtocolError(t, s)
+		time.Sleep(100 * time.Millisecond) // the session closes meanwhile
+		var got []byte
+		for {
+			f, err := p.read()
+			if err != nil {
+				t.Fatalf("try %d: after %d bytes of data: %v, before the GOAWAY", try, len(got), err)
+			}
+			if f.h.typ() == typeData && f.h.streamID() == 1 {
+				got = append(got, f.payload...)
+			}
+			if f.h.typ() == typeGoAway {
+				code, reason := GoAwayCode(binary.BigEndian.Uint32(f.payload[4:8])), string(f.payload[8:])
+				if code != GoAwayProtocolError || reason != pe.Reason {
+					t.Fatalf("GOAWAY %v %q, want %v %q", code, reason, GoAwayProtocolError, pe.Reason)
+				}
+				break
+			}
+		}
+		if !bytes.Equal(got, payload) {
+			t.Fatalf("try %d: %d bytes of data before the GOAWAY, want the %d written", try, len(got), len(payload))
 		}
 	}
 }

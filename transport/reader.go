@@ -21,6 +21,12 @@ func (s *Session) readLoop() {
 	switch {
 	case errors.As(err, &pe):
 		s.protocolError(err)
+		// Read on, discarding, while the writer flushes what was queued and
+		// the GOAWAY: closing a socket with unread input makes the kernel
+		// reset the connection and drop what it had not sent yet. This ends
+		// when the peer closes its side, or when the writer closes the
+		// connection (finalFlushTimeout after its last write).
+		io.Copy(io.Discard, s.br)
 	case errors.Is(err, ErrConnectionLost):
 		s.shutdown(err, false)
 	case errors.Is(err, io.EOF):
