@@ -2,7 +2,6 @@ package transport
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -111,8 +110,7 @@ func TestProtocolErrorDeliversGoAwayAfterUnreadInput(t *testing.T) {
 				got = append(got, f.payload...)
 			}
 			if f.h.typ() == typeGoAway {
-				code, reason := GoAwayCode(binary.BigEndian.Uint32(f.payload[4:8])), string(f.payload[8:])
-				if code != GoAwayProtocolError || reason != pe.Reason {
+				if code, reason := f.goAway(); code != GoAwayProtocolError || reason != pe.Reason {
 					t.Fatalf("GOAWAY %v %q, want %v %q", code, reason, GoAwayProtocolError, pe.Reason)
 				}
 				break

@@ -136,9 +136,14 @@ func (p *rawPeer) expectGoAway() (GoAwayCode, string) {
 			p.t.Fatal("no GOAWAY before", err)
 		}
 		if f.h.typ() == typeGoAway {
-			return GoAwayCode(binary.BigEndian.Uint32(f.payload[4:8])), string(f.payload[8:])
+			return f.goAway()
 		}
 	}
+}
+
+// goAway returns a GOAWAY frame's code and reason.
+func (f rawFrame) goAway() (GoAwayCode, string) {
+	return GoAwayCode(binary.BigEndian.Uint32(f.payload[4:8])), string(f.payload[8:])
 }
 
 // expectProtocolError checks that s ended with a *ProtocolError.
