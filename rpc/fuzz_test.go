@@ -241,6 +241,136 @@ func FuzzArgs(f *testing.F) {
 	})
 }
 
+// Parameter types for FuzzGobArgs: embedded pointers and values,
+// interfaces, recursive and nested types, and a type that decodes itself.
+type (
+	FuzzInner struct {
+		A int
+		S string
+	}
+	FuzzEmbedP struct {
+		*FuzzInner
+		B string
+	}
+	FuzzEmbedV struct {
+		FuzzInner
+		C []int
+	}
+	FuzzTree struct {
+		V    int
+		Kids []*FuzzTree
+		Next *FuzzTree
+		M    map[string]*FuzzTree
+	}
+	FuzzIface struct {
+		X any
+		E error
+		L []any
+	}
+	FuzzKey  struct{ K, L int8 }
+	FuzzDeep struct {
+		M   map[FuzzKey][][]*FuzzEmbedP
+		Arr [3]FuzzEmbedV
+		PP  **FuzzInner
+		T   *FuzzTree
+	}
+)
+
+// gobRoot has one method per parameter type of FuzzGobArgs.
+type gobRoot struct{ rpc.Referenceable }
+
+func (*gobRoot) RemoteEmbedP(v FuzzEmbedP) int { return len(v.B) }
+func (*gobRoot) RemoteEmbedV(v FuzzEmbedV) int { return v.A }
+func (*gobRoot) RemoteTree(v *FuzzTree) int    { return 1 }
+func (*gobRoot) RemoteIface(v FuzzIface) int   { return len(v.L) }
+func (*gobRoot) RemoteAny(v any) int           { return 1 }
+func (*gobRoot) RemoteDeep(v FuzzDeep) int     { return len(v.M) }
+func (*gobRoot) RemoteGobbed(v Gobbed) int     { return v.N }
+func (*gobRoot) RemotePair(a FuzzEmbedP, b *FuzzTree) int {
+	return 2
+}
+
+// gobMethods are the names FuzzGobArgs picks from, with their arities.
+var gobMethods = []struct {
+	name  string
+	nargs uint64
+}{{"embedP", 1}, {"embedV", 1}, {"tree", 1}, {"iface", 1}, {"any", 1}, {"deep", 1}, {"gobbed", 1}, {"pair", 2}}
+
+// fuzzGobSender is another struct type with the promoted fields' names,
+// which gob decodes into FuzzEmbedP by way of its nil embedded pointer.
+type fuzzGobSender struct {
+	A int
+	B string
+	S string
+	C []int
+}
+
+// gobArgsSeeds are gob streams of values of the parameter types and of
+// other types that share their field names, one seed per method.
+func gobArgsSeeds() []struct {
+	method  uint8
+	section []byte
+} {
+	gob.Register(FuzzInner{})
+	gob.Register(&FuzzTree{})
+	gob.Register(map[string]int{})
+	enc := func(vals ...any) []byte {
+		var b bytes.Buffer
+		b.Write(bytes.Repeat([]byte{1}, len(vals)))
+		e := gob.NewEncoder(&b)
+		for _, v := range vals {
+			if err := e.Encode(v); err != nil {
+				panic(err)
+			}
+		}
+		return b.Bytes()
+	}
+	in := &FuzzInner{A: 1, S: "s"}
+	tree := &FuzzTree{V: 1, Kids: []*FuzzTree{{V: 2}, {V: 3, M: map[string]*FuzzTree{"x": {V: 4}}}}, Next: &FuzzTree{V: 5}}
+	sender := fuzzGobSender{A: 1, B: "b", S: "s", C: []int{1}}
+	return []struct {
+		method  uint8
+		section []byte
+	}{
+		{0, enc(FuzzEmbedP{FuzzInner: in, B: "b"})},
+		{0, enc(sender)},
+		{1, enc(FuzzEmbedV{FuzzInner: *in, C: []int{1, 2}})},
+		{1, enc(sender)},
+		{2, enc(tree)},
+		{3, enc(FuzzIface{X: *in, E: nil, L: []any{tree, map[string]int{"a": 1}}})},
+		{4, enc(struct{ X any }{X: *in})},
+		{5, enc(FuzzDeep{M: map[FuzzKey][][]*FuzzEmbedP{{1, 2}: {{{FuzzInner: in, B: "d"}}}}, PP: &in, T: tree})},
+		{5, enc(struct{ Arr [2]fuzzGobSender }{Arr: [2]fuzzGobSender{sender}})},
+		{6, enc(Gobbed{N: 4})},
+		{6, enc(struct {
+			N int
+			X []int
+		}{N: 1})},
+		{7, enc(sender, tree)},
+	}
+}
+
+// FuzzGobArgs sends calls whose arguments are gob values (fuzzed) into
+// parameter types with embedded pointers, interfaces, recursive and nested
+// types: whatever gob makes of the bytes, including a panic, the server
+// fails the call or closes the connection as a protocol violation, and
+// goes on serving.
+func FuzzGobArgs(f *testing.F) {
+	for _, s := range gobArgsSeeds() {
+		f.Add(s.method, s.section)
+	}
+	srv, err := rpc.NewServer(&gobRoot{}, rpc.WithMaxMessageSize(1<<16), rpc.WithMaxHandlers(4))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { srv.Close() })
+	f.Fuzz(func(t *testing.T, method uint8, section []byte) {
+		m := gobMethods[int(method)%len(gobMethods)]
+		lane := append([]byte{'L'}, msg(1, []byte{0}, uv(1), uv(0), str(m.name), uv(m.nargs), section)...)
+		runFuzzLane(t, srv, lane, 1)
+	})
+}
+
 // TestWriteFuzzCorpus writes the seeds to testdata/fuzz with -write-corpus.
 func TestWriteFuzzCorpus(t *testing.T) {
 	if !*writeCorpus {
@@ -264,5 +394,8 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	}
 	for i, s := range argsSeeds() {
 		write("FuzzArgs", i, fmt.Sprintf("byte(%q)", rune(s.method)), fmt.Sprintf("byte(%q)", rune(s.nargs)), fmt.Sprintf("[]byte(%q)", s.section))
+	}
+	for i, s := range gobArgsSeeds() {
+		write("FuzzGobArgs", i, fmt.Sprintf("byte(%q)", rune(s.method)), fmt.Sprintf("[]byte(%q)", s.section))
 	}
 }

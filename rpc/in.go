@@ -194,13 +194,13 @@ func (in *inLane) decodeArgs(ic *incall, n int, callErr *error) error {
 			continue
 		}
 		if ic == nil || *callErr != nil {
-			if err := in.dec.DecodeValue(reflect.Value{}); err != nil {
+			if err := in.decodeGob(reflect.Value{}); err != nil {
 				return err
 			}
 			continue
 		}
 		p := in.argValue(ic, paramType(ic.m, i))
-		if err := in.dec.DecodeValue(p); err != nil {
+		if err := in.decodeGob(p); err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) {
 				return err
 			}
@@ -265,7 +265,7 @@ func (in *inLane) readReply() error {
 		// Cancelled, or never asked: consume and drop.
 		switch kind {
 		case kindGob:
-			return in.dec.DecodeValue(reflect.Value{})
+			return in.decodeGob(reflect.Value{})
 		case kindRemote:
 			c.queueControl(control{typ: msgRelease, id: id, count: 1}, false)
 		}
@@ -275,15 +275,15 @@ func (in *inLane) readReply() error {
 	switch kind {
 	case kindGob:
 		if q.reply == nil {
-			err = in.dec.DecodeValue(reflect.Value{})
+			err = in.decodeGob(reflect.Value{})
 		} else if rv := reflect.ValueOf(q.reply); rv.Kind() != reflect.Pointer || rv.IsNil() {
-			in.dec.DecodeValue(reflect.Value{})
+			in.decodeGob(reflect.Value{})
 			err = fmt.Errorf("reply must be a non-nil pointer, not %T", q.reply)
 		} else {
 			// gob leaves fields it does not send (zero values) alone:
 			// start from the zero value so the reply is exactly the result.
 			rv.Elem().SetZero()
-			err = in.dec.DecodeValue(rv)
+			err = in.decodeGob(rv)
 		}
 		if err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) {

@@ -300,7 +300,15 @@ func (in *inLane) readLarge(n int) error {
 }
 
 // message parses the message in in.mr and checks that all of it was used.
-func (in *inLane) message() error {
+// A panic while parsing (a defect met on a peer's bytes) is a protocol
+// violation: where it struck in the message is unknown, so the lane's
+// decoder can no longer be trusted to be in step with the peer.
+func (in *inLane) message() (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = protocolErrorf("panic parsing a message: %v", p)
+		}
+	}()
 	if in.c.opts.idleTimeout > 0 {
 		in.c.touch()
 	}
@@ -329,6 +337,31 @@ func (in *inLane) message() error {
 		return protocolErrorf("%d stray bytes after a message of type %d", in.mr.n, typ)
 	}
 	return nil
+}
+
+// decodeGob decodes the next gob value of the message into v (invalid: read
+// and drop it). A panic inside gob, which it raises on some inputs that are
+// well-formed gob (a field promoted through a nil embedded pointer, say), is
+// returned as an error of that value: gob reads each of its messages whole
+// before it interprets it and discards what a failed decoding left in its
+// buffer, so the lane stays in step with the peer's encoder. Should the panic
+// strike inside a type definition, the values that follow it fail to decode
+// or are left over in the message, which ends the lane as a protocol
+// violation.
+func (in *inLane) decodeGob(v reflect.Value) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &gobPanicError{value: p}
+		}
+	}()
+	return in.dec.DecodeValue(v)
+}
+
+// gobPanicError is a panic raised by gob while decoding one value.
+type gobPanicError struct{ value any }
+
+func (e *gobPanicError) Error() string {
+	return fmt.Sprintf("gob: panic decoding a value: %v", e.value)
 }
 
 // wireError classifies an error met while parsing a message: a message
