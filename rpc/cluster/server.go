@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -70,6 +72,7 @@ type Server struct {
 	opts options
 	log  *slog.Logger
 
+	inc       string       // the incarnation of every node the server makes
 	root      *rpc.Root    // nil without a rootport
 	serveOpts []rpc.Option // the security of the links this server serves
 	dialOpts  []rpc.Option // and of those it dials
@@ -109,6 +112,9 @@ func NewServer(cfg *Config, name string, app App, opts ...Option) (*Server, erro
 		masterSvc: rpc.NewService(name + "@master"),
 		stopc:     make(chan struct{}),
 	}
+	var inc [16]byte
+	crand.Read(inc[:])
+	s.inc = hex.EncodeToString(inc[:])
 	if s.serveOpts, s.dialOpts, err = cfg.linkOptions(name); err != nil {
 		return nil, err
 	}
@@ -298,6 +304,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Info("cluster: root listening", "addr", ln.Addr())
 	}
 	master := rpc.NewNode(s.Name(),
+		rpc.WithIncarnation(s.inc),
 		rpc.WithNodeService(s.masterSvc),
 		rpc.WithNodeLogger(s.log),
 		rpc.WithDialOptions(s.dialOpts...),
@@ -332,7 +339,10 @@ func (s *Server) joinMaster(ctx context.Context, master *rpc.Node, addr string) 
 		if err == nil || ctx.Err() != nil || errors.Is(err, rpc.ErrNodeClosed) {
 			return
 		}
-		if attempt == 0 {
+		if refused(err) {
+			s.log.Error("cluster: the master refused this server", "addr", addr, "err", err)
+			attempt = max(attempt, 32) // the longest delay from now on
+		} else if attempt == 0 {
 			s.log.Info("cluster: waiting for the master", "addr", addr, "err", err)
 		}
 		if !sleep(ctx, backoff(s.opts.base, s.opts.max, attempt)) {
@@ -439,6 +449,7 @@ func (l *link) connect(host string) {
 func (l *link) dial(ctx context.Context, gen uint64, addr string) {
 	s := l.s
 	n := rpc.NewNode(s.Name(),
+		rpc.WithIncarnation(s.inc),
 		rpc.WithNodeService(l.svc),
 		rpc.WithNodeLogger(s.log),
 		rpc.WithDialOptions(s.dialOpts...),
@@ -451,11 +462,16 @@ func (l *link) dial(ctx context.Context, gen uint64, addr string) {
 		if err == nil {
 			break
 		}
+		if refused(err) {
+			s.log.Error("cluster: a root refused this server", "root", l.root, "addr", addr, "err", err)
+			attempt = max(attempt, 32)
+		} else {
+			s.log.Debug("cluster: joining root failed", "root", l.root, "addr", addr, "err", err)
+		}
 		if ctx.Err() != nil || !sleep(ctx, backoff(s.opts.base, s.opts.max, attempt)) {
 			n.Close()
 			return
 		}
-		s.log.Debug("cluster: joining root failed", "root", l.root, "addr", addr, "err", err)
 	}
 	l.mu.Lock()
 	if l.closed || l.gen != gen {
@@ -487,6 +503,12 @@ func (l *link) close() {
 	if n != nil {
 		n.Close()
 	}
+}
+
+// refused reports whether err is a root's refusal of the server's name
+// (another live process holds it, or the connection did not prove it).
+func refused(err error) bool {
+	return errors.Is(err, rpc.ErrNameTaken) || errors.Is(err, rpc.ErrIdentityMismatch)
 }
 
 // backoff returns the jittered delay before attempt (0-based): between half

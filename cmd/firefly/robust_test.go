@@ -1,0 +1,72 @@
+package main
+
+import (
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestClusterNameTaken starts a second process as game1 while game1 runs:
+// the master refuses it (both log it at Warn or Error with the name and
+// both addresses), it retries at its longest backoff delay only, and the
+// first game1 keeps its place and keeps answering.
+func TestClusterNameTaken(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs a cluster")
+	}
+	bin := buildBinary(t)
+	pp := freePorts(t, 4)
+	p := ports{masterRoot: pp[0], masterWeb: pp[1], gateRoot: pp[2], netPort: pp[3]}
+	cfgPath := writeConfig(t, "127.0.0.1", p)
+	netAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p.netPort))
+	run := func(args ...string) []string { return append([]string{bin, "-config", cfgPath}, args...) }
+
+	master := startProc(t, "master", run("-master")...)
+	startProc(t, "gate", run("-server", "gate")...)
+	startProc(t, "net", run("-server", "net")...)
+	game1 := startProc(t, "game1", run("-server", "game1")...)
+	ask(t, netAddr, "game1", "bob", 15*time.Second)
+
+	impostor := startProc(t, "game1-again", run("-server", "game1")...)
+	impostor.waitFor(t, "cluster: the master refused this server", 15*time.Second)
+	master.waitFor(t, "node name taken", 5*time.Second)
+	for _, who := range []*proc{impostor, master} {
+		line := lineWith(who.stderr.String(), "node name taken")
+		if !strings.Contains(line, "level=WARN") && !strings.Contains(line, "level=ERROR") {
+			t.Errorf("%s logged the refusal below Warn: %s", who.name, line)
+		}
+		if !strings.Contains(line, "game1") || strings.Count(line, "127.0.0.1:") < 2 {
+			t.Errorf("%s's log line does not name game1 and both addresses: %s", who.name, line)
+		}
+	}
+	// Watch for three seconds: the refused process retries at its longest
+	// delay (0.5-1 s), and the first game1 is never evicted.
+	before := master.count("node name taken")
+	time.Sleep(3 * time.Second)
+	refusals := master.count("node name taken") - before
+	if refusals > 8 {
+		t.Errorf("%d refusals in 3 s: the refused process does not back off", refusals)
+	}
+	t.Logf("%d refusals in 3 s", refusals)
+	if strings.Contains(game1.stderr.String(), "lost its connection") {
+		t.Errorf("the first game1 lost its connection:\n%s", game1.stderr.String())
+	}
+	if got := master.count("child replaced"); got != 0 {
+		t.Errorf("the master replaced a child %d times", got)
+	}
+	if got := ask(t, netAddr, "game1", "carol", 5*time.Second); !strings.Contains(got, "game1 welcomes carol") {
+		t.Errorf("ask = %q", got)
+	}
+}
+
+// lineWith returns the first line of s that contains sub, or "".
+func lineWith(s, sub string) string {
+	for line := range strings.Lines(s) {
+		if strings.Contains(line, sub) {
+			return line
+		}
+	}
+	return ""
+}
