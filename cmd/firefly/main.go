@@ -10,7 +10,9 @@
 //	                                           call one, arguments and result in JSON
 //
 // Servers run the apps compiled into this binary (see apps.go): the example
-// cluster's, by the config's "app" key. Start it with
+// cluster's, by the config's "app" key (which wins over the server's name;
+// one that names no app of this binary stops the start with a config
+// error). Start it with
 //
 //	go run ./cmd/firefly -config examples/cluster/config.json
 //

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"net"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -69,4 +73,39 @@ func lineWith(s, sub string) string {
 		}
 	}
 	return ""
+}
+
+// TestUnknownAppIsConfigError: an "app" naming no app this binary has is a
+// config error at startup, for one server and for the launcher, which
+// then starts nothing.
+func TestUnknownAppIsConfigError(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	pp := freePorts(t, 4)
+	cfgPath := writeConfig(t, "127.0.0.1", ports{pp[0], pp[1], pp[2], pp[3]})
+	data, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = bytes.Replace(data, []byte(`"app": "gate"`), []byte(`"app": "gaet"`), 1)
+	if err := os.WriteFile(cfgPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"-server", "gate"}, {}} {
+		p := startProc(t, "firefly "+strings.Join(args, " "), append([]string{bin, "-config", cfgPath}, args...)...)
+		err := p.wait(t, 10*time.Second)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Errorf("%v: exit %v, want status 1", args, err)
+		}
+		out := p.stderr.String()
+		if !strings.Contains(out, `"gaet"`) || !strings.Contains(out, "no such app") {
+			t.Errorf("%v: stderr does not name the unknown app:\n%s", args, out)
+		}
+		if strings.Contains(out, "started, pid") {
+			t.Errorf("%v: the launcher started children:\n%s", args, out)
+		}
+	}
 }

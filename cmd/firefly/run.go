@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 
@@ -25,6 +26,9 @@ func runCluster(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := apps.Check(cfg); err != nil {
+		return fmt.Errorf("%s: %w", *configPath, err)
+	}
 	switch {
 	case *master:
 		log := logger(*verbose, "master")
@@ -41,7 +45,7 @@ func runCluster(ctx context.Context, args []string) error {
 		app := apps.For(sc)
 		log := logger(*verbose, *server)
 		if app == nil {
-			log.Warn("no app for this server: it runs without services of its own", "app", sc.App)
+			log.Info("no app for this server: it runs without services of its own")
 		}
 		s, err := cluster.NewServer(cfg, *server, app, cluster.WithLogger(log))
 		if err != nil {

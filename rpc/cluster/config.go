@@ -36,6 +36,9 @@ var (
 	// ErrBadPort reports a port outside 1-65535, or a remoteport's rootport
 	// that differs from its root's.
 	ErrBadPort = errors.New("cluster: config: bad port")
+	// ErrUnknownApp reports a server whose "app" key names no registered
+	// application (Apps.Check).
+	ErrUnknownApp = errors.New("cluster: config: unknown app")
 	// ErrUnknownServer reports a server name that the config does not have.
 	ErrUnknownServer = errors.New("cluster: no such server in the config")
 )

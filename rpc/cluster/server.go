@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,20 +36,42 @@ var (
 // long as it. An error aborts Run.
 type App func(ctx context.Context, s *Server) error
 
-// Apps holds applications by server name or by the config's "app" key, so
+// Apps holds applications by the config's "app" key or by server name, so
 // that servers running the same code (game1, game2) can share one entry.
+//
+// The "app" key wins: a server whose config has one runs the app registered
+// under that name, and a name that no app is registered under is a config
+// error (Check), never a fallback to the server's name. Only a server
+// without an "app" key runs the app registered under its own name, if any,
+// or none.
 type Apps map[string]App
 
 // For returns the application of server sc: the one registered under its
-// name, else the one under its "app" key, else nil.
+// "app" key when it has one, else the one under its name; nil when there
+// is none (see Check).
 func (a Apps) For(sc *ServerConfig) App {
-	if app := a[sc.Name]; app != nil {
-		return app
-	}
 	if sc.App != "" {
 		return a[sc.App]
 	}
-	return nil
+	return a[sc.Name]
+}
+
+// Check returns a *ConfigError with a problem matching ErrUnknownApp for
+// each server of cfg whose "app" key names no registered app, or nil.
+func (a Apps) Check(cfg *Config) error {
+	var problems []error
+	for _, name := range cfg.ServerNames() {
+		sc := cfg.Servers[name]
+		if sc.App == "" || a[sc.App] != nil {
+			continue
+		}
+		problems = append(problems, &problem{ErrUnknownApp,
+			fmt.Sprintf("server %q: app %q: no such app (this binary has: %s)", name, sc.App, strings.Join(sortedKeys(a), ", "))})
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return &ConfigError{Problems: problems}
 }
 
 // Server is one server of a cluster (Firefly's FFServer): from the config
