@@ -1,6 +1,7 @@
 // Command firefly runs a Firefly cluster from its config.json.
 //
 //	firefly [-config config.json]              start the master and every server, each a child process
+//	firefly -config config.json -restart       the same, restarting a failed server with backoff
 //	firefly -config config.json -master        run only the master
 //	firefly -config config.json -server NAME   run only server NAME
 //	firefly stop -config config.json           stop every server, then the master (admin /stop)
@@ -18,6 +19,10 @@
 //
 // The children of the default start are this binary again, run with
 // -master or -server NAME; their output is shown prefixed with their name.
+// A child that fails (a non-zero exit: a port in use, a bad config) is
+// reported at once, and the launch stops every other child and exits 1;
+// with -restart the failed child is started again after a delay that
+// doubles with each failure in a row (0.2 s up to 10 s) instead.
 // Logs go to stderr (-v for debug logs).
 package main
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -107,5 +108,53 @@ func TestUnknownAppIsConfigError(t *testing.T) {
 		if strings.Contains(out, "started, pid") {
 			t.Errorf("%v: the launcher started children:\n%s", args, out)
 		}
+	}
+}
+
+// TestLauncherServerFails has gate's rootport taken: by default the
+// launcher reports gate's failure, stops every other child and exits
+// non-zero; with -restart it restarts gate with backoff until the port is
+// free, and the cluster then works and stops cleanly.
+func TestLauncherServerFails(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs a cluster")
+	}
+	bin := buildBinary(t)
+	pp := freePorts(t, 4)
+	cfgPath := writeConfig(t, "127.0.0.1", ports{pp[0], pp[1], pp[2], pp[3]})
+	block, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(pp[2])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer block.Close()
+
+	l := startProc(t, "launcher", bin, "-config", cfgPath)
+	err = l.wait(t, 30*time.Second)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("launcher exit = %v, want status 1", err)
+	}
+	out := l.stderr.String()
+	for _, want := range []string{"address already in use", "firefly: gate failed: exit status 1; stopping every server"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("launcher's output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, name := range []string{"master", "net", "game1", "game2"} {
+		if want := fmt.Sprintf("[%-6s] exited: ", name); !strings.Contains(out, want) {
+			t.Errorf("launcher's output lacks %q: %s still ran", want, name)
+		}
+	}
+
+	l = startProc(t, "launcher -restart", bin, "-config", cfgPath, "-restart")
+	l.waitFor(t, "firefly: gate failed: exit status 1; restarting it in", 30*time.Second)
+	l.waitFor(t, "firefly: gate failed: exit status 1; restarting it in", 30*time.Second)
+	block.Close()
+	l.waitFor(t, "[net   ] net -> gate -> game1 -> gate -> net: game1 welcomes alice", 30*time.Second)
+	if out, err := exec.Command(bin, "stop", "-config", cfgPath).CombinedOutput(); err != nil {
+		t.Fatalf("firefly stop: %v\n%s", err, out)
+	}
+	if err := l.wait(t, 20*time.Second); err != nil {
+		t.Errorf("launcher -restart exited with %v", err)
 	}
 }
