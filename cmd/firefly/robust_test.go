@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -156,5 +158,63 @@ func TestLauncherServerFails(t *testing.T) {
 	}
 	if err := l.wait(t, 20*time.Second); err != nil {
 		t.Errorf("launcher -restart exited with %v", err)
+	}
+}
+
+// TestAdminPortProcess runs a secured master: a plain GET of /stop and a
+// POST without the token stop nothing, the status stays readable, and
+// "firefly stop" (which reads the token from the config) stops it.
+func TestAdminPortProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "admin.token"), []byte("admin-token-0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cluster.secret"), []byte("a-long-random-cluster-secret-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pp := freePorts(t, 2)
+	cfgPath := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, `{
+		"master": {"roothost": "127.0.0.1", "rootport": %d, "webport": %d},
+		"servers": {},
+		"security": {"secret_file": "cluster.secret", "admin_token_file": "admin.token"}}`, pp[0], pp[1]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	master := startProc(t, "master", bin, "-config", cfgPath, "-master")
+	master.waitFor(t, "cluster: master admin listening", 15*time.Second)
+	base := fmt.Sprintf("http://127.0.0.1:%d", pp[1])
+	for _, c := range []struct {
+		method, path string
+		want         int
+	}{
+		{"GET", "/stop", http.StatusMethodNotAllowed},
+		{"POST", "/stop", http.StatusUnauthorized},
+		{"POST", "/reloadmodule", http.StatusUnauthorized},
+		{"GET", "/status", http.StatusOK},
+	} {
+		req, _ := http.NewRequest(c.method, base+c.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", c.method, c.path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("%s %s: %s, want %d", c.method, c.path, resp.Status, c.want)
+		}
+		select {
+		case <-master.done:
+			t.Fatalf("the master exited after %s %s", c.method, c.path)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if out, err := exec.Command(bin, "stop", "-config", cfgPath).CombinedOutput(); err != nil {
+		t.Fatalf("firefly stop: %v\n%s", err, out)
+	}
+	if err := master.wait(t, 10*time.Second); err != nil {
+		t.Errorf("master exited with %v", err)
 	}
 }

@@ -42,6 +42,7 @@
 // Master.StopAll and Master.ReloadAll make every server run its stop hook
 // and exit, or run its reload hook. Master.Handler serves them over HTTP as
 // Firefly did, on master.webport, bound to loopback unless master.webhost
-// says otherwise: /stop, /reloadmodule, and /status (the remote map). Stop,
-// Reload and Status are their clients.
+// says otherwise: POST /stop, POST /reloadmodule, and GET /status (the
+// remote map). With a "security" section the POSTs need the admin token
+// (Config.AdminToken). Stop, Reload and Status are their clients.
 package cluster

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -52,6 +53,7 @@ type options struct {
 	base, max   time.Duration
 	callTimeout time.Duration
 	stopWait    time.Duration
+	adminToken  []byte
 }
 
 func newOptions(opts []Option) options {
@@ -82,6 +84,14 @@ func WithReconnectBackoff(base, max time.Duration) Option {
 			o.max = max
 		}
 	}
+}
+
+// WithAdminToken makes the admin clients (Stop, Reload, Status) send token,
+// which the master of a secured cluster requires (see Config.AdminToken).
+// A Master or a Server ignores it.
+func WithAdminToken(token []byte) Option {
+	token = bytes.Clone(token)
+	return func(o *options) { o.adminToken = token }
 }
 
 // WithCallTimeout bounds each call the master makes on a server (default
@@ -124,6 +134,8 @@ type Master struct {
 	log  *slog.Logger
 	opts options
 
+	adminToken []byte // required by the admin POSTs; nil: none
+
 	mu       sync.Mutex
 	rm       remoteMap
 	left     chan struct{} // closed and replaced when a server leaves
@@ -148,11 +160,16 @@ func NewMaster(cfg *Config, opts ...Option) (*Master, error) {
 	if err != nil {
 		return nil, err
 	}
+	token, err := cfg.AdminToken()
+	if err != nil && cfg.AdminAddr() != "" {
+		return nil, err
+	}
 	root, err := rpc.NewRoot(rpc.WithRootLogger(o.logger), rpc.WithRootService(rpc.NewService("master")), rpc.WithServerOptions(serve...))
 	if err != nil {
 		return nil, err
 	}
 	m := &Master{cfg: cfg, root: root, log: o.logger, opts: o, left: make(chan struct{}), done: make(chan struct{}), queues: make(map[string]*orderQueue)}
+	m.adminToken = token
 	m.life, m.cancel = context.WithCancel(context.Background())
 	root.OnChildConnect(m.joined)
 	root.OnChildLost(m.lost)

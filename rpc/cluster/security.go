@@ -35,9 +35,14 @@ var ErrSecurity = errors.New("cluster: security")
 // a server presents its name as its identity, the master "master". Relative
 // paths are taken from the config file's directory (LoadConfig) or the
 // working directory (ParseConfig). Either may be used alone.
+//
+// With a security section the admin endpoints' POSTs (stop, reload) need a
+// token: the contents of "admin_token_file", else the master's secret (see
+// Config.AdminToken).
 type SecurityConfig struct {
-	TLS        *TLSFiles `json:"tls,omitempty"`
-	SecretFile string    `json:"secret_file,omitempty"`
+	TLS            *TLSFiles `json:"tls,omitempty"`
+	SecretFile     string    `json:"secret_file,omitempty"`
+	AdminTokenFile string    `json:"admin_token_file,omitempty"`
 }
 
 // TLSFiles names the PEM files of the "tls" part of the security section.
@@ -46,6 +51,41 @@ type TLSFiles struct {
 	Key        string `json:"key"`
 	CA         string `json:"ca"`
 	ServerName string `json:"server_name,omitempty"`
+}
+
+// AdminToken returns the token the master's admin POST endpoints require
+// (see Master.Handler): the contents of the security section's
+// "admin_token_file", else the master's secret ("secret_file"), with
+// surrounding white space trimmed. It returns nil without a security
+// section, and an error matching ErrSecurity when the section has neither
+// file or the file cannot be read.
+func (c *Config) AdminToken() ([]byte, error) {
+	sc, err := c.Security()
+	if sc == nil || err != nil {
+		return nil, err
+	}
+	file := sc.AdminTokenFile
+	if file == "" {
+		file = sc.SecretFile
+	}
+	if file == "" {
+		return nil, fmt.Errorf("%w: the admin endpoints need admin_token_file or secret_file", ErrSecurity)
+	}
+	return readSecret(c.path(file))
+}
+
+// readSecret reads a secret or token file, trimmed; an empty one is an
+// error.
+func readSecret(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSecurity, err)
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%w: %s is empty", ErrSecurity, path)
+	}
+	return b, nil
 }
 
 // masterIdentity is the identity the master proves with the shared secret.
