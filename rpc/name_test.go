@@ -147,3 +147,38 @@ func TestRefusedNodeBacksOff(t *testing.T) {
 		t.Fatalf("the holder was evicted: child %v, want %v", got, holder)
 	}
 }
+
+// TestRootRefusesUnprovedName: on a root that requires proved names, a node
+// holding its own secret cannot join under another server's name, a node
+// that proved nothing cannot join at all, and a node under its own name
+// joins.
+func TestRootRefusesUnprovedName(t *testing.T) {
+	ctx := svcCtx(t)
+	var rootLog logBuf
+	keys := rpc.KeyringOf(map[string][]byte{"net": []byte("net's own secret"), "game2": []byte("game2's own secret")})
+	root, addr := startRoot(t, "127.0.0.1:0", rpc.WithProvedNames(nil), rpc.WithRootLogger(rootLog.logger()),
+		rpc.WithServerOptions(rpc.WithKeyring(keys)))
+	intruder := rpc.NewNode("game2", rpc.WithDialOptions(rpc.WithSharedSecret("net", []byte("net's own secret"))))
+	defer intruder.Close()
+	err := intruder.Connect(ctx, addr)
+	if !errors.Is(err, rpc.ErrIdentityMismatch) {
+		t.Fatalf("net joining as game2: %v, want ErrIdentityMismatch", err)
+	}
+	if root.Child("game2") != nil {
+		t.Fatal("the root holds a game2 that net registered")
+	}
+	rootLog.waitFor(t, "level=WARN", "its name is not the identity it proved", "name=game2", "proved=net")
+	n := rpc.NewNode("game2", rpc.WithDialOptions(rpc.WithSharedSecret("game2", []byte("game2's own secret"))))
+	defer n.Close()
+	if err := n.Connect(ctx, addr); err != nil {
+		t.Fatalf("game2 under its own name: %v", err)
+	}
+
+	// A root without authentication proves no name: every node is refused.
+	_, open := startRoot(t, "127.0.0.1:0", rpc.WithProvedNames(nil))
+	plain := rpc.NewNode("game1")
+	defer plain.Close()
+	if err := plain.Connect(ctx, open); !errors.Is(err, rpc.ErrIdentityMismatch) {
+		t.Fatalf("an unauthenticated node: %v, want ErrIdentityMismatch", err)
+	}
+}

@@ -41,6 +41,7 @@ type rootConfig struct {
 	serverOpts  []Option
 	liveness    time.Duration
 	provedNames bool
+	identity    func(Peer) string
 }
 
 // WithRootService makes s the root's service, whose targets the nodes call
@@ -62,6 +63,21 @@ func WithLivenessTimeout(d time.Duration) RootOption {
 		if d > 0 {
 			c.liveness = d
 		}
+	}
+}
+
+// WithProvedNames makes the root accept a node only under the name its
+// connection proved: takeProxy's name must equal identity(peer), the
+// identity of the node's connection, else the call fails with an error
+// matching ErrIdentityMismatch (logged at Warn). identity nil means
+// Peer.Identity when Peer.Verified, "" otherwise (an empty identity refuses
+// every name). Use it with credentials that are each server's own (a
+// keyring with a secret per identity, or TLS client certificates per
+// server); with one secret shared by every node, names prove nothing.
+func WithProvedNames(identity func(Peer) string) RootOption {
+	return func(c *rootConfig) {
+		c.provedNames = true
+		c.identity = identity
 	}
 }
 
@@ -104,6 +120,7 @@ type Root struct {
 
 	liveness    time.Duration
 	provedNames bool
+	identity    func(Peer) string
 
 	mu        sync.Mutex // orders registrations and removals with their events
 	closed    bool
@@ -130,7 +147,15 @@ func NewRoot(opts ...RootOption) (*Root, error) {
 	if cfg.liveness <= 0 {
 		cfg.liveness = DefaultLivenessTimeout
 	}
-	r := &Root{svc: cfg.svc, log: cfg.logger, liveness: cfg.liveness, provedNames: cfg.provedNames}
+	r := &Root{svc: cfg.svc, log: cfg.logger, liveness: cfg.liveness, provedNames: cfg.provedNames, identity: cfg.identity}
+	if r.identity == nil {
+		r.identity = func(p Peer) string {
+			if !p.Verified {
+				return ""
+			}
+			return p.Identity
+		}
+	}
 	r.hooks.init()
 	srv, err := NewServer(&rootObject{r: r}, cfg.serverOpts...)
 	if err != nil {
@@ -162,6 +187,9 @@ func (r *Root) takeProxy(ctx context.Context, name string, proxy *Ref, inc strin
 		return nil, Expected(fmt.Errorf("%w: takeProxy needs a node name and its proxy reference", ErrBadArguments))
 	}
 	conn := proxy.Conn()
+	if err := r.checkIdentity(conn, name); err != nil {
+		return nil, err
+	}
 	c := NewChild(r.ids.Add(1), name, proxy)
 	c.incarnation = inc
 	var dead *Child // a holder of the name found dead by a ping
@@ -207,6 +235,20 @@ func (r *Root) takeProxy(ctx context.Context, name string, proxy *Ref, inc strin
 		r.log.Info("rpc: child connected", "name", name, "id", c.id, "remote", conn.RemoteAddr())
 	}
 	return r.svc, nil
+}
+
+// checkIdentity refuses name when the root requires proved names and conn
+// did not prove it.
+func (r *Root) checkIdentity(conn *Conn, name string) error {
+	if !r.provedNames {
+		return nil
+	}
+	proved := r.identity(conn.Peer())
+	if proved == name {
+		return nil
+	}
+	r.log.Warn("rpc: node refused: its name is not the identity it proved", "name", name, "proved", proved, "remote", conn.RemoteAddr())
+	return Expected(fmt.Errorf("%w: the node at %s named itself %q but proved %q", ErrIdentityMismatch, conn.RemoteAddr(), name, proved))
 }
 
 // contested reports whether holder's name must be defended against a node

@@ -156,7 +156,7 @@ func NewMaster(cfg *Config, opts ...Option) (*Master, error) {
 		return nil, &ConfigError{Problems: []error{&problem{ErrNoMaster, `no "master" section`}}}
 	}
 	o := newOptions(opts)
-	serve, _, err := cfg.linkOptions(masterIdentity)
+	sec, err := cfg.links(masterIdentity)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +164,12 @@ func NewMaster(cfg *Config, opts ...Option) (*Master, error) {
 	if err != nil && cfg.AdminAddr() != "" {
 		return nil, err
 	}
-	root, err := rpc.NewRoot(rpc.WithRootLogger(o.logger), rpc.WithRootService(rpc.NewService("master")), rpc.WithServerOptions(serve...))
+	ropts := []rpc.RootOption{rpc.WithRootLogger(o.logger), rpc.WithRootService(rpc.NewService("master"))}
+	if sec != nil {
+		ropts = append(ropts, rpc.WithServerOptions(sec.serve...))
+		ropts = append(ropts, sec.roots...)
+	}
+	root, err := rpc.NewRoot(ropts...)
 	if err != nil {
 		return nil, err
 	}

@@ -95,10 +95,9 @@ type Server struct {
 	opts options
 	log  *slog.Logger
 
-	inc       string       // the incarnation of every node the server makes
-	root      *rpc.Root    // nil without a rootport
-	serveOpts []rpc.Option // the security of the links this server serves
-	dialOpts  []rpc.Option // and of those it dials
+	inc       string    // the incarnation of every node the server makes
+	root      *rpc.Root // nil without a rootport
+	sec       *links    // the security of its links; nil: none
 	links     map[string]*link
 	masterSvc *rpc.Service
 	master    *rpc.Node
@@ -138,11 +137,16 @@ func NewServer(cfg *Config, name string, app App, opts ...Option) (*Server, erro
 	var inc [16]byte
 	crand.Read(inc[:])
 	s.inc = hex.EncodeToString(inc[:])
-	if s.serveOpts, s.dialOpts, err = cfg.linkOptions(name); err != nil {
+	if s.sec, err = cfg.links(name); err != nil {
 		return nil, err
 	}
 	if sc.RootPort != 0 {
-		s.root, err = rpc.NewRoot(rpc.WithRootService(rpc.NewService(name)), rpc.WithRootLogger(s.log), rpc.WithServerOptions(s.serveOpts...))
+		ropts := []rpc.RootOption{rpc.WithRootService(rpc.NewService(name)), rpc.WithRootLogger(s.log)}
+		if s.sec != nil {
+			ropts = append(ropts, rpc.WithServerOptions(s.sec.serve...))
+			ropts = append(ropts, s.sec.roots...)
+		}
+		s.root, err = rpc.NewRoot(ropts...)
 		if err != nil {
 			return nil, err
 		}
@@ -330,7 +334,7 @@ func (s *Server) Run(ctx context.Context) error {
 		rpc.WithIncarnation(s.inc),
 		rpc.WithNodeService(s.masterSvc),
 		rpc.WithNodeLogger(s.log),
-		rpc.WithDialOptions(s.dialOpts...),
+		rpc.WithDialOptions(s.sec.dial(masterIdentity)...),
 		rpc.WithReconnectBackoff(s.opts.base, s.opts.max))
 	addr := s.cfg.MasterAddr()
 	master.OnConnect(func(c *rpc.Conn) {
@@ -475,7 +479,7 @@ func (l *link) dial(ctx context.Context, gen uint64, addr string) {
 		rpc.WithIncarnation(s.inc),
 		rpc.WithNodeService(l.svc),
 		rpc.WithNodeLogger(s.log),
-		rpc.WithDialOptions(s.dialOpts...),
+		rpc.WithDialOptions(s.sec.dial(l.root)...),
 		rpc.WithWaitForReconnect(true),
 		rpc.WithReconnectBackoff(s.opts.base, s.opts.max))
 	for attempt := 0; ; attempt++ {
