@@ -119,9 +119,9 @@ func WithWaitForReconnect(on bool) NodeOption { return func(c *nodeConfig) { c.w
 // The node sends its incarnation, an id it keeps for its life
 // (WithIncarnation), with each takeProxy, so that the root tells the node
 // reconnecting (which replaces its own stale child) from another live
-// process under the same name (which is refused: Connect, and each
-// reconnection attempt, fail with an error matching ErrNameTaken, logged at
-// Error; the node keeps trying at the longest backoff delay, in case the
+// process under the same name (which is refused: Connect returns an error
+// matching ErrNameTaken; a reconnection attempt refused so is logged at
+// Error, and the node keeps trying at the longest backoff delay, in case the
 // holder goes away).
 //
 // A process may run several Nodes, to the same or different roots.
