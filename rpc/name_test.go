@@ -182,3 +182,20 @@ func TestRootRefusesUnprovedName(t *testing.T) {
 		t.Fatalf("an unauthenticated node: %v, want ErrIdentityMismatch", err)
 	}
 }
+
+func TestTakeProxyIncarnationBounds(t *testing.T) {
+	_, addr := startRoot(t, "127.0.0.1:0")
+	ctx := svcCtx(t)
+	conn, err := rpc.Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	proxy := rpc.NewProxyReference(rpc.NewService("x"))
+	for _, args := range [][]any{{"n", proxy, strings.Repeat("i", 256)}, {"n", proxy, "a", "b"}} {
+		var remote *rpc.Ref
+		if err := conn.Root().Call(ctx, "takeProxy", &remote, args...); !errors.Is(err, rpc.ErrBadArguments) {
+			t.Errorf("takeProxy with %d arguments = %v, want ErrBadArguments", len(args), err)
+		}
+	}
+}

@@ -165,6 +165,9 @@ func NewRoot(opts ...RootOption) (*Root, error) {
 	return r, nil
 }
 
+// maxIncarnationLen bounds the incarnation id a node sends with takeProxy.
+const maxIncarnationLen = 255
+
 // rootObject is the root object nodes see through Conn.Root.
 type rootObject struct{ r *Root }
 
@@ -176,8 +179,14 @@ type rootObject struct{ r *Root }
 // taken.
 func (o *rootObject) RemoteTakeProxy(ctx context.Context, name string, proxy *Ref, incarnation ...string) (*Service, error) {
 	inc := ""
-	if len(incarnation) > 0 {
+	switch {
+	case len(incarnation) > 1:
+		return nil, Expected(fmt.Errorf("%w: takeProxy takes at most one incarnation", ErrBadArguments))
+	case len(incarnation) == 1:
 		inc = incarnation[0]
+	}
+	if len(inc) > maxIncarnationLen {
+		return nil, Expected(fmt.Errorf("%w: takeProxy: an incarnation of %d bytes, over %d", ErrBadArguments, len(inc), maxIncarnationLen))
 	}
 	return o.r.takeProxy(ctx, name, proxy, inc)
 }
@@ -223,8 +232,13 @@ func (r *Root) takeProxy(ctx context.Context, name string, proxy *Ref, inc strin
 	r.mu.Unlock()
 	if old != nil {
 		why := "same incarnation"
-		if old == dead {
+		switch {
+		case old == dead:
 			why = "the old child did not answer"
+		case old.conn == conn:
+			why = "same connection"
+		case old.conn.Err() != nil:
+			why = "the old child's connection ended"
 		}
 		r.log.Info("rpc: child replaced", "name", name, "old", old.id, "new", c.id, "why", why,
 			"old_remote", old.conn.RemoteAddr(), "remote", conn.RemoteAddr())
