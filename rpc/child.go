@@ -15,7 +15,8 @@ type Child struct {
 	ref  *Ref
 	conn *Conn
 
-	stopNotify func() // cancels the Root's disconnect watch; guarded by Root.mu
+	incarnation string // the node's incarnation id, from takeProxy
+	stopNotify  func() // cancels the Root's disconnect watch; guarded by Root.mu
 }
 
 // NewChild returns a child with the given id and name whose calls go to ref,
@@ -39,6 +40,10 @@ func (c *Child) Ref() *Ref { return c.ref }
 
 // Conn returns the connection the child came over.
 func (c *Child) Conn() *Conn { return c.conn }
+
+// Incarnation returns the incarnation id the node sent with takeProxy
+// (see Node.Incarnation), or "" if it sent none.
+func (c *Child) Incarnation() string { return c.incarnation }
 
 // String describes the child.
 func (c *Child) String() string { return fmt.Sprintf("rpc.Child(%d %s)", c.id, c.name) }

@@ -79,6 +79,8 @@ const (
 	codeTooManyCalls
 	codeCanceled
 	codeDeadlineExceeded
+	codeNameTaken
+	codeIdentityMismatch
 	codeLimit // one past the last code
 )
 
@@ -100,6 +102,8 @@ var sentinels = [codeLimit]error{
 	codeTooManyCalls:      ErrTooManyCalls,
 	codeCanceled:          context.Canceled,
 	codeDeadlineExceeded:  context.DeadlineExceeded,
+	codeNameTaken:         ErrNameTaken,
+	codeIdentityMismatch:  ErrIdentityMismatch,
 }
 
 // codeOf finds the sentinel that err matches, if any.

@@ -2,6 +2,8 @@ package rpc
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,6 +37,7 @@ var (
 type NodeOption func(*nodeConfig)
 
 type nodeConfig struct {
+	incarnation string
 	svc         *Service
 	logger      *slog.Logger
 	dialOpts    []Option
@@ -84,6 +87,14 @@ func WithDialTimeout(d time.Duration) NodeOption {
 	}
 }
 
+// WithIncarnation sets the node's incarnation id (default: 16 random bytes
+// in hex, new for each Node). Nodes that one process makes one after
+// another for the same membership (a new Node for each address of a root
+// that moved) may share one, so that the root lets the new one replace the
+// old one's stale child; two processes must never share one. "" keeps the
+// default.
+func WithIncarnation(id string) NodeOption { return func(c *nodeConfig) { c.incarnation = id } }
+
 // WithWaitForReconnect chooses what CallRemote and SendRemote do while the
 // node is not connected. false (the default): they fail at once with an
 // error matching ErrConnectionLost. true: they wait until the node is
@@ -104,6 +115,14 @@ func WithWaitForReconnect(on bool) NodeOption { return func(c *nodeConfig) { c.w
 // A call in flight when the connection is lost fails with an error matching
 // ErrConnectionLost and is not retried (it may or may not have run). What
 // calls made while disconnected do is WithWaitForReconnect's choice.
+//
+// The node sends its incarnation, an id it keeps for its life
+// (WithIncarnation), with each takeProxy, so that the root tells the node
+// reconnecting (which replaces its own stale child) from another live
+// process under the same name (which is refused: Connect returns an error
+// matching ErrNameTaken; a reconnection attempt refused so is logged at
+// Error, and the node keeps trying at the longest backoff delay, in case the
+// holder goes away).
 //
 // A process may run several Nodes, to the same or different roots.
 type Node struct {
@@ -145,6 +164,11 @@ func NewNode(name string, opts ...NodeOption) *Node {
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.incarnation == "" {
+		var b [16]byte
+		crand.Read(b[:])
+		cfg.incarnation = hex.EncodeToString(b[:])
+	}
 	n := &Node{
 		name:    name,
 		cfg:     cfg,
@@ -160,6 +184,10 @@ func NewNode(name string, opts ...NodeOption) *Node {
 
 // Name returns the node's name.
 func (n *Node) Name() string { return n.name }
+
+// Incarnation returns the id the node sends with takeProxy (see
+// WithIncarnation).
+func (n *Node) Incarnation() string { return n.cfg.incarnation }
 
 // Service returns the service whose targets the root calls.
 func (n *Node) Service() *Service { return n.svc }
@@ -237,9 +265,10 @@ func (n *Node) dial(ctx context.Context, addr string) (*Conn, *Ref, error) {
 		return nil, nil, err
 	}
 	var remote *Ref
-	if err := conn.Root().Call(ctx, "takeProxy", &remote, n.name, n.proxy); err != nil {
+	if err := conn.Root().Call(ctx, "takeProxy", &remote, n.name, n.proxy, n.cfg.incarnation); err != nil {
+		local := conn.LocalAddr()
 		conn.Close()
-		return nil, nil, fmt.Errorf("rpc: node %q: takeProxy: %w", n.name, err)
+		return nil, nil, fmt.Errorf("rpc: node %q (from %s): takeProxy at %s: %w", n.name, local, addr, err)
 	}
 	return conn, remote, nil
 }
@@ -324,8 +353,20 @@ func (n *Node) reconnect(addr string) (*Conn, *Ref) {
 		if err == nil {
 			return conn, remote
 		}
+		if refused(err) {
+			n.log.Error("rpc: node refused by the root", "node", n.name, "addr", addr, "attempt", attempt+1, "err", err)
+			attempt = max(attempt, 32) // the longest delay from now on
+			continue
+		}
 		n.log.Debug("rpc: node reconnection failed", "node", n.name, "addr", addr, "attempt", attempt+1, "err", err)
 	}
+}
+
+// refused reports whether err is a root's refusal of the node's name
+// (another live node holds it, or the connection did not prove it), which
+// retrying soon does not cure.
+func refused(err error) bool {
+	return errors.Is(err, ErrNameTaken) || errors.Is(err, ErrIdentityMismatch)
 }
 
 // backoff returns the jittered delay before attempt (0-based): between half

@@ -10,19 +10,38 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
-// ErrNoSuchChild reports a call to a child name or id that no connected node
-// has (Firefly logged it and returned None).
-var ErrNoSuchChild = errors.New("rpc: no such child")
+var (
+	// ErrNoSuchChild reports a call to a child name or id that no connected
+	// node has (Firefly logged it and returned None).
+	ErrNoSuchChild = errors.New("rpc: no such child")
+	// ErrNameTaken reports a takeProxy refused because another live node,
+	// of another incarnation, holds the name. It keeps matching errors.Is on
+	// the node's side.
+	ErrNameTaken = errors.New("rpc: node name taken")
+	// ErrIdentityMismatch reports a takeProxy refused by a root that
+	// requires proved names (WithProvedNames): the connection did not prove
+	// the identity the node named itself with. It keeps matching errors.Is on
+	// the node's side.
+	ErrIdentityMismatch = errors.New("rpc: node name is not the proved identity")
+)
+
+// DefaultLivenessTimeout bounds the root's check that the node holding a
+// name is alive when another incarnation asks for that name.
+const DefaultLivenessTimeout = 2 * time.Second
 
 // A RootOption configures a Root.
 type RootOption func(*rootConfig)
 
 type rootConfig struct {
-	svc        *Service
-	logger     *slog.Logger
-	serverOpts []Option
+	svc         *Service
+	logger      *slog.Logger
+	serverOpts  []Option
+	liveness    time.Duration
+	provedNames bool
+	identity    func(Peer) string
 }
 
 // WithRootService makes s the root's service, whose targets the nodes call
@@ -33,6 +52,34 @@ func WithRootService(s *Service) RootOption { return func(c *rootConfig) { c.svc
 // WithRootLogger sends the root's logs (children connecting and leaving, at
 // Info) to l. The default discards them.
 func WithRootLogger(l *slog.Logger) RootOption { return func(c *rootConfig) { c.logger = l } }
+
+// WithLivenessTimeout bounds the check the root makes before it gives a name
+// held by a live child to a node of another incarnation (default
+// DefaultLivenessTimeout): the holder's connection is pinged, and a holder
+// that does not answer within d is taken for dead and replaced. d <= 0 keeps
+// the default.
+func WithLivenessTimeout(d time.Duration) RootOption {
+	return func(c *rootConfig) {
+		if d > 0 {
+			c.liveness = d
+		}
+	}
+}
+
+// WithProvedNames makes the root accept a node only under the name its
+// connection proved: takeProxy's name must equal identity(peer), the
+// identity of the node's connection, else the call fails with an error
+// matching ErrIdentityMismatch (logged at Warn). identity nil means
+// Peer.Identity when Peer.Verified, "" otherwise (an empty identity refuses
+// every name). Use it with credentials that are each server's own (a
+// keyring with a secret per identity, or TLS client certificates per
+// server); with one secret shared by every node, names prove nothing.
+func WithProvedNames(identity func(Peer) string) RootOption {
+	return func(c *rootConfig) {
+		c.provedNames = true
+		c.identity = identity
+	}
+}
 
 // WithServerOptions passes options to the root's Server (NewServer), such as
 // WithLogger, WithTransportConfig or WithMaxLanes.
@@ -47,12 +94,19 @@ func WithServerOptions(opts ...Option) RootOption {
 // the reference the handshake returns (Node.CallRemote: Firefly's
 // remote_callTarget).
 //
-// A node that connects under a name already registered replaces the child
-// registered there: the old child's connection is closed, and the lost hook
-// runs for the old child before the connect hook runs for the new one.
-// (Firefly raised instead, leaving the node half-registered.) A child whose
-// connection ends is removed, and the lost hook runs; the late end of a
-// replaced child's connection removes nothing.
+// A name belongs to one live node at a time. Each Node has an incarnation,
+// a random id it keeps for its life and sends with takeProxy. A node that
+// connects under a name already registered replaces the child registered
+// there when it is the same incarnation (the node reconnecting before the
+// root noticed its old connection end), or when the old child's connection
+// is dead: closed, or not answering a ping within the liveness timeout
+// (WithLivenessTimeout). The old child's connection is then closed, and the
+// lost hook runs for the old child before the connect hook runs for the new
+// one. (Firefly raised instead, leaving the node half-registered.) A node of
+// another incarnation whose name a live child holds is refused with an error
+// matching ErrNameTaken, logged at Warn with both addresses, and the holder
+// keeps its place. A child whose connection ends is removed, and the lost
+// hook runs; the late end of a replaced child's connection removes nothing.
 //
 // Hooks run one at a time, in the order of the events, on a goroutine of
 // the root's, so they may call the root's methods (but not Close). For each
@@ -63,6 +117,10 @@ type Root struct {
 	children ChildManager
 	log      *slog.Logger
 	ids      atomic.Uint64
+
+	liveness    time.Duration
+	provedNames bool
+	identity    func(Peer) string
 
 	mu        sync.Mutex // orders registrations and removals with their events
 	closed    bool
@@ -86,7 +144,18 @@ func NewRoot(opts ...RootOption) (*Root, error) {
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Root{svc: cfg.svc, log: cfg.logger}
+	if cfg.liveness <= 0 {
+		cfg.liveness = DefaultLivenessTimeout
+	}
+	r := &Root{svc: cfg.svc, log: cfg.logger, liveness: cfg.liveness, provedNames: cfg.provedNames, identity: cfg.identity}
+	if r.identity == nil {
+		r.identity = func(p Peer) string {
+			if !p.Verified {
+				return ""
+			}
+			return p.Identity
+		}
+	}
 	r.hooks.init()
 	srv, err := NewServer(&rootObject{r: r}, cfg.serverOpts...)
 	if err != nil {
@@ -96,26 +165,62 @@ func NewRoot(opts ...RootOption) (*Root, error) {
 	return r, nil
 }
 
+// maxIncarnationLen bounds the incarnation id a node sends with takeProxy.
+const maxIncarnationLen = 255
+
 // rootObject is the root object nodes see through Conn.Root.
 type rootObject struct{ r *Root }
 
 // RemoteTakeProxy registers the calling node as the child name whose calls go
 // to proxy, and returns the root's service by reference (Firefly's
-// remote_takeProxy). It is the "takeProxy" call of Node's handshake.
-func (o *rootObject) RemoteTakeProxy(ctx context.Context, name string, proxy *Ref) (*Service, error) {
-	return o.r.takeProxy(name, proxy)
+// remote_takeProxy). It is the "takeProxy" call of Node's handshake;
+// incarnation, the node's incarnation id, is optional (a caller that sends
+// none is a new incarnation each time). See Root for who gets a name that is
+// taken.
+func (o *rootObject) RemoteTakeProxy(ctx context.Context, name string, proxy *Ref, incarnation ...string) (*Service, error) {
+	inc := ""
+	switch {
+	case len(incarnation) > 1:
+		return nil, Expected(fmt.Errorf("%w: takeProxy takes at most one incarnation", ErrBadArguments))
+	case len(incarnation) == 1:
+		inc = incarnation[0]
+	}
+	if len(inc) > maxIncarnationLen {
+		return nil, Expected(fmt.Errorf("%w: takeProxy: an incarnation of %d bytes, over %d", ErrBadArguments, len(inc), maxIncarnationLen))
+	}
+	return o.r.takeProxy(ctx, name, proxy, inc)
 }
 
-func (r *Root) takeProxy(name string, proxy *Ref) (*Service, error) {
+func (r *Root) takeProxy(ctx context.Context, name string, proxy *Ref, inc string) (*Service, error) {
 	if name == "" || proxy == nil {
 		return nil, Expected(fmt.Errorf("%w: takeProxy needs a node name and its proxy reference", ErrBadArguments))
 	}
 	conn := proxy.Conn()
+	if err := r.checkIdentity(conn, name); err != nil {
+		return nil, err
+	}
 	c := NewChild(r.ids.Add(1), name, proxy)
-	r.mu.Lock()
-	if r.closed {
+	c.incarnation = inc
+	var dead *Child // a holder of the name found dead by a ping
+	for {
+		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			return nil, ErrShutdown
+		}
+		holder := r.children.Get(name)
+		if holder == nil || holder == dead || !r.contested(holder, conn, inc) {
+			break
+		}
 		r.mu.Unlock()
-		return nil, ErrShutdown
+		if r.alive(ctx, holder) {
+			err := fmt.Errorf("%w: %q is held by a live node at %s (child %d); refused the node at %s",
+				ErrNameTaken, name, holder.conn.RemoteAddr(), holder.id, conn.RemoteAddr())
+			r.log.Warn("rpc: node name taken; refused a second live node", "name", name,
+				"holder", holder.conn.RemoteAddr(), "refused", conn.RemoteAddr(), "child", holder.id)
+			return nil, Expected(err)
+		}
+		dead = holder
 	}
 	old := r.children.Add(c)
 	if old != nil {
@@ -126,7 +231,17 @@ func (r *Root) takeProxy(name string, proxy *Ref) (*Service, error) {
 	r.emit(r.onConnect, c)
 	r.mu.Unlock()
 	if old != nil {
-		r.log.Info("rpc: child replaced", "name", name, "old", old.id, "new", c.id)
+		why := "same incarnation"
+		switch {
+		case old == dead:
+			why = "the old child did not answer"
+		case old.conn == conn:
+			why = "same connection"
+		case old.conn.Err() != nil:
+			why = "the old child's connection ended"
+		}
+		r.log.Info("rpc: child replaced", "name", name, "old", old.id, "new", c.id, "why", why,
+			"old_remote", old.conn.RemoteAddr(), "remote", conn.RemoteAddr())
 		if old.conn != conn {
 			old.conn.Close()
 		}
@@ -134,6 +249,39 @@ func (r *Root) takeProxy(name string, proxy *Ref) (*Service, error) {
 		r.log.Info("rpc: child connected", "name", name, "id", c.id, "remote", conn.RemoteAddr())
 	}
 	return r.svc, nil
+}
+
+// checkIdentity refuses name when the root requires proved names and conn
+// did not prove it.
+func (r *Root) checkIdentity(conn *Conn, name string) error {
+	if !r.provedNames {
+		return nil
+	}
+	proved := r.identity(conn.Peer())
+	if proved == name {
+		return nil
+	}
+	r.log.Warn("rpc: node refused: its name is not the identity it proved", "name", name, "proved", proved, "remote", conn.RemoteAddr())
+	return Expected(fmt.Errorf("%w: the node at %s named itself %q but proved %q", ErrIdentityMismatch, conn.RemoteAddr(), name, proved))
+}
+
+// contested reports whether holder's name must be defended against a node
+// of incarnation inc on conn: holder is another incarnation, on another
+// connection that has not ended. r.mu is held.
+func (r *Root) contested(holder *Child, conn *Conn, inc string) bool {
+	if holder.conn == conn || holder.conn.Err() != nil {
+		return false
+	}
+	return inc == "" || holder.incarnation != inc
+}
+
+// alive reports whether c's connection answers a ping within the liveness
+// timeout (and ctx).
+func (r *Root) alive(ctx context.Context, c *Child) bool {
+	ctx, cancel := context.WithTimeout(ctx, r.liveness)
+	defer cancel()
+	_, err := c.conn.sess.Ping(ctx)
+	return err == nil
 }
 
 // lose removes c after its connection ended, unless it was replaced or

@@ -193,7 +193,9 @@ func TestRootHooksConnectThenLost(t *testing.T) {
 
 // takeProxy does a node's handshake by hand over a plain connection, so the
 // test controls when each connection comes and goes.
-func takeProxy(t *testing.T, addr, name string, svc *rpc.Service) (*rpc.Conn, *rpc.Ref) {
+// takeProxy makes the node handshake by hand on a new connection, with
+// incarnation when it is not empty.
+func takeProxy(t *testing.T, addr, name string, svc *rpc.Service, incarnation ...string) (*rpc.Conn, *rpc.Ref) {
 	t.Helper()
 	ctx := svcCtx(t)
 	conn, err := rpc.Dial(ctx, "tcp", addr)
@@ -202,7 +204,11 @@ func takeProxy(t *testing.T, addr, name string, svc *rpc.Service) (*rpc.Conn, *r
 	}
 	t.Cleanup(func() { conn.Close() })
 	var remote *rpc.Ref
-	if err := conn.Root().Call(ctx, "takeProxy", &remote, name, rpc.NewProxyReference(svc)); err != nil {
+	args := []any{name, rpc.NewProxyReference(svc)}
+	for _, inc := range incarnation {
+		args = append(args, inc)
+	}
+	if err := conn.Root().Call(ctx, "takeProxy", &remote, args...); err != nil {
 		t.Fatalf("takeProxy: %v", err)
 	}
 	return conn, remote
@@ -220,9 +226,11 @@ func TestRootSameNameReplaces(t *testing.T) {
 	mustMap(t, oldSvc, "who", func() string { return "old" })
 	mustMap(t, newSvc, "who", func() string { return "new" })
 
-	oldConn, _ := takeProxy(t, addr, "dup", oldSvc)
+	// One incarnation on two connections: the node reconnected before the
+	// root noticed its old connection end.
+	oldConn, _ := takeProxy(t, addr, "dup", oldSvc, "inc-1")
 	oldChild := root.Child("dup")
-	newConn, newRemote := takeProxy(t, addr, "dup", newSvc)
+	newConn, newRemote := takeProxy(t, addr, "dup", newSvc, "inc-1")
 	newChild := root.Child("dup")
 	if newChild == nil || newChild == oldChild || newChild.ID() == oldChild.ID() {
 		t.Fatalf("child after reconnect = %v, old %v", newChild, oldChild)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,26 +21,46 @@ func reloadCluster(ctx context.Context, args []string) error {
 	return admin(ctx, "reload", args, cluster.Reload)
 }
 
-func admin(ctx context.Context, name string, args []string, do func(context.Context, string) (*cluster.AdminResult, error)) error {
+func admin(ctx context.Context, name string, args []string, do func(context.Context, string, ...cluster.Option) (*cluster.AdminResult, error)) error {
 	fs := newFlags(name)
 	configPath := fs.String("config", "config.json", "the cluster's config `file`")
 	addr := fs.String("addr", "", "the master's admin `host:port` (default: master.webhost:webport from the config)")
+	tokenFile := fs.String("token-file", "", "the admin token's `file` (default: the config's, see its security section)")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *addr == "" {
-		cfg, err := cluster.LoadConfig(*configPath)
+	var token []byte
+	if *tokenFile != "" {
+		b, err := os.ReadFile(*tokenFile)
 		if err != nil {
 			return err
 		}
-		if *addr = adminAddr(cfg); *addr == "" {
-			return fmt.Errorf("%s: the master has no webport", *configPath)
+		token = bytes.TrimSpace(b)
+	}
+	if *addr == "" || token == nil {
+		cfg, err := cluster.LoadConfig(*configPath)
+		switch {
+		case err != nil && *addr == "":
+			return err
+		case err == nil && *addr == "":
+			if *addr = adminAddr(cfg); *addr == "" {
+				return fmt.Errorf("%s: the master has no webport", *configPath)
+			}
+		}
+		if err == nil && token == nil {
+			if token, err = cfg.AdminToken(); err != nil {
+				return fmt.Errorf("%s: %w", *configPath, err)
+			}
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	res, err := do(ctx, *addr)
+	var opts []cluster.Option
+	if token != nil {
+		opts = append(opts, cluster.WithAdminToken(token))
+	}
+	res, err := do(ctx, *addr, opts...)
 	if res != nil && (len(res.Servers) > 0 || len(res.Errors) > 0) {
 		out, _ := json.Marshal(res)
 		fmt.Fprintf(os.Stdout, "%s: %s\n", name, out)

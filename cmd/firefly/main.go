@@ -1,6 +1,7 @@
 // Command firefly runs a Firefly cluster from its config.json.
 //
 //	firefly [-config config.json]              start the master and every server, each a child process
+//	firefly -config config.json -restart       the same, restarting a failed server with backoff
 //	firefly -config config.json -master        run only the master
 //	firefly -config config.json -server NAME   run only server NAME
 //	firefly stop -config config.json           stop every server, then the master (admin /stop)
@@ -10,12 +11,18 @@
 //	                                           call one, arguments and result in JSON
 //
 // Servers run the apps compiled into this binary (see apps.go): the example
-// cluster's, by the config's "app" key. Start it with
+// cluster's, by the config's "app" key (which wins over the server's name;
+// one that names no app of this binary stops the start with a config
+// error). Start it with
 //
 //	go run ./cmd/firefly -config examples/cluster/config.json
 //
 // The children of the default start are this binary again, run with
 // -master or -server NAME; their output is shown prefixed with their name.
+// A child that fails (a non-zero exit: a port in use, a bad config) is
+// reported at once, and the launch stops every other child and exits 1;
+// with -restart the failed child is started again after a delay that
+// doubles with each failure in a row (0.2 s up to 10 s) instead.
 // Logs go to stderr (-v for debug logs).
 package main
 

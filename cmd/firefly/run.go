@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 
@@ -15,15 +16,22 @@ func runCluster(ctx context.Context, args []string) error {
 	master := fs.Bool("master", false, "run only the master")
 	server := fs.String("server", "", "run only the server called `name`")
 	verbose := fs.Bool("v", false, "debug logs")
+	restart := fs.Bool("restart", false, "when a server (or the master) fails, restart it with backoff instead of stopping every server")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *master && *server != "" {
 		return &usageError{"-master and -server exclude each other"}
 	}
+	if *restart && (*master || *server != "") {
+		return &usageError{"-restart is for the launcher, not with -master or -server"}
+	}
 	cfg, err := cluster.LoadConfig(*configPath)
 	if err != nil {
 		return err
+	}
+	if err := apps.Check(cfg); err != nil {
+		return fmt.Errorf("%s: %w", *configPath, err)
 	}
 	switch {
 	case *master:
@@ -41,7 +49,7 @@ func runCluster(ctx context.Context, args []string) error {
 		app := apps.For(sc)
 		log := logger(*verbose, *server)
 		if app == nil {
-			log.Warn("no app for this server: it runs without services of its own", "app", sc.App)
+			log.Info("no app for this server: it runs without services of its own")
 		}
 		s, err := cluster.NewServer(cfg, *server, app, cluster.WithLogger(log))
 		if err != nil {
@@ -49,7 +57,7 @@ func runCluster(ctx context.Context, args []string) error {
 		}
 		return s.Run(ctx)
 	}
-	return launch(ctx, *configPath, cfg, *verbose)
+	return launch(ctx, *configPath, cfg, *verbose, *restart)
 }
 
 // logger logs to stderr at Info (Debug with -v), without timestamps (a

@@ -2,10 +2,12 @@ package cluster
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -15,48 +17,78 @@ import (
 // on some servers; the error text says which.
 var ErrAdmin = errors.New("cluster: admin request failed")
 
-// Handler returns the master's admin endpoints (Firefly's webapp). Each
-// answers GET or POST with JSON:
+// Handler returns the master's admin endpoints (Firefly's webapp), which
+// answer with JSON:
 //
-//	/stop          StopAll: every server runs its stop hook and exits, then
-//	               the master exits (Run returns); an AdminResult
-//	/reloadmodule  ReloadAll: every server runs its reload hook; an AdminResult
-//	/status        the remote map: {"gate": {"host": "10.0.0.2", "roots": []}, ...}
+//	POST /stop          StopAll: every server runs its stop hook and exits,
+//	                    then the master exits (Run returns); an AdminResult
+//	POST /reloadmodule  ReloadAll: every server runs its reload hook; an
+//	                    AdminResult
+//	GET  /status        the remote map, read-only: {"gate": {"host":
+//	GET  /              "10.0.0.2", "roots": []}, ...}
+//
+// Other methods get 405. When the config has a "security" section, the POST
+// endpoints also need the admin token (Config.AdminToken) as "Authorization:
+// Bearer <token>" (401 without it). Whatever the config, the handler refuses
+// (403) a POST that a browser sends from another site's page, and any
+// request whose Host is neither an IP address, localhost, nor the master's
+// webhost or roothost (a DNS name rebound to the master's address).
 //
 // A command that failed on some servers answers 502 with the AdminResult
 // naming them; a stop while stopping answers 409.
 func (m *Master) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/stop", func(w http.ResponseWriter, r *http.Request) {
-		if !adminMethod(w, r) {
-			return
-		}
+	mux.HandleFunc("POST /stop", m.authorized(func(w http.ResponseWriter, r *http.Request) {
 		res, err := m.StopAll(r.Context())
 		writeResult(w, res, err)
-	})
-	mux.HandleFunc("/reloadmodule", func(w http.ResponseWriter, r *http.Request) {
-		if !adminMethod(w, r) {
-			return
-		}
+	}))
+	mux.HandleFunc("POST /reloadmodule", m.authorized(func(w http.ResponseWriter, r *http.Request) {
 		res, err := m.ReloadAll(r.Context())
 		writeResult(w, res, err)
-	})
-	mux.HandleFunc("/status", func(w http.ResponseWriter, r *http.Request) {
-		if !adminMethod(w, r) {
-			return
-		}
-		writeJSON(w, http.StatusOK, m.RemoteMap())
-	})
-	return mux
+	}))
+	status := func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, m.RemoteMap()) }
+	mux.HandleFunc("GET /status", status)
+	mux.HandleFunc("GET /{$}", status)
+	return m.knownHost(http.NewCrossOriginProtection().Handler(mux))
 }
 
-func adminMethod(w http.ResponseWriter, r *http.Request) bool {
-	if r.Method == http.MethodGet || r.Method == http.MethodPost {
-		return true
+// authorized wraps h with the check of the admin token, when the master has
+// one.
+func (m *Master) authorized(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if m.adminToken != nil {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), m.adminToken) != 1 {
+				m.log.Warn("cluster: admin request refused: no valid token", "path", r.URL.Path, "remote", r.RemoteAddr)
+				w.Header().Set("WWW-Authenticate", `Bearer realm="firefly admin"`)
+				http.Error(w, "admin token required", http.StatusUnauthorized)
+				return
+			}
+		}
+		h(w, r)
 	}
-	w.Header().Set("Allow", "GET, POST")
-	http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-	return false
+}
+
+// knownHost wraps h with the check of the request's Host: an IP address,
+// localhost, or the master's webhost or roothost.
+func (m *Master) knownHost(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if hh, _, err := net.SplitHostPort(host); err == nil {
+			host = hh
+		}
+		host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+		mc := m.cfg.Master
+		ok := net.ParseIP(host) != nil || strings.EqualFold(host, "localhost") ||
+			mc.WebHost != "" && strings.EqualFold(host, mc.WebHost) ||
+			mc.RootHost != "" && strings.EqualFold(host, mc.RootHost)
+		if !ok {
+			m.log.Warn("cluster: admin request refused: unknown Host", "host", r.Host, "remote", r.RemoteAddr)
+			http.Error(w, "unknown host", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func writeResult(w http.ResponseWriter, res *AdminResult, err error) {
@@ -80,39 +112,45 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // Stop asks the master whose admin endpoints are at addr (host:port, see
 // Config.AdminAddr) to stop every server and exit, and returns what it
-// answered once the servers are stopped.
-func Stop(ctx context.Context, addr string) (*AdminResult, error) {
+// answered once the servers are stopped. A secured cluster's master needs
+// WithAdminToken.
+func Stop(ctx context.Context, addr string, opts ...Option) (*AdminResult, error) {
 	var res AdminResult
-	if err := adminGet(ctx, addr, "/stop", &res); err != nil {
+	if err := adminRequest(ctx, http.MethodPost, addr, "/stop", opts, &res); err != nil {
 		return &res, err
 	}
 	return &res, nil
 }
 
-// Reload asks the master at addr to run every server's reload hook.
-func Reload(ctx context.Context, addr string) (*AdminResult, error) {
+// Reload asks the master at addr to run every server's reload hook. A
+// secured cluster's master needs WithAdminToken.
+func Reload(ctx context.Context, addr string, opts ...Option) (*AdminResult, error) {
 	var res AdminResult
-	if err := adminGet(ctx, addr, "/reloadmodule", &res); err != nil {
+	if err := adminRequest(ctx, http.MethodPost, addr, "/reloadmodule", opts, &res); err != nil {
 		return &res, err
 	}
 	return &res, nil
 }
 
 // Status returns the remote map of the master at addr.
-func Status(ctx context.Context, addr string) (map[string]Remote, error) {
+func Status(ctx context.Context, addr string, opts ...Option) (map[string]Remote, error) {
 	var res map[string]Remote
-	if err := adminGet(ctx, addr, "/status", &res); err != nil {
+	if err := adminRequest(ctx, http.MethodGet, addr, "/status", opts, &res); err != nil {
 		return nil, err
 	}
 	return res, nil
 }
 
-// adminGet requests path from the admin endpoints at addr and decodes the
-// JSON answer into v.
-func adminGet(ctx context.Context, addr, path string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, nil)
+// adminRequest sends method path to the admin endpoints at addr and
+// decodes the JSON answer into v.
+func adminRequest(ctx context.Context, method, addr, path string, opts []Option, v any) error {
+	o := newOptions(opts)
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+path, nil)
 	if err != nil {
 		return fmt.Errorf("cluster: admin %s: %w", path, err)
+	}
+	if o.adminToken != nil {
+		req.Header.Set("Authorization", "Bearer "+string(o.adminToken))
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -36,6 +36,12 @@ var (
 	// ErrBadPort reports a port outside 1-65535, or a remoteport's rootport
 	// that differs from its root's.
 	ErrBadPort = errors.New("cluster: config: bad port")
+	// ErrUnknownApp reports a server whose "app" key names no registered
+	// application (Apps.Check).
+	ErrUnknownApp = errors.New("cluster: config: unknown app")
+	// ErrNoKey reports a key or section that the config does not have
+	// (ServerConfig.Decode, Config.DecodeSection).
+	ErrNoKey = errors.New("cluster: config: no such key")
 	// ErrUnknownServer reports a server name that the config does not have.
 	ErrUnknownServer = errors.New("cluster: no such server in the config")
 )
@@ -89,7 +95,7 @@ type Config struct {
 	// Servers holds the "servers" section by server name.
 	Servers map[string]*ServerConfig
 	// Sections holds every other top-level section ("db", "memcached",
-	// ...) as it was, for applications.
+	// ...) as it was, for applications (DecodeSection reads one).
 	Sections map[string]json.RawMessage
 
 	dir string // the config file's directory, for the files it names
@@ -132,7 +138,7 @@ type ServerConfig struct {
 	// Log is the server's log file ("log"); unused by the cluster.
 	Log string `json:"log"`
 	// Raw holds every key of the entry as it was ("db", "mem", "cpu",
-	// "reload", ...).
+	// "reload", ...); Decode reads one.
 	Raw map[string]json.RawMessage `json:"-"`
 }
 
@@ -315,6 +321,30 @@ func (c *Config) Server(name string) (*ServerConfig, error) {
 // Section returns the top-level section called name ("db", "memcached",
 // ...) as it was, or nil.
 func (c *Config) Section(name string) json.RawMessage { return c.Sections[name] }
+
+// DecodeSection decodes the top-level section called name into v (as
+// json.Unmarshal does); a missing section is an error matching ErrNoKey.
+func (c *Config) DecodeSection(name string, v any) error {
+	return decodeKey(c.Sections, "", name, v)
+}
+
+// Decode decodes the server's key (any key of its entry: "db", "mem",
+// "cpu", "reload", ...) into v (as json.Unmarshal does); a missing key is
+// an error matching ErrNoKey.
+func (s *ServerConfig) Decode(key string, v any) error {
+	return decodeKey(s.Raw, "servers."+s.Name+".", key, v)
+}
+
+func decodeKey(m map[string]json.RawMessage, where, key string, v any) error {
+	raw, ok := m[key]
+	if !ok {
+		return fmt.Errorf("%w: %s%s", ErrNoKey, where, key)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("cluster: config: %s%s: %w", where, key, err)
+	}
+	return nil
+}
 
 // MasterAddr returns the address servers dial the master at:
 // roothost:rootport.

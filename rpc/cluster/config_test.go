@@ -1,12 +1,15 @@
 package cluster
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLoadFireflySample(t *testing.T) {
@@ -225,5 +228,127 @@ func TestConfigJSONErrors(t *testing.T) {
 	}
 	if _, err := LoadConfig(filepath.Join(t.TempDir(), "missing.json")); err == nil {
 		t.Error("LoadConfig of a missing file succeeded")
+	}
+}
+
+// TestLoadFireflyShapes loads the shapes real Firefly games shipped: a
+// root that also faces clients (rootport and netport), nodes of two roots,
+// top-level db and memcached sections, and per-server db, mem, log, app,
+// cpu and reload keys (a cpu list, a null log). All load unchanged, and
+// apps read the keys the cluster does not use.
+func TestLoadFireflyShapes(t *testing.T) {
+	cfg, err := LoadConfig(filepath.Join("testdata", "firefly_shapes.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := cfg.Servers["gate"]
+	if gate.RootPort != 10000 || gate.NetPort != 11009 || gate.App != "app.gateserver" || gate.Log != "app/logs/gate.log" {
+		t.Errorf("gate = %+v", gate)
+	}
+	two := []RemotePort{{RootName: "gate", RootPort: 10000}, {RootName: "dbfront", RootPort: 10001}}
+	for _, name := range []string{"game1", "admin"} {
+		if got := cfg.Servers[name].RemotePort; !reflect.DeepEqual(got, two) {
+			t.Errorf("%s remoteport = %+v", name, got)
+		}
+		if got := cfg.Roots(name); !reflect.DeepEqual(got, []string{"gate", "dbfront"}) {
+			t.Errorf("Roots(%s) = %v", name, got)
+		}
+	}
+	for _, root := range []string{"gate", "dbfront"} {
+		if port, ok := cfg.rootPort(cfg.Servers["game1"], root); !ok || port != cfg.Servers[root].RootPort {
+			t.Errorf("game1 dials %s at %d, %v", root, port, ok)
+		}
+	}
+	if got := cfg.Servers["admin"].WebPort; got != 2012 {
+		t.Errorf("admin webport = %d", got)
+	}
+	// Per-server keys the cluster does not use, as apps read them.
+	game1, game2 := cfg.Servers["game1"], cfg.Servers["game2"]
+	var db, mem bool
+	var cpu int
+	var reload string
+	if err := game1.Decode("db", &db); err != nil || !db {
+		t.Errorf("game1 db = %v, %v", db, err)
+	}
+	if err := game1.Decode("mem", &mem); err != nil || !mem {
+		t.Errorf("game1 mem = %v, %v", mem, err)
+	}
+	if err := game1.Decode("cpu", &cpu); err != nil || cpu != 1 {
+		t.Errorf("game1 cpu = %v, %v", cpu, err)
+	}
+	if err := game1.Decode("reload", &reload); err != nil || reload != "app.game.doreload" {
+		t.Errorf("game1 reload = %q, %v", reload, err)
+	}
+	var cpus []int
+	if err := game2.Decode("cpu", &cpus); err != nil || !reflect.DeepEqual(cpus, []int{2, 3}) {
+		t.Errorf("game2 cpu = %v, %v", cpus, err)
+	}
+	if game2.Log != "" || string(game2.Raw["log"]) != "null" {
+		t.Errorf("game2 log = %q, raw %s", game2.Log, game2.Raw["log"])
+	}
+	if err := game2.Decode("nope", &cpu); !errors.Is(err, ErrNoKey) {
+		t.Errorf("Decode of a missing key = %v, want ErrNoKey", err)
+	}
+	// Top-level sections, as apps read them.
+	var mc struct{ URLs []string }
+	if err := cfg.DecodeSection("memcached", &mc); err != nil || len(mc.URLs) != 2 {
+		t.Errorf("memcached = %+v, %v", mc, err)
+	}
+	var dbc struct {
+		Host, User, Passwd, DB, Charset string
+		Port                            int
+	}
+	if err := cfg.DecodeSection("db", &dbc); err != nil || dbc.Port != 3306 || dbc.Charset != "utf8" || dbc.DB != "anheisg" {
+		t.Errorf("db = %+v, %v", dbc, err)
+	}
+	if err := cfg.DecodeSection("redis", &dbc); !errors.Is(err, ErrNoKey) {
+		t.Errorf("DecodeSection of a missing section = %v, want ErrNoKey", err)
+	}
+}
+
+// TestServerOfTwoRoots runs the shapes' cluster: game1 joins gate (a root
+// with a netport too) and dbfront, and calls cross both ways on both.
+func TestServerOfTwoRoots(t *testing.T) {
+	p := freePorts(t, 5)
+	cfg, err := ParseConfig(fmt.Appendf(nil, `{
+		"master": {"roothost": "127.0.0.1", "rootport": %d},
+		"servers": {
+			"gate": {"rootport": %d, "netport": %d, "name": "gate", "db": true, "mem": true, "app": "root", "cpu": 0},
+			"dbfront": {"rootport": %d, "name": "dbfront", "app": "root"},
+			"game1": {"remoteport": [{"rootport": %d, "rootname": "gate"}, {"rootname": "dbfront"}],
+				"name": "game1", "db": true, "mem": true, "app": "game", "reload": "app.game.doreload", "log": "game1.log", "cpu": 1}
+		},
+		"db": {"host": "localhost"}, "memcached": {"urls": ["127.0.0.1:11211"]}}`, p[0], p[1], p[2], p[3], p[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := func(ctx context.Context, s *Server) error {
+		return s.Root().Service().Map("who", func() string { return s.Name() })
+	}
+	game := func(ctx context.Context, s *Server) error {
+		var errs []error
+		for _, r := range []string{"gate", "dbfront"} {
+			errs = append(errs, s.NodeService(r).Map("hello", func() string { return s.Name() + " via " + r }))
+		}
+		return errors.Join(errs...)
+	}
+	startMaster(t, cfg)
+	gate, _ := startServer(t, cfg, "gate", root)
+	dbfront, _ := startServer(t, cfg, "dbfront", root)
+	game1, _ := startServer(t, cfg, "game1", game)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, r := range []*Server{gate, dbfront} {
+		var who string
+		if err := game1.CallRemote(ctx, r.Name(), "who", &who); err != nil || who != r.Name() {
+			t.Errorf("game1 -> %s: %q, %v", r.Name(), who, err)
+		}
+		for r.Root().Child("game1") == nil && ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+		var hello string
+		if err := r.Root().CallChild(ctx, "game1", "hello", &hello); err != nil || hello != "game1 via "+r.Name() {
+			t.Errorf("%s -> game1: %q, %v", r.Name(), hello, err)
+		}
 	}
 }

@@ -30,7 +30,10 @@
 // A Server runs one server of the config: its root (if it has a rootport),
 // a node per remoteport entry (joined where and when the master says), and
 // its master link. The application code of a server is an App, a Go
-// function registered by server name or by the config's "app" key (Apps):
+// function registered under the config's "app" key or the server's name
+// (Apps). The "app" key wins when present, and one that names no registered
+// app is a config error (Apps.Check) rather than a fallback to the server's
+// name; a server without the key runs the app of its own name, if any:
 // Go loads no code at run time, so the binary that runs a cluster is built
 // with its apps (see cmd/firefly and examples/cluster).
 //
@@ -39,6 +42,7 @@
 // Master.StopAll and Master.ReloadAll make every server run its stop hook
 // and exit, or run its reload hook. Master.Handler serves them over HTTP as
 // Firefly did, on master.webport, bound to loopback unless master.webhost
-// says otherwise: /stop, /reloadmodule, and /status (the remote map). Stop,
-// Reload and Status are their clients.
+// says otherwise: POST /stop, POST /reloadmodule, and GET /status (the
+// remote map). With a "security" section the POSTs need the admin token
+// (Config.AdminToken). Stop, Reload and Status are their clients.
 package cluster

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -52,6 +53,7 @@ type options struct {
 	base, max   time.Duration
 	callTimeout time.Duration
 	stopWait    time.Duration
+	adminToken  []byte
 }
 
 func newOptions(opts []Option) options {
@@ -84,6 +86,14 @@ func WithReconnectBackoff(base, max time.Duration) Option {
 	}
 }
 
+// WithAdminToken makes the admin clients (Stop, Reload, Status) send token,
+// which the master of a secured cluster requires (see Config.AdminToken).
+// A Master or a Server ignores it.
+func WithAdminToken(token []byte) Option {
+	token = bytes.Clone(token)
+	return func(o *options) { o.adminToken = token }
+}
+
 // WithCallTimeout bounds each call the master makes on a server (default
 // DefaultCallTimeout); d <= 0 keeps it.
 func WithCallTimeout(d time.Duration) Option {
@@ -107,6 +117,11 @@ func WithCallTimeout(d time.Duration) Option {
 //   - a restarted master starts empty and rebuilds the map as the servers,
 //     which reconnect by themselves, join again.
 //
+// Each server's orders are sent one at a time, in the order of the events
+// that made them, and independently of other servers' orders: a server that
+// does not answer (each call waits up to WithCallTimeout) delays only its
+// own.
+//
 // A root seen over loopback runs on the master's machine; a server on
 // another machine is told the master's own address on its connection
 // instead.
@@ -119,10 +134,17 @@ type Master struct {
 	log  *slog.Logger
 	opts options
 
+	adminToken []byte // required by the admin POSTs; nil: none
+
 	mu       sync.Mutex
 	rm       remoteMap
 	left     chan struct{} // closed and replaced when a server leaves
 	stopping bool
+	queues   map[string]*orderQueue // each server's orders not yet sent
+
+	life    context.Context // ends with Close: cuts the orders short
+	cancel  context.CancelFunc
+	senders sync.WaitGroup // the queues' goroutines
 
 	done     chan struct{} // closed once StopAll has asked the master to exit
 	doneOnce sync.Once
@@ -134,15 +156,26 @@ func NewMaster(cfg *Config, opts ...Option) (*Master, error) {
 		return nil, &ConfigError{Problems: []error{&problem{ErrNoMaster, `no "master" section`}}}
 	}
 	o := newOptions(opts)
-	serve, _, err := cfg.linkOptions(masterIdentity)
+	sec, err := cfg.links(masterIdentity)
 	if err != nil {
 		return nil, err
 	}
-	root, err := rpc.NewRoot(rpc.WithRootLogger(o.logger), rpc.WithRootService(rpc.NewService("master")), rpc.WithServerOptions(serve...))
+	token, err := cfg.AdminToken()
+	if err != nil && cfg.AdminAddr() != "" {
+		return nil, err
+	}
+	ropts := []rpc.RootOption{rpc.WithRootLogger(o.logger), rpc.WithRootService(rpc.NewService("master"))}
+	if sec != nil {
+		ropts = append(ropts, rpc.WithServerOptions(sec.serve...))
+		ropts = append(ropts, sec.roots...)
+	}
+	root, err := rpc.NewRoot(ropts...)
 	if err != nil {
 		return nil, err
 	}
-	m := &Master{cfg: cfg, root: root, log: o.logger, opts: o, left: make(chan struct{}), done: make(chan struct{})}
+	m := &Master{cfg: cfg, root: root, log: o.logger, opts: o, left: make(chan struct{}), done: make(chan struct{}), queues: make(map[string]*orderQueue)}
+	m.adminToken = token
+	m.life, m.cancel = context.WithCancel(context.Background())
 	root.OnChildConnect(m.joined)
 	root.OnChildLost(m.lost)
 	return m, nil
@@ -165,18 +198,68 @@ func (m *Master) joined(c *rpc.Child) {
 	}
 	m.mu.Lock()
 	orders := m.rm.join(name, e)
+	for _, o := range orders {
+		m.queue(o.server).push(o)
+	}
 	m.mu.Unlock()
 	m.log.Info("cluster: server joined", "server", name, "host", e.Host, "roots", e.Roots)
-	for _, o := range orders {
-		ctx, cancel := context.WithTimeout(context.Background(), m.opts.callTimeout)
-		err := m.root.CallChild(ctx, o.server, CmdRemoteConnect, nil, o.root, o.host)
-		cancel()
-		if err != nil {
-			m.log.Warn("cluster: remote_connect failed", "server", o.server, "root", o.root, "host", o.host, "err", err)
-			continue
-		}
-		m.log.Info("cluster: told a server to join a root", "server", o.server, "root", o.root, "host", o.host)
+}
+
+// queue returns the order queue of server, made on first use. m.mu is held.
+func (m *Master) queue(server string) *orderQueue {
+	q := m.queues[server]
+	if q == nil {
+		q = &orderQueue{m: m}
+		m.queues[server] = q
 	}
+	return q
+}
+
+// send makes the remote_connect call of o.
+func (m *Master) send(o order) {
+	ctx, cancel := context.WithTimeout(m.life, m.opts.callTimeout)
+	err := m.root.CallChild(ctx, o.server, CmdRemoteConnect, nil, o.root, o.host)
+	cancel()
+	if err != nil {
+		m.log.Warn("cluster: remote_connect failed", "server", o.server, "root", o.root, "host", o.host, "err", err)
+		return
+	}
+	m.log.Info("cluster: told a server to join a root", "server", o.server, "root", o.root, "host", o.host)
+}
+
+// orderQueue sends one server's orders one at a time, in the order they
+// were made, on a goroutine that exists while the queue is not empty; each
+// server has its own, so a server that does not answer delays only its own
+// orders.
+type orderQueue struct {
+	m       *Master
+	q       []order // guarded by m.mu
+	running bool    // guarded by m.mu
+}
+
+// push queues o. m.mu is held.
+func (q *orderQueue) push(o order) {
+	q.q = append(q.q, o)
+	if !q.running {
+		q.running = true
+		q.m.senders.Add(1)
+		go q.run()
+	}
+}
+
+func (q *orderQueue) run() {
+	m := q.m
+	defer m.senders.Done()
+	m.mu.Lock()
+	for len(q.q) > 0 {
+		o := q.q[0]
+		q.q = q.q[1:]
+		m.mu.Unlock()
+		m.send(o)
+		m.mu.Lock()
+	}
+	q.running = false
+	m.mu.Unlock()
 }
 
 // lost runs when a server leaves.
@@ -261,8 +344,14 @@ func (m *Master) Run(ctx context.Context) error {
 func (m *Master) Done() <-chan struct{} { return m.done }
 
 // Close closes the master's root: every server's connection ends (servers
-// reconnect to a new master by themselves).
-func (m *Master) Close() error { return m.root.Close() }
+// reconnect to a new master by themselves). Orders not yet answered are
+// given up; Close returns once their calls have returned.
+func (m *Master) Close() error {
+	m.cancel()
+	err := m.root.Close()
+	m.senders.Wait()
+	return err
+}
 
 // AdminResult reports an admin command: the servers it reached and the
 // error of each one it failed on.

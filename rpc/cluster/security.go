@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/fireflyrpc/firefly/rpc"
 )
@@ -35,9 +37,22 @@ var ErrSecurity = errors.New("cluster: security")
 // a server presents its name as its identity, the master "master". Relative
 // paths are taken from the config file's directory (LoadConfig) or the
 // working directory (ParseConfig). Either may be used alone.
+//
+// A file name with "{name}" in it ("certs/{name}.pem", "{name}.secret") is
+// one file per process, "{name}" standing for the process's name. Then each
+// root (the master, and every server with a rootport) accepts a node only
+// under the name its own credentials prove, and with certificates per
+// process each process checks the certificate of the one it dials for that
+// one's name (see docs/SECURITY.md for what that guarantees). With one file
+// for everybody the names are not proved.
+//
+// With a security section the admin endpoints' POSTs (stop, reload) need a
+// token: the contents of "admin_token_file", else the master's secret (see
+// Config.AdminToken).
 type SecurityConfig struct {
-	TLS        *TLSFiles `json:"tls,omitempty"`
-	SecretFile string    `json:"secret_file,omitempty"`
+	TLS            *TLSFiles `json:"tls,omitempty"`
+	SecretFile     string    `json:"secret_file,omitempty"`
+	AdminTokenFile string    `json:"admin_token_file,omitempty"`
 }
 
 // TLSFiles names the PEM files of the "tls" part of the security section.
@@ -46,6 +61,41 @@ type TLSFiles struct {
 	Key        string `json:"key"`
 	CA         string `json:"ca"`
 	ServerName string `json:"server_name,omitempty"`
+}
+
+// AdminToken returns the token the master's admin POST endpoints require
+// (see Master.Handler): the contents of the security section's
+// "admin_token_file", else the master's secret ("secret_file"), with
+// surrounding white space trimmed. It returns nil without a security
+// section, and an error matching ErrSecurity when the section has neither
+// file or the file cannot be read.
+func (c *Config) AdminToken() ([]byte, error) {
+	sc, err := c.Security()
+	if sc == nil || err != nil {
+		return nil, err
+	}
+	file := sc.AdminTokenFile
+	if file == "" {
+		file = named(sc.SecretFile, masterIdentity)
+	}
+	if file == "" {
+		return nil, fmt.Errorf("%w: the admin endpoints need admin_token_file or secret_file", ErrSecurity)
+	}
+	return readSecret(c.path(file))
+}
+
+// readSecret reads a secret or token file, trimmed; an empty one is an
+// error.
+func readSecret(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSecurity, err)
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%w: %s is empty", ErrSecurity, path)
+	}
+	return b, nil
 }
 
 // masterIdentity is the identity the master proves with the shared secret.
@@ -69,59 +119,147 @@ func (c *Config) Security() (*SecurityConfig, error) {
 	return &sc, nil
 }
 
-// linkOptions returns the rpc options of the links of the process named
-// self ("master" for the master): for the side that serves (its root) and
-// for the side that dials (its nodes).
-func (c *Config) linkOptions(self string) (serve, dial []rpc.Option, err error) {
+// nameVar in a file name of the security section stands for a process's
+// name: each process then has credentials of its own.
+const nameVar = "{name}"
+
+// perName reports whether file names a file per process.
+func perName(file string) bool { return strings.Contains(file, nameVar) }
+
+// named returns file for the process called name.
+func named(file, name string) string { return strings.ReplaceAll(file, nameVar, name) }
+
+// links is the security of the links of one process of the cluster.
+type links struct {
+	serve []rpc.Option     // its root's server options
+	roots []rpc.RootOption // its root's options (proved names)
+	tls   *tls.Config      // the dialling TLS config, without ServerName; nil: no TLS
+	name  string           // server_name: what every certificate is checked for
+	each  bool             // TLS certificates per process: check each for the peer's name
+	auth  []rpc.Option     // the dialling shared-secret option
+}
+
+// dial returns the options of a link dialled to target ("master" or a
+// root's name).
+func (l *links) dial(target string) []rpc.Option {
+	if l == nil {
+		return nil
+	}
+	opts := slices.Clone(l.auth)
+	if l.tls != nil {
+		cfg := l.tls.Clone()
+		switch {
+		case l.name != "":
+			cfg.ServerName = l.name
+		case l.each:
+			cfg.ServerName = target
+		}
+		opts = append(opts, rpc.WithTLS(cfg))
+	}
+	return opts
+}
+
+// links returns the security of the links of the process named self
+// ("master" for the master): for the side that serves (its root) and for
+// the side that dials (its nodes). Without a security section it is nil.
+//
+// A file name of the section with "{name}" in it is one file per process:
+// the process called self presents its own (its certificate and key, or its
+// secret), its root accepts each process that joins it by that process's
+// secret (the master: every server's; a root: its nodes'), and its root
+// accepts a node only under the name its credentials prove
+// (rpc.WithProvedNames). With per-process certificates each process also
+// checks the certificate of the process it dials for that process's name
+// ("master", or the root's name), unless server_name says otherwise.
+func (c *Config) links(self string) (*links, error) {
 	sc, err := c.Security()
 	if sc == nil || err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	l := &links{}
+	certNamed, secretNamed := false, perName(sc.SecretFile)
 	if sc.TLS != nil {
-		cert, err := tls.LoadX509KeyPair(c.path(sc.TLS.Cert), c.path(sc.TLS.Key))
+		certNamed = perName(sc.TLS.Cert) || perName(sc.TLS.Key)
+		cert, err := tls.LoadX509KeyPair(c.path(named(sc.TLS.Cert, self)), c.path(named(sc.TLS.Key, self)))
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %v", ErrSecurity, err)
+			return nil, fmt.Errorf("%w: %v", ErrSecurity, err)
 		}
 		pem, err := os.ReadFile(c.path(sc.TLS.CA))
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %v", ErrSecurity, err)
+			return nil, fmt.Errorf("%w: %v", ErrSecurity, err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, nil, fmt.Errorf("%w: no certificate in %s", ErrSecurity, sc.TLS.CA)
+			return nil, fmt.Errorf("%w: no certificate in %s", ErrSecurity, sc.TLS.CA)
 		}
-		serve = append(serve, rpc.WithTLS(&tls.Config{
+		l.serve = append(l.serve, rpc.WithTLS(&tls.Config{
 			Certificates: []tls.Certificate{cert},
 			ClientCAs:    pool,
 			ClientAuth:   tls.RequireAndVerifyClientCert,
 			MinVersion:   tls.VersionTLS13,
 		}))
-		dial = append(dial, rpc.WithTLS(&tls.Config{
-			Certificates: []tls.Certificate{cert},
-			RootCAs:      pool,
-			ServerName:   sc.TLS.ServerName,
-			MinVersion:   tls.VersionTLS13,
-		}))
+		l.tls = &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, MinVersion: tls.VersionTLS13}
+		l.name, l.each = sc.TLS.ServerName, certNamed
 	}
 	if sc.SecretFile != "" {
-		secret, err := os.ReadFile(c.path(sc.SecretFile))
+		secret, err := readSecret(c.path(named(sc.SecretFile, self)))
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %v", ErrSecurity, err)
+			return nil, err
 		}
-		secret = bytes.TrimSpace(secret)
-		if len(secret) == 0 {
-			return nil, nil, fmt.Errorf("%w: %s is empty", ErrSecurity, sc.SecretFile)
+		ring := make(map[string][]byte)
+		if secretNamed {
+			// Each process that joins self, by its own secret.
+			for _, name := range c.joiners(self) {
+				if ring[name], err = readSecret(c.path(named(sc.SecretFile, name))); err != nil {
+					return nil, err
+				}
+			}
+		} else {
+			// Every process of the cluster shares the secret; each is
+			// known by its name, which the secret does not prove.
+			ring[masterIdentity] = secret
+			for name := range c.Servers {
+				ring[name] = secret
+			}
 		}
-		// Every process of the cluster shares the secret; each is known by
-		// its name.
-		ring := map[string][]byte{masterIdentity: secret}
-		for name := range c.Servers {
-			ring[name] = secret
-		}
-		serve = append(serve, rpc.WithKeyring(rpc.KeyringOf(ring)))
-		dial = append(dial, rpc.WithSharedSecret(self, secret))
+		l.serve = append(l.serve, rpc.WithKeyring(rpc.KeyringOf(ring)))
+		l.auth = []rpc.Option{rpc.WithSharedSecret(self, secret)}
 	}
-	return serve, dial, nil
+	switch {
+	case secretNamed && certNamed:
+		l.roots = []rpc.RootOption{rpc.WithProvedNames(func(p rpc.Peer) string {
+			if id := certName(p); id != p.Identity || !p.Verified {
+				return ""
+			}
+			return p.Identity
+		})}
+	case secretNamed:
+		l.roots = []rpc.RootOption{rpc.WithProvedNames(nil)}
+	case certNamed:
+		l.roots = []rpc.RootOption{rpc.WithProvedNames(certName)}
+	}
+	return l, nil
+}
+
+// certName returns the common name of the peer's verified TLS
+// certificate, or "".
+func certName(p rpc.Peer) string {
+	if p.TLS == nil || len(p.TLS.VerifiedChains) == 0 || len(p.TLS.PeerCertificates) == 0 {
+		return ""
+	}
+	return p.TLS.PeerCertificates[0].Subject.CommonName
+}
+
+// joiners returns the processes that join self: every server for the
+// master, the servers whose remoteport lists self for a root.
+func (c *Config) joiners(self string) []string {
+	var names []string
+	for _, name := range c.ServerNames() {
+		if self == masterIdentity || slices.Contains(c.Roots(name), self) {
+			names = append(names, name)
+		}
+	}
+	return names
 }
 
 // path resolves a file named in the config.

@@ -2,12 +2,15 @@ package cluster
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,20 +36,42 @@ var (
 // long as it. An error aborts Run.
 type App func(ctx context.Context, s *Server) error
 
-// Apps holds applications by server name or by the config's "app" key, so
+// Apps holds applications by the config's "app" key or by server name, so
 // that servers running the same code (game1, game2) can share one entry.
+//
+// The "app" key wins: a server whose config has one runs the app registered
+// under that name, and a name that no app is registered under is a config
+// error (Check), never a fallback to the server's name. Only a server
+// without an "app" key runs the app registered under its own name, if any,
+// or none.
 type Apps map[string]App
 
 // For returns the application of server sc: the one registered under its
-// name, else the one under its "app" key, else nil.
+// "app" key when it has one, else the one under its name; nil when there
+// is none (see Check).
 func (a Apps) For(sc *ServerConfig) App {
-	if app := a[sc.Name]; app != nil {
-		return app
-	}
 	if sc.App != "" {
 		return a[sc.App]
 	}
-	return nil
+	return a[sc.Name]
+}
+
+// Check returns a *ConfigError with a problem matching ErrUnknownApp for
+// each server of cfg whose "app" key names no registered app, or nil.
+func (a Apps) Check(cfg *Config) error {
+	var problems []error
+	for _, name := range cfg.ServerNames() {
+		sc := cfg.Servers[name]
+		if sc.App == "" || a[sc.App] != nil {
+			continue
+		}
+		problems = append(problems, &problem{ErrUnknownApp,
+			fmt.Sprintf("server %q: app %q: no such app (this binary has: %s)", name, sc.App, strings.Join(sortedKeys(a), ", "))})
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return &ConfigError{Problems: problems}
 }
 
 // Server is one server of a cluster (Firefly's FFServer): from the config
@@ -70,9 +95,9 @@ type Server struct {
 	opts options
 	log  *slog.Logger
 
-	root      *rpc.Root    // nil without a rootport
-	serveOpts []rpc.Option // the security of the links this server serves
-	dialOpts  []rpc.Option // and of those it dials
+	inc       string    // the incarnation of every node the server makes
+	root      *rpc.Root // nil without a rootport
+	sec       *links    // the security of its links; nil: none
 	links     map[string]*link
 	masterSvc *rpc.Service
 	master    *rpc.Node
@@ -109,11 +134,19 @@ func NewServer(cfg *Config, name string, app App, opts ...Option) (*Server, erro
 		masterSvc: rpc.NewService(name + "@master"),
 		stopc:     make(chan struct{}),
 	}
-	if s.serveOpts, s.dialOpts, err = cfg.linkOptions(name); err != nil {
+	var inc [16]byte
+	crand.Read(inc[:])
+	s.inc = hex.EncodeToString(inc[:])
+	if s.sec, err = cfg.links(name); err != nil {
 		return nil, err
 	}
 	if sc.RootPort != 0 {
-		s.root, err = rpc.NewRoot(rpc.WithRootService(rpc.NewService(name)), rpc.WithRootLogger(s.log), rpc.WithServerOptions(s.serveOpts...))
+		ropts := []rpc.RootOption{rpc.WithRootService(rpc.NewService(name)), rpc.WithRootLogger(s.log)}
+		if s.sec != nil {
+			ropts = append(ropts, rpc.WithServerOptions(s.sec.serve...))
+			ropts = append(ropts, s.sec.roots...)
+		}
+		s.root, err = rpc.NewRoot(ropts...)
 		if err != nil {
 			return nil, err
 		}
@@ -298,9 +331,10 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Info("cluster: root listening", "addr", ln.Addr())
 	}
 	master := rpc.NewNode(s.Name(),
+		rpc.WithIncarnation(s.inc),
 		rpc.WithNodeService(s.masterSvc),
 		rpc.WithNodeLogger(s.log),
-		rpc.WithDialOptions(s.dialOpts...),
+		rpc.WithDialOptions(s.sec.dial(masterIdentity)...),
 		rpc.WithReconnectBackoff(s.opts.base, s.opts.max))
 	addr := s.cfg.MasterAddr()
 	master.OnConnect(func(c *rpc.Conn) {
@@ -332,7 +366,10 @@ func (s *Server) joinMaster(ctx context.Context, master *rpc.Node, addr string) 
 		if err == nil || ctx.Err() != nil || errors.Is(err, rpc.ErrNodeClosed) {
 			return
 		}
-		if attempt == 0 {
+		if refused(err) {
+			s.log.Error("cluster: the master refused this server", "addr", addr, "err", err)
+			attempt = max(attempt, 32) // the longest delay from now on
+		} else if attempt == 0 {
 			s.log.Info("cluster: waiting for the master", "addr", addr, "err", err)
 		}
 		if !sleep(ctx, backoff(s.opts.base, s.opts.max, attempt)) {
@@ -439,9 +476,10 @@ func (l *link) connect(host string) {
 func (l *link) dial(ctx context.Context, gen uint64, addr string) {
 	s := l.s
 	n := rpc.NewNode(s.Name(),
+		rpc.WithIncarnation(s.inc),
 		rpc.WithNodeService(l.svc),
 		rpc.WithNodeLogger(s.log),
-		rpc.WithDialOptions(s.dialOpts...),
+		rpc.WithDialOptions(s.sec.dial(l.root)...),
 		rpc.WithWaitForReconnect(true),
 		rpc.WithReconnectBackoff(s.opts.base, s.opts.max))
 	for attempt := 0; ; attempt++ {
@@ -451,11 +489,16 @@ func (l *link) dial(ctx context.Context, gen uint64, addr string) {
 		if err == nil {
 			break
 		}
+		if refused(err) {
+			s.log.Error("cluster: a root refused this server", "root", l.root, "addr", addr, "err", err)
+			attempt = max(attempt, 32)
+		} else {
+			s.log.Debug("cluster: joining root failed", "root", l.root, "addr", addr, "err", err)
+		}
 		if ctx.Err() != nil || !sleep(ctx, backoff(s.opts.base, s.opts.max, attempt)) {
 			n.Close()
 			return
 		}
-		s.log.Debug("cluster: joining root failed", "root", l.root, "addr", addr, "err", err)
 	}
 	l.mu.Lock()
 	if l.closed || l.gen != gen {
@@ -487,6 +530,12 @@ func (l *link) close() {
 	if n != nil {
 		n.Close()
 	}
+}
+
+// refused reports whether err is a root's refusal of the server's name
+// (another live process holds it, or the connection did not prove it).
+func refused(err error) bool {
+	return errors.Is(err, rpc.ErrNameTaken) || errors.Is(err, rpc.ErrIdentityMismatch)
 }
 
 // backoff returns the jittered delay before attempt (0-based): between half

@@ -1,0 +1,229 @@
+package cluster
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/fireflyrpc/firefly/rpc"
+)
+
+// writeNamedPKI writes a CA (ca.pem) and, for each name, a certificate
+// with that common name and DNS name (and 127.0.0.1): name.pem, name.key.
+func writeNamedPKI(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "cluster ca"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	write := func(name, typ string, b []byte) {
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("ca.pem", "CERTIFICATE", caDER)
+	for i, name := range names {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(int64(2 + i)), Subject: pkix.Name{CommonName: name},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			DNSNames: []string{name}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+			KeyUsage:    x509.KeyUsageDigitalSignature,
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyDER, err := x509.MarshalECPrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(name+".pem", "CERTIFICATE", der)
+		write(name+".key", "EC PRIVATE KEY", keyDER)
+	}
+}
+
+// namedConfig writes a cluster config (gate; net, game1 and game2 joining
+// it) with the given security section into dir and loads it.
+func namedConfig(t *testing.T, dir, security string) *Config {
+	t.Helper()
+	p := freePorts(t, 3)
+	path := filepath.Join(dir, "config.json")
+	err := os.WriteFile(path, fmt.Appendf(nil, `{
+		"master": {"roothost": "127.0.0.1", "rootport": %d, "webport": %d},
+		"servers": {
+			"gate": {"rootport": %d},
+			"net": {"remoteport": [{"rootname": "gate"}]},
+			"game1": {"remoteport": [{"rootname": "gate"}]},
+			"game2": {"remoteport": [{"rootname": "gate"}]}
+		},
+		"security": %s}`, p[0], p[1], p[2], security), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// gateAddr is gate's root address in cfg.
+func gateAddr(cfg *Config) string {
+	return net.JoinHostPort("127.0.0.1", fmt.Sprint(cfg.Servers["gate"].RootPort))
+}
+
+// TestClusterNamesProved: with a secret per server, a server holding its
+// own secret (net) cannot join the master or gate as another (game2,
+// game1), servers join under their own names, and a process holding only
+// gate's secret cannot pose as the master to game1.
+func TestClusterNamesProved(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"master", "gate", "net", "game1", "game2"} {
+		if err := os.WriteFile(filepath.Join(dir, name+".secret"), []byte("secret of "+name+" 0123456789abcdef"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := namedConfig(t, dir, `{"secret_file": "{name}.secret"}`)
+	startMaster(t, cfg)
+	game := func(ctx context.Context, s *Server) error {
+		return s.NodeService("gate").Map("who", func() string { return s.Name() })
+	}
+	gate, _ := startServer(t, cfg, "gate", nil)
+	startServer(t, cfg, "game1", game)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for gate.Root().Child("game1") == nil && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	var who string
+	if err := gate.Root().CallChild(ctx, "game1", "who", &who); err != nil || who != "game1" {
+		t.Fatalf("gate -> game1: %q, %v", who, err)
+	}
+
+	netSecret := []byte("secret of net 0123456789abcdef")
+	for _, c := range []struct{ name, addr string }{{"game2", cfg.MasterAddr()}, {"game1", gateAddr(cfg)}, {"game2", gateAddr(cfg)}} {
+		n := rpc.NewNode(c.name, rpc.WithDialOptions(rpc.WithSharedSecret("net", netSecret)))
+		err := n.Connect(ctx, c.addr)
+		n.Close()
+		if !errors.Is(err, rpc.ErrIdentityMismatch) {
+			t.Errorf("net joining %s as %s: %v, want ErrIdentityMismatch", c.addr, c.name, err)
+		}
+	}
+	if who := gate.Root().Child("game1"); who == nil || who.Conn().Peer().Identity != "game1" {
+		t.Errorf("gate's game1 = %v", who)
+	}
+
+	// A fake master that holds only gate's secret: game1's master link
+	// does not get past the exchange.
+	fake, err := rpc.NewRoot(rpc.WithServerOptions(rpc.WithKeyring(rpc.KeyringOf(map[string][]byte{
+		"game1": []byte("guessed"), "gate": []byte("secret of gate 0123456789abcdef")}))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go fake.Serve(ln)
+	sec, err := cfg.links("game1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := rpc.Dial(ctx, "tcp", ln.Addr().String(), sec.dial(masterIdentity)...)
+	if err == nil {
+		conn.Close()
+	}
+	if !errors.Is(err, rpc.ErrAuthFailed) {
+		t.Errorf("game1 dialling a fake master: %v, want ErrAuthFailed", err)
+	}
+}
+
+// TestClusterCertNamesProved: with a TLS certificate per process, a node
+// presenting net's certificate cannot join as game1, and a server checks
+// that the master it dials holds the master's certificate, not another
+// server's.
+func TestClusterCertNamesProved(t *testing.T) {
+	dir := t.TempDir()
+	writeNamedPKI(t, dir, "master", "gate", "net", "game1", "game2")
+	if err := os.WriteFile(filepath.Join(dir, "admin.token"), []byte("admin-token-0123456789abcdef"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := namedConfig(t, dir, `{"tls": {"cert": "{name}.pem", "key": "{name}.key", "ca": "ca.pem"}, "admin_token_file": "admin.token"}`)
+	startMaster(t, cfg)
+	gate, _ := startServer(t, cfg, "gate", nil)
+	startServer(t, cfg, "game1", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for gate.Root().Child("game1") == nil && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if c := gate.Root().Child("game1"); c == nil {
+		t.Fatal("game1 did not join gate")
+	}
+	netSec, err := cfg.links("net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ target, addr string }{{masterIdentity, cfg.MasterAddr()}, {"gate", gateAddr(cfg)}} {
+		n := rpc.NewNode("game2", rpc.WithDialOptions(netSec.dial(c.target)...))
+		err := n.Connect(ctx, c.addr)
+		n.Close()
+		if !errors.Is(err, rpc.ErrIdentityMismatch) {
+			t.Errorf("net's certificate joining %s as game2: %v, want ErrIdentityMismatch", c.target, err)
+		}
+	}
+
+	// gate's certificate serving as the master: game1 refuses it.
+	gateCert, err := tls.LoadX509KeyPair(filepath.Join(dir, "gate.pem"), filepath.Join(dir, "gate.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake, err := rpc.NewServer(struct{}{}, rpc.WithTLS(&tls.Config{Certificates: []tls.Certificate{gateCert}, MinVersion: tls.VersionTLS13}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go fake.Serve(ln)
+	sec, err := cfg.links("game1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := rpc.Dial(ctx, "tcp", ln.Addr().String(), sec.dial(masterIdentity)...)
+	if err == nil {
+		conn.Close()
+		t.Error("game1 accepted gate's certificate as the master's")
+	}
+}
