@@ -143,7 +143,7 @@ func (in *inLane) decodeArgs(ic *incall, n int, callErr *error) error {
 				return err
 			}
 			if misfit != nil {
-				*callErr = fmt.Errorf("%w: argument %d of %s: %v", ErrBadArguments, i, ic.m.Name, misfit)
+				*callErr = fmt.Errorf("%w: argument %d of %s: %v", ErrBadArguments, i+1, ic.m.Name, misfit)
 			}
 		case kindRemote:
 			if ak.id, err = in.mr.uvarint(); err != nil {
@@ -155,7 +155,7 @@ func (in *inLane) decodeArgs(ic *incall, n int, callErr *error) error {
 				r.Release()
 			case !refType.AssignableTo(pt):
 				r.Release()
-				*callErr = fmt.Errorf("%w: argument %d of %s: a reference cannot be a %s", ErrBadArguments, i, ic.m.Name, pt)
+				*callErr = fmt.Errorf("%w: argument %d of %s: a reference cannot be a %s", ErrBadArguments, i+1, ic.m.Name, pt)
 			default:
 				ic.refs = append(ic.refs, r)
 				v = reflect.ValueOf(r)
@@ -169,12 +169,12 @@ func (in *inLane) decodeArgs(ic *incall, n int, callErr *error) error {
 			}
 			obj := c.object(ak.id)
 			if obj == nil {
-				*callErr = fmt.Errorf("%w: argument %d of %s: object %d", ErrNoSuchObject, i, ic.m.Name, ak.id)
+				*callErr = fmt.Errorf("%w: argument %d of %s: object %d", ErrNoSuchObject, i+1, ic.m.Name, ak.id)
 				break
 			}
 			if v = reflect.ValueOf(obj.Value()); !v.Type().AssignableTo(pt) {
 				if pt != refType {
-					*callErr = fmt.Errorf("%w: argument %d of %s: %s is not %s", ErrBadArguments, i, ic.m.Name, v.Type(), pt)
+					*callErr = fmt.Errorf("%w: argument %d of %s: %s is not %s", ErrBadArguments, i+1, ic.m.Name, v.Type(), pt)
 					v = reflect.Value{}
 					break
 				}
@@ -214,7 +214,7 @@ func (in *inLane) decodeArgs(ic *incall, n int, callErr *error) error {
 			if errors.Is(err, io.ErrUnexpectedEOF) {
 				return err
 			}
-			*callErr = fmt.Errorf("%w: argument %d of %s: %v", ErrBadArguments, i, ic.m.Name, err)
+			*callErr = fmt.Errorf("%w: argument %d of %s: %v", ErrBadArguments, i+1, ic.m.Name, err)
 			continue
 		}
 		ic.setArg(i, v)

@@ -156,7 +156,7 @@ func (c *Conn) writeCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, 
 			continue
 		}
 		if err := l.encode(a); err != nil {
-			return fmt.Errorf("%w: argument %d (%T): %v", ErrBadArguments, i, a, err)
+			return fmt.Errorf("%w: argument %d (%T): %v", ErrBadArguments, i+1, a, err)
 		}
 	}
 	if err := c.send(ctx, l); err != nil {
