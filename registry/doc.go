@@ -42,8 +42,11 @@
 // at least one of them (or implement gob.GobEncoder or encoding.BinaryMarshaler and their
 // decoders), and so on through fields, elements, keys and pointers,
 // recursive types included. Struct fields gob skips (unexported, chan, func)
-// are skipped by the check too. Interface types are accepted: the concrete
-// types sent in them must be registered with gob.Register.
+// are skipped by the check too. Interface types are accepted: the values
+// they receive are those gob puts in an interface, sent as an interface,
+// whose concrete types are registered with gob.Register (package rpc's
+// documentation gives the whole rule, with the scalars, nil and references
+// it also lets in).
 //
 // Gob encodes through GobEncoder and BinaryMarshaler, not TextMarshaler, so a
 // struct with only unexported fields that implements only the text

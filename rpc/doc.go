@@ -48,12 +48,33 @@
 // goroutine, up to a per-connection limit past which calls are answered with
 // ErrOverloaded.
 //
-// Arguments and results travel by gob, decoded straight into the method's
-// parameter types; a nil pointer, slice, map or interface arrives as the zero
-// value. Parameters of interface type receive only references (and nil):
-// gob values are sent as their concrete types. Built-in scalars, byte slices
-// and structs whose fields are all scalars skip gob and travel inline, with
-// gob's rules kept: struct fields are matched by name (see docs/PROTOCOL.md).
+// Arguments and results reach the receiver exactly as encoding/gob would
+// carry them, decoded straight into the method's parameter types (or the
+// caller's reply): fields matched by name, pointers followed and allocated
+// on either side, GobDecode, UnmarshalBinary and UnmarshalText called, gob's
+// type mismatches refused (ErrBadArguments, ErrBadReply). Built-in scalars,
+// byte slices and structs whose fields are all scalars skip gob and travel
+// inline, to the same effect (see docs/PROTOCOL.md). Where firefly differs
+// from gob, on purpose, is listed in README.md: a nil pointer, slice, map or
+// interface as a whole argument or result, which gob cannot send, arrives
+// as the zero value (a nil element of a slice is refused, as gob refuses it).
+//
+// Interface types (parameters, results, struct fields) hold what gob puts in
+// an interface: a value sent as an interface, whose concrete type is
+// registered with gob.Register (gob registers the built-in types itself)
+// and implements the interface. A value is sent as an interface when it is a
+// field of interface type, the result of a method declared to return an
+// interface type, or an argument passed as a pointer to an interface
+// variable, as gob's Encoder is given one:
+//
+//	var v any = Point{X: 1}
+//	err := ref.Call(ctx, "store", nil, &v) // Store(v any) gets a Point
+//
+// A value of any other type sent as itself does not fill an interface (gob
+// refuses it), except nil, references, and built-in scalars (bool, int,
+// int32, int64, uint, uint32, uint64, float64, string, []byte), which arrive
+// as their own type. A value sent as an interface also fills a parameter or
+// reply of its own concrete type.
 //
 // # References
 //

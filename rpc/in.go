@@ -132,7 +132,7 @@ func (in *inLane) decodeArgs(ic *incall, n int, callErr *error) error {
 		ak := argKind{kind: k}
 		var v reflect.Value
 		switch k {
-		case kindGob:
+		case kindGob, kindIface:
 		case kindNil:
 			if pt != nil {
 				v = reflect.Zero(pt)
@@ -143,7 +143,7 @@ func (in *inLane) decodeArgs(ic *incall, n int, callErr *error) error {
 				return err
 			}
 			if misfit != nil {
-				*callErr = fmt.Errorf("%w: argument %d of %s: %v", ErrBadArguments, i, ic.m.Name, misfit)
+				*callErr = fmt.Errorf("%w: argument %d of %s: %v", ErrBadArguments, i+1, ic.m.Name, misfit)
 			}
 		case kindRemote:
 			if ak.id, err = in.mr.uvarint(); err != nil {
@@ -155,7 +155,7 @@ func (in *inLane) decodeArgs(ic *incall, n int, callErr *error) error {
 				r.Release()
 			case !refType.AssignableTo(pt):
 				r.Release()
-				*callErr = fmt.Errorf("%w: argument %d of %s: a reference cannot be a %s", ErrBadArguments, i, ic.m.Name, pt)
+				*callErr = fmt.Errorf("%w: argument %d of %s: a reference cannot be a %s", ErrBadArguments, i+1, ic.m.Name, pt)
 			default:
 				ic.refs = append(ic.refs, r)
 				v = reflect.ValueOf(r)
@@ -169,12 +169,12 @@ func (in *inLane) decodeArgs(ic *incall, n int, callErr *error) error {
 			}
 			obj := c.object(ak.id)
 			if obj == nil {
-				*callErr = fmt.Errorf("%w: argument %d of %s: object %d", ErrNoSuchObject, i, ic.m.Name, ak.id)
+				*callErr = fmt.Errorf("%w: argument %d of %s: object %d", ErrNoSuchObject, i+1, ic.m.Name, ak.id)
 				break
 			}
 			if v = reflect.ValueOf(obj.Value()); !v.Type().AssignableTo(pt) {
 				if pt != refType {
-					*callErr = fmt.Errorf("%w: argument %d of %s: %s is not %s", ErrBadArguments, i, ic.m.Name, v.Type(), pt)
+					*callErr = fmt.Errorf("%w: argument %d of %s: %s is not %s", ErrBadArguments, i+1, ic.m.Name, v.Type(), pt)
 					v = reflect.Value{}
 					break
 				}
@@ -190,7 +190,7 @@ func (in *inLane) decodeArgs(ic *incall, n int, callErr *error) error {
 	}
 	// Pass 2: the gob values, in order, every one consumed.
 	for i, k := range in.kinds {
-		if k.kind != kindGob {
+		if k.kind != kindGob && k.kind != kindIface {
 			continue
 		}
 		if ic == nil || *callErr != nil {
@@ -199,20 +199,59 @@ func (in *inLane) decodeArgs(ic *incall, n int, callErr *error) error {
 			}
 			continue
 		}
-		p := in.argValue(ic, paramType(ic.m, i))
-		if err := in.decodeGob(p); err != nil {
+		pt := paramType(ic.m, i)
+		var v reflect.Value
+		var err error
+		if k.kind == kindIface {
+			v, err = in.decodeIface(pt)
+		} else {
+			p := in.argValue(ic, pt)
+			if err = in.decodeGob(p); err == nil {
+				v = p.Elem()
+			}
+		}
+		if err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) {
 				return err
 			}
-			*callErr = fmt.Errorf("%w: argument %d of %s: %v", ErrBadArguments, i, ic.m.Name, err)
+			*callErr = fmt.Errorf("%w: argument %d of %s: %v", ErrBadArguments, i+1, ic.m.Name, err)
 			continue
 		}
-		ic.setArg(i, p.Elem())
+		ic.setArg(i, v)
 	}
 	if ic != nil && *callErr == nil && ic.m.Variadic {
 		ic.finishVariadic(n)
 	}
 	return nil
+}
+
+// decodeIface decodes the next gob value, a value sent as an interface, for
+// a parameter or reply of type t. An interface type (under any pointers)
+// receives it as gob decodes an interface. Another type receives it when
+// the value's concrete type is t's, pointers aside on either side; gob
+// itself refuses an interface value into a concrete type.
+func (in *inLane) decodeIface(t reflect.Type) (reflect.Value, error) {
+	ti := in.records.target(t)
+	p := reflect.New(t)
+	if ti.base.Kind() == reflect.Interface {
+		if err := in.decodeGob(p); err != nil {
+			return reflect.Value{}, err
+		}
+		return p.Elem(), nil
+	}
+	var x any
+	if err := in.decodeGob(reflect.ValueOf(&x)); err != nil {
+		return reflect.Value{}, err
+	}
+	xv := reflect.ValueOf(x)
+	for xv.Kind() == reflect.Pointer && !xv.IsNil() {
+		xv = xv.Elem()
+	}
+	if !xv.IsValid() || xv.Type() != ti.base || (xv.Kind() == reflect.Pointer && xv.IsNil()) {
+		return reflect.Value{}, fmt.Errorf("a %T sent as an interface cannot be a %s", x, t)
+	}
+	allocPointers(p.Elem(), ti.ptrs).Set(xv)
+	return p.Elem(), nil
 }
 
 // scalarArg reads an inline scalar argument for parameter type pt (nil: read
@@ -228,10 +267,8 @@ func (in *inLane) scalarArg(ic *incall, pt reflect.Type) (v reflect.Value, misfi
 		return in.mr.readScalarKind(sk, pt, maxLen, &in.records)
 	}
 	var ptr reflect.Value
-	if pt != nil && pt.Kind() != reflect.Pointer {
-		if st, ok := recordTarget(pt); ok {
-			ptr = in.argValue(ic, st)
-		}
+	if pt != nil && pt.Kind() == reflect.Struct {
+		ptr = in.argValue(ic, pt)
 	}
 	return in.mr.readRecordAs(pt, ptr, maxLen, &in.records)
 }
@@ -250,7 +287,7 @@ func (in *inLane) readReply() error {
 	}
 	var id uint64
 	switch kind {
-	case kindNone, kindGob, kindNil:
+	case kindNone, kindGob, kindIface, kindNil:
 	case kindRemote, kindLocal:
 		if id, err = in.mr.uvarint(); err != nil {
 			return err
@@ -264,7 +301,7 @@ func (in *inLane) readReply() error {
 	if q == nil {
 		// Cancelled, or never asked: consume and drop.
 		switch kind {
-		case kindGob:
+		case kindGob, kindIface:
 			return in.decodeGob(reflect.Value{})
 		case kindRemote:
 			c.queueControl(control{typ: msgRelease, id: id, count: 1}, false)
@@ -273,6 +310,25 @@ func (in *inLane) readReply() error {
 	}
 	var replyErr error
 	switch kind {
+	case kindIface:
+		if q.reply == nil {
+			err = in.decodeGob(reflect.Value{})
+		} else if rv := reflect.ValueOf(q.reply); rv.Kind() != reflect.Pointer || rv.IsNil() {
+			in.decodeGob(reflect.Value{})
+			err = fmt.Errorf("reply must be a non-nil pointer, not %T", q.reply)
+		} else {
+			var v reflect.Value
+			if v, err = in.decodeIface(rv.Elem().Type()); err == nil {
+				rv.Elem().Set(v)
+			}
+		}
+		if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				q.complete(ErrConnectionLost)
+				return err
+			}
+			replyErr = fmt.Errorf("%w: %v", ErrBadReply, err)
+		}
 	case kindGob:
 		if q.reply == nil {
 			err = in.decodeGob(reflect.Value{})

@@ -120,12 +120,15 @@ func (c *Conn) writeCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, 
 	gobs := 0
 	for i, k := range kinds {
 		var r record
-		if k.kind == kindGob {
+		switch k.kind {
+		case kindGob:
 			if r.v, r.p = l.recordOf(reflect.ValueOf(args[i])); r.p != nil {
 				kinds[i].kind = kindScalar
 			} else {
 				gobs++
 			}
+		case kindIface:
+			gobs++
 		}
 		recs = append(recs, r)
 	}
@@ -149,11 +152,11 @@ func (c *Conn) writeCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, 
 		}
 	}
 	for i, a := range args {
-		if kinds[i].kind != kindGob {
+		if kinds[i].kind != kindGob && kinds[i].kind != kindIface {
 			continue
 		}
 		if err := l.encode(a); err != nil {
-			return fmt.Errorf("%w: argument %d (%T): %v", ErrBadArguments, i, a, err)
+			return fmt.Errorf("%w: argument %d (%T): %v", ErrBadArguments, i+1, a, err)
 		}
 	}
 	if err := c.send(ctx, l); err != nil {
@@ -183,7 +186,19 @@ func (c *Conn) kindOf(a any) (argKind, error) {
 	}
 	rv := reflect.ValueOf(a)
 	switch rv.Kind() {
-	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface:
+	case reflect.Pointer:
+		if rv.IsNil() {
+			return argKind{kind: kindNil}, nil
+		}
+		if e := rv.Elem(); e.Kind() == reflect.Interface {
+			// A value passed as an interface, as gob is given one: a
+			// pointer to an interface variable.
+			if e.IsNil() {
+				return argKind{kind: kindNil}, nil
+			}
+			return argKind{kind: kindIface}, nil
+		}
+	case reflect.Map, reflect.Slice, reflect.Interface:
 		if rv.IsNil() {
 			return argKind{kind: kindNil}, nil
 		}
@@ -224,11 +239,15 @@ func (c *Conn) sendReply(reqID uint64, m resultInfo, res reflect.Value) {
 	var gobValue reflect.Value
 	var scalar any
 	if m.hasResult {
+		// A result of an interface type travels as gob carries an
+		// interface (nil and references aside).
+		iface := res.IsValid() && res.Kind() == reflect.Interface
+		declared := res
 		for res.Kind() == reflect.Interface && !res.IsNil() {
 			res = res.Elem()
 		}
 		switch {
-		case !res.IsValid():
+		case !res.IsValid() || (res.Kind() == reflect.Interface && res.IsNil()):
 			k.kind = kindNil
 		case res.Type() == refType || res.Type().Implements(referenceableType):
 			var err error
@@ -241,6 +260,9 @@ func (c *Conn) sendReply(reqID uint64, m resultInfo, res reflect.Value) {
 				c.sendError(reqID, fmt.Errorf("%w: %w", ErrBadReply, err))
 				return
 			}
+		case iface:
+			k.kind = kindIface
+			gobValue = declared
 		default:
 			switch res.Kind() {
 			case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface:
@@ -289,7 +311,7 @@ func (c *Conn) sendReply(reqID uint64, m resultInfo, res reflect.Value) {
 	if k.kind == kindRemote || k.kind == kindLocal {
 		l.buf = appendUvarint(l.buf, k.id)
 	}
-	if k.kind == kindGob {
+	if k.kind == kindGob || k.kind == kindIface {
 		err = l.encodeValue(gobValue)
 		if err != nil {
 			err = fmt.Errorf("%w: encoding %s: %v", ErrBadReply, gobValue.Type(), err)

@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"encoding/gob"
 	"fmt"
+	"go/token"
 	"math"
 	"reflect"
+	"slices"
 )
 
 // Records — structs whose fields are all built-in scalars, like Args{A, B
@@ -22,8 +24,8 @@ const scalarRecord byte = 7
 // types sent as records (larger structs go through gob).
 const maxRecordFields = 64
 
-// recordField is one field of a record type: its name, index and kind.
-type recordField struct {
+// planField is one field of a record type: its name, index and kind.
+type planField struct {
 	name  string
 	index int
 	kind  reflect.Kind
@@ -31,7 +33,7 @@ type recordField struct {
 
 // recordPlan is how a struct type is sent as a record.
 type recordPlan struct {
-	fields []recordField
+	fields []planField
 }
 
 var (
@@ -43,33 +45,42 @@ var (
 // planRecord returns how t is sent as a record, or nil when t is not a
 // record: a struct of 1 to maxRecordFields fields, every one exported, not
 // embedded, and of a bool, int, uint, float or string kind, whose values gob
-// would encode field by field (it implements none of the interfaces gob
-// defers to).
+// would encode field by field (neither t nor a field's type implements one
+// of the interfaces gob defers to).
 func planRecord(t reflect.Type) *recordPlan {
 	if t.Kind() != reflect.Struct || t.NumField() == 0 || t.NumField() > maxRecordFields {
 		return nil
 	}
-	for _, it := range []reflect.Type{gobEncoderType, binaryMarshalType, textMarshalType} {
-		if t.Implements(it) || reflect.PointerTo(t).Implements(it) {
-			return nil
-		}
+	if encodesItself(t) {
+		return nil
 	}
-	p := &recordPlan{fields: make([]recordField, t.NumField())}
+	p := &recordPlan{fields: make([]planField, t.NumField())}
 	for i := range t.NumField() {
 		f := t.Field(i)
-		if !f.IsExported() || f.Anonymous {
+		if !f.IsExported() || f.Anonymous || encodesItself(f.Type) {
 			return nil
 		}
 		switch k := f.Type.Kind(); k {
 		case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
 			reflect.Float32, reflect.Float64, reflect.String:
-			p.fields[i] = recordField{name: f.Name, index: i, kind: k}
+			p.fields[i] = planField{name: f.Name, index: i, kind: k}
 		default:
 			return nil
 		}
 	}
 	return p
+}
+
+// encodesItself reports whether gob hands values of t to a method of their
+// own (GobEncode, MarshalBinary, MarshalText).
+func encodesItself(t reflect.Type) bool {
+	for _, it := range []reflect.Type{gobEncoderType, binaryMarshalType, textMarshalType} {
+		if t.Implements(it) || reflect.PointerTo(t).Implements(it) {
+			return true
+		}
+	}
+	return false
 }
 
 // plan returns the record plan of t, remembered per lane (nil: t is not a
@@ -132,67 +143,131 @@ func appendRecord(b []byte, v reflect.Value, p *recordPlan) []byte {
 	return b
 }
 
-// recordTarget is the struct a record is decoded into: the parameter's type
-// itself or, for a pointer parameter, the type it points to.
-func recordTarget(t reflect.Type) (reflect.Type, bool) {
-	if t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	return t, t.Kind() == reflect.Struct
-}
-
 // readRecordAs reads a record as a value of type t (t nil: read and drop
-// it) into ptr, a pointer to a zero value of t's record target, or into a
-// new one when ptr is invalid. The value is ptr itself for a pointer type t,
-// else what ptr points to. A t that no record fits is reported as misfit,
-// with the wire fully consumed.
+// it), as gob decodes a struct into t: through any pointers, into a struct
+// type that does not decode itself. ptr, when valid, is a pointer to a zero
+// value of t, a struct, to decode into. A t that no record fits is reported
+// as misfit, with the wire fully consumed.
 func (m *msgReader) readRecordAs(t reflect.Type, ptr reflect.Value, maxLen int, rc *recordCache) (v reflect.Value, misfit, err error) {
-	var st reflect.Type
+	var ti *targetInfo
+	var elem reflect.Value
 	if t != nil {
-		if rt, ok := recordTarget(t); !ok {
+		ti = rc.target(t)
+		if ti.base.Kind() != reflect.Struct || ti.decodes {
 			misfit = fmt.Errorf("a record cannot be a %s", t)
-		} else if st = rt; !ptr.IsValid() {
-			ptr = reflect.New(rt)
+			ti = nil
+		} else if ptr.IsValid() {
+			elem = ptr.Elem()
+		} else {
+			elem = reflect.New(ti.base).Elem()
 		}
 	}
-	var elem reflect.Value
-	if st != nil {
-		elem = ptr.Elem()
+	var fields []recordField
+	if ti != nil {
+		fields = rc.fields(ti.base)
 	}
-	bad, err := m.readRecord(elem, rc.fields(st), maxLen, rc)
+	bad, err := m.readRecord(elem, fields, maxLen, rc)
 	if err != nil {
 		return reflect.Value{}, nil, err
 	}
-	if misfit != nil || bad != nil || st == nil {
+	if misfit != nil || bad != nil || ti == nil {
 		return reflect.Value{}, firstErr(misfit, bad), nil
 	}
-	if t.Kind() == reflect.Pointer {
-		return ptr, nil, nil
+	if ti.ptrs == 0 {
+		return elem, nil, nil
 	}
-	return elem, nil, nil
+	v = elem.Addr()
+	for range ti.ptrs - 1 {
+		p := reflect.New(v.Type())
+		p.Elem().Set(v)
+		v = p
+	}
+	return v, nil, nil
 }
 
-// recordCache remembers, per struct type, the fields records are decoded
-// into, and holds the buffer field names are read into.
+// targetInfo is what placing a scalar or record into a type needs to know
+// of it: the type under its pointers, their number, and whether gob hands
+// the type's values to its own decoding method.
+type targetInfo struct {
+	base    reflect.Type
+	ptrs    int
+	decodes bool
+}
+
+var (
+	gobDecoderType      = reflect.TypeFor[gob.GobDecoder]()
+	binaryUnmarshalType = reflect.TypeFor[encoding.BinaryUnmarshaler]()
+	textUnmarshalType   = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// newTargetInfo describes t.
+func newTargetInfo(t reflect.Type) *targetInfo {
+	ti := &targetInfo{base: t}
+	for ti.base.Kind() == reflect.Pointer {
+		ti.base = ti.base.Elem()
+		ti.ptrs++
+	}
+	for _, it := range []reflect.Type{gobDecoderType, binaryUnmarshalType, textUnmarshalType} {
+		if ti.base.Kind() != reflect.Interface && (ti.base.Implements(it) || reflect.PointerTo(ti.base).Implements(it)) {
+			ti.decodes = true
+		}
+	}
+	return ti
+}
+
+// recordCache remembers, per type, how scalars and records are placed into
+// it, and holds the buffer field names are read into.
 type recordCache struct {
-	byType map[reflect.Type][]recordField
-	name   []byte
+	targets map[reflect.Type]*targetInfo
+	byType  map[reflect.Type][]recordField
+	name    []byte
 }
 
-// fields returns the exported, non-embedded fields of struct type t (t nil:
-// none).
-func (rc *recordCache) fields(t reflect.Type) []recordField {
-	if t == nil {
-		return nil
+// target returns what is known of t, learning it the first time.
+func (rc *recordCache) target(t reflect.Type) *targetInfo {
+	if ti, ok := rc.targets[t]; ok {
+		return ti
 	}
+	if rc.targets == nil {
+		rc.targets = make(map[reflect.Type]*targetInfo)
+	}
+	ti := newTargetInfo(t)
+	rc.targets[t] = ti
+	return ti
+}
+
+// recordField is a field of a struct type that a record's field of the same
+// name decodes into: one gob would find by name (promoted fields of
+// embedded structs included), with its index path and what is known of its
+// type.
+type recordField struct {
+	name   string
+	index  []int
+	viaPtr bool // reached through an embedded pointer
+	targetInfo
+}
+
+// fields returns the fields of struct type t that records are decoded into.
+func (rc *recordCache) fields(t reflect.Type) []recordField {
 	if fs, ok := rc.byType[t]; ok {
 		return fs
 	}
 	var fs []recordField
-	for i := range t.NumField() {
-		if f := t.Field(i); f.IsExported() && !f.Anonymous {
-			fs = append(fs, recordField{name: f.Name, index: i, kind: f.Type.Kind()})
+	for _, vf := range reflect.VisibleFields(t) {
+		if !token.IsExported(vf.Name) {
+			continue
 		}
+		f, ok := t.FieldByName(vf.Name)
+		if !ok || !slices.Equal(f.Index, vf.Index) {
+			continue // ambiguous at its depth, or hidden by a shallower one
+		}
+		rf := recordField{name: f.Name, index: f.Index, targetInfo: *newTargetInfo(f.Type)}
+		for i := 1; i < len(f.Index); i++ {
+			if t.FieldByIndex(f.Index[:i]).Type.Kind() == reflect.Pointer {
+				rf.viaPtr = true
+			}
+		}
+		fs = append(fs, rf)
 	}
 	if rc.byType == nil {
 		rc.byType = make(map[reflect.Type][]recordField)
@@ -202,10 +277,13 @@ func (rc *recordCache) fields(t reflect.Type) []recordField {
 }
 
 // readRecord reads a record's fields into dst, an addressable struct whose
-// decodable fields are fields (dst invalid: read and drop them); rc holds the
-// buffer names are read into. Each wire field goes to the field of the same
-// name; wire fields dst lacks are skipped. A field value that does not fit, or a record with no field in
-// common with dst, is reported as misfit, with the wire fully consumed.
+// decodable fields are fields (dst invalid: read and drop them), as gob
+// decodes a struct: each wire field goes to the field of the same name, which
+// must be of a type the field's value fits (through pointers, allocated only
+// for a value gob would send: not a zero one); wire fields dst lacks are
+// skipped. A field that does not fit, or a record with no field in common
+// with a struct that has fields, is reported as misfit, with the wire fully
+// consumed.
 func (m *msgReader) readRecord(dst reflect.Value, fields []recordField, maxLen int, rc *recordCache) (misfit, err error) {
 	n, err := m.uvarint()
 	if err != nil {
@@ -227,27 +305,49 @@ func (m *msgReader) readRecord(dst reflect.Value, fields []recordField, maxLen i
 		if sk < scalarBool || sk > scalarString {
 			return nil, protocolErrorf("record field of scalar kind %d", sk)
 		}
-		var fv reflect.Value
+		var f *recordField
 		if dst.IsValid() && misfit == nil {
-			for _, f := range fields {
-				if f.name == string(name) {
-					fv = dst.Field(f.index)
+			for i := range fields {
+				if fields[i].name == string(name) {
+					f = &fields[i]
 					matched = true
 					break
 				}
 			}
 		}
-		bad, err := m.fill(sk, fv, maxLen)
+		r, err := m.readRaw(sk, f != nil, maxLen)
 		if err != nil {
 			return nil, err
 		}
-		if bad != nil && misfit == nil {
-			misfit = fmt.Errorf("field %s: %v", name, bad)
+		if f != nil {
+			if bad := r.placeField(dst, f); bad != nil {
+				misfit = fmt.Errorf("field %s: %v", name, bad)
+			}
 		}
 	}
 	rc.name = name[:0]
-	if dst.IsValid() && misfit == nil && !matched && n > 0 {
+	if dst.IsValid() && misfit == nil && !matched && n > 0 && dst.NumField() > 0 {
 		misfit = fmt.Errorf("a record has no field in common with %s", dst.Type())
 	}
 	return misfit, nil
+}
+
+// placeField stores r in struct dst's field f, as gob decodes a field.
+func (r *rawScalar) placeField(dst reflect.Value, f *recordField) error {
+	if f.decodes || f.base.Kind() == reflect.Interface || !r.fits(f.base) {
+		return fmt.Errorf("a %s value does not fit a %s", r.src, dst.Type().FieldByIndex(f.index).Type)
+	}
+	if r.isZero() {
+		return nil
+	}
+	var fv reflect.Value
+	if len(f.index) == 1 {
+		fv = dst.Field(f.index[0])
+	} else {
+		var err error
+		if fv, err = dst.FieldByIndexErr(f.index); err != nil {
+			return fmt.Errorf("promoted through a nil embedded pointer: %v", err)
+		}
+	}
+	return r.set(allocPointers(fv, f.ptrs))
 }

@@ -197,7 +197,7 @@ func localArgs(m *registry.Method, args []any) ([]reflect.Value, error) {
 		} else {
 			v = reflect.ValueOf(a)
 			if !v.Type().AssignableTo(pt) {
-				return nil, fmt.Errorf("%w: argument %d of %s: %s is not %s", ErrBadArguments, i, m.Name, v.Type(), pt)
+				return nil, fmt.Errorf("%w: argument %d of %s: %s is not %s", ErrBadArguments, i+1, m.Name, v.Type(), pt)
 			}
 		}
 		if m.Variadic && i >= n-1 {

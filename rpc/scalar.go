@@ -15,12 +15,16 @@ import (
 // gob's per-message buffer, type lookups and, for []byte, a copy. The kind
 // byte after kindScalar says which encoding follows (see docs/PROTOCOL.md).
 const (
-	scalarBool   byte = 1 // one byte, 0 or 1
-	scalarInt    byte = 2 // zig-zag varint
-	scalarUint   byte = 3 // uvarint
-	scalarFloat  byte = 4 // 8 bytes, IEEE 754 binary64, big-endian
-	scalarString byte = 5 // uvarint length, bytes
-	scalarBytes  byte = 6 // uvarint length, bytes
+	scalarBool   byte = 1  // one byte, 0 or 1
+	scalarInt    byte = 2  // zig-zag varint
+	scalarUint   byte = 3  // uvarint
+	scalarFloat  byte = 4  // 8 bytes, IEEE 754 binary64, big-endian
+	scalarString byte = 5  // uvarint length, bytes
+	scalarBytes  byte = 6  // uvarint length, bytes
+	scalarInt64  byte = 8  // an int64: zig-zag varint
+	scalarInt32  byte = 9  // an int32: zig-zag varint
+	scalarUintN  byte = 10 // a uint: uvarint
+	scalarUint32 byte = 11 // a uint32: uvarint
 )
 
 // appendScalar appends v's inline encoding if v is a built-in scalar.
@@ -29,15 +33,15 @@ func appendScalar(b []byte, v any) ([]byte, bool) {
 	case int:
 		return binary.AppendVarint(append(b, kindScalar, scalarInt), int64(x)), true
 	case int64:
-		return binary.AppendVarint(append(b, kindScalar, scalarInt), x), true
+		return binary.AppendVarint(append(b, kindScalar, scalarInt64), x), true
 	case int32:
-		return binary.AppendVarint(append(b, kindScalar, scalarInt), int64(x)), true
+		return binary.AppendVarint(append(b, kindScalar, scalarInt32), int64(x)), true
 	case uint64:
 		return binary.AppendUvarint(append(b, kindScalar, scalarUint), x), true
 	case uint32:
-		return binary.AppendUvarint(append(b, kindScalar, scalarUint), uint64(x)), true
+		return binary.AppendUvarint(append(b, kindScalar, scalarUint32), uint64(x)), true
 	case uint:
-		return binary.AppendUvarint(append(b, kindScalar, scalarUint), uint64(x)), true
+		return binary.AppendUvarint(append(b, kindScalar, scalarUintN), uint64(x)), true
 	case bool:
 		c := byte(0)
 		if x {
@@ -107,10 +111,9 @@ var (
 )
 
 // readScalar reads an inline scalar and stores it in a new value of type t
-// (t nil: read and drop it). A value that does not fit t (another kind, or out
-// of range) is reported as misfit, with the wire fully consumed. Records are
-// decoded into t's fields by name (rc remembers the fields of the struct
-// types seen).
+// (t nil: read and drop it). A value that does not fit t, by gob's rules, is
+// reported as misfit, with the wire fully consumed. Records are decoded into
+// t's fields by name (rc remembers what it learnt of the types seen).
 func (m *msgReader) readScalar(t reflect.Type, maxLen int, rc *recordCache) (v reflect.Value, misfit error, err error) {
 	sk, err := m.ReadByte()
 	if err != nil {
@@ -124,13 +127,14 @@ func (m *msgReader) readScalarKind(sk byte, t reflect.Type, maxLen int, rc *reco
 	if sk == scalarRecord {
 		return m.readRecordAs(t, reflect.Value{}, maxLen, rc)
 	}
-	if t != nil {
-		v = reflect.New(t).Elem()
+	r, err := m.readRaw(sk, t != nil, maxLen)
+	if err != nil || t == nil {
+		return reflect.Value{}, nil, err
 	}
-	if misfit, err = m.fill(sk, v, maxLen); misfit != nil || err != nil {
-		return reflect.Value{}, misfit, err
+	if misfit = r.placeTop(t, rc); misfit != nil {
+		return reflect.Value{}, misfit, nil
 	}
-	return v, nil, nil
+	return r.out, nil, nil
 }
 
 // firstErr returns the first non-nil error of a and b.
@@ -141,137 +145,217 @@ func firstErr(a, b error) error {
 	return b
 }
 
-// fill reads the encoding of a scalar of kind sk (the kind byte read) and
-// stores it in v, which is addressable (v invalid: read and drop it).
-func (m *msgReader) fill(sk byte, v reflect.Value, maxLen int) (misfit error, err error) {
-	var t reflect.Type
-	if v.IsValid() {
-		t = v.Type()
-	}
-	var (
-		i   int64
-		u   uint64
-		f   float64
-		s   []byte
-		src reflect.Type
-	)
+// rawScalar is a scalar as read from the wire: its family (the kind of
+// record fields: bool, int, uint, float, string or bytes), its natural Go
+// type, and its value.
+type rawScalar struct {
+	fam byte
+	src reflect.Type
+	i   int64
+	u   uint64
+	f   float64
+	s   []byte
+	out reflect.Value // what placeTop made of it
+}
+
+// readRaw reads the encoding of a scalar of kind sk (the kind byte read);
+// keep tells whether string bytes are kept or skipped.
+func (m *msgReader) readRaw(sk byte, keep bool, maxLen int) (r rawScalar, err error) {
 	switch sk {
 	case scalarBool:
 		c, err := m.ReadByte()
 		if err != nil {
-			return nil, err
+			return r, err
 		}
 		if c > 1 {
-			return nil, protocolErrorf("boolean byte %d", c)
+			return r, protocolErrorf("boolean byte %d", c)
 		}
-		u, src = uint64(c), boolType
-	case scalarInt:
-		if i, err = binary.ReadVarint(m); err != nil {
-			return nil, eof(err)
+		r.fam, r.src, r.u = scalarBool, boolType, uint64(c)
+	case scalarInt, scalarInt64, scalarInt32:
+		if r.i, err = binary.ReadVarint(m); err != nil {
+			return r, eof(err)
 		}
-		src = int64Type
-	case scalarUint:
-		if u, err = m.uvarint(); err != nil {
-			return nil, err
+		r.fam, r.src = scalarInt, intType
+		switch sk {
+		case scalarInt64:
+			r.src = int64Type
+		case scalarInt32:
+			r.src = int32Type
 		}
-		src = uint64Type
+	case scalarUint, scalarUintN, scalarUint32:
+		if r.u, err = m.uvarint(); err != nil {
+			return r, err
+		}
+		r.fam, r.src = scalarUint, uint64Type
+		switch sk {
+		case scalarUintN:
+			r.src = uintType
+		case scalarUint32:
+			r.src = uint32Type
+		}
 	case scalarFloat:
 		var b [8]byte
 		if _, err := io.ReadFull(m, b[:]); err != nil {
-			return nil, eof(err)
+			return r, eof(err)
 		}
-		f, src = math.Float64frombits(binary.BigEndian.Uint64(b[:])), float64Type
+		r.fam, r.src, r.f = scalarFloat, float64Type, math.Float64frombits(binary.BigEndian.Uint64(b[:]))
 	case scalarString, scalarBytes:
 		n, err := m.uvarint()
 		if err != nil {
-			return nil, err
+			return r, err
 		}
 		if n > uint64(m.n) || n > uint64(maxLen) {
-			return nil, protocolErrorf("%d-byte string does not fit the message", n)
+			return r, protocolErrorf("%d-byte string does not fit the message", n)
 		}
-		if t == nil {
-			_, err = io.CopyN(io.Discard, m, int64(n))
-			return nil, eof(err)
-		}
-		s = make([]byte, n)
-		if err := m.readLarge(s); err != nil {
-			return nil, eof(err)
-		}
-		src = bytesType
+		r.fam, r.src = sk, bytesType
 		if sk == scalarString {
-			src = stringType
+			r.src = stringType
+		}
+		if !keep {
+			_, err = io.CopyN(io.Discard, m, int64(n))
+			return r, eof(err)
+		}
+		if n > 0 {
+			r.s = make([]byte, n)
+			if err := m.readLarge(r.s); err != nil {
+				return r, eof(err)
+			}
 		}
 	default:
-		return nil, protocolErrorf("unknown scalar kind %d", sk)
+		return r, protocolErrorf("unknown scalar kind %d", sk)
 	}
-	if t == nil {
-		return nil, nil
+	return r, nil
+}
+
+// isZero reports whether r is its type's zero value, which gob does not send
+// for a struct field (the field is left alone).
+func (r *rawScalar) isZero() bool {
+	switch r.fam {
+	case scalarInt:
+		return r.i == 0
+	case scalarFloat:
+		return r.f == 0
+	case scalarString, scalarBytes:
+		return len(r.s) == 0
 	}
-	if t.Kind() == reflect.Interface {
-		var x any
-		switch src {
-		case boolType:
-			x = u == 1
-		case int64Type:
-			x = int(i)
-		case uint64Type:
-			x = u
-		case float64Type:
-			x = f
-		case stringType:
-			x = string(s)
-		case bytesType:
-			x = s
-		}
-		xv := reflect.ValueOf(x)
-		if !xv.Type().AssignableTo(t) {
-			return fmt.Errorf("a %s cannot be a %s", xv.Type(), t), nil
-		}
-		v.Set(xv)
-		return nil, nil
+	return r.u == 0
+}
+
+// fits reports whether gob decodes a value of r's family into base, a type
+// without pointers, interface or methods of its own decoding.
+func (r *rawScalar) fits(base reflect.Type) bool {
+	k := base.Kind()
+	switch r.fam {
+	case scalarBool:
+		return k == reflect.Bool
+	case scalarInt:
+		return k >= reflect.Int && k <= reflect.Int64
+	case scalarUint:
+		return k >= reflect.Uint && k <= reflect.Uintptr
+	case scalarFloat:
+		return k == reflect.Float32 || k == reflect.Float64
+	case scalarString:
+		return k == reflect.String
 	}
-	k := t.Kind()
-	fit := false
-	switch src {
-	case boolType:
-		if fit = k == reflect.Bool; fit {
-			v.SetBool(u == 1)
+	return k == reflect.Slice && base.Elem().Kind() == reflect.Uint8
+}
+
+// set stores r in v, of a kind r fits, unless it is out of v's range. An
+// empty byte slice stays nil, as gob leaves it.
+func (r *rawScalar) set(v reflect.Value) error {
+	switch r.fam {
+	case scalarBool:
+		v.SetBool(r.u == 1)
+	case scalarInt:
+		if v.OverflowInt(r.i) {
+			return fmt.Errorf("%d overflows a %s", r.i, v.Type())
 		}
-	case int64Type:
-		switch {
-		case k >= reflect.Int && k <= reflect.Int64:
-			fit = !v.OverflowInt(i)
-			v.SetInt(i)
-		case k >= reflect.Uint && k <= reflect.Uintptr:
-			fit = i >= 0 && !v.OverflowUint(uint64(i))
-			v.SetUint(uint64(i))
+		v.SetInt(r.i)
+	case scalarUint:
+		if v.OverflowUint(r.u) {
+			return fmt.Errorf("%d overflows a %s", r.u, v.Type())
 		}
-	case uint64Type:
-		switch {
-		case k >= reflect.Uint && k <= reflect.Uintptr:
-			fit = !v.OverflowUint(u)
-			v.SetUint(u)
-		case k >= reflect.Int && k <= reflect.Int64:
-			fit = u <= math.MaxInt64 && !v.OverflowInt(int64(u))
-			v.SetInt(int64(u))
+		v.SetUint(r.u)
+	case scalarFloat:
+		if v.Kind() == reflect.Float32 && v.OverflowFloat(r.f) {
+			return fmt.Errorf("%g overflows a %s", r.f, v.Type())
 		}
-	case float64Type:
-		if fit = k == reflect.Float64 || (k == reflect.Float32 && !v.OverflowFloat(f)); fit {
-			v.SetFloat(f)
-		}
-	case stringType:
-		if fit = k == reflect.String; fit {
-			v.SetString(string(s))
-		}
-	case bytesType:
-		if fit = k == reflect.Slice && t.Elem().Kind() == reflect.Uint8; fit {
-			v.SetBytes(s)
+		v.SetFloat(r.f)
+	case scalarString:
+		v.SetString(string(r.s))
+	default:
+		if len(r.s) > 0 {
+			v.SetBytes(r.s)
 		}
 	}
-	if !fit {
-		return fmt.Errorf("a %s value does not fit a %s", src, t), nil
+	return nil
+}
+
+// natural returns r as a value of its natural Go type, for an interface.
+func (r *rawScalar) natural() (reflect.Value, error) {
+	v := reflect.New(r.src).Elem()
+	if err := r.set(v); err != nil {
+		return reflect.Value{}, err
 	}
-	return nil, nil
+	return v, nil
+}
+
+// placeTop stores r, a whole argument or result, in a new value of type t,
+// as gob decodes a value into t: through any pointers (allocated), into a
+// type of r's family, never into one that decodes itself (GobDecode,
+// UnmarshalBinary, UnmarshalText: gob wants such a value from a sender of
+// the same kind). An interface type receives r as its natural Go type
+// (int, int64, int32, uint64, uint, uint32, float64, string, []byte,
+// bool), as gob would have carried it sent as that interface.
+func (r *rawScalar) placeTop(t reflect.Type, rc *recordCache) error {
+	switch t {
+	case boolType, intType, int64Type, int32Type, uint64Type, uint32Type, uintType, float64Type, stringType, bytesType:
+		// The built-in types: no pointers, no methods.
+		if !r.fits(t) {
+			return fmt.Errorf("a %s value does not fit a %s", r.src, t)
+		}
+		v := reflect.New(t).Elem()
+		if err := r.set(v); err != nil {
+			return err
+		}
+		r.out = v
+		return nil
+	}
+	ti := rc.target(t)
+	v := reflect.New(t).Elem()
+	dst := allocPointers(v, ti.ptrs)
+	switch {
+	case ti.decodes:
+		return fmt.Errorf("a %s value does not fit a %s, which decodes itself", r.src, t)
+	case ti.base.Kind() == reflect.Interface:
+		x, err := r.natural()
+		if err != nil {
+			return err
+		}
+		if !x.Type().Implements(ti.base) {
+			return fmt.Errorf("a %s cannot be a %s", x.Type(), ti.base)
+		}
+		dst.Set(x)
+	case !r.fits(ti.base):
+		return fmt.Errorf("a %s value does not fit a %s", r.src, t)
+	default:
+		if err := r.set(dst); err != nil {
+			return err
+		}
+	}
+	r.out = v
+	return nil
+}
+
+// allocPointers fills the n pointers of v's type with new values and returns
+// the value at the end of them.
+func allocPointers(v reflect.Value, n int) reflect.Value {
+	for range n {
+		p := reflect.New(v.Type().Elem())
+		v.Set(p)
+		v = p.Elem()
+	}
+	return v
 }
 
 func eof(err error) error {

@@ -28,6 +28,7 @@ const (
 	kindRemote byte = 3 // a reference to an object the sender exports (id follows)
 	kindLocal  byte = 4 // a reference to an object the receiver exports (id follows)
 	kindScalar byte = 5 // a built-in scalar, inline (see scalar.go)
+	kindIface  byte = 6 // a gob value sent as an interface, in the gob section
 )
 
 // lanePreface is the first byte of every lane stream.

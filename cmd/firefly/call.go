@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -111,20 +113,16 @@ func callCommand(ctx context.Context, args []string, out io.Writer) error {
 	callArgs := make([]any, len(raw))
 	for i, r := range raw {
 		ti := m.ParamTypes[min(i, len(m.ParamTypes)-1)]
-		t, err := typeOf(ti)
+		v, err := fromJSON(r, ti)
 		if err != nil {
-			return fmt.Errorf("argument %d: %w", i+1, err)
-		}
-		v := reflect.New(t)
-		if err := json.Unmarshal(r, v.Interface()); err != nil {
 			return fmt.Errorf("argument %d is not a %s: %w", i+1, ti.Name, err)
 		}
-		callArgs[i] = v.Elem().Interface()
+		callArgs[i] = v
 	}
 	var reply reflect.Value
 	var replyPtr any
 	if m.ResultType != nil {
-		t, err := typeOf(*m.ResultType)
+		t, err := resultType(*m.ResultType)
 		if err != nil {
 			return fmt.Errorf("result: %w", err)
 		}
@@ -137,13 +135,69 @@ func callCommand(ctx context.Context, args []string, out io.Writer) error {
 	var result any
 	if reply.IsValid() {
 		result = reply.Elem().Interface()
+		if r, ok := result.(*rpc.Ref); ok && r != nil {
+			result = r.String()
+			r.Release()
+		}
 	}
 	b, err := json.Marshal(result)
 	if err != nil {
-		return err
+		return fmt.Errorf("result: %w", err)
 	}
 	fmt.Fprintln(out, string(b))
 	return nil
+}
+
+// fromJSON turns one JSON argument into a value for a parameter of type ti.
+// Fields of structs are matched by name (as gob matches them), and a field
+// the parameter's type lacks is an error naming it. An interface parameter
+// takes a number (an int when it has no fraction, else a float64), a
+// string, a bool or null.
+func fromJSON(r json.RawMessage, ti rpc.TypeInfo) (any, error) {
+	switch ti.Kind {
+	case "interface":
+		dec := json.NewDecoder(bytes.NewReader(r))
+		dec.UseNumber()
+		var x any
+		if err := dec.Decode(&x); err != nil {
+			return nil, err
+		}
+		switch v := x.(type) {
+		case json.Number:
+			if n, err := v.Int64(); err == nil {
+				return int(n), nil
+			}
+			return v.Float64()
+		case string, bool, nil:
+			return v, nil
+		}
+		return nil, errors.New("an interface parameter takes a number, a string, a bool or null")
+	case "ref":
+		return nil, errors.New("a reference cannot be given on the command line")
+	}
+	t, err := typeOf(ti)
+	if err != nil {
+		return nil, err
+	}
+	v := reflect.New(t)
+	dec := json.NewDecoder(bytes.NewReader(r))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v.Interface()); err != nil {
+		return nil, err
+	}
+	return v.Elem().Interface(), nil
+}
+
+// resultType is the type a result described by ti is read into: any for an
+// interface, a *rpc.Ref for a reference, else as typeOf builds it.
+func resultType(ti rpc.TypeInfo) (reflect.Type, error) {
+	switch ti.Kind {
+	case "interface":
+		return reflect.TypeFor[any](), nil
+	case "ref":
+		return reflect.TypeFor[*rpc.Ref](), nil
+	}
+	return typeOf(ti)
 }
 
 // basicTypes are the Go types of the basic kinds.
@@ -157,9 +211,20 @@ var basicTypes = map[string]reflect.Type{
 	"complex64": reflect.TypeFor[complex64](), "complex128": reflect.TypeFor[complex128](),
 }
 
+// knownTypes are the types that encode themselves the command line knows:
+// their values are given and printed as their JSON forms (time.Time as RFC
+// 3339).
+var knownTypes = map[string]reflect.Type{
+	"time.Time": reflect.TypeFor[time.Time](),
+}
+
 // typeOf builds a Go type with ti's structure: gob matches struct fields by
-// name, so a value of it decodes into the server's own type.
+// name and follows pointers, so a value of it decodes into the server's own
+// type, and one of the server's type into it.
 func typeOf(ti rpc.TypeInfo) (reflect.Type, error) {
+	if t, ok := knownTypes[ti.Name]; ok {
+		return t, nil
+	}
 	if t, ok := basicTypes[ti.Kind]; ok {
 		return t, nil
 	}
@@ -187,6 +252,9 @@ func typeOf(ti rpc.TypeInfo) (reflect.Type, error) {
 		}
 		return reflect.MapOf(k, e), nil
 	case "struct":
+		if len(ti.Fields) == 0 && ti.Name != "struct {}" {
+			return nil, fmt.Errorf("a %s encodes itself and cannot be given or read on the command line", ti.Name)
+		}
 		fields := make([]reflect.StructField, 0, len(ti.Fields))
 		for _, f := range ti.Fields {
 			ft, err := typeOf(f.Type)
@@ -196,6 +264,8 @@ func typeOf(ti rpc.TypeInfo) (reflect.Type, error) {
 			fields = append(fields, reflect.StructField{Name: f.Name, Type: ft, Tag: reflect.StructTag(fmt.Sprintf(`json:%q`, f.Name))})
 		}
 		return reflect.StructOf(fields), nil
+	case "interface":
+		return reflect.TypeFor[any](), nil
 	}
 	return nil, fmt.Errorf("a %s (%s) cannot be given on the command line", ti.Kind, ti.Name)
 }
