@@ -151,7 +151,11 @@ func (c *Conn) shutdown(cause error) {
 		} else {
 			c.log.Debug("rpc: connection ended", "remote", c.RemoteAddr(), "reason", cause)
 		}
-		c.sess.CloseWithError(cause)
+		if errors.Is(cause, ErrProtocol) {
+			c.sess.CloseWithViolation(cause)
+		} else {
+			c.sess.CloseWithError(cause)
+		}
 		close(c.done)
 		m := c.opts.metrics
 		m.conns.Add(-1)

@@ -66,6 +66,21 @@ func protoErrorf(format string, args ...any) *ProtocolError {
 	return &ProtocolError{Reason: fmt.Sprintf(format, args...)}
 }
 
+// GoAwayError reports that the peer closed the session with a GOAWAY
+// carrying an error code. It matches ErrConnectionLost.
+type GoAwayError struct {
+	Code   GoAwayCode
+	Reason string // the peer's reason text
+}
+
+// Error gives the code and the peer's reason.
+func (e *GoAwayError) Error() string {
+	return fmt.Sprintf("%v: peer closed the session (%v): %q", ErrConnectionLost, e.Code, e.Reason)
+}
+
+// Is reports whether target is ErrConnectionLost.
+func (e *GoAwayError) Is(target error) bool { return target == ErrConnectionLost }
+
 // ResetCode says why a stream was reset. It travels in RST frames.
 type ResetCode uint32
 

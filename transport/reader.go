@@ -395,7 +395,7 @@ func (s *Session) handleGoAway(h *header) error {
 	reason := string(p[8:n])
 	s.discard(n)
 	if code != GoAwayNormal {
-		return fmt.Errorf("%w: peer closed the session (%v): %q", ErrConnectionLost, code, reason)
+		return &GoAwayError{Code: code, Reason: reason}
 	}
 	s.mu.Lock()
 	first := !s.goAwayRecv

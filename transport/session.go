@@ -258,8 +258,19 @@ func (s *Session) CloseWithError(err error) error {
 	if err == nil {
 		return s.Close()
 	}
-	s.w.queueGoAway(s.lastPeer(), GoAwayInternalError, err.Error())
-	s.shutdown(err, true)
+	s.end(err, true, &finalGoAway{code: GoAwayInternalError, reason: err.Error()})
+	return nil
+}
+
+// CloseWithViolation closes the session because the peer broke a rule of a
+// protocol carried over the session (the rpc layer's, say): it is
+// CloseWithError, except that the GOAWAY carries the code PROTOCOL_ERROR.
+// A nil err is the same as Close.
+func (s *Session) CloseWithViolation(err error) error {
+	if err == nil {
+		return s.Close()
+	}
+	s.end(err, true, &finalGoAway{code: GoAwayProtocolError, reason: err.Error()})
 	return nil
 }
 
@@ -310,11 +321,28 @@ func (s *Session) sendFrameEnd(c *chunk) int {
 	return min(len(c.buf), headerLen+s.sendFrame)
 }
 
+// finalGoAway is the GOAWAY with an error code that a session sends as it
+// ends.
+type finalGoAway struct {
+	code   GoAwayCode
+	reason string
+}
+
 // shutdown ends the session with err. With flush, queued control frames (a
 // GOAWAY) are written, bounded by finalFlushTimeout, before the connection is
 // closed; otherwise the connection is closed at once.
-func (s *Session) shutdown(err error, flush bool) {
+func (s *Session) shutdown(err error, flush bool) { s.end(err, flush, nil) }
+
+// end is shutdown that, when g is not nil, also queues g as the last frame.
+// Only the call that ends the session queues its GOAWAY, so a session that
+// ends on an error sends exactly one GOAWAY with an error code: the first
+// reason wins, later ones (the layer above closing as it sees the end) are
+// dropped.
+func (s *Session) end(err error, flush bool, g *finalGoAway) {
 	s.close1.Do(func() {
+		if g != nil {
+			s.w.queueGoAway(s.lastPeer(), g.code, g.reason)
+		}
 		serr := err
 		var pe *ProtocolError
 		switch {
@@ -353,8 +381,7 @@ func (s *Session) protocolError(err error) {
 	if errors.As(err, &pe) {
 		reason = pe.Reason
 	}
-	s.w.queueGoAway(s.lastPeer(), GoAwayProtocolError, reason)
-	s.shutdown(err, true)
+	s.end(err, true, &finalGoAway{code: GoAwayProtocolError, reason: reason})
 }
 
 // removeStream forgets a finished stream; after GOAWAY the last one to go
