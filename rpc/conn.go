@@ -62,7 +62,7 @@ func newConn(sess *transport.Session, o *options, reg *registry.Registry, root *
 		notify: make(map[uint64]func(error)),
 	}
 	c.peerRoot = &Ref{conn: c, id: rootID}
-	c.lanes.init(o.maxLanes)
+	c.lanes.init(min(o.maxLanes, sess.MaxOpen()))
 	c.questions.init(o.maxPendingCalls)
 	c.answers.init()
 	c.exports.init(o.maxExports)

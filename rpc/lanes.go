@@ -53,6 +53,20 @@ type laneSet struct {
 	max   int
 }
 
+// sessionConfig returns the transport configuration of a connection: the
+// user's (WithTransportConfig), with MaxStreams set to the lane limit. A
+// peer's lanes are the only streams it opens, so the limit the transport
+// announces in its preface, and enforces, is the number of lanes the peer
+// may open (WithMaxLanes); it also caps the lanes this side opens.
+func (o *options) sessionConfig() *transport.Config {
+	cfg := transport.DefaultConfig()
+	if o.transport != nil {
+		cfg = *o.transport
+	}
+	cfg.MaxStreams = min(o.maxLanes, transport.MaxStreamsLimit)
+	return &cfg
+}
+
 func (s *laneSet) init(max int) {
 	s.max = max
 	s.ready = make(chan *outLane, max)

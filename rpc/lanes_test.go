@@ -1,7 +1,12 @@
 package rpc_test
 
 import (
+	"bufio"
+	"encoding/binary"
 	"errors"
+	"io"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,5 +39,87 @@ func TestRPCViolationIsProtocolError(t *testing.T) {
 	}
 	if ge.Reason != "rpc: protocol violation: unknown message type 9" {
 		t.Fatalf("GOAWAY reason %q", ge.Reason)
+	}
+}
+
+// A peer may open at most the receiver's WithMaxLanes lanes: the limit is
+// announced as the transport's max streams, streams past it are refused, and
+// a peer that keeps opening them commits a violation.
+func TestReceiveLaneLimit(t *testing.T) {
+	_, addr := secServe(t, &secRoot{}, rpc.WithMaxLanes(8))
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	out := clientPreface()
+	for i := range 1000 {
+		out = append(out, frameHeader(0, 1, uint32(2*i+1), 1)...)
+		out = append(out, 'L')
+	}
+	go nc.Write(out)
+	br := bufio.NewReader(nc)
+	var pre [24]byte
+	if _, err := io.ReadFull(br, pre[:]); err != nil {
+		t.Fatal(err)
+	}
+	if got := binary.BigEndian.Uint32(pre[20:]); got != 8 {
+		t.Errorf("the server announces max streams %d, want 8 (its lane limit)", got)
+	}
+	refused := map[uint32]bool{}
+	for {
+		nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		var h [10]byte
+		if _, err := io.ReadFull(br, h[:]); err != nil {
+			t.Fatalf("no GOAWAY from the server (%d lanes refused): %v", len(refused), err)
+		}
+		body := make([]byte, binary.BigEndian.Uint32(h[6:]))
+		if _, err := io.ReadFull(br, body); err != nil {
+			t.Fatal(err)
+		}
+		id := binary.BigEndian.Uint32(h[2:])
+		if h[0] == 0 && h[1]&4 != 0 {
+			if code := binary.BigEndian.Uint32(body); code != uint32(transport.ResetRefused) {
+				t.Fatalf("stream %d reset with code %d, want REFUSED", id, code)
+			}
+			refused[id] = true
+		}
+		if h[0] == 3 {
+			if code := binary.BigEndian.Uint32(body[4:]); code != uint32(transport.GoAwayProtocolError) {
+				t.Fatalf("GOAWAY code %d %q, want PROTOCOL_ERROR", code, body[8:])
+			}
+			break
+		}
+	}
+	for i := range 8 {
+		if refused[uint32(2*i+1)] {
+			t.Errorf("lane %d (within the limit) was refused", 2*i+1)
+		}
+	}
+	if len(refused) != 16 {
+		t.Errorf("%d lanes refused before the violation, want 16", len(refused))
+	}
+
+	// A well-behaved peer with more lanes of its own uses the server's 8.
+	conn, err := rpc.Dial(secCtx(t), "tcp", addr, rpc.WithMaxLanes(64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- conn.Root().Call(secCtx(t), "sleep", nil, 20)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }

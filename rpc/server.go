@@ -141,7 +141,7 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	sess, err := transport.Server(ctx, conn, s.opts.transport)
+	sess, err := transport.Server(ctx, conn, s.opts.sessionConfig())
 	if err != nil {
 		return nil, err
 	}

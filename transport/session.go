@@ -292,6 +292,10 @@ func (s *Session) NumStreams() int {
 	return len(s.streams)
 }
 
+// MaxOpen returns how many streams this side may have open at once that it
+// opened itself: the smaller of its own Config.MaxStreams and the peer's.
+func (s *Session) MaxOpen() int { return s.sendLimit }
+
 // LocalAddr returns the underlying connection's local address.
 func (s *Session) LocalAddr() net.Addr { return s.conn.LocalAddr() }
 
