@@ -36,8 +36,9 @@ type Conn struct {
 	rmu       sync.Mutex
 	draining  bool // the session is over: no more lane goroutines start
 
-	closing          atomic.Bool  // no new incoming calls (Shutdown)
-	lastActive       atomic.Int64 // unix nanoseconds of the last rpc message, with an idle timeout
+	closing          atomic.Bool   // no new incoming calls (Shutdown)
+	goingAway        chan struct{} // closed once GOAWAY went either way: no new outgoing calls
+	lastActive       atomic.Int64  // unix nanoseconds of the last rpc message, with an idle timeout
 	badReleases      atomic.Int32
 	exportViolations atomic.Int32
 	done             chan struct{}
@@ -52,14 +53,15 @@ type Conn struct {
 // newConn starts a broker over an established transport session.
 func newConn(sess *transport.Session, o *options, reg *registry.Registry, root *target) *Conn {
 	c := &Conn{
-		sess:   sess,
-		opts:   o,
-		reg:    reg,
-		log:    o.logger,
-		root:   root,
-		ctl:    make(chan control, o.controlQueue),
-		done:   make(chan struct{}),
-		notify: make(map[uint64]func(error)),
+		sess:      sess,
+		opts:      o,
+		reg:       reg,
+		log:       o.logger,
+		root:      root,
+		ctl:       make(chan control, o.controlQueue),
+		goingAway: make(chan struct{}),
+		done:      make(chan struct{}),
+		notify:    make(map[uint64]func(error)),
 	}
 	c.peerRoot = &Ref{conn: c, id: rootID}
 	c.lanes.init(min(o.maxLanes, sess.MaxOpen()))
@@ -74,6 +76,7 @@ func newConn(sess *transport.Session, o *options, reg *registry.Registry, root *
 
 // start runs the connection: lanes from the peer are read from now on.
 func (c *Conn) start() {
+	c.sess.AfterGoAway(c.finishAfterGoAway)
 	go c.acceptLanes()
 	go c.sendControl()
 	c.watchIdle()

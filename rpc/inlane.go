@@ -73,6 +73,7 @@ type byteSource interface {
 func (c *Conn) readLane(st *transport.Stream) {
 	in := &inLane{c: c, st: st, wake: make(chan struct{}, 1)}
 	in.dec = gob.NewDecoder(&in.mr)
+	c.lanes.inOpened.Add(1)
 	st.SetReadNotify(in.notify)
 	in.notify(true) // what arrived before the registration
 }
@@ -176,8 +177,12 @@ func (in *inLane) run() {
 // (the connection is closed). The lane stays busy: nothing more is parsed.
 func (in *inLane) end(err error) {
 	in.mu.Lock()
+	was := in.dead
 	in.dead = true
 	in.mu.Unlock()
+	if !was {
+		in.c.lanes.inEnded.Add(1)
+	}
 	if errors.Is(err, ErrProtocol) {
 		in.c.shutdown(err)
 		return

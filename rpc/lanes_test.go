@@ -2,6 +2,7 @@ package rpc_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -120,6 +121,56 @@ func TestReceiveLaneLimit(t *testing.T) {
 	for err := range errs {
 		if err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// holdRoot's hold signals started and returns once release is closed.
+type holdRoot struct{ started, release chan struct{} }
+
+func (h *holdRoot) RemoteHold() string {
+	h.started <- struct{}{}
+	<-h.release
+	return "held"
+}
+
+// Server.Shutdown with a call in flight lets the handler finish and its
+// answer reach the caller, and returns without hitting its deadline. A call
+// that reaches the server after Shutdown began may be refused with
+// ErrShutdown, never lost.
+func TestShutdownWithCallInFlight(t *testing.T) {
+	for run := range 20 {
+		root := &holdRoot{started: make(chan struct{}, 1), release: make(chan struct{})}
+		srv, conn := pair(t, root, nil)
+		ctx := testCtx(t)
+		done := make(chan error, 1)
+		go func() {
+			var s string
+			err := conn.Root().Call(ctx, "hold", &s)
+			if err == nil && s != "held" {
+				err = errors.New("wrong answer " + s)
+			}
+			done <- err
+		}()
+		go func() {
+			time.Sleep(20 * time.Millisecond)
+			close(root.release)
+		}()
+		if run%2 == 0 {
+			<-root.started // the handler runs when Shutdown begins
+		} else {
+			// The call may still be on its way when Shutdown begins.
+			eventually(t, "the call to leave", func() bool { return conn.Stats().PendingCalls == 1 || len(done) > 0 })
+		}
+		sctx, cancel := context.WithTimeout(ctx, 8*time.Second)
+		err := srv.Shutdown(sctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("run %d: Shutdown: %v", run, err)
+		}
+		err = <-done
+		if run%2 == 0 && err != nil || err != nil && !errors.Is(err, rpc.ErrShutdown) {
+			t.Fatalf("run %d: call in flight during Shutdown: %v", run, err)
 		}
 	}
 }

@@ -91,8 +91,8 @@ const (
 	// ResetRefused: the receiver refused a new stream (accept backlog full
 	// or stream limit exceeded). The stream's data was not processed.
 	ResetRefused ResetCode = 1
-	// ResetGoAway: the receiver refused a new stream because it is going
-	// away. The stream's data was not processed.
+	// ResetGoAway: the receiver refused a new stream because the session
+	// is closing. The stream's data was not processed.
 	ResetGoAway ResetCode = 2
 )
 

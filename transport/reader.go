@@ -139,7 +139,7 @@ func (s *Session) accept(id uint32) (*Stream, error) {
 	s.lastPeerID = id
 	code := ResetCode(0xffffffff)
 	switch {
-	case s.goAwaySent || s.err != nil:
+	case s.err != nil:
 		code = ResetGoAway
 	case s.numIn >= s.cfg.MaxStreams:
 		s.overLimit++
@@ -399,10 +399,8 @@ func (s *Session) handleGoAway(h *header) error {
 	}
 	s.mu.Lock()
 	first := !s.goAwayRecv
-	if first && !s.goAwaySent {
-		close(s.goAwayCh)
-	}
 	s.goAwayRecv = true
+	s.goingAwayLocked()
 	idle := len(s.streams) == 0
 	s.mu.Unlock()
 	if first {

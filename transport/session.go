@@ -60,6 +60,7 @@ type Session struct {
 
 	acceptCh chan *Stream
 	goAwayCh chan struct{} // closed at the first GOAWAY either way
+	goAwayFs []func()      // run at the first GOAWAY either way (see AfterGoAway)
 	done     chan struct{}
 	readDone chan struct{} // closed when readLoop returns
 	close1   sync.Once
@@ -117,8 +118,10 @@ func newSession(conn net.Conn, br *bufio.Reader, cfg Config, peer settings, clie
 // Open opens a new stream. It does not wait for the peer: the stream is
 // announced by its first frame (the first Write, CloseWrite, Close or a Read),
 // so a one-frame message costs one frame. It fails with ErrStreamLimit when
-// too many streams are open, ErrGoAway after GOAWAY, or the session's error
-// once it is over.
+// too many streams are open, ErrGoAway after this side sent GOAWAY, or the
+// session's error once it is over. After the peer's GOAWAY streams may still
+// be opened, to finish work already started (the layer above decides what
+// that is: the rpc layer sends answers, never new calls).
 func (s *Session) Open(ctx context.Context) (*Stream, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -129,7 +132,7 @@ func (s *Session) Open(ctx context.Context) (*Stream, error) {
 		err := s.streamErr
 		s.mu.Unlock()
 		return nil, err
-	case s.goAwaySent || s.goAwayRecv:
+	case s.goAwaySent:
 		s.mu.Unlock()
 		return nil, ErrGoAway
 	case s.numOut >= s.sendLimit:
@@ -160,8 +163,9 @@ func (s *Session) Open(ctx context.Context) (*Stream, error) {
 }
 
 // Accept waits for the next stream opened by the peer. It fails with ctx's
-// error, ErrGoAway once GOAWAY was sent or received and no accepted stream is
-// left, or the session's error once it is over.
+// error, or the session's error once it is over (ErrGoAway after a graceful
+// drain). GOAWAY does not stop it: the peer may open streams after either
+// side's GOAWAY to finish its work.
 func (s *Session) Accept(ctx context.Context) (*Stream, error) {
 	select {
 	case st := <-s.acceptCh:
@@ -173,16 +177,55 @@ func (s *Session) Accept(ctx context.Context) (*Stream, error) {
 		return st, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
-	case <-s.goAwayCh:
+	case <-s.done:
 		select {
 		case st := <-s.acceptCh:
 			return st, nil
 		default:
-			return nil, ErrGoAway
+			return nil, s.sessionErr()
 		}
-	case <-s.done:
-		return nil, s.sessionErr()
 	}
+}
+
+// AfterGoAway arranges for f to run in its own goroutine once GOAWAY has been
+// sent or received (at once if it has been already). It does not run when the
+// session ends without a GOAWAY of code NORMAL.
+func (s *Session) AfterGoAway(f func()) {
+	s.mu.Lock()
+	if isClosed(s.goAwayCh) {
+		s.mu.Unlock()
+		go f()
+		return
+	}
+	s.goAwayFs = append(s.goAwayFs, f)
+	s.mu.Unlock()
+}
+
+// GoAwaySent reports whether this side sent GOAWAY.
+func (s *Session) GoAwaySent() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.goAwaySent
+}
+
+// GoAwayReceived reports whether the peer sent GOAWAY (of code NORMAL).
+func (s *Session) GoAwayReceived() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.goAwayRecv
+}
+
+// goingAwayLocked marks the first GOAWAY either way and starts the functions
+// waiting for it. s.mu must be held.
+func (s *Session) goingAwayLocked() {
+	if isClosed(s.goAwayCh) {
+		return
+	}
+	close(s.goAwayCh)
+	for _, f := range s.goAwayFs {
+		go f()
+	}
+	s.goAwayFs = nil
 }
 
 // Ping sends a PING and waits for the answer, returning the round-trip time.
@@ -213,10 +256,12 @@ func (s *Session) Ping(ctx context.Context) (time.Duration, error) {
 	}
 }
 
-// GoAway starts a graceful shutdown: it tells the peer, and from now on
-// neither side opens new streams (Open fails with ErrGoAway, new streams from
-// the peer are refused). Open streams finish normally; when the last one is
-// done the session closes with Err() == ErrGoAway.
+// GoAway starts a graceful shutdown: it tells the peer, and from now on this
+// side opens no new stream (Open fails with ErrGoAway). The peer learns that
+// it should start no new work; it may still open streams to finish what it
+// started, and they are accepted. Open streams finish normally; once GOAWAY
+// has gone either way and no stream is open, the session closes with
+// Err() == ErrGoAway.
 func (s *Session) GoAway() error {
 	s.mu.Lock()
 	if s.err != nil {
@@ -230,9 +275,7 @@ func (s *Session) GoAway() error {
 	}
 	s.goAwaySent = true
 	last := s.lastPeerID
-	if !s.goAwayRecv {
-		close(s.goAwayCh)
-	}
+	s.goingAwayLocked()
 	idle := len(s.streams) == 0
 	s.w.queueGoAway(last, GoAwayNormal, "")
 	s.mu.Unlock()
