@@ -41,6 +41,13 @@ var (
 	// handshake within Config.HandshakeTimeout or the context's deadline.
 	ErrHandshakeTimeout = errors.New("transport: handshake timed out")
 
+	// ErrSendStalled reports that the session was closed because the data
+	// it had to send made no progress for Config.SendStallTimeout: the peer
+	// granted no flow-control credit, or did not read the connection. The
+	// session's error, and that of its pending calls, matches both it and
+	// ErrConnectionLost.
+	ErrSendStalled = errors.New("transport: send stalled")
+
 	// ErrFrameTooLarge reports that the peer sent a frame whose payload is
 	// larger than this side allows. It is wrapped in a *ProtocolError.
 	ErrFrameTooLarge = errors.New("transport: frame too large")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"time"
 )
 
 // readLoop is the session's only reader. It never blocks on application
@@ -354,6 +355,9 @@ func (s *Session) handleWindowUpdate(h *header) error {
 	}
 	st.swin += inc
 	if st.wwaiting {
+		if s.cfg.SendStallTimeout > 0 {
+			s.lastCredit.Store(time.Now().UnixNano())
+		}
 		st.wwaiting = false
 		signal(st.wwake)
 	}

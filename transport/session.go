@@ -67,6 +67,13 @@ type Session struct {
 
 	w writer
 
+	// Send stall detection (see Config.SendStallTimeout): writes waiting for
+	// credit, and when credit last arrived (unix nanoseconds).
+	lastCredit   atomic.Int64
+	stallMu      sync.Mutex
+	stallWaiters int
+	stallTimer   *time.Timer
+
 	recvActive atomic.Bool // a frame arrived since the last keepalive tick
 	kaMu       sync.Mutex
 	kaTimer    *time.Timer
@@ -406,6 +413,11 @@ func (s *Session) end(err error, flush bool, g *finalGoAway) {
 		if s.kaTimer != nil {
 			s.kaTimer.Stop()
 		}
+		s.stallMu.Lock()
+		if s.stallTimer != nil {
+			s.stallTimer.Stop()
+		}
+		s.stallMu.Unlock()
 		switch {
 		case errors.Is(err, ErrSessionClosed), err == ErrGoAway:
 			s.log.Debug("transport: session closed", "reason", err, "remote", s.conn.RemoteAddr())
@@ -486,6 +498,55 @@ func (s *Session) keepalive() {
 	if ping {
 		s.w.queuePing(false, 0)
 	}
+}
+
+// stallEnter records a write that waits for the peer's credit; the first one
+// arms the stall timer.
+func (s *Session) stallEnter() {
+	if s.cfg.SendStallTimeout <= 0 {
+		return
+	}
+	s.stallMu.Lock()
+	if s.stallWaiters == 0 {
+		s.lastCredit.Store(time.Now().UnixNano())
+		if s.stallTimer == nil {
+			s.stallTimer = time.AfterFunc(s.cfg.SendStallTimeout, s.checkStall)
+		} else {
+			s.stallTimer.Reset(s.cfg.SendStallTimeout)
+		}
+	}
+	s.stallWaiters++
+	s.stallMu.Unlock()
+}
+
+// stallLeave records that a write stopped waiting for credit.
+func (s *Session) stallLeave() {
+	if s.cfg.SendStallTimeout <= 0 {
+		return
+	}
+	s.stallMu.Lock()
+	s.stallWaiters--
+	s.stallMu.Unlock()
+}
+
+// checkStall runs on the stall timer: it closes the session when writes have
+// waited for credit and none arrived, on any stream, for SendStallTimeout.
+func (s *Session) checkStall() {
+	limit := s.cfg.SendStallTimeout
+	s.stallMu.Lock()
+	if s.stallWaiters == 0 || isClosed(s.done) {
+		s.stallMu.Unlock()
+		return
+	}
+	idle := time.Since(time.Unix(0, s.lastCredit.Load()))
+	if idle < limit {
+		s.stallTimer.Reset(limit - idle)
+		s.stallMu.Unlock()
+		return
+	}
+	s.stallMu.Unlock()
+	err := fmt.Errorf("%w: %w: the peer granted no flow-control credit for %v", ErrConnectionLost, ErrSendStalled, limit)
+	s.end(err, true, &finalGoAway{code: GoAwayInternalError, reason: err.Error()})
 }
 
 // Stats are a session's traffic counters.
