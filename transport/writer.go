@@ -45,12 +45,12 @@ type writer struct {
 	// Used by the writer goroutine only.
 	deadlineAt time.Time // when the connection's write deadline was last pushed back
 	vectored   bool
-	bw       *bufio.Writer
-	vec      net.Buffers
-	iov      [][]byte
-	taken    []*chunk
-	hdrs     []byte
-	finished []*Stream
+	bw         *bufio.Writer
+	vec        net.Buffers
+	iov        [][]byte
+	taken      []*chunk
+	hdrs       []byte
+	finished   []*Stream
 }
 
 func (w *writer) init(s *Session) {
