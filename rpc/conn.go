@@ -65,6 +65,7 @@ func newConn(sess *transport.Session, o *options, reg *registry.Registry, root *
 	}
 	c.peerRoot = &Ref{conn: c, id: rootID}
 	c.lanes.init(min(o.maxLanes, sess.MaxOpen()))
+	c.lanes.budget.init(max(o.answerBudget, o.maxMessageSize+lengthSize))
 	c.questions.init(o.maxPendingCalls)
 	c.answers.init()
 	c.exports.init(o.maxExports)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"reflect"
 	"sync"
+	"sync/atomic"
 
 	"github.com/fireflyrpc/firefly/transport"
 )
@@ -43,6 +44,14 @@ type inLane struct {
 	body    bytes.Reader
 	big     *bufio.Reader // reads a large message from the stream
 	limit   io.LimitedReader
+
+	// The answer budget (see budget.go): charged is set when the call at
+	// the head of the lane has been charged; the others, guarded by the
+	// budget's lock, say what the lane asked for and whether it waits.
+	charged atomic.Bool
+	waitReq uint64
+	waitN   int
+	waiting bool
 
 	scratch []byte
 	kinds   []argKind
@@ -182,12 +191,21 @@ func (in *inLane) end(err error) {
 	in.mu.Unlock()
 	if !was {
 		in.c.lanes.inEnded.Add(1)
+		in.dropCharge()
 	}
 	if errors.Is(err, ErrProtocol) {
 		in.c.shutdown(err)
 		return
 	}
 	in.st.Close()
+}
+
+// dropCharge returns the budget charged, or about to be granted, for a call
+// the ended lane will never parse.
+func (in *inLane) dropCharge() {
+	if in.c.lanes.budget.forget(in) {
+		in.c.lanes.budget.release(in.waitReq)
+	}
 }
 
 // parseBuffered parses every whole message that has arrived (and, when
@@ -252,11 +270,23 @@ func (in *inLane) parseTaken(blocking bool) (handed bool, err error) {
 		if n == 0 {
 			return false, protocolErrorf("empty message")
 		}
+		if !in.charged.Load() {
+			id, twoWay, more := callHeader(data[lengthSize:])
+			if more && len(data)-lengthSize < int(n) {
+				return false, nil
+			}
+			if twoWay {
+				if !in.c.lanes.budget.charge(in, id, lengthSize+int(n)) {
+					return false, nil // granted later: the lane is notified
+				}
+			}
+		}
 		if n > maxInlineMessage {
 			if !blocking {
 				return true, nil
 			}
 			in.r += lengthSize
+			in.charged.Store(false)
 			if err := in.readLarge(int(n)); err != nil {
 				return false, err
 			}
@@ -276,6 +306,7 @@ func (in *inLane) parseTaken(blocking bool) (handed bool, err error) {
 		in.body.Reset(data[lengthSize:size])
 		in.mr = msgReader{r: &in.body, n: int(n)}
 		in.r += size
+		in.charged.Store(false)
 		if err := in.message(); err != nil {
 			return false, in.wireError(err, false)
 		}

@@ -55,6 +55,8 @@ type laneSet struct {
 	max   int
 	shut  chan struct{} // closed once the lanes are closed for good (after GOAWAY)
 
+	budget answerBudget
+
 	// The peer's lanes: how many were accepted, and how many of them ended.
 	inOpened atomic.Int32
 	inEnded  atomic.Int32
@@ -190,8 +192,11 @@ func (c *Conn) send(ctx context.Context, l *outLane) error {
 		return err
 	}
 	if len(tail) > 0 {
-		return c.write(ctx, l, tail)
+		if err := c.write(ctx, l, tail); err != nil {
+			return err
+		}
 	}
+	c.answered(l)
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -171,6 +172,117 @@ func TestShutdownWithCallInFlight(t *testing.T) {
 		err = <-done
 		if run%2 == 0 && err != nil || err != nil && !errors.Is(err, rpc.ErrShutdown) {
 			t.Fatalf("run %d: call in flight during Shutdown: %v", run, err)
+		}
+	}
+}
+
+// echoRoot's echo returns its argument.
+type echoRoot struct{}
+
+func (echoRoot) RemoteEcho(b []byte) []byte { return b }
+
+// A peer that sends many large calls and never grants credit for the answers
+// (it reads the socket and answers PINGs: the transport does) pins at most
+// the answer budget: the calls past it wait in the peer's flow control, not
+// in handlers. A well-behaved caller past the budget is only slowed.
+func TestAnswerBudgetBoundsMemory(t *testing.T) {
+	const budget = 16 << 20
+	srv, addr := secServe(t, echoRoot{}, rpc.WithMaxLanes(16), rpc.WithMaxMessageSize(2<<20), rpc.WithAnswerBudget(budget))
+	p := dialRaw(t, addr, nil)
+	ctx := secCtx(t)
+	payload := make([]byte, 1<<20)
+	arg := append([]byte{5, 6}, binary.AppendUvarint(nil, uint64(len(payload)))...)
+	head := func(id uint64) []byte {
+		body := [][]byte{{0}, uv(id), uv(0), str("echo"), uv(1), arg}
+		m := msg(1, body...)
+		binary.BigEndian.PutUint32(m, binary.BigEndian.Uint32(m)+uint32(len(payload)))
+		return m
+	}
+	// The peer's transport grants credit only for what is read: nothing
+	// reads the server's lanes, so no WINDOW_UPDATE goes back.
+	p.sess.Close()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := transport.Client(ctx, nc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for lane := range 16 {
+		st, err := sess.Open(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			st.Write([]byte{'L'})
+			for i := range 16 {
+				id := uint64(lane*16 + i + 1)
+				if _, err := st.Write(head(id)); err != nil {
+					return
+				}
+				if _, err := st.Write(payload); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	var sc *rpc.Conn
+	eventually(t, "the server's connection", func() bool {
+		for _, c := range srv.Conns() {
+			if c.Stats().RunningHandlers > 0 {
+				sc = c
+			}
+		}
+		return sc != nil
+	})
+	time.Sleep(time.Second) // let whatever would pile up pile up
+	running := sc.Stats().RunningHandlers
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	grown := int64(after.HeapInuse) - int64(before.HeapInuse)
+	t.Logf("%d handlers blocked, heap +%d MiB", running, grown>>20)
+	if max := budget / (1 << 20); running > max {
+		t.Errorf("%d handlers hold their calls, want at most %d (the budget)", running, max)
+	}
+	// The budget, plus per lane the server's window of unread input and of
+	// queued answer, a parse buffer, and the same two windows on the peer's
+	// side, in this process too.
+	if limit := int64(budget + 16*(4*transport.DefaultInitialWindow+256<<10)); grown > limit {
+		t.Errorf("heap grew by %d MiB, over the %d MiB the budget allows", grown>>20, limit>>20)
+	}
+	sess.Close()
+
+	// A caller that reads its answers gets every one, past the budget too.
+	conn, err := rpc.Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 48)
+	for range 48 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var got []byte
+			err := conn.Root().Call(ctx, "echo", &got, payload)
+			if err == nil && len(got) != len(payload) {
+				err = errors.New("short answer")
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
 		}
 	}
 }
