@@ -545,8 +545,8 @@ func (s *Session) checkStall() {
 		return
 	}
 	s.stallMu.Unlock()
-	err := fmt.Errorf("%w: %w: the peer granted no flow-control credit for %v", ErrConnectionLost, ErrSendStalled, limit)
-	s.end(err, true, &finalGoAway{code: GoAwayInternalError, reason: err.Error()})
+	why := fmt.Errorf("%w: the peer granted no flow-control credit for %v", ErrSendStalled, limit)
+	s.end(fmt.Errorf("%w: %w", ErrConnectionLost, why), true, &finalGoAway{code: GoAwayInternalError, reason: why.Error()})
 }
 
 // Stats are a session's traffic counters.
