@@ -256,6 +256,11 @@ const goAwayPoll = 5 * time.Millisecond
 // GOAWAY.
 func (c *Conn) finishAfterGoAway() {
 	close(c.goingAway)
+	select {
+	case <-c.answers.whenIdle():
+	case <-c.done:
+		return
+	}
 	t := time.NewTicker(goAwayPoll)
 	defer t.Stop()
 	for !c.nothingToSend() {
