@@ -8,11 +8,12 @@ import (
 // DefaultAnswerBudget is the default of WithAnswerBudget.
 const DefaultAnswerBudget = 64 << 20
 
-// answerBudget bounds the bytes of the peer's two-way calls that this side
-// has taken from its lanes and not yet answered: a call is charged its
-// message length when its lane is about to parse it, and the charge is
-// returned once the REPLY or ERROR for its request id has been handed to the
-// transport. A lane whose next call does not fit stops reading (its unread
+// answerBudget bounds the bytes of the peer's calls that this side has
+// taken from its lanes and not yet finished: a call is charged its message
+// length when its lane is about to parse it, and the charge is returned once
+// the REPLY or ERROR for its request id has been handed to the transport
+// (two-way calls), or once its handler returned or it was dropped (one-way
+// calls). A lane whose next call does not fit stops reading (its unread
 // data holds the peer back through flow control) until answers free enough;
 // lanes wait in turn, first come first served. Calls are only ever charged
 // on a lane's owner, which never blocks: it waits by letting the lane go.
@@ -32,25 +33,28 @@ func (b *answerBudget) init(limit int) {
 
 // charge reserves n bytes for the call reqID at the head of in, or queues in
 // to be granted them later (false).
-func (b *answerBudget) charge(in *inLane, reqID uint64, n int) bool {
+func (b *answerBudget) charge(in *inLane, reqID uint64, oneWay bool, n int) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if in.waiting {
 		return false
 	}
-	in.waitReq, in.waitN = reqID, n
+	in.waitReq, in.waitN, in.waitOneWay = reqID, n, oneWay
 	if len(b.waiting) > 0 || b.used+n > b.limit {
 		in.waiting = true
 		b.waiting = append(b.waiting, in)
 		return false
 	}
-	b.recordLocked(reqID, n)
+	b.recordLocked(reqID, oneWay, n)
 	in.charged.Store(true)
 	return true
 }
 
-func (b *answerBudget) recordLocked(reqID uint64, n int) {
+func (b *answerBudget) recordLocked(reqID uint64, oneWay bool, n int) {
 	b.used += n
+	if oneWay {
+		return // the handler returns the bytes itself
+	}
 	if _, ok := b.byID[reqID]; !ok {
 		b.byID[reqID] = n
 		return
@@ -81,13 +85,25 @@ func (b *answerBudget) release(reqID uint64) {
 		delete(b.byID, reqID)
 	}
 	b.used -= n
+	b.grantLocked()
+}
+
+// releaseBytes returns n bytes charged for a one-way call.
+func (b *answerBudget) releaseBytes(n int) {
+	b.mu.Lock()
+	b.used -= n
+	b.grantLocked()
+}
+
+// grantLocked grants waiting lanes what now fits, and unlocks b.
+func (b *answerBudget) grantLocked() {
 	var granted []*inLane
 	for len(b.waiting) > 0 {
 		in := b.waiting[0]
 		if b.used+in.waitN > b.limit {
 			break
 		}
-		b.recordLocked(in.waitReq, in.waitN)
+		b.recordLocked(in.waitReq, in.waitOneWay, in.waitN)
 		in.waiting = false
 		in.charged.Store(true)
 		b.waiting[0] = nil
@@ -118,24 +134,24 @@ func (b *answerBudget) forget(in *inLane) (granted bool) {
 	return in.charged.Load()
 }
 
-// callHeader returns the request id and whether data, the start of a
-// message after its length, is a two-way CALL; more reports that too few
-// bytes are at hand to tell.
-func callHeader(data []byte) (reqID uint64, twoWay, more bool) {
+// callHeader reports whether data, the start of a message after its
+// length, is a CALL, and returns its request id and whether it is one-way;
+// more reports that too few bytes are at hand to tell.
+func callHeader(data []byte) (reqID uint64, call, oneWay, more bool) {
 	if len(data) < 2 {
-		return 0, false, true
+		return 0, false, false, true
 	}
-	if data[0] != msgCall || data[1]&1 != 0 {
-		return 0, false, false
+	if data[0] != msgCall {
+		return 0, false, false, false
 	}
 	id, k := binary.Uvarint(data[2:])
 	if k == 0 {
-		return 0, false, true
+		return 0, false, false, true
 	}
 	if k < 0 {
-		return 0, false, false // malformed: the parser says why
+		return 0, false, false, false // malformed: the parser says why
 	}
-	return id, true, false
+	return id, true, data[1]&flagOneWay != 0, false
 }
 
 // answered returns the charge of the call an answer on l (a REPLY or an

@@ -48,10 +48,14 @@ type inLane struct {
 	// The answer budget (see budget.go): charged is set when the call at
 	// the head of the lane has been charged; the others, guarded by the
 	// budget's lock, say what the lane asked for and whether it waits.
-	charged atomic.Bool
-	waitReq uint64
-	waitN   int
-	waiting bool
+	charged    atomic.Bool
+	waitReq    uint64
+	waitN      int
+	waitOneWay bool
+	waiting    bool
+	// oneWayCharge is the charge of the one-way call being parsed, until
+	// readCall hands it to the call's handler.
+	oneWayCharge int
 
 	scratch []byte
 	kinds   []argKind
@@ -200,11 +204,33 @@ func (in *inLane) end(err error) {
 	in.st.Close()
 }
 
+// takeCharge passes the charge of the message about to be parsed on: a
+// two-way call's is the budget's until the answer leaves; a one-way call's
+// goes to its handler (see readCall), or back at endCharge.
+func (in *inLane) takeCharge() {
+	if in.charged.Swap(false) && in.waitOneWay {
+		in.oneWayCharge = in.waitN
+	}
+}
+
+// endCharge returns a one-way call's charge that no handler took.
+func (in *inLane) endCharge() {
+	if n := in.oneWayCharge; n > 0 {
+		in.oneWayCharge = 0
+		in.c.lanes.budget.releaseBytes(n)
+	}
+}
+
 // dropCharge returns the budget charged, or about to be granted, for a call
 // the ended lane will never parse.
 func (in *inLane) dropCharge() {
-	if in.c.lanes.budget.forget(in) {
-		in.c.lanes.budget.release(in.waitReq)
+	b := &in.c.lanes.budget
+	if b.forget(in) {
+		if in.waitOneWay {
+			b.releaseBytes(in.waitN)
+		} else {
+			b.release(in.waitReq)
+		}
 	}
 }
 
@@ -271,12 +297,12 @@ func (in *inLane) parseTaken(blocking bool) (handed bool, err error) {
 			return false, protocolErrorf("empty message")
 		}
 		if !in.charged.Load() {
-			id, twoWay, more := callHeader(data[lengthSize:])
+			id, call, oneWay, more := callHeader(data[lengthSize:])
 			if more && len(data)-lengthSize < int(n) {
 				return false, nil
 			}
-			if twoWay {
-				if !in.c.lanes.budget.charge(in, id, lengthSize+int(n)) {
+			if call {
+				if !in.c.lanes.budget.charge(in, id, oneWay, lengthSize+int(n)) {
 					return false, nil // granted later: the lane is notified
 				}
 			}
@@ -286,8 +312,10 @@ func (in *inLane) parseTaken(blocking bool) (handed bool, err error) {
 				return true, nil
 			}
 			in.r += lengthSize
-			in.charged.Store(false)
-			if err := in.readLarge(int(n)); err != nil {
+			in.takeCharge()
+			err := in.readLarge(int(n))
+			in.endCharge()
+			if err != nil {
 				return false, err
 			}
 			continue
@@ -306,8 +334,10 @@ func (in *inLane) parseTaken(blocking bool) (handed bool, err error) {
 		in.body.Reset(data[lengthSize:size])
 		in.mr = msgReader{r: &in.body, n: int(n)}
 		in.r += size
-		in.charged.Store(false)
-		if err := in.message(); err != nil {
+		in.takeCharge()
+		err := in.message()
+		in.endCharge()
+		if err != nil {
 			return false, in.wireError(err, false)
 		}
 	}

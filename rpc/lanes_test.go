@@ -9,6 +9,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -285,4 +286,51 @@ func TestAnswerBudgetBoundsMemory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// blockRoot's take counts its calls and waits for release.
+type blockRoot struct {
+	calls   atomic.Int32
+	release chan struct{}
+}
+
+func (b *blockRoot) RemoteTake(p []byte) {
+	b.calls.Add(1)
+	<-b.release
+}
+
+// One-way calls count in the answer budget until their handler returns.
+func TestAnswerBudgetCountsOneWayCalls(t *testing.T) {
+	const budget = 8 << 20
+	root := &blockRoot{release: make(chan struct{})}
+	_, addr := secServe(t, root, rpc.WithMaxMessageSize(1<<20+64), rpc.WithAnswerBudget(budget))
+	p := dialRaw(t, addr, nil)
+	ctx := secCtx(t)
+	payload := make([]byte, 1<<20)
+	arg := append([]byte{5, 6}, binary.AppendUvarint(nil, uint64(len(payload)))...)
+	m := msg(1, []byte{1}, uv(0), uv(0), str("take"), uv(1), arg)
+	binary.BigEndian.PutUint32(m, binary.BigEndian.Uint32(m)+uint32(len(payload)))
+	for range 4 {
+		st, err := p.lane(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			for range 8 {
+				if _, err := st.Write(m); err != nil {
+					return
+				}
+				if _, err := st.Write(payload); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	eventually(t, "handlers to start", func() bool { return root.calls.Load() >= 7 })
+	time.Sleep(500 * time.Millisecond) // let whatever would pile up pile up
+	if n := root.calls.Load(); n > 7 {
+		t.Errorf("%d one-way handlers hold their calls, want at most 7 (the budget)", n)
+	}
+	close(root.release)
+	eventually(t, "every call to run", func() bool { return root.calls.Load() == 32 })
 }
