@@ -156,6 +156,9 @@ func (t *answerTable) whenIdle() <-chan struct{} {
 func (c *Conn) serve(ic *incall) {
 	res, err := ic.obj.Call(ic, ic.m, ic.args)
 	ic.stopTimer()
+	if ic.charge > 0 {
+		c.lanes.budget.releaseBytes(ic.charge)
+	}
 	if err != nil {
 		c.logHandlerError(ic, err)
 		if !ic.oneway {

@@ -36,8 +36,9 @@ type Conn struct {
 	rmu       sync.Mutex
 	draining  bool // the session is over: no more lane goroutines start
 
-	closing          atomic.Bool  // no new incoming calls (Shutdown)
-	lastActive       atomic.Int64 // unix nanoseconds of the last rpc message, with an idle timeout
+	closing          atomic.Bool   // no new incoming calls (Shutdown)
+	goingAway        chan struct{} // closed once GOAWAY went either way: no new outgoing calls
+	lastActive       atomic.Int64  // unix nanoseconds of the last rpc message, with an idle timeout
 	badReleases      atomic.Int32
 	exportViolations atomic.Int32
 	done             chan struct{}
@@ -52,17 +53,19 @@ type Conn struct {
 // newConn starts a broker over an established transport session.
 func newConn(sess *transport.Session, o *options, reg *registry.Registry, root *target) *Conn {
 	c := &Conn{
-		sess:   sess,
-		opts:   o,
-		reg:    reg,
-		log:    o.logger,
-		root:   root,
-		ctl:    make(chan control, o.controlQueue),
-		done:   make(chan struct{}),
-		notify: make(map[uint64]func(error)),
+		sess:      sess,
+		opts:      o,
+		reg:       reg,
+		log:       o.logger,
+		root:      root,
+		ctl:       make(chan control, o.controlQueue),
+		goingAway: make(chan struct{}),
+		done:      make(chan struct{}),
+		notify:    make(map[uint64]func(error)),
 	}
 	c.peerRoot = &Ref{conn: c, id: rootID}
-	c.lanes.init(o.maxLanes)
+	c.lanes.init(min(o.maxLanes, sess.MaxOpen()))
+	c.lanes.budget.init(max(o.answerBudget, o.maxMessageSize+lengthSize))
 	c.questions.init(o.maxPendingCalls)
 	c.answers.init()
 	c.exports.init(o.maxExports)
@@ -74,6 +77,7 @@ func newConn(sess *transport.Session, o *options, reg *registry.Registry, root *
 
 // start runs the connection: lanes from the peer are read from now on.
 func (c *Conn) start() {
+	c.sess.AfterGoAway(c.finishAfterGoAway)
 	go c.acceptLanes()
 	go c.sendControl()
 	c.watchIdle()
@@ -151,7 +155,11 @@ func (c *Conn) shutdown(cause error) {
 		} else {
 			c.log.Debug("rpc: connection ended", "remote", c.RemoteAddr(), "reason", cause)
 		}
-		c.sess.CloseWithError(cause)
+		if errors.Is(cause, ErrProtocol) {
+			c.sess.CloseWithViolation(cause)
+		} else {
+			c.sess.CloseWithError(cause)
+		}
 		close(c.done)
 		m := c.opts.metrics
 		m.conns.Add(-1)

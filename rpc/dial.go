@@ -57,7 +57,7 @@ func newClientConn(ctx context.Context, nc net.Conn, o *options, serverName stri
 	if err != nil {
 		return nil, err
 	}
-	sess, err := transport.Client(ctx, conn, o.transport)
+	sess, err := transport.Client(ctx, conn, o.sessionConfig())
 	if err != nil {
 		return nil, err
 	}

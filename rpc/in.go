@@ -101,6 +101,9 @@ func (in *inLane) readCall() error {
 		c.queueControl(control{typ: msgError, id: reqID, err: callErr}, false)
 		return nil
 	}
+	if oneway {
+		ic.charge, in.oneWayCharge = in.oneWayCharge, 0
+	}
 	c.startCall(ic)
 	return nil
 }

@@ -31,6 +31,7 @@ type incall struct {
 	scratchUsed bool
 	refs        []*Ref // references received in the arguments
 	refBuf      [2]*Ref
+	charge      int // a one-way call's answer-budget bytes, returned when the handler ends
 
 	deadline    time.Time
 	hasDeadline bool

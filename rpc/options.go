@@ -46,6 +46,7 @@ type options struct {
 	maxPendingCalls int
 	maxExports      int
 	maxLanes        int
+	answerBudget    int
 	maxHandshakes   int
 	controlQueue    int
 	stackTraces     bool
@@ -68,6 +69,7 @@ func newOptions(opts []Option) *options {
 		maxPendingCalls: DefaultMaxPendingCalls,
 		maxExports:      DefaultMaxExports,
 		maxLanes:        DefaultMaxLanes,
+		answerBudget:    DefaultAnswerBudget,
 		maxHandshakes:   DefaultMaxHandshakes,
 	}
 	for _, opt := range opts {
@@ -131,6 +133,13 @@ func WithMaxExports(n int) Option { return func(o *options) { o.maxExports = n }
 
 // WithMaxLanes sets how many lanes this side opens for outgoing messages.
 func WithMaxLanes(n int) Option { return func(o *options) { o.maxLanes = n } }
+
+// WithAnswerBudget bounds, per connection, the bytes of the peer's two-way
+// calls taken from the wire and not yet answered (a call counts its message
+// size until its answer is handed to the transport). A call that does not fit
+// waits in the peer's flow control until answers free room. It is at least
+// the message size limit.
+func WithAnswerBudget(bytes int) Option { return func(o *options) { o.answerBudget = bytes } }
 
 // WithStackTraces sends handler panic stack traces to the caller (in
 // RemoteError.Stack). Off by default: a peer learns nothing of the serving

@@ -35,7 +35,7 @@ func (c *Conn) ask(ctx context.Context, r *Ref, method string, args []any, q *qu
 	} else if err := c.Err(); err != nil {
 		return 0, err
 	}
-	l, err := c.acquireLane(ctx)
+	l, err := c.callLane(ctx)
 	if err != nil {
 		c.forget(id)
 		return 0, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"time"
 )
 
 // readLoop is the session's only reader. It never blocks on application
@@ -139,7 +140,7 @@ func (s *Session) accept(id uint32) (*Stream, error) {
 	s.lastPeerID = id
 	code := ResetCode(0xffffffff)
 	switch {
-	case s.goAwaySent || s.err != nil:
+	case s.err != nil:
 		code = ResetGoAway
 	case s.numIn >= s.cfg.MaxStreams:
 		s.overLimit++
@@ -354,6 +355,9 @@ func (s *Session) handleWindowUpdate(h *header) error {
 	}
 	st.swin += inc
 	if st.wwaiting {
+		if s.cfg.SendStallTimeout > 0 {
+			s.lastCredit.Store(time.Now().UnixNano())
+		}
 		st.wwaiting = false
 		signal(st.wwake)
 	}
@@ -395,14 +399,12 @@ func (s *Session) handleGoAway(h *header) error {
 	reason := string(p[8:n])
 	s.discard(n)
 	if code != GoAwayNormal {
-		return fmt.Errorf("%w: peer closed the session (%v): %q", ErrConnectionLost, code, reason)
+		return &GoAwayError{Code: code, Reason: reason}
 	}
 	s.mu.Lock()
 	first := !s.goAwayRecv
-	if first && !s.goAwaySent {
-		close(s.goAwayCh)
-	}
 	s.goAwayRecv = true
+	s.goingAwayLocked()
 	idle := len(s.streams) == 0
 	s.mu.Unlock()
 	if first {
