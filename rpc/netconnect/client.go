@@ -1,0 +1,249 @@
+package netconnect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+)
+
+// A Packet is a command id and a body, as read by a Client.
+type Packet struct {
+	Command uint32
+	Body    []byte
+}
+
+// A Client is a game client's connection to a Server, for Go game clients
+// and tests. Request sends a packet and waits for the reply, the next
+// packet with the same command id; other packets (pushes) wait for Recv.
+// The protocol carries no request id: a push whose topic equals the command
+// of a pending request is taken as its reply, and requests of one command
+// are answered in the order they were sent. A Client is safe for concurrent
+// use.
+type Client struct {
+	conn net.Conn
+	dp   Datapack
+
+	wmu sync.Mutex // serializes writes
+
+	mu      sync.Mutex
+	waiting map[uint32][]chan Packet // requests waiting, by command, oldest first
+	err     error
+
+	pushes chan Packet
+	done   chan struct{}
+}
+
+// Dial connects to the server at addr (host:port, TCP) and returns a
+// client. WithDatapack must match the server's.
+func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return NewClient(conn, opts...), nil
+}
+
+// NewClient returns a client on conn, which it owns from now on.
+func NewClient(conn net.Conn, opts ...Option) *Client {
+	o := newOptions(opts)
+	c := &Client{
+		conn:    conn,
+		dp:      o.datapack,
+		waiting: make(map[uint32][]chan Packet),
+		pushes:  make(chan Packet, o.pushQueue),
+		done:    make(chan struct{}),
+	}
+	go c.read()
+	return c
+}
+
+// read reads packets until the connection ends.
+func (c *Client) read() {
+	rd := NewReader(&c.dp, c.conn)
+	for {
+		h, body, err := rd.Read()
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		p := Packet{Command: h.Command, Body: body}
+		c.mu.Lock()
+		if q := c.waiting[h.Command]; len(q) > 0 {
+			q[0] <- p // buffered, never blocks
+			if len(q) == 1 {
+				delete(c.waiting, h.Command)
+			} else {
+				c.waiting[h.Command] = q[1:]
+			}
+			c.mu.Unlock()
+			continue
+		}
+		c.mu.Unlock()
+		select {
+		case c.pushes <- p:
+		case <-c.done:
+			return
+		}
+	}
+}
+
+// fail records why the client ended and closes it.
+func (c *Client) fail(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	c.err = err
+	close(c.done)
+	c.conn.Close()
+}
+
+// Err returns why the client ended (ErrClientClosed after Close, the
+// connection's error otherwise), or nil while it runs.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Done returns a channel closed when the client ends.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// Close closes the connection; pending requests fail with ErrClientClosed.
+func (c *Client) Close() error {
+	c.fail(ErrClientClosed)
+	return nil
+}
+
+// LocalAddr returns the client's address.
+func (c *Client) LocalAddr() net.Addr { return c.conn.LocalAddr() }
+
+// Send writes a packet of command with body, waiting until it is written
+// or ctx ends.
+func (c *Client) Send(ctx context.Context, command uint32, body []byte) error {
+	pkt, err := c.dp.Encode(command, body)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	dl, _ := ctx.Deadline()
+	c.conn.SetWriteDeadline(dl)
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		c.conn.SetWriteDeadline(time.Unix(1, 0))
+		close(fired)
+	})
+	_, err = c.conn.Write(pkt)
+	if !stop() {
+		<-fired
+		if err == nil {
+			c.conn.SetWriteDeadline(time.Time{})
+			return nil
+		}
+		// The write was cut short: the stream is broken.
+		c.fail(fmt.Errorf("netconnect: write interrupted: %w", ctx.Err()))
+		return ctx.Err()
+	}
+	if err != nil {
+		c.fail(err)
+		return c.closedErr()
+	}
+	return nil
+}
+
+// closedErr is the error of a call on an ended client.
+func (c *Client) closedErr() error {
+	err := c.Err()
+	if errors.Is(err, ErrClientClosed) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrClientClosed, err)
+}
+
+// Request sends a packet of command with body and waits for the reply: the
+// next packet with the same command id. If ctx ends first it returns ctx's
+// error, and a reply arriving later goes to Recv.
+func (c *Client) Request(ctx context.Context, command uint32, body []byte) ([]byte, error) {
+	ch := make(chan Packet, 1)
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return nil, c.closedErr()
+	}
+	c.waiting[command] = append(c.waiting[command], ch)
+	c.mu.Unlock()
+	if err := c.Send(ctx, command, body); err != nil {
+		c.forget(command, ch)
+		return nil, err
+	}
+	select {
+	case p := <-ch:
+		return p.Body, nil
+	case <-ctx.Done():
+		if !c.forget(command, ch) {
+			return (<-ch).Body, nil // answered meanwhile
+		}
+		return nil, ctx.Err()
+	case <-c.done:
+		select {
+		case p := <-ch:
+			return p.Body, nil
+		default:
+		}
+		return nil, c.closedErr()
+	}
+}
+
+// forget removes a waiting request and reports whether it was still
+// waiting.
+func (c *Client) forget(command uint32, ch chan Packet) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q := c.waiting[command]
+	for i, w := range q {
+		if w == ch {
+			q = append(q[:i:i], q[i+1:]...)
+			if len(q) == 0 {
+				delete(c.waiting, command)
+			} else {
+				c.waiting[command] = q
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// Recv returns the next packet that is not a reply to a Request (a push),
+// waiting until one arrives, the client ends, or ctx ends.
+func (c *Client) Recv(ctx context.Context) (Packet, error) {
+	select {
+	case p := <-c.pushes:
+		return p, nil
+	default:
+	}
+	select {
+	case p := <-c.pushes:
+		return p, nil
+	case <-c.done:
+		select {
+		case p := <-c.pushes:
+			return p, nil
+		default:
+		}
+		return Packet{}, c.closedErr()
+	case <-ctx.Done():
+		return Packet{}, ctx.Err()
+	}
+}
