@@ -13,7 +13,7 @@ import (
 const hangGuard = 20 * time.Second
 
 // startServer serves a server with opts on a loopback port.
-func startServer(t *testing.T, opts ...Option) (*Server, string) {
+func startServer(t testing.TB, opts ...Option) (*Server, string) {
 	t.Helper()
 	srv := NewServer(opts...)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -39,7 +39,7 @@ func startServer(t *testing.T, opts ...Option) (*Server, string) {
 }
 
 // dial connects a Client and closes it at the end of the test.
-func dial(t *testing.T, addr string, opts ...Option) *Client {
+func dial(t testing.TB, addr string, opts ...Option) *Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
@@ -52,7 +52,7 @@ func dial(t *testing.T, addr string, opts ...Option) *Client {
 }
 
 // dialRaw connects a bare TCP connection.
-func dialRaw(t *testing.T, addr string) net.Conn {
+func dialRaw(t testing.TB, addr string) net.Conn {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, hangGuard)
 	if err != nil {
@@ -63,7 +63,7 @@ func dialRaw(t *testing.T, addr string) net.Conn {
 }
 
 // waitUntil polls cond until it holds, failing the test after hangGuard.
-func waitUntil(t *testing.T, what string, cond func() bool) {
+func waitUntil(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(hangGuard)
 	for !cond() {
@@ -75,7 +75,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 }
 
 // testCtx is a context bounded by hangGuard.
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	t.Cleanup(cancel)
 	return ctx

@@ -23,6 +23,7 @@ type Server struct {
 	nextID    atomic.Uint64
 	onConnect atomic.Pointer[func(*Session)]
 	onLost    atomic.Pointer[func(*Session, error)]
+	linkLost  atomic.Pointer[func(*Session, error)] // Forward's
 	stats     stats
 
 	mu        sync.Mutex
@@ -169,6 +170,9 @@ func (s *Server) finish(sess *Session) {
 	delete(s.sessions, sess.id)
 	s.mu.Unlock()
 	defer s.readers.Done()
+	if f := s.linkLost.Load(); f != nil {
+		(*f)(sess, sess.Err())
+	}
 	if f := s.onLost.Load(); f != nil {
 		(*f)(sess, sess.Err())
 	}
