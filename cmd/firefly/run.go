@@ -43,7 +43,7 @@ func runCluster(ctx context.Context, args []string) error {
 		if app == nil {
 			log.Warn("no app for this server: it runs without services of its own", "app", sc.App)
 		}
-		s, err := cluster.NewServer(cfg, *server, app, cluster.WithLogger(log))
+		s, err := cluster.NewServer(cfg, *server, withFrontend(app, log), cluster.WithLogger(log))
 		if err != nil {
 			return err
 		}
