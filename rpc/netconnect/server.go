@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -140,6 +142,7 @@ func (s *Server) accept(c net.Conn) {
 		id:        s.nextID.Add(1),
 		srv:       s,
 		conn:      c,
+		raw:       rawConn(c),
 		ctx:       ctx,
 		cancel:    cancel,
 		connected: time.Now(),
@@ -246,15 +249,37 @@ func (s *Server) Broadcast(topic uint32, data []byte) (int, error) {
 	return s.pushTo(s.Sessions(), pkt), nil
 }
 
+// pushTo queues pkt for each of targets and returns for how many it did.
+// Large sets are split across the processors: each packet is written as
+// it is queued when its socket has room, and those writes are the cost of
+// a broadcast.
 func (s *Server) pushTo(targets []*Session, pkt []byte) int {
-	n := 0
-	for _, sess := range targets {
-		if sess.enqueue(pkt) == nil {
-			n++
+	var n atomic.Int64
+	push := func(part []*Session) {
+		k := 0
+		for _, sess := range part {
+			if sess.enqueue(pkt) == nil {
+				k++
+			}
 		}
+		n.Add(int64(k))
 	}
-	return n
+	workers := min(runtime.GOMAXPROCS(0), len(targets)/pushChunk)
+	if workers <= 1 {
+		push(targets)
+		return int(n.Load())
+	}
+	var wg sync.WaitGroup
+	size := (len(targets) + workers - 1) / workers
+	for part := range slices.Chunk(targets, size) {
+		wg.Go(func() { push(part) })
+	}
+	wg.Wait()
+	return int(n.Load())
 }
+
+// pushChunk is the fewest sessions a push hands to a goroutine of its own.
+const pushChunk = 256
 
 // Stats returns the server's counters.
 func (s *Server) Stats() Stats { return s.stats.snapshot(s.Len()) }

@@ -7,20 +7,25 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"sync"
+	"syscall"
 	"time"
 )
 
 // A Session is one client connection of a Server (Firefly's connection with
 // its sessionno). Its methods are safe for concurrent use.
 //
-// A session costs one goroutine, which reads it and runs its handlers; a
-// second one writes to it only while it has packets waiting, and exits
-// when they are written.
+// A session costs one goroutine, which reads it and runs its handlers. A
+// packet sent to a session whose socket has room is written at once by the
+// sender, without waiting; the rest, and packets sent meanwhile, are
+// written by a second goroutine that runs only while packets wait, and
+// exits when they are written.
 type Session struct {
 	id        uint64
 	srv       *Server
 	conn      net.Conn
+	raw       syscall.RawConn // for writes that do not wait; nil: none
 	ctx       context.Context
 	cancel    context.CancelCauseFunc
 	connected time.Time
@@ -113,13 +118,47 @@ func (s *Session) enqueue(pkt []byte) error {
 		s.closeWith(ErrQueueFull)
 		return ErrQueueFull
 	}
-	s.queue = append(s.queue, pkt)
 	s.queued += len(pkt)
-	start := !s.writing
+	if s.writing || s.raw == nil {
+		s.queue = append(s.queue, pkt)
+		start := !s.writing
+		s.writing = true
+		s.wmu.Unlock()
+		if start {
+			go s.write()
+		}
+		return nil
+	}
+	// Nothing waits: write what the socket takes now, and leave the rest
+	// to a writer.
 	s.writing = true
+	s.wmu.Unlock()
+	n, err := writeNow(s.raw, pkt)
+	if n > 0 {
+		s.srv.stats.bytesOut.Add(uint64(n))
+	}
+	if n == len(pkt) {
+		s.srv.stats.packetsOut.Add(1)
+	}
+	s.wmu.Lock()
+	s.queued -= n
+	if err != nil {
+		s.writing = false
+		s.wmu.Unlock()
+		s.closeWith(err)
+		return nil
+	}
+	if n < len(pkt) {
+		s.queue = slices.Insert(s.queue, 0, pkt[n:])
+	}
+	start := len(s.queue) > 0 && !s.closed
+	s.writing = start
+	closing := !start && s.closing && !s.closed
 	s.wmu.Unlock()
 	if start {
 		go s.write()
+	} else if closing {
+		s.closeWith(ErrSessionClosed)
 	}
 	return nil
 }
