@@ -20,8 +20,10 @@ type Packet struct {
 // packet with the same command id; other packets (pushes) wait for Recv.
 // The protocol carries no request id: a push whose topic equals the command
 // of a pending request is taken as its reply, and requests of one command
-// are answered in the order they were sent. A Client is safe for concurrent
-// use.
+// are answered in the order they were sent. Pushes wait for Recv in a
+// queue of WithPushQueue packets; while it is full the client reads
+// nothing, replies included (and a server drops a client that stops
+// reading). A Client is safe for concurrent use.
 type Client struct {
 	conn net.Conn
 	dp   Datapack

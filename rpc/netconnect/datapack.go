@@ -22,8 +22,9 @@ const HeaderSize = 17
 // zero.
 const DefaultMaxBody = 64 << 10
 
-// maxBodyLimit is the largest body the length field can describe.
-const maxBodyLimit = math.MaxUint32 - 4
+// maxBodyLimit is the largest body the length field can describe (and an
+// int can hold).
+const maxBodyLimit = min(math.MaxUint32-4, math.MaxInt)
 
 // A Datapack is the packet format a server and its clients agree on
 // (Firefly's DataPackProtoc): the head bytes and versions every header must

@@ -29,9 +29,13 @@ const (
 	CloseSessionCommand = "loseConnection"
 )
 
-// DefaultForwardTimeout bounds a forwarded call and a lost-session notice
-// when Link.Timeout is zero.
+// DefaultForwardTimeout bounds a forwarded call when Link.Timeout is
+// zero.
 const DefaultForwardTimeout = 30 * time.Second
+
+// lostTimeout bounds a lost-session notice, which the ending session's
+// goroutine sends before it exits.
+const lostTimeout = 5 * time.Second
 
 // A Link is how a front-end reaches its gate through the rpc layer.
 type Link struct {
@@ -58,8 +62,8 @@ type Link struct {
 //     CloseSessionCommand reach Push, Broadcast and CloseSession (a command
 //     mapped there already is left as it is);
 //   - a session that closes is told to the gate with
-//     Call(SessionLostCommand, session id); a gate that does not map it is
-//     not an error.
+//     Call(SessionLostCommand, session id), within 5 seconds at most; a
+//     gate that does not map it is not an error.
 //
 // Handlers mapped for a command before or after Forward take that command
 // over: overriding the forwarding is mapping a handler.
@@ -86,7 +90,7 @@ func (s *Server) Forward(l Link) error {
 		})
 	}
 	lost := func(sess *Session, _ error) {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		ctx, cancel := context.WithTimeout(context.Background(), min(timeout, lostTimeout))
 		defer cancel()
 		err := l.Call(ctx, SessionLostCommand, nil, sess.ID())
 		if err != nil && !errors.Is(err, rpc.ErrNoSuchMethod) {

@@ -168,7 +168,7 @@ func (s *Server) closed(sess *Session, reason error) {
 
 // finish removes a session whose reader ended and runs the lost hook.
 func (s *Server) finish(sess *Session) {
-	sess.closeWith(ErrSessionClosed) // in case the hook or handler panicked
+	sess.closeWith(ErrSessionClosed) // however run ended, the session is closed
 	s.mu.Lock()
 	delete(s.sessions, sess.id)
 	s.mu.Unlock()
