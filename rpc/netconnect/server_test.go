@@ -255,3 +255,45 @@ func TestShutdownClosesEverything(t *testing.T) {
 		t.Fatalf("Serve after Shutdown: %v", err)
 	}
 }
+
+// wrapListener hands out connections that are not *net.TCPConn, so every
+// write goes through the session's writer goroutine.
+type wrapListener struct{ net.Listener }
+
+type wrappedConn struct{ net.Conn }
+
+func (l wrapListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return wrappedConn{c}, nil
+}
+
+func TestWrappedConnWrites(t *testing.T) {
+	srv := NewServer()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(context.Background(), wrapListener{ln})
+	t.Cleanup(func() { srv.Close() })
+	srv.Service().Handle(1, func(ctx context.Context, s *Session, cmd uint32, body []byte) ([]byte, error) {
+		if s.raw != nil {
+			t.Error("a wrapped connection is written beneath its wrapper")
+		}
+		return body, nil
+	})
+	c := dial(t, ln.Addr().String())
+	ctx := testCtx(t)
+	for i := range 20 {
+		want := fmt.Sprint("packet ", i)
+		if got, err := c.Request(ctx, 1, []byte(want)); err != nil || string(got) != want {
+			t.Fatalf("%q %v", got, err)
+		}
+	}
+	srv.Broadcast(2, []byte("all"))
+	if p, err := c.Recv(ctx); err != nil || string(p.Body) != "all" {
+		t.Fatalf("%+v %v", p, err)
+	}
+}

@@ -8,10 +8,16 @@ import (
 )
 
 // rawConn returns c's descriptor access for writes that must not block,
-// or nil if c has none.
+// or nil if c is not a plain TCP or Unix connection (a TLS connection, for
+// one, must not be written to beneath it).
 func rawConn(c net.Conn) syscall.RawConn {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
+	var sc syscall.Conn
+	switch c := c.(type) {
+	case *net.TCPConn:
+		sc = c
+	case *net.UnixConn:
+		sc = c
+	default:
 		return nil
 	}
 	rc, err := sc.SyscallConn()
