@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 )
@@ -28,10 +29,12 @@ type Client struct {
 	conn net.Conn
 	dp   Datapack
 
-	wmu sync.Mutex // serializes writes
+	wmu  sync.Mutex // serializes writes
+	wbuf []byte     // the packet being written, under wmu
 
 	mu      sync.Mutex
 	waiting map[uint32][]chan Packet // requests waiting, by command, oldest first
+	replies sync.Pool                // chan Packet (buffered, empty) for requests
 	err     error
 
 	pushes chan Packet
@@ -76,11 +79,7 @@ func (c *Client) read() {
 		c.mu.Lock()
 		if q := c.waiting[h.Command]; len(q) > 0 {
 			q[0] <- p // buffered, never blocks
-			if len(q) == 1 {
-				delete(c.waiting, h.Command)
-			} else {
-				c.waiting[h.Command] = q[1:]
-			}
+			c.waiting[h.Command] = dequeue(q)
 			c.mu.Unlock()
 			continue
 		}
@@ -91,6 +90,14 @@ func (c *Client) read() {
 			return
 		}
 	}
+}
+
+// dequeue drops q's first entry, in place, keeping its array for the
+// next request of the command.
+func dequeue(q []chan Packet) []chan Packet {
+	n := copy(q, q[1:])
+	q[n] = nil
+	return q[:n]
 }
 
 // fail records why the client ended and closes it.
@@ -130,17 +137,28 @@ func (c *Client) LocalAddr() net.Addr { return c.conn.LocalAddr() }
 // Send writes a packet of command with body, waiting until it is written
 // or ctx ends.
 func (c *Client) Send(ctx context.Context, command uint32, body []byte) error {
-	pkt, err := c.dp.Encode(command, body)
-	if err != nil {
-		return err
-	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	pkt, err := c.dp.Append(c.wbuf[:0], command, body)
+	if err != nil {
+		return err
+	}
+	if cap(pkt) <= maxKeptWriteBuffer {
+		c.wbuf = pkt
+	}
 	dl, _ := ctx.Deadline()
 	c.conn.SetWriteDeadline(dl)
+	if ctx.Done() == nil {
+		_, err = c.conn.Write(pkt)
+		if err != nil {
+			c.fail(err)
+			return c.closedErr()
+		}
+		return nil
+	}
 	fired := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		c.conn.SetWriteDeadline(time.Unix(1, 0))
@@ -164,6 +182,10 @@ func (c *Client) Send(ctx context.Context, command uint32, body []byte) error {
 	return nil
 }
 
+// maxKeptWriteBuffer is the largest write buffer a Client keeps for its
+// next packet.
+const maxKeptWriteBuffer = 4 << 10
+
 // closedErr is the error of a call on an ended client.
 func (c *Client) closedErr() error {
 	err := c.Err()
@@ -177,7 +199,10 @@ func (c *Client) closedErr() error {
 // next packet with the same command id. If ctx ends first it returns ctx's
 // error, and a reply arriving later goes to Recv.
 func (c *Client) Request(ctx context.Context, command uint32, body []byte) ([]byte, error) {
-	ch := make(chan Packet, 1)
+	ch, _ := c.replies.Get().(chan Packet)
+	if ch == nil {
+		ch = make(chan Packet, 1)
+	}
 	c.mu.Lock()
 	if c.err != nil {
 		c.mu.Unlock()
@@ -186,16 +211,22 @@ func (c *Client) Request(ctx context.Context, command uint32, body []byte) ([]by
 	c.waiting[command] = append(c.waiting[command], ch)
 	c.mu.Unlock()
 	if err := c.Send(ctx, command, body); err != nil {
-		c.forget(command, ch)
+		if c.forget(command, ch) {
+			c.replies.Put(ch)
+		}
 		return nil, err
 	}
 	select {
 	case p := <-ch:
+		c.replies.Put(ch)
 		return p.Body, nil
 	case <-ctx.Done():
 		if !c.forget(command, ch) {
-			return (<-ch).Body, nil // answered meanwhile
+			p := <-ch // answered meanwhile
+			c.replies.Put(ch)
+			return p.Body, nil
 		}
+		c.replies.Put(ch)
 		return nil, ctx.Err()
 	case <-c.done:
 		select {
@@ -213,18 +244,12 @@ func (c *Client) forget(command uint32, ch chan Packet) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	q := c.waiting[command]
-	for i, w := range q {
-		if w == ch {
-			q = append(q[:i:i], q[i+1:]...)
-			if len(q) == 0 {
-				delete(c.waiting, command)
-			} else {
-				c.waiting[command] = q
-			}
-			return true
-		}
+	i := slices.Index(q, ch)
+	if i < 0 {
+		return false
 	}
-	return false
+	c.waiting[command] = append(q[:i], dequeue(q[i:])...)
+	return true
 }
 
 // Recv returns the next packet that is not a reply to a Request (a push),

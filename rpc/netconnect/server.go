@@ -27,6 +27,7 @@ type Server struct {
 	onLost    atomic.Pointer[func(*Session, error)]
 	linkLost  atomic.Pointer[func(*Session, error)] // Forward's
 	stats     stats
+	buffers   sync.Pool // *[]byte for replies, up to maxPooledBuffer
 
 	mu        sync.Mutex
 	sessions  map[uint64]*Session
@@ -181,6 +182,26 @@ func (s *Server) finish(sess *Session) {
 	}
 }
 
+// maxPooledBuffer is the largest packet buffer kept for reuse.
+const maxPooledBuffer = 4 << 10
+
+// getBuffer returns a packet buffer from the pool.
+func (s *Server) getBuffer() *[]byte {
+	if b, ok := s.buffers.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 256)
+	return &b
+}
+
+// putBuffer returns a buffer whose packet is written to the pool.
+func (s *Server) putBuffer(b *[]byte) {
+	if cap(*b) <= maxPooledBuffer {
+		*b = (*b)[:0]
+		s.buffers.Put(b)
+	}
+}
+
 // Session returns the open session id, or nil.
 func (s *Server) Session(id uint64) *Session {
 	s.mu.Lock()
@@ -258,7 +279,7 @@ func (s *Server) pushTo(targets []*Session, pkt []byte) int {
 	push := func(part []*Session) {
 		k := 0
 		for _, sess := range part {
-			if sess.enqueue(pkt) == nil {
+			if sess.enqueue(pkt, nil) == nil {
 				k++
 			}
 		}

@@ -94,16 +94,20 @@ func (s *Session) String() string { return fmt.Sprintf("session %d (%v)", s.id, 
 // (WithWriteQueue), the session is closed and Send returns ErrQueueFull;
 // on a closed session it returns an error matching ErrSessionClosed.
 func (s *Session) Send(command uint32, body []byte) error {
-	pkt, err := s.srv.opts.datapack.Encode(command, body)
+	buf := s.srv.getBuffer()
+	pkt, err := s.srv.opts.datapack.Append((*buf)[:0], command, body)
 	if err != nil {
+		s.srv.putBuffer(buf)
 		return err
 	}
-	return s.enqueue(pkt)
+	*buf = pkt
+	return s.enqueue(pkt, buf)
 }
 
-// enqueue queues an encoded packet, which may be shared with other
-// sessions and is never modified.
-func (s *Session) enqueue(pkt []byte) error {
+// enqueue queues an encoded packet. A packet shared with other sessions
+// (buf nil) is never modified; one in buf, from the server's pool, goes
+// back there if it is written at once.
+func (s *Session) enqueue(pkt []byte, buf *[]byte) error {
 	s.wmu.Lock()
 	if s.closed || s.closing {
 		err := s.err
@@ -139,6 +143,9 @@ func (s *Session) enqueue(pkt []byte) error {
 	}
 	if n == len(pkt) {
 		s.srv.stats.packetsOut.Add(1)
+		if buf != nil {
+			s.srv.putBuffer(buf)
+		}
 	}
 	s.wmu.Lock()
 	s.queued -= n
