@@ -420,8 +420,52 @@ func BenchmarkGateRequests(b *testing.B) {
 			m := startMiniCluster(b, WithMaxSessions(benchClientsPerLoad), WithRateLimit(0, 0))
 			requestLoad(b, m.addr, benchClientsPerLoad, rate, []byte("game1 alice"),
 				"net -> gate -> game1 -> gate -> net: game1 welcomes alice")
+			b.ReportMetric(float64(m.srv.Stats().GateBusy)/float64(b.N), "gate-busy/op")
 		})
 	}
+}
+
+// BenchmarkDirectRequests: the same clients and packets, answered by the
+// front-end's own handler (no gate, no game): the front-end's cost beside
+// BenchmarkBareTCP's.
+func BenchmarkDirectRequests(b *testing.B) {
+	for _, rate := range benchRates {
+		b.Run(rateName(rate), func(b *testing.B) {
+			srv, addr := startServer(b, WithMaxSessions(benchClientsPerLoad), WithRateLimit(0, 0))
+			srv.Service().Handle(1001, func(ctx context.Context, s *Session, cmd uint32, body []byte) ([]byte, error) {
+				game, player, _ := strings.Cut(string(body), " ")
+				return fmt.Appendf(nil, "net -> gate -> %s -> gate -> net: %s welcomes %s", game, game, player), nil
+			})
+			requestLoad(b, addr, benchClientsPerLoad, rate, []byte("game1 alice"),
+				"net -> gate -> game1 -> gate -> net: game1 welcomes alice")
+		})
+	}
+}
+
+// BenchmarkGateHops: the rpc part of BenchmarkGateRequests alone: 1,000
+// goroutines of the net process call the gate's forwarding, which calls
+// game1, with no client and no front-end (refused calls tried again, as
+// the front-end does).
+func BenchmarkGateHops(b *testing.B) {
+	m := startMiniCluster(b)
+	link := Link{Call: m.node.CallRemote}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for range benchClientsPerLoad {
+		wg.Go(func() {
+			for next.Add(1) <= int64(b.N) {
+				var reply []byte
+				if err := m.srv.callGate(context.Background(), link, &reply, 1001, 1, []byte("game1 alice")); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
 }
 
 // BenchmarkBareTCP is the floor beside BenchmarkGateRequests: a bare Go TCP

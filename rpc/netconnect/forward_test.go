@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/fireflyrpc/firefly/rpc"
 )
@@ -18,16 +19,23 @@ type miniCluster struct {
 	root *rpc.Root
 	srv  *Server
 	addr string
+	node *rpc.Node // net's node, joined to the gate
 
 	mu   sync.Mutex
 	lost []string
 }
 
 func startMiniCluster(t testing.TB, opts ...Option) *miniCluster {
+	return startMiniClusterRoot(t, nil, opts...)
+}
+
+// startMiniClusterRoot is startMiniCluster with options for the gate's
+// root.
+func startMiniClusterRoot(t testing.TB, rootOpts []rpc.RootOption, opts ...Option) *miniCluster {
 	t.Helper()
 	ctx := context.Background()
 	m := &miniCluster{}
-	root, err := rpc.NewRoot()
+	root, err := rpc.NewRoot(rootOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,6 +60,9 @@ func startMiniCluster(t testing.TB, opts ...Option) *miniCluster {
 			return nil, m.gate.Broadcast(ctx, f.Net, 2001, f.Data)
 		case 1003:
 			return nil, m.gate.Push(ctx, f.Net, 2002, f.Data, f.Session)
+		case 1004:
+			time.Sleep(5 * time.Millisecond) // a slow gate
+			return f.Data, nil
 		}
 		return nil, fmt.Errorf("unknown command %d", f.Command)
 	})
@@ -78,7 +89,7 @@ func startMiniCluster(t testing.TB, opts ...Option) *miniCluster {
 	if err := srv.Forward(Link{Call: node.CallRemote, Service: node.Service()}); err != nil {
 		t.Fatal(err)
 	}
-	m.srv, m.addr = srv, addr
+	m.srv, m.addr, m.node = srv, addr, node
 	return m
 }
 
@@ -149,5 +160,29 @@ func TestForwardIsOverridable(t *testing.T) {
 	}
 	if p, err := c.Recv(ctx); err != nil || p.Command != 2001 {
 		t.Fatalf("%+v %v", p, err)
+	}
+}
+
+// TestForwardWaitsWhenTheGateIsBusy: a gate refusing calls past its
+// handler limit (rpc.ErrOverloaded) makes forwarded packets wait and try
+// again, not lose their reply.
+func TestForwardWaitsWhenTheGateIsBusy(t *testing.T) {
+	m := startMiniClusterRoot(t, []rpc.RootOption{rpc.WithServerOptions(rpc.WithMaxHandlers(2))})
+	ctx := testCtx(t)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		c := dial(t, m.addr)
+		wg.Go(func() {
+			want := fmt.Sprint("client ", i)
+			reqCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if got, err := c.Request(reqCtx, 1004, []byte(want)); err != nil || string(got) != want {
+				t.Errorf("client %d: %q, %v", i, got, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := m.srv.Stats().HandlerErrors; n != 0 {
+		t.Fatalf("%d forwarded packets failed", n)
 	}
 }
