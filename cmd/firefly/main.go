@@ -9,6 +9,8 @@
 //	firefly methods -addr host:port            list a server's remote methods (introspection)
 //	firefly call -addr host:port -method add -args '[1,2]'
 //	                                           call one, arguments and result in JSON
+//	firefly client -addr host:port -command 1001 -body 'game1 alice'
+//	                                           a game client: send a packet to a netport, print the reply
 //
 // Servers run the apps compiled into this binary (see apps.go): the example
 // cluster's, by the config's "app" key (which wins over the server's name;
@@ -56,6 +58,9 @@ func init() {
 		},
 		"methods": func(ctx context.Context, args []string) error {
 			return methodsCommand(ctx, args, os.Stdout)
+		},
+		"client": func(ctx context.Context, args []string) error {
+			return clientCommand(ctx, args, os.Stdout)
 		},
 	}
 }

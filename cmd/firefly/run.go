@@ -51,7 +51,7 @@ func runCluster(ctx context.Context, args []string) error {
 		if app == nil {
 			log.Info("no app for this server: it runs without services of its own")
 		}
-		s, err := cluster.NewServer(cfg, *server, app, cluster.WithLogger(log))
+		s, err := cluster.NewServer(cfg, *server, withFrontend(app, log), cluster.WithLogger(log))
 		if err != nil {
 			return err
 		}
