@@ -213,6 +213,20 @@ func (ic *incall) stopTimer() {
 	ic.mu.Unlock()
 }
 
+// dropArgs lets go of the call's arguments once its handler has returned and
+// its answer is sent. The incall itself may stay reachable for a while (a
+// stopped deadline timer stays in the runtime's timer heap until its time
+// comes; a handler may keep its context), and it must not keep the received
+// references and values with it: an unreleased *Ref must become unreachable
+// when its handler returns, so that the garbage collector's backstop releases
+// it at the next collection.
+func (ic *incall) dropArgs() {
+	clear(ic.argBuf[:])
+	clear(ic.refBuf[:])
+	ic.args, ic.rest, ic.refs = nil, nil, nil
+	ic.obj, ic.m = nil, nil
+}
+
 // releaseArgs releases the references received for a call that will not run.
 func (ic *incall) releaseArgs() {
 	for _, r := range ic.refs {

@@ -60,6 +60,7 @@ func (c *Conn) worker(ic *incall) {
 	w := &worker{calls: make(chan *incall, 1)}
 	for ic != nil {
 		c.serve(ic)
+		ic.dropArgs()
 		if !c.finishCall(ic, w) {
 			return
 		}
