@@ -28,6 +28,7 @@ type Conn struct {
 
 	lanes     laneSet
 	questions questionTable
+	credits   callCredits
 	answers   answerTable
 	exports   exportTable
 	imports   importTable
@@ -63,7 +64,8 @@ func newConn(sess *transport.Session, o *options, reg *registry.Registry, root *
 	}
 	c.peerRoot = &Ref{conn: c, id: rootID}
 	c.lanes.init(o.maxLanes)
-	c.questions.init(o.maxPendingCalls)
+	c.questions.init(o.maxPendingCalls, c)
+	c.credits.ready = make(chan struct{})
 	c.answers.init()
 	c.exports.init(o.maxExports)
 	c.imports.byID = make(map[uint64]*importEntry)
@@ -74,6 +76,7 @@ func newConn(sess *transport.Session, o *options, reg *registry.Registry, root *
 
 // start runs the connection: lanes from the peer are read from now on.
 func (c *Conn) start() {
+	c.awaitSettings()
 	go c.acceptLanes()
 	go c.sendControl()
 	c.watchIdle()
@@ -153,6 +156,9 @@ func (c *Conn) shutdown(cause error) {
 		}
 		c.sess.CloseWithError(cause)
 		close(c.done)
+		if t := c.credits.timer.Load(); t != nil {
+			t.Stop()
+		}
 		m := c.opts.metrics
 		m.conns.Add(-1)
 		st := c.sess.Stats()
@@ -224,7 +230,7 @@ type Stats struct {
 // Stats returns the connection's current counters.
 func (c *Conn) Stats() Stats {
 	return Stats{
-		PendingCalls:    c.questions.len(),
+		PendingCalls:    c.questions.waiting(),
 		RunningHandlers: int(c.answers.running.Load()),
 		Exports:         c.exports.len(),
 		Imports:         c.imports.len(),

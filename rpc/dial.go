@@ -63,6 +63,10 @@ func newClientConn(ctx context.Context, nc net.Conn, o *options, serverName stri
 	}
 	c := newConn(sess, o, o.registry, root)
 	c.peer = peer
+	if err := c.announce(); err != nil {
+		c.shutdown(err)
+		return nil, err
+	}
 	if o.onConnect != nil {
 		o.onConnect(c)
 	}

@@ -319,6 +319,8 @@ func (in *inLane) message() error {
 		err = in.readCancel()
 	case msgRelease:
 		err = in.readRelease()
+	case msgSettings:
+		err = in.readSettings()
 	default:
 		return protocolErrorf("unknown message type %d", typ)
 	}

@@ -15,11 +15,14 @@ const (
 	// a result) in both directions. It is checked before anything is
 	// allocated for the message.
 	DefaultMaxMessageSize = 64 << 20
-	// DefaultMaxHandlers bounds the handlers running at once for one
-	// connection; calls past it are answered with ErrOverloaded.
+	// DefaultMaxHandlers bounds the handlers of two-way calls running at
+	// once for one connection, and separately those of one-way calls. The
+	// limit is announced to the peer, whose calls past it wait on its side;
+	// a peer that ignores it gets ErrOverloaded.
 	DefaultMaxHandlers = 1024
 	// DefaultMaxPendingCalls bounds the outgoing calls waiting for answers on
-	// one connection; calls past it fail with ErrTooManyCalls.
+	// one connection (waiting for the peer's handler limit, sent, or given up
+	// with their answer still owed); calls past it fail with ErrTooManyCalls.
 	DefaultMaxPendingCalls = 1 << 16
 	// DefaultMaxExports bounds the objects one connection exports (PB's
 	// MAX_BROKER_REFS); passing more fails with ErrTooManyReferences.
@@ -119,11 +122,13 @@ func WithMaxMessageSize(n int) Option { return func(o *options) { o.maxMessageSi
 // most the handshake timeout. It applies to servers only.
 func WithMaxHandshakes(n int) Option { return func(o *options) { o.maxHandshakes = n } }
 
-// WithMaxHandlers sets how many handlers may run at once per connection.
+// WithMaxHandlers sets how many handlers of two-way calls may run at once per
+// connection (and, separately, how many of one-way calls). The peer learns it
+// when the connection starts and keeps its calls past it waiting on its side.
 func WithMaxHandlers(n int) Option { return func(o *options) { o.maxHandlers = n } }
 
 // WithMaxPendingCalls sets how many outgoing calls may wait for answers at
-// once per connection.
+// once per connection, counting those that wait for the peer's handler limit.
 func WithMaxPendingCalls(n int) Option { return func(o *options) { o.maxPendingCalls = n } }
 
 // WithMaxExports sets how many objects one connection may export.

@@ -160,6 +160,10 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) (*Conn, error) {
 		delete(s.conns, c)
 		s.mu.Unlock()
 	})
+	if err := c.announce(); err != nil {
+		c.shutdown(err)
+		return nil, err
+	}
 	if s.opts.onConnect != nil {
 		s.opts.onConnect(c)
 	}

@@ -179,6 +179,10 @@ func TestCallStuckWritingHonoursItsContext(t *testing.T) {
 			return
 		}
 		defer sess.Close()
+		// It announces its limits, so that calls are sent to it.
+		if st, err := sess.Open(context.Background()); err == nil {
+			st.Write(append([]byte{'L'}, settingsMsg(1024)...))
+		}
 		for {
 			if _, err := sess.Accept(context.Background()); err != nil {
 				return
