@@ -8,7 +8,7 @@ import (
 
 type exportee struct {
 	Referenceable
-	n int // not zero-sized: each new one is a distinct object
+	N int // not zero-sized: each new one is a distinct object
 }
 
 func (*exportee) RemoteNothing() {}
