@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"log/slog"
 	"sync"
 	"sync/atomic"
 )
@@ -13,6 +14,21 @@ type Call struct {
 	Reply  any        // where the result was decoded
 	Error  error      // nil on success
 	Done   chan *Call // receives the Call when it completes
+
+	log *slog.Logger
+}
+
+// finish sends the completed call on Done without ever waiting, as net/rpc
+// does: a Done channel with no room left is the caller's error (it must have
+// room for every call that completes on it), and the completion is dropped
+// and logged rather than stall the connection's reader, its close, or other
+// calls.
+func (c *Call) finish() {
+	select {
+	case c.Done <- c:
+	default:
+		c.log.Warn("rpc: done channel is full; completion dropped", "method", c.Method, "err", c.Error)
+	}
 }
 
 // question is an outgoing call waiting for its answer (go-capnp's name).
@@ -72,7 +88,7 @@ func (q *question) complete(err error) {
 			stop()
 		}
 		q.call.Error = err
-		q.call.Done <- q.call
+		q.call.finish()
 		return
 	}
 	q.done <- struct{}{}
