@@ -13,7 +13,8 @@ import (
 
 // incall is an incoming call with a running (or about to run) handler. It is
 // also the handler's context: it carries the caller's deadline, is cancelled
-// by the caller's cancel or the connection's end, and makes its Done channel
+// by the caller's cancel, the connection's end or the handler's return, and
+// makes its Done channel
 // only when the handler asks for it, so a call that never looks costs no
 // channel and no timer.
 type incall struct {
