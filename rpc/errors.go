@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/fireflyrpc/firefly/registry"
+	"github.com/fireflyrpc/firefly/transport"
 )
 
 // Sentinel errors. Each keeps matching errors.Is after crossing the wire: a
@@ -56,7 +57,33 @@ var (
 	// ErrProtocol reports a peer that broke the wire protocol; the
 	// connection is closed with a *ProtocolError that matches it.
 	ErrProtocol = errors.New("rpc: protocol violation")
+	// ErrBadOption reports an option given a value it cannot take; the
+	// error is an *OptionError naming the option.
+	ErrBadOption = errors.New("rpc: bad option")
 )
+
+// OptionError reports an option of NewServer, Dial or NewConn given a value
+// it cannot take. It matches ErrBadOption.
+type OptionError struct {
+	Option string // the option's function, e.g. "WithMaxLanes"
+	Value  any    // the value given
+	Reason string // what is wrong with it
+	Err    error  // the underlying error, if any (WithTransportConfig)
+}
+
+// Error names the option, its value and the reason.
+func (e *OptionError) Error() string {
+	if _, ok := e.Value.(transport.Config); ok {
+		return fmt.Sprintf("rpc: %s: %s", e.Option, e.Reason)
+	}
+	return fmt.Sprintf("rpc: %s(%v): %s", e.Option, e.Value, e.Reason)
+}
+
+// Is reports whether target is ErrBadOption.
+func (e *OptionError) Is(target error) bool { return target == ErrBadOption }
+
+// Unwrap returns the underlying error.
+func (e *OptionError) Unwrap() error { return e.Err }
 
 // errorCode is the wire code of an error. Zero means "no sentinel".
 type errorCode uint8

@@ -2,7 +2,9 @@ package rpc
 
 import (
 	"crypto/tls"
+	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/fireflyrpc/firefly/registry"
@@ -85,6 +87,48 @@ func newOptions(opts []Option) *options {
 	o.controlQueue = max(64, 2*o.maxHandlers)
 	o.metrics = new(metrics)
 	return o
+}
+
+// Upper bounds of the limit options.
+const (
+	// maxMessageSizeLimit is what a message's 4-byte length can count.
+	maxMessageSizeLimit = min(math.MaxUint32, math.MaxInt)
+	// maxLanesLimit bounds WithMaxLanes (each lane is a stream).
+	maxLanesLimit = transport.MaxStreamsLimit
+)
+
+// validate checks the limit options, naming the first one out of range.
+func (o *options) validate() error {
+	bad := func(name string, v any, reason string) error {
+		return &OptionError{Option: name, Value: v, Reason: reason}
+	}
+	inRange := func(name string, v, lo, hi int) error {
+		if v < lo || v > hi {
+			return bad(name, v, fmt.Sprintf("out of range [%d, %d]", lo, hi))
+		}
+		return nil
+	}
+	for _, err := range []error{
+		inRange("WithMaxMessageSize", o.maxMessageSize, 1, maxMessageSizeLimit),
+		inRange("WithMaxHandlers", o.maxHandlers, 1, maxCallsLimit),
+		inRange("WithMaxPendingCalls", o.maxPendingCalls, 1, 1<<slotBits),
+		inRange("WithMaxExports", o.maxExports, 0, math.MaxInt32),
+		inRange("WithMaxLanes", o.maxLanes, 1, maxLanesLimit),
+		inRange("WithMaxHandshakes", o.maxHandshakes, 1, math.MaxInt32),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	if o.idleTimeout < 0 {
+		return bad("WithIdleTimeout", o.idleTimeout, "negative duration")
+	}
+	if o.transport != nil {
+		if err := o.transport.Validate(); err != nil {
+			return &OptionError{Option: "WithTransportConfig", Value: *o.transport, Reason: err.Error(), Err: err}
+		}
+	}
+	return nil
 }
 
 // NewRegistry returns a registry with the broker's rules: *Ref and

@@ -38,6 +38,9 @@ type Server struct {
 // naming it and the reason.
 func NewServer(root any, opts ...Option) (*Server, error) {
 	o := newOptions(opts)
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
 	if err := o.check(false); err != nil {
 		return nil, err
 	}
