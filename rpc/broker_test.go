@@ -336,7 +336,7 @@ func TestErrorsCrossTyped(t *testing.T) {
 		t.Fatalf("wrong arg type = %v, want ErrBadArguments", err)
 	}
 	err = root.Call(ctx, "expected", nil)
-	if !errors.As(err, &re) || !re.Expected || re.Type != "*errors.errorString" || !rpc.IsExpected(err) {
+	if !errors.As(err, &re) || !re.Expected || re.Type != "error" || !rpc.IsExpected(err) {
 		t.Fatalf("expected error = %#v", err)
 	}
 	var s string

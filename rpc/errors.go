@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/fireflyrpc/firefly/registry"
 	"github.com/fireflyrpc/firefly/transport"
@@ -129,6 +132,71 @@ var sentinels = [codeLimit]error{
 	codeDeadlineExceeded:  context.DeadlineExceeded,
 }
 
+// sentinelNames is indexed by errorCode: the names an ERROR's type field
+// carries for an error that matched a sentinel and has no exported type.
+var sentinelNames = [codeLimit]string{
+	codeConnectionLost:    "rpc.ErrConnectionLost",
+	codeNoSuchMethod:      "rpc.ErrNoSuchMethod",
+	codeNoSuchObject:      "rpc.ErrNoSuchObject",
+	codeBadArguments:      "rpc.ErrBadArguments",
+	codeBadReply:          "rpc.ErrBadReply",
+	codeOverloaded:        "rpc.ErrOverloaded",
+	codePanic:             "rpc.ErrPanic",
+	codeReleased:          "rpc.ErrReleased",
+	codeShutdown:          "rpc.ErrShutdown",
+	codeMessageTooLarge:   "rpc.ErrMessageTooLarge",
+	codeForeignReference:  "rpc.ErrForeignReference",
+	codeNotReferenceable:  "rpc.ErrNotReferenceable",
+	codeTooManyReferences: "rpc.ErrTooManyReferences",
+	codeTooManyCalls:      "rpc.ErrTooManyCalls",
+	codeCanceled:          "context.Canceled",
+	codeDeadlineExceeded:  "context.DeadlineExceeded",
+}
+
+// typeName is what an ERROR message says of err's type (docs/PROTOCOL.md,
+// ERROR): the first exported error type in err's chain, such as
+// "*fs.PathError"; else the name of the sentinel err matched (code), such as
+// "rpc.ErrNoSuchObject"; else "error". Unexported types (*fmt.wrapError,
+// *errors.errorString, a package's private types) are details of their
+// package a caller cannot use, and are skipped.
+func typeName(err error, code errorCode) string {
+	if name := exportedType(err, 0); name != "" {
+		return name
+	}
+	if code != codeNone && code < codeLimit {
+		return sentinelNames[code]
+	}
+	return "error"
+}
+
+// exportedType walks err's chain, depth first, for an exported type.
+func exportedType(err error, depth int) string {
+	if err == nil || depth > 32 {
+		return ""
+	}
+	name := fmt.Sprintf("%T", err)
+	base := name
+	if j := strings.IndexByte(base, '['); j >= 0 { // a generic type's arguments
+		base = base[:j]
+	}
+	if i := strings.LastIndexByte(base, '.'); i >= 0 && i+1 < len(base) {
+		if r, _ := utf8.DecodeRuneInString(base[i+1:]); unicode.IsUpper(r) {
+			return name
+		}
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return exportedType(u.Unwrap(), depth+1)
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if name := exportedType(e, depth+1); name != "" {
+				return name
+			}
+		}
+	}
+	return ""
+}
+
 // codeOf finds the sentinel that err matches, if any.
 func codeOf(err error) errorCode {
 	if errors.Is(err, registry.ErrBadArguments) {
@@ -147,7 +215,10 @@ func codeOf(err error) errorCode {
 // of this package's sentinels (or context.Canceled / DeadlineExceeded) the
 // RemoteError unwraps to it, so errors.Is works across the wire.
 type RemoteError struct {
-	// Type is the Go type of the handler's error, e.g. "*fs.PathError".
+	// Type names the handler error's type: the first exported error type in
+	// its chain, e.g. "*fs.PathError"; else the sentinel it matched, e.g.
+	// "rpc.ErrNoSuchObject" or "context.Canceled"; else "error". "panic"
+	// for a handler panic.
 	Type string
 	// Message is the handler error's text.
 	Message string

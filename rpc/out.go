@@ -342,7 +342,7 @@ func (c *Conn) sendError(reqID uint64, err error) {
 
 func (c *Conn) appendError(l *outLane, reqID uint64, err error) {
 	code := codeOf(err)
-	typ := fmt.Sprintf("%T", err)
+	typ := typeName(err, code)
 	msg := err.Error()
 	var expected byte
 	var ee *expectedError
@@ -350,7 +350,6 @@ func (c *Conn) appendError(l *outLane, reqID uint64, err error) {
 	switch {
 	case errors.As(err, &ee):
 		expected = 1
-		typ = fmt.Sprintf("%T", ee.err)
 	case asPanic(err, &pe):
 		code = codePanic
 		typ = "panic"
