@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -112,7 +113,8 @@ func (c *Conn) NetConn() net.Conn { return c.sess.Conn() }
 
 // Close closes the connection at once: pending calls on both sides fail with
 // ErrConnectionLost, running handlers see their context cancelled, and every
-// exported object is dropped.
+// exported object is dropped. It is a normal end: the peer is told so (a
+// NORMAL GOAWAY), and its calls fail with an error matching ErrShutdown too.
 func (c *Conn) Close() error {
 	c.shutdown(errClosed)
 	return nil
@@ -147,6 +149,12 @@ func (c *Conn) NotifyOnDisconnect(f func(error)) (cancel func()) {
 // shutdown ends the connection with cause, once.
 func (c *Conn) shutdown(cause error) {
 	c.doneOnce.Do(func() {
+		// A close of this side's own choosing, or the peer's announced one,
+		// is a normal end: ErrShutdown, told to the peer as a NORMAL GOAWAY.
+		local := errors.Is(cause, errClosed) || errors.Is(cause, ErrShutdown)
+		if errors.Is(cause, transport.ErrGoAway) && !errors.Is(cause, ErrShutdown) {
+			cause = fmt.Errorf("%w: %w", ErrShutdown, cause)
+		}
 		c.err = lostError(cause)
 		var tpe *transport.ProtocolError
 		if errors.Is(cause, ErrProtocol) || errors.As(cause, &tpe) {
@@ -154,7 +162,11 @@ func (c *Conn) shutdown(cause error) {
 		} else {
 			c.log.Debug("rpc: connection ended", "remote", c.RemoteAddr(), "reason", cause)
 		}
-		c.sess.CloseWithError(cause)
+		if local {
+			c.sess.CloseGracefully(cause.Error())
+		} else {
+			c.sess.CloseWithError(cause)
+		}
 		close(c.done)
 		if t := c.credits.timer.Load(); t != nil {
 			t.Stop()
