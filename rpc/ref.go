@@ -84,7 +84,9 @@ func (r *Ref) Call(ctx context.Context, method string, reply any, args ...any) e
 // channel with room for one is made when done is nil; an unbuffered done
 // panics). done must have room for every call that completes on it: a
 // completion that finds it full is dropped and logged, never waited for.
-// ctx's cancellation abandons the call with ctx's error.
+// ctx's cancellation abandons the call with ctx's error. Like Call, Go waits
+// (bounded by ctx) while the peer already runs as many of this side's calls
+// as it allows, and for a free lane.
 func (r *Ref) Go(ctx context.Context, method string, reply any, done chan *Call, args ...any) *Call {
 	if done == nil {
 		done = make(chan *Call, 1)
