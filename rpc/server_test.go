@@ -215,7 +215,7 @@ func TestIdleWorkersAreLetGo(t *testing.T) {
 	if err := conn.Root().Call(ctx, "add", &sum, Args{1, 2}); err != nil {
 		t.Fatal(err)
 	}
-	before := runtime.NumGoroutine()
+	before := settledGoroutines()
 	const burst = 20
 	var wg sync.WaitGroup
 	for range burst {
@@ -232,8 +232,10 @@ func TestIdleWorkersAreLetGo(t *testing.T) {
 	close(calc.release)
 	wg.Wait()
 	// Each blocked call holds a caller and a handler goroutine; one handler
-	// may be the idle one left by the first call.
-	if busy < before+2*burst-1 {
+	// may be the idle one left by the first call. A lane's reading goroutine
+	// comes and goes with the traffic (see inLane): allow for those of the
+	// lanes the first call used, one or two per side.
+	if busy < before+2*burst-1-4 {
 		t.Fatalf("%d goroutines with %d calls blocked, %d before", busy, burst, before)
 	}
 	deadline := time.Now().Add(10 * time.Second)
