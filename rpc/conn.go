@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -28,6 +29,7 @@ type Conn struct {
 
 	lanes     laneSet
 	questions questionTable
+	credits   callCredits
 	answers   answerTable
 	exports   exportTable
 	imports   importTable
@@ -66,7 +68,8 @@ func newConn(sess *transport.Session, o *options, reg *registry.Registry, root *
 	c.peerRoot = &Ref{conn: c, id: rootID}
 	c.lanes.init(min(o.maxLanes, sess.MaxOpen()))
 	c.lanes.budget.init(max(o.answerBudget, o.maxMessageSize+lengthSize))
-	c.questions.init(o.maxPendingCalls)
+	c.questions.init(o.maxPendingCalls, c)
+	c.credits.ready = make(chan struct{})
 	c.answers.init()
 	c.exports.init(o.maxExports)
 	c.imports.byID = make(map[uint64]*importEntry)
@@ -78,6 +81,7 @@ func newConn(sess *transport.Session, o *options, reg *registry.Registry, root *
 // start runs the connection: lanes from the peer are read from now on.
 func (c *Conn) start() {
 	c.sess.AfterGoAway(c.finishAfterGoAway)
+	c.awaitSettings()
 	go c.acceptLanes()
 	go c.sendControl()
 	c.watchIdle()
@@ -113,7 +117,8 @@ func (c *Conn) NetConn() net.Conn { return c.sess.Conn() }
 
 // Close closes the connection at once: pending calls on both sides fail with
 // ErrConnectionLost, running handlers see their context cancelled, and every
-// exported object is dropped.
+// exported object is dropped. It is a normal end: the peer is told so (a
+// NORMAL GOAWAY), and its calls fail with an error matching ErrShutdown too.
 func (c *Conn) Close() error {
 	c.shutdown(errClosed)
 	return nil
@@ -148,6 +153,12 @@ func (c *Conn) NotifyOnDisconnect(f func(error)) (cancel func()) {
 // shutdown ends the connection with cause, once.
 func (c *Conn) shutdown(cause error) {
 	c.doneOnce.Do(func() {
+		// A close of this side's own choosing, or the peer's announced one,
+		// is a normal end: ErrShutdown, told to the peer as a NORMAL GOAWAY.
+		local := errors.Is(cause, errClosed) || errors.Is(cause, ErrShutdown)
+		if errors.Is(cause, transport.ErrGoAway) && !errors.Is(cause, ErrShutdown) {
+			cause = fmt.Errorf("%w: %w", ErrShutdown, cause)
+		}
 		c.err = lostError(cause)
 		var tpe *transport.ProtocolError
 		if errors.Is(cause, ErrProtocol) || errors.As(cause, &tpe) {
@@ -155,12 +166,18 @@ func (c *Conn) shutdown(cause error) {
 		} else {
 			c.log.Debug("rpc: connection ended", "remote", c.RemoteAddr(), "reason", cause)
 		}
-		if errors.Is(cause, ErrProtocol) {
+		switch {
+		case local:
+			c.sess.CloseGracefully(cause.Error())
+		case errors.Is(cause, ErrProtocol):
 			c.sess.CloseWithViolation(cause)
-		} else {
+		default:
 			c.sess.CloseWithError(cause)
 		}
 		close(c.done)
+		if t := c.credits.timer.Load(); t != nil {
+			t.Stop()
+		}
 		m := c.opts.metrics
 		m.conns.Add(-1)
 		st := c.sess.Stats()
@@ -232,7 +249,7 @@ type Stats struct {
 // Stats returns the connection's current counters.
 func (c *Conn) Stats() Stats {
 	return Stats{
-		PendingCalls:    c.questions.len(),
+		PendingCalls:    c.questions.waiting(),
 		RunningHandlers: int(c.answers.running.Load()),
 		Exports:         c.exports.len(),
 		Imports:         c.imports.len(),

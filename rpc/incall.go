@@ -13,7 +13,8 @@ import (
 
 // incall is an incoming call with a running (or about to run) handler. It is
 // also the handler's context: it carries the caller's deadline, is cancelled
-// by the caller's cancel or the connection's end, and makes its Done channel
+// by the caller's cancel, the connection's end or the handler's return, and
+// makes its Done channel
 // only when the handler asks for it, so a call that never looks costs no
 // channel and no timer.
 type incall struct {
@@ -212,6 +213,20 @@ func (ic *incall) stopTimer() {
 		ic.timer.Stop()
 	}
 	ic.mu.Unlock()
+}
+
+// dropArgs lets go of the call's arguments once its handler has returned and
+// its answer is sent. The incall itself may stay reachable for a while (a
+// stopped deadline timer stays in the runtime's timer heap until its time
+// comes; a handler may keep its context), and it must not keep the received
+// references and values with it: an unreleased *Ref must become unreachable
+// when its handler returns, so that the garbage collector's backstop releases
+// it at the next collection.
+func (ic *incall) dropArgs() {
+	clear(ic.argBuf[:])
+	clear(ic.refBuf[:])
+	ic.args, ic.rest, ic.refs = nil, nil, nil
+	ic.obj, ic.m = nil, nil
 }
 
 // releaseArgs releases the references received for a call that will not run.

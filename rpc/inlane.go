@@ -393,6 +393,8 @@ func (in *inLane) message() (err error) {
 		err = in.readCancel()
 	case msgRelease:
 		err = in.readRelease()
+	case msgSettings:
+		err = in.readSettings()
 	default:
 		return protocolErrorf("unknown message type %d", typ)
 	}

@@ -288,13 +288,13 @@ func TestAnswerBudgetBoundsMemory(t *testing.T) {
 	}
 }
 
-// blockRoot's take counts its calls and waits for release.
-type blockRoot struct {
+// takeBlockRoot's take counts its calls and waits for release.
+type takeBlockRoot struct {
 	calls   atomic.Int32
 	release chan struct{}
 }
 
-func (b *blockRoot) RemoteTake(p []byte) {
+func (b *takeBlockRoot) RemoteTake(p []byte) {
 	b.calls.Add(1)
 	<-b.release
 }
@@ -302,7 +302,7 @@ func (b *blockRoot) RemoteTake(p []byte) {
 // One-way calls count in the answer budget until their handler returns.
 func TestAnswerBudgetCountsOneWayCalls(t *testing.T) {
 	const budget = 8 << 20
-	root := &blockRoot{release: make(chan struct{})}
+	root := &takeBlockRoot{release: make(chan struct{})}
 	_, addr := secServe(t, root, rpc.WithMaxMessageSize(1<<20+64), rpc.WithAnswerBudget(budget))
 	p := dialRaw(t, addr, nil)
 	ctx := secCtx(t)

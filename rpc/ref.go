@@ -82,18 +82,22 @@ func (r *Ref) Call(ctx context.Context, method string, reply any, args ...any) e
 // Go calls method asynchronously, like net/rpc's Go. It returns the *Call at
 // once; when the call completes, the same *Call is sent on done (a new
 // channel with room for one is made when done is nil; an unbuffered done
-// panics). ctx's cancellation abandons the call with ctx's error.
+// panics). done must have room for every call that completes on it: a
+// completion that finds it full is dropped and logged, never waited for.
+// ctx's cancellation abandons the call with ctx's error. Like Call, Go waits
+// (bounded by ctx) while the peer already runs as many of this side's calls
+// as it allows, and for a free lane.
 func (r *Ref) Go(ctx context.Context, method string, reply any, done chan *Call, args ...any) *Call {
 	if done == nil {
 		done = make(chan *Call, 1)
 	} else if cap(done) == 0 {
 		panic("rpc: done channel is unbuffered")
 	}
-	call := &Call{Method: method, Args: args, Reply: reply, Done: done}
+	call := &Call{Method: method, Args: args, Reply: reply, Done: done, log: r.conn.log}
 	if r.local != nil {
 		go func() {
 			call.Error = r.callLocal(ctx, method, reply, args)
-			call.Done <- call
+			call.finish()
 		}()
 		return call
 	}
@@ -101,7 +105,7 @@ func (r *Ref) Go(ctx context.Context, method string, reply any, done chan *Call,
 	id, err := r.conn.ask(ctx, r, method, args, q)
 	if err != nil {
 		call.Error = err
-		call.Done <- call
+		call.finish()
 		return call
 	}
 	if ctx.Done() != nil {
@@ -109,7 +113,7 @@ func (r *Ref) Go(ctx context.Context, method string, reply any, done chan *Call,
 			if r.conn.forget(id) {
 				r.conn.queueCancel(id, ctx.Err())
 				call.Error = ctx.Err()
-				call.Done <- call
+				call.finish()
 			}
 		})
 		q.watch(stop)

@@ -38,6 +38,9 @@ type Server struct {
 // naming it and the reason.
 func NewServer(root any, opts ...Option) (*Server, error) {
 	o := newOptions(opts)
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
 	if err := o.check(false); err != nil {
 		return nil, err
 	}
@@ -164,6 +167,10 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) (*Conn, error) {
 		delete(s.conns, c)
 		s.mu.Unlock()
 	})
+	if err := c.announce(); err != nil {
+		c.shutdown(err)
+		return nil, err
+	}
 	if s.opts.onConnect != nil {
 		s.opts.onConnect(c)
 	}

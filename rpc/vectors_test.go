@@ -75,38 +75,38 @@ func vectors() []vector {
 			name:  "call-scalar",
 			about: "a two-way call add(2, 3) with inline scalar arguments; the answer is the inline scalar 5",
 			client: [][]byte{
-				dataFrame(1, 1, append([]byte{'L'}, callMsg(1, 0, "add", intArg(2), intArg(3))...)),
+				dataFrame(1, 1, append(append([]byte{'L'}, settingsMsg(64)...), callMsg(1, 0, "add", intArg(2), intArg(3))...)),
 			},
-			lane: []string{"020105020a"},
+			lane: []string{"0601018008", "020105020a"},
 		},
 		{
 			name:  "call-gob",
 			about: "two calls sum([]int) on one lane: the first gob value carries the type's description, the second refers to it",
 			client: [][]byte{
-				dataFrame(1, 1, []byte{'L'}),
+				dataFrame(1, 1, append([]byte{'L'}, settingsMsg(64)...)),
 				dataFrame(0, 1, msg(1, []byte{0}, uv(1), uv(0), str("sum"), uv(1), []byte{1}, sum123)),
 				dataFrame(0, 1, msg(1, []byte{0}, uv(2), uv(0), str("sum"), uv(1), []byte{1}, sum4)),
 			},
-			lane: []string{"020105020c", "0202050208"},
+			lane: []string{"0601018008", "020105020c", "0202050208"},
 		},
 		{
 			name:  "refused-gob",
 			about: "a call of an unknown method with a gob argument is answered with ERROR code 2 (ErrNoSuchMethod), and its gob value must still be consumed: the next call's value uses the type described in it",
 			client: [][]byte{
-				dataFrame(1, 1, []byte{'L'}),
+				dataFrame(1, 1, append([]byte{'L'}, settingsMsg(64)...)),
 				dataFrame(0, 1, msg(1, []byte{0}, uv(1), uv(0), str("nosuch"), uv(1), []byte{1}, refused)),
 				dataFrame(0, 1, msg(1, []byte{0}, uv(2), uv(0), str("sum"), uv(1), []byte{1}, after)),
 			},
-			lane: []string{"030102...", "020205020a"},
+			lane: []string{"0601018008", "030102...", "020205020a"},
 		},
 		{
 			name:  "oneway-and-names",
 			about: "a one-way call with a non-zero request id (ignored: no answer), then a call by the exposed name \"Add\" (\"add\" is its lower-camel form)",
 			client: [][]byte{
-				dataFrame(1, 1, append([]byte{'L'}, msg(1, []byte{1}, uv(7), uv(0), str("add"), uv(2), intArg(1), intArg(1))...)),
+				dataFrame(1, 1, append(append([]byte{'L'}, settingsMsg(64)...), msg(1, []byte{1}, uv(7), uv(0), str("add"), uv(2), intArg(1), intArg(1))...)),
 				dataFrame(0, 1, msg(1, []byte{0}, uv(2), uv(0), str("Add"), uv(2), intArg(3), intArg(4))),
 			},
-			lane: []string{"020205020e"},
+			lane: []string{"0601018008", "020205020e"},
 		},
 		{
 			name:  "transport-violation",
@@ -120,7 +120,7 @@ func vectors() []vector {
 			name:  "rpc-violation",
 			about: "a lane message of unknown type 9: GOAWAY PROTOCOL_ERROR with the rpc layer's reason",
 			client: [][]byte{
-				dataFrame(1, 1, append([]byte{'L'}, msg(9)...)),
+				dataFrame(1, 1, append(append([]byte{'L'}, settingsMsg(64)...), msg(9)...)),
 			},
 			goAway: "1 rpc: protocol violation: unknown message type 9",
 		},

@@ -30,11 +30,25 @@ func (s *Session) readLoop() {
 		io.Copy(io.Discard, s.br)
 	case errors.Is(err, ErrConnectionLost):
 		s.shutdown(err, false)
+	case s.peerWentAway():
+		// After the peer's NORMAL GOAWAY, the connection's end (EOF, or a
+		// reset) is the graceful close it announced.
+		s.mu.Lock()
+		why := s.goAwayWhy
+		s.mu.Unlock()
+		s.shutdown(fmt.Errorf("%w: %w: peer closed the connection after a NORMAL GOAWAY: %q", ErrConnectionLost, ErrGoAway, why), false)
 	case errors.Is(err, io.EOF):
 		s.shutdown(fmt.Errorf("%w: peer closed the connection", ErrConnectionLost), false)
 	default:
 		s.shutdown(fmt.Errorf("%w: read: %w", ErrConnectionLost, err), false)
 	}
+}
+
+// peerWentAway reports whether the peer sent a NORMAL GOAWAY.
+func (s *Session) peerWentAway() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.goAwayRecv
 }
 
 // yieldFrames is how many frames one read must have brought for the reader to
@@ -405,6 +419,9 @@ func (s *Session) handleGoAway(h *header) error {
 	first := !s.goAwayRecv
 	s.goAwayRecv = true
 	s.goingAwayLocked()
+	if first {
+		s.goAwayWhy = reason
+	}
 	idle := len(s.streams) == 0
 	s.mu.Unlock()
 	if first {

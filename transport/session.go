@@ -52,7 +52,8 @@ type Session struct {
 	numIn      int    // open streams the peer opened
 	goAwaySent bool
 	goAwayRecv bool
-	overLimit  int // streams refused for exceeding MaxStreams
+	goAwayWhy  string // the reason of the peer's NORMAL GOAWAY
+	overLimit  int    // streams refused for exceeding MaxStreams
 	pings      map[uint64]chan struct{}
 	pingSeq    uint64
 	err        error // why the session ended (nil while alive)
@@ -324,6 +325,24 @@ func (s *Session) CloseWithViolation(err error) error {
 	return nil
 }
 
+// CloseGracefully closes the session at once as a normal end, not a failure:
+// the peer is sent a GOAWAY with code NORMAL carrying reason (unless this side
+// sent a GOAWAY already), and its session then ends with an error matching
+// both ErrConnectionLost and ErrGoAway. Locally, Err returns an error matching
+// ErrSessionClosed.
+func (s *Session) CloseGracefully(reason string) error {
+	s.mu.Lock()
+	sent := s.goAwaySent
+	s.goAwaySent = true
+	last := s.lastPeerID
+	s.mu.Unlock()
+	if !sent {
+		s.w.queueGoAway(last, GoAwayNormal, reason)
+	}
+	s.shutdown(fmt.Errorf("%w: %s", ErrSessionClosed, reason), true)
+	return nil
+}
+
 // Done returns a channel that is closed when the session is over.
 func (s *Session) Done() <-chan struct{} { return s.done }
 
@@ -419,7 +438,7 @@ func (s *Session) end(err error, flush bool, g *finalGoAway) {
 		}
 		s.stallMu.Unlock()
 		switch {
-		case errors.Is(err, ErrSessionClosed), err == ErrGoAway:
+		case errors.Is(err, ErrSessionClosed), errors.Is(err, ErrGoAway):
 			s.log.Debug("transport: session closed", "reason", err, "remote", s.conn.RemoteAddr())
 		default:
 			s.log.Info("transport: session closed", "reason", err, "remote", s.conn.RemoteAddr())
