@@ -1,0 +1,205 @@
+package pb
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// capturesDir holds the raw bytes of the Twisted docs' PB seed exchange,
+// captured between Twisted 22.4 peers (PB-WIRE.md §10).
+const capturesDir = "../../../shared/reference/pb-captures"
+
+func readCapture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(capturesDir, name))
+	if err != nil {
+		t.Fatalf("the Twisted captures must be present at %s (relative to rpc/pb): %v", capturesDir, err)
+	}
+	return b
+}
+
+// captureSegment is one TCP segment of seed-annotated.txt.
+type captureSegment struct {
+	fromServer bool
+	raw        []byte
+	exprs      []string // the "=> expression:" lines
+}
+
+func readAnnotated(t *testing.T) []captureSegment {
+	t.Helper()
+	text := readCapture(t, "seed-annotated.txt")
+	var segs []captureSegment
+	sc := bufio.NewScanner(bytes.NewReader(text))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case strings.HasPrefix(line, "--- "):
+			segs = append(segs, captureSegment{fromServer: strings.Contains(line, "server(pb3server.py) -> client")})
+		case strings.HasPrefix(line, "raw: "):
+			raw, err := hex.DecodeString(strings.ReplaceAll(strings.TrimPrefix(line, "raw: "), " ", ""))
+			if err != nil || len(segs) == 0 {
+				t.Fatalf("seed-annotated.txt: bad raw line %q: %v", line, err)
+			}
+			segs[len(segs)-1].raw = raw
+		case strings.HasPrefix(line, "=> expression: "):
+			if len(segs) == 0 {
+				t.Fatalf("seed-annotated.txt: expression before any segment")
+			}
+			s := &segs[len(segs)-1]
+			s.exprs = append(s.exprs, strings.TrimPrefix(line, "=> expression: "))
+		}
+	}
+	if len(segs) == 0 {
+		t.Fatal("seed-annotated.txt holds no segments")
+	}
+	return segs
+}
+
+// formatExpr prints a decoded Banana expression the way seed-annotated.txt
+// does: strings quoted with single quotes, lists in brackets.
+func formatExpr(v any) string {
+	var b strings.Builder
+	var walk func(any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case []any:
+			b.WriteByte('[')
+			for i, e := range v {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				walk(e)
+			}
+			b.WriteByte(']')
+		case []byte:
+			b.WriteByte('\'')
+			for _, c := range v {
+				if c >= 0x20 && c < 0x7f && c != '\'' && c != '\\' {
+					b.WriteByte(c)
+				} else {
+					fmt.Fprintf(&b, "\\x%02x", c)
+				}
+			}
+			b.WriteByte('\'')
+		case int64:
+			b.WriteString(strconv.FormatInt(v, 10))
+		case *big.Int:
+			b.WriteString(v.String())
+		case float64:
+			b.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
+		default:
+			fmt.Fprintf(&b, "<%T %v>", v, v)
+		}
+	}
+	walk(v)
+	return b.String()
+}
+
+// decodeDirection decodes one direction's bytes as its receiver would: the
+// first expression in dialect negotiation, the rest in dialect "pb".
+func decodeDirection(t *testing.T, raw []byte, split int) []any {
+	t.Helper()
+	d := newBananaDecoder(defaultBananaLimits)
+	var all []any
+	for len(raw) > 0 {
+		n := min(split, len(raw))
+		got, err := d.feed(raw[:n])
+		raw = raw[n:]
+		if err != nil {
+			t.Fatalf("feed: %v", err)
+		}
+		all = append(all, got...)
+		if len(all) == 1 && len(got) > 0 {
+			d.setDialect(true)
+			more, err := d.feed(nil)
+			if err != nil {
+				t.Fatalf("feed after setDialect: %v", err)
+			}
+			all = append(all, more...)
+		}
+	}
+	return all
+}
+
+func TestGoldenSeedCaptures(t *testing.T) {
+	segs := readAnnotated(t)
+	for _, dir := range []struct {
+		name       string
+		file       string
+		fromServer bool
+	}{
+		{"client-to-server", "seed-client-to-server.bin", false},
+		{"server-to-client", "seed-server-to-client.bin", true},
+	} {
+		t.Run(dir.name, func(t *testing.T) {
+			raw := readCapture(t, dir.file)
+			var wantRaw []byte
+			var want []string
+			for _, s := range segs {
+				if s.fromServer == dir.fromServer {
+					wantRaw = append(wantRaw, s.raw...)
+					want = append(want, s.exprs...)
+				}
+			}
+			if !bytes.Equal(raw, wantRaw) {
+				t.Fatalf("%s differs from the raw lines of seed-annotated.txt", dir.file)
+			}
+			for _, split := range []int{1, 2, 3, 7, len(raw)} {
+				got := decodeDirection(t, raw, split)
+				if len(got) != len(want) {
+					t.Fatalf("split %d: decoded %d expressions, the annotation has %d", split, len(got), len(want))
+				}
+				for i := range got {
+					if s := formatExpr(got[i]); s != want[i] {
+						t.Errorf("split %d: expression %d = %s, annotated %s", split, i, s, want[i])
+					}
+				}
+			}
+			// Re-encode: the negotiation expression without the vocabulary,
+			// everything after it in dialect "pb", byte for byte as Twisted.
+			var enc []byte
+			for i, e := range decodeDirection(t, raw, len(raw)) {
+				var err error
+				if enc, err = appendBanana(enc, e, i > 0); err != nil {
+					t.Fatalf("encode expression %d: %v", i, err)
+				}
+			}
+			if !bytes.Equal(enc, raw) {
+				t.Fatalf("re-encoded bytes differ from Twisted's:\n got % x\nwant % x", enc, raw)
+			}
+		})
+	}
+}
+
+func TestGoldenServerHello(t *testing.T) {
+	raw := readCapture(t, "seed-server-to-client.bin")
+	hello := bananaServerHello()
+	if !bytes.HasPrefix(raw, hello) {
+		t.Fatalf("bananaServerHello() = % x, Twisted's server starts with % x", hello, raw[:len(hello)])
+	}
+	d := newBananaDecoder(defaultBananaLimits)
+	got, err := d.feed(hello)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("decode hello: %v, %d expressions", err, len(got))
+	}
+	choice, err := chooseDialect(got[0].([]any))
+	if err != nil || string(choice) != "pb" {
+		t.Fatalf("chooseDialect = %q, %v; want pb", choice, err)
+	}
+	reply, err := appendBanana(nil, choice, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := readCapture(t, "seed-client-to-server.bin")
+	if !bytes.HasPrefix(client, reply) {
+		t.Fatalf("client reply % x, Twisted's client starts with % x", reply, client[:len(reply)])
+	}
+}
