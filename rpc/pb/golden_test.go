@@ -17,9 +17,13 @@ import (
 // captured between Twisted 22.4 peers (PB-WIRE.md §10).
 const capturesDir = "../../../shared/reference/pb-captures"
 
+func readFileCapture(name string) ([]byte, error) {
+	return os.ReadFile(filepath.Join(capturesDir, name))
+}
+
 func readCapture(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(capturesDir, name))
+	b, err := readFileCapture(name)
 	if err != nil {
 		t.Fatalf("the Twisted captures must be present at %s (relative to rpc/pb): %v", capturesDir, err)
 	}

@@ -311,8 +311,13 @@ func (j *jellier) seq(slot *any, tag string, items []any, depth int) error {
 }
 
 func (j *jellier) dict(slot *any, d *Dict, depth int) error {
-	if err := j.tooDeep(depth + 1); err != nil {
+	if err := j.tooDeep(depth); err != nil {
 		return err
+	}
+	if len(d.Items) > 0 {
+		if err := j.tooDeep(depth + 1); err != nil {
+			return err
+		}
 	}
 	i, seen := j.begin(slot, jellyKey{p: d, kind: tagDictionary})
 	if seen {
@@ -348,7 +353,7 @@ func (j *jellier) instance(slot *any, inst *Instance, depth int) error {
 
 // instanceAs jellies inst, known for references by the pointer id.
 func (j *jellier) instanceAs(slot *any, inst *Instance, id any, depth int) error {
-	if err := j.tooDeep(depth + 2); err != nil {
+	if err := j.tooDeep(depth); err != nil {
 		return err
 	}
 	if inst.Class == "" {
