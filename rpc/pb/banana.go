@@ -168,7 +168,9 @@ func (d *bananaDecoder) fail(at int64, reason string, args ...any) error {
 
 // feed consumes p and returns the top-level expressions it completed, in
 // order. Bytes of an unfinished expression are kept for the next call. feed
-// never keeps a reference to p.
+// never keeps a reference to p. On an error it returns the expressions
+// completed before the bad byte with it, as Twisted dispatches each command
+// the moment it is complete.
 func (d *bananaDecoder) feed(p []byte) ([]any, error) {
 	if d.err != nil {
 		return nil, d.err
@@ -221,7 +223,7 @@ func (d *bananaDecoder) feed(p []byte) ([]any, error) {
 				i++
 			}
 			if len(d.digits)+i > d.lim.maxDigits {
-				return nil, d.fail(d.off+int64(d.lim.maxDigits-len(d.digits)), "more than %d digit bytes before a type byte", d.lim.maxDigits)
+				return out, d.fail(d.off+int64(d.lim.maxDigits-len(d.digits)), "more than %d digit bytes before a type byte", d.lim.maxDigits)
 			}
 			d.digits = append(d.digits, p[:i]...)
 			d.off += int64(i)
@@ -235,15 +237,15 @@ func (d *bananaDecoder) feed(p []byte) ([]any, error) {
 			var err error
 			out, err = d.token(typ, out)
 			if err != nil {
-				return nil, err
+				return out, err
 			}
 		}
 		if d.err != nil {
-			return nil, d.err
+			return out, d.err
 		}
 		if d.lim.maxExpr > 0 && (len(d.stack) > 0 || d.state != stateToken || len(d.digits) > 0) &&
 			d.off-d.start > int64(d.lim.maxExpr) {
-			return nil, d.fail(d.off-1, "expression longer than %d bytes", d.lim.maxExpr)
+			return out, d.fail(d.off-1, "expression longer than %d bytes", d.lim.maxExpr)
 		}
 		if d.dialect == dialectUndecided && len(out) > 0 {
 			if len(p) > 0 {
@@ -264,10 +266,10 @@ func (d *bananaDecoder) token(typ byte, out []any) ([]any, error) {
 	case bananaList:
 		n, ok := smallDigits(digits)
 		if !ok || n > uint64(d.lim.maxList) {
-			return nil, d.fail(d.off-1, "list of %s items exceeds %d", digitString(digits), d.lim.maxList)
+			return out, d.fail(d.off-1, "list of %s items exceeds %d", digitString(digits), d.lim.maxList)
 		}
 		if len(d.stack) >= d.lim.maxDepth {
-			return nil, d.fail(d.off-1, "lists nested deeper than %d", d.lim.maxDepth)
+			return out, d.fail(d.off-1, "lists nested deeper than %d", d.lim.maxDepth)
 		}
 		if n == 0 {
 			return d.got([]any{}, out), nil
@@ -281,7 +283,7 @@ func (d *bananaDecoder) token(typ byte, out []any) ([]any, error) {
 	case bananaString:
 		n, ok := smallDigits(digits)
 		if !ok || n > uint64(d.lim.maxString) {
-			return nil, d.fail(d.off-1, "string of %s bytes exceeds %d", digitString(digits), d.lim.maxString)
+			return out, d.fail(d.off-1, "string of %s bytes exceeds %d", digitString(digits), d.lim.maxString)
 		}
 		if n == 0 {
 			return d.got([]byte{}, out), nil
@@ -297,16 +299,16 @@ func (d *bananaDecoder) token(typ byte, out []any) ([]any, error) {
 		return out, nil
 	case bananaVocab:
 		if d.dialect != dialectPB {
-			return nil, d.fail(d.off-1, "vocabulary token outside dialect pb")
+			return out, d.fail(d.off-1, "vocabulary token outside dialect pb")
 		}
 		n, ok := smallDigits(digits)
 		w, known := vocabWord(n)
 		if !ok || !known {
-			return nil, d.fail(d.off-1, "vocabulary token %s is not in the pb vocabulary", digitString(digits))
+			return out, d.fail(d.off-1, "vocabulary token %s is not in the pb vocabulary", digitString(digits))
 		}
 		return d.got([]byte(w), out), nil
 	}
-	return nil, d.fail(d.off-1, "invalid type byte 0x%02x", typ)
+	return out, d.fail(d.off-1, "invalid type byte 0x%02x", typ)
 }
 
 // got appends a finished value to the innermost open list, closing every list

@@ -380,3 +380,18 @@ func TestBananaEncodeRefuses(t *testing.T) {
 		t.Errorf("a string at the limit: %v", err)
 	}
 }
+
+// The expressions complete before a bad byte come with the error, in the same
+// feed, as Twisted dispatches each one before it reads the next.
+func TestBananaErrorKeepsEarlierExpressions(t *testing.T) {
+	d := newBananaDecoder(defaultBananaLimits)
+	d.setDialect(true)
+	got, err := d.feed(mustHex(t, "02 80 13 87 06 81 02 80 1d 87 01 81 01 88"))
+	var be *BananaError
+	if !errors.As(err, &be) || be.Offset != 13 || !strings.Contains(be.Reason, "invalid type byte 0x88") {
+		t.Fatalf("error %v, want invalid type byte at offset 13", err)
+	}
+	if len(got) != 2 || formatExpr(got[0]) != "['version', 6]" || formatExpr(got[1]) != "['decref', 1]" {
+		t.Fatalf("expressions before the error: %v", got)
+	}
+}

@@ -17,9 +17,13 @@ import (
 // captured between Twisted 22.4 peers (PB-WIRE.md §10).
 const capturesDir = "../../../shared/reference/pb-captures"
 
+func readFileCapture(name string) ([]byte, error) {
+	return os.ReadFile(filepath.Join(capturesDir, name))
+}
+
 func readCapture(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(capturesDir, name))
+	b, err := readFileCapture(name)
 	if err != nil {
 		t.Fatalf("the Twisted captures must be present at %s (relative to rpc/pb): %v", capturesDir, err)
 	}
@@ -79,6 +83,8 @@ func formatExpr(v any) string {
 				walk(e)
 			}
 			b.WriteByte(']')
+		case string: // a tag or text atom of an expression built to be sent
+			walk([]byte(v))
 		case []byte:
 			b.WriteByte('\'')
 			for _, c := range v {
@@ -201,5 +207,95 @@ func TestGoldenServerHello(t *testing.T) {
 	client := readCapture(t, "seed-client-to-server.bin")
 	if !bytes.HasPrefix(client, reply) {
 		t.Fatalf("client reply % x, Twisted's client starts with % x", reply, client[:len(reply)])
+	}
+}
+
+// parseExpr reads an expression written as formatExpr prints it (lists in
+// brackets, strings in single quotes with \xNN escapes, integers, floats)
+// into what bananaDecoder would produce.
+func parseExpr(t *testing.T, s string) any {
+	t.Helper()
+	p := exprParser{s: s}
+	v, err := p.value()
+	if err == nil && strings.TrimSpace(p.s[p.i:]) != "" {
+		err = fmt.Errorf("trailing %q", p.s[p.i:])
+	}
+	if err != nil {
+		t.Fatalf("parseExpr(%q): %v", s, err)
+	}
+	return v
+}
+
+type exprParser struct {
+	s string
+	i int
+}
+
+func (p *exprParser) skip() {
+	for p.i < len(p.s) && (p.s[p.i] == ' ' || p.s[p.i] == ',') {
+		p.i++
+	}
+}
+
+func (p *exprParser) value() (any, error) {
+	p.skip()
+	if p.i >= len(p.s) {
+		return nil, fmt.Errorf("unexpected end")
+	}
+	switch c := p.s[p.i]; {
+	case c == '[':
+		p.i++
+		l := []any{}
+		for {
+			p.skip()
+			if p.i < len(p.s) && p.s[p.i] == ']' {
+				p.i++
+				return l, nil
+			}
+			v, err := p.value()
+			if err != nil {
+				return nil, err
+			}
+			l = append(l, v)
+		}
+	case c == '\'':
+		p.i++
+		var b []byte
+		for p.i < len(p.s) && p.s[p.i] != '\'' {
+			if p.s[p.i] == '\\' && p.i+3 < len(p.s) && p.s[p.i+1] == 'x' {
+				n, err := strconv.ParseUint(p.s[p.i+2:p.i+4], 16, 8)
+				if err != nil {
+					return nil, err
+				}
+				b = append(b, byte(n))
+				p.i += 4
+				continue
+			}
+			b = append(b, p.s[p.i])
+			p.i++
+		}
+		p.i++
+		if b == nil {
+			b = []byte{}
+		}
+		return b, nil
+	default:
+		j := p.i
+		for j < len(p.s) && strings.IndexByte("+-0123456789.eEinfa", p.s[j]) >= 0 {
+			j++
+		}
+		tok := p.s[p.i:j]
+		p.i = j
+		if n, ok := new(big.Int).SetString(tok, 10); ok {
+			if n.IsInt64() {
+				return n.Int64(), nil
+			}
+			return n, nil
+		}
+		f, err := strconv.ParseFloat(tok, 64)
+		if err != nil {
+			return nil, fmt.Errorf("bad token %q", tok)
+		}
+		return f, nil
 	}
 }
