@@ -109,28 +109,22 @@ func (h *hooks) releaseAll() {
 	h.imported = nil
 }
 
-// toPython turns a Go value into the Python model jelly takes: values passed
-// by reference are left for jellyRef; the rest go through fromGo.
+// toPython prepares a Go value for jelly, which takes Go values as they
+// are: jellyRef sends references, reflection (fromGo) the rest. A nil
+// interface or pointer is None.
 func (c *Conn) toPython(v reflect.Value) (any, error) {
-	for v.IsValid() && v.Kind() == reflect.Interface {
-		if v.IsNil() {
-			return nil, nil
-		}
-		v = v.Elem()
-	}
 	if !v.IsValid() {
 		return nil, nil
 	}
-	if rpc.PassedByReference(v.Type()) {
-		if v.Kind() == reflect.Pointer && v.IsNil() {
+	if v.Kind() == reflect.Interface || v.Kind() == reflect.Pointer {
+		if v.IsNil() {
 			return nil, nil
 		}
-		return v.Interface(), nil
 	}
 	if k, ok := v.Interface().(Kwargs); ok {
 		return c.kwargsDict(k)
 	}
-	return fromGo(v, c.opts.py2Strings)
+	return v.Interface(), nil
 }
 
 // kwargsDict is kw as a Python dict with str keys, in sorted key order.
@@ -273,8 +267,6 @@ func (c *Conn) setReply(reply any, v any) error {
 func remoteErrorFrom(v any) error {
 	switch f := v.(type) {
 	case *Failure:
-		return newRemoteError(f.Type, f.Value, f.Traceback, f.Parents)
-	case Failure:
 		return newRemoteError(f.Type, f.Value, f.Traceback, f.Parents)
 	case *Instance:
 		return newRemoteError(f.Class, fmt.Sprint(f.State), "", nil)

@@ -134,11 +134,11 @@ func (c *Conn) onMessage(l []any, cache bool) error {
 
 // unjellyCall unjellies a message's args (a tuple) and kw (a dictionary).
 func (c *Conn) unjellyCall(argSexp, kwSexp any, h *hooks) ([]any, *Dict, error) {
-	a, err := unjelly(argSexp, h, defaultJellyLimits)
+	a, err := unjelly(argSexp, h, defaultBananaLimits)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: arguments: %w", rpc.ErrBadArguments, err)
 	}
-	k, err := unjelly(kwSexp, h, defaultJellyLimits)
+	k, err := unjelly(kwSexp, h, defaultBananaLimits)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: keyword arguments: %w", rpc.ErrBadArguments, err)
 	}
@@ -165,7 +165,7 @@ func (c *Conn) refuse(reqID int64, want bool, err error, method string) {
 		return
 	}
 	f, _ := failureOf(err, method)
-	c.send(context.Background(), []any{[]byte("error"), reqID, failureSexp(f, false, c.opts.py2Strings)}, false)
+	c.sendFailure(context.Background(), reqID, failureValue(f, false), false)
 }
 
 // serve runs one handler and answers it.
@@ -187,8 +187,18 @@ func (c *Conn) serve(t *target, m *registry.Method, in []reflect.Value, reqID in
 		c.log.Error("pb: handler failed", "remote", c.RemoteAddr(), "method", m.Name, "err", err)
 	}
 	if want {
-		c.send(c.ctx, []any{[]byte("error"), reqID, failureSexp(f, c.opts.unsafeTracebacks, c.opts.py2Strings)}, true)
+		c.sendFailure(c.ctx, reqID, failureValue(f, c.opts.unsafeTracebacks), true)
 	}
+}
+
+// sendFailure answers reqID with an error command.
+func (c *Conn) sendFailure(ctx context.Context, reqID int64, f *Failure, wait bool) {
+	sexp, err := jelly(f, &hooks{c: c}, c.opts.py2Strings)
+	if err != nil { // a failure is strings only: this cannot happen
+		c.log.Error("pb: cannot jelly a failure", "err", err)
+		return
+	}
+	c.send(ctx, []any{[]byte("error"), reqID, sexp}, wait)
 }
 
 // sendResult answers reqID with a handler's result.
@@ -239,18 +249,27 @@ func (c *Conn) call(ctx context.Context, r *remoteRef, method string, reply any,
 	var p *pendingCall
 	answer := int64(0)
 	if want {
-		p = &pendingCall{reply: reply, done: make(chan struct{})}
+		// The objects passed stay exported until the answer is read, even
+		// if the peer's decref comes first: a Twisted callee that returns
+		// an argument sends ['decref', n] before its answer ['local', n].
+		p = &pendingCall{reply: reply, done: make(chan struct{}), pins: c.exports.pin(h.exported)}
 		answer = 1
 	}
 	id, err := c.calls.add(p)
 	if err != nil {
 		h.undoExports()
+		if p != nil {
+			c.exports.unpin(p.pins)
+		}
 		return err
 	}
 	cmd := []any{[]byte("message"), id, r.objectID(), []byte(method), answer, argSexp, kwSexp}
 	if err := c.send(ctx, cmd, true); err != nil {
 		c.calls.drop(id)
 		h.undoExports()
+		if p != nil {
+			c.exports.unpin(p.pins)
+		}
 		return err
 	}
 	if !want {
@@ -305,7 +324,8 @@ func (c *Conn) onAnswer(l []any, isError bool) error {
 		return protocolErrorf("%s for request %d, which is not waiting", l[0], id)
 	}
 	h := &hooks{c: c}
-	v, err := unjelly(l[2], h, defaultJellyLimits)
+	v, err := unjelly(l[2], h, defaultBananaLimits)
+	c.exports.unpin(p.pins)
 	if p.forgotten {
 		h.releaseAll() // the caller gave up: give the references back now
 		return nil

@@ -99,7 +99,7 @@ func (b *brokerRoot) RemoteViaRef(ctx context.Context, r *rpc.Ref) (int, error) 
 
 type doubler struct {
 	rpc.Referenceable
-	id int // not zero-size: two doublers are two objects
+	_ byte // not zero-size: two doublers are two objects
 }
 
 func (d *doubler) RemoteDouble(n int) int { return 2 * n }

@@ -16,6 +16,7 @@ type pendingCall struct {
 	err       error
 	done      chan struct{}
 	forgotten bool
+	pins      []int64 // exports held until the answer is read (see Conn.call)
 }
 
 // callTable numbers this side's requests (1, 2, 3 ... per connection, as

@@ -19,8 +19,6 @@ const (
 	pyDeadReference  = "twisted.spread.pb.DeadReferenceError"
 	pyTypeError      = "builtins.TypeError"
 	pyException      = "builtins.Exception"
-	// copyableFailureTag is the Copyable tag of a failure on the wire.
-	copyableFailureTag = "twisted.spread.pb.CopyableFailure"
 	// invalidObjectID is the value of Twisted's failure for a message to an
 	// object it does not hold.
 	invalidObjectID = "Invalid Object ID"
@@ -121,10 +119,13 @@ type failure struct {
 // error not worth logging (rpc.Expected, and the broker's own refusals).
 func failureOf(err error, method string) (f failure, expected bool) {
 	var re *RemoteError
+	var pf *Failure
 	var pe *registry.PanicError
 	switch {
 	case errors.As(err, &re):
 		return failure{re.Type, re.Value, re.Traceback, re.parents()}, rpc.IsExpected(err)
+	case errors.As(err, &pf):
+		return failure{pf.Type, pf.Value, pf.Traceback, pf.Parents}, slices.Contains(pf.Parents, pyPBError)
 	case errors.Is(err, rpc.ErrNoSuchMethod):
 		return failure{pyNoSuchMethod, "No such method: remote_" + method, "",
 			append([]string{pyNoSuchMethod, "builtins.AttributeError"}, pyBase...)}, true
@@ -147,44 +148,13 @@ func failureOf(err error, method string) (f failure, expected bool) {
 	return failure{typ, err.Error(), "", append([]string{typ}, pyBase...)}, false
 }
 
-// text is s as the peer profile wants a Python str: ['unicode', utf8] for
-// Python 3, bare bytes for Python 2.
-func text(s string, py2 bool) any {
-	if py2 {
-		return []byte(s)
+// failureValue is the Failure jelly sends for f: Twisted's CopyableFailure
+// with every field Twisted 22.4 sends (PB-WIRE.md §6). The traceback goes
+// only with unsafeTracebacks.
+func failureValue(f failure, unsafeTracebacks bool) *Failure {
+	out := &Failure{Type: f.typ, Value: f.value, Parents: f.parents}
+	if unsafeTracebacks {
+		out.Traceback = f.traceback
 	}
-	return []any{[]byte("unicode"), []byte(s)}
-}
-
-// failureSexp is the jelly of a CopyableFailure with every field Twisted 22.4
-// sends, in its order (PB-WIRE.md §6): type as bytes, value, traceback and
-// parents as text.
-func failureSexp(f failure, unsafeTracebacks, py2 bool) []any {
-	tb := "Traceback unavailable\n"
-	if unsafeTracebacks && f.traceback != "" {
-		tb = f.traceback
-	}
-	parents := []any{[]byte("list")}
-	for _, p := range f.parents {
-		parents = append(parents, text(p, py2))
-	}
-	boolean := func(b bool) any {
-		if b {
-			return []any{[]byte("boolean"), []byte("true")}
-		}
-		return []any{[]byte("boolean"), []byte("false")}
-	}
-	field := func(k string, v any) any { return []any{text(k, py2), v} }
-	return []any{[]byte(copyableFailureTag), []any{[]byte("dictionary"),
-		field("count", int64(1)),
-		field("type", []byte(f.typ)),
-		field("value", text(f.value, py2)),
-		field("captureVars", boolean(false)),
-		field("frames", []any{[]byte("list")}),
-		field("stack", []any{[]byte("list")}),
-		field("tb", []any{[]byte("None")}),
-		field("parents", parents),
-		field("unsafeTracebacks", boolean(unsafeTracebacks)),
-		field("traceback", text(tb, py2)),
-	}}
+	return out
 }

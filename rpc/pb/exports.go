@@ -137,6 +137,29 @@ func (t *exportTable) add(reg *registry.Registry, v any) (int64, error) {
 	return t.next, nil
 }
 
+// pin adds one to the count of each of ids (which were just exported), so
+// they outlive the peer's decrefs until unpin; it returns ids.
+func (t *exportTable) pin(ids []int64) []int64 {
+	if len(ids) == 0 {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, id := range ids {
+		if e := t.byID[id]; e != nil {
+			e.count++
+		}
+	}
+	return ids
+}
+
+// unpin takes back what pin added.
+func (t *exportTable) unpin(ids []int64) {
+	for _, id := range ids {
+		t.release(id)
+	}
+}
+
 // get returns the exported object luid, or nil.
 func (t *exportTable) get(id int64) *target {
 	t.mu.Lock()

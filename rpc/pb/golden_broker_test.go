@@ -154,3 +154,105 @@ func TestGoldenSeedServer(t *testing.T) {
 		t.Errorf("One printed %q", s)
 	}
 }
+
+// fakePeer is a hand-driven PB server for one connection.
+type fakePeer struct {
+	t   *testing.T
+	nc  net.Conn
+	dec *bananaDecoder
+	q   []any
+}
+
+// listenFake accepts one connection, sends the dialect offer and reads the
+// client's choice.
+func listenFake(t *testing.T) (addr string, peer chan *fakePeer) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	peer = make(chan *fakePeer, 1)
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		t.Cleanup(func() { nc.Close() })
+		nc.SetDeadline(time.Now().Add(30 * time.Second))
+		nc.Write(bananaServerHello())
+		p := &fakePeer{t: t, nc: nc, dec: newBananaDecoder(defaultBananaLimits)}
+		if choice := p.next(); string(asBytes(choice)) != "pb" {
+			t.Errorf("client chose %v", choice)
+		}
+		p.dec.setDialect(true)
+		held, _ := p.dec.feed(nil)
+		p.q = append(p.q, held...)
+		p.send([]any{[]byte("version"), int64(6)})
+		peer <- p
+	}()
+	return ln.Addr().String(), peer
+}
+
+// next returns the client's next expression.
+func (p *fakePeer) next() any {
+	for len(p.q) == 0 {
+		buf := make([]byte, 4096)
+		n, err := p.nc.Read(buf)
+		if err != nil {
+			return nil // the client hung up; the test checks what it needs
+		}
+		exprs, err := p.dec.feed(buf[:n])
+		if err != nil {
+			p.t.Errorf("fake peer decode: %v", err)
+			return nil
+		}
+		p.q = append(p.q, exprs...)
+	}
+	e := p.q[0]
+	p.q = p.q[1:]
+	return e
+}
+
+func (p *fakePeer) send(cmd []any) {
+	b, err := appendBanana(nil, cmd, true)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.nc.Write(b)
+}
+
+// A Twisted callee that returns the reference it was passed sends its
+// decref before the answer ['local', n]: the object must still come home.
+func TestDecrefBeforeAnswerKeepsArgument(t *testing.T) {
+	addr, peers := listenFake(t)
+	ctx := testContext(t)
+	c, err := Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	go func() {
+		p := <-peers
+		for {
+			cmd, _ := p.next().([]any)
+			if cmd == nil {
+				return
+			}
+			if string(asBytes(cmd[0])) != "message" {
+				continue
+			}
+			// ['message', id, 'root', 'echoRef', 1, ['tuple', ['remote', n]], kw]
+			n := cmd[5].([]any)[1].([]any)[1]
+			p.send([]any{[]byte("decref"), n})
+			p.send([]any{[]byte("answer"), cmd[1], []any{[]byte("local"), n}})
+		}
+	}()
+	d := &doubler{}
+	var home *doubler
+	if err := c.Root().Call(ctx, "echoRef", &home, d); err != nil || home != d {
+		t.Fatalf("echoRef = %p, %v; want %p", home, err, d)
+	}
+	if n := c.Stats().Exports; n != 0 {
+		t.Errorf("exports after the answer: %d, want 0", n)
+	}
+}

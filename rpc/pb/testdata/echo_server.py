@@ -80,8 +80,10 @@ class Echo(pb.Root):
         return p.x + p.y
 
     def remote_refcount(self):
-        """The objects the connection's broker exports (its localObjects)."""
-        return sum(len(b.localObjects) for b in Factory.brokers if b.connected)
+        """The objects the connections' brokers export by reference (their
+        localObjects, less the root, which is held under b"root")."""
+        return sum(1 for b in Factory.brokers if b.connected
+                   for luid in b.localObjects if isinstance(luid, int))
 
 
 port = reactor.listenTCP(int(sys.argv[1]), Factory(Echo()), interface="127.0.0.1")
