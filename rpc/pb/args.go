@@ -45,6 +45,9 @@ func (h *hooks) unjellyRemote(id int64) (any, error) {
 }
 
 func (h *hooks) unjellyLocal(id int64) (any, error) {
+	if id == 0 && h.c.root != nil { // ['local', 'root']
+		return h.c.root.val, nil
+	}
 	t := h.c.exports.get(id)
 	if t == nil {
 		return nil, fmt.Errorf("%w: ['local', %d] names an object this side does not export", rpc.ErrNoSuchObject, id)

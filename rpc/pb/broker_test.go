@@ -347,3 +347,16 @@ func asBytes(v any) []byte {
 	b, _ := v.([]byte)
 	return b
 }
+
+func (b *brokerRoot) RemoteIsRoot(v any) bool { return v == any(b) }
+
+// The peer's root sent back to it arrives as the root object
+// (['local', 'root']).
+func TestRootComesHome(t *testing.T) {
+	ctx := testContext(t)
+	_, c := pbPair(t, newBrokerRoot(), nil)
+	var ok bool
+	if err := c.Root().Call(ctx, "isRoot", &ok, c.Root()); err != nil || !ok {
+		t.Errorf("isRoot(root) = %v, %v; want true", ok, err)
+	}
+}
