@@ -49,8 +49,11 @@ func (c *Conn) handle(cmd any) error {
 	case "decache":
 		return protocolErrorf("decache of cache %v: this side sends no Cacheables", l[1:])
 	case "uncache":
-		// The owner of a Cacheable this side received forgot it; no cache
-		// is kept here (cached copies arrive as plain values).
+		id, err := oneInt(l)
+		if err != nil {
+			return err
+		}
+		c.caches.uncache(id)
 		return nil
 	case "didNotUnderstand":
 		c.log.Warn("pb: the peer did not understand a command", "remote", c.RemoteAddr(), "command", fmt.Sprint(l[1:]))
@@ -96,6 +99,10 @@ func (c *Conn) onMessage(l []any, cache bool) error {
 	case int64:
 		if !cache {
 			t = c.exports.get(id)
+		} else if c.caches.has(id) {
+			h.releaseAll()
+			c.refuse(reqID, want, fmt.Errorf("%w: observe_%s (Cacheable copies are not observed)", rpc.ErrNoSuchMethod, method), string(method))
+			return nil
 		}
 	default:
 		return protocolErrorf("%s to an object id that is a %s", l[0], bananaKind(l[2]))

@@ -46,6 +46,7 @@ type Conn struct {
 	calls    callTable
 	exports  exportTable
 	imports  importTable
+	caches   cacheTable
 	handlers atomic.Int32
 
 	done     chan struct{}
@@ -74,6 +75,7 @@ func newConn(nc net.Conn, o *options, root *target, server bool) *Conn {
 	c.calls.init(o.maxPendingCalls)
 	c.exports.init(o.maxExports)
 	c.imports.init()
+	c.caches.init(o.maxExports)
 	c.peerRoot = rpc.NewRemoteRef(&remoteRef{c: c, root: true})
 	return c
 }

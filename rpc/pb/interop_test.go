@@ -496,6 +496,22 @@ func TestGoClientAgainstTwistedServer(t *testing.T) {
 		t.Errorf("sumPoint: %v, %v", sum, err)
 	}
 
+	// A Cacheable arrives as a plain copy; its decaches stop the owner
+	// observing.
+	var counter any
+	for range 2 {
+		if err := root.Call(ctx, "getCounter", &counter); err != nil {
+			t.Fatalf("getCounter: %v", err)
+		}
+		if in, ok := counter.(*Instance); !ok || in.Class != "__main__.Counter" {
+			t.Errorf("getCounter: %#v, want an Instance of __main__.Counter", counter)
+		}
+	}
+	var stopped int
+	if err := root.Call(ctx, "stoppedObserving", &stopped); err != nil || stopped != 2 {
+		t.Errorf("stoppedObserving: %d, %v; want 2 (each copy given back by its decache)", stopped, err)
+	}
+
 	// One-way calls.
 	if err := root.Send(ctx, "oneway", 42); err != nil {
 		t.Fatal(err)

@@ -23,6 +23,22 @@ class Point(pb.RemoteCopy, pb.Copyable):
 pb.setUnjellyableForClass("firefly.test.Point", Point)
 
 
+class Counter(pb.Cacheable):
+    """A Cacheable: the Go side keeps its copies as plain values and gives
+    each back at once with a decache."""
+
+    stopped = 0
+
+    def __init__(self):
+        self.n = 0
+
+    def getStateToCacheAndObserveFor(self, perspective, observer):
+        return {"n": self.n}
+
+    def stoppedObserving(self, perspective, observer):
+        Counter.stopped += 1
+
+
 class Greeter(pb.Referenceable):
     def remote_hello(self, name):
         return "hello " + name
@@ -42,6 +58,7 @@ class Factory(pb.PBServerFactory):
 class Echo(pb.Root):
     last_oneway = None
     greeter = Greeter()
+    counter = Counter()
 
     def remote_echo(self, *args, **kw):
         return args, kw
@@ -78,6 +95,12 @@ class Echo(pb.Root):
 
     def remote_sumPoint(self, p):
         return p.x + p.y
+
+    def remote_getCounter(self):
+        return self.counter
+
+    def remote_stoppedObserving(self):
+        return Counter.stopped
 
     def remote_refcount(self):
         """The objects the connections' brokers export by reference (their
