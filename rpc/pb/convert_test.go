@@ -187,7 +187,7 @@ func TestConvertCopyables(t *testing.T) {
 	want := "['game.models.Player', ['dictionary', [['unicode', 'playerName'], ['unicode', 'Ann']], " +
 		"[['unicode', 'id'], 7], [['unicode', 'httpPort'], 8080], [['unicode', 'points'], 1.5], " +
 		"[['unicode', 'tags'], ['list', ['unicode', 'a']]], " +
-		"[['unicode', 'pos'], ['__main__.Point', ['dictionary', [['unicode', 'x'], 1], [['unicode', 'y'], 2]]]], " +
+		"[['unicode', 'pos'], ['__main__.Point', ['dictionary', [['unicode', 'x'], 1], [['unicode', 'y'], 2.0]]]], " +
 		"[['unicode', 'level'], 3]]]"
 	if got := formatExpr(out); got != want {
 		t.Errorf("jelly(Player):\n got %s\nwant %s", got, want)

@@ -133,7 +133,7 @@ func FuzzBanana(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte, split uint8) {
 		lim := defaultBananaLimits
 		if split&0x80 != 0 { // small limits, to reach them
-			lim = bananaLimits{maxDigits: 4, maxString: 8, maxList: 4, maxDepth: 4, maxExpr: 40}
+			lim = bananaLimits{maxDigits: 4, maxString: 16, maxList: 4, maxDepth: 4, maxExpr: 48} // maxString fits every vocabulary word
 		}
 		whole, errWhole := decodeStream(lim, in, len(in)+1)
 		step := int(split&0x1f) + 1

@@ -83,7 +83,7 @@ func TestJellyCapturedEcho(t *testing.T) {
 		nil, true, false, Set{int64(3)}, FrozenSet{int64(4)}, x, x, []any{}, Tuple{},
 	}
 	want := `['tuple', 0, 1, 127, 128, 2147483647, 2147483648, -1, -2147483648, -2147483649, 18446744073709551616, ` +
-		`1.5, -0, 'bytes', ['unicode', 'unicod\xc3\xa9'], 'list', ['list', 1, 2], ['tuple', 1, 2], ` +
+		`1.5, -0.0, 'bytes', ['unicode', 'unicod\xc3\xa9'], 'list', ['list', 1, 2], ['tuple', 1, 2], ` +
 		`['dictionary', [['unicode', 'a'], 1], ['b', ['list', ['None']]]], ['None'], ['boolean', 'true'], ` +
 		`['boolean', 'false'], ['set', 3], ['frozenset', 4], ['reference', 1, ['list', 1, 2]], ['dereference', 1], ` +
 		`['list'], ['tuple']]`
