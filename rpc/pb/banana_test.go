@@ -395,3 +395,32 @@ func TestBananaErrorKeepsEarlierExpressions(t *testing.T) {
 		t.Fatalf("expressions before the error: %v", got)
 	}
 }
+
+func BenchmarkBananaDecodeSeed(b *testing.B) {
+	raw, err := readFileCapture("seed-server-to-client.bin")
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw = raw[12:] // after the dialect offer
+	d := newBananaDecoder(defaultBananaLimits)
+	d.setDialect(true)
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if got, err := d.feed(raw); err != nil || len(got) != 4 {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkBananaEncodeSeed(b *testing.B) {
+	cmd := []any{"message", int64(1), int64(1), "print", int64(1), []any{"tuple", int64(12)}, []any{"dictionary"}}
+	buf := make([]byte, 0, 64)
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if buf, err = appendBanana(buf[:0], cmd, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -356,8 +356,8 @@ func (j *jellier) instanceAs(slot *any, inst *Instance, id any, depth int) error
 	if err := j.tooDeep(depth); err != nil {
 		return err
 	}
-	if inst.Class == "" {
-		return fmt.Errorf("%w: Copyable without a class name", ErrUnsendable)
+	if !isClassName([]byte(inst.Class)) {
+		return fmt.Errorf("%w: %q is not a Copyable class name", ErrUnsendable, inst.Class)
 	}
 	i, seen := j.begin(slot, jellyKey{p: id, kind: "instance"})
 	if seen {

@@ -371,6 +371,9 @@ func TestUnjellyRejects(t *testing.T) {
 		{"module", []any{b("module"), b("os")}},
 		{"instance", []any{b("instance"), b("a.B"), []any{b("dictionary")}}},
 		{"persistent", []any{b("persistent"), int64(1)}},
+		{"method", []any{b("method"), b("a.b"), []any{b("None")}}},
+		{"copy", []any{b("copy"), []any{b("dictionary")}}},
+		{"class name with a space", []any{b("a b"), []any{b("dictionary")}}},
 		{"copyable without state", []any{b("__main__.Point")}},
 		{"copyable state not a dict", []any{b("__main__.Point"), int64(1)}},
 		{"dict item not a pair", []any{b("dictionary"), []any{int64(1)}}},
@@ -390,6 +393,15 @@ func TestUnjellyRejects(t *testing.T) {
 	}
 }
 
+// A class registered without a module (setUnjellyableForClass("Player", …))
+// is a Copyable too.
+func TestUnjellyDotlessClass(t *testing.T) {
+	v, err := unjelly([]any{[]byte("Player"), []any{[]byte("dictionary")}}, nil, defaultBananaLimits)
+	if inst, ok := v.(*Instance); err != nil || !ok || inst.Class != "Player" {
+		t.Fatalf("unjelly = %#v, %v", v, err)
+	}
+}
+
 func TestJellyUnsendable(t *testing.T) {
 	type loop struct{ Next *loop }
 	lp := &loop{}
@@ -400,7 +412,7 @@ func TestJellyUnsendable(t *testing.T) {
 	}
 	for _, v := range []any{
 		make(chan int), func() {}, complex(1, 2), lp, bigPow2(448), deep,
-		&Instance{State: &Dict{}},
+		&Instance{State: &Dict{}}, &Instance{Class: "list"}, &Instance{Class: "a b"},
 	} {
 		if _, err := jelly(v, nil, false); !errors.Is(err, ErrUnsendable) {
 			t.Errorf("jelly(%T): %v, want ErrUnsendable", v, err)
@@ -418,5 +430,55 @@ func TestJellyUnsendable(t *testing.T) {
 	cmd := []any{"answer", int64(1), sexp}
 	if _, err := appendBanana(nil, cmd, true); err != nil {
 		t.Fatalf("an answer at the depth cap: %v", err)
+	}
+}
+
+// A call's arguments as the seed sends them, plus a string and a kwargs dict.
+func benchArgs() (Tuple, *Dict) {
+	return Tuple{int64(12), "hello", []byte("payload"), []any{int64(1), 2.5}},
+		&Dict{Items: []DictItem{{"name", "Bob"}}}
+}
+
+func BenchmarkJellyMessage(b *testing.B) {
+	args, kw := benchArgs()
+	buf := make([]byte, 0, 256)
+	b.ReportAllocs()
+	for b.Loop() {
+		a, err := jelly(args, nil, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		k, err := jelly(kw, nil, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cmd := []any{"message", int64(1), "root", "print", int64(1), a, k}
+		if buf, err = appendBanana(buf[:0], cmd, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkUnjellyMessage(b *testing.B) {
+	args, kw := benchArgs()
+	a, _ := jelly(args, nil, false)
+	k, _ := jelly(kw, nil, false)
+	enc, _ := appendBanana(nil, []any{"message", int64(1), "root", "print", int64(1), a, k}, true)
+	d := newBananaDecoder(defaultBananaLimits)
+	d.setDialect(true)
+	b.SetBytes(int64(len(enc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		exprs, err := d.feed(enc)
+		if err != nil || len(exprs) != 1 {
+			b.Fatal(err)
+		}
+		cmd := exprs[0].([]any)
+		if _, err := unjelly(cmd[5], nil, defaultBananaLimits); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := unjelly(cmd[6], nil, defaultBananaLimits); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
