@@ -59,6 +59,7 @@ func fuzzSeeds(f *testing.F) [][]byte {
 		"['tuple', ['remote', 3], ['local', 4], ['local', 'root'], ['cached', 2], ['__main__.Counter', 2, ['dictionary']]]",
 		"['dictionary', [['tuple', 1, 2], ['None']], [['unicode', 'k\\xc3\\xa9'], 18446744073709551616]]",
 		"['unpersistable', 'why']",
+		"['tuple', ['datetime', '2024 2 29 13 4 5 6007'], ['date', '2024 1 2'], ['timedelta', '-1 86398 500000']]",
 	} {
 		sexp := parseExprF(f, text)
 		enc, err := appendBanana(nil, sexp, true)

@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"reflect"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -263,6 +264,14 @@ func (j *jellier) into(slot *any, v any, depth int) error {
 			return nil
 		}
 		*slot = []any{tagUnpersistable, v.Reason}
+	case time.Time:
+		sexp, err := jellyTime(v)
+		if err != nil {
+			return err
+		}
+		*slot = sexp
+	case time.Duration:
+		*slot = jellyDuration(v)
 	case rawSexp:
 		*slot = v.sexp
 	default:

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fakeRef stands for a broker's reference in tests.
@@ -480,5 +481,43 @@ func BenchmarkUnjellyMessage(b *testing.B) {
 		if _, err := unjelly(cmd[6], nil, defaultBananaLimits); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestJellyTimes(t *testing.T) {
+	when := time.Date(2024, 2, 29, 13, 4, 5, 6007890, time.UTC)
+	got, back := wire(t, Tuple{when, -1500 * time.Millisecond, 36 * time.Hour}, nil, false)
+	want := "['tuple', ['datetime', '2024 2 29 13 4 5 6007'], ['timedelta', '-1 86398 500000'], ['timedelta', '1 43200 0']]"
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	bt := back.(Tuple)
+	if !bt[0].(time.Time).Equal(when.Truncate(time.Microsecond)) || bt[1] != -1500*time.Millisecond || bt[2] != 36*time.Hour {
+		t.Errorf("round trip: %v", bt)
+	}
+	// The wall clock of the time's own location goes out.
+	east := time.FixedZone("E", 3600)
+	if got, _ := wire(t, time.Date(2000, 1, 1, 0, 30, 0, 0, east), nil, false); got != "['datetime', '2000 1 1 0 30 0 0']" {
+		t.Errorf("zoned time: %s", got)
+	}
+	v, err := unjelly(parseExpr(t, "['date', '2024 1 2']"), nil, defaultBananaLimits)
+	if err != nil || !v.(time.Time).Equal(time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("date: %v, %v", v, err)
+	}
+	for _, bad := range []string{
+		"['datetime', '2023 2 29 0 0 0 0']", "['datetime', '2023 1 2']", "['datetime', '0 1 1 0 0 0 0']",
+		"['datetime', '2023 1 1 24 0 0 0']", "['date', 'x 1 1']", "['timedelta', '1000000000 0 0']",
+		"['timedelta', '0 86400 0']", "['timedelta', '200000 0 0']", "['time', '1 2 3 4']", "['decimal', 1, 2]",
+	} {
+		if _, err := unjelly(parseExpr(t, bad), nil, defaultBananaLimits); !errors.Is(err, ErrProtocol) {
+			t.Errorf("%s: %v, want a *JellyError", bad, err)
+		}
+	}
+	if _, err := jelly(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), nil, false); !errors.Is(err, ErrUnsendable) {
+		t.Errorf("year 10000: %v, want ErrUnsendable", err)
+	}
+	// The zero time.Time is datetime.min.
+	if got, _ := wire(t, time.Time{}, nil, false); got != "['datetime', '1 1 1 0 0 0 0']" {
+		t.Errorf("zero time: %s", got)
 	}
 }

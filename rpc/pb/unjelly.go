@@ -162,6 +162,10 @@ func (u *unjellier) tagged(l []any, depth int, ref *int64) (any, error) {
 			return nil, jellyErrorf("remote reference id is a %s", bananaKind(args[0]))
 		}
 		return u.h.unjellyRemote(id)
+	case tagDatetime, tagDate:
+		return unjellyDatetime(tag, args)
+	case tagTimedelta:
+		return unjellyTimedelta(tag, args)
 	case tagCached:
 		if len(args) != 1 {
 			return nil, jellyErrorf("cached with %d arguments", len(args))
