@@ -73,16 +73,21 @@ func wire(t *testing.T, v any, h jellyHooks, py2 bool) (string, any) {
 	return formatExpr(dec[0]), back
 }
 
-// The echo call of PB-WIRE.md §11, as Twisted 22.4 jellied its arguments.
-func TestJellyCapturedEcho(t *testing.T) {
+// capturedEchoArgs are the arguments of PB-WIRE.md §11's echo call.
+func capturedEchoArgs() Tuple {
 	x := []any{int64(1), int64(2)}
-	args := Tuple{
+	return Tuple{
 		int64(0), int64(1), int64(127), int64(128), int64(math.MaxInt32), int64(math.MaxInt32 + 1),
 		int64(-1), int64(math.MinInt32), int64(math.MinInt32 - 1), bigPow2(64), 1.5, math.Copysign(0, -1),
 		[]byte("bytes"), "unicodé", []byte("list"), []any{int64(1), int64(2)}, Tuple{int64(1), int64(2)},
 		&Dict{Items: []DictItem{{"a", int64(1)}, {[]byte("b"), []any{nil}}}},
 		nil, true, false, Set{int64(3)}, FrozenSet{int64(4)}, x, x, []any{}, Tuple{},
 	}
+}
+
+// The echo call of PB-WIRE.md §11, as Twisted 22.4 jellied its arguments.
+func TestJellyCapturedEcho(t *testing.T) {
+	args := capturedEchoArgs()
 	want := `['tuple', 0, 1, 127, 128, 2147483647, 2147483648, -1, -2147483648, -2147483649, 18446744073709551616, ` +
 		`1.5, -0.0, 'bytes', ['unicode', 'unicod\xc3\xa9'], 'list', ['list', 1, 2], ['tuple', 1, 2], ` +
 		`['dictionary', [['unicode', 'a'], 1], ['b', ['list', ['None']]]], ['None'], ['boolean', 'true'], ` +
