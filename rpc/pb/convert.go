@@ -45,7 +45,19 @@ var (
 	// declares: an Instance into a struct of another class, or into a
 	// struct that declares none.
 	ErrUnknownClass = errors.New("pb: unknown Copyable class")
+	// ErrTooLarge reports a value that would take more than
+	// convertMaxValues Go values, or nest deeper than the depth cap, once
+	// converted. A structure the peer shares (['dereference', n]) is copied
+	// for each use when it goes into a typed slice, so a few bytes on the
+	// wire could otherwise ask for an unbounded copy, and a cycle for an
+	// endless one.
+	ErrTooLarge = errors.New("pb: value too large to convert")
 )
+
+// convertMaxValues bounds the Go values one convertTo call creates. A
+// Banana expression within bananaExprLimit holds at most 1.4 million
+// tokens, so a value without shared parts always fits.
+const convertMaxValues = 1 << 21
 
 // ConvertError reports a Python value that does not convert into a Go type.
 type ConvertError struct {
@@ -56,7 +68,8 @@ type ConvertError struct {
 	Python string
 	// Go is the type it was converted into.
 	Go reflect.Type
-	// Err is ErrMismatch, ErrOverflow, ErrNone or ErrUnknownClass.
+	// Err is ErrMismatch, ErrOverflow, ErrNone, ErrUnknownClass or
+	// ErrTooLarge.
 	Err error
 }
 
@@ -103,7 +116,9 @@ func convertTo(v any, t reflect.Type) (reflect.Value, error) {
 }
 
 type converter struct {
-	path []string
+	path   []string
+	values int // into calls so far
+	depth  int // into calls under way
 }
 
 func (c *converter) fail(v any, t reflect.Type, err error) error {
@@ -124,6 +139,12 @@ func (c *converter) pop()             { c.path = c.path[:len(c.path)-1] }
 // into converts v into out, a settable value.
 func (c *converter) into(out reflect.Value, v any) error {
 	t := out.Type()
+	c.values++
+	c.depth++
+	defer func() { c.depth-- }()
+	if c.values > convertMaxValues || c.depth > jellyDepthLimit {
+		return c.fail(v, t, ErrTooLarge)
+	}
 	if v == nil {
 		switch t.Kind() {
 		case reflect.Pointer, reflect.Interface, reflect.Slice, reflect.Map:

@@ -268,3 +268,42 @@ func TestLowerCamel(t *testing.T) {
 		}
 	}
 }
+
+// A shared list copied into a typed slice for every dereference would need
+// 655,360 x 655,360 ints from some 4 MB on the wire; a cycle into a
+// recursive type would never end. Both stop with ErrTooLarge.
+func TestConvertSharedAndCyclic(t *testing.T) {
+	shared := make([]any, bananaSizeLimit)
+	for i := range shared {
+		shared[i] = int64(i)
+	}
+	outer := make([]any, bananaSizeLimit)
+	for i := range outer {
+		outer[i] = shared
+	}
+	convertErr[[][]int](t, outer, ErrTooLarge, "[3][131067]")
+	// The same value fits an any, and a []any of []any, as it is.
+	if got := convertOK[[][]any](t, outer[:4]); len(got) != 4 || &got[0][0] != &shared[0] {
+		t.Error("[][]any copied the shared list")
+	}
+
+	type node struct{ Next []node }
+	d := &Dict{}
+	d.Items = []DictItem{{"next", []any{d}}}
+	convertErr[node](t, d, ErrTooLarge, pathOfDepth(jellyDepthLimit))
+	type ptr *ptr
+	convertErr[ptr](t, int64(1), ErrTooLarge, "")
+}
+
+// pathOfDepth is the path where node's conversion passes the depth cap.
+func pathOfDepth(n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i%2 == 0 {
+			b.WriteString(".next")
+		} else {
+			b.WriteString("[0]")
+		}
+	}
+	return b.String()
+}
