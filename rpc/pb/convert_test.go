@@ -307,3 +307,18 @@ func pathOfDepth(n int) string {
 	}
 	return b.String()
 }
+
+// A cyclic tuple used as a dict key is named by its type in errors, never
+// printed.
+func TestConvertCyclicKey(t *testing.T) {
+	l := make([]any, 1)
+	key := Tuple{l}
+	l[0] = key
+	d := &Dict{Items: []DictItem{{key, "x"}}}
+	convertErr[map[string]int](t, d, ErrMismatch, "[key]")
+	convertErr[map[int64]int](t, &Dict{Items: []DictItem{{int64(1), "x"}}}, ErrMismatch, "[1]")
+	convertErr[map[any]int](t, &Dict{Items: []DictItem{{FrozenSet{int64(1)}, "x"}}}, ErrMismatch, "[key]")
+	if got := keyString(key); got != "<tuple>" {
+		t.Errorf("keyString = %q", got)
+	}
+}

@@ -308,6 +308,13 @@ func TestJellyFailure(t *testing.T) {
 	if err != nil || v.(*Failure).Value != "3" || v.(*Failure).Type != "" {
 		t.Errorf("sparse failure: %#v, %v", v, err)
 	}
+	// A cyclic value field is named, never printed.
+	cyc := parseExpr(t, "['twisted.spread.pb.CopyableFailure', ['dictionary', [['unicode', 'value'], "+
+		"['reference', 1, ['list', ['dereference', 1]]]]]]")
+	v, err = unjelly(cyc, nil, defaultBananaLimits)
+	if err != nil || v.(*Failure).Value != "<list>" {
+		t.Errorf("cyclic failure value: %#v, %v", v, err)
+	}
 }
 
 func TestJellyReferenceHooks(t *testing.T) {

@@ -312,8 +312,12 @@ func failureFromState(state *Dict) *Failure {
 			return v
 		case []byte:
 			return string(v)
+		case int64, *big.Int, float64, bool:
+			return fmt.Sprint(v)
 		}
-		return fmt.Sprint(v)
+		// Never print a container: the peer may have made it cyclic, or
+		// exponential through shared references.
+		return "<" + pythonType(v) + ">"
 	}
 	f.Type = str("type")
 	f.Value = str("value")
