@@ -61,9 +61,11 @@ type bananaLimits struct {
 	maxList int
 	// maxDepth is the deepest list nesting; a top-level list is depth 1.
 	maxDepth int
-	// maxExpr is the largest top-level expression in bytes on the wire.
-	// Twisted sets none; a cap keeps one expression's memory bounded. Zero
-	// means no cap.
+	// maxExpr bounds one top-level expression's cost: its bytes on the
+	// wire plus bananaItemCost for every token (value or list) in it, which
+	// is at least what the decoded values take in memory. Twisted sets no
+	// such cap; without one a stream of two-byte tokens would take some 20
+	// times its size. Zero means no cap.
 	maxExpr int
 }
 
@@ -76,9 +78,15 @@ const (
 	// level per container, so Python's recursion limit of about 1000 stops
 	// a Twisted peer before it sends or receives anything deeper.
 	bananaDepthLimit = 512
-	// bananaExprLimit caps one top-level expression at 64 MiB, the size of
-	// the largest message on firefly's own wire.
+	// bananaExprLimit caps one top-level expression's cost at 64 MiB, the
+	// size of the largest message on firefly's own wire. A list of 655,360
+	// small ints costs 33 MB; 100 strings of 600 KiB cost 60 MiB.
 	bananaExprLimit = 64 << 20
+	// bananaItemCost is what each token adds to an expression's cost: the
+	// most a decoded value was measured to take beyond its bytes (a list
+	// holding one int takes 60 bytes for its two tokens; a vocabulary word
+	// 47).
+	bananaItemCost = 48
 )
 
 // defaultBananaLimits are the limits every connection uses unless it says
@@ -130,6 +138,7 @@ type bananaDecoder struct {
 	err     error
 	off     int64 // bytes consumed so far
 	start   int64 // offset where the current top-level expression began
+	tokens  int64 // type bytes in the current top-level expression
 	digits  []byte
 	need    int     // bytes still missing in stateString or stateFloat
 	str     []byte  // STRING being filled
@@ -243,9 +252,8 @@ func (d *bananaDecoder) feed(p []byte) ([]any, error) {
 		if d.err != nil {
 			return out, d.err
 		}
-		if d.lim.maxExpr > 0 && (len(d.stack) > 0 || d.state != stateToken || len(d.digits) > 0) &&
-			d.off-d.start > int64(d.lim.maxExpr) {
-			return out, d.fail(d.off-1, "expression longer than %d bytes", d.lim.maxExpr)
+		if d.lim.maxExpr > 0 && (len(d.stack) > 0 || d.state != stateToken || len(d.digits) > 0) && d.overCost() {
+			return out, d.fail(d.off-1, "expression costs more than %d bytes", d.lim.maxExpr)
 		}
 		if d.dialect == dialectUndecided && len(out) > 0 {
 			if len(p) > 0 {
@@ -258,8 +266,14 @@ func (d *bananaDecoder) feed(p []byte) ([]any, error) {
 	return out, nil
 }
 
+// overCost reports whether the current expression costs more than maxExpr.
+func (d *bananaDecoder) overCost() bool {
+	return d.off-d.start+d.tokens*bananaItemCost > int64(d.lim.maxExpr)
+}
+
 // token handles type byte typ, just consumed, after the digits in d.digits.
 func (d *bananaDecoder) token(typ byte, out []any) ([]any, error) {
+	d.tokens++
 	digits := d.digits
 	d.digits = d.digits[:0]
 	switch typ {
@@ -316,11 +330,12 @@ func (d *bananaDecoder) token(typ byte, out []any) ([]any, error) {
 func (d *bananaDecoder) got(v any, out []any) []any {
 	for {
 		if len(d.stack) == 0 {
-			if d.lim.maxExpr > 0 && d.off-d.start > int64(d.lim.maxExpr) {
-				d.fail(d.off-1, "expression longer than %d bytes", d.lim.maxExpr)
+			if d.lim.maxExpr > 0 && d.overCost() {
+				d.fail(d.off-1, "expression costs more than %d bytes", d.lim.maxExpr)
 				return out
 			}
 			d.start = d.off
+			d.tokens = 0
 			return append(out, v)
 		}
 		top := &d.stack[len(d.stack)-1]

@@ -246,25 +246,55 @@ func TestBananaLimits(t *testing.T) {
 
 func TestBananaExpressionCap(t *testing.T) {
 	lim := defaultBananaLimits
-	lim.maxExpr = 100
-	// An expression of exactly 100 bytes passes: a list of one 96-byte string.
+	// A list of one 96-byte string: 100 bytes and two tokens.
+	lim.maxExpr = 100 + 2*bananaItemCost
 	ok := append([]byte{1, bananaList, 96, bananaString}, make([]byte, 96)...)
 	if got, err := decodeAll(t, lim, ok, false); err != nil || len(got) != 1 {
-		t.Fatalf("100-byte expression: %v", err)
+		t.Fatalf("an expression at the cap: %v", err)
 	}
 	// Twice in a row: the cap is per expression.
 	if got, err := decodeAll(t, lim, append(ok, ok...), false); err != nil || len(got) != 2 {
-		t.Fatalf("two 100-byte expressions: %v", err)
+		t.Fatalf("two expressions at the cap: %v", err)
 	}
 	over := append([]byte{1, bananaList, 97, bananaString}, make([]byte, 97)...)
-	if _, err := decodeAll(t, lim, over, false); err == nil || !strings.Contains(err.Error(), "longer than 100 bytes") {
-		t.Fatalf("101-byte expression: %v", err)
+	if _, err := decodeAll(t, lim, over, false); err == nil || !strings.Contains(err.Error(), "costs more than 196 bytes") {
+		t.Fatalf("one byte over the cap: %v", err)
+	}
+	// Tokens count: three one-byte-shorter strings cost more than one long one.
+	many := []byte{3, bananaList, 30, bananaString}
+	many = append(many, make([]byte, 30)...)
+	many = append(many, 30, bananaString)
+	many = append(many, make([]byte, 30)...)
+	many = append(many, 30, bananaString)
+	many = append(many, make([]byte, 30)...)
+	if _, err := decodeAll(t, lim, many, false); err == nil {
+		t.Fatal("98 bytes in four tokens passed a cap of 100 bytes in two")
 	}
 	// One that never ends fails as soon as it passes the cap.
 	d := newBananaDecoder(lim)
 	d.setDialect(false)
 	if _, err := d.feed(append([]byte{0x7f, 0x7f, bananaList}, bytes.Repeat([]byte{0, bananaList}, 50)...)); err == nil {
 		t.Fatal("an endless list passed the expression cap")
+	}
+	// The default cap holds a full list of small ints and a hundred
+	// strings of 600 KiB.
+	ints := append(appendDigits(nil, bananaSizeLimit), bananaList)
+	ints = append(ints, bytes.Repeat([]byte{0x7f, bananaInt}, bananaSizeLimit)...)
+	if got, err := decodeAll(t, defaultBananaLimits, ints, false); err != nil || len(got) != 1 {
+		t.Fatalf("a full list of ints: %v", err)
+	}
+	d = newBananaDecoder(defaultBananaLimits)
+	d.setDialect(false)
+	str := append(appendDigits(nil, 600<<10), bananaString)
+	str = append(str, make([]byte, 600<<10)...)
+	if _, err := d.feed([]byte{100, bananaList}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		got, err := d.feed(str)
+		if err != nil || (i < 99) != (len(got) == 0) {
+			t.Fatalf("string %d: %v, %d expressions", i, err, len(got))
+		}
 	}
 }
 
@@ -393,5 +423,34 @@ func TestBananaErrorKeepsEarlierExpressions(t *testing.T) {
 	}
 	if len(got) != 2 || formatExpr(got[0]) != "['version', 6]" || formatExpr(got[1]) != "['decref', 1]" {
 		t.Fatalf("expressions before the error: %v", got)
+	}
+}
+
+func BenchmarkBananaDecodeSeed(b *testing.B) {
+	raw, err := readFileCapture("seed-server-to-client.bin")
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw = raw[12:] // after the dialect offer
+	d := newBananaDecoder(defaultBananaLimits)
+	d.setDialect(true)
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if got, err := d.feed(raw); err != nil || len(got) != 4 {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkBananaEncodeSeed(b *testing.B) {
+	cmd := []any{"message", int64(1), int64(1), "print", int64(1), []any{"tuple", int64(12)}, []any{"dictionary"}}
+	buf := make([]byte, 0, 64)
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if buf, err = appendBanana(buf[:0], cmd, true); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -45,7 +45,19 @@ var (
 	// declares: an Instance into a struct of another class, or into a
 	// struct that declares none.
 	ErrUnknownClass = errors.New("pb: unknown Copyable class")
+	// ErrTooLarge reports a value that would take more than
+	// convertMaxValues Go values, or nest deeper than the depth cap, once
+	// converted. A structure the peer shares (['dereference', n]) is copied
+	// for each use when it goes into a typed slice, so a few bytes on the
+	// wire could otherwise ask for an unbounded copy, and a cycle for an
+	// endless one.
+	ErrTooLarge = errors.New("pb: value too large to convert")
 )
+
+// convertMaxValues bounds the Go values one convertTo call creates. A
+// Banana expression within bananaExprLimit holds at most 1.4 million
+// tokens, so a value without shared parts always fits.
+const convertMaxValues = 1 << 21
 
 // ConvertError reports a Python value that does not convert into a Go type.
 type ConvertError struct {
@@ -56,7 +68,8 @@ type ConvertError struct {
 	Python string
 	// Go is the type it was converted into.
 	Go reflect.Type
-	// Err is ErrMismatch, ErrOverflow, ErrNone or ErrUnknownClass.
+	// Err is ErrMismatch, ErrOverflow, ErrNone, ErrUnknownClass or
+	// ErrTooLarge.
 	Err error
 }
 
@@ -103,11 +116,36 @@ func convertTo(v any, t reflect.Type) (reflect.Value, error) {
 }
 
 type converter struct {
-	path []string
+	path   []pathStep
+	values int // into calls so far
+	depth  int // into calls under way
 }
 
+// pathStep is one step of ConvertError.Path, formatted only on error.
+type pathStep struct {
+	field string // a struct field's attribute, or "" for an index or key
+	index int    // a sequence index when key is nil and field is ""
+	key   any    // a dict key, or keyStep for a key itself
+}
+
+// keyStep marks the step into a dict key itself.
+type keyStep struct{}
+
 func (c *converter) fail(v any, t reflect.Type, err error) error {
-	return &ConvertError{Path: strings.Join(c.path, ""), Python: describe(v), Go: t, Err: err}
+	var b strings.Builder
+	for _, s := range c.path {
+		switch {
+		case s.field != "":
+			b.WriteString("." + s.field)
+		case s.key == keyStep{}:
+			b.WriteString("[key]")
+		case s.key != nil:
+			b.WriteString("[" + keyString(s.key) + "]")
+		default:
+			fmt.Fprintf(&b, "[%d]", s.index)
+		}
+	}
+	return &ConvertError{Path: b.String(), Python: describe(v), Go: t, Err: err}
 }
 
 func describe(v any) string {
@@ -118,12 +156,18 @@ func describe(v any) string {
 	return pythonType(v)
 }
 
-func (c *converter) push(step string) { c.path = append(c.path, step) }
-func (c *converter) pop()             { c.path = c.path[:len(c.path)-1] }
+func (c *converter) push(s pathStep) { c.path = append(c.path, s) }
+func (c *converter) pop()            { c.path = c.path[:len(c.path)-1] }
 
 // into converts v into out, a settable value.
 func (c *converter) into(out reflect.Value, v any) error {
 	t := out.Type()
+	c.values++
+	c.depth++
+	defer func() { c.depth-- }()
+	if c.values > convertMaxValues || c.depth > jellyDepthLimit {
+		return c.fail(v, t, ErrTooLarge)
+	}
 	if v == nil {
 		switch t.Kind() {
 		case reflect.Pointer, reflect.Interface, reflect.Slice, reflect.Map:
@@ -242,7 +286,7 @@ func (c *converter) into(out reflect.Value, v any) error {
 		}
 		s := reflect.MakeSlice(t, len(seq), len(seq))
 		for i, e := range seq {
-			c.push(fmt.Sprintf("[%d]", i))
+			c.push(pathStep{index: i})
 			if err := c.into(s.Index(i), e); err != nil {
 				return err
 			}
@@ -263,7 +307,7 @@ func (c *converter) into(out reflect.Value, v any) error {
 			return c.fail(v, t, ErrMismatch)
 		}
 		for i, e := range seq {
-			c.push(fmt.Sprintf("[%d]", i))
+			c.push(pathStep{index: i})
 			if err := c.into(out.Index(i), e); err != nil {
 				return err
 			}
@@ -278,7 +322,7 @@ func (c *converter) into(out reflect.Value, v any) error {
 		m := reflect.MakeMapWithSize(t, len(d.Items))
 		for _, it := range d.Items {
 			k := reflect.New(t.Key()).Elem()
-			c.push("[key]")
+			c.push(pathStep{key: keyStep{}})
 			if err := c.into(k, it.Key); err != nil {
 				return err
 			}
@@ -287,7 +331,7 @@ func (c *converter) into(out reflect.Value, v any) error {
 			}
 			c.pop()
 			e := reflect.New(t.Elem()).Elem()
-			c.push(fmt.Sprintf("[%s]", keyString(it.Key)))
+			c.push(pathStep{key: it.Key})
 			if err := c.into(e, it.Value); err != nil {
 				return err
 			}
@@ -332,14 +376,19 @@ func sequence(v any) ([]any, bool) {
 	return nil, false
 }
 
+// keyString prints a dict key for an error path: text and numbers as
+// themselves, anything else by its type only (a peer's key may be a cyclic
+// tuple).
 func keyString(k any) string {
 	switch k := k.(type) {
 	case string:
 		return fmt.Sprintf("%q", k)
 	case []byte:
 		return fmt.Sprintf("b%q", k)
+	case int64, *big.Int, float64, bool, nil:
+		return fmt.Sprint(k)
 	}
-	return fmt.Sprint(k)
+	return "<" + pythonType(k) + ">"
 }
 
 func (c *converter) structInto(out reflect.Value, v any) error {
@@ -382,7 +431,7 @@ func (c *converter) structInto(out reflect.Value, v any) error {
 		if f == nil {
 			continue
 		}
-		c.push("." + f.name)
+		c.push(pathStep{field: f.name})
 		fv, err := out.FieldByIndexErr(f.index)
 		if err != nil { // a nil embedded pointer
 			return c.fail(it.Value, t, ErrMismatch)

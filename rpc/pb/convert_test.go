@@ -187,7 +187,7 @@ func TestConvertCopyables(t *testing.T) {
 	want := "['game.models.Player', ['dictionary', [['unicode', 'playerName'], ['unicode', 'Ann']], " +
 		"[['unicode', 'id'], 7], [['unicode', 'httpPort'], 8080], [['unicode', 'points'], 1.5], " +
 		"[['unicode', 'tags'], ['list', ['unicode', 'a']]], " +
-		"[['unicode', 'pos'], ['__main__.Point', ['dictionary', [['unicode', 'x'], 1], [['unicode', 'y'], 2]]]], " +
+		"[['unicode', 'pos'], ['__main__.Point', ['dictionary', [['unicode', 'x'], 1], [['unicode', 'y'], 2.0]]]], " +
 		"[['unicode', 'level'], 3]]]"
 	if got := formatExpr(out); got != want {
 		t.Errorf("jelly(Player):\n got %s\nwant %s", got, want)
@@ -266,5 +266,59 @@ func TestLowerCamel(t *testing.T) {
 		if got := lowerCamel(in); got != want {
 			t.Errorf("lowerCamel(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A shared list copied into a typed slice for every dereference would need
+// 655,360 x 655,360 ints from some 4 MB on the wire; a cycle into a
+// recursive type would never end. Both stop with ErrTooLarge.
+func TestConvertSharedAndCyclic(t *testing.T) {
+	shared := make([]any, bananaSizeLimit)
+	for i := range shared {
+		shared[i] = int64(i)
+	}
+	outer := make([]any, bananaSizeLimit)
+	for i := range outer {
+		outer[i] = shared
+	}
+	convertErr[[][]int](t, outer, ErrTooLarge, "[3][131067]")
+	// The same value fits an any, and a []any of []any, as it is.
+	if got := convertOK[[][]any](t, outer[:4]); len(got) != 4 || &got[0][0] != &shared[0] {
+		t.Error("[][]any copied the shared list")
+	}
+
+	type node struct{ Next []node }
+	d := &Dict{}
+	d.Items = []DictItem{{"next", []any{d}}}
+	convertErr[node](t, d, ErrTooLarge, pathOfDepth(jellyDepthLimit))
+	type ptr *ptr
+	convertErr[ptr](t, int64(1), ErrTooLarge, "")
+}
+
+// pathOfDepth is the path where node's conversion passes the depth cap.
+func pathOfDepth(n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i%2 == 0 {
+			b.WriteString(".next")
+		} else {
+			b.WriteString("[0]")
+		}
+	}
+	return b.String()
+}
+
+// A cyclic tuple used as a dict key is named by its type in errors, never
+// printed.
+func TestConvertCyclicKey(t *testing.T) {
+	l := make([]any, 1)
+	key := Tuple{l}
+	l[0] = key
+	d := &Dict{Items: []DictItem{{key, "x"}}}
+	convertErr[map[string]int](t, d, ErrMismatch, "[key]")
+	convertErr[map[int64]int](t, &Dict{Items: []DictItem{{int64(1), "x"}}}, ErrMismatch, "[1]")
+	convertErr[map[any]int](t, &Dict{Items: []DictItem{{FrozenSet{int64(1)}, "x"}}}, ErrMismatch, "[key]")
+	if got := keyString(key); got != "<tuple>" {
+		t.Errorf("keyString = %q", got)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 )
 
 // fromGo converts a Go value into the Python value Jelly sends for it:
@@ -48,7 +49,8 @@ func (g *goConverter) value(v reflect.Value, depth int) (any, error) {
 	}
 	if v.CanInterface() {
 		switch x := v.Interface().(type) {
-		case nil, bool, int64, float64, []byte, *big.Int, *Dict, *Instance, *Failure, Failure, *Unpersistable:
+		case nil, bool, int64, float64, []byte, *big.Int, *Dict, *Instance, *Failure, Failure, *Unpersistable,
+			time.Time, time.Duration:
 			return x, nil
 		case string:
 			return g.str(x), nil

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"math/big"
+	"reflect"
 	"testing"
+	"time"
 )
 
 // fuzzHooks keeps references as they are: ['remote', n] decodes to a
@@ -59,6 +61,7 @@ func fuzzSeeds(f *testing.F) [][]byte {
 		"['tuple', ['remote', 3], ['local', 4], ['local', 'root'], ['cached', 2], ['__main__.Counter', 2, ['dictionary']]]",
 		"['dictionary', [['tuple', 1, 2], ['None']], [['unicode', 'k\\xc3\\xa9'], 18446744073709551616]]",
 		"['unpersistable', 'why']",
+		"['tuple', ['datetime', '2024 2 29 13 4 5 6007'], ['date', '2024 1 2'], ['timedelta', '-1 86398 500000']]",
 	} {
 		sexp := parseExprF(f, text)
 		enc, err := appendBanana(nil, sexp, true)
@@ -133,7 +136,7 @@ func FuzzBanana(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte, split uint8) {
 		lim := defaultBananaLimits
 		if split&0x80 != 0 { // small limits, to reach them
-			lim = bananaLimits{maxDigits: 4, maxString: 8, maxList: 4, maxDepth: 4, maxExpr: 40}
+			lim = bananaLimits{maxDigits: 4, maxString: 16, maxList: 4, maxDepth: 4, maxExpr: 48} // maxString fits every vocabulary word
 		}
 		whole, errWhole := decodeStream(lim, in, len(in)+1)
 		step := int(split&0x1f) + 1
@@ -254,4 +257,53 @@ func mustDecode(t *testing.T, enc []byte) any {
 		return nil
 	}
 	return dec[0]
+}
+
+// fuzzTargets are Go types a broker converts arguments into.
+var fuzzTargets = []reflect.Type{
+	reflect.TypeFor[int](), reflect.TypeFor[uint8](), reflect.TypeFor[float32](), reflect.TypeFor[string](),
+	reflect.TypeFor[[]byte](), reflect.TypeFor[[2]byte](), reflect.TypeFor[[]int](), reflect.TypeFor[[][]string](),
+	reflect.TypeFor[map[string]any](), reflect.TypeFor[map[any]int](), reflect.TypeFor[map[int64][]float64](),
+	reflect.TypeFor[Tuple](), reflect.TypeFor[*Point](), reflect.TypeFor[Player](), reflect.TypeFor[[]*Player](),
+	reflect.TypeFor[Failure](), reflect.TypeFor[*big.Int](), reflect.TypeFor[time.Time](), reflect.TypeFor[any](),
+	reflect.TypeFor[error](), reflect.TypeFor[fuzzTree](),
+}
+
+type fuzzTree struct {
+	Name     string
+	Children []fuzzTree
+	Attrs    map[string]*fuzzTree
+}
+
+// FuzzConvert: converting whatever unjelly returns into typed Go values never
+// panics and fails only with a *ConvertError; what converts jellies.
+func FuzzConvert(f *testing.F) {
+	for _, s := range fuzzSeeds(f) {
+		f.Add(s, uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, which uint8) {
+		exprs, _ := decodeStream(defaultBananaLimits, in, len(in)+1)
+		for _, sexp := range exprs {
+			v, err := unjelly(sexp, fuzzHooks{}, defaultBananaLimits)
+			if err != nil {
+				continue
+			}
+			typ := fuzzTargets[int(which)%len(fuzzTargets)]
+			out, err := convertTo(v, typ)
+			if err != nil {
+				var ce *ConvertError
+				if !errors.As(err, &ce) {
+					t.Fatalf("convertTo(%s, %v): %v is not a *ConvertError", formatExpr(sexp), typ, err)
+				}
+				_ = err.Error()
+				continue
+			}
+			if out.Type() != typ {
+				t.Fatalf("convertTo gave a %v, want %v", out.Type(), typ)
+			}
+			if _, err := jelly(out.Interface(), fuzzHooks{}, which&0x80 != 0); err != nil && !errors.Is(err, ErrUnsendable) {
+				t.Fatalf("jelly of the converted %v: %v", typ, err)
+			}
+		}
+	})
 }

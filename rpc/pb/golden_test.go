@@ -99,8 +99,12 @@ func formatExpr(v any) string {
 			b.WriteString(strconv.FormatInt(v, 10))
 		case *big.Int:
 			b.WriteString(v.String())
-		case float64:
-			b.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
+		case float64: // as Python's repr: 2.0, -0.0, 1e+100, nan
+			f := strconv.FormatFloat(v, 'g', -1, 64)
+			if !strings.ContainsAny(f, ".eIN") {
+				f += ".0"
+			}
+			b.WriteString(f)
 		default:
 			fmt.Fprintf(&b, "<%T %v>", v, v)
 		}
@@ -297,5 +301,52 @@ func (p *exprParser) value() (any, error) {
 			return nil, fmt.Errorf("bad token %q", tok)
 		}
 		return f, nil
+	}
+}
+
+// The jellied values of PB-WIRE.md §11 (Twisted 22.4 to Twisted 22.4): each
+// unjellies and jellies back to the same expression and the same bytes in
+// dialect pb.
+func TestGoldenCapturedShapes(t *testing.T) {
+	echoArgs := `['tuple', 0, 1, 127, 128, 2147483647, 2147483648, -1, -2147483648, -2147483649, 18446744073709551616, ` +
+		`1.5, -0.0, 'bytes', ['unicode', 'unicod\xc3\xa9'], 'list', ['list', 1, 2], ['tuple', 1, 2], ` +
+		`['dictionary', [['unicode', 'a'], 1], ['b', ['list', ['None']]]], ['None'], ['boolean', 'true'], ` +
+		`['boolean', 'false'], ['set', 3], ['frozenset', 4], ['reference', 1, ['list', 1, 2]], ['dereference', 1], ` +
+		`['list'], ['tuple']]`
+	echoKw := `['dictionary', [['unicode', 'name'], ['unicode', 'Bob']]]`
+	for _, text := range []string{
+		echoArgs,
+		echoKw,
+		"['tuple', " + echoArgs + ", " + echoKw + "]", // the echo's answer
+		"['__main__.Point', ['dictionary', [['unicode', 'x'], 1], [['unicode', 'y'], 2.5]]]",
+		"['remote', 1]",
+		"['tuple', ['local', 3]]",
+		"['tuple', ['tuple', ['remote', 3]], ['dictionary']]",
+		"['tuple', 7]",
+		"['dictionary', [['unicode', 'tag'], ['unicode', 'x']]]",
+		"['tuple', 42]",
+		"['tuple', ['remote', 1]]",
+		"['dictionary']",
+		"['None']",
+	} {
+		sexp := parseExpr(t, text)
+		want, err := appendBanana(nil, sexp, true)
+		if err != nil {
+			t.Fatalf("encode %s: %v", text, err)
+		}
+		v, err := unjelly(sexp, fuzzHooks{}, defaultBananaLimits)
+		if err != nil {
+			t.Fatalf("unjelly %s: %v", text, err)
+		}
+		back, err := jelly(v, fuzzHooks{}, false)
+		if err != nil {
+			t.Fatalf("jelly of %s: %v", text, err)
+		}
+		if got := formatExpr(back); got != text {
+			t.Errorf("round trip:\n got %s\nwant %s", got, text)
+		}
+		if enc, err := appendBanana(nil, back, true); err != nil || !bytes.Equal(enc, want) {
+			t.Errorf("%s: bytes differ:\n got % x\nwant % x", text, enc, want)
+		}
 	}
 }

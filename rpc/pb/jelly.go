@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"reflect"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -263,6 +264,14 @@ func (j *jellier) into(slot *any, v any, depth int) error {
 			return nil
 		}
 		*slot = []any{tagUnpersistable, v.Reason}
+	case time.Time:
+		sexp, err := jellyTime(v)
+		if err != nil {
+			return err
+		}
+		*slot = sexp
+	case time.Duration:
+		*slot = jellyDuration(v)
 	case rawSexp:
 		*slot = v.sexp
 	default:
@@ -356,8 +365,8 @@ func (j *jellier) instanceAs(slot *any, inst *Instance, id any, depth int) error
 	if err := j.tooDeep(depth); err != nil {
 		return err
 	}
-	if inst.Class == "" {
-		return fmt.Errorf("%w: Copyable without a class name", ErrUnsendable)
+	if !isClassName([]byte(inst.Class)) {
+		return fmt.Errorf("%w: %q is not a Copyable class name", ErrUnsendable, inst.Class)
 	}
 	i, seen := j.begin(slot, jellyKey{p: id, kind: "instance"})
 	if seen {

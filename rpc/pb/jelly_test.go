@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fakeRef stands for a broker's reference in tests.
@@ -72,18 +73,23 @@ func wire(t *testing.T, v any, h jellyHooks, py2 bool) (string, any) {
 	return formatExpr(dec[0]), back
 }
 
-// The echo call of PB-WIRE.md §11, as Twisted 22.4 jellied its arguments.
-func TestJellyCapturedEcho(t *testing.T) {
+// capturedEchoArgs are the arguments of PB-WIRE.md §11's echo call.
+func capturedEchoArgs() Tuple {
 	x := []any{int64(1), int64(2)}
-	args := Tuple{
+	return Tuple{
 		int64(0), int64(1), int64(127), int64(128), int64(math.MaxInt32), int64(math.MaxInt32 + 1),
 		int64(-1), int64(math.MinInt32), int64(math.MinInt32 - 1), bigPow2(64), 1.5, math.Copysign(0, -1),
 		[]byte("bytes"), "unicodé", []byte("list"), []any{int64(1), int64(2)}, Tuple{int64(1), int64(2)},
 		&Dict{Items: []DictItem{{"a", int64(1)}, {[]byte("b"), []any{nil}}}},
 		nil, true, false, Set{int64(3)}, FrozenSet{int64(4)}, x, x, []any{}, Tuple{},
 	}
+}
+
+// The echo call of PB-WIRE.md §11, as Twisted 22.4 jellied its arguments.
+func TestJellyCapturedEcho(t *testing.T) {
+	args := capturedEchoArgs()
 	want := `['tuple', 0, 1, 127, 128, 2147483647, 2147483648, -1, -2147483648, -2147483649, 18446744073709551616, ` +
-		`1.5, -0, 'bytes', ['unicode', 'unicod\xc3\xa9'], 'list', ['list', 1, 2], ['tuple', 1, 2], ` +
+		`1.5, -0.0, 'bytes', ['unicode', 'unicod\xc3\xa9'], 'list', ['list', 1, 2], ['tuple', 1, 2], ` +
 		`['dictionary', [['unicode', 'a'], 1], ['b', ['list', ['None']]]], ['None'], ['boolean', 'true'], ` +
 		`['boolean', 'false'], ['set', 3], ['frozenset', 4], ['reference', 1, ['list', 1, 2]], ['dereference', 1], ` +
 		`['list'], ['tuple']]`
@@ -302,6 +308,13 @@ func TestJellyFailure(t *testing.T) {
 	if err != nil || v.(*Failure).Value != "3" || v.(*Failure).Type != "" {
 		t.Errorf("sparse failure: %#v, %v", v, err)
 	}
+	// A cyclic value field is named, never printed.
+	cyc := parseExpr(t, "['twisted.spread.pb.CopyableFailure', ['dictionary', [['unicode', 'value'], "+
+		"['reference', 1, ['list', ['dereference', 1]]]]]]")
+	v, err = unjelly(cyc, nil, defaultBananaLimits)
+	if err != nil || v.(*Failure).Value != "<list>" {
+		t.Errorf("cyclic failure value: %#v, %v", v, err)
+	}
 }
 
 func TestJellyReferenceHooks(t *testing.T) {
@@ -371,6 +384,9 @@ func TestUnjellyRejects(t *testing.T) {
 		{"module", []any{b("module"), b("os")}},
 		{"instance", []any{b("instance"), b("a.B"), []any{b("dictionary")}}},
 		{"persistent", []any{b("persistent"), int64(1)}},
+		{"method", []any{b("method"), b("a.b"), []any{b("None")}}},
+		{"copy", []any{b("copy"), []any{b("dictionary")}}},
+		{"class name with a space", []any{b("a b"), []any{b("dictionary")}}},
 		{"copyable without state", []any{b("__main__.Point")}},
 		{"copyable state not a dict", []any{b("__main__.Point"), int64(1)}},
 		{"dict item not a pair", []any{b("dictionary"), []any{int64(1)}}},
@@ -390,6 +406,15 @@ func TestUnjellyRejects(t *testing.T) {
 	}
 }
 
+// A class registered without a module (setUnjellyableForClass("Player", …))
+// is a Copyable too.
+func TestUnjellyDotlessClass(t *testing.T) {
+	v, err := unjelly([]any{[]byte("Player"), []any{[]byte("dictionary")}}, nil, defaultBananaLimits)
+	if inst, ok := v.(*Instance); err != nil || !ok || inst.Class != "Player" {
+		t.Fatalf("unjelly = %#v, %v", v, err)
+	}
+}
+
 func TestJellyUnsendable(t *testing.T) {
 	type loop struct{ Next *loop }
 	lp := &loop{}
@@ -400,7 +425,7 @@ func TestJellyUnsendable(t *testing.T) {
 	}
 	for _, v := range []any{
 		make(chan int), func() {}, complex(1, 2), lp, bigPow2(448), deep,
-		&Instance{State: &Dict{}},
+		&Instance{State: &Dict{}}, &Instance{Class: "list"}, &Instance{Class: "a b"},
 	} {
 		if _, err := jelly(v, nil, false); !errors.Is(err, ErrUnsendable) {
 			t.Errorf("jelly(%T): %v, want ErrUnsendable", v, err)
@@ -418,5 +443,93 @@ func TestJellyUnsendable(t *testing.T) {
 	cmd := []any{"answer", int64(1), sexp}
 	if _, err := appendBanana(nil, cmd, true); err != nil {
 		t.Fatalf("an answer at the depth cap: %v", err)
+	}
+}
+
+// A call's arguments as the seed sends them, plus a string and a kwargs dict.
+func benchArgs() (Tuple, *Dict) {
+	return Tuple{int64(12), "hello", []byte("payload"), []any{int64(1), 2.5}},
+		&Dict{Items: []DictItem{{"name", "Bob"}}}
+}
+
+func BenchmarkJellyMessage(b *testing.B) {
+	args, kw := benchArgs()
+	buf := make([]byte, 0, 256)
+	b.ReportAllocs()
+	for b.Loop() {
+		a, err := jelly(args, nil, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		k, err := jelly(kw, nil, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cmd := []any{"message", int64(1), "root", "print", int64(1), a, k}
+		if buf, err = appendBanana(buf[:0], cmd, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkUnjellyMessage(b *testing.B) {
+	args, kw := benchArgs()
+	a, _ := jelly(args, nil, false)
+	k, _ := jelly(kw, nil, false)
+	enc, _ := appendBanana(nil, []any{"message", int64(1), "root", "print", int64(1), a, k}, true)
+	d := newBananaDecoder(defaultBananaLimits)
+	d.setDialect(true)
+	b.SetBytes(int64(len(enc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		exprs, err := d.feed(enc)
+		if err != nil || len(exprs) != 1 {
+			b.Fatal(err)
+		}
+		cmd := exprs[0].([]any)
+		if _, err := unjelly(cmd[5], nil, defaultBananaLimits); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := unjelly(cmd[6], nil, defaultBananaLimits); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestJellyTimes(t *testing.T) {
+	when := time.Date(2024, 2, 29, 13, 4, 5, 6007890, time.UTC)
+	got, back := wire(t, Tuple{when, -1500 * time.Millisecond, 36 * time.Hour}, nil, false)
+	want := "['tuple', ['datetime', '2024 2 29 13 4 5 6007'], ['timedelta', '-1 86398 500000'], ['timedelta', '1 43200 0']]"
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	bt := back.(Tuple)
+	if !bt[0].(time.Time).Equal(when.Truncate(time.Microsecond)) || bt[1] != -1500*time.Millisecond || bt[2] != 36*time.Hour {
+		t.Errorf("round trip: %v", bt)
+	}
+	// The wall clock of the time's own location goes out.
+	east := time.FixedZone("E", 3600)
+	if got, _ := wire(t, time.Date(2000, 1, 1, 0, 30, 0, 0, east), nil, false); got != "['datetime', '2000 1 1 0 30 0 0']" {
+		t.Errorf("zoned time: %s", got)
+	}
+	v, err := unjelly(parseExpr(t, "['date', '2024 1 2']"), nil, defaultBananaLimits)
+	if err != nil || !v.(time.Time).Equal(time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("date: %v, %v", v, err)
+	}
+	for _, bad := range []string{
+		"['datetime', '2023 2 29 0 0 0 0']", "['datetime', '2023 1 2']", "['datetime', '0 1 1 0 0 0 0']",
+		"['datetime', '2023 1 1 24 0 0 0']", "['date', 'x 1 1']", "['timedelta', '1000000000 0 0']",
+		"['timedelta', '0 86400 0']", "['timedelta', '200000 0 0']", "['time', '1 2 3 4']", "['decimal', 1, 2]",
+	} {
+		if _, err := unjelly(parseExpr(t, bad), nil, defaultBananaLimits); !errors.Is(err, ErrProtocol) {
+			t.Errorf("%s: %v, want a *JellyError", bad, err)
+		}
+	}
+	if _, err := jelly(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), nil, false); !errors.Is(err, ErrUnsendable) {
+		t.Errorf("year 10000: %v, want ErrUnsendable", err)
+	}
+	// The zero time.Time is datetime.min.
+	if got, _ := wire(t, time.Time{}, nil, false); got != "['datetime', '1 1 1 0 0 0 0']" {
+		t.Errorf("zero time: %s", got)
 	}
 }

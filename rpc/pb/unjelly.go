@@ -162,6 +162,10 @@ func (u *unjellier) tagged(l []any, depth int, ref *int64) (any, error) {
 			return nil, jellyErrorf("remote reference id is a %s", bananaKind(args[0]))
 		}
 		return u.h.unjellyRemote(id)
+	case tagDatetime, tagDate:
+		return unjellyDatetime(tag, args)
+	case tagTimedelta:
+		return unjellyTimedelta(tag, args)
 	case tagCached:
 		if len(args) != 1 {
 			return nil, jellyErrorf("cached with %d arguments", len(args))
@@ -216,20 +220,25 @@ func (u *unjellier) tagged(l []any, depth int, ref *int64) (any, error) {
 	return nil, jellyErrorf("%s with %d arguments", tag, len(args))
 }
 
-// isClassName reports whether tag can be a Copyable class name: a dotted
-// name as Twisted's getTypeToCopyFor gives ("module.Class"), not one of the
-// tags Twisted refuses (class, function, module, instance, persistent, …).
+// isClassName reports whether tag can be a Copyable class name, as a
+// sender's getTypeToCopyFor gives it (by default "module.Class"): printable
+// ASCII without spaces, brackets or quotes, and neither a word of the pb
+// vocabulary (class, function, module, instance, persistent, copy, …) nor a
+// value tag of Twisted's own (unicode, boolean, set, datetime, …).
 func isClassName(tag []byte) bool {
-	dot := false
+	if len(tag) == 0 || vocabIndex(string(tag)) != 0 {
+		return false
+	}
+	switch string(tag) {
+	case tagUnicode, tagBoolean, tagSet, tagFrozenSet, "method", "datetime", "date", "time", "timedelta", "decimal":
+		return false
+	}
 	for _, c := range tag {
-		switch {
-		case c == '.':
-			dot = true
-		case c >= 0x80, c <= ' ', c == '[', c == ']', c == '\'', c == '"':
+		if c <= ' ' || c >= 0x7f || c == '[' || c == ']' || c == '\'' || c == '"' {
 			return false
 		}
 	}
-	return dot
+	return true
 }
 
 func oneBytes(tag []byte, args []any) ([]byte, error) {
@@ -303,8 +312,12 @@ func failureFromState(state *Dict) *Failure {
 			return v
 		case []byte:
 			return string(v)
+		case int64, *big.Int, float64, bool:
+			return fmt.Sprint(v)
 		}
-		return fmt.Sprint(v)
+		// Never print a container: the peer may have made it cyclic, or
+		// exponential through shared references.
+		return "<" + pythonType(v) + ">"
 	}
 	f.Type = str("type")
 	f.Value = str("value")

@@ -3,6 +3,7 @@ package pb
 import (
 	"math/big"
 	"reflect"
+	"time"
 )
 
 // Python values as Jelly carries them (PB-WIRE.md §3.1). A value decoded by
@@ -22,6 +23,8 @@ import (
 //	*Instance    a pb.Copyable (class name and state)
 //	*Failure     twisted.spread.pb.CopyableFailure
 //	*Unpersistable  a value the sender could not serialize
+//	time.Time    naive datetime.datetime (and datetime.date on receipt)
+//	time.Duration  datetime.timedelta
 //
 // and whatever the broker's hooks return for remote and local references.
 // A structure reached twice in one serialization decodes to the same Go
@@ -126,6 +129,11 @@ func keyEqual(a, b any, byteKeys bool) bool {
 	case *big.Int:
 		b, ok := b.(*big.Int)
 		return ok && a.Cmp(b) == 0
+	case time.Time:
+		b, ok := b.(time.Time)
+		return ok && a.Equal(b)
+	case time.Duration:
+		return a == b
 	case Tuple:
 		b, ok := b.(Tuple)
 		if !ok || len(a) != len(b) {
@@ -172,6 +180,10 @@ func pythonType(v any) string {
 		return "CopyableFailure"
 	case *Unpersistable:
 		return "unpersistable"
+	case time.Time:
+		return "datetime"
+	case time.Duration:
+		return "timedelta"
 	}
 	return reflect.TypeOf(v).String()
 }
