@@ -106,11 +106,18 @@ func (o *rootObject) RemoteTakeProxy(ctx context.Context, name string, proxy *Re
 	return o.r.takeProxy(name, proxy)
 }
 
+// TakeProxy registers a node that joined over another wire (package rpc/pb
+// serves Python Firefly nodes through it) as the child name whose calls go
+// to proxy, exactly as the "takeProxy" handshake does, and returns the root's
+// service. The child is lost when proxy's connection is; when it is dropped
+// or replaced, a proxy whose Remote implements io.Closer is closed.
+func (r *Root) TakeProxy(name string, proxy *Ref) (*Service, error) { return r.takeProxy(name, proxy) }
+
 func (r *Root) takeProxy(name string, proxy *Ref) (*Service, error) {
 	if name == "" || proxy == nil {
 		return nil, Expected(fmt.Errorf("%w: takeProxy needs a node name and its proxy reference", ErrBadArguments))
 	}
-	conn := proxy.Conn()
+	conn := proxy.Conn() // nil for a proxy on another wire
 	c := NewChild(r.ids.Add(1), name, proxy)
 	r.mu.Lock()
 	if r.closed {
@@ -122,16 +129,16 @@ func (r *Root) takeProxy(name string, proxy *Ref) (*Service, error) {
 		old.stopNotify()
 		r.emit(r.onLost, old)
 	}
-	c.stopNotify = conn.NotifyOnDisconnect(func(err error) { r.lose(c, err) })
+	c.stopNotify = proxy.NotifyOnDisconnect(func(err error) { r.lose(c, err) })
 	r.emit(r.onConnect, c)
 	r.mu.Unlock()
 	if old != nil {
 		r.log.Info("rpc: child replaced", "name", name, "old", old.id, "new", c.id)
-		if old.conn != conn {
-			old.conn.Close()
+		if old.conn == nil || old.conn != conn {
+			old.close()
 		}
 	} else {
-		r.log.Info("rpc: child connected", "name", name, "id", c.id, "remote", conn.RemoteAddr())
+		r.log.Info("rpc: child connected", "name", name, "id", c.id, "proxy", proxy)
 	}
 	return r.svc, nil
 }
@@ -250,7 +257,7 @@ func (r *Root) drop(c *Child) bool {
 	r.mu.Unlock()
 	if removed {
 		r.log.Info("rpc: child dropped", "name", c.name, "id", c.id)
-		c.conn.Close()
+		c.close()
 	}
 	return removed
 }
