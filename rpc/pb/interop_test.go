@@ -27,7 +27,7 @@ const requireTwisted = "FIREFLY_REQUIRE_TWISTED"
 // twistedPython returns a Python 3 that imports twisted.spread.pb: Debian's
 // /usr/bin/python3 first (a python3 earlier on PATH may not see Debian's
 // packages), then python3 on PATH.
-func twistedPython(t *testing.T) string {
+func twistedPython(t testing.TB) string {
 	t.Helper()
 	var tried []string
 	for _, py := range []string{"/usr/bin/python3", "python3"} {
@@ -62,7 +62,7 @@ type pyProc struct {
 
 // startPython runs script (a file in testdata, or source text when src is
 // set) with args, killing it when the test ends.
-func startPython(t *testing.T, py, script, src string, args ...string) *pyProc {
+func startPython(t testing.TB, py, script, src string, args ...string) *pyProc {
 	t.Helper()
 	path := filepath.Join("testdata", script)
 	if src != "" {
@@ -113,7 +113,7 @@ func (p *pyProc) output() []string {
 
 // waitFor waits until the output holds a line for which match is true and
 // returns it; the test fails after a generous hang guard.
-func (p *pyProc) waitFor(t *testing.T, what string, match func(string) bool) string {
+func (p *pyProc) waitFor(t testing.TB, what string, match func(string) bool) string {
 	t.Helper()
 	guard := time.After(60 * time.Second)
 	for {
