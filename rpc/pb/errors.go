@@ -94,8 +94,29 @@ func newRemoteError(typ, value, traceback string, parents []string) *RemoteError
 	return e
 }
 
+// fireflySentinels are rpc's sentinels that have no Twisted class: they go
+// out as failures of these class names, and come back as the sentinel from
+// a Go peer.
+var fireflySentinels = []struct {
+	typ string
+	err error
+}{
+	{"firefly.Overloaded", rpc.ErrOverloaded},
+	{"firefly.TooManyReferences", rpc.ErrTooManyReferences},
+	{"firefly.TooManyCalls", rpc.ErrTooManyCalls},
+	{"firefly.Released", rpc.ErrReleased},
+	{"firefly.Shutdown", rpc.ErrShutdown},
+	{"firefly.BadReply", rpc.ErrBadReply},
+	{"firefly.HandlerPanic", rpc.ErrPanic},
+}
+
 // sentinelOf maps a Python failure to rpc's sentinel, or nil.
 func sentinelOf(typ, value string) error {
+	for _, s := range fireflySentinels {
+		if typ == s.typ {
+			return s.err
+		}
+	}
 	switch {
 	case typ == pyNoSuchMethod:
 		return rpc.ErrNoSuchMethod
@@ -140,7 +161,13 @@ func failureOf(err error, method string) (f failure, expected bool) {
 	case errors.As(err, &pe):
 		typ := "firefly.HandlerPanic"
 		return failure{typ, err.Error(), string(pe.Stack), append([]string{typ, "builtins.RuntimeError"}, pyBase...)}, false
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	}
+	for _, s := range fireflySentinels {
+		if errors.Is(err, s.err) && s.err != rpc.ErrPanic {
+			return failure{s.typ, err.Error(), "", append([]string{s.typ}, pyBase...)}, false
+		}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		typ := "firefly.Canceled"
 		return failure{typ, err.Error(), "", append([]string{typ}, pyBase...)}, false
 	}

@@ -30,12 +30,14 @@ func (t *seedTwo) RemotePrint(arg int) { t.got <- arg }
 
 func readTestdata(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile("testdata/" + name)
+	b, err := readTestdataFile(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
+
+func readTestdataFile(name string) ([]byte, error) { return os.ReadFile("testdata/" + name) }
 
 // readN reads exactly n bytes or fails the test.
 func readN(t *testing.T, r io.Reader, n int) []byte {
