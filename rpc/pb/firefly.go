@@ -42,10 +42,15 @@ func (f *fireflyRoot) RemoteTakeProxy(name string, proxy *rpc.Ref) error {
 
 // RemoteCallTarget is Firefly's remote_callTarget.
 func (f *fireflyRoot) RemoteCallTarget(ctx context.Context, kw Kwargs, command any, args ...any) (any, error) {
+	return callTarget(ctx, f.r.Service(), command, kw, args)
+}
+
+// callTarget runs command of svc with arguments from a PB peer, converted
+// into the target's parameter types.
+func callTarget(ctx context.Context, svc *rpc.Service, command any, kw Kwargs, args []any) (any, error) {
 	if b, ok := command.([]byte); ok { // a Python 2 str
 		command = string(b)
 	}
-	svc := f.r.Service()
 	m := svc.Target(command)
 	if m == nil {
 		return nil, fmt.Errorf("%w: no target %v", rpc.ErrNoSuchMethod, command)
@@ -109,3 +114,55 @@ func (c *callChild) String() string { return "pb.FireflyNode(" + c.ref.String() 
 
 // Close closes the node's connection (the root dropped or replaced it).
 func (c *callChild) Close() error { return c.rr.c.Close() }
+
+// FireflyNode is a Go node joined to a Python Firefly root (PBRoot) over
+// PB: Firefly's RemoteObject. The root's callChild(command, ...) calls run
+// the targets of its Service; CallRemote calls the root's callTarget.
+type FireflyNode struct {
+	conn  *Conn
+	proxy *fireflyProxy
+}
+
+// JoinFireflyRoot dials a Python Firefly root at addr and joins it as the
+// node name (getRootObject, then takeProxy(name, proxy)); svc serves the
+// root's calls. It does not reconnect: when Done is closed, join again.
+func JoinFireflyRoot(ctx context.Context, addr, name string, svc *rpc.Service, opts ...Option) (*FireflyNode, error) {
+	c, err := Dial(ctx, "tcp", addr, opts...)
+	if err != nil {
+		return nil, err
+	}
+	n := &FireflyNode{conn: c, proxy: &fireflyProxy{svc: svc}}
+	if err := c.Root().Call(ctx, "takeProxy", nil, name, n.proxy); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("pb: takeProxy: %w", err)
+	}
+	return n, nil
+}
+
+// CallRemote runs command (a name or an int) of the root's service with
+// args (a trailing Kwargs for keyword arguments) and stores the result in
+// reply: Firefly's node.callRemote, the root's remote_callTarget.
+func (n *FireflyNode) CallRemote(ctx context.Context, command any, reply any, args ...any) error {
+	return n.conn.Root().Call(ctx, "callTarget", reply, append([]any{command}, args...)...)
+}
+
+// Conn returns the node's connection.
+func (n *FireflyNode) Conn() *Conn { return n.conn }
+
+// Done is closed when the node's connection is gone.
+func (n *FireflyNode) Done() <-chan struct{} { return n.conn.Done() }
+
+// Close leaves the root.
+func (n *FireflyNode) Close() error { return n.conn.Close() }
+
+// fireflyProxy is the node's ProxyReference: remote_callChild runs a
+// target of its service.
+type fireflyProxy struct {
+	rpc.Referenceable
+	svc *rpc.Service
+}
+
+// RemoteCallChild is Firefly's ProxyReference.remote_callChild.
+func (p *fireflyProxy) RemoteCallChild(ctx context.Context, kw Kwargs, command any, args ...any) (any, error) {
+	return callTarget(ctx, p.svc, command, kw, args)
+}

@@ -88,3 +88,35 @@ func TestFireflyNodesJoinGoRoot(t *testing.T) {
 		t.Error("CallChild after the drop succeeded")
 	}
 }
+
+// A Go node joins a Python Firefly root: the root's callChild runs the
+// node's Service targets (by name and by int id), and the node's CallRemote
+// runs the root's callTarget.
+func TestGoNodeJoinsFireflyRoot(t *testing.T) {
+	py := twistedPython(t)
+	p := startPython(t, py, "firefly_root.py", "", "0")
+	line := p.waitFor(t, "the root to listen", func(l string) bool { return strings.HasPrefix(l, "listening ") })
+	addr := "127.0.0.1:" + strings.TrimPrefix(line, "listening ")
+	svc := rpc.NewService("gonode")
+	if err := svc.Map("greet", func(who string) string { return "hello " + who + " from gonode" }); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.MapID(7, func(n int) int { return 7 * n }); err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
+	node, err := JoinFireflyRoot(ctx, addr, "gonode", svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close()
+	var n int
+	if err := node.CallRemote(ctx, "double", &n, 21); err != nil || n != 42 {
+		t.Errorf("CallRemote double: %d, %v", n, err)
+	}
+	if err := node.CallRemote(ctx, "nosuch", nil); !rpc.IsExpected(err) {
+		t.Errorf("CallRemote nosuch: %v, want the root's pb.Error", err)
+	}
+	p.waitFor(t, "callChild greet", func(l string) bool { return l == "callChild greet hello py from gonode" })
+	p.waitFor(t, "callChild 7", func(l string) bool { return l == "callChild 7 42" })
+}
