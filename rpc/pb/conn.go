@@ -40,7 +40,7 @@ type Conn struct {
 	wmu    sync.Mutex
 	wq     [][]byte
 	wbytes int
-	wspace chan struct{} // closed (and replaced) when the writer takes the queue
+	wspace chan struct{} // made by a waiting caller; closed when the writer takes the queue
 	wake   chan struct{}
 
 	calls    callTable
@@ -66,7 +66,6 @@ func newConn(nc net.Conn, o *options, root *target, server bool) *Conn {
 		server: server,
 		root:   root,
 		dec:    newBananaDecoder(defaultBananaLimits),
-		wspace: make(chan struct{}),
 		wake:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
 		notify: make(map[uint64]func(error)),
@@ -211,6 +210,9 @@ func (c *Conn) send(ctx context.Context, cmd []any, wait bool) error {
 func (c *Conn) enqueue(ctx context.Context, b []byte, wait bool) error {
 	c.wmu.Lock()
 	for wait && c.wbytes > c.opts.maxQueued {
+		if c.wspace == nil {
+			c.wspace = make(chan struct{})
+		}
 		space := c.wspace
 		c.wmu.Unlock()
 		select {
@@ -243,8 +245,12 @@ func (c *Conn) enqueue(ctx context.Context, b []byte, wait bool) error {
 	return nil
 }
 
-// writeLoop writes the queued commands in order, several per write.
+// writeLoop writes the queued commands in order, several per write. It
+// swaps the queue with a spare slice, so a steady stream of commands needs
+// no new queue.
 func (c *Conn) writeLoop() {
+	var spare [][]byte
+	var bufs net.Buffers
 	for {
 		select {
 		case <-c.wake:
@@ -253,18 +259,27 @@ func (c *Conn) writeLoop() {
 		}
 		c.wmu.Lock()
 		q := c.wq
-		c.wq, c.wbytes = nil, 0
-		close(c.wspace)
-		c.wspace = make(chan struct{})
-		c.wmu.Unlock()
-		if len(q) == 0 {
-			continue
+		c.wq, c.wbytes = spare[:0], 0
+		if c.wspace != nil { // callers wait for room
+			close(c.wspace)
+			c.wspace = nil
 		}
-		bufs := net.Buffers(q)
-		if _, err := bufs.WriteTo(c.nc); err != nil {
+		c.wmu.Unlock()
+		var err error
+		switch len(q) {
+		case 0:
+		case 1:
+			_, err = c.nc.Write(q[0])
+		default:
+			bufs = append(bufs[:0], q...)
+			_, err = bufs.WriteTo(c.nc)
+		}
+		if err != nil {
 			c.shutdown(err)
 			return
 		}
+		clear(q)
+		spare = q
 	}
 }
 
