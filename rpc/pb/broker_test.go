@@ -360,3 +360,53 @@ func TestRootComesHome(t *testing.T) {
 		t.Errorf("isRoot(root) = %v, %v; want true", ok, err)
 	}
 }
+
+// A peer that never chooses a dialect is closed after the handshake
+// timeout, and holds one of WithMaxHandshakes slots meanwhile: the next
+// peer is served once it goes.
+func TestHandshakeTimeoutAndLimit(t *testing.T) {
+	_, port := serveGo(t, newBrokerRoot(), WithHandshakeTimeout(200*time.Millisecond), WithMaxHandshakes(1))
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	silent, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	silent.SetDeadline(time.Now().Add(30 * time.Second))
+	readN(t, silent, 12) // the offer; then nothing is sent back
+	ctx := testContext(t)
+	c, err := Dial(ctx, "tcp", addr) // waits for the slot
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := silent.Read(make([]byte, 1)); err == nil {
+		t.Error("the silent peer's connection is still open")
+	}
+	var n int
+	if err := c.Root().Call(ctx, "takeTwo", &n, &doubler{}); err != nil || n != 42 {
+		t.Errorf("the second peer: %d, %v", n, err)
+	}
+}
+
+// Close does not wait for a peer stalled in its negotiation.
+func TestCloseDuringHandshake(t *testing.T) {
+	srv, port := serveGo(t, newBrokerRoot())
+	nc, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(30 * time.Second))
+	readN(t, nc, 12)
+	closed := make(chan struct{})
+	go func() {
+		srv.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(20 * time.Second): // the handshake timeout is 30 s
+		t.Fatal("Close waited for the stalled negotiation")
+	}
+}

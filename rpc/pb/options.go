@@ -28,6 +28,9 @@ const (
 	DefaultMaxQueued = 4 << 20
 	// DefaultHandshakeTimeout bounds the dialect negotiation.
 	DefaultHandshakeTimeout = 30 * time.Second
+	// DefaultMaxHandshakes bounds the accepted connections a Server holds
+	// in their negotiation at once; Serve stops accepting meanwhile.
+	DefaultMaxHandshakes = 256
 )
 
 // An Option configures a Server or a dialled Conn.
@@ -41,6 +44,7 @@ type options struct {
 	maxPendingCalls  int
 	maxQueued        int
 	handshakeTimeout time.Duration
+	maxHandshakes    int
 	py2Strings       bool
 	unsafeTracebacks bool
 	onConnect        func(*Conn)
@@ -53,6 +57,7 @@ func newOptions(opts []Option) (*options, error) {
 		maxPendingCalls:  DefaultMaxPendingCalls,
 		maxQueued:        DefaultMaxQueued,
 		handshakeTimeout: DefaultHandshakeTimeout,
+		maxHandshakes:    DefaultMaxHandshakes,
 	}
 	for _, opt := range opts {
 		opt(o)
@@ -71,6 +76,7 @@ func newOptions(opts []Option) (*options, error) {
 		{"WithMaxHandlers", o.maxHandlers},
 		{"WithMaxPendingCalls", o.maxPendingCalls},
 		{"WithMaxQueued", o.maxQueued},
+		{"WithMaxHandshakes", o.maxHandshakes},
 	} {
 		if l.n <= 0 {
 			return nil, fmt.Errorf("pb: %s(%d): the limit must be positive", l.name, l.n)
@@ -109,6 +115,10 @@ func WithMaxQueued(n int) Option { return func(o *options) { o.maxQueued = n } }
 func WithHandshakeTimeout(d time.Duration) Option {
 	return func(o *options) { o.handshakeTimeout = d }
 }
+
+// WithMaxHandshakes sets how many accepted connections a Server holds in
+// their negotiation at once; while that many are, Serve accepts no more.
+func WithMaxHandshakes(n int) Option { return func(o *options) { o.maxHandshakes = n } }
 
 // WithPython2Strings sends Go strings as bare byte strings, which a Python
 // 2 peer (Firefly's era, Twisted up to 20.3) reads as its native str. The

@@ -23,6 +23,10 @@ type Server struct {
 	lns    map[net.Listener]struct{}
 	closed bool
 	wg     sync.WaitGroup
+
+	pending    map[net.Conn]struct{} // accepted, negotiating
+	handshakes chan struct{}         // a token per connection in its negotiation
+	quit       chan struct{} // closed by Close
 }
 
 // NewServer returns a server offering root (nil: no root object, so every
@@ -33,7 +37,14 @@ func NewServer(root any, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, conns: make(map[*Conn]struct{}), lns: make(map[net.Listener]struct{})}
+	s := &Server{
+		opts:       o,
+		conns:      make(map[*Conn]struct{}),
+		lns:        make(map[net.Listener]struct{}),
+		pending:    make(map[net.Conn]struct{}),
+		handshakes: make(chan struct{}, o.maxHandshakes),
+		quit:       make(chan struct{}),
+	}
 	if root != nil {
 		if s.root, err = newTarget(o.registry, root); err != nil {
 			return nil, err
@@ -60,8 +71,14 @@ func (s *Server) Serve(ln net.Listener) error {
 	}()
 	var delay time.Duration
 	for {
+		select { // a negotiation slot for the next connection
+		case s.handshakes <- struct{}{}:
+		case <-s.quit:
+			return ErrServerClosed
+		}
 		nc, err := ln.Accept()
 		if err != nil {
+			<-s.handshakes
 			s.mu.Lock()
 			closed := s.closed
 			s.mu.Unlock()
@@ -78,10 +95,23 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			nc.Close()
+			return ErrServerClosed
+		}
+		s.pending[nc] = struct{}{}
 		s.wg.Add(1)
+		s.mu.Unlock()
 		go func() {
 			defer s.wg.Done()
-			if _, err := s.ServeConn(context.Background(), nc); err != nil {
+			_, err := s.ServeConn(context.Background(), nc)
+			s.mu.Lock()
+			delete(s.pending, nc)
+			s.mu.Unlock()
+			<-s.handshakes
+			if err != nil {
 				s.opts.logger.Info("pb: connection refused", "remote", nc.RemoteAddr(), "err", err)
 				nc.Close()
 			}
@@ -130,16 +160,22 @@ func (s *Server) Conns() []*Conn {
 	return cs
 }
 
-// Close stops every Serve, closes every connection and waits for the
-// connections being negotiated.
+// Close stops every Serve and closes every connection, those still
+// negotiating too, and waits for their goroutines.
 func (s *Server) Close() error {
 	s.mu.Lock()
+	if !s.closed {
+		close(s.quit)
+	}
 	s.closed = true
 	for ln := range s.lns {
 		ln.Close()
 	}
 	conns := s.conns
 	s.conns = make(map[*Conn]struct{})
+	for nc := range s.pending {
+		nc.Close()
+	}
 	s.mu.Unlock()
 	for c := range conns {
 		c.Close()
