@@ -26,7 +26,7 @@ type Server struct {
 
 	pending    map[net.Conn]struct{} // accepted, negotiating
 	handshakes chan struct{}         // a token per connection in its negotiation
-	quit       chan struct{} // closed by Close
+	quit       chan struct{}         // closed by Close
 }
 
 // NewServer returns a server offering root (nil: no root object, so every
