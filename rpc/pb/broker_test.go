@@ -410,3 +410,45 @@ func TestCloseDuringHandshake(t *testing.T) {
 		t.Fatal("Close waited for the stalled negotiation")
 	}
 }
+
+// A Serial rpc.Service as the root runs PB calls one at a time in arrival
+// order, as Twisted does: the broker looks each call up on the reading
+// goroutine, in order.
+func TestSerialServiceKeepsOrder(t *testing.T) {
+	svc := rpc.NewService("serial", rpc.WithRunStyle(rpc.Serial))
+	var mu sync.Mutex
+	var got []int
+	if err := svc.Map("note", func(n int) {
+		mu.Lock()
+		got = append(got, n)
+		mu.Unlock()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Map("notes", func() []int {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]int(nil), got...)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
+	_, c := pbPair(t, svc, nil)
+	for i := range 50 {
+		if err := c.Root().Send(ctx, "note", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var notes []int
+	if err := c.Root().Call(ctx, "notes", &notes); err != nil {
+		t.Fatal(err)
+	}
+	if len(notes) != 50 {
+		t.Fatalf("notes ran before %d of 50 one-way calls", len(notes))
+	}
+	for i, n := range notes {
+		if n != i {
+			t.Fatalf("calls ran out of order: %v", notes)
+		}
+	}
+}

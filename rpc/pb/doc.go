@@ -30,7 +30,9 @@
 // the connection does (PB carries no deadline or cancel). Each message's
 // target, method and arguments are resolved in arrival order, so a decref
 // right behind a call never overtakes it; the handlers then run
-// concurrently, up to WithMaxHandlers. Ref.Send is a call with
+// concurrently, up to WithMaxHandlers; for Twisted's one-at-a-time order,
+// serve an rpc.Service with rpc.WithRunStyle(rpc.Serial) (the broker looks
+// each call up on the reading goroutine, in order). Ref.Send is a call with
 // answerRequired 0. A caller whose context ends returns at once; the late
 // answer is dropped.
 //
