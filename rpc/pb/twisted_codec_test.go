@@ -40,6 +40,7 @@ func twistedCases() []struct {
 	d := &Dict{}
 	d.Items = []DictItem{{"self", d}}
 	max448 := new(big.Int).Sub(bigPow2(448), big.NewInt(1))
+	st, fs, tp := Set{int64(1)}, FrozenSet{int64(2)}, Tuple{int64(1), int64(2)}
 	return []struct {
 		name string
 		v    any
@@ -54,6 +55,7 @@ func twistedCases() []struct {
 		{"ints", Tuple{bigPow2(447), new(big.Int).Neg(bigPow2(447)), bigPow2(63), int64(math.MinInt64),
 			new(big.Int).SetUint64(math.MaxUint64), max448}},
 		{"floats", Tuple{0.1, math.Inf(1), -1e300, 5e-324}},
+		{"shared_sets", Tuple{st, st, fs, fs, tp, tp}},
 		{"nested", &Dict{Items: []DictItem{
 			{"a", []any{Tuple{int64(1), FrozenSet{int64(2)}}, &Dict{Items: []DictItem{{int64(3), nil}}}}},
 			{Tuple{int64(1), int64(2)}, []byte("x")},

@@ -34,6 +34,7 @@ def cases():
     cyclic.append(cyclic)
     d = {}
     d["self"] = d
+    st, fs, tp = {1}, frozenset([2]), (1, 2)
     return [
         ("echo", (0, 1, 127, 128, 2**31 - 1, 2**31, -1, -(2**31), -(2**31) - 1, 2**64, 1.5, -0.0,
                   b"bytes", "unicod\u00e9", b"list", [1, 2], (1, 2), {"a": 1, b"b": [None]}, None, True,
@@ -47,6 +48,7 @@ def cases():
                    datetime.timedelta(hours=36))),
         ("ints", (2**447, -(2**447), 2**63, -(2**63), 2**64 - 1, 2**448 - 1)),
         ("floats", (0.1, float("inf"), -1e300, 5e-324)),
+        ("shared_sets", (st, st, fs, fs, tp, tp)),
         ("nested", {"a": [(1, frozenset([2])), {3: None}], (1, 2): b"x"}),
     ]
 
