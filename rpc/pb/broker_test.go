@@ -452,3 +452,22 @@ func TestSerialServiceKeepsOrder(t *testing.T) {
 		}
 	}
 }
+
+// Close writes what is queued first: a one-way call sent just before Close
+// reaches the peer.
+func TestCloseFlushesQueuedCommands(t *testing.T) {
+	root := newBrokerRoot()
+	_, c := pbPair(t, root, nil)
+	if err := c.Root().Send(testContext(t), "note", "last words"); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	select {
+	case s := <-root.oneway:
+		if s != "last words" {
+			t.Errorf("note got %q", s)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the call sent before Close never arrived")
+	}
+}

@@ -37,11 +37,13 @@ type Conn struct {
 
 	// The writer's queue: encoded commands, written in order by one
 	// goroutine (writeLoop).
-	wmu    sync.Mutex
-	wq     [][]byte
-	wbytes int
-	wspace chan struct{} // made by a waiting caller; closed when the writer takes the queue
-	wake   chan struct{}
+	wmu     sync.Mutex
+	wq      [][]byte
+	wbytes  int
+	wspace  chan struct{} // made by a waiting caller; closed when the writer takes the queue
+	widle   chan struct{} // made by flush; closed when the writer has written everything
+	writing bool          // the writer holds a batch it has not written yet
+	wake    chan struct{}
 
 	calls    callTable
 	exports  exportTable
@@ -105,12 +107,43 @@ func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
 // RemoteAddr returns the peer's network address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
-// Close closes the connection at once: pending calls fail with an error
+// Close writes the commands already queued (answers included; for at most
+// closeFlush), then closes the connection: pending calls fail with an error
 // matching rpc.ErrConnectionLost, running handlers see their context end,
 // and every exported object is dropped.
 func (c *Conn) Close() error {
+	c.flush(closeFlush)
 	c.shutdown(errClosed)
 	return nil
+}
+
+// closeFlush bounds how long Close waits for queued commands to be written.
+const closeFlush = time.Second
+
+// flush waits until the writer has written everything queued, the
+// connection is gone, or max has passed.
+func (c *Conn) flush(max time.Duration) {
+	timer := time.NewTimer(max)
+	defer timer.Stop()
+	for {
+		c.wmu.Lock()
+		if !c.writing && len(c.wq) == 0 {
+			c.wmu.Unlock()
+			return
+		}
+		if c.widle == nil {
+			c.widle = make(chan struct{})
+		}
+		idle := c.widle
+		c.wmu.Unlock()
+		select {
+		case <-idle:
+		case <-c.done:
+			return
+		case <-timer.C:
+			return
+		}
+	}
 }
 
 var errClosed = errors.New("closed locally")
@@ -260,6 +293,7 @@ func (c *Conn) writeLoop() {
 		c.wmu.Lock()
 		q := c.wq
 		c.wq, c.wbytes = spare[:0], 0
+		c.writing = len(q) > 0
 		if c.wspace != nil { // callers wait for room
 			close(c.wspace)
 			c.wspace = nil
@@ -280,6 +314,15 @@ func (c *Conn) writeLoop() {
 		}
 		clear(q)
 		spare = q
+		c.wmu.Lock()
+		if len(c.wq) == 0 {
+			c.writing = false
+			if c.widle != nil {
+				close(c.widle)
+				c.widle = nil
+			}
+		}
+		c.wmu.Unlock()
 	}
 }
 
