@@ -27,7 +27,9 @@ func (c *Call) finish() {
 	select {
 	case c.Done <- c:
 	default:
-		c.log.Warn("rpc: done channel is full; completion dropped", "method", c.Method, "err", c.Error)
+		if c.log != nil {
+			c.log.Warn("rpc: done channel is full; completion dropped", "method", c.Method, "err", c.Error)
+		}
 	}
 }
 

@@ -22,15 +22,19 @@ type Ref struct {
 	id       uint64
 	entry    *importEntry // nil for the root and for local refs
 	local    *target      // non-nil: a reference to one of our own objects
+	remote   Remote       // non-nil: carried by another wire (foreign.go)
 	released atomic.Bool
 }
 
-// Conn returns the connection the reference lives on.
+// Conn returns the connection the reference lives on: nil for a reference
+// carried by another wire (see NewRemoteRef).
 func (r *Ref) Conn() *Conn { return r.conn }
 
 // String describes the reference.
 func (r *Ref) String() string {
 	switch {
+	case r.remote != nil:
+		return r.remote.String()
 	case r.local != nil:
 		return fmt.Sprintf("rpc.Ref(local %T)", r.local.Value())
 	case r.id == rootID:
@@ -49,6 +53,9 @@ func (r *Ref) String() string {
 // A failing handler's error comes back as a *RemoteError; connection loss as
 // an error matching ErrConnectionLost.
 func (r *Ref) Call(ctx context.Context, method string, reply any, args ...any) error {
+	if r.remote != nil {
+		return r.remote.Call(ctx, method, reply, args)
+	}
 	if r.local != nil {
 		return r.callLocal(ctx, method, reply, args)
 	}
@@ -93,7 +100,11 @@ func (r *Ref) Go(ctx context.Context, method string, reply any, done chan *Call,
 	} else if cap(done) == 0 {
 		panic("rpc: done channel is unbuffered")
 	}
-	call := &Call{Method: method, Args: args, Reply: reply, Done: done, log: r.conn.log}
+	call := &Call{Method: method, Args: args, Reply: reply, Done: done}
+	if r.remote != nil {
+		return r.goRemote(ctx, call)
+	}
+	call.log = r.conn.log
 	if r.local != nil {
 		go func() {
 			call.Error = r.callLocal(ctx, method, reply, args)
@@ -126,6 +137,9 @@ func (r *Ref) Go(ctx context.Context, method string, reply any, done chan *Call,
 // way; the handler's result and error are dropped (the serving side logs
 // unexpected errors).
 func (r *Ref) Send(ctx context.Context, method string, args ...any) error {
+	if r.remote != nil {
+		return r.remote.Send(ctx, method, args)
+	}
 	if r.local != nil {
 		go r.callLocal(context.WithoutCancel(ctx), method, nil, args)
 		return nil
@@ -140,6 +154,10 @@ func (r *Ref) Send(ctx context.Context, method string, args ...any) error {
 // does nothing. An unreachable Ref is released by the garbage collector as a
 // backstop.
 func (r *Ref) Release() {
+	if r.remote != nil {
+		r.remote.Release()
+		return
+	}
 	if r.entry == nil {
 		return
 	}
@@ -150,6 +168,9 @@ func (r *Ref) Release() {
 // the reason when the reference's connection is lost. The returned function
 // cancels the notification.
 func (r *Ref) NotifyOnDisconnect(f func(error)) (cancel func()) {
+	if r.remote != nil {
+		return r.remote.NotifyOnDisconnect(f)
+	}
 	return r.conn.NotifyOnDisconnect(f)
 }
 
