@@ -61,6 +61,7 @@ type inLane struct {
 	kinds   []argKind
 	records recordCache
 	flat    map[reflect.Type]bool // types known to hold no pointers (or not)
+	gobErr  error                 // the last gob decoding error of the message
 }
 
 // maxInlineMessage is the largest message parsed on the transport's reader
@@ -378,6 +379,7 @@ func (in *inLane) message() (err error) {
 	if in.c.opts.idleTimeout > 0 {
 		in.c.touch()
 	}
+	in.gobErr = nil
 	typ, err := in.mr.ReadByte()
 	if err != nil {
 		return err
@@ -402,6 +404,9 @@ func (in *inLane) message() (err error) {
 		return err
 	}
 	if in.mr.n != 0 {
+		if in.gobErr != nil {
+			return protocolErrorf("%d stray bytes after a message of type %d, whose gob decoding failed: %v", in.mr.n, typ, in.gobErr)
+		}
 		return protocolErrorf("%d stray bytes after a message of type %d", in.mr.n, typ)
 	}
 	return nil
@@ -420,6 +425,9 @@ func (in *inLane) decodeGob(v reflect.Value) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = &gobPanicError{value: p}
+		}
+		if err != nil {
+			in.gobErr = err
 		}
 	}()
 	return in.dec.DecodeValue(v)
