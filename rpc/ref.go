@@ -54,7 +54,8 @@ func (r *Ref) String() string {
 // an error matching ErrConnectionLost.
 func (r *Ref) Call(ctx context.Context, method string, reply any, args ...any) error {
 	if r.remote != nil {
-		return r.remote.Call(ctx, method, reply, args)
+		// A copy, so that args itself never escapes on the other paths.
+		return r.remote.Call(ctx, method, reply, append([]any(nil), args...))
 	}
 	if r.local != nil {
 		return r.callLocal(ctx, method, reply, args)
@@ -138,7 +139,7 @@ func (r *Ref) Go(ctx context.Context, method string, reply any, done chan *Call,
 // unexpected errors).
 func (r *Ref) Send(ctx context.Context, method string, args ...any) error {
 	if r.remote != nil {
-		return r.remote.Send(ctx, method, args)
+		return r.remote.Send(ctx, method, append([]any(nil), args...))
 	}
 	if r.local != nil {
 		go r.callLocal(context.WithoutCancel(ctx), method, nil, args)
