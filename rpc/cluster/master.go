@@ -54,6 +54,7 @@ type options struct {
 	callTimeout time.Duration
 	stopWait    time.Duration
 	adminToken  []byte
+	resolver    *net.Resolver
 }
 
 func newOptions(opts []Option) options {

@@ -140,8 +140,10 @@ type links struct {
 }
 
 // dial returns the options of a link dialled to target ("master" or a
-// root's name).
-func (l *links) dial(target string) []rpc.Option {
+// root's name), found at host: the name a TLS certificate is checked for
+// when neither server_name nor per-process certificates say (the host of
+// the address dialled when host is "").
+func (l *links) dial(target, host string) []rpc.Option {
 	if l == nil {
 		return nil
 	}
@@ -153,6 +155,8 @@ func (l *links) dial(target string) []rpc.Option {
 			cfg.ServerName = l.name
 		case l.each:
 			cfg.ServerName = target
+		case host != "":
+			cfg.ServerName = host
 		}
 		opts = append(opts, rpc.WithTLS(cfg))
 	}

@@ -109,6 +109,9 @@ type Server struct {
 	mu       sync.Mutex
 	ctx      context.Context // Run's; nil before Run
 	running  bool
+	started  time.Time // when Run began
+	mapped   bool      // the App ran without error
+	rootAddr net.Addr  // where the root listens; nil: not (yet)
 	onStop   func(context.Context)
 	onReload func(context.Context) error
 }
@@ -157,6 +160,7 @@ func NewServer(cfg *Config, name string, app App, opts ...Option) (*Server, erro
 			s:       s,
 			root:    rp.RootName,
 			port:    port,
+			dns:     rp.DNS,
 			svc:     rpc.NewService(name + "@" + rp.RootName),
 			changed: make(chan struct{}),
 		}
@@ -174,6 +178,10 @@ func (s *Server) mapMasterCommands() error {
 			if l == nil {
 				return rpc.Expected(fmt.Errorf("%w: %q", ErrNoSuchRoot, root))
 			}
+			if l.dns != "" {
+				s.log.Debug("cluster: master says join root; found through DNS instead", "root", root, "host", host, "dns", l.dns)
+				return nil
+			}
 			s.log.Info("cluster: master says join root", "root", root, "host", host)
 			l.connect(host)
 			return nil
@@ -184,6 +192,7 @@ func (s *Server) mapMasterCommands() error {
 			// Let the answer go out before Run closes the connection.
 			time.AfterFunc(100*time.Millisecond, s.Stop)
 		}),
+		s.masterSvc.Map(CmdStatus, func(ctx context.Context) ServerStatus { return s.Status() }),
 		s.masterSvc.Map(CmdReload, func(ctx context.Context) error {
 			s.log.Info("cluster: master says reload")
 			s.mu.Lock()
@@ -314,6 +323,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.running = true
 	s.ctx = ctx
+	s.started = time.Now()
 	s.mu.Unlock()
 	defer s.close()
 
@@ -322,23 +332,51 @@ func (s *Server) Run(ctx context.Context) error {
 			return fmt.Errorf("cluster: server %q: app: %w", s.Name(), err)
 		}
 	}
+	s.mu.Lock()
+	s.mapped = true
+	s.mu.Unlock()
 	if s.root != nil {
 		ln, err := net.Listen("tcp", ":"+strconv.Itoa(s.sc.RootPort))
 		if err != nil {
 			return fmt.Errorf("cluster: server %q: %w", s.Name(), err)
 		}
 		go s.root.Serve(ln)
+		s.mu.Lock()
+		s.rootAddr = ln.Addr()
+		s.mu.Unlock()
 		s.log.Info("cluster: root listening", "addr", ln.Addr())
 	}
-	master := rpc.NewNode(s.Name(),
+	web, err := s.serveWeb()
+	if err != nil {
+		return err
+	}
+	if web != nil {
+		defer web.Close()
+	}
+	for _, l := range s.links {
+		if l.dns != "" {
+			l.join(l.dnsAddr())
+		}
+	}
+	addr := s.cfg.MasterAddr()
+	mopts := []rpc.NodeOption{
 		rpc.WithIncarnation(s.inc),
 		rpc.WithNodeService(s.masterSvc),
 		rpc.WithNodeLogger(s.log),
-		rpc.WithDialOptions(s.sec.dial(masterIdentity)...),
-		rpc.WithReconnectBackoff(s.opts.base, s.opts.max))
-	addr := s.cfg.MasterAddr()
+		rpc.WithReconnectBackoff(s.opts.base, s.opts.max),
+	}
+	if host := s.cfg.Master.RootHost; host != "" && net.ParseIP(host) == nil {
+		mopts = append(mopts,
+			rpc.WithDialOptions(s.sec.dial(masterIdentity, srvService(host))...),
+			rpc.WithResolver(func(ctx context.Context, _ string) ([]string, error) {
+				return resolveAddrs(ctx, s.opts.resolver, host, s.cfg.Master.RootPort)
+			}))
+	} else {
+		mopts = append(mopts, rpc.WithDialOptions(s.sec.dial(masterIdentity, "")...))
+	}
+	master := rpc.NewNode(s.Name(), mopts...)
 	master.OnConnect(func(c *rpc.Conn) {
-		s.log.Info("cluster: joined the master", "addr", addr)
+		s.log.Info("cluster: joined the master", "addr", addr, "at", c.RemoteAddr())
 	})
 	s.mu.Lock()
 	s.master = master
@@ -400,6 +438,7 @@ type link struct {
 	s    *Server
 	root string
 	port int
+	dns  string // where the root is found; "": the master says
 	svc  *rpc.Service
 
 	mu      sync.Mutex
@@ -432,10 +471,21 @@ func (l *link) setNode(n *rpc.Node) {
 	l.changed = make(chan struct{})
 }
 
-// connect joins the root at host, unless the link is joined, or joining,
+// connect joins the root at host (see join).
+func (l *link) connect(host string) { l.join(net.JoinHostPort(host, strconv.Itoa(l.port))) }
+
+// dnsAddr is the address a DNS link's node is given (and its resolver
+// looks up): the SRV name, or the host name with the root's port.
+func (l *link) dnsAddr() string {
+	if isSRV(l.dns) {
+		return l.dns
+	}
+	return net.JoinHostPort(l.dns, strconv.Itoa(l.port))
+}
+
+// join joins the root at addr, unless the link is joined, or joining,
 // there already: the old node is closed and a new one dials until it is in.
-func (l *link) connect(host string) {
-	addr := net.JoinHostPort(host, strconv.Itoa(l.port))
+func (l *link) join(addr string) {
 	l.mu.Lock()
 	s := l.s
 	s.mu.Lock()
@@ -475,13 +525,26 @@ func (l *link) connect(host string) {
 // or ctx ends (the link was told another address, or closed).
 func (l *link) dial(ctx context.Context, gen uint64, addr string) {
 	s := l.s
-	n := rpc.NewNode(s.Name(),
+	opts := []rpc.NodeOption{
 		rpc.WithIncarnation(s.inc),
 		rpc.WithNodeService(l.svc),
 		rpc.WithNodeLogger(s.log),
-		rpc.WithDialOptions(s.sec.dial(l.root)...),
 		rpc.WithWaitForReconnect(true),
-		rpc.WithReconnectBackoff(s.opts.base, s.opts.max))
+		rpc.WithReconnectBackoff(s.opts.base, s.opts.max),
+	}
+	if l.dns != "" {
+		opts = append(opts,
+			rpc.WithDialOptions(s.sec.dial(l.root, srvService(l.dns))...),
+			rpc.WithResolver(func(ctx context.Context, _ string) ([]string, error) {
+				return resolveAddrs(ctx, s.opts.resolver, l.dns, l.port)
+			}))
+	} else {
+		opts = append(opts, rpc.WithDialOptions(s.sec.dial(l.root, "")...))
+	}
+	n := rpc.NewNode(s.Name(), opts...)
+	n.OnConnect(func(c *rpc.Conn) {
+		s.log.Info("cluster: joined root", "root", l.root, "addr", addr, "at", c.RemoteAddr())
+	})
 	for attempt := 0; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, rpc.DefaultDialTimeout)
 		err := n.Connect(actx, addr)
@@ -509,7 +572,6 @@ func (l *link) dial(ctx context.Context, gen uint64, addr string) {
 	l.dialing = false
 	l.setNode(n)
 	l.mu.Unlock()
-	s.log.Info("cluster: joined root", "root", l.root, "addr", addr)
 }
 
 // close closes the node and stops dialling.
