@@ -6,6 +6,7 @@
 //	firefly -config config.json -server NAME   run only server NAME
 //	firefly stop -config config.json           stop every server, then the master (admin /stop)
 //	firefly reload -config config.json         run every server's reload hook (admin /reloadmodule)
+//	firefly status -config config.json [-json] the servers as the master sees them (admin /cluster)
 //	firefly methods -addr host:port            list a server's remote methods (introspection)
 //	firefly call -addr host:port -method add -args '[1,2]'
 //	                                           call one, arguments and result in JSON
@@ -56,6 +57,9 @@ func init() {
 		},
 		"methods": func(ctx context.Context, args []string) error {
 			return methodsCommand(ctx, args, os.Stdout)
+		},
+		"status": func(ctx context.Context, args []string) error {
+			return statusCommand(ctx, args, os.Stdout)
 		},
 	}
 }
