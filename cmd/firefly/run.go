@@ -18,12 +18,16 @@ func runCluster(ctx context.Context, args []string) error {
 	master := fs.Bool("master", false, "run only the master")
 	server := fs.String("server", "", "run only the server called `name`")
 	lf := addLogFlags(fs)
+	introspect := fs.Bool("introspect", false, "let clients list the roots' service targets (firefly methods -targets, firefly call -target)")
 	dns := fs.String("dns", "", "look the config's DNS names up at this DNS server's `host:port` (UDP), not the system's")
 	restart := fs.Bool("restart", false, "when a server (or the master) fails, restart it with backoff instead of stopping every server")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	var opts []cluster.Option
+	if *introspect {
+		opts = append(opts, cluster.WithIntrospection(true))
+	}
 	if *dns != "" {
 		if _, _, err := net.SplitHostPort(*dns); err != nil {
 			return &usageError{fmt.Sprintf("-dns %q: %v", *dns, err)}
@@ -71,6 +75,9 @@ func runCluster(ctx context.Context, args []string) error {
 	childArgs = append(childArgs, lf.args()...)
 	if *dns != "" {
 		childArgs = append(childArgs, "-dns", *dns)
+	}
+	if *introspect {
+		childArgs = append(childArgs, "-introspect")
 	}
 	return launch(ctx, *configPath, cfg, childArgs, *restart)
 }

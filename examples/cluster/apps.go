@@ -127,7 +127,8 @@ func games(cfg *cluster.Config) []string {
 func front(ctx context.Context, w io.Writer, s *cluster.Server) error {
 	hooks(w, s)
 	f := &Front{s: s, w: w}
-	srv, err := rpc.NewServer(f)
+	// Introspection lets "firefly methods -addr" list what clients may call.
+	srv, err := rpc.NewServer(f, rpc.WithIntrospection(true))
 	if err != nil {
 		return err
 	}

@@ -163,6 +163,20 @@ func (l *links) dial(target, host string) []rpc.Option {
 	return opts
 }
 
+// DialOptions returns the options with which the process called self
+// dials target ("master" or a root's name) under the config's security
+// section: its TLS and shared-secret options, as a server of the cluster
+// uses them; nil without a security section. With files per process
+// ("{name}"), self's own are read. Tools that reach a cluster (the firefly
+// command) use it.
+func (c *Config) DialOptions(self, target string) ([]rpc.Option, error) {
+	l, err := c.links(self)
+	if err != nil {
+		return nil, err
+	}
+	return l.dial(target, ""), nil
+}
+
 // links returns the security of the links of the process named self
 // ("master" for the master): for the side that serves (its root) and for
 // the side that dials (its nodes). Without a security section it is nil.

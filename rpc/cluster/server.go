@@ -145,10 +145,7 @@ func NewServer(cfg *Config, name string, app App, opts ...Option) (*Server, erro
 	}
 	if sc.RootPort != 0 {
 		ropts := []rpc.RootOption{rpc.WithRootService(rpc.NewService(name)), rpc.WithRootLogger(s.log)}
-		if s.sec != nil {
-			ropts = append(ropts, rpc.WithServerOptions(s.sec.serve...))
-			ropts = append(ropts, s.sec.roots...)
-		}
+		ropts = append(ropts, rootServerOptions(o, s.sec)...)
 		s.root, err = rpc.NewRoot(ropts...)
 		if err != nil {
 			return nil, err
