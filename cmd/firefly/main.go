@@ -10,6 +10,15 @@
 //	firefly methods -addr host:port            list a server's remote methods (introspection)
 //	firefly call -addr host:port -method add -args '[1,2]'
 //	                                           call one, arguments and result in JSON
+//	firefly methods -config config.json -server gate -targets
+//	firefly call -config config.json -server gate -target forward -args '[...]'
+//	                                           the same for a root's service targets, as a node
+//
+// Every subcommand prints its flags with -h. The processes of a cluster log
+// warnings and errors; -v adds what the cluster does, -debug every failed
+// attempt. -introspect lets clients list the roots' targets; -dns
+// host:port looks the config's DNS names (a remoteport's "dns", a roothost)
+// up at that DNS server.
 //
 // Servers run the apps compiled into this binary (see apps.go): the example
 // cluster's, by the config's "app" key (which wins over the server's name;
