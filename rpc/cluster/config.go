@@ -130,8 +130,8 @@ type ServerConfig struct {
 	// NetPort is the port for clients ("netport"); the cluster does not
 	// use it, the server's App may.
 	NetPort int `json:"netport"`
-	// WebPort is the server's own HTTP port ("webport"); unused by the
-	// cluster, for the App.
+	// WebPort is the server's own HTTP port ("webport"): the server serves
+	// its probes there (HealthHandler), on every interface; 0 means none.
 	WebPort int `json:"webport"`
 	// RemotePort lists the roots the server joins as a node.
 	RemotePort []RemotePort `json:"remoteport"`

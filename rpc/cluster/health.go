@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -148,28 +149,32 @@ func (s *Server) serveWeb() (*http.Server, error) {
 	return web, nil
 }
 
-// ClusterStatus asks every joined server for its ServerStatus (each call
-// bounded by WithCallTimeout) and returns them sorted by name, each with
+// ClusterStatus asks every joined server for its ServerStatus (all at once,
+// each call bounded by WithCallTimeout) and returns them sorted by name, each with
 // the host the master saw it at; a server that did not answer has Error
 // set.
 func (m *Master) ClusterStatus(ctx context.Context) []ServerStatus {
 	rm := m.RemoteMap()
-	out := make([]ServerStatus, 0, len(rm))
-	for _, name := range sortedKeys(rm) {
-		cctx, cancel := context.WithTimeout(ctx, m.opts.callTimeout)
-		var st ServerStatus
-		err := m.root.CallChild(cctx, name, CmdStatus, &st)
-		cancel()
-		if err != nil {
-			st = ServerStatus{Server: name, Error: err.Error(), Roots: []LinkStatus{}}
-			for _, r := range rm[name].Roots {
-				st.Roots = append(st.Roots, LinkStatus{Root: r})
+	names := sortedKeys(rm)
+	out := make([]ServerStatus, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() {
+			cctx, cancel := context.WithTimeout(ctx, m.opts.callTimeout)
+			defer cancel()
+			var st ServerStatus
+			if err := m.root.CallChild(cctx, name, CmdStatus, &st); err != nil {
+				st = ServerStatus{Error: err.Error(), Roots: []LinkStatus{}}
+				for _, r := range rm[name].Roots {
+					st.Roots = append(st.Roots, LinkStatus{Root: r})
+				}
 			}
-		}
-		st.Server = name
-		st.Host = rm[name].Host
-		out = append(out, st)
+			st.Server = name
+			st.Host = rm[name].Host
+			out[i] = st
+		})
 	}
+	wg.Wait()
 	return out
 }
 
