@@ -143,19 +143,26 @@ func TestDNSDiscoveryWithoutMaster(t *testing.T) {
 	})
 }
 
-// TestDNSMasterName: the master's roothost is a DNS name, looked up through
-// the server's resolver; the master's /cluster reports each server.
+// TestDNSMasterName: the master's roothost is a host name, or an SRV name
+// (which gives the port), looked up through the server's resolver; the
+// master's /cluster reports each server.
 func TestDNSMasterName(t *testing.T) {
+	t.Run("host", func(t *testing.T) { testDNSMasterName(t, "master.game.test") })
+	t.Run("srv", func(t *testing.T) { testDNSMasterName(t, "_root._tcp.master.game.test.") })
+}
+
+func testDNSMasterName(t *testing.T, roothost string) {
 	d := startDNS(t)
 	p := freePorts(t, 3)
 	cfg, err := ParseConfig(fmt.Appendf(nil, `{
-		"master": {"roothost": "master.game.test", "rootport": %d, "webport": %d},
+		"master": {"roothost": %q, "rootport": %d, "webport": %d},
 		"servers": {"gate": {"rootport": %d}, "game1": {"remoteport": [{"rootname": "gate"}], "app": "game"}}}`,
-		p[0], p[1], p[2]))
+		roothost, p[0], p[1], p[2]))
 	if err != nil {
 		t.Fatal(err)
 	}
 	d.Set("master.game.test", dnstest.Record{IP: "127.0.0.1"})
+	d.Set("_root._tcp.master.game.test", dnstest.Record{Target: "master.game.test.", Port: uint16(p[0])})
 	opt := WithResolver(dnstest.Resolver(d.Addr()))
 	mcfg := *cfg
 	mc := *cfg.Master
