@@ -117,6 +117,11 @@ type MasterConfig struct {
 	// WebHost is the address the admin endpoints bind to ("webhost", not
 	// in Firefly; default DefaultWebHost, loopback only).
 	WebHost string `json:"webhost"`
+	// RootDNS, if set ("rootdns", not in Firefly), is the cluster-wide
+	// form of a remoteport's "dns": every remoteport entry without a "dns"
+	// key finds its root at this name, "{name}" standing for the root's
+	// name ("_root._tcp.{name}.game.svc.cluster.local.").
+	RootDNS string `json:"rootdns"`
 	// Raw holds every key of the section as it was.
 	Raw map[string]json.RawMessage `json:"-"`
 }
@@ -159,7 +164,7 @@ type RemotePort struct {
 	// an SRV record's name (its first label starts with "_"), whose
 	// targets and ports are dialled, or a host name, dialled at the
 	// root's rootport. The master's orders for this root are then
-	// ignored. See WithResolver.
+	// ignored. See WithResolver, and the master's "rootdns" for a default.
 	DNS string `json:"dns"`
 }
 
@@ -266,6 +271,9 @@ func (c *Config) Validate() error {
 		if h := c.Master.RootHost; h != "" && net.ParseIP(h) == nil && !validDNSName(h) {
 			add(ErrBadName, "master: roothost %q is neither an IP address nor a DNS name", h)
 		}
+		if d := c.Master.RootDNS; d != "" && (!strings.Contains(d, rootNameVar) || !validDNSName(strings.ReplaceAll(d, rootNameVar, "x"))) {
+			add(ErrBadName, "master: rootdns %q is not a DNS name with %s in it", d, rootNameVar)
+		}
 		if c.Master.RootPort == 0 {
 			add(ErrNoMaster, "master: no rootport")
 		}
@@ -362,6 +370,24 @@ func decodeKey(m map[string]json.RawMessage, where, key string, v any) error {
 		return fmt.Errorf("cluster: config: %s%s: %w", where, key, err)
 	}
 	return nil
+}
+
+// rootNameVar stands for a root's name in the master's "rootdns".
+const rootNameVar = "{name}"
+
+// RootDNS returns the DNS name at which the server sc finds root: its
+// remoteport entry's "dns", else the master's "rootdns" for root, else ""
+// (the master says where root is).
+func (c *Config) RootDNS(sc *ServerConfig, root string) string {
+	for _, rp := range sc.RemotePort {
+		if rp.RootName == root && rp.DNS != "" {
+			return rp.DNS
+		}
+	}
+	if c.Master != nil && c.Master.RootDNS != "" {
+		return strings.ReplaceAll(c.Master.RootDNS, rootNameVar, root)
+	}
+	return ""
 }
 
 // validDNSName reports whether name is made of labels of 1-63 letters,

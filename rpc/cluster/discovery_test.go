@@ -198,6 +198,52 @@ func testDNSMasterName(t *testing.T, roothost string) {
 	}
 }
 
+// TestRootDNSClusterWide: the master's "rootdns" gives every remoteport
+// entry without a "dns" key its name; an entry's own wins.
+func TestRootDNSClusterWide(t *testing.T) {
+	d := startDNS(t)
+	p := freePorts(t, 2)
+	cfg, err := ParseConfig(fmt.Appendf(nil, `{
+		"master": {"roothost": "127.0.0.1", "rootport": %d, "rootdns": "_root._tcp.{name}.game.test."},
+		"servers": {
+			"gate": {"rootport": %d},
+			"game1": {"remoteport": [{"rootname": "gate"}], "app": "game"},
+			"net": {"remoteport": [{"rootname": "gate", "dns": "gate.game.test."}]}
+		}}`, p[0], p[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.RootDNS(cfg.Servers["game1"], "gate"); got != "_root._tcp.gate.game.test." {
+		t.Errorf("game1's gate: %q", got)
+	}
+	if got := cfg.RootDNS(cfg.Servers["net"], "gate"); got != "gate.game.test." {
+		t.Errorf("net's gate: %q, want its own entry's", got)
+	}
+	d.Set("_root._tcp.gate.game.test", dnstest.Record{Target: "gate.game.test.", Port: uint16(p[1])})
+	d.Set("gate.game.test", dnstest.Record{IP: "127.0.0.1"})
+	opt := WithResolver(dnstest.Resolver(d.Addr()))
+	apps := testApps(&hooks{})
+	var servers []*Server
+	for _, name := range []string{"gate", "game1", "net"} {
+		s, err := NewServer(cfg, name, apps.For(cfg.Servers[name]), append(fast, opt)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+		servers = append(servers, s)
+	}
+	if a := ask(t, servers[2], "q"); a != "gate(game1:q)" {
+		t.Fatalf("ask = %q", a)
+	}
+	_, err = ParseConfig([]byte(`{"master": {"rootport": 1, "rootdns": "gate.game.test"}, "servers": {}}`))
+	if !errors.Is(err, ErrBadName) {
+		t.Errorf("a rootdns without {name}: %v, want ErrBadName", err)
+	}
+}
+
 // TestDNSNameErrors: bad names in the config, and a name that resolves to
 // nothing.
 func TestDNSNameErrors(t *testing.T) {

@@ -46,7 +46,10 @@
 // ports), else a host name (dialled at the root's rootport). The server
 // joins such a root when it starts, whether a master runs or not, looks
 // NAME up again before every reconnection (rpc.WithResolver), and ignores
-// the master's remote_connect for it. A master roothost that is a DNS name
+// the master's remote_connect for it. The master section's "rootdns"
+// ("_root._tcp.{name}.game.svc.cluster.local.") gives every entry without a
+// "dns" key its name, {name} standing for the root's. A master roothost
+// that is a DNS name
 // is looked up the same way. WithResolver chooses the resolver.
 //
 // # Health and status

@@ -157,7 +157,7 @@ func NewServer(cfg *Config, name string, app App, opts ...Option) (*Server, erro
 			s:       s,
 			root:    rp.RootName,
 			port:    port,
-			dns:     rp.DNS,
+			dns:     cfg.RootDNS(sc, rp.RootName),
 			svc:     rpc.NewService(name + "@" + rp.RootName),
 			changed: make(chan struct{}),
 		}
