@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/fireflyrpc/firefly/internal/dnstest"
+	"github.com/fireflyrpc/firefly/rpc"
 )
 
 // dnsConfig is gate (root at gatePort) and game1 and net (nodes of gate,
@@ -260,5 +262,53 @@ func TestDNSNameErrors(t *testing.T) {
 	}
 	if got := srvService("_gate._tcp.gate.game.svc.cluster.local."); got != "gate.game.svc.cluster.local" {
 		t.Fatalf("srvService = %q", got)
+	}
+}
+
+// TestClusterStatusErrors: a server that does not answer serverStatus
+// within the call timeout, and one that does not know it, are listed with
+// the error and the roots the config gives them; the others as they
+// answer.
+func TestClusterStatusErrors(t *testing.T) {
+	cfg := testConfig(t)
+	m, err := NewMaster(cfg, WithCallTimeout(300*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor(t, "the master to listen", func() bool {
+		n := rpc.NewNode("probe")
+		defer n.Close()
+		cctx, ccancel := context.WithTimeout(context.Background(), time.Second)
+		defer ccancel()
+		return n.Connect(cctx, cfg.MasterAddr()) == nil
+	})
+	startServer(t, cfg, "gate", testApps(&hooks{})["gate"])
+	hung := rpc.NewService("game1@master")
+	hung.Map(CmdStatus, func(ctx context.Context) (ServerStatus, error) {
+		<-ctx.Done()
+		return ServerStatus{}, ctx.Err()
+	})
+	joinAs(t, cfg, "game1", hung)
+	joinAs(t, cfg, "net", rpc.NewService("net@master"))
+	waitMap(t, m, "gate", "game1", "net")
+
+	sts := m.ClusterStatus(context.Background())
+	if len(sts) != 3 || sts[0].Server != "game1" || sts[1].Server != "gate" || sts[2].Server != "net" {
+		t.Fatalf("ClusterStatus = %+v", sts)
+	}
+	if g := sts[1]; g.Error != "" || !g.Ready || g.Host != "127.0.0.1" {
+		t.Errorf("gate: %+v", g)
+	}
+	for _, st := range []ServerStatus{sts[0], sts[2]} {
+		if st.Error == "" || st.Ready || len(st.Roots) != 1 || st.Roots[0].Root != "gate" || st.Roots[0].Joined || st.Host != "127.0.0.1" {
+			t.Errorf("%s: %+v, want an error and gate not joined", st.Server, st)
+		}
+	}
+	if !strings.Contains(sts[0].Error, "deadline") || !strings.Contains(sts[2].Error, "no such") {
+		t.Errorf("errors: game1 %q, net %q", sts[0].Error, sts[2].Error)
 	}
 }
