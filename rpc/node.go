@@ -44,6 +44,7 @@ type nodeConfig struct {
 	base, max   time.Duration
 	dialTimeout time.Duration
 	wait        bool
+	resolve     func(ctx context.Context, addr string) ([]string, error)
 }
 
 // WithNodeService makes s the node's service, whose targets the root calls
@@ -101,6 +102,18 @@ func WithIncarnation(id string) NodeOption { return func(c *nodeConfig) { c.inca
 // connected again, or until their context ends (the error then matches both
 // ErrConnectionLost and the context's error).
 func WithWaitForReconnect(on bool) NodeOption { return func(c *nodeConfig) { c.wait = on } }
+
+// WithResolver makes the node look its address up with resolve before
+// every attempt to connect (Connect's and each reconnection's), so that a
+// root whose address changes (a DNS name that moved) is found again. The
+// node dials the addresses resolve returns (host:port each) in order, until
+// one accepts the handshake; a refusal of the node's name (ErrNameTaken,
+// ErrIdentityMismatch) ends the attempt at once. An error of resolve, or
+// no address, fails the attempt, which is retried as any other. Without it
+// the node dials its address as it is.
+func WithResolver(resolve func(ctx context.Context, addr string) ([]string, error)) NodeOption {
+	return func(c *nodeConfig) { c.resolve = resolve }
+}
 
 // Node is the client side of Firefly's distributed layer (RemoteObject): a
 // named process that connects to a Root, hands it a ProxyReference to its
@@ -218,7 +231,8 @@ func (n *Node) OnDisconnect(f func(error)) {
 // takeProxy handshake, and keeps the reference to the root's service that
 // the handshake returns. ctx bounds this first attempt, which is not retried:
 // on error the node stays unconnected and Connect may be called again. After
-// it succeeds, the node reconnects to addr by itself until Close.
+// it succeeds, the node reconnects to addr by itself until Close. With
+// WithResolver, addr is what the resolver looks up, before each attempt.
 func (n *Node) Connect(ctx context.Context, addr string) error {
 	n.mu.Lock()
 	switch {
@@ -257,8 +271,35 @@ func (n *Node) Connect(ctx context.Context, addr string) error {
 	return nil
 }
 
-// dial connects to addr and runs the handshake.
+// dial resolves addr (WithResolver) and connects to the first address
+// that accepts the handshake.
 func (n *Node) dial(ctx context.Context, addr string) (*Conn, *Ref, error) {
+	if n.cfg.resolve == nil {
+		return n.dialAddr(ctx, addr)
+	}
+	addrs, err := n.cfg.resolve(ctx, addr)
+	if err == nil && len(addrs) == 0 {
+		err = errors.New("no address")
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("rpc: node %q: resolving %s: %w", n.name, addr, err)
+	}
+	var errs []error
+	for _, a := range addrs {
+		conn, remote, err := n.dialAddr(ctx, a)
+		if err == nil {
+			return conn, remote, nil
+		}
+		if refused(err) || ctx.Err() != nil {
+			return nil, nil, err
+		}
+		errs = append(errs, err)
+	}
+	return nil, nil, errors.Join(errs...)
+}
+
+// dialAddr connects to addr and runs the handshake.
+func (n *Node) dialAddr(ctx context.Context, addr string) (*Conn, *Ref, error) {
 	opts := append([]Option{WithRegistry(n.reg)}, n.cfg.dialOpts...)
 	conn, err := Dial(ctx, "tcp", addr, opts...)
 	if err != nil {

@@ -75,7 +75,8 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		srv, err := rpc.NewServer(&One{})
+		// Introspection lets "firefly methods -addr" list One's methods.
+		srv, err := rpc.NewServer(&One{}, rpc.WithIntrospection(true))
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -81,6 +81,19 @@ const (
 // it hands CmdAsk to the game node named in the body.
 func gate(w io.Writer, s *cluster.Server) error {
 	hooks(w, s)
+	// ask lets a node, or an operator with "firefly call -target ask",
+	// ask a game directly: "gate -> game2 -> gate: game2 welcomes bob".
+	if err := s.Root().Service().Map("ask", func(ctx context.Context, game, player string) (string, error) {
+		t := Trip{Route: []string{s.Name()}, Player: player}
+		var out Trip
+		if err := s.Root().CallChild(ctx, game, "handle", &out, t); err != nil {
+			return "", err
+		}
+		out.Route = append(out.Route, s.Name())
+		return out.String(), nil
+	}); err != nil {
+		return err
+	}
 	g := netconnect.NewGate(s.Root())
 	return g.HandleForwarding(func(ctx context.Context, f netconnect.Forwarded) ([]byte, error) {
 		switch f.Command {

@@ -54,6 +54,8 @@ type options struct {
 	callTimeout time.Duration
 	stopWait    time.Duration
 	adminToken  []byte
+	resolver    *net.Resolver
+	introspect  bool
 }
 
 func newOptions(opts []Option) options {
@@ -92,6 +94,29 @@ func WithReconnectBackoff(base, max time.Duration) Option {
 func WithAdminToken(token []byte) Option {
 	token = bytes.Clone(token)
 	return func(o *options) { o.adminToken = token }
+}
+
+// WithIntrospection lets the peers of the master's and the servers' roots
+// list the methods of what those serve (rpc.WithIntrospection): a root's
+// service targets, for "firefly methods" and "firefly call". Off by
+// default.
+func WithIntrospection(on bool) Option { return func(o *options) { o.introspect = on } }
+
+// rootServerOptions returns the rpc options of a root of the cluster: sec's
+// and introspection's.
+func rootServerOptions(o options, sec *links) []rpc.RootOption {
+	var opts []rpc.Option
+	if sec != nil {
+		opts = append(opts, sec.serve...)
+	}
+	if o.introspect {
+		opts = append(opts, rpc.WithIntrospection(true))
+	}
+	ropts := []rpc.RootOption{rpc.WithServerOptions(opts...)}
+	if sec != nil {
+		ropts = append(ropts, sec.roots...)
+	}
+	return ropts
 }
 
 // WithCallTimeout bounds each call the master makes on a server (default
@@ -165,10 +190,7 @@ func NewMaster(cfg *Config, opts ...Option) (*Master, error) {
 		return nil, err
 	}
 	ropts := []rpc.RootOption{rpc.WithRootLogger(o.logger), rpc.WithRootService(rpc.NewService("master"))}
-	if sec != nil {
-		ropts = append(ropts, rpc.WithServerOptions(sec.serve...))
-		ropts = append(ropts, sec.roots...)
-	}
+	ropts = append(ropts, rootServerOptions(o, sec)...)
 	root, err := rpc.NewRoot(ropts...)
 	if err != nil {
 		return nil, err
