@@ -181,6 +181,10 @@ func compare(results map[string]result, all series, runs int) []row {
 	if a, ok := results["TCPPingPong"]; ok {
 		rows = append(rows, row{fmt.Sprintf("raw TCP ping-pong, %v bytes and %v back", a["req-bytes"], a["resp-bytes"]), us(a["ns/op"]), "", "", values("TCPPingPong", "ns/op", us)})
 	}
+	if a, ok := results["CallSeqFloorPair"]; ok {
+		rows = append(rows, row{"CallSeq vs raw TCP ping-pong, alternating in one loop (medians)", us(a["seq-p50-ns"]), us(a["tcp-p50-ns"]) + " (TCP)", x(a["ratio"]), values("CallSeqFloorPair", "ratio", x)})
+		rows = append(rows, row{"same loop, means (slow tails included)", "", "", x(a["mean-ratio"]), values("CallSeqFloorPair", "mean-ratio", x)})
+	}
 	if a, b, ok := pair("CallParallel"); ok {
 		r, rng := ratio("CallParallel", "NetRPCCallParallel", "ns/op", true)
 		rows = append(rows, row{"CallParallel throughput (64 callers)", us(a["ns/op"]), us(b["ns/op"]), x(r), rng})
