@@ -235,14 +235,17 @@ type Burst struct{}
 
 func (Burst) RemoteAdd(a, b int) int { return a + b }
 
-// burstCallers is the number of callers of one burst.
-const burstCallers = 20000
-
 // BenchmarkCallBurst: in each iteration, 20,000 callers on one connection
 // to a default server call add at once, and every call must be answered
 // correctly. Past the server's handler limit the calls wait on the caller's
 // side. It reports calls/s over the bursts.
-func BenchmarkCallBurst(b *testing.B) {
+func BenchmarkCallBurst(b *testing.B) { callBurst(b, 20000) }
+
+// BenchmarkCall10kCallers is BenchmarkCallBurst with 10,000 callers, the
+// figure compared with BenchmarkCallParallel's 64 callers.
+func BenchmarkCall10kCallers(b *testing.B) { callBurst(b, 10000) }
+
+func callBurst(b *testing.B, callers int) {
 	srv, err := rpc.NewServer(Burst{})
 	if err != nil {
 		b.Fatal(err)
@@ -263,7 +266,7 @@ func BenchmarkCallBurst(b *testing.B) {
 	start := time.Now()
 	for b.Loop() {
 		var wg sync.WaitGroup
-		for i := range burstCallers {
+		for i := range callers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -281,7 +284,7 @@ func BenchmarkCallBurst(b *testing.B) {
 			}()
 		}
 		wg.Wait()
-		calls += burstCallers
+		calls += callers
 	}
 	elapsed := time.Since(start)
 	if failed > 0 || wrong > 0 {

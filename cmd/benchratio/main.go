@@ -1,11 +1,20 @@
-// Command benchratio reads the output of the root package's benchmarks and
-// prints firefly's numbers beside net/rpc's from the same run, as ratios, with
-// the performance goals:
+// Command benchratio reads the output of the project's benchmarks and prints
+// firefly's numbers beside net/rpc's and the other systems' from the same
+// run, as ratios, and the performance goals P1-P11 with their figures and
+// whether each is met:
 //
 //	go test -run '^$' -bench . -benchtime 2s . | go run ./cmd/benchratio
 //
+// The output of rpc's BenchmarkBroadcast and of the bench/ module (arpc,
+// gRPC, net/rpc over yamux) can be piped in with it, and the callgrind
+// count of CallSeq's instructions per round trip given with -instr:
+//
+//	(go test -run '^$' -bench . .; go test -run '^$' -bench Broadcast ./rpc/;
+//	 cd bench && go test -run '^$' -bench .) | go run ./cmd/benchratio -instr 40281
+//
 // Each BenchmarkX is paired with BenchmarkNetRPCX when present. Lines it does
-// not understand are ignored, so the whole output can be piped in. When a
+// not understand are ignored, so the whole output can be piped in; a
+// benchmark's "--- FAIL" line counts against the goal it serves. When a
 // benchmark appears more than once (-count N, or the output of several runs
 // one after another), each of its metrics is the median of its values, each
 // ratio is the median of the runs' own ratios (the i-th value of one
@@ -17,6 +26,7 @@ package main
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -30,6 +40,10 @@ import (
 // result is one benchmark's metrics, by unit ("ns/op", "MB/s", ...): the
 // median of the values seen.
 type result map[string]float64
+
+// failLine matches "--- FAIL: BenchmarkName-2", a benchmark that failed: it
+// is recorded as the metric "failed" of that benchmark.
+var failLine = regexp.MustCompile(`^\s*--- FAIL: Benchmark(\S+?)(?:-\d+)?(?:\s|$)`)
 
 // benchLine matches "BenchmarkName-2   123   456 ns/op   7 B/op ...".
 var benchLine = regexp.MustCompile(`^Benchmark(\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
@@ -54,6 +68,13 @@ func parse(r io.Reader) (map[string]result, series, []string, int, error) {
 				seen[line] = true
 				header = append(header, line)
 			}
+		}
+		if m := failLine.FindStringSubmatch(line); m != nil {
+			if values[m[1]] == nil {
+				values[m[1]] = make(map[string][]float64)
+			}
+			values[m[1]]["failed"] = append(values[m[1]]["failed"], 1)
+			continue
 		}
 		m := benchLine.FindStringSubmatch(line)
 		if m == nil {
@@ -131,21 +152,14 @@ func median(xs []float64) float64 {
 	return (xs[n/2-1] + xs[n/2]) / 2
 }
 
-// row is one line of the table.
+// row is one line of the comparison table.
 type row struct {
-	name, ours, theirs, ratio, perRun, goal, met string
+	name, ours, theirs, ratio, perRun string
 }
 
-func main() {
-	results, all, header, runs, err := parse(os.Stdin)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "benchratio:", err)
-		os.Exit(1)
-	}
-	if len(results) == 0 {
-		fmt.Fprintln(os.Stderr, "benchratio: no benchmark lines on standard input")
-		os.Exit(1)
-	}
+// compare returns the rows of firefly's root benchmarks beside net/rpc's
+// from the same runs.
+func compare(results map[string]result, all series, runs int) []row {
 	var rows []row
 	pair := func(name string) (result, result, bool) {
 		a, ok1 := results[name]
@@ -157,60 +171,111 @@ func main() {
 		return r, spread(len(rs), func(i int) (float64, bool) { return rs[i], true }, x)
 	}
 	values := func(a, unit string, format func(float64) string) string {
-		return spread(runs, func(i int) (float64, bool) {
-			xs := all[a][unit]
-			if i >= len(xs) {
-				return 0, false
-			}
-			return xs[i], true
-		}, format)
-	}
-	yes := func(ok bool) string {
-		if ok {
-			return "yes"
-		}
-		return "no"
+		return spread(runs, func(i int) (float64, bool) { return all.at(a, unit, i) }, format)
 	}
 	if a, b, ok := pair("CallSeq"); ok {
 		r, rng := ratio("CallSeq", "NetRPCCallSeq", "ns/op", false)
-		rows = append(rows, row{"CallSeq time", us(a["ns/op"]), us(b["ns/op"]), x(r), rng, "<= 1.0x", yes(r <= 1)})
-		rows = append(rows, row{"CallSeq allocs/op", num(a["allocs/op"]), num(b["allocs/op"]), "", values("CallSeq", "allocs/op", num), "<= 8", yes(a["allocs/op"] <= 8)})
+		rows = append(rows, row{"CallSeq time", us(a["ns/op"]), us(b["ns/op"]), x(r), rng})
+		rows = append(rows, row{"CallSeq allocs/op", num(a["allocs/op"]), num(b["allocs/op"]), "", values("CallSeq", "allocs/op", num)})
+	}
+	if a, ok := results["TCPPingPong"]; ok {
+		rows = append(rows, row{fmt.Sprintf("raw TCP ping-pong, %v bytes and %v back", a["req-bytes"], a["resp-bytes"]), us(a["ns/op"]), "", "", values("TCPPingPong", "ns/op", us)})
+	}
+	if a, ok := results["CallSeqFloorPair"]; ok {
+		rows = append(rows, row{"CallSeq vs raw TCP ping-pong, alternating in one loop (medians)", us(a["seq-p50-ns"]), us(a["tcp-p50-ns"]) + " (TCP)", x(a["ratio"]), values("CallSeqFloorPair", "ratio", x)})
+		rows = append(rows, row{"same loop, means (slow tails included)", "", "", x(a["mean-ratio"]), values("CallSeqFloorPair", "mean-ratio", x)})
 	}
 	if a, b, ok := pair("CallParallel"); ok {
 		r, rng := ratio("CallParallel", "NetRPCCallParallel", "ns/op", true)
-		rows = append(rows, row{"CallParallel throughput", us(a["ns/op"]), us(b["ns/op"]), x(r), rng, ">= 3x", yes(r >= 3)})
+		rows = append(rows, row{"CallParallel throughput (64 callers)", us(a["ns/op"]), us(b["ns/op"]), x(r), rng})
+	}
+	if a, ok := results["Call10kCallers"]; ok {
+		rows = append(rows, row{"10,000 callers on one connection", fmt.Sprintf("%.0f calls/s", a["calls/s"]), "", "", values("Call10kCallers", "calls/s", func(v float64) string { return fmt.Sprintf("%.0f", v) })})
 	}
 	if a, b, ok := pair("Echo1MiB"); ok {
 		r, rng := ratio("Echo1MiB", "NetRPCEcho1MiB", "MB/s", false)
-		rows = append(rows, row{"Echo1MiB throughput", mbs(a["MB/s"]), mbs(b["MB/s"]), x(r), rng, ">= 1.0x", yes(r >= 1)})
+		rows = append(rows, row{"Echo1MiB throughput", mbs(a["MB/s"]), mbs(b["MB/s"]), x(r), rng})
 	}
 	if a, b, ok := pair("CallUnderBulk"); ok {
-		rows = append(rows, row{"CallUnderBulk p50", ms(a["p50-ns"]), ms(b["p50-ns"]), x(a["p50-ns"] / b["p50-ns"]), values("CallUnderBulk", "p50-ns", ms), "", ""})
-		rows = append(rows, row{"CallUnderBulk p99", ms(a["p99-ns"]), ms(b["p99-ns"]), x(a["p99-ns"] / b["p99-ns"]), values("CallUnderBulk", "p99-ns", ms), "<= 2 ms", yes(a["p99-ns"] <= 2e6)})
+		rows = append(rows, row{"CallUnderBulk p50", ms(a["p50-ns"]), ms(b["p50-ns"]), x(a["p50-ns"] / b["p50-ns"]), values("CallUnderBulk", "p50-ns", ms)})
+		rows = append(rows, row{"CallUnderBulk p99", ms(a["p99-ns"]), ms(b["p99-ns"]), x(a["p99-ns"] / b["p99-ns"]), values("CallUnderBulk", "p99-ns", ms)})
+	}
+	if a, b, ok := pair("IdleConn"); ok {
+		rows = append(rows, row{"idle connection, both ends: goroutines", num1(a["goroutines/conn"]), num1(b["goroutines/conn"]), "", values("IdleConn", "goroutines/conn", num1)})
+		r, rng := ratio("IdleConn", "NetRPCIdleConn", "heap-B/conn", false)
+		rows = append(rows, row{"idle connection, both ends: heap", kib(a["heap-B/conn"]), kib(b["heap-B/conn"]), x(r), rng})
 	}
 	if cb, ok := results["Callback"]; ok {
 		if seq, ok := results["CallSeq"]; ok {
 			r, rng := ratio("Callback", "CallSeq", "ns/op", false)
-			rows = append(rows, row{"Callback vs CallSeq", us(cb["ns/op"]), us(seq["ns/op"]) + " (CallSeq)", x(r), rng, "<= 2x", yes(r <= 2)})
+			rows = append(rows, row{"Callback vs CallSeq", us(cb["ns/op"]), us(seq["ns/op"]) + " (CallSeq)", x(r), rng})
 		}
 	}
 	if pair, ok := results["CallbackPair"]; ok {
-		rows = append(rows, row{"Callback vs CallSeq, alternating in one loop (medians)", us(pair["callback-p50-ns"]), us(pair["seq-p50-ns"]) + " (CallSeq)", x(pair["ratio"]), values("CallbackPair", "ratio", x), "", ""})
+		rows = append(rows, row{"Callback vs CallSeq, alternating in one loop (medians)", us(pair["callback-p50-ns"]), us(pair["seq-p50-ns"]) + " (CallSeq)", x(pair["ratio"]), values("CallbackPair", "ratio", x)})
 		if r, ok := pair["twice-ratio"]; ok {
-			rows = append(rows, row{"two CallSeq calls in a row, same loop", "", "", x(r), values("CallbackPair", "twice-ratio", x), "", ""})
+			rows = append(rows, row{"two CallSeq calls in a row, same loop", "", "", x(r), values("CallbackPair", "twice-ratio", x)})
 		}
 		if r, ok := pair["root-ratio"]; ok {
-			rows = append(rows, row{"callback to the client's root (no reference), same loop", "", "", x(r), values("CallbackPair", "root-ratio", x), "", ""})
+			rows = append(rows, row{"callback to the client's root (no reference), same loop", "", "", x(r), values("CallbackPair", "root-ratio", x)})
 		}
 		if r, ok := pair["mean-ratio"]; ok {
-			rows = append(rows, row{"Callback vs CallSeq, same loop, means (slow tails included)", "", "", x(r), values("CallbackPair", "mean-ratio", x), "", ""})
+			rows = append(rows, row{"Callback vs CallSeq, same loop, means (slow tails included)", "", "", x(r), values("CallbackPair", "mean-ratio", x)})
 		}
 	}
 	if hop, ok := results["GateHop"]; ok {
 		if direct, ok := results["GateDirect"]; ok {
 			r, rng := ratio("GateHop", "GateDirect", "ns/op", false)
-			rows = append(rows, row{"GateHop vs GateDirect", us(hop["ns/op"]), us(direct["ns/op"]) + " (direct)", x(r), rng, "", ""})
+			rows = append(rows, row{"GateHop vs GateDirect", us(hop["ns/op"]), us(direct["ns/op"]) + " (direct)", x(r), rng})
 		}
+	}
+	if a, ok := results["Broadcast/all"]; ok {
+		rows = append(rows, row{"one-way message to 1,000 children, until the last has it", ms(a["ns/op"]), "", "", values("Broadcast/all", "ns/op", ms)})
+	}
+	if a, ok := results["Broadcast/seq"]; ok {
+		rows = append(rows, row{"1,000 sequential one-way sends to one child", ms(a["ns/op"]), "", "", values("Broadcast/seq", "ns/op", ms)})
+	}
+	return rows
+}
+
+// systems are the bench/ module's systems, in its order.
+var systems = append([]string{"firefly"}, peers...)
+
+// peerTable returns the lines of the bench/ module's table (none when its
+// output was not read): each system's medians per scenario.
+func peerTable(results map[string]result) []string {
+	var lines []string
+	for _, s := range systems {
+		seq, ok1 := results["CallSeq/"+s]
+		par, ok2 := results["CallParallel/"+s]
+		echo, ok3 := results["Echo1MiB/"+s]
+		bulk, ok4 := results["CallUnderBulk/"+s]
+		if !ok1 && !ok2 && !ok3 && !ok4 {
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s |", s,
+			us(seq["ns/op"]), num(seq["allocs/op"]), us(par["ns/op"]), mbs(echo["MB/s"]), us(bulk["p50-ns"]), us(bulk["p99-ns"])))
+	}
+	if lines == nil {
+		return nil
+	}
+	return append([]string{
+		"| bench/ system | CallSeq | allocs | CallParallel | Echo1MiB | UnderBulk p50 | p99 |",
+		"|---|---|---|---|---|---|---|",
+	}, lines...)
+}
+
+func main() {
+	instr := flag.Float64("instr", 0, "instructions per CallSeq round trip, client and server together, measured with callgrind (goal P1)")
+	flag.Parse()
+	results, all, header, runs, err := parse(os.Stdin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchratio:", err)
+		os.Exit(1)
+	}
+	if len(results) == 0 {
+		fmt.Fprintln(os.Stderr, "benchratio: no benchmark lines on standard input")
+		os.Exit(1)
 	}
 	for _, h := range header {
 		fmt.Println(h)
@@ -219,10 +284,22 @@ func main() {
 		fmt.Printf("medians of %d runs\n", runs)
 	}
 	fmt.Println()
-	fmt.Println("| measure | firefly | net/rpc | ratio | per run | goal | met |")
-	fmt.Println("|---|---|---|---|---|---|---|")
-	for _, r := range rows {
-		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s |\n", r.name, r.ours, r.theirs, r.ratio, r.perRun, r.goal, r.met)
+	fmt.Println("| measure | firefly | net/rpc | ratio | per run |")
+	fmt.Println("|---|---|---|---|---|")
+	for _, r := range compare(results, all, runs) {
+		fmt.Printf("| %s | %s | %s | %s | %s |\n", r.name, r.ours, r.theirs, r.ratio, r.perRun)
+	}
+	if t := peerTable(results); t != nil {
+		fmt.Println()
+		for _, l := range t {
+			fmt.Println(l)
+		}
+	}
+	fmt.Println()
+	fmt.Println("| goal | measure | figure | per run | target | met |")
+	fmt.Println("|---|---|---|---|---|---|")
+	for _, g := range goals(all, runs, *instr) {
+		fmt.Printf("| %s | %s | %s | %s | %s | %s |\n", g.id, g.measure, g.figure, g.perRun, g.target, g.met)
 	}
 }
 

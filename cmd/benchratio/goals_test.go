@@ -1,0 +1,149 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// twoRuns is the output of two runs of the root benchmarks, rpc's
+// BenchmarkBroadcast and the bench/ module, with numbers chosen so that each
+// goal's figure is known.
+const twoRuns = `goos: linux
+BenchmarkCallSeq-2                 100   30000 ns/op   500 B/op   5 allocs/op
+BenchmarkTCPPingPong-2             100   20000 ns/op   44.00 req-bytes   24.00 resp-bytes
+BenchmarkCallSeqFloorPair-2        100   50000 ns/op   1.3 ratio   1.1 mean-ratio   26000 seq-p50-ns   20000 tcp-p50-ns
+BenchmarkCallParallel-2            100    2000 ns/op
+BenchmarkNetRPCCallParallel-2      100   10000 ns/op
+BenchmarkCall10kCallers-2            3   100000000 ns/op   450000 calls/s
+BenchmarkCallUnderBulk-2           100   30000 ns/op   20000 p50-ns   90000 p99-ns
+BenchmarkCallback-2                100   60000 ns/op
+BenchmarkCallbackPair-2            100   60000 ns/op   2.05 ratio
+BenchmarkGateHop-2                 100   70000 ns/op
+BenchmarkGateDirect-2              100   30000 ns/op
+BenchmarkIdleConn-2                  2   1 ns/op   4.000 goroutines/conn   30000 heap-B/conn
+BenchmarkNetRPCIdleConn-2            2   1 ns/op   2.000 goroutines/conn   33000 heap-B/conn
+BenchmarkBroadcast/all-2            10   40000000 ns/op
+BenchmarkBroadcast/seq-2            10    3000000 ns/op
+BenchmarkCallParallel/firefly-2    100    2000 ns/op
+BenchmarkCallParallel/netrpc-2     100    9000 ns/op
+BenchmarkCallParallel/arpc-2       100    5000 ns/op
+BenchmarkCallUnderBulk/firefly-2   100   1 ns/op   20000 p50-ns   90000 p99-ns
+BenchmarkCallUnderBulk/arpc-2      100   1 ns/op   10000 p50-ns   100000 p99-ns
+goos: linux
+BenchmarkCallSeq-2                 100   34000 ns/op   500 B/op   5 allocs/op
+BenchmarkTCPPingPong-2             100   20000 ns/op   44.00 req-bytes   24.00 resp-bytes
+BenchmarkCallSeqFloorPair-2        100   50000 ns/op   1.7 ratio   1.2 mean-ratio   34000 seq-p50-ns   20000 tcp-p50-ns
+BenchmarkCallParallel-2            100    2500 ns/op
+BenchmarkNetRPCCallParallel-2      100   10000 ns/op
+BenchmarkCall10kCallers-2            3   100000000 ns/op   300000 calls/s
+BenchmarkCallUnderBulk-2           100   30000 ns/op   20000 p50-ns   110000 p99-ns
+BenchmarkCallback-2                100   68000 ns/op
+BenchmarkCallbackPair-2            100   60000 ns/op   2.15 ratio
+BenchmarkGateHop-2                 100   66000 ns/op
+BenchmarkGateDirect-2              100   30000 ns/op
+BenchmarkIdleConn-2                  2   1 ns/op   4.000 goroutines/conn   36000 heap-B/conn
+BenchmarkNetRPCIdleConn-2            2   1 ns/op   2.000 goroutines/conn   33000 heap-B/conn
+BenchmarkBroadcast/all-2            10   50000000 ns/op
+BenchmarkBroadcast/seq-2            10    3000000 ns/op
+BenchmarkCallParallel/firefly-2    100    2000 ns/op
+BenchmarkCallParallel/netrpc-2     100    9000 ns/op
+BenchmarkCallParallel/arpc-2       100    3000 ns/op
+BenchmarkCallUnderBulk/firefly-2   100   1 ns/op   20000 p50-ns   90000 p99-ns
+BenchmarkCallUnderBulk/arpc-2      100   1 ns/op   10000 p50-ns   100000 p99-ns
+`
+
+// goalsOf parses out and returns the goals by "id measure".
+func goalsOf(t *testing.T, out string, instr float64) map[string]goal {
+	t.Helper()
+	_, all, _, runs, err := parse(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := make(map[string]goal)
+	for _, g := range goals(all, runs, instr) {
+		byName[g.id+" "+g.measure] = g
+	}
+	return byName
+}
+
+func TestGoals(t *testing.T) {
+	gs := goalsOf(t, twoRuns, 19000)
+	for _, c := range []struct {
+		key, figurePrefix, perRun, met string
+	}{
+		// 30000/20000 and 34000/20000: the median of 1.5 and 1.7.
+		{"P1 CallSeq over raw TCP ping-pong of the same sizes", "1.6x", "1.5x - 1.7x", "yes"},
+		// The median of 1.3 and 1.7, and of 26 us and 34 us.
+		{"P1 CallSeq over raw TCP ping-pong, alternating in one loop (medians)", "1.5x (30.0 us beside 20.0 us)", "1.3x - 1.7x", "yes"},
+		{"P1 instructions per CallSeq round trip, both ends (callgrind)", "19.0k", "", "yes"},
+		// 10000/2000 = 5 and 10000/2500 = 4.
+		{"P2 CallParallel throughput over net/rpc's", "4.5x", "4x - 5x", "yes"},
+		// The best peer is the fastest in each run: arpc, 5000/2000 and 3000/2000.
+		{"P2 bench/ CallParallel throughput over the best peer's", "2x", "1.5x - 2.5x", "yes"},
+		{"P3 allocs per small call (CallSeq, 2 the benchmark's own)", "5", "5 - 5", "yes"},
+		// 90 us and 110 us: the median is 100 us.
+		{"P5 CallUnderBulk p99", "100.0 us", "90.0 us - 110.0 us", "yes"},
+		{"P5 bench/ CallUnderBulk p99 over arpc's", "0.9x (90.0 us beside 100.0 us)", "0.9x - 0.9x", "yes"},
+		{"P5 bench/ CallUnderBulk p50 over arpc's", "2x (20.0 us beside 10.0 us)", "2x - 2x", "no"},
+		{"P6 Callback over CallSeq", "2x", "2x - 2x", "yes"},
+		{"P6 Callback over CallSeq, alternating in one loop (medians)", "2.1x", "2.05x - 2.15x", "yes"},
+		// 70000/30000 = 2.33 and 66000/30000 = 2.2.
+		{"P7 GateHop over a direct call", "2.27x", "2.2x - 2.33x", "no"},
+		// Both ends counted: 4 goroutines a connection are 2 a side.
+		{"P9 goroutines per side of an idle connection (1,000 idle)", "2.0 (net/rpc 1.0)", "2.0 - 2.0", "yes"},
+		{"P9 heap per idle connection, both ends, over net/rpc's", "1x", "0.909x - 1.09x", "yes"},
+		// 450000 calls/s against 1e9/2000 = 500000, 300000 against 400000.
+		{"P10 10,000 callers on one connection, every call answered: throughput over 64 callers'", "0.825x", "0.75x - 0.9x", "yes"},
+		{"P11 a Root's one-way message to 1,000 children, until the last has it", "45.00 ms", "40.00 ms - 50.00 ms", "reported"},
+		{"P11 1,000 sequential one-way sends to one child", "3.00 ms", "3.00 ms - 3.00 ms", "reported"},
+	} {
+		g, ok := gs[c.key]
+		if !ok {
+			t.Errorf("no goal %q", c.key)
+			continue
+		}
+		if !strings.HasPrefix(g.figure, c.figurePrefix) || g.perRun != c.perRun || g.met != c.met {
+			t.Errorf("%s: figure %q, per run %q, met %q; want figure %q..., per run %q, met %q",
+				c.key, g.figure, g.perRun, g.met, c.figurePrefix, c.perRun, c.met)
+		}
+	}
+	if got := len(gs); got != 17 {
+		t.Errorf("%d goals, want 17", got)
+	}
+}
+
+func TestGoalsNotMeasured(t *testing.T) {
+	gs := goalsOf(t, "BenchmarkCallSeq-2  100  30000 ns/op  7 allocs/op\n", 0)
+	for key, g := range gs {
+		want := notMeasured
+		if key == "P3 allocs per small call (CallSeq, 2 the benchmark's own)" {
+			want = "no"
+		}
+		if g.met != want {
+			t.Errorf("%s: met %q, want %q", key, g.met, want)
+		}
+	}
+}
+
+func TestGoalFailedBenchmark(t *testing.T) {
+	out := twoRuns + "--- FAIL: BenchmarkCall10kCallers-2\n"
+	g := goalsOf(t, out, 0)["P10 10,000 callers on one connection, every call answered: throughput over 64 callers'"]
+	if g.met != "no (failed in 1 runs)" {
+		t.Fatalf("P10 with a failed run: met %q", g.met)
+	}
+}
+
+func TestPeerTable(t *testing.T) {
+	res, _, _, _, err := parse(strings.NewReader(twoRuns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := peerTable(res)
+	// The header, its rule, and the three systems present, firefly first.
+	if len(lines) != 5 || !strings.HasPrefix(lines[2], "| firefly |") || !strings.HasPrefix(lines[4], "| arpc |") {
+		t.Fatalf("peer table:\n%s", strings.Join(lines, "\n"))
+	}
+	if peerTable(map[string]result{"CallSeq": {"ns/op": 1}}) != nil {
+		t.Fatal("a peer table without bench/ output")
+	}
+}

@@ -1,0 +1,197 @@
+package firefly_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fireflyrpc/firefly/rpc"
+)
+
+// countingListener counts the bytes its connections read and write.
+type countingListener struct {
+	net.Listener
+	read, written *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{c, l.read, l.written}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	read, written *atomic.Int64
+}
+
+func (c countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+func (c countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.written.Add(int64(n))
+	return n, err
+}
+
+// callSeqSizes returns the bytes a CallSeq call puts on the wire: the
+// request the server reads and the answer it writes, averaged over a
+// number of calls made after the connection has settled.
+func callSeqSizes(tb testing.TB) (req, resp int) {
+	tb.Helper()
+	srv, err := rpc.NewServer(Service{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var read, written atomic.Int64
+	ln := listen(tb)
+	go srv.Serve(countingListener{ln, &read, &written})
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := rpc.Dial(ctx, "tcp", ln.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close()
+	call := func(i int) {
+		var n int
+		if err := conn.Root().Call(ctx, "add", &n, Args{i, 1}); err != nil || n != i+1 {
+			tb.Fatalf("add = %d, %v", n, err)
+		}
+	}
+	for i := range 100 { // the first calls carry the type definitions
+		call(i)
+	}
+	const calls = 1000
+	r0, w0 := read.Load(), written.Load()
+	for i := range calls {
+		call(100 + i)
+	}
+	return int((read.Load() - r0) / calls), int((written.Load() - w0) / calls)
+}
+
+// pingPong is a loopback TCP connection whose far end answers each request
+// of req bytes with resp bytes.
+type pingPong struct {
+	c       net.Conn
+	out, in []byte
+	done    sync.WaitGroup
+}
+
+// newPingPong starts the far end of a ping-pong; Close ends it.
+func newPingPong(tb testing.TB, req, resp int) *pingPong {
+	tb.Helper()
+	ln := listen(tb)
+	p := &pingPong{out: make([]byte, req), in: make([]byte, resp)}
+	p.done.Add(1)
+	go func() {
+		defer p.done.Done()
+		c, err := ln.Accept()
+		if err != nil {
+			tb.Error(err)
+			return
+		}
+		defer c.Close()
+		in, out := make([]byte, req), make([]byte, resp)
+		for {
+			if _, err := io.ReadFull(c, in); err != nil {
+				return // the client closed
+			}
+			if _, err := c.Write(out); err != nil {
+				return
+			}
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p.c = c
+	return p
+}
+
+// trip makes one round trip.
+func (p *pingPong) trip() error {
+	if _, err := p.c.Write(p.out); err != nil {
+		return err
+	}
+	_, err := io.ReadFull(p.c, p.in)
+	return err
+}
+
+// Close closes the connection and waits for the far end to finish.
+func (p *pingPong) Close() {
+	p.c.Close()
+	p.done.Wait()
+}
+
+// BenchmarkTCPPingPong is the floor of BenchmarkCallSeq: one goroutine
+// writes a request of the size a CallSeq call's request takes on the wire
+// to a loopback TCP connection, and another reads it in full and writes
+// back an answer of the size of CallSeq's answer. It reports the two sizes.
+func BenchmarkTCPPingPong(b *testing.B) {
+	req, resp := callSeqSizes(b)
+	p := newPingPong(b, req, resp)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := p.trip(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	p.Close()
+	b.ReportMetric(float64(req), "req-bytes")
+	b.ReportMetric(float64(resp), "resp-bytes")
+}
+
+// BenchmarkCallSeqFloorPair times a CallSeq call and a raw TCP round trip
+// of the same sizes alternately in one loop, so that both see the same
+// moment of a loaded machine, and reports their medians and the ratio of
+// the medians (ratio) and of the means (mean-ratio).
+func BenchmarkCallSeqFloorPair(b *testing.B) {
+	req, resp := callSeqSizes(b)
+	conn := firefly(b)
+	p := newPingPong(b, req, resp)
+	defer p.Close()
+	ctx := context.Background()
+	var seq, tcp []time.Duration
+	for i := 0; b.Loop(); i++ {
+		t0 := time.Now()
+		var n int
+		if err := conn.Root().Call(ctx, "add", &n, Args{i, 1}); err != nil || n != i+1 {
+			b.Fatalf("add = %d, %v", n, err)
+		}
+		t1 := time.Now()
+		if err := p.trip(); err != nil {
+			b.Fatal(err)
+		}
+		seq, tcp = append(seq, t1.Sub(t0)), append(tcp, time.Since(t1))
+	}
+	b.StopTimer()
+	ms, mt := sumOf(seq), sumOf(tcp)
+	slices.Sort(seq)
+	slices.Sort(tcp)
+	b.ReportMetric(float64(seq[len(seq)/2].Nanoseconds()), "seq-p50-ns")
+	b.ReportMetric(float64(tcp[len(tcp)/2].Nanoseconds()), "tcp-p50-ns")
+	b.ReportMetric(float64(seq[len(seq)/2])/float64(tcp[len(tcp)/2]), "ratio")
+	b.ReportMetric(float64(ms)/float64(mt), "mean-ratio")
+}
+
+func sumOf(ds []time.Duration) time.Duration {
+	var s time.Duration
+	for _, d := range ds {
+		s += d
+	}
+	return s
+}
