@@ -3,6 +3,7 @@ package rpc_test
 import (
 	"context"
 	"encoding/binary"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"math"
@@ -136,12 +137,34 @@ func randomValue(f *fuzzBytes, v reflect.Value, depth int) {
 			}
 		}
 	case reflect.Interface:
-		if c%2 == 0 {
+		switch c % 3 {
+		case 0:
 			v.Set(reflect.ValueOf(DPlain{N: int(int8(u)), Name: "x"}))
-		} else {
+		case 1:
 			v.Set(reflect.ValueOf(int32(u)))
+		default:
+			// A type of its own, registered: the lanes have not described
+			// it yet, and gob describes it inside the value that holds it.
+			t := randomStruct(f)
+			x := reflect.New(t).Elem()
+			randomValue(f, x, depth+1)
+			if registerValue(x) {
+				v.Set(x)
+			}
 		}
 	}
+}
+
+// registerValue registers x's type with gob under its own name and reports
+// whether it could.
+func registerValue(x reflect.Value) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	gob.Register(x.Interface())
+	return true
 }
 
 // FuzzGobDifferential builds random struct types with reflect.StructOf
