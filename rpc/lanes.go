@@ -28,10 +28,17 @@ type outLane struct {
 	tail   []byte // a large byte slice that ends the message, written as is
 	broken bool   // the encoder's state no longer matches what was sent
 	plans  map[reflect.Type]*recordPlan
+
+	// What announceTypes knows (see gobtypes.go).
+	ifaceTypes map[reflect.Type]bool // types that can hold interface values
+	announced  map[reflect.Type]bool // concrete types described ahead of values
+	found      []reflect.Type
+	lastWrite  int // where gob's last write began in buf
 }
 
 // Write appends gob's output to the message being built.
 func (l *outLane) Write(p []byte) (int, error) {
+	l.lastWrite = len(l.buf)
 	l.buf = append(l.buf, p...)
 	return len(p), nil
 }
@@ -212,18 +219,9 @@ func (c *Conn) write(ctx context.Context, l *outLane, p []byte) error {
 	return nil
 }
 
-// encode gob-encodes v on l, containing gob's panics. An error leaves the lane
-// broken: its encoder may believe it sent types that the peer never sees.
-func (l *outLane) encode(v any) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("gob: %v", p)
-		}
-		if err != nil {
-			l.broken = true
-		}
-	}()
-	return l.enc.Encode(v)
+// encode gob-encodes v on l (see encodeValue).
+func (l *outLane) encode(v any) error {
+	return l.encodeValue(reflect.ValueOf(v))
 }
 
 // openLanes opens a lane in every free slot, so that answers can still be

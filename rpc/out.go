@@ -390,15 +390,15 @@ func (c *Conn) appendError(l *outLane, reqID uint64, err error) {
 	l.buf = appendString(l.buf, stack)
 }
 
-// encodeValue is encode for a reflect.Value.
-func (l *outLane) encodeValue(v reflect.Value) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("gob: %v", p)
-		}
-		if err != nil {
-			l.broken = true
-		}
-	}()
-	return l.enc.EncodeValue(v)
+// encodeValue gob-encodes v on l, as one gob value: the types it needs
+// described first (announceTypes), then one value message. gob's panics
+// are contained. An error leaves the lane broken: its encoder may believe
+// it sent types that the peer never sees.
+func (l *outLane) encodeValue(v reflect.Value) error {
+	l.announceTypes(v)
+	err := l.encodeRaw(v)
+	if err != nil {
+		l.broken = true
+	}
+	return err
 }
