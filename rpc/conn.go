@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/fireflyrpc/firefly/registry"
 	"github.com/fireflyrpc/firefly/transport"
@@ -106,6 +107,11 @@ func (c *Conn) RemoteAddr() net.Addr { return c.sess.RemoteAddr() }
 // NetConn returns the underlying network connection (for example to read a
 // TLS connection's state).
 func (c *Conn) NetConn() net.Conn { return c.sess.Conn() }
+
+// Ping checks that the peer is alive: it waits for the transport's answer to
+// a ping and returns the round-trip time, or ctx's error, or the
+// connection's when it ends first.
+func (c *Conn) Ping(ctx context.Context) (time.Duration, error) { return c.sess.Ping(ctx) }
 
 // Close closes the connection at once: pending calls on both sides fail with
 // ErrConnectionLost, running handlers see their context cancelled, and every

@@ -56,6 +56,13 @@ var (
 	// ErrProtocol reports a peer that broke the wire protocol; the
 	// connection is closed with a *ProtocolError that matches it.
 	ErrProtocol = errors.New("rpc: protocol violation")
+	// ErrNameTaken reports a name refused because another live peer holds
+	// it; package distributed returns it when a node's name is taken.
+	ErrNameTaken = errors.New("rpc: node name taken")
+	// ErrIdentityMismatch reports a name refused because the connection did
+	// not prove it; package distributed returns it for a node whose name is
+	// not its proved identity.
+	ErrIdentityMismatch = errors.New("rpc: node name is not the proved identity")
 )
 
 // errorCode is the wire code of an error. Zero means "no sentinel".

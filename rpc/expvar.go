@@ -35,11 +35,6 @@ func (f ExpvarFunc) String() string {
 //	expvar.Publish("firefly", srv.Expvar())
 func (s *Server) Expvar() ExpvarFunc { return func() any { return s.Stats() } }
 
-// Expvar returns a variable for package expvar whose value is the root's
-// Stats as a JSON object: the fields of Totals and "Children". See
-// Server.Expvar.
-func (r *Root) Expvar() ExpvarFunc { return func() any { return r.Stats() } }
-
 // Expvar returns a variable for package expvar whose value is the
 // connection's Totals (for a dialled connection; a served connection's
 // Totals are its server's) as a JSON object. See Server.Expvar.

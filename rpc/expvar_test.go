@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
 )
 
@@ -50,7 +51,7 @@ func TestServerExpvar(t *testing.T) {
 		t.Fatalf("before any call: %+v", before)
 	}
 
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	for range 4 {
 		if err := conn.Root().Call(ctx, "add", nil, Args{1, 2}); err != nil {
 			t.Fatal(err)
@@ -78,26 +79,6 @@ func TestServerExpvar(t *testing.T) {
 	readVar(t, publish(t, conn.Expvar()), &client)
 	if client.CallsOut != 5 {
 		t.Fatalf("client totals: %+v", client)
-	}
-}
-
-func TestRootExpvar(t *testing.T) {
-	root, addr := startRoot(t, "127.0.0.1:0")
-	root.Service().Map("ping", func() string { return "pong" })
-	name := publish(t, root.Expvar())
-	node := connectNode(t, addr, "game1")
-	if err := node.CallRemote(testCtx(t), "ping", nil); err != nil {
-		t.Fatal(err)
-	}
-	var st rpc.RootStats
-	readVar(t, name, &st)
-	if st.Children != 1 || st.Conns != 1 || st.CallsIn != 2 {
-		t.Fatalf("root stats: %+v", st)
-	}
-	var raw map[string]any
-	readVar(t, name, &raw)
-	if raw["Children"] != 1.0 || raw["CallsIn"] != 2.0 {
-		t.Fatalf("root var is not flat: %v", raw)
 	}
 }
 

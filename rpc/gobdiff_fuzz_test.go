@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/registry"
 	"github.com/fireflyrpc/firefly/rpc"
 )
@@ -175,7 +176,7 @@ func FuzzGobDifferential(f *testing.F) {
 		d.mu.Unlock()
 		g := viaGob(c)
 		want, ext := expectedExtension(c, g)
-		ctx := testCtx(t)
+		ctx := testutil.Context(t)
 		for _, dir := range []string{"argument", "result"} {
 			var got diffOutcome
 			if dir == "argument" {

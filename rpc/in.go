@@ -349,10 +349,10 @@ func (in *inLane) readReply() error {
 			replyErr = fmt.Errorf("%w: %v", ErrBadReply, err)
 		}
 	case kindNil:
-		replyErr = setReply(q.reply, reflect.Value{})
+		replyErr = SetReply(q.reply, reflect.Value{})
 	case kindRemote:
 		r := c.importRef(id)
-		if replyErr = setReply(q.reply, reflect.ValueOf(r)); replyErr != nil {
+		if replyErr = SetReply(q.reply, reflect.ValueOf(r)); replyErr != nil {
 			r.Release()
 		}
 	case kindLocal:
@@ -362,8 +362,8 @@ func (in *inLane) readReply() error {
 			break
 		}
 		v := reflect.ValueOf(obj.Value())
-		if replyErr = setReply(q.reply, v); replyErr != nil && isRefPtr(q.reply) {
-			replyErr = setReply(q.reply, reflect.ValueOf(&Ref{conn: c, id: id, local: obj}))
+		if replyErr = SetReply(q.reply, v); replyErr != nil && isRefPtr(q.reply) {
+			replyErr = SetReply(q.reply, reflect.ValueOf(&Ref{conn: c, id: id, local: obj}))
 		}
 	}
 	q.complete(replyErr)
@@ -373,27 +373,6 @@ func (in *inLane) readReply() error {
 func isRefPtr(reply any) bool {
 	_, ok := reply.(**Ref)
 	return ok
-}
-
-// setReply stores v (invalid: the zero value) in the pointer reply.
-func setReply(reply any, v reflect.Value) error {
-	if reply == nil {
-		return nil
-	}
-	rv := reflect.ValueOf(reply)
-	if rv.Kind() != reflect.Pointer || rv.IsNil() {
-		return fmt.Errorf("%w: reply must be a non-nil pointer, not %T", ErrBadReply, reply)
-	}
-	dst := rv.Elem()
-	if !v.IsValid() {
-		dst.SetZero()
-		return nil
-	}
-	if !v.Type().AssignableTo(dst.Type()) {
-		return fmt.Errorf("%w: a %s cannot be stored in %T", ErrBadReply, v.Type(), reply)
-	}
-	dst.Set(v)
-	return nil
 }
 
 // readError delivers a handler's error to the waiting caller.

@@ -155,7 +155,7 @@ func (r *Ref) callLocal(ctx context.Context, method string, reply any, args []an
 	if m == nil {
 		return fmt.Errorf("%w: %s", ErrNoSuchMethod, method)
 	}
-	in, err := localArgs(m, args)
+	in, err := LocalArgs(m, args)
 	if err != nil {
 		return err
 	}
@@ -176,40 +176,6 @@ func (r *Ref) callLocal(ctx context.Context, method string, reply any, args []an
 	}
 	rv.Elem().Set(res)
 	return nil
-}
-
-// localArgs converts Go arguments into a method's parameters for a local call.
-func localArgs(m *registry.Method, args []any) ([]reflect.Value, error) {
-	n := len(m.Params)
-	if (!m.Variadic && len(args) != n) || (m.Variadic && len(args) < n-1) {
-		return nil, fmt.Errorf("%w: %s takes %d arguments, got %d", ErrBadArguments, m.Name, n, len(args))
-	}
-	in := make([]reflect.Value, n)
-	var rest reflect.Value
-	if m.Variadic {
-		rest = reflect.MakeSlice(m.Params[n-1], 0, len(args)-(n-1))
-	}
-	for i, a := range args {
-		pt := paramType(m, i)
-		var v reflect.Value
-		if a == nil {
-			v = reflect.Zero(pt)
-		} else {
-			v = reflect.ValueOf(a)
-			if !v.Type().AssignableTo(pt) {
-				return nil, fmt.Errorf("%w: argument %d of %s: %s is not %s", ErrBadArguments, i+1, m.Name, v.Type(), pt)
-			}
-		}
-		if m.Variadic && i >= n-1 {
-			rest = reflect.Append(rest, v)
-		} else {
-			in[i] = v
-		}
-	}
-	if m.Variadic {
-		in[n-1] = rest
-	}
-	return in, nil
 }
 
 // paramType is the type argument i decodes into: the parameter's type, or

@@ -16,7 +16,7 @@
 //
 // # Master
 //
-// A Master is an rpc.Root. Each server joins it as an rpc.Node named after
+// A Master is an distributed.Root. Each server joins it as an distributed.Node named after
 // the server. It keeps the remote map, the host it saw each server at and
 // the roots that server wants, and calls "remote_connect"(root, host) on the
 // servers: on the servers that want a root when the root joins, and on a

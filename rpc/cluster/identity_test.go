@@ -18,7 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
 
 // writeNamedPKI writes a CA (ca.pem) and, for each name, a certificate
@@ -74,7 +76,7 @@ func writeNamedPKI(t *testing.T, dir string, names ...string) {
 // it) with the given security section into dir and loads it.
 func namedConfig(t *testing.T, dir, security string) *Config {
 	t.Helper()
-	p := freePorts(t, 3)
+	p := testutil.FreePorts(t, 3)
 	path := filepath.Join(dir, "config.json")
 	err := os.WriteFile(path, fmt.Appendf(nil, `{
 		"master": {"roothost": "127.0.0.1", "rootport": %d, "webport": %d},
@@ -130,7 +132,7 @@ func TestClusterNamesProved(t *testing.T) {
 
 	netSecret := []byte("secret of net 0123456789abcdef")
 	for _, c := range []struct{ name, addr string }{{"game2", cfg.MasterAddr()}, {"game1", gateAddr(cfg)}, {"game2", gateAddr(cfg)}} {
-		n := rpc.NewNode(c.name, rpc.WithDialOptions(rpc.WithSharedSecret("net", netSecret)))
+		n := distributed.NewNode(c.name, distributed.WithDialOptions(rpc.WithSharedSecret("net", netSecret)))
 		err := n.Connect(ctx, c.addr)
 		n.Close()
 		if !errors.Is(err, rpc.ErrIdentityMismatch) {
@@ -143,7 +145,7 @@ func TestClusterNamesProved(t *testing.T) {
 
 	// A fake master that holds only gate's secret: game1's master link
 	// does not get past the exchange.
-	fake, err := rpc.NewRoot(rpc.WithServerOptions(rpc.WithKeyring(rpc.KeyringOf(map[string][]byte{
+	fake, err := distributed.NewRoot(distributed.WithServerOptions(rpc.WithKeyring(rpc.KeyringOf(map[string][]byte{
 		"game1": []byte("guessed"), "gate": []byte("secret of gate 0123456789abcdef")}))))
 	if err != nil {
 		t.Fatal(err)
@@ -194,7 +196,7 @@ func TestClusterCertNamesProved(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ target, addr string }{{masterIdentity, cfg.MasterAddr()}, {"gate", gateAddr(cfg)}} {
-		n := rpc.NewNode("game2", rpc.WithDialOptions(netSec.dial(c.target)...))
+		n := distributed.NewNode("game2", distributed.WithDialOptions(netSec.dial(c.target)...))
 		err := n.Connect(ctx, c.addr)
 		n.Close()
 		if !errors.Is(err, rpc.ErrIdentityMismatch) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
 
 // The commands the master calls on each server's master link (the names
@@ -57,7 +58,7 @@ type options struct {
 }
 
 func newOptions(opts []Option) options {
-	o := options{base: rpc.DefaultReconnectBase, max: DefaultReconnectMax, callTimeout: DefaultCallTimeout, stopWait: DefaultStopWait}
+	o := options{base: distributed.DefaultReconnectBase, max: DefaultReconnectMax, callTimeout: DefaultCallTimeout, stopWait: DefaultStopWait}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -73,8 +74,8 @@ func newOptions(opts []Option) options {
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // WithReconnectBackoff sets the delays between a server's attempts to reach
-// the master and its roots (see rpc.WithReconnectBackoff). The defaults are
-// rpc.DefaultReconnectBase and DefaultReconnectMax; values <= 0 keep them.
+// the master and its roots (see distributed.WithReconnectBackoff). The defaults are
+// distributed.DefaultReconnectBase and DefaultReconnectMax; values <= 0 keep them.
 func WithReconnectBackoff(base, max time.Duration) Option {
 	return func(o *options) {
 		if base > 0 {
@@ -130,7 +131,7 @@ func WithCallTimeout(d time.Duration) Option {
 // serves them over HTTP as Firefly's web endpoints /stop and /reloadmodule.
 type Master struct {
 	cfg  *Config
-	root *rpc.Root
+	root *distributed.Root
 	log  *slog.Logger
 	opts options
 
@@ -164,12 +165,12 @@ func NewMaster(cfg *Config, opts ...Option) (*Master, error) {
 	if err != nil && cfg.AdminAddr() != "" {
 		return nil, err
 	}
-	ropts := []rpc.RootOption{rpc.WithRootLogger(o.logger), rpc.WithRootService(rpc.NewService("master"))}
+	ropts := []distributed.Option{distributed.WithLogger(o.logger), distributed.WithService(distributed.NewService("master"))}
 	if sec != nil {
-		ropts = append(ropts, rpc.WithServerOptions(sec.serve...))
+		ropts = append(ropts, distributed.WithServerOptions(sec.serve...))
 		ropts = append(ropts, sec.roots...)
 	}
-	root, err := rpc.NewRoot(ropts...)
+	root, err := distributed.NewRoot(ropts...)
 	if err != nil {
 		return nil, err
 	}
@@ -183,10 +184,10 @@ func NewMaster(cfg *Config, opts ...Option) (*Master, error) {
 
 // Root returns the master's root; its service is what servers' master
 // links call.
-func (m *Master) Root() *rpc.Root { return m.root }
+func (m *Master) Root() *distributed.Root { return m.root }
 
 // joined runs when a server joins: it records it and sends the orders.
-func (m *Master) joined(c *rpc.Child) {
+func (m *Master) joined(c *distributed.Child) {
 	name, conn := c.Name(), c.Conn()
 	if _, ok := m.cfg.Servers[name]; !ok {
 		m.log.Warn("cluster: a server that the config does not have joined", "server", name)
@@ -263,7 +264,7 @@ func (q *orderQueue) run() {
 }
 
 // lost runs when a server leaves.
-func (m *Master) lost(c *rpc.Child) {
+func (m *Master) lost(c *distributed.Child) {
 	m.mu.Lock()
 	forgot := m.rm.leave(c.Name(), c.ID())
 	close(m.left)
@@ -371,7 +372,7 @@ func (m *Master) broadcast(ctx context.Context, command string) (*AdminResult, e
 	ctx, cancel := context.WithTimeout(ctx, m.opts.callTimeout)
 	defer cancel()
 	err := m.root.Broadcast(ctx, command)
-	var be *rpc.BroadcastError
+	var be *distributed.BroadcastError
 	if errors.As(err, &be) {
 		for name, e := range be.Errs {
 			// A server exiting may close its connection before

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
 )
 
@@ -73,7 +74,7 @@ func TestSecureCluster(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "cluster.secret"), []byte("a-long-random-cluster-secret-0123456789\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := freePorts(t, 3)
+	p := testutil.FreePorts(t, 3)
 	path := filepath.Join(dir, "config.json")
 	err := os.WriteFile(path, fmt.Appendf(nil, `{
 		"master": {"roothost": "127.0.0.1", "rootport": %d, "webport": %d},

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
 
 var (
@@ -95,12 +96,12 @@ type Server struct {
 	opts options
 	log  *slog.Logger
 
-	inc       string    // the incarnation of every node the server makes
-	root      *rpc.Root // nil without a rootport
-	sec       *links    // the security of its links; nil: none
+	inc       string            // the incarnation of every node the server makes
+	root      *distributed.Root // nil without a rootport
+	sec       *links            // the security of its links; nil: none
 	links     map[string]*link
-	masterSvc *rpc.Service
-	master    *rpc.Node
+	masterSvc *distributed.Service
+	master    *distributed.Node
 
 	stopc    chan struct{}
 	stopOnce sync.Once
@@ -131,7 +132,7 @@ func NewServer(cfg *Config, name string, app App, opts ...Option) (*Server, erro
 		opts:      o,
 		log:       o.logger.With("server", name),
 		links:     make(map[string]*link),
-		masterSvc: rpc.NewService(name + "@master"),
+		masterSvc: distributed.NewService(name + "@master"),
 		stopc:     make(chan struct{}),
 	}
 	var inc [16]byte
@@ -141,12 +142,12 @@ func NewServer(cfg *Config, name string, app App, opts ...Option) (*Server, erro
 		return nil, err
 	}
 	if sc.RootPort != 0 {
-		ropts := []rpc.RootOption{rpc.WithRootService(rpc.NewService(name)), rpc.WithRootLogger(s.log)}
+		ropts := []distributed.Option{distributed.WithService(distributed.NewService(name)), distributed.WithLogger(s.log)}
 		if s.sec != nil {
-			ropts = append(ropts, rpc.WithServerOptions(s.sec.serve...))
+			ropts = append(ropts, distributed.WithServerOptions(s.sec.serve...))
 			ropts = append(ropts, s.sec.roots...)
 		}
-		s.root, err = rpc.NewRoot(ropts...)
+		s.root, err = distributed.NewRoot(ropts...)
 		if err != nil {
 			return nil, err
 		}
@@ -157,7 +158,7 @@ func NewServer(cfg *Config, name string, app App, opts ...Option) (*Server, erro
 			s:       s,
 			root:    rp.RootName,
 			port:    port,
-			svc:     rpc.NewService(name + "@" + rp.RootName),
+			svc:     distributed.NewService(name + "@" + rp.RootName),
 			changed: make(chan struct{}),
 		}
 	}
@@ -210,11 +211,11 @@ func (s *Server) Cluster() *Config { return s.cfg }
 // Root returns the server's root, or nil if it has no rootport. Its
 // Service holds the targets the server's nodes call; its CallChild calls
 // theirs.
-func (s *Server) Root() *rpc.Root { return s.root }
+func (s *Server) Root() *distributed.Root { return s.root }
 
 // NodeService returns the service root calls on this server (its node
 // joined to root), or nil if root is not in the server's remoteport.
-func (s *Server) NodeService(root string) *rpc.Service {
+func (s *Server) NodeService(root string) *distributed.Service {
 	if l := s.links[root]; l != nil {
 		return l.svc
 	}
@@ -222,7 +223,7 @@ func (s *Server) NodeService(root string) *rpc.Service {
 }
 
 // Node returns the node currently joined (or rejoining) root, or nil.
-func (s *Server) Node(root string) *rpc.Node {
+func (s *Server) Node(root string) *distributed.Node {
 	if l := s.links[root]; l != nil {
 		n, _ := l.current()
 		return n
@@ -231,7 +232,7 @@ func (s *Server) Node(root string) *rpc.Node {
 }
 
 // Master returns the server's master link, or nil before Run.
-func (s *Server) Master() *rpc.Node {
+func (s *Server) Master() *distributed.Node {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.master
@@ -277,7 +278,7 @@ func (s *Server) CallRemote(ctx context.Context, root string, command any, reply
 			}
 		}
 		err := n.CallRemote(ctx, command, reply, args...)
-		if errors.Is(err, rpc.ErrNodeClosed) && ctx.Err() == nil {
+		if errors.Is(err, distributed.ErrNodeClosed) && ctx.Err() == nil {
 			continue // replaced by a newer node
 		}
 		return err
@@ -330,12 +331,12 @@ func (s *Server) Run(ctx context.Context) error {
 		go s.root.Serve(ln)
 		s.log.Info("cluster: root listening", "addr", ln.Addr())
 	}
-	master := rpc.NewNode(s.Name(),
-		rpc.WithIncarnation(s.inc),
-		rpc.WithNodeService(s.masterSvc),
-		rpc.WithNodeLogger(s.log),
-		rpc.WithDialOptions(s.sec.dial(masterIdentity)...),
-		rpc.WithReconnectBackoff(s.opts.base, s.opts.max))
+	master := distributed.NewNode(s.Name(),
+		distributed.WithIncarnation(s.inc),
+		distributed.WithService(s.masterSvc),
+		distributed.WithLogger(s.log),
+		distributed.WithDialOptions(s.sec.dial(masterIdentity)...),
+		distributed.WithReconnectBackoff(s.opts.base, s.opts.max))
 	addr := s.cfg.MasterAddr()
 	master.OnConnect(func(c *rpc.Conn) {
 		s.log.Info("cluster: joined the master", "addr", addr)
@@ -358,12 +359,12 @@ func (s *Server) Run(ctx context.Context) error {
 
 // joinMaster dials the master until it answers; from then on the node
 // rejoins by itself.
-func (s *Server) joinMaster(ctx context.Context, master *rpc.Node, addr string) {
+func (s *Server) joinMaster(ctx context.Context, master *distributed.Node, addr string) {
 	for attempt := 0; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, rpc.DefaultDialTimeout)
+		actx, cancel := context.WithTimeout(ctx, distributed.DefaultDialTimeout)
 		err := master.Connect(actx, addr)
 		cancel()
-		if err == nil || ctx.Err() != nil || errors.Is(err, rpc.ErrNodeClosed) {
+		if err == nil || ctx.Err() != nil || errors.Is(err, distributed.ErrNodeClosed) {
 			return
 		}
 		if refused(err) {
@@ -400,10 +401,10 @@ type link struct {
 	s    *Server
 	root string
 	port int
-	svc  *rpc.Service
+	svc  *distributed.Service
 
 	mu      sync.Mutex
-	node    *rpc.Node // joined at least once; nil while dialling
+	node    *distributed.Node // joined at least once; nil while dialling
 	addr    string
 	gen     uint64
 	dialing bool
@@ -413,7 +414,7 @@ type link struct {
 }
 
 // current returns the node and a channel closed when it changes.
-func (l *link) current() (*rpc.Node, <-chan struct{}) {
+func (l *link) current() (*distributed.Node, <-chan struct{}) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.node, l.changed
@@ -426,7 +427,7 @@ func (l *link) isClosed() bool {
 }
 
 // setNode installs n (nil: none). l.mu is held.
-func (l *link) setNode(n *rpc.Node) {
+func (l *link) setNode(n *distributed.Node) {
 	l.node = n
 	close(l.changed)
 	l.changed = make(chan struct{})
@@ -475,15 +476,15 @@ func (l *link) connect(host string) {
 // or ctx ends (the link was told another address, or closed).
 func (l *link) dial(ctx context.Context, gen uint64, addr string) {
 	s := l.s
-	n := rpc.NewNode(s.Name(),
-		rpc.WithIncarnation(s.inc),
-		rpc.WithNodeService(l.svc),
-		rpc.WithNodeLogger(s.log),
-		rpc.WithDialOptions(s.sec.dial(l.root)...),
-		rpc.WithWaitForReconnect(true),
-		rpc.WithReconnectBackoff(s.opts.base, s.opts.max))
+	n := distributed.NewNode(s.Name(),
+		distributed.WithIncarnation(s.inc),
+		distributed.WithService(l.svc),
+		distributed.WithLogger(s.log),
+		distributed.WithDialOptions(s.sec.dial(l.root)...),
+		distributed.WithWaitForReconnect(true),
+		distributed.WithReconnectBackoff(s.opts.base, s.opts.max))
 	for attempt := 0; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, rpc.DefaultDialTimeout)
+		actx, cancel := context.WithTimeout(ctx, distributed.DefaultDialTimeout)
 		err := n.Connect(actx, addr)
 		cancel()
 		if err == nil {

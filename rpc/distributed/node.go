@@ -1,4 +1,4 @@
-package rpc
+package distributed
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fireflyrpc/firefly/registry"
+	"github.com/fireflyrpc/firefly/rpc"
 )
 
 // Defaults of a Node's reconnection.
@@ -28,79 +29,10 @@ const (
 
 var (
 	// ErrNodeClosed reports a call on, or Connect of, a closed Node.
-	ErrNodeClosed = errors.New("rpc: node closed")
+	ErrNodeClosed = errors.New("distributed: node closed")
 	// ErrNodeConnected reports a second Connect of a Node.
-	ErrNodeConnected = errors.New("rpc: node already connected")
+	ErrNodeConnected = errors.New("distributed: node already connected")
 )
-
-// A NodeOption configures a Node.
-type NodeOption func(*nodeConfig)
-
-type nodeConfig struct {
-	incarnation string
-	svc         *Service
-	logger      *slog.Logger
-	dialOpts    []Option
-	base, max   time.Duration
-	dialTimeout time.Duration
-	wait        bool
-}
-
-// WithNodeService makes s the node's service, whose targets the root calls
-// (Firefly's addServiceChannel on the node). The default is a new Parallel
-// service named after the node.
-func WithNodeService(s *Service) NodeOption { return func(c *nodeConfig) { c.svc = s } }
-
-// WithNodeLogger sends the node's logs (connections lost and made again, at
-// Info; failed attempts, at Debug) to l. The default discards them.
-func WithNodeLogger(l *slog.Logger) NodeOption { return func(c *nodeConfig) { c.logger = l } }
-
-// WithDialOptions passes options to every connection the node dials (Dial),
-// such as WithTransportConfig or WithMaxLanes.
-func WithDialOptions(opts ...Option) NodeOption {
-	return func(c *nodeConfig) { c.dialOpts = append(c.dialOpts, opts...) }
-}
-
-// WithReconnectBackoff sets the delays between reconnection attempts: the
-// first waits about base, each failed one doubles the delay, up to max. Each
-// delay is jittered: a random time between half of it and all of it. The
-// defaults are DefaultReconnectBase and DefaultReconnectMax; values <= 0
-// keep them.
-func WithReconnectBackoff(base, max time.Duration) NodeOption {
-	return func(c *nodeConfig) {
-		if base > 0 {
-			c.base = base
-		}
-		if max > 0 {
-			c.max = max
-		}
-	}
-}
-
-// WithDialTimeout bounds each reconnection attempt (default
-// DefaultDialTimeout). Connect is bounded by its context instead.
-func WithDialTimeout(d time.Duration) NodeOption {
-	return func(c *nodeConfig) {
-		if d > 0 {
-			c.dialTimeout = d
-		}
-	}
-}
-
-// WithIncarnation sets the node's incarnation id (default: 16 random bytes
-// in hex, new for each Node). Nodes that one process makes one after
-// another for the same membership (a new Node for each address of a root
-// that moved) may share one, so that the root lets the new one replace the
-// old one's stale child; two processes must never share one. "" keeps the
-// default.
-func WithIncarnation(id string) NodeOption { return func(c *nodeConfig) { c.incarnation = id } }
-
-// WithWaitForReconnect chooses what CallRemote and SendRemote do while the
-// node is not connected. false (the default): they fail at once with an
-// error matching ErrConnectionLost. true: they wait until the node is
-// connected again, or until their context ends (the error then matches both
-// ErrConnectionLost and the context's error).
-func WithWaitForReconnect(on bool) NodeOption { return func(c *nodeConfig) { c.wait = on } }
 
 // Node is the client side of Firefly's distributed layer (RemoteObject): a
 // named process that connects to a Root, hands it a ProxyReference to its
@@ -127,7 +59,7 @@ func WithWaitForReconnect(on bool) NodeOption { return func(c *nodeConfig) { c.w
 // A process may run several Nodes, to the same or different roots.
 type Node struct {
 	name  string
-	cfg   nodeConfig
+	cfg   config
 	svc   *Service
 	proxy *ProxyReference
 	log   *slog.Logger
@@ -139,30 +71,24 @@ type Node struct {
 
 	mu           sync.Mutex
 	addr         string
-	conn         *Conn
-	remote       *Ref          // the root's service on conn
+	conn         *rpc.Conn
+	remote       *rpc.Ref      // the root's service on conn
 	changed      chan struct{} // closed and replaced when conn changes or on Close
 	connecting   bool
 	started      bool
 	closed       bool
-	onConnect    func(*Conn)
+	onConnect    func(*rpc.Conn)
 	onDisconnect func(error)
 }
 
 // NewNode returns a node called name, not yet connected.
-func NewNode(name string, opts ...NodeOption) *Node {
-	cfg := nodeConfig{base: DefaultReconnectBase, max: DefaultReconnectMax, dialTimeout: DefaultDialTimeout}
-	for _, o := range opts {
-		o(&cfg)
-	}
+func NewNode(name string, opts ...Option) *Node {
+	cfg := newConfig(opts)
 	if cfg.max < cfg.base {
 		cfg.max = cfg.base
 	}
 	if cfg.svc == nil {
 		cfg.svc = NewService(name)
-	}
-	if cfg.logger == nil {
-		cfg.logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.incarnation == "" {
 		var b [16]byte
@@ -175,7 +101,7 @@ func NewNode(name string, opts ...NodeOption) *Node {
 		svc:     cfg.svc,
 		proxy:   NewProxyReference(cfg.svc),
 		log:     cfg.logger,
-		reg:     NewRegistry(),
+		reg:     rpc.NewRegistry(),
 		changed: make(chan struct{}),
 	}
 	n.life, n.cancel = context.WithCancel(context.Background())
@@ -199,7 +125,7 @@ func (n *Node) Proxy() *ProxyReference { return n.proxy }
 // included, with the new connection; nil removes it. Hooks run one at a
 // time on the node's own goroutine, connect and disconnect alternating; they
 // must not call Close.
-func (n *Node) OnConnect(f func(*Conn)) {
+func (n *Node) OnConnect(f func(*rpc.Conn)) {
 	n.mu.Lock()
 	n.onConnect = f
 	n.mu.Unlock()
@@ -258,24 +184,24 @@ func (n *Node) Connect(ctx context.Context, addr string) error {
 }
 
 // dial connects to addr and runs the handshake.
-func (n *Node) dial(ctx context.Context, addr string) (*Conn, *Ref, error) {
-	opts := append([]Option{WithRegistry(n.reg)}, n.cfg.dialOpts...)
-	conn, err := Dial(ctx, "tcp", addr, opts...)
+func (n *Node) dial(ctx context.Context, addr string) (*rpc.Conn, *rpc.Ref, error) {
+	opts := append([]rpc.Option{rpc.WithRegistry(n.reg)}, n.cfg.dialOpts...)
+	conn, err := rpc.Dial(ctx, "tcp", addr, opts...)
 	if err != nil {
 		return nil, nil, err
 	}
-	var remote *Ref
+	var remote *rpc.Ref
 	if err := conn.Root().Call(ctx, "takeProxy", &remote, n.name, n.proxy, n.cfg.incarnation); err != nil {
 		local := conn.LocalAddr()
 		conn.Close()
-		return nil, nil, fmt.Errorf("rpc: node %q (from %s): takeProxy at %s: %w", n.name, local, addr, err)
+		return nil, nil, fmt.Errorf("distributed: node %q (from %s): takeProxy at %s: %w", n.name, local, addr, err)
 	}
 	return conn, remote, nil
 }
 
 // setConn installs the current connection (nil: none) and wakes the calls
 // waiting for a change. n.mu is held.
-func (n *Node) setConn(conn *Conn, remote *Ref) {
+func (n *Node) setConn(conn *rpc.Conn, remote *rpc.Ref) {
 	n.conn, n.remote = conn, remote
 	close(n.changed)
 	n.changed = make(chan struct{})
@@ -283,7 +209,7 @@ func (n *Node) setConn(conn *Conn, remote *Ref) {
 
 // supervise runs the connect hook, watches the connection and makes a new
 // one when it is lost, until Close.
-func (n *Node) supervise(conn *Conn) {
+func (n *Node) supervise(conn *rpc.Conn) {
 	defer n.wg.Done()
 	n.mu.Lock()
 	onConnect := n.onConnect
@@ -309,12 +235,12 @@ func (n *Node) supervise(conn *Conn) {
 		addr := n.addr
 		n.mu.Unlock()
 		reason := conn.Err()
-		n.log.Info("rpc: node lost its connection", "node", n.name, "addr", addr, "reason", reason)
+		n.log.Info("distributed: node lost its connection", "node", n.name, "addr", addr, "reason", reason)
 		if hook != nil {
 			hook(reason)
 		}
 
-		var remote *Ref
+		var remote *rpc.Ref
 		if conn, remote = n.reconnect(addr); conn == nil {
 			return
 		}
@@ -327,7 +253,7 @@ func (n *Node) supervise(conn *Conn) {
 		n.setConn(conn, remote)
 		onConnect = n.onConnect
 		n.mu.Unlock()
-		n.log.Info("rpc: node reconnected", "node", n.name, "addr", addr)
+		n.log.Info("distributed: node reconnected", "node", n.name, "addr", addr)
 		if onConnect != nil {
 			onConnect(conn)
 		}
@@ -336,7 +262,7 @@ func (n *Node) supervise(conn *Conn) {
 
 // reconnect dials addr with backoff until it succeeds (returning the new
 // connection) or the node is closed (returning nil).
-func (n *Node) reconnect(addr string) (*Conn, *Ref) {
+func (n *Node) reconnect(addr string) (*rpc.Conn, *rpc.Ref) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
@@ -354,11 +280,11 @@ func (n *Node) reconnect(addr string) (*Conn, *Ref) {
 			return conn, remote
 		}
 		if refused(err) {
-			n.log.Error("rpc: node refused by the root", "node", n.name, "addr", addr, "attempt", attempt+1, "err", err)
+			n.log.Error("distributed: node refused by the root", "node", n.name, "addr", addr, "attempt", attempt+1, "err", err)
 			attempt = max(attempt, 32) // the longest delay from now on
 			continue
 		}
-		n.log.Debug("rpc: node reconnection failed", "node", n.name, "addr", addr, "attempt", attempt+1, "err", err)
+		n.log.Debug("distributed: node reconnection failed", "node", n.name, "addr", addr, "attempt", attempt+1, "err", err)
 	}
 }
 
@@ -390,7 +316,7 @@ func (n *Node) Connected() bool {
 }
 
 // Conn returns the current connection, or nil while disconnected.
-func (n *Node) Conn() *Conn {
+func (n *Node) Conn() *rpc.Conn {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.conn
@@ -398,7 +324,7 @@ func (n *Node) Conn() *Conn {
 
 // Remote returns the reference to the root's service on the current
 // connection, or nil while disconnected.
-func (n *Node) Remote() *Ref {
+func (n *Node) Remote() *rpc.Ref {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.remote
@@ -406,7 +332,7 @@ func (n *Node) Remote() *Ref {
 
 // remoteRef returns the root's service on a live connection, failing fast or
 // waiting as configured.
-func (n *Node) remoteRef(ctx context.Context) (*Ref, error) {
+func (n *Node) remoteRef(ctx context.Context) (*rpc.Ref, error) {
 	for {
 		n.mu.Lock()
 		closed, conn, remote, changed := n.closed, n.conn, n.remote, n.changed
@@ -417,12 +343,12 @@ func (n *Node) remoteRef(ctx context.Context) (*Ref, error) {
 		case conn != nil && conn.Err() == nil:
 			return remote, nil
 		case !n.cfg.wait:
-			return nil, fmt.Errorf("%w: node %q is not connected", ErrConnectionLost, n.name)
+			return nil, fmt.Errorf("%w: node %q is not connected", rpc.ErrConnectionLost, n.name)
 		}
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w: node %q waited for its connection: %w", ErrConnectionLost, n.name, ctx.Err())
+			return nil, fmt.Errorf("%w: node %q waited for its connection: %w", rpc.ErrConnectionLost, n.name, ctx.Err())
 		}
 	}
 }
@@ -446,14 +372,14 @@ func (n *Node) CallRemote(ctx context.Context, command any, reply any, args ...a
 // GoRemote starts CallRemote asynchronously, like Ref.Go. While the node is
 // not connected the call fails at once, or waits (in its own goroutine) with
 // WithWaitForReconnect.
-func (n *Node) GoRemote(ctx context.Context, command any, reply any, done chan *Call, args ...any) *Call {
+func (n *Node) GoRemote(ctx context.Context, command any, reply any, done chan *rpc.Call, args ...any) *rpc.Call {
 	if done == nil {
-		done = make(chan *Call, 1)
+		done = make(chan *rpc.Call, 1)
 	} else if cap(done) == 0 {
-		panic("rpc: done channel is unbuffered")
+		panic("distributed: done channel is unbuffered")
 	}
-	fail := func(err error) *Call {
-		call := &Call{Method: fmt.Sprint(command), Args: args, Reply: reply, Error: err, Done: done}
+	fail := func(err error) *rpc.Call {
+		call := &rpc.Call{Method: fmt.Sprint(command), Args: args, Reply: reply, Error: err, Done: done}
 		done <- call
 		return call
 	}
@@ -470,7 +396,7 @@ func (n *Node) GoRemote(ctx context.Context, command any, reply any, done chan *
 				return fail(err)
 			}
 		}
-		call := &Call{Method: name, Args: args, Reply: reply, Done: done}
+		call := &rpc.Call{Method: name, Args: args, Reply: reply, Done: done}
 		go func() {
 			call.Error = n.CallRemote(ctx, name, reply, args...)
 			done <- call
