@@ -313,13 +313,13 @@ func (in *inLane) readReply() error {
 	case kindIface:
 		if q.reply == nil {
 			err = in.decodeGob(reflect.Value{})
-		} else if rv := reflect.ValueOf(q.reply); rv.Kind() != reflect.Pointer || rv.IsNil() {
+		} else if dst, perr := replyVar(q.reply); perr != nil {
 			in.decodeGob(reflect.Value{})
-			err = fmt.Errorf("reply must be a non-nil pointer, not %T", q.reply)
+			err = perr
 		} else {
 			var v reflect.Value
-			if v, err = in.decodeIface(rv.Elem().Type()); err == nil {
-				rv.Elem().Set(v)
+			if v, err = in.decodeIface(dst.Type()); err == nil {
+				dst.Set(v)
 			}
 		}
 		if err != nil {
@@ -332,14 +332,14 @@ func (in *inLane) readReply() error {
 	case kindGob:
 		if q.reply == nil {
 			err = in.decodeGob(reflect.Value{})
-		} else if rv := reflect.ValueOf(q.reply); rv.Kind() != reflect.Pointer || rv.IsNil() {
+		} else if dst, perr := replyVar(q.reply); perr != nil {
 			in.decodeGob(reflect.Value{})
-			err = fmt.Errorf("reply must be a non-nil pointer, not %T", q.reply)
+			err = perr
 		} else {
 			// gob leaves fields it does not send (zero values) alone:
 			// start from the zero value so the reply is exactly the result.
-			rv.Elem().SetZero()
-			err = in.decodeGob(rv)
+			dst.SetZero()
+			err = in.decodeGob(dst.Addr())
 		}
 		if err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) {
@@ -429,9 +429,9 @@ func (in *inLane) readScalarReply(reqID uint64) error {
 	q := in.c.questions.take(reqID)
 	var t reflect.Type
 	var dst reflect.Value
+	var replyErr error
 	if q != nil && q.reply != nil {
-		if rv := reflect.ValueOf(q.reply); rv.Kind() == reflect.Pointer && !rv.IsNil() {
-			dst = rv.Elem()
+		if dst, replyErr = replyVar(q.reply); replyErr == nil {
 			t = dst.Type()
 		}
 	}
@@ -448,8 +448,8 @@ func (in *inLane) readScalarReply(reqID uint64) error {
 	switch {
 	case misfit != nil:
 		q.complete(fmt.Errorf("%w: %v", ErrBadReply, misfit))
-	case q.reply != nil && !dst.IsValid():
-		q.complete(fmt.Errorf("%w: reply must be a non-nil pointer, not %T", ErrBadReply, q.reply))
+	case replyErr != nil:
+		q.complete(fmt.Errorf("%w: %v", ErrBadReply, replyErr))
 	default:
 		if dst.IsValid() {
 			dst.Set(v)

@@ -53,11 +53,10 @@ func SetReply(reply any, v reflect.Value) error {
 	if reply == nil {
 		return nil
 	}
-	rv := reflect.ValueOf(reply)
-	if rv.Kind() != reflect.Pointer || rv.IsNil() {
-		return fmt.Errorf("%w: reply must be a non-nil pointer, not %T", ErrBadReply, reply)
+	dst, err := replyVar(reply)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadReply, err)
 	}
-	dst := rv.Elem()
 	if !v.IsValid() {
 		dst.SetZero()
 		return nil
@@ -67,4 +66,14 @@ func SetReply(reply any, v reflect.Value) error {
 	}
 	dst.Set(v)
 	return nil
+}
+
+// replyVar returns the variable reply points to, or an error when reply is
+// not a non-nil pointer.
+func replyVar(reply any) (reflect.Value, error) {
+	rv := reflect.ValueOf(reply)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return reflect.Value{}, fmt.Errorf("reply must be a non-nil pointer, not %T", reply)
+	}
+	return rv.Elem(), nil
 }

@@ -84,12 +84,7 @@ func (r *Ref) Call(ctx context.Context, method string, reply any, args ...any) e
 // channel with room for one is made when done is nil; an unbuffered done
 // panics). ctx's cancellation abandons the call with ctx's error.
 func (r *Ref) Go(ctx context.Context, method string, reply any, done chan *Call, args ...any) *Call {
-	if done == nil {
-		done = make(chan *Call, 1)
-	} else if cap(done) == 0 {
-		panic("rpc: done channel is unbuffered")
-	}
-	call := &Call{Method: method, Args: args, Reply: reply, Done: done}
+	call := NewCall(method, reply, done, args...)
 	if r.local != nil {
 		go func() {
 			call.Error = r.callLocal(ctx, method, reply, args)
@@ -167,15 +162,10 @@ func (r *Ref) callLocal(ctx context.Context, method string, reply any, args []an
 		}
 		return err
 	}
-	if reply == nil || !res.IsValid() {
+	if !res.IsValid() {
 		return nil
 	}
-	rv := reflect.ValueOf(reply)
-	if rv.Kind() != reflect.Pointer || rv.IsNil() || !res.Type().AssignableTo(rv.Elem().Type()) {
-		return fmt.Errorf("%w: %s result cannot be stored in %T", ErrBadReply, res.Type(), reply)
-	}
-	rv.Elem().Set(res)
-	return nil
+	return SetReply(reply, res)
 }
 
 // paramType is the type argument i decodes into: the parameter's type, or

@@ -39,7 +39,7 @@ func TestClusterNameTaken(t *testing.T) {
 	ask(t, netAddr, "game1", "bob", 15*time.Second)
 
 	impostor := startProc(t, "game1-again", run("-server", "game1")...)
-	impostor.waitFor(t, "cluster: the master refused this server", 15*time.Second)
+	impostor.waitFor(t, "distributed: node refused by the root", 15*time.Second)
 	master.waitFor(t, "node name taken", 5*time.Second)
 	for _, who := range []*proc{impostor, master} {
 		line := lineWith(who.stderr.String(), "node name taken")

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -357,25 +356,12 @@ func (s *Server) Run(ctx context.Context) error {
 	return nil
 }
 
-// joinMaster dials the master until it answers; from then on the node
-// rejoins by itself.
+// joinMaster joins the master, trying until it answers (Node.Join); from
+// then on the node rejoins by itself.
 func (s *Server) joinMaster(ctx context.Context, master *distributed.Node, addr string) {
-	for attempt := 0; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, distributed.DefaultDialTimeout)
-		err := master.Connect(actx, addr)
-		cancel()
-		if err == nil || ctx.Err() != nil || errors.Is(err, distributed.ErrNodeClosed) {
-			return
-		}
-		if refused(err) {
-			s.log.Error("cluster: the master refused this server", "addr", addr, "err", err)
-			attempt = max(attempt, 32) // the longest delay from now on
-		} else if attempt == 0 {
-			s.log.Info("cluster: waiting for the master", "addr", addr, "err", err)
-		}
-		if !sleep(ctx, backoff(s.opts.base, s.opts.max, attempt)) {
-			return
-		}
+	s.log.Info("cluster: joining the master", "addr", addr)
+	if err := master.Join(ctx, addr); err != nil && ctx.Err() == nil && !errors.Is(err, distributed.ErrNodeClosed) {
+		s.log.Error("cluster: could not join the master", "addr", addr, "err", err)
 	}
 }
 
@@ -472,7 +458,7 @@ func (l *link) connect(host string) {
 	}()
 }
 
-// dial connects a new node to addr, retrying with backoff, until it is in
+// dial joins a new node to addr (Node.Join), until it is in
 // or ctx ends (the link was told another address, or closed).
 func (l *link) dial(ctx context.Context, gen uint64, addr string) {
 	s := l.s
@@ -483,23 +469,10 @@ func (l *link) dial(ctx context.Context, gen uint64, addr string) {
 		distributed.WithDialOptions(s.sec.dial(l.root)...),
 		distributed.WithWaitForReconnect(true),
 		distributed.WithReconnectBackoff(s.opts.base, s.opts.max))
-	for attempt := 0; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, distributed.DefaultDialTimeout)
-		err := n.Connect(actx, addr)
-		cancel()
-		if err == nil {
-			break
-		}
-		if refused(err) {
-			s.log.Error("cluster: a root refused this server", "root", l.root, "addr", addr, "err", err)
-			attempt = max(attempt, 32)
-		} else {
-			s.log.Debug("cluster: joining root failed", "root", l.root, "addr", addr, "err", err)
-		}
-		if ctx.Err() != nil || !sleep(ctx, backoff(s.opts.base, s.opts.max, attempt)) {
-			n.Close()
-			return
-		}
+	if err := n.Join(ctx, addr); err != nil {
+		s.log.Debug("cluster: stopped joining root", "root", l.root, "addr", addr, "err", err)
+		n.Close()
+		return
 	}
 	l.mu.Lock()
 	if l.closed || l.gen != gen {
@@ -530,36 +503,5 @@ func (l *link) close() {
 	}
 	if n != nil {
 		n.Close()
-	}
-}
-
-// refused reports whether err is a root's refusal of the server's name
-// (another live process holds it, or the connection did not prove it).
-func refused(err error) bool {
-	return errors.Is(err, rpc.ErrNameTaken) || errors.Is(err, rpc.ErrIdentityMismatch)
-}
-
-// backoff returns the jittered delay before attempt (0-based): between half
-// and all of min(max, base * 2^attempt).
-func backoff(base, max time.Duration, attempt int) time.Duration {
-	d := max
-	if attempt < 32 {
-		if e := base << attempt; e > 0 && e < d {
-			d = e
-		}
-	}
-	half := d / 2
-	return half + rand.N(d-half+1)
-}
-
-// sleep waits d or until ctx ends, and reports whether it waited d.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }

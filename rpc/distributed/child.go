@@ -66,14 +66,7 @@ func (c *Child) Call(ctx context.Context, command any, reply any, args ...any) e
 func (c *Child) Go(ctx context.Context, command any, reply any, done chan *rpc.Call, args ...any) *rpc.Call {
 	name, err := commandName(command)
 	if err != nil {
-		if done == nil {
-			done = make(chan *rpc.Call, 1)
-		} else if cap(done) == 0 {
-			panic("distributed: done channel is unbuffered")
-		}
-		call := &rpc.Call{Method: fmt.Sprint(command), Args: args, Reply: reply, Error: err, Done: done}
-		done <- call
-		return call
+		return complete(rpc.NewCall(fmt.Sprint(command), reply, done, args...), err)
 	}
 	return c.ref.Go(ctx, name, reply, done, args...)
 }
@@ -86,4 +79,11 @@ func (c *Child) Send(ctx context.Context, command any, args ...any) error {
 		return err
 	}
 	return c.ref.Send(ctx, name, args...)
+}
+
+// complete completes call with err (nil: success) and returns it.
+func complete(call *rpc.Call, err error) *rpc.Call {
+	call.Error = err
+	call.Done <- call
+	return call
 }

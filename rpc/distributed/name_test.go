@@ -16,7 +16,7 @@ import (
 // second is refused, the first keeps its child and its connection, and the
 // root says so at Warn with the name and both addresses.
 func TestRootRefusesSecondLiveNode(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	var rootLog testutil.LogBuf
 	root, addr := startRoot(t, "127.0.0.1:0", distributed.WithLogger(rootLog.Logger()))
 	first := connectNode(t, addr, "game1")
@@ -60,7 +60,7 @@ func TestRootRefusesSecondLiveNode(t *testing.T) {
 // that reconnects before the root noticed its old connection end: it
 // replaces its own child at once, and the old connection is closed.
 func TestSameIncarnationReplacesItsChild(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	// A liveness timeout longer than the test: only the incarnation lets
 	// the second node in.
 	root, addr := startRoot(t, "127.0.0.1:0", distributed.WithLivenessTimeout(time.Hour))
@@ -90,7 +90,7 @@ func TestSameIncarnationReplacesItsChild(t *testing.T) {
 // answers (a process gone without its connection closing) to a new
 // incarnation, once the holder's ping goes unanswered.
 func TestRootReplacesDeadHolder(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	var rootLog testutil.LogBuf
 	root, addr := startRoot(t, "127.0.0.1:0", distributed.WithLogger(rootLog.Logger()), distributed.WithLivenessTimeout(200*time.Millisecond))
 	proxy := testutil.FaultProxy(t, addr)
@@ -114,7 +114,7 @@ func TestRootReplacesDeadHolder(t *testing.T) {
 // while it was cut off: its reconnection attempts are refused, logged at
 // Error, and made at the longest backoff delay; the holder is never evicted.
 func TestRefusedNodeBacksOff(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	var nodeLog testutil.LogBuf
 	root, addr := startRoot(t, "127.0.0.1:0", distributed.WithLivenessTimeout(200*time.Millisecond))
 	proxy := testutil.FaultProxy(t, addr)
@@ -155,7 +155,7 @@ func TestRefusedNodeBacksOff(t *testing.T) {
 // that proved nothing cannot join at all, and a node under its own name
 // joins.
 func TestRootRefusesUnprovedName(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	var rootLog testutil.LogBuf
 	keys := rpc.KeyringOf(map[string][]byte{"net": []byte("net's own secret"), "game2": []byte("game2's own secret")})
 	root, addr := startRoot(t, "127.0.0.1:0", distributed.WithProvedNames(nil), distributed.WithLogger(rootLog.Logger()),
@@ -187,7 +187,7 @@ func TestRootRefusesUnprovedName(t *testing.T) {
 
 func TestTakeProxyIncarnationBounds(t *testing.T) {
 	_, addr := startRoot(t, "127.0.0.1:0")
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	conn, err := rpc.Dial(ctx, "tcp", addr)
 	if err != nil {
 		t.Fatal(err)

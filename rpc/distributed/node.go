@@ -263,14 +263,8 @@ func (n *Node) supervise(conn *rpc.Conn) {
 // reconnect dials addr with backoff until it succeeds (returning the new
 // connection) or the node is closed (returning nil).
 func (n *Node) reconnect(addr string) (*rpc.Conn, *rpc.Ref) {
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	<-timer.C
 	for attempt := 0; ; attempt++ {
-		timer.Reset(n.backoff(attempt))
-		select {
-		case <-timer.C:
-		case <-n.life.Done():
+		if !n.wait(n.life, n.backoff(attempt)) {
 			return nil, nil
 		}
 		ctx, cancel := context.WithTimeout(n.life, n.cfg.dialTimeout)
@@ -279,13 +273,62 @@ func (n *Node) reconnect(addr string) (*rpc.Conn, *rpc.Ref) {
 		if err == nil {
 			return conn, remote
 		}
-		if refused(err) {
-			n.log.Error("distributed: node refused by the root", "node", n.name, "addr", addr, "attempt", attempt+1, "err", err)
-			attempt = max(attempt, 32) // the longest delay from now on
-			continue
-		}
-		n.log.Debug("distributed: node reconnection failed", "node", n.name, "addr", addr, "attempt", attempt+1, "err", err)
+		attempt = n.failed(addr, attempt, err)
 	}
+}
+
+// Join connects to the root at addr as Connect does, but keeps trying until
+// the node is in: each attempt is bounded by the dial timeout
+// (WithDialTimeout), and a failed one is tried again after the node's
+// backoff (WithReconnectBackoff), or after the longest delay when the root
+// refused the name (ErrNameTaken, ErrIdentityMismatch; logged at Error).
+// Join returns nil once the node is connected, from then on reconnecting by
+// itself; an error matching ctx's when ctx ends first, with the last
+// attempt's error; ErrNodeClosed when the node is closed; ErrNodeConnected
+// when it is connected or connecting already.
+func (n *Node) Join(ctx context.Context, addr string) error {
+	for attempt := 0; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, n.cfg.dialTimeout)
+		err := n.Connect(actx, addr)
+		cancel()
+		switch {
+		case err == nil, errors.Is(err, ErrNodeClosed), errors.Is(err, ErrNodeConnected):
+			return err
+		case ctx.Err() != nil:
+			return fmt.Errorf("%w (last attempt: %w)", ctx.Err(), err)
+		}
+		attempt = n.failed(addr, attempt, err)
+		if !n.wait(ctx, n.backoff(attempt)) {
+			if n.life.Err() != nil {
+				return ErrNodeClosed
+			}
+			return fmt.Errorf("%w (last attempt: %w)", ctx.Err(), err)
+		}
+	}
+}
+
+// failed logs a failed connection attempt and returns the attempt number
+// to continue from: past the longest delay when the root refused the name.
+func (n *Node) failed(addr string, attempt int, err error) int {
+	if refused(err) {
+		n.log.Error("distributed: node refused by the root", "node", n.name, "addr", addr, "attempt", attempt+1, "err", err)
+		return max(attempt, 32) // the longest delay from now on
+	}
+	n.log.Debug("distributed: node connection attempt failed", "node", n.name, "addr", addr, "attempt", attempt+1, "err", err)
+	return attempt
+}
+
+// wait waits d, and reports false when ctx or the node's life ends first.
+func (n *Node) wait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+	case <-n.life.Done():
+	}
+	return false
 }
 
 // refused reports whether err is a root's refusal of the node's name
@@ -358,34 +401,32 @@ func (n *Node) remoteRef(ctx context.Context) (*rpc.Ref, error) {
 // callRemote -> remote_callTarget). Errors are as for Ref.Call, and see
 // WithWaitForReconnect for calls made while the node is not connected.
 func (n *Node) CallRemote(ctx context.Context, command any, reply any, args ...any) error {
-	name, err := commandName(command)
-	if err != nil {
-		return err
-	}
-	remote, err := n.remoteRef(ctx)
+	remote, name, err := n.target(ctx, command)
 	if err != nil {
 		return err
 	}
 	return remote.Call(ctx, name, reply, args...)
 }
 
+// target returns the root's service on a live connection (see remoteRef)
+// and the method name of command.
+func (n *Node) target(ctx context.Context, command any) (*rpc.Ref, string, error) {
+	name, err := commandName(command)
+	if err != nil {
+		return nil, "", err
+	}
+	remote, err := n.remoteRef(ctx)
+	return remote, name, err
+}
+
 // GoRemote starts CallRemote asynchronously, like Ref.Go. While the node is
 // not connected the call fails at once, or waits (in its own goroutine) with
 // WithWaitForReconnect.
 func (n *Node) GoRemote(ctx context.Context, command any, reply any, done chan *rpc.Call, args ...any) *rpc.Call {
-	if done == nil {
-		done = make(chan *rpc.Call, 1)
-	} else if cap(done) == 0 {
-		panic("distributed: done channel is unbuffered")
-	}
-	fail := func(err error) *rpc.Call {
-		call := &rpc.Call{Method: fmt.Sprint(command), Args: args, Reply: reply, Error: err, Done: done}
-		done <- call
-		return call
-	}
+	call := rpc.NewCall(fmt.Sprint(command), reply, done, args...)
 	name, err := commandName(command)
 	if err != nil {
-		return fail(err)
+		return complete(call, err)
 	}
 	n.mu.Lock()
 	conn, remote := n.conn, n.remote
@@ -393,27 +434,20 @@ func (n *Node) GoRemote(ctx context.Context, command any, reply any, done chan *
 	if conn == nil || conn.Err() != nil {
 		if !n.cfg.wait {
 			if _, err := n.remoteRef(ctx); err != nil {
-				return fail(err)
+				return complete(call, err)
 			}
 		}
-		call := &rpc.Call{Method: name, Args: args, Reply: reply, Done: done}
-		go func() {
-			call.Error = n.CallRemote(ctx, name, reply, args...)
-			done <- call
-		}()
+		call.Method = name
+		go func() { complete(call, n.CallRemote(ctx, name, reply, args...)) }()
 		return call
 	}
-	return remote.Go(ctx, name, reply, done, args...)
+	return remote.Go(ctx, name, reply, call.Done, args...)
 }
 
 // SendRemote runs command on the root's service without waiting for, or
 // getting, an answer, like Ref.Send.
 func (n *Node) SendRemote(ctx context.Context, command any, args ...any) error {
-	name, err := commandName(command)
-	if err != nil {
-		return err
-	}
-	remote, err := n.remoteRef(ctx)
+	remote, name, err := n.target(ctx, command)
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ func goroutinesDownTo(want int) int {
 }
 
 func TestNodeCloseLeavesNoGoroutines(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	root, addr := startRoot(t, "127.0.0.1:0")
 	mustMap(t, root.Service(), "ping", func() int { return 1 })
 	doomed, doomedAddr := startRoot(t, "127.0.0.1:0")
@@ -98,7 +98,7 @@ func TestNodeHooksAlternate(t *testing.T) {
 		}
 		log.add("disconnect")
 	})
-	if err := n.Connect(svcCtx(t), addr); err != nil {
+	if err := n.Connect(testutil.Context(t), addr); err != nil {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, "child", func() bool { return root.Child("n") != nil })
@@ -115,7 +115,7 @@ func TestNodeHooksAlternate(t *testing.T) {
 }
 
 func TestNodeConnectErrors(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	// Nothing listens there.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -169,7 +169,7 @@ func (r *restartable) start() {
 func (r *restartable) stop() { r.root.Close() }
 
 func TestNodeFailFastWhileDown(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	r := &restartable{t: t, addr: "127.0.0.1:0"}
 	r.start()
 	n := connectNode(t, r.addr, "n")
@@ -199,7 +199,7 @@ func TestNodeFailFastWhileDown(t *testing.T) {
 }
 
 func TestNodeWaitForReconnect(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	r := &restartable{t: t, addr: "127.0.0.1:0"}
 	r.start()
 	n := connectNode(t, r.addr, "n", distributed.WithWaitForReconnect(true))
@@ -252,7 +252,7 @@ func TestNodeWaitForReconnect(t *testing.T) {
 // TestNodeSeveralRoots: one process, two roots, a node to each and one node
 // name used on both.
 func TestNodeSeveralRoots(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	rootA, addrA := startRoot(t, "127.0.0.1:0")
 	rootB, addrB := startRoot(t, "127.0.0.1:0")
 	mustMap(t, rootA.Service(), "who", func() string { return "A" })

@@ -50,7 +50,7 @@ func connectNode(t testing.TB, addr, name string, opts ...distributed.Option) *d
 	t.Helper()
 	n := distributed.NewNode(name, append([]distributed.Option{fastReconnect}, opts...)...)
 	t.Cleanup(func() { n.Close() })
-	if err := n.Connect(svcCtx(t), addr); err != nil {
+	if err := n.Connect(testutil.Context(t), addr); err != nil {
 		t.Fatalf("node %s: Connect: %v", name, err)
 	}
 	return n
@@ -79,7 +79,7 @@ func (l *eventLog) hook(kind string) func(*distributed.Child) {
 }
 
 func TestRootNodeCallsBothWays(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	root, addr := startRoot(t, "127.0.0.1:0")
 	mustMap(t, root.Service(), "add", func(a, b int) int { return a + b })
 	mustMapID(t, root.Service(), 7, func(s string) (string, error) { return "root:" + s, nil })
@@ -187,7 +187,7 @@ func TestRootHooksConnectThenLost(t *testing.T) {
 // incarnation when it is not empty.
 func takeProxy(t *testing.T, addr, name string, svc *distributed.Service, incarnation ...string) (*rpc.Conn, *rpc.Ref) {
 	t.Helper()
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	conn, err := rpc.Dial(ctx, "tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +205,7 @@ func takeProxy(t *testing.T, addr, name string, svc *distributed.Service, incarn
 }
 
 func TestRootSameNameReplaces(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	var log eventLog
 	root, addr := startRoot(t, "127.0.0.1:0")
 	root.OnChildConnect(log.hook("connect"))
@@ -267,7 +267,7 @@ func TestRootSameNameReplaces(t *testing.T) {
 }
 
 func TestRootTakeProxyRefused(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	_, addr := startRoot(t, "127.0.0.1:0")
 	conn, err := rpc.Dial(ctx, "tcp", addr)
 	if err != nil {
@@ -282,7 +282,7 @@ func TestRootTakeProxyRefused(t *testing.T) {
 }
 
 func TestRootDropChild(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	var log eventLog
 	root, addr := startRoot(t, "127.0.0.1:0")
 	root.OnChildConnect(log.hook("connect"))
@@ -321,7 +321,7 @@ func TestRootDropChild(t *testing.T) {
 }
 
 func TestRootBroadcast(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	root, addr := startRoot(t, "127.0.0.1:0")
 	var hits sync.Map
 	for _, name := range []string{"a", "b", "c"} {
@@ -357,7 +357,7 @@ func TestRootBroadcast(t *testing.T) {
 // closed) and a new one starts on the same port; the nodes come back by
 // themselves and calls work both ways again.
 func TestRootRestartSamePort(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	setup := func(r *distributed.Root, gen string) {
 		mustMap(t, r.Service(), "gen", func() string { return gen })
 	}
@@ -402,7 +402,7 @@ func TestRootRestartSamePort(t *testing.T) {
 // TestRootFiftyNodes: 50 nodes on one root, each called by the root and
 // calling it, all at once.
 func TestRootFiftyNodes(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	const count = 50
 	root, addr := startRoot(t, "127.0.0.1:0")
 	var rootCalls atomic.Int32

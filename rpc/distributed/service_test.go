@@ -26,13 +26,6 @@ type pair2 struct {
 	B string
 }
 
-// svcCtx returns a context that ends with the test or after 10 s.
-func svcCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func mustMap(t testing.TB, s *distributed.Service, name string, fn any) {
 	t.Helper()
 	if err := s.Map(name, fn); err != nil {
@@ -48,7 +41,7 @@ func mustMapID(t testing.TB, s *distributed.Service, id int, fn any) {
 }
 
 func TestServiceMapAndCall(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	s := distributed.NewService("game")
 	mustMap(t, s, "echo", func(x string) string { return x })
 	mustMap(t, s, "Add", func(ctx context.Context, a, b int) (int, error) { return a + b, nil })
@@ -136,7 +129,7 @@ func TestServiceMapErrors(t *testing.T) {
 }
 
 func TestServiceUnknownCommand(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	s := distributed.NewService("svc")
 	for _, cmd := range []any{"nope", 404} {
 		err := s.CallTarget(ctx, cmd, nil)
@@ -159,7 +152,7 @@ func argValues(args ...any) []reflect.Value {
 }
 
 func TestServiceZeroValues(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	s := distributed.NewService("svc")
 	mustMap(t, s, "zeroInt", func() int { return 0 })
 	mustMap(t, s, "zeroStr", func() (string, error) { return "", nil })
@@ -188,7 +181,7 @@ func TestServiceZeroValues(t *testing.T) {
 }
 
 func TestServicePanic(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	for _, style := range []distributed.RunStyle{distributed.Parallel, distributed.Serial} {
 		t.Run(style.String(), func(t *testing.T) {
 			s := distributed.NewService("svc", distributed.WithRunStyle(style))
@@ -213,7 +206,7 @@ func TestServicePanic(t *testing.T) {
 }
 
 func TestServiceTargetError(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	s := distributed.NewService("svc")
 	sentinel := errors.New("out of gold")
 	mustMap(t, s, "buy", func(n int) (int, error) { return 0, fmt.Errorf("buy %d: %w", n, sentinel) })
@@ -253,7 +246,7 @@ func (tr *tracker) snapshot() []int {
 }
 
 func TestServiceSerialNeverOverlaps(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	s := distributed.NewService("svc", distributed.WithRunStyle(distributed.Serial))
 	var tr tracker
 	mustMap(t, s, "work", func(i int) {
@@ -279,7 +272,7 @@ func TestServiceSerialNeverOverlaps(t *testing.T) {
 // Lookup in arrival order, then Call from goroutines that start in any
 // order. The calls must run in lookup order.
 func TestServiceSerialArrivalOrder(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	s := distributed.NewService("svc", distributed.WithRunStyle(distributed.Serial), distributed.WithSerialGrace(time.Minute))
 	var tr tracker
 	mustMap(t, s, "rec", func(i int) { tr.enter(i); tr.leave() })
@@ -309,7 +302,7 @@ func TestServiceSerialArrivalOrder(t *testing.T) {
 // TestServiceSerialAbandonedLookup: a lookup whose call never comes must not
 // block the calls behind it past the grace.
 func TestServiceSerialAbandonedLookup(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	s := distributed.NewService("svc", distributed.WithRunStyle(distributed.Serial), distributed.WithSerialGrace(30*time.Millisecond))
 	mustMap(t, s, "f", func() int { return 1 })
 	late := s.Lookup("f") // never called in time
@@ -346,13 +339,13 @@ func TestServiceSerialWaitCancelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n int
-	if err := s.CallTarget(svcCtx(t), "f", &n); err != nil || n != 2 {
+	if err := s.CallTarget(testutil.Context(t), "f", &n); err != nil || n != 2 {
 		t.Fatalf("call after a cancelled wait = %d, %v", n, err)
 	}
 }
 
 func TestServiceParallelOverlaps(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	s := distributed.NewService("svc") // Parallel is the default
 	if s.RunStyle() != distributed.Parallel {
 		t.Fatalf("default run style %v", s.RunStyle())
@@ -382,7 +375,7 @@ func TestServiceParallelOverlaps(t *testing.T) {
 }
 
 func TestServiceConcurrentMapWhileCalling(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	s := distributed.NewService("svc")
 	mustMap(t, s, "stable", func(i int) int { return i })
 	stop := make(chan struct{})
@@ -421,7 +414,7 @@ func TestServiceConcurrentMapWhileCalling(t *testing.T) {
 // waiting (Send and Go), run one at a time in the order they were sent, both
 // node -> root and root -> node.
 func TestServiceSerialOrderOverWire(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	const n = 200
 	var rootTr, nodeTr tracker
 	record := func(tr *tracker) func(int) {
@@ -492,7 +485,7 @@ func TestServiceSerialOrderOverWire(t *testing.T) {
 // TestServiceSerialConcurrentCallersOverWire: many callers from many nodes; a Serial
 // root service never runs two targets at once.
 func TestServiceSerialConcurrentCallersOverWire(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	var tr tracker
 	svc := distributed.NewService("root", distributed.WithRunStyle(distributed.Serial))
 	mustMap(t, svc, "rec", func(i int) { tr.enter(i); time.Sleep(20 * time.Microsecond); tr.leave() })
@@ -527,7 +520,7 @@ func (tr *tracker) mustHaveRunOneAtATime(t *testing.T, want int) {
 
 // TestServiceParallelOverWire: a Parallel service lets two calls in at once.
 func TestServiceParallelOverWire(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	root, addr := startRoot(t, "127.0.0.1:0")
 	var in atomic.Int32
 	both := make(chan struct{})
@@ -557,7 +550,7 @@ func TestServiceParallelOverWire(t *testing.T) {
 // and does not wait for the grace (an hour here): the broker abandons the
 // lookup.
 func TestServiceSerialRefusedCallOverWire(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	svc := distributed.NewService("root", distributed.WithRunStyle(distributed.Serial), distributed.WithSerialGrace(time.Hour))
 	mustMap(t, svc, "add", func(a, b int) int { return a + b })
 	_, addr := startRoot(t, "127.0.0.1:0", distributed.WithService(svc))
