@@ -218,21 +218,3 @@ func (c *Conn) acceptLanes() {
 		c.readLane(st)
 	}
 }
-
-// Stats are counters of a connection at one moment.
-type Stats struct {
-	PendingCalls    int // outgoing calls waiting for an answer
-	RunningHandlers int // incoming calls being handled
-	Exports         int // local objects the peer holds references to
-	Imports         int // live references to the peer's objects
-}
-
-// Stats returns the connection's current counters.
-func (c *Conn) Stats() Stats {
-	return Stats{
-		PendingCalls:    c.questions.len(),
-		RunningHandlers: int(c.answers.running.Load()),
-		Exports:         c.exports.len(),
-		Imports:         c.imports.len(),
-	}
-}

@@ -11,7 +11,7 @@ import (
 // DebugPage is what Server.DebugHandler serves, as JSON.
 type DebugPage struct {
 	// Stats are the server's counters (Server.Stats).
-	Stats Totals
+	Stats Stats
 	// Conns describes the open connections, sorted by remote address.
 	Conns []DebugConn
 	// Methods lists the root object's methods; only when the server
@@ -19,14 +19,18 @@ type DebugPage struct {
 	Methods []MethodInfo `json:",omitempty"`
 }
 
-// DebugConn describes one connection on a debug page.
+// DebugConn describes one connection on a debug page: what is this
+// connection's alone.
 type DebugConn struct {
-	Remote   string // the peer's network address
-	Local    string // the local network address
-	Identity string `json:",omitempty"` // the peer's proven identity (Peer)
-	Stats           // the connection's counters (Conn.Stats)
-	BytesIn  uint64 // transport bytes read on this connection
-	BytesOut uint64 // transport bytes written on this connection
+	Remote       string // the peer's network address
+	Local        string // the local network address
+	Identity     string `json:",omitempty"` // the peer's proven identity (Peer)
+	BytesIn      uint64 // transport bytes read on this connection
+	BytesOut     uint64 // transport bytes written on this connection
+	PendingCalls int    // outgoing calls waiting for an answer
+	Handlers     int    // handlers running
+	Exports      int    // local objects the peer holds references to
+	Imports      int    // live references to the peer's objects
 }
 
 // DebugPage returns the server's debug page: its counters, its connections
@@ -34,14 +38,17 @@ type DebugConn struct {
 func (s *Server) DebugPage() DebugPage {
 	p := DebugPage{Stats: s.Stats(), Conns: []DebugConn{}}
 	for _, c := range s.Conns() {
-		st := c.sess.Stats()
+		st := c.Stats()
 		p.Conns = append(p.Conns, DebugConn{
-			Remote:   addrString(c.RemoteAddr()),
-			Local:    addrString(c.LocalAddr()),
-			Identity: c.Peer().Identity,
-			Stats:    c.Stats(),
-			BytesIn:  st.BytesIn,
-			BytesOut: st.BytesOut,
+			Remote:       addrString(c.RemoteAddr()),
+			Local:        addrString(c.LocalAddr()),
+			Identity:     c.Peer().Identity,
+			BytesIn:      st.BytesIn,
+			BytesOut:     st.BytesOut,
+			PendingCalls: st.PendingCalls,
+			Handlers:     st.Handlers,
+			Exports:      st.Exports,
+			Imports:      st.Imports,
 		})
 	}
 	slices.SortFunc(p.Conns, func(a, b DebugConn) int {

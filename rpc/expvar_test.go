@@ -45,7 +45,7 @@ func TestServerExpvar(t *testing.T) {
 	srv, conn := pair(t, newCalc(), nil)
 	serverConn(t, srv)
 	name := publish(t, srv.Expvar())
-	var before rpc.Totals
+	var before rpc.Stats
 	readVar(t, name, &before)
 	if before.Conns != 1 || before.CallsIn != 0 {
 		t.Fatalf("before any call: %+v", before)
@@ -58,7 +58,7 @@ func TestServerExpvar(t *testing.T) {
 		}
 	}
 	conn.Root().Call(ctx, "nope", nil)
-	var after rpc.Totals
+	var after rpc.Stats
 	readVar(t, name, &after)
 	if after.CallsIn != 5 || after.Errors["no_such_method"] != 1 || after.ConnsTotal != 1 {
 		t.Fatalf("after five calls: %+v", after)
@@ -66,7 +66,7 @@ func TestServerExpvar(t *testing.T) {
 	if after.BytesIn <= before.BytesIn || after.BytesOut <= before.BytesOut {
 		t.Fatalf("bytes did not move: before %+v, after %+v", before, after)
 	}
-	// The keys are the fields of Totals.
+	// The keys are the fields of Stats.
 	var raw map[string]any
 	readVar(t, name, &raw)
 	for _, k := range []string{"Conns", "ConnsTotal", "CallsIn", "CallsOut", "Errors", "BytesIn", "BytesOut", "Exports", "Handlers"} {
@@ -75,7 +75,7 @@ func TestServerExpvar(t *testing.T) {
 		}
 	}
 
-	var client rpc.Totals
+	var client rpc.Stats
 	readVar(t, publish(t, conn.Expvar()), &client)
 	if client.CallsOut != 5 {
 		t.Fatalf("client totals: %+v", client)

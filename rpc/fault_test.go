@@ -27,7 +27,7 @@ func TestFaultBlackHoleFailsPendingCalls(t *testing.T) {
 	call := c.Root().Go(ctx, "sleep", nil, nil, 60_000)
 	testutil.Eventually(t, "the handler to run", func() bool {
 		cs := srv.Conns()
-		return len(cs) == 1 && cs[0].Stats().RunningHandlers == 1
+		return len(cs) == 1 && cs[0].Stats().Handlers == 1
 	})
 	sc := srv.Conns()[0]
 	p.SetMode(faultproxy.BlackHole)
@@ -44,8 +44,8 @@ func TestFaultBlackHoleFailsPendingCalls(t *testing.T) {
 	case <-time.After(4 * ka.KeepAliveTimeout):
 		t.Fatal("the server side did not notice the dead link")
 	}
-	if sc.Stats().RunningHandlers != 0 {
-		testutil.Eventually(t, "the handler to be cancelled", func() bool { return sc.Stats().RunningHandlers == 0 })
+	if sc.Stats().Handlers != 0 {
+		testutil.Eventually(t, "the handler to be cancelled", func() bool { return sc.Stats().Handlers == 0 })
 	}
 	if err := c.Root().Call(ctx, "echo", nil, 1); !errors.Is(err, rpc.ErrConnectionLost) {
 		t.Errorf("a call after the loss: %v, want ErrConnectionLost", err)

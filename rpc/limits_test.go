@@ -151,7 +151,7 @@ func TestSlowReaderMemoryBounded(t *testing.T) {
 	}
 	testutil.Eventually(t, "the handlers to be stuck", func() bool {
 		cs := srv.Conns()
-		return len(cs) == 1 && cs[0].Stats().RunningHandlers == handlers
+		return len(cs) == 1 && cs[0].Stats().Handlers == handlers
 	})
 	time.Sleep(100 * time.Millisecond)
 	runtime.GC()

@@ -154,7 +154,7 @@ func TestServerStats(t *testing.T) {
 	if st.BytesIn == 0 || st.BytesOut == 0 {
 		t.Fatalf("no traffic counted: %+v", st)
 	}
-	ct := conn.Totals()
+	ct := conn.Stats()
 	if ct.CallsOut != 7 || ct.Exports != 1 || ct.BytesOut < st.BytesIn {
 		t.Fatalf("client totals %+v (server read %d bytes)", ct, st.BytesIn)
 	}

@@ -55,6 +55,6 @@ func (r *Root) DebugPage() DebugPage {
 func (r *Root) DebugHandler() http.Handler { return rpc.DebugHandlerFunc(r.DebugPage) }
 
 // Expvar returns a variable for package expvar whose value is the root's
-// Stats as a JSON object: the fields of rpc.Totals and "Children". See
+// Stats as a JSON object: the fields of rpc.Stats and "Children". See
 // rpc.Server.Expvar.
 func (r *Root) Expvar() rpc.ExpvarFunc { return func() any { return r.Stats() } }

@@ -80,7 +80,7 @@ func TestRootExpvar(t *testing.T) {
 	if err := node.CallRemote(testutil.Context(t), "ping", nil); err != nil {
 		t.Fatal(err)
 	}
-	var st distributed.RootStats
+	var st distributed.Stats
 	readVar(t, root.Expvar(), &st)
 	if st.Children != 1 || st.Conns != 1 || st.CallsIn != 2 {
 		t.Fatalf("root stats: %+v", st)

@@ -250,17 +250,17 @@ func (r *Root) Service() *Service { return r.svc }
 // Server returns the root's underlying server.
 func (r *Root) Server() *rpc.Server { return r.srv }
 
-// RootStats are a Root's counters: its server's Totals and the number of
-// children connected now.
-type RootStats struct {
-	rpc.Totals
-	Children int // children registered now
+// Stats are a Root's counters: its server's (rpc.Stats, whose fields the
+// JSON holds at the top level) and the number of children connected.
+type Stats struct {
+	rpc.Stats
+	Children int // children connected now
 }
 
-// Stats returns the root's counters: its server's (Server.Stats) and its
-// children's count.
-func (r *Root) Stats() RootStats {
-	return RootStats{Totals: r.srv.Stats(), Children: r.children.Len()}
+// Stats returns the root's counters: its server's (rpc.Server.Stats) and its
+// children.
+func (r *Root) Stats() Stats {
+	return Stats{Stats: r.srv.Stats(), Children: r.children.Len()}
 }
 
 // Serve accepts nodes on ln until ln fails or the root is closed (then it
