@@ -127,7 +127,7 @@ func (in *inLane) decodeArgs(ic *incall, n int, callErr *error) error {
 		}
 		var pt reflect.Type
 		if ic != nil && *callErr == nil {
-			pt = paramType(ic.m, i)
+			pt = ic.m.ArgType(i)
 		}
 		ak := argKind{kind: k}
 		var v reflect.Value
@@ -199,7 +199,7 @@ func (in *inLane) decodeArgs(ic *incall, n int, callErr *error) error {
 			}
 			continue
 		}
-		pt := paramType(ic.m, i)
+		pt := ic.m.ArgType(i)
 		var v reflect.Value
 		var err error
 		if k.kind == kindIface {

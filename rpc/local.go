@@ -23,7 +23,7 @@ func LocalArgs(m *registry.Method, args []any) ([]reflect.Value, error) {
 		rest = reflect.MakeSlice(m.Params[n-1], 0, len(args)-(n-1))
 	}
 	for i, a := range args {
-		pt := paramType(m, i)
+		pt := m.ArgType(i)
 		var v reflect.Value
 		if a == nil {
 			v = reflect.Zero(pt)

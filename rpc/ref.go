@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"sync/atomic"
 
 	"github.com/fireflyrpc/firefly/registry"
@@ -166,14 +165,4 @@ func (r *Ref) callLocal(ctx context.Context, method string, reply any, args []an
 		return nil
 	}
 	return SetReply(reply, res)
-}
-
-// paramType is the type argument i decodes into: the parameter's type, or
-// the variadic slice's element type for arguments past the fixed ones.
-func paramType(m *registry.Method, i int) reflect.Type {
-	n := len(m.Params)
-	if m.Variadic && i >= n-1 {
-		return m.Params[n-1].Elem()
-	}
-	return m.Params[i]
 }
