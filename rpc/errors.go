@@ -206,3 +206,12 @@ func lostError(cause error) error {
 	}
 	return fmt.Errorf("%w: %w", ErrConnectionLost, cause)
 }
+
+// stackOf returns the stack trace carried by err, if any.
+func stackOf(err error) string {
+	var pe *registry.PanicError
+	if errors.As(err, &pe) {
+		return string(pe.Stack)
+	}
+	return ""
+}

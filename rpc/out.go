@@ -359,7 +359,7 @@ func (c *Conn) appendError(l *outLane, reqID uint64, err error) {
 	case errors.As(err, &ee):
 		expected = 1
 		typ = fmt.Sprintf("%T", ee.err)
-	case asPanic(err, &pe):
+	case errors.As(err, &pe):
 		code = codePanic
 		typ = "panic"
 		msg = fmt.Sprintf("%v: %v", ErrPanic, pe.Value)
