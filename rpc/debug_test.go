@@ -2,7 +2,6 @@ package rpc_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -11,27 +10,11 @@ import (
 	"github.com/fireflyrpc/firefly/rpc"
 )
 
-// getDebug fetches h's page from a test HTTP server and decodes it.
+// getDebug fetches h's page and decodes it.
 func getDebug(t *testing.T, h http.Handler) rpc.DebugPage {
 	t.Helper()
-	hs := httptest.NewServer(h)
-	defer hs.Close()
-	resp, err := hs.Client().Get(hs.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json; charset=utf-8" {
-		t.Fatalf("GET: %s, %q: %s", resp.Status, resp.Header.Get("Content-Type"), body)
-	}
 	var p rpc.DebugPage
-	if err := json.Unmarshal(body, &p); err != nil {
-		t.Fatalf("%v in %s", err, body)
-	}
+	testutil.GetJSON(t, h, &p)
 	return p
 }
 

@@ -6,8 +6,12 @@ package testutil
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
@@ -170,5 +174,28 @@ func NoLeaks(t testing.TB, before int) {
 	if n > before {
 		buf := make([]byte, 1<<20)
 		t.Fatalf("%d goroutines left, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// GetJSON serves h on a test HTTP server, GETs its page, checks that it is
+// 200 OK with a JSON content type, and decodes it into v.
+func GetJSON(t testing.TB, h http.Handler, v any) {
+	t.Helper()
+	hs := httptest.NewServer(h)
+	defer hs.Close()
+	resp, err := hs.Client().Get(hs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json; charset=utf-8" {
+		t.Fatalf("GET: %s, %q: %s", resp.Status, resp.Header.Get("Content-Type"), body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("%v in %s", err, body)
 	}
 }
