@@ -141,8 +141,9 @@ func WithReconnectBackoff(base, max time.Duration) Option {
 	}
 }
 
-// WithDialTimeout bounds each reconnection attempt (default
-// DefaultDialTimeout). Connect is bounded by its context instead.
+// WithDialTimeout bounds each of a node's reconnection attempts and each
+// of Join's attempts (default DefaultDialTimeout). Connect is bounded by its
+// context alone. Node only.
 func WithDialTimeout(d time.Duration) Option {
 	return func(c *config) {
 		if d > 0 {
