@@ -230,6 +230,67 @@ func BenchmarkNetRPCCallParallel(b *testing.B) {
 	})
 }
 
+// Burst is the server of BenchmarkCallBurst: add of two ints, as a login
+// storm calls it.
+type Burst struct{}
+
+func (Burst) RemoteAdd(a, b int) int { return a + b }
+
+// burstCallers is the number of callers of one burst.
+const burstCallers = 20000
+
+// BenchmarkCallBurst: in each iteration, 20,000 callers on one connection
+// to a default server call add at once, and every call must be answered
+// correctly. Past the server's handler limit the calls wait on the caller's
+// side. It reports calls/s over the bursts.
+func BenchmarkCallBurst(b *testing.B) {
+	srv, err := rpc.NewServer(Burst{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln := listen(b)
+	go srv.Serve(ln)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // a hang guard
+	defer cancel()
+	conn, err := rpc.Dial(ctx, "tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	var failed, wrong int
+	var mu sync.Mutex
+	calls := 0
+	start := time.Now()
+	for b.Loop() {
+		var wg sync.WaitGroup
+		for i := range burstCallers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var s int
+				err := conn.Root().Call(ctx, "add", &s, i, 1)
+				if err != nil || s != i+1 {
+					mu.Lock()
+					if err != nil {
+						failed++
+					} else {
+						wrong++
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		calls += burstCallers
+	}
+	elapsed := time.Since(start)
+	if failed > 0 || wrong > 0 {
+		b.Fatalf("%d of %d calls failed, %d wrong sums", failed, calls, wrong)
+	}
+	b.ReportMetric(float64(calls)/elapsed.Seconds(), "calls/s")
+}
+
 const mib = 1 << 20
 
 func BenchmarkEcho1MiB(b *testing.B) {

@@ -19,10 +19,13 @@ type answerTable struct {
 	mu      sync.Mutex
 	byID    map[uint64]*incall
 	oneways map[*incall]struct{}
-	running atomic.Int32
-	closed  bool
-	idle    chan struct{} // closed when running drops to zero while draining
-	workers workerPool
+	running atomic.Int32 // admitted calls whose handler or answer is not done
+	// Admission (see admit): two-way handlers running, two-way calls not yet
+	// answered to the transport, one-way handlers running.
+	twoWay, answering, oneWay atomic.Int32
+	closed                    bool
+	idle                      chan struct{} // closed when running drops to zero while draining
+	workers                   workerPool
 }
 
 func (t *answerTable) init() {
@@ -30,13 +33,43 @@ func (t *answerTable) init() {
 	t.oneways = make(map[*incall]struct{})
 }
 
-// admit reserves a handler slot; false when max handlers are running.
-func (t *answerTable) admit(max int) bool {
-	if t.running.Add(1) > int32(max) {
-		t.running.Add(-1)
-		return false
+// admit reserves a handler slot for a call; false when max handlers of its
+// kind are running. A two-way handler's slot is freed when it returns, before
+// its answer is written (see handlerDone): the caller, which announced limit
+// it keeps to, may send its next call as soon as the answer arrives. So that
+// a caller that ignores the limit cannot pile up answers stuck on its flow
+// control, at most 2*max two-way calls are admitted and not yet answered.
+// One-way calls have max slots of their own: their caller cannot know when
+// they end.
+func (t *answerTable) admit(oneway bool, max int) bool {
+	m := int32(max)
+	if oneway {
+		if t.oneWay.Add(1) > m {
+			t.oneWay.Add(-1)
+			return false
+		}
+	} else {
+		if t.answering.Add(1) > 2*m {
+			t.answering.Add(-1)
+			return false
+		}
+		if t.twoWay.Add(1) > m {
+			t.twoWay.Add(-1)
+			t.answering.Add(-1)
+			return false
+		}
 	}
+	t.running.Add(1)
 	return true
+}
+
+// handlerDone frees the handler slot of ic, whose handler returned.
+func (t *answerTable) handlerDone(ic *incall) {
+	if ic.oneway {
+		t.oneWay.Add(-1)
+	} else {
+		t.twoWay.Add(-1)
+	}
 }
 
 func (t *answerTable) newCall(c *Conn, reqID uint64, oneway bool, obj *target, m *registry.Method, nargs int, timeout time.Duration) *incall {

@@ -337,7 +337,7 @@ func TestErrorsCrossTyped(t *testing.T) {
 		t.Fatalf("wrong arg type = %v, want ErrBadArguments", err)
 	}
 	err = root.Call(ctx, "expected", nil)
-	if !errors.As(err, &re) || !re.Expected || re.Type != "*errors.errorString" || !rpc.IsExpected(err) {
+	if !errors.As(err, &re) || !re.Expected || re.Type != "error" || !rpc.IsExpected(err) {
 		t.Fatalf("expected error = %#v", err)
 	}
 	var s string
@@ -377,18 +377,42 @@ func TestStackTracesOptIn(t *testing.T) {
 	}
 }
 
+// TestOverload: a caller keeps to the limit its peer announced: a call past
+// it waits (here until its context ends) and is not refused; a peer that
+// ignores the limit gets ErrOverloaded (code 6).
 func TestOverload(t *testing.T) {
 	calc := newCalc()
-	_, conn := pair(t, calc, []rpc.Option{rpc.WithMaxHandlers(2)})
+	_, addr := secServe(t, calc, rpc.WithMaxHandlers(2))
 	ctx := testutil.Context(t)
+	conn, err := rpc.Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
 	errc := make(chan error, 2)
 	for range 2 {
 		go func() { errc <- conn.Root().Call(ctx, "block", nil) }()
 	}
 	<-calc.started
 	<-calc.started
-	if err := conn.Root().Call(ctx, "add", nil, Args{1, 2}); !errors.Is(err, rpc.ErrOverloaded) {
-		t.Fatalf("call past the handler limit = %v, want ErrOverloaded", err)
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := conn.Root().Call(short, "add", nil, Args{1, 2}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("call past the handler limit = %v, want it to wait until DeadlineExceeded", err)
+	}
+	// A raw peer sends a third call while two block.
+	p := dialRaw(t, addr, nil)
+	st, err := p.lane(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Write(callMsg(1, 0, "block"))
+	st.Write(callMsg(2, 0, "block"))
+	<-calc.started
+	<-calc.started
+	st.Write(callMsg(3, 0, "block"))
+	if a, ok := p.waitAnswer(ctx, 3); !ok || a.typ != 3 || a.code != 6 {
+		t.Fatalf("call past the announced limit = %+v (%v), want ERROR code 6 (ErrOverloaded)", a, ok)
 	}
 	close(calc.release)
 	for range 2 {

@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -29,6 +30,7 @@ type Conn struct {
 
 	lanes     laneSet
 	questions questionTable
+	credits   callCredits
 	answers   answerTable
 	exports   exportTable
 	imports   importTable
@@ -37,8 +39,9 @@ type Conn struct {
 	rmu       sync.Mutex
 	draining  bool // the session is over: no more lane goroutines start
 
-	closing          atomic.Bool  // no new incoming calls (Shutdown)
-	lastActive       atomic.Int64 // unix nanoseconds of the last rpc message, with an idle timeout
+	closing          atomic.Bool   // no new incoming calls (Shutdown)
+	goingAway        chan struct{} // closed once GOAWAY went either way: no new outgoing calls
+	lastActive       atomic.Int64  // unix nanoseconds of the last rpc message, with an idle timeout
 	badReleases      atomic.Int32
 	exportViolations atomic.Int32
 	done             chan struct{}
@@ -53,18 +56,21 @@ type Conn struct {
 // newConn starts a broker over an established transport session.
 func newConn(sess *transport.Session, o *options, reg *registry.Registry, root *target) *Conn {
 	c := &Conn{
-		sess:   sess,
-		opts:   o,
-		reg:    reg,
-		log:    o.logger,
-		root:   root,
-		ctl:    make(chan control, o.controlQueue),
-		done:   make(chan struct{}),
-		notify: make(map[uint64]func(error)),
+		sess:      sess,
+		opts:      o,
+		reg:       reg,
+		log:       o.logger,
+		root:      root,
+		ctl:       make(chan control, o.controlQueue),
+		goingAway: make(chan struct{}),
+		done:      make(chan struct{}),
+		notify:    make(map[uint64]func(error)),
 	}
 	c.peerRoot = &Ref{conn: c, id: rootID}
-	c.lanes.init(o.maxLanes)
-	c.questions.init(o.maxPendingCalls)
+	c.lanes.init(min(o.maxLanes, sess.MaxOpen()))
+	c.lanes.budget.init(max(o.answerBudget, o.maxMessageSize+lengthSize))
+	c.questions.init(o.maxPendingCalls, c)
+	c.credits.ready = make(chan struct{})
 	c.answers.init()
 	c.exports.init(o.maxExports)
 	c.imports.byID = make(map[uint64]*importEntry)
@@ -75,6 +81,8 @@ func newConn(sess *transport.Session, o *options, reg *registry.Registry, root *
 
 // start runs the connection: lanes from the peer are read from now on.
 func (c *Conn) start() {
+	c.sess.AfterGoAway(c.finishAfterGoAway)
+	c.awaitSettings()
 	go c.acceptLanes()
 	go c.sendControl()
 	c.watchIdle()
@@ -115,7 +123,8 @@ func (c *Conn) Ping(ctx context.Context) (time.Duration, error) { return c.sess.
 
 // Close closes the connection at once: pending calls on both sides fail with
 // ErrConnectionLost, running handlers see their context cancelled, and every
-// exported object is dropped.
+// exported object is dropped. It is a normal end: the peer is told so (a
+// NORMAL GOAWAY), and its calls fail with an error matching ErrShutdown too.
 func (c *Conn) Close() error {
 	c.shutdown(errClosed)
 	return nil
@@ -150,6 +159,12 @@ func (c *Conn) NotifyOnDisconnect(f func(error)) (cancel func()) {
 // shutdown ends the connection with cause, once.
 func (c *Conn) shutdown(cause error) {
 	c.doneOnce.Do(func() {
+		// A close of this side's own choosing, or the peer's announced one,
+		// is a normal end: ErrShutdown, told to the peer as a NORMAL GOAWAY.
+		local := errors.Is(cause, errClosed) || errors.Is(cause, ErrShutdown)
+		if errors.Is(cause, transport.ErrGoAway) && !errors.Is(cause, ErrShutdown) {
+			cause = fmt.Errorf("%w: %w", ErrShutdown, cause)
+		}
 		c.err = lostError(cause)
 		var tpe *transport.ProtocolError
 		if errors.Is(cause, ErrProtocol) || errors.As(cause, &tpe) {
@@ -157,8 +172,18 @@ func (c *Conn) shutdown(cause error) {
 		} else {
 			c.log.Debug("rpc: connection ended", "remote", c.RemoteAddr(), "reason", cause)
 		}
-		c.sess.CloseWithError(cause)
+		switch {
+		case local:
+			c.sess.CloseGracefully(cause.Error())
+		case errors.Is(cause, ErrProtocol):
+			c.sess.CloseWithViolation(cause)
+		default:
+			c.sess.CloseWithError(cause)
+		}
 		close(c.done)
+		if t := c.credits.timer.Load(); t != nil {
+			t.Stop()
+		}
 		m := c.opts.metrics
 		m.conns.Add(-1)
 		st := c.sess.Stats()

@@ -14,6 +14,9 @@ import (
 // configuration, the host part of addr is the name verified.
 func Dial(ctx context.Context, network, addr string, opts ...Option) (*Conn, error) {
 	o := newOptions(opts)
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
 	if err := o.check(true); err != nil {
 		return nil, err
 	}
@@ -39,6 +42,9 @@ func Dial(ctx context.Context, network, addr string, opts ...Option) (*Conn, err
 // failed TLS or shared-secret exchange may have written to it).
 func NewConn(ctx context.Context, nc net.Conn, opts ...Option) (*Conn, error) {
 	o := newOptions(opts)
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
 	if err := o.check(true); err != nil {
 		return nil, err
 	}
@@ -57,12 +63,16 @@ func newClientConn(ctx context.Context, nc net.Conn, o *options, serverName stri
 	if err != nil {
 		return nil, err
 	}
-	sess, err := transport.Client(ctx, conn, o.transport)
+	sess, err := transport.Client(ctx, conn, o.sessionConfig())
 	if err != nil {
 		return nil, err
 	}
 	c := newConn(sess, o, o.registry, root)
 	c.peer = peer
+	if err := c.announce(); err != nil {
+		c.shutdown(err)
+		return nil, err
+	}
 	if o.onConnect != nil {
 		o.onConnect(c)
 	}

@@ -45,8 +45,10 @@
 // for, calls made with it wait without one, and contexts derived from it
 // (context.WithTimeout and the like) need no goroutine to watch it.
 // Handlers never run on a connection's read loop: each runs in its own
-// goroutine, up to a per-connection limit past which calls are answered with
-// ErrOverloaded.
+// goroutine, up to a per-connection limit (WithMaxHandlers) that each side
+// announces to the other when the connection starts; a caller's calls past
+// the peer's limit wait on its side, bounded by their context, and a handler's
+// context ends when the handler returns.
 //
 // Arguments and results reach the receiver exactly as encoding/gob would
 // carry them, decoded straight into the method's parameter types (or the

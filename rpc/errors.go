@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/fireflyrpc/firefly/registry"
+	"github.com/fireflyrpc/firefly/transport"
 )
 
 // Sentinel errors. Each keeps matching errors.Is after crossing the wire: a
@@ -63,7 +67,33 @@ var (
 	// not prove it; package distributed returns it for a node whose name is
 	// not its proved identity.
 	ErrIdentityMismatch = errors.New("rpc: node name is not the proved identity")
+	// ErrBadOption reports an option given a value it cannot take; the
+	// error is an *OptionError naming the option.
+	ErrBadOption = errors.New("rpc: bad option")
 )
+
+// OptionError reports an option of NewServer, Dial or NewConn given a value
+// it cannot take. It matches ErrBadOption.
+type OptionError struct {
+	Option string // the option's function, e.g. "WithMaxLanes"
+	Value  any    // the value given
+	Reason string // what is wrong with it
+	Err    error  // the underlying error, if any (WithTransportConfig)
+}
+
+// Error names the option, its value and the reason.
+func (e *OptionError) Error() string {
+	if _, ok := e.Value.(transport.Config); ok {
+		return fmt.Sprintf("rpc: %s: %s", e.Option, e.Reason)
+	}
+	return fmt.Sprintf("rpc: %s(%v): %s", e.Option, e.Value, e.Reason)
+}
+
+// Is reports whether target is ErrBadOption.
+func (e *OptionError) Is(target error) bool { return target == ErrBadOption }
+
+// Unwrap returns the underlying error.
+func (e *OptionError) Unwrap() error { return e.Err }
 
 // errorCode is the wire code of an error. Zero means "no sentinel".
 type errorCode uint8
@@ -113,6 +143,71 @@ var sentinels = [codeLimit]error{
 	codeIdentityMismatch:  ErrIdentityMismatch,
 }
 
+// sentinelNames is indexed by errorCode: the names an ERROR's type field
+// carries for an error that matched a sentinel and has no exported type.
+var sentinelNames = [codeLimit]string{
+	codeConnectionLost:    "rpc.ErrConnectionLost",
+	codeNoSuchMethod:      "rpc.ErrNoSuchMethod",
+	codeNoSuchObject:      "rpc.ErrNoSuchObject",
+	codeBadArguments:      "rpc.ErrBadArguments",
+	codeBadReply:          "rpc.ErrBadReply",
+	codeOverloaded:        "rpc.ErrOverloaded",
+	codePanic:             "rpc.ErrPanic",
+	codeReleased:          "rpc.ErrReleased",
+	codeShutdown:          "rpc.ErrShutdown",
+	codeMessageTooLarge:   "rpc.ErrMessageTooLarge",
+	codeForeignReference:  "rpc.ErrForeignReference",
+	codeNotReferenceable:  "rpc.ErrNotReferenceable",
+	codeTooManyReferences: "rpc.ErrTooManyReferences",
+	codeTooManyCalls:      "rpc.ErrTooManyCalls",
+	codeCanceled:          "context.Canceled",
+	codeDeadlineExceeded:  "context.DeadlineExceeded",
+}
+
+// typeName is what an ERROR message says of err's type (docs/PROTOCOL.md,
+// ERROR): the first exported error type in err's chain, such as
+// "*fs.PathError"; else the name of the sentinel err matched (code), such as
+// "rpc.ErrNoSuchObject"; else "error". Unexported types (*fmt.wrapError,
+// *errors.errorString, a package's private types) are details of their
+// package a caller cannot use, and are skipped.
+func typeName(err error, code errorCode) string {
+	if name := exportedType(err, 0); name != "" {
+		return name
+	}
+	if code != codeNone && code < codeLimit {
+		return sentinelNames[code]
+	}
+	return "error"
+}
+
+// exportedType walks err's chain, depth first, for an exported type.
+func exportedType(err error, depth int) string {
+	if err == nil || depth > 32 {
+		return ""
+	}
+	name := fmt.Sprintf("%T", err)
+	base := name
+	if j := strings.IndexByte(base, '['); j >= 0 { // a generic type's arguments
+		base = base[:j]
+	}
+	if i := strings.LastIndexByte(base, '.'); i >= 0 && i+1 < len(base) {
+		if r, _ := utf8.DecodeRuneInString(base[i+1:]); unicode.IsUpper(r) {
+			return name
+		}
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return exportedType(u.Unwrap(), depth+1)
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if name := exportedType(e, depth+1); name != "" {
+				return name
+			}
+		}
+	}
+	return ""
+}
+
 // codeOf finds the sentinel that err matches, if any.
 func codeOf(err error) errorCode {
 	if errors.Is(err, registry.ErrBadArguments) {
@@ -131,7 +226,10 @@ func codeOf(err error) errorCode {
 // of this package's sentinels (or context.Canceled / DeadlineExceeded) the
 // RemoteError unwraps to it, so errors.Is works across the wire.
 type RemoteError struct {
-	// Type is the Go type of the handler's error, e.g. "*fs.PathError".
+	// Type names the handler error's type: the first exported error type in
+	// its chain, e.g. "*fs.PathError"; else the sentinel it matched, e.g.
+	// "rpc.ErrNoSuchObject" or "context.Canceled"; else "error". "panic"
+	// for a handler panic.
 	Type string
 	// Message is the handler error's text.
 	Message string

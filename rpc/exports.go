@@ -72,6 +72,10 @@ func (t *exportTable) add(reg *registry.Registry, v any) (uint64, error) {
 		t.byID[id].count++
 		return id, nil
 	}
+	// Checked again: other senders may have filled the table meanwhile.
+	if len(t.byID) >= t.max {
+		return 0, fmt.Errorf("%w (limit %d)", ErrTooManyReferences, t.max)
+	}
 	id := t.next
 	t.next++
 	t.byID[id] = &export{obj: obj, count: 1}

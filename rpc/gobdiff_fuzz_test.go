@@ -1,10 +1,15 @@
 package rpc_test
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
+	"math/rand/v2"
+	"os"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -154,42 +159,76 @@ func FuzzGobDifferential(f *testing.F) {
 	f.Add([]byte{5, 0, 7, 1, 8, 2, 31, 3, 29, 4, 26, 5, 0, 0, 7, 1, 8, 2, 31, 3, 29, 4, 26, 5, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18})
 	d := &diffRoot{reg: registry.New(registry.Options{}), ms: map[string]*registry.Method{}, got: map[int]reflect.Value{}}
 	_, conn := pair(f, d, nil)
+	var prev []byte // the case before, which may have broken the connection
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fb := &fuzzBytes{b: data}
-		send, recv := randomStruct(fb), randomStruct(fb)
-		shape := fb.byte()
-		if shape&1 != 0 {
-			send = reflect.PointerTo(send)
+		if err := diffOne(testutil.Context(t), d, conn, data); err != nil {
+			t.Fatalf("%v\n(the case before: %q)", err, prev)
 		}
-		if shape&2 != 0 {
-			recv = reflect.PointerTo(recv)
-		}
-		if shape&4 != 0 {
-			recv = send // the same type on both sides
-		}
-		v := reflect.New(send).Elem()
-		randomValue(fb, v, 0)
-		c := diffCase{name: "fuzz", send: send, val: v, recv: recv}
-		d.mu.Lock()
-		d.cases = []diffCase{c}
-		clear(d.ms)
-		d.mu.Unlock()
-		g := viaGob(c)
-		want, ext := expectedExtension(c, g)
-		ctx := testutil.Context(t)
-		for _, dir := range []string{"argument", "result"} {
-			var got diffOutcome
-			if dir == "argument" {
-				got = viaArgument(ctx, d, conn, 0)
-			} else {
-				got = viaResult(ctx, conn, c, 0)
-			}
-			if got.err != nil && !errors.Is(got.err, rpc.ErrBadArguments) && !errors.Is(got.err, rpc.ErrBadReply) {
-				t.Fatalf("%s as %s, %s: refused with %v", send, recv, dir, got.err)
-			}
-			if !agree(want, got) {
-				t.Fatalf("%s as %s, value %#v, %s:\n  gob (extension %q): %v\n  firefly: %v", send, recv, v.Interface(), dir, ext, want, got)
-			}
-		}
+		prev = append(prev[:0], data...)
 	})
+}
+
+// diffOne builds a case from data and sends it through gob and through
+// conn, as an argument and as a result; it returns how they differ.
+func diffOne(ctx context.Context, d *diffRoot, conn *rpc.Conn, data []byte) error {
+	fb := &fuzzBytes{b: data}
+	send, recv := randomStruct(fb), randomStruct(fb)
+	shape := fb.byte()
+	if shape&1 != 0 {
+		send = reflect.PointerTo(send)
+	}
+	if shape&2 != 0 {
+		recv = reflect.PointerTo(recv)
+	}
+	if shape&4 != 0 {
+		recv = send // the same type on both sides
+	}
+	v := reflect.New(send).Elem()
+	randomValue(fb, v, 0)
+	c := diffCase{name: "fuzz", send: send, val: v, recv: recv}
+	d.mu.Lock()
+	d.cases = []diffCase{c}
+	clear(d.ms)
+	d.mu.Unlock()
+	g := viaGob(c)
+	want, ext := expectedExtension(c, g)
+	for _, dir := range []string{"argument", "result"} {
+		var got diffOutcome
+		if dir == "argument" {
+			got = viaArgument(ctx, d, conn, 0)
+		} else {
+			got = viaResult(ctx, conn, c, 0)
+		}
+		if got.err != nil && !errors.Is(got.err, rpc.ErrBadArguments) && !errors.Is(got.err, rpc.ErrBadReply) {
+			return fmt.Errorf("%s as %s, value %#v, %s: refused with %v", send, recv, v.Interface(), dir, got.err)
+		}
+		if !agree(want, got) {
+			return fmt.Errorf("%s as %s, value %#v, %s:\n  gob (extension %q): %v\n  firefly: %v", send, recv, v.Interface(), dir, ext, want, got)
+		}
+	}
+	return nil
+}
+
+// TestGobDifferentialStress runs FIREFLY_DIFF_STRESS random cases of
+// FuzzGobDifferential one after the other on one connection (skipped when
+// unset): a case whose outcome depends on what the lanes carried before.
+func TestGobDifferentialStress(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("FIREFLY_DIFF_STRESS"))
+	if n == 0 {
+		t.Skip("set FIREFLY_DIFF_STRESS to a number of cases")
+	}
+	d := &diffRoot{reg: registry.New(registry.Options{}), ms: map[string]*registry.Method{}, got: map[int]reflect.Value{}}
+	_, conn := pair(t, d, nil)
+	rng := rand.New(rand.NewPCG(1, uint64(n)))
+	var prev [][]byte
+	for i := range n {
+		data := make([]byte, rng.IntN(64))
+		for j := range data {
+			data[j] = byte(rng.Uint32())
+		}
+		prev = append(prev, data)
+		if err := diffOne(testutil.Context(t), d, conn, data); err != nil {
+			t.Fatalf("case %d: %v\nlast inputs: %q", i, err, prev[max(0, len(prev)-5):])
+		}
+	}
 }

@@ -82,7 +82,7 @@ func (in *inLane) readCall() error {
 	if err := in.decodeArgs(ic, int(nargs), &callErr); err != nil {
 		return err
 	}
-	if callErr == nil && !c.answers.admit(c.opts.maxHandlers) {
+	if callErr == nil && !c.answers.admit(oneway, c.opts.maxHandlers) {
 		callErr = fmt.Errorf("%w: %d handlers running on this connection", ErrOverloaded, c.opts.maxHandlers)
 	}
 	if callErr != nil {
@@ -100,6 +100,9 @@ func (in *inLane) readCall() error {
 		}
 		c.queueControl(control{typ: msgError, id: reqID, err: callErr}, false)
 		return nil
+	}
+	if oneway {
+		ic.charge, in.oneWayCharge = in.oneWayCharge, 0
 	}
 	c.startCall(ic)
 	return nil

@@ -14,7 +14,8 @@ import (
 
 // incall is an incoming call with a running (or about to run) handler. It is
 // also the handler's context: it carries the caller's deadline, is cancelled
-// by the caller's cancel or the connection's end, and makes its Done channel
+// by the caller's cancel, the connection's end or the handler's return, and
+// makes its Done channel
 // only when the handler asks for it, so a call that never looks costs no
 // channel and no timer.
 type incall struct {
@@ -32,6 +33,7 @@ type incall struct {
 	scratchUsed bool
 	refs        []*Ref // references received in the arguments
 	refBuf      [2]*Ref
+	charge      int // a one-way call's answer-budget bytes, returned when the handler ends
 
 	deadline    time.Time
 	hasDeadline bool
@@ -214,6 +216,20 @@ func (ic *incall) stopTimer() {
 	ic.mu.Unlock()
 }
 
+// dropArgs lets go of the call's arguments once its handler has returned and
+// its answer is sent. The incall itself may stay reachable for a while (a
+// stopped deadline timer stays in the runtime's timer heap until its time
+// comes; a handler may keep its context), and it must not keep the received
+// references and values with it: an unreleased *Ref must become unreachable
+// when its handler returns, so that the garbage collector's backstop releases
+// it at the next collection.
+func (ic *incall) dropArgs() {
+	clear(ic.argBuf[:])
+	clear(ic.refBuf[:])
+	ic.args, ic.rest, ic.refs = nil, nil, nil
+	ic.obj, ic.m = nil, nil
+}
+
 // releaseArgs releases the references received for a call that will not run.
 func (ic *incall) releaseArgs() {
 	for _, r := range ic.refs {
@@ -259,16 +275,23 @@ func (ic *incall) finishVariadic(n int) {
 func (c *Conn) serve(ic *incall) {
 	res, err := ic.obj.Call(ic, ic.m, ic.args)
 	ic.stopTimer()
-	if err != nil {
-		c.logHandlerError(ic, err)
-		if !ic.oneway {
-			c.sendError(ic.reqID, err)
+	if ic.charge > 0 {
+		c.lanes.budget.releaseBytes(ic.charge)
+	}
+	c.answers.handlerDone(ic)
+	if ic.oneway {
+		if err != nil {
+			c.logHandlerError(ic, err)
 		}
 		return
 	}
-	if !ic.oneway {
+	if err != nil {
+		c.logHandlerError(ic, err)
+		c.sendError(ic.reqID, err)
+	} else {
 		c.sendReply(ic.reqID, resultInfo{hasResult: ic.m.Result != nil}, res)
 	}
+	c.answers.answering.Add(-1)
 }
 
 func (c *Conn) logHandlerError(ic *incall, err error) {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"reflect"
 	"sync"
+	"sync/atomic"
 
 	"github.com/fireflyrpc/firefly/transport"
 )
@@ -44,10 +45,23 @@ type inLane struct {
 	big     *bufio.Reader // reads a large message from the stream
 	limit   io.LimitedReader
 
+	// The answer budget (see budget.go): charged is set when the call at
+	// the head of the lane has been charged; the others, guarded by the
+	// budget's lock, say what the lane asked for and whether it waits.
+	charged    atomic.Bool
+	waitReq    uint64
+	waitN      int
+	waitOneWay bool
+	waiting    bool
+	// oneWayCharge is the charge of the one-way call being parsed, until
+	// readCall hands it to the call's handler.
+	oneWayCharge int
+
 	scratch []byte
 	kinds   []argKind
 	records recordCache
 	flat    map[reflect.Type]bool // types known to hold no pointers (or not)
+	gobErr  error                 // the last gob decoding error of the message
 }
 
 // maxInlineMessage is the largest message parsed on the transport's reader
@@ -73,6 +87,7 @@ type byteSource interface {
 func (c *Conn) readLane(st *transport.Stream) {
 	in := &inLane{c: c, st: st, wake: make(chan struct{}, 1)}
 	in.dec = gob.NewDecoder(&in.mr)
+	c.lanes.inOpened.Add(1)
 	st.SetReadNotify(in.notify)
 	in.notify(true) // what arrived before the registration
 }
@@ -176,13 +191,48 @@ func (in *inLane) run() {
 // (the connection is closed). The lane stays busy: nothing more is parsed.
 func (in *inLane) end(err error) {
 	in.mu.Lock()
+	was := in.dead
 	in.dead = true
 	in.mu.Unlock()
+	if !was {
+		in.c.lanes.inEnded.Add(1)
+		in.dropCharge()
+	}
 	if errors.Is(err, ErrProtocol) {
 		in.c.shutdown(err)
 		return
 	}
 	in.st.Close()
+}
+
+// takeCharge passes the charge of the message about to be parsed on: a
+// two-way call's is the budget's until the answer leaves; a one-way call's
+// goes to its handler (see readCall), or back at endCharge.
+func (in *inLane) takeCharge() {
+	if in.charged.Swap(false) && in.waitOneWay {
+		in.oneWayCharge = in.waitN
+	}
+}
+
+// endCharge returns a one-way call's charge that no handler took.
+func (in *inLane) endCharge() {
+	if n := in.oneWayCharge; n > 0 {
+		in.oneWayCharge = 0
+		in.c.lanes.budget.releaseBytes(n)
+	}
+}
+
+// dropCharge returns the budget charged, or about to be granted, for a call
+// the ended lane will never parse.
+func (in *inLane) dropCharge() {
+	b := &in.c.lanes.budget
+	if b.forget(in) {
+		if in.waitOneWay {
+			b.releaseBytes(in.waitN)
+		} else {
+			b.release(in.waitReq)
+		}
+	}
 }
 
 // parseBuffered parses every whole message that has arrived (and, when
@@ -247,12 +297,26 @@ func (in *inLane) parseTaken(blocking bool) (handed bool, err error) {
 		if n == 0 {
 			return false, protocolErrorf("empty message")
 		}
+		if !in.charged.Load() {
+			id, call, oneWay, more := callHeader(data[lengthSize:])
+			if more && len(data)-lengthSize < int(n) {
+				return false, nil
+			}
+			if call {
+				if !in.c.lanes.budget.charge(in, id, oneWay, lengthSize+int(n)) {
+					return false, nil // granted later: the lane is notified
+				}
+			}
+		}
 		if n > maxInlineMessage {
 			if !blocking {
 				return true, nil
 			}
 			in.r += lengthSize
-			if err := in.readLarge(int(n)); err != nil {
+			in.takeCharge()
+			err := in.readLarge(int(n))
+			in.endCharge()
+			if err != nil {
 				return false, err
 			}
 			continue
@@ -271,7 +335,10 @@ func (in *inLane) parseTaken(blocking bool) (handed bool, err error) {
 		in.body.Reset(data[lengthSize:size])
 		in.mr = msgReader{r: &in.body, n: int(n)}
 		in.r += size
-		if err := in.message(); err != nil {
+		in.takeCharge()
+		err := in.message()
+		in.endCharge()
+		if err != nil {
 			return false, in.wireError(err, false)
 		}
 	}
@@ -312,6 +379,7 @@ func (in *inLane) message() (err error) {
 	if in.c.opts.idleTimeout > 0 {
 		in.c.touch()
 	}
+	in.gobErr = nil
 	typ, err := in.mr.ReadByte()
 	if err != nil {
 		return err
@@ -327,6 +395,8 @@ func (in *inLane) message() (err error) {
 		err = in.readCancel()
 	case msgRelease:
 		err = in.readRelease()
+	case msgSettings:
+		err = in.readSettings()
 	default:
 		return protocolErrorf("unknown message type %d", typ)
 	}
@@ -334,6 +404,9 @@ func (in *inLane) message() (err error) {
 		return err
 	}
 	if in.mr.n != 0 {
+		if in.gobErr != nil {
+			return protocolErrorf("%d stray bytes after a message of type %d, whose gob decoding failed: %v", in.mr.n, typ, in.gobErr)
+		}
 		return protocolErrorf("%d stray bytes after a message of type %d", in.mr.n, typ)
 	}
 	return nil
@@ -352,6 +425,9 @@ func (in *inLane) decodeGob(v reflect.Value) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = &gobPanicError{value: p}
+		}
+		if err != nil {
+			in.gobErr = err
 		}
 	}()
 	return in.dec.DecodeValue(v)

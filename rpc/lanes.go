@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync/atomic"
+	"time"
 
 	"github.com/fireflyrpc/firefly/transport"
 )
@@ -51,12 +53,34 @@ type laneSet struct {
 	ready chan *outLane
 	slots chan struct{}
 	max   int
+	shut  chan struct{} // closed once the lanes are closed for good (after GOAWAY)
+
+	budget answerBudget
+
+	// The peer's lanes: how many were accepted, and how many of them ended.
+	inOpened atomic.Int32
+	inEnded  atomic.Int32
+}
+
+// sessionConfig returns the transport configuration of a connection: the
+// user's (WithTransportConfig), with MaxStreams set to the lane limit. A
+// peer's lanes are the only streams it opens, so the limit the transport
+// announces in its preface, and enforces, is the number of lanes the peer
+// may open (WithMaxLanes); it also caps the lanes this side opens.
+func (o *options) sessionConfig() *transport.Config {
+	cfg := transport.DefaultConfig()
+	if o.transport != nil {
+		cfg = *o.transport
+	}
+	cfg.MaxStreams = min(o.maxLanes, transport.MaxStreamsLimit)
+	return &cfg
 }
 
 func (s *laneSet) init(max int) {
 	s.max = max
 	s.ready = make(chan *outLane, max)
 	s.slots = make(chan struct{}, max)
+	s.shut = make(chan struct{})
 	for range max {
 		s.slots <- struct{}{}
 	}
@@ -86,7 +110,28 @@ func (c *Conn) acquireLane(ctx context.Context) (*outLane, error) {
 		return nil, ctx.Err()
 	case <-c.done:
 		return nil, c.err
+	case <-c.lanes.shut:
+		return nil, errLanesClosed
 	}
+}
+
+// errLanesClosed is what a sender gets once this side closed its lanes
+// after GOAWAY: it has nothing more to send.
+var errLanesClosed = fmt.Errorf("%w: the connection is going away", ErrShutdown)
+
+// callLane is acquireLane for a new call. Once GOAWAY has gone either way no
+// new call is made, except by a handler of this connection on the caller's
+// behalf (a callback within a call in progress): GOAWAY stops new calls,
+// never the answers to calls already made.
+func (c *Conn) callLane(ctx context.Context) (*outLane, error) {
+	select {
+	case <-c.goingAway:
+		if ctx.Value(connKey{}) != c {
+			return nil, errLanesClosed
+		}
+	default:
+	}
+	return c.acquireLane(ctx)
 }
 
 // openLane opens a lane in a slot the caller took.
@@ -147,8 +192,11 @@ func (c *Conn) send(ctx context.Context, l *outLane) error {
 		return err
 	}
 	if len(tail) > 0 {
-		return c.write(ctx, l, tail)
+		if err := c.write(ctx, l, tail); err != nil {
+			return err
+		}
 	}
+	c.answered(l)
 	return nil
 }
 
@@ -178,30 +226,8 @@ func (l *outLane) encode(v any) (err error) {
 	return l.enc.Encode(v)
 }
 
-// flushLanes waits until no lane is held by a sender, so that every message
-// being written has been handed to the transport (whose close flushes it), or
-// until ctx or the connection ends.
-func (c *Conn) flushLanes(ctx context.Context) {
-	var held []*outLane
-	defer func() {
-		for _, l := range held {
-			c.lanes.ready <- l
-		}
-	}()
-	for len(held) < c.lanes.max-len(c.lanes.slots) {
-		select {
-		case l := <-c.lanes.ready:
-			held = append(held, l)
-		case <-ctx.Done():
-			return
-		case <-c.done:
-			return
-		}
-	}
-}
-
 // openLanes opens a lane in every free slot, so that answers can still be
-// sent after GOAWAY forbids new streams.
+// sent after this side's GOAWAY forbids it new streams.
 func (c *Conn) openLanes(ctx context.Context) {
 	for {
 		select {
@@ -214,5 +240,87 @@ func (c *Conn) openLanes(ctx context.Context) {
 		default:
 			return
 		}
+	}
+}
+
+// goAwayPoll is how often a connection going away looks whether it has
+// anything left to send.
+const goAwayPoll = 5 * time.Millisecond
+
+// finishAfterGoAway runs once GOAWAY has gone either way: when this side has
+// nothing more to send, it closes its lanes (FIN), which tells the peer that
+// no call and no answer will follow; once both sides did, the transport
+// session has no stream left and closes (see docs/PROTOCOL.md, Closing). The
+// side that sent GOAWAY first waits for the peer to close all its lanes, so
+// that it still answers every call the peer made before it learned of the
+// GOAWAY.
+func (c *Conn) finishAfterGoAway() {
+	close(c.goingAway)
+	select {
+	case <-c.answers.whenIdle():
+	case <-c.done:
+		return
+	}
+	t := time.NewTicker(goAwayPoll)
+	defer t.Stop()
+	for !c.nothingToSend() {
+		select {
+		case <-t.C:
+		case <-c.done:
+			return
+		}
+	}
+	c.closeLanes()
+}
+
+// nothingToSend reports whether this side, going away, has nothing more to
+// send: no handler running, no call of its own waiting for an answer, no
+// control message queued, and, when it sent GOAWAY, the peer closed every
+// lane it opened (and at least one).
+func (c *Conn) nothingToSend() bool {
+	if c.answers.running.Load() != 0 || c.questions.len() != 0 || len(c.ctl) != 0 {
+		return false
+	}
+	if c.sess.GoAwaySent() && !(c.sess.IsClient() && c.sess.GoAwayReceived()) {
+		n := c.lanes.inOpened.Load()
+		return n > 0 && c.lanes.inEnded.Load() == n
+	}
+	return true
+}
+
+// closeLanes takes every lane for good, once no sender holds one, and closes
+// each (FIN); a side that never opened a lane opens one to close it, so that
+// the peer learns it is done. Senders that come later get ErrShutdown.
+func (c *Conn) closeLanes() {
+	var held []*outLane
+	opened := func() int { return c.lanes.max - len(c.lanes.slots) }
+	for len(held) < opened() {
+		select {
+		case l := <-c.lanes.ready:
+			held = append(held, l)
+		case <-c.done:
+			return
+		}
+	}
+	if len(held) == 0 {
+		select {
+		case <-c.lanes.slots:
+			if l, err := c.openLane(context.Background()); err == nil {
+				held = append(held, l)
+			}
+		default:
+		}
+	}
+	for {
+		select {
+		case <-c.lanes.slots:
+			continue
+		default:
+		}
+		break
+	}
+	close(c.lanes.shut)
+	for _, l := range held {
+		l.st.CloseWrite()
 	}
 }

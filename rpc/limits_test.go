@@ -15,12 +15,14 @@ import (
 )
 
 func TestIdleTimeout(t *testing.T) {
-	const idle = 200 * time.Millisecond
+	// Generous, so that a loaded machine's pauses between the calls below
+	// stay well inside it.
+	const idle = 600 * time.Millisecond
 	var log testutil.LogBuf
 	srv, addr := secServe(t, &secRoot{}, rpc.WithIdleTimeout(idle), rpc.WithLogger(log.Logger()))
 	ctx := testutil.Context(t)
 
-	// Calls every idle/3 keep the connection; so does a call that runs for
+	// Calls every idle/6 keep the connection; so does a call that runs for
 	// 3 idle periods with nothing else on the wire.
 	c, err := rpc.Dial(ctx, "tcp", addr)
 	if err != nil {
@@ -31,7 +33,7 @@ func TestIdleTimeout(t *testing.T) {
 		if err := c.Root().Call(ctx, "echo", nil, 1); err != nil {
 			t.Fatalf("a busy connection was closed: %v", err)
 		}
-		time.Sleep(idle / 3)
+		time.Sleep(idle / 6)
 	}
 	if err := c.Root().Call(ctx, "sleep", nil, int(3*idle/time.Millisecond)); err != nil {
 		t.Fatalf("a connection with a long call running was closed: %v", err)

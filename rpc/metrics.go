@@ -76,7 +76,7 @@ func (m *metrics) totals(cs []*Conn) Stats {
 		t.BytesOut += st.BytesOut
 		t.Exports += c.exports.len()
 		t.Handlers += int(c.answers.running.Load())
-		t.PendingCalls += c.questions.len()
+		t.PendingCalls += c.questions.waiting()
 		t.Imports += c.imports.len()
 	}
 	return t

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/fireflyrpc/firefly/registry"
@@ -16,11 +17,14 @@ const (
 	// a result) in both directions. It is checked before anything is
 	// allocated for the message.
 	DefaultMaxMessageSize = 64 << 20
-	// DefaultMaxHandlers bounds the handlers running at once for one
-	// connection; calls past it are answered with ErrOverloaded.
+	// DefaultMaxHandlers bounds the handlers of two-way calls running at
+	// once for one connection, and separately those of one-way calls. The
+	// limit is announced to the peer, whose calls past it wait on its side;
+	// a peer that ignores it gets ErrOverloaded.
 	DefaultMaxHandlers = 1024
 	// DefaultMaxPendingCalls bounds the outgoing calls waiting for answers on
-	// one connection; calls past it fail with ErrTooManyCalls.
+	// one connection (waiting for the peer's handler limit, sent, or given up
+	// with their answer still owed); calls past it fail with ErrTooManyCalls.
 	DefaultMaxPendingCalls = 1 << 16
 	// DefaultMaxExports bounds the objects one connection exports (PB's
 	// MAX_BROKER_REFS); passing more fails with ErrTooManyReferences.
@@ -47,6 +51,7 @@ type options struct {
 	maxPendingCalls int
 	maxExports      int
 	maxLanes        int
+	answerBudget    int
 	maxHandshakes   int
 	controlQueue    int
 	stackTraces     bool
@@ -69,6 +74,7 @@ func newOptions(opts []Option) *options {
 		maxPendingCalls: DefaultMaxPendingCalls,
 		maxExports:      DefaultMaxExports,
 		maxLanes:        DefaultMaxLanes,
+		answerBudget:    DefaultAnswerBudget,
 		maxHandshakes:   DefaultMaxHandshakes,
 	}
 	for _, opt := range opts {
@@ -83,6 +89,48 @@ func newOptions(opts []Option) *options {
 	o.controlQueue = max(64, 2*o.maxHandlers)
 	o.metrics = new(metrics)
 	return o
+}
+
+// Upper bounds of the limit options.
+const (
+	// maxMessageSizeLimit is what a message's 4-byte length can count.
+	maxMessageSizeLimit = min(math.MaxUint32, math.MaxInt)
+	// maxLanesLimit bounds WithMaxLanes (each lane is a stream).
+	maxLanesLimit = transport.MaxStreamsLimit
+)
+
+// validate checks the limit options, naming the first one out of range.
+func (o *options) validate() error {
+	bad := func(name string, v any, reason string) error {
+		return &OptionError{Option: name, Value: v, Reason: reason}
+	}
+	inRange := func(name string, v, lo, hi int) error {
+		if v < lo || v > hi {
+			return bad(name, v, fmt.Sprintf("out of range [%d, %d]", lo, hi))
+		}
+		return nil
+	}
+	for _, err := range []error{
+		inRange("WithMaxMessageSize", o.maxMessageSize, 1, maxMessageSizeLimit),
+		inRange("WithMaxHandlers", o.maxHandlers, 1, maxCallsLimit),
+		inRange("WithMaxPendingCalls", o.maxPendingCalls, 1, 1<<slotBits),
+		inRange("WithMaxExports", o.maxExports, 0, math.MaxInt32),
+		inRange("WithMaxLanes", o.maxLanes, 1, maxLanesLimit),
+		inRange("WithMaxHandshakes", o.maxHandshakes, 1, math.MaxInt32),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	if o.idleTimeout < 0 {
+		return bad("WithIdleTimeout", o.idleTimeout, "negative duration")
+	}
+	if o.transport != nil {
+		if err := o.transport.Validate(); err != nil {
+			return &OptionError{Option: "WithTransportConfig", Value: *o.transport, Reason: err.Error(), Err: err}
+		}
+	}
+	return nil
 }
 
 // NewRegistry returns a registry with the broker's rules: *Ref and
@@ -120,11 +168,13 @@ func WithMaxMessageSize(n int) Option { return func(o *options) { o.maxMessageSi
 // most the handshake timeout. It applies to servers only.
 func WithMaxHandshakes(n int) Option { return func(o *options) { o.maxHandshakes = n } }
 
-// WithMaxHandlers sets how many handlers may run at once per connection.
+// WithMaxHandlers sets how many handlers of two-way calls may run at once per
+// connection (and, separately, how many of one-way calls). The peer learns it
+// when the connection starts and keeps its calls past it waiting on its side.
 func WithMaxHandlers(n int) Option { return func(o *options) { o.maxHandlers = n } }
 
 // WithMaxPendingCalls sets how many outgoing calls may wait for answers at
-// once per connection.
+// once per connection, counting those that wait for the peer's handler limit.
 func WithMaxPendingCalls(n int) Option { return func(o *options) { o.maxPendingCalls = n } }
 
 // WithMaxExports sets how many objects one connection may export.
@@ -132,6 +182,13 @@ func WithMaxExports(n int) Option { return func(o *options) { o.maxExports = n }
 
 // WithMaxLanes sets how many lanes this side opens for outgoing messages.
 func WithMaxLanes(n int) Option { return func(o *options) { o.maxLanes = n } }
+
+// WithAnswerBudget bounds, per connection, the bytes of the peer's two-way
+// calls taken from the wire and not yet answered (a call counts its message
+// size until its answer is handed to the transport). A call that does not fit
+// waits in the peer's flow control until answers free room. It is at least
+// the message size limit.
+func WithAnswerBudget(bytes int) Option { return func(o *options) { o.answerBudget = bytes } }
 
 // WithStackTraces sends handler panic stack traces to the caller (in
 // RemoteError.Stack). Off by default: a peer learns nothing of the serving

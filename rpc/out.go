@@ -32,20 +32,26 @@ func (c *Conn) ask(ctx context.Context, r *Ref, method string, args []any, q *qu
 		if id, err = c.questions.add(q); err != nil {
 			return 0, err
 		}
+		// Past the peer's announced limit, the call waits here.
+		if err := c.takeCredit(ctx); err != nil {
+			if c.questions.remove(id) == nil {
+				return id, nil // the connection ended and completed q
+			}
+			return 0, err
+		}
+		q.credited.Store(true)
 	} else if err := c.Err(); err != nil {
 		return 0, err
 	}
-	l, err := c.acquireLane(ctx)
-	if err != nil {
-		c.forget(id)
-		return 0, err
+	l, err := c.callLane(ctx)
+	if err == nil {
+		err = c.writeCall(ctx, l, r, id, method, args, q == nil)
+		c.releaseLane(l)
 	}
-	err = c.writeCall(ctx, l, r, id, method, args, q == nil)
-	c.releaseLane(l)
 	if err == nil {
 		c.opts.metrics.callsOut.Add(1)
 	}
-	if err != nil && q != nil && !c.forget(id) {
+	if err != nil && q != nil && !c.unsent(id) {
 		// The connection closed under us and completed q already; let the
 		// caller read that outcome.
 		return id, nil
@@ -53,13 +59,21 @@ func (c *Conn) ask(ctx context.Context, r *Ref, method string, args []any, q *qu
 	return id, err
 }
 
-// forget takes the question id out of the table; it reports whether it was
-// still there (the caller now owns it).
-func (c *Conn) forget(id uint64) bool {
-	if id == 0 {
+// unsent takes the question id, whose call was not sent, out of the table
+// and gives back its credit; it reports whether it was still there (the
+// caller now owns it).
+func (c *Conn) unsent(id uint64) bool {
+	if c.questions.remove(id) == nil {
 		return false
 	}
-	return c.questions.take(id) != nil
+	c.returnCredit()
+	return true
+}
+
+// forget gives up the sent call id for its caller; it reports whether the
+// call was still waiting (the caller now owns its question).
+func (c *Conn) forget(id uint64) bool {
+	return c.questions.abandon(id) != nil
 }
 
 // argument kinds are computed before the gob section is written; exported
@@ -350,7 +364,7 @@ func (c *Conn) sendError(reqID uint64, err error) {
 
 func (c *Conn) appendError(l *outLane, reqID uint64, err error) {
 	code := codeOf(err)
-	typ := fmt.Sprintf("%T", err)
+	typ := typeName(err, code)
 	msg := err.Error()
 	var expected byte
 	var ee *expectedError
@@ -358,7 +372,6 @@ func (c *Conn) appendError(l *outLane, reqID uint64, err error) {
 	switch {
 	case errors.As(err, &ee):
 		expected = 1
-		typ = fmt.Sprintf("%T", ee.err)
 	case errors.As(err, &pe):
 		code = codePanic
 		typ = "panic"

@@ -1,7 +1,9 @@
 package rpc
 
 import (
+	"log/slog"
 	"sync"
+	"sync/atomic"
 )
 
 // Call is an asynchronous call in flight, as returned by Ref.Go. When it
@@ -12,14 +14,39 @@ type Call struct {
 	Reply  any        // where the result was decoded
 	Error  error      // nil on success
 	Done   chan *Call // receives the Call when it completes
+
+	log *slog.Logger
+}
+
+// finish sends the completed call on Done without ever waiting, as net/rpc
+// does: a Done channel with no room left is the caller's error (it must have
+// room for every call that completes on it), and the completion is dropped
+// and logged rather than stall the connection's reader, its close, or other
+// calls.
+func (c *Call) finish() {
+	select {
+	case c.Done <- c:
+	default:
+		if c.log != nil {
+			c.log.Warn("rpc: done channel is full; completion dropped", "method", c.Method, "err", c.Error)
+		}
+	}
+}
+
+// Complete sets the call's Error to err (nil: success) and sends the call
+// on Done without waiting, as Ref.Go's calls complete: when Done has no room
+// left, the completion is dropped (and logged for calls a Ref made).
+func (c *Call) Complete(err error) {
+	c.Error = err
+	c.finish()
 }
 
 // NewCall returns a Call of method, not yet completed, as Ref.Go starts one:
 // its Done is done, or a new channel with room for one when done is nil. An
 // unbuffered done panics, since completing the Call must not block. A layer
 // whose asynchronous calls may complete before they reach a Ref (package
-// distributed's Node.GoRemote) makes its Calls with it; to complete one, set
-// Error and send the Call on Done.
+// distributed's Node.GoRemote) makes its Calls with it and completes them
+// with Complete.
 func NewCall(method string, reply any, done chan *Call, args ...any) *Call {
 	if done == nil {
 		done = make(chan *Call, 1)
@@ -38,6 +65,9 @@ type question struct {
 	err   error
 	done  chan struct{} // sync calls: signalled once
 	call  *Call         // async calls
+	// credited is set once the call holds one of the peer's call credits
+	// (see callCredits): from then on it may be on the wire.
+	credited atomic.Bool
 
 	mu        sync.Mutex  // async calls: guards stop and completed
 	stop      func() bool // async calls: stops the ctx watcher
@@ -67,6 +97,7 @@ func getQuestion(reply any) *question {
 
 func putQuestion(q *question) {
 	q.reply, q.err = nil, nil
+	q.credited.Store(false)
 	questionPool.Put(q)
 }
 
@@ -82,7 +113,7 @@ func (q *question) complete(err error) {
 			stop()
 		}
 		q.call.Error = err
-		q.call.Done <- q.call
+		q.call.finish()
 		return
 	}
 	q.done <- struct{}{}
@@ -91,27 +122,31 @@ func (q *question) complete(err error) {
 // questionTable holds the outgoing calls waiting for answers, by request id.
 // Questions sit in reusable slots (go-capnp's questions table): a request id
 // is a slot's index in its low slotBits bits and a sequence number above
-// them, so an answer that comes after its question was given up (its slot
-// since reused) finds no match.
+// them. A call the caller gave up on keeps its slot, empty of its question,
+// until the peer's answer arrives, because the peer's handler holds the
+// call's credit until then; the answer is then dropped.
 type questionTable struct {
 	mu     sync.Mutex
 	seq    uint64
 	slots  []questionSlot
 	free   []uint32 // indexes of empty slots
+	owed   int      // slots of given-up calls whose answer is still owed
 	max    int
 	closed error // set when the connection is gone
+	conn   *Conn // gets back a call's credit when its answer arrives
 }
 
 type questionSlot struct {
-	id uint64 // 0: empty
-	q  *question
+	id uint64    // 0: empty
+	q  *question // nil: given up, the answer still owed
 }
 
 // slotBits is the width of the slot index in a request id.
 const slotBits = 24
 
-func (t *questionTable) init(max int) {
+func (t *questionTable) init(max int, c *Conn) {
 	t.max = min(max, 1<<slotBits)
+	t.conn = c
 }
 
 // add registers q and returns its request id (never 0).
@@ -138,12 +173,56 @@ func (t *questionTable) add(q *question) (uint64, error) {
 	return id, nil
 }
 
-// take removes and returns the question with id, or nil if it is gone.
+// take is called when the answer to request id arrives: it frees the slot,
+// gives the call's credit back and returns the question, or nil when the
+// caller gave up on it or no such call was sent.
 func (t *questionTable) take(id uint64) *question {
+	i := id & (1<<slotBits - 1)
+	t.mu.Lock()
+	if id == 0 || i >= uint64(len(t.slots)) || t.slots[i].id != id {
+		t.mu.Unlock()
+		return nil
+	}
+	q := t.slots[i].q
+	if q != nil && !q.credited.Load() {
+		t.mu.Unlock()
+		return nil // an answer to a call not sent yet: a peer's error
+	}
+	if q == nil {
+		t.owed--
+	}
+	t.slots[i] = questionSlot{}
+	t.free = append(t.free, uint32(i))
+	t.mu.Unlock()
+	t.conn.returnCredit()
+	return q
+}
+
+// abandon takes the question of request id, sent and still waiting, from
+// its slot for a caller that gives up on it; nil if it is answered or the
+// connection is gone. The slot stays until the answer arrives.
+func (t *questionTable) abandon(id uint64) *question {
 	i := id & (1<<slotBits - 1)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if id == 0 || i >= uint64(len(t.slots)) || t.slots[i].id != id {
+		return nil
+	}
+	q := t.slots[i].q
+	if q != nil {
+		t.slots[i].q = nil
+		t.owed++
+	}
+	return q
+}
+
+// remove frees the slot of request id, whose call was not sent, and returns
+// its question; nil if it is gone (the connection ended and completed it).
+func (t *questionTable) remove(id uint64) *question {
+	i := id & (1<<slotBits - 1)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if id == 0 || i >= uint64(len(t.slots)) || t.slots[i].id != id || t.slots[i].q == nil {
 		return nil
 	}
 	q := t.slots[i].q
@@ -157,11 +236,11 @@ func (t *questionTable) closeAll(err error) {
 	t.mu.Lock()
 	var qs []*question
 	for i := range t.slots {
-		if t.slots[i].id != 0 {
+		if t.slots[i].id != 0 && t.slots[i].q != nil {
 			qs = append(qs, t.slots[i].q)
 		}
 	}
-	t.slots, t.free = nil, nil
+	t.slots, t.free, t.owed = nil, nil, 0
 	t.closed = err
 	t.mu.Unlock()
 	for _, q := range qs {
@@ -169,11 +248,21 @@ func (t *questionTable) closeAll(err error) {
 	}
 }
 
+// waiting returns the number of calls whose callers wait for an answer.
+func (t *questionTable) waiting() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lenLocked() - t.owed
+}
+
+// len is the number of questions in the table, given-up ones whose answer
+// is still owed included.
 func (t *questionTable) len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.lenLocked()
 }
 
-// lenLocked is the number of questions in the table. t.mu must be held.
+// lenLocked is the number of questions in the table, given-up ones whose
+// answer is still owed included. t.mu must be held.
 func (t *questionTable) lenLocked() int { return len(t.slots) - len(t.free) }

@@ -9,8 +9,11 @@ import (
 // slot holds another question.
 func TestQuestionTableStaleIDs(t *testing.T) {
 	var tab questionTable
-	tab.init(2)
+	tab.init(2, &Conn{}) // a peer that announced no call limit
 	q1, q2, q3 := &question{}, &question{}, &question{}
+	for _, q := range []*question{q1, q2, q3} {
+		q.credited.Store(true) // sent
+	}
 	id1, err := tab.add(q1)
 	if err != nil || id1 == 0 {
 		t.Fatalf("add = %d, %v", id1, err)
@@ -31,8 +34,8 @@ func TestQuestionTableStaleIDs(t *testing.T) {
 	if _, err := tab.add(&question{}); !errors.Is(err, ErrTooManyCalls) {
 		t.Fatalf("third add over a limit of 2 = %v, want ErrTooManyCalls", err)
 	}
-	if tab.len() != 2 {
-		t.Fatalf("len = %d, want 2", tab.len())
+	if tab.waiting() != 2 {
+		t.Fatalf("waiting = %d, want 2", tab.waiting())
 	}
 	for _, id := range []uint64{0, 1 << 40, id2 + 1<<slotBits} {
 		if got := tab.take(id); got != nil {

@@ -164,7 +164,7 @@ func (m *msgReader) readRecordAs(t reflect.Type, ptr reflect.Value, maxLen int, 
 	}
 	var fields []recordField
 	if ti != nil {
-		fields = rc.fields(ti.base)
+		fields = ti.recordFields()
 	}
 	bad, err := m.readRecord(elem, fields, maxLen, rc)
 	if err != nil {
@@ -192,6 +192,7 @@ type targetInfo struct {
 	base    reflect.Type
 	ptrs    int
 	decodes bool
+	fields  *[]recordField // a struct base's fields, once learnt
 }
 
 var (
@@ -219,7 +220,6 @@ func newTargetInfo(t reflect.Type) *targetInfo {
 // it, and holds the buffer field names are read into.
 type recordCache struct {
 	targets map[reflect.Type]*targetInfo
-	byType  map[reflect.Type][]recordField
 	name    []byte
 }
 
@@ -247,11 +247,13 @@ type recordField struct {
 	targetInfo
 }
 
-// fields returns the fields of struct type t that records are decoded into.
-func (rc *recordCache) fields(t reflect.Type) []recordField {
-	if fs, ok := rc.byType[t]; ok {
-		return fs
+// recordFields returns the fields of ti's struct type that records are
+// decoded into, learning them the first time.
+func (ti *targetInfo) recordFields() []recordField {
+	if ti.fields != nil {
+		return *ti.fields
 	}
+	t := ti.base
 	var fs []recordField
 	for _, vf := range reflect.VisibleFields(t) {
 		if !token.IsExported(vf.Name) {
@@ -269,10 +271,7 @@ func (rc *recordCache) fields(t reflect.Type) []recordField {
 		}
 		fs = append(fs, rf)
 	}
-	if rc.byType == nil {
-		rc.byType = make(map[reflect.Type][]recordField)
-	}
-	rc.byType[t] = fs
+	ti.fields = &fs
 	return fs
 }
 

@@ -21,15 +21,19 @@ type Ref struct {
 	id       uint64
 	entry    *importEntry // nil for the root and for local refs
 	local    *target      // non-nil: a reference to one of our own objects
+	remote   Remote       // non-nil: carried by another wire (foreign.go)
 	released atomic.Bool
 }
 
-// Conn returns the connection the reference lives on.
+// Conn returns the connection the reference lives on: nil for a reference
+// carried by another wire (see NewRemoteRef).
 func (r *Ref) Conn() *Conn { return r.conn }
 
 // String describes the reference.
 func (r *Ref) String() string {
 	switch {
+	case r.remote != nil:
+		return r.remote.String()
 	case r.local != nil:
 		return fmt.Sprintf("rpc.Ref(local %T)", r.local.Value())
 	case r.id == rootID:
@@ -48,6 +52,10 @@ func (r *Ref) String() string {
 // A failing handler's error comes back as a *RemoteError; connection loss as
 // an error matching ErrConnectionLost.
 func (r *Ref) Call(ctx context.Context, method string, reply any, args ...any) error {
+	if r.remote != nil {
+		// A copy, so that args itself never escapes on the other paths.
+		return r.remote.Call(ctx, method, reply, append([]any(nil), args...))
+	}
 	if r.local != nil {
 		return r.callLocal(ctx, method, reply, args)
 	}
@@ -81,13 +89,21 @@ func (r *Ref) Call(ctx context.Context, method string, reply any, args ...any) e
 // Go calls method asynchronously, like net/rpc's Go. It returns the *Call at
 // once; when the call completes, the same *Call is sent on done (a new
 // channel with room for one is made when done is nil; an unbuffered done
-// panics). ctx's cancellation abandons the call with ctx's error.
+// panics). done must have room for every call that completes on it: a
+// completion that finds it full is dropped and logged, never waited for.
+// ctx's cancellation abandons the call with ctx's error. Like Call, Go waits
+// (bounded by ctx) while the peer already runs as many of this side's calls
+// as it allows, and for a free lane.
 func (r *Ref) Go(ctx context.Context, method string, reply any, done chan *Call, args ...any) *Call {
 	call := NewCall(method, reply, done, args...)
+	if r.remote != nil {
+		return r.goRemote(ctx, call)
+	}
+	call.log = r.conn.log
 	if r.local != nil {
 		go func() {
 			call.Error = r.callLocal(ctx, method, reply, args)
-			call.Done <- call
+			call.finish()
 		}()
 		return call
 	}
@@ -95,7 +111,7 @@ func (r *Ref) Go(ctx context.Context, method string, reply any, done chan *Call,
 	id, err := r.conn.ask(ctx, r, method, args, q)
 	if err != nil {
 		call.Error = err
-		call.Done <- call
+		call.finish()
 		return call
 	}
 	if ctx.Done() != nil {
@@ -103,7 +119,7 @@ func (r *Ref) Go(ctx context.Context, method string, reply any, done chan *Call,
 			if r.conn.forget(id) {
 				r.conn.queueCancel(id, ctx.Err())
 				call.Error = ctx.Err()
-				call.Done <- call
+				call.finish()
 			}
 		})
 		q.watch(stop)
@@ -116,6 +132,9 @@ func (r *Ref) Go(ctx context.Context, method string, reply any, done chan *Call,
 // way; the handler's result and error are dropped (the serving side logs
 // unexpected errors).
 func (r *Ref) Send(ctx context.Context, method string, args ...any) error {
+	if r.remote != nil {
+		return r.remote.Send(ctx, method, append([]any(nil), args...))
+	}
 	if r.local != nil {
 		go r.callLocal(context.WithoutCancel(ctx), method, nil, args)
 		return nil
@@ -130,6 +149,10 @@ func (r *Ref) Send(ctx context.Context, method string, args ...any) error {
 // does nothing. An unreachable Ref is released by the garbage collector as a
 // backstop.
 func (r *Ref) Release() {
+	if r.remote != nil {
+		r.remote.Release()
+		return
+	}
 	if r.entry == nil {
 		return
 	}
@@ -140,6 +163,9 @@ func (r *Ref) Release() {
 // the reason when the reference's connection is lost. The returned function
 // cancels the notification.
 func (r *Ref) NotifyOnDisconnect(f func(error)) (cancel func()) {
+	if r.remote != nil {
+		return r.remote.NotifyOnDisconnect(f)
+	}
 	return r.conn.NotifyOnDisconnect(f)
 }
 

@@ -1,6 +1,7 @@
 package rpc_test
 
 import (
+	"context"
 	"errors"
 	"runtime"
 	"strings"
@@ -113,16 +114,30 @@ func TestReleasedRefFails(t *testing.T) {
 }
 
 func TestGCReleasesUnreachableRef(t *testing.T) {
-	_, conn := pair(t, newCalc(), nil)
-	ctx := testutil.Context(t)
+	srv, conn := pair(t, newCalc(), nil)
+	// A deadline far away: the handler's deadline timer, stopped when the
+	// handler returns, stays in the runtime's timer heap until then, and it
+	// must not keep the reference reachable.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
 	// The server receives the reference and drops it without Release.
 	if err := conn.Root().Call(ctx, "callBack", nil, newTwo(), 1); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, "the GC backstop to release the export", func() bool {
-		runtime.GC()
-		return conn.Stats().Exports == 0
-	})
+	sc := serverConn(t, srv)
+	testutil.Eventually(t, "the handler to end", func() bool { return sc.Stats().Handlers == 0 })
+	// One collection finds the *Ref unreachable and queues its cleanup; the
+	// release then only has to cross the connection. The wait is a hang
+	// guard, with no further collection.
+	runtime.GC()
+	deadline := time.Now().Add(30 * time.Second)
+	for conn.Stats().Exports != 0 || sc.Stats().Imports != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("one GC after the handler returned did not release the export: client exports %d, server imports %d",
+				conn.Stats().Exports, sc.Stats().Imports)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func TestPassingLastReferenceToItsOwnCall(t *testing.T) {

@@ -326,5 +326,8 @@ func callMsg(reqID, obj uint64, method string, args ...[]byte) []byte {
 	return msg(1, append(body, args...)...)
 }
 
+// settingsMsg is a SETTINGS announcing a limit of maxCalls two-way calls.
+func settingsMsg(maxCalls uint64) []byte { return msg(6, uv(1), uv(1), uv(maxCalls)) }
+
 // releaseMsg is a RELEASE of n transmissions of object id.
 func releaseMsg(id, n uint64) []byte { return msg(5, uv(id), uv(n)) }

@@ -38,6 +38,9 @@ type Server struct {
 // naming it and the reason.
 func NewServer(root any, opts ...Option) (*Server, error) {
 	o := newOptions(opts)
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
 	if err := o.check(false); err != nil {
 		return nil, err
 	}
@@ -141,18 +144,22 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	sess, err := transport.Server(ctx, conn, s.opts.transport)
+	sess, err := transport.Server(ctx, conn, s.opts.sessionConfig())
 	if err != nil {
 		return nil, err
 	}
 	c := newConn(sess, s.opts, s.opts.registry, s.root)
 	c.peer = peer
 	s.mu.Lock()
-	if s.closed || s.shutdown {
+	if s.closed {
 		s.mu.Unlock()
 		sess.Close()
 		return nil, ErrServerClosed
 	}
+	// A connection that completes its handshake while the server shuts
+	// down is closed gracefully too: its peer may have sent calls already,
+	// which are refused with ErrShutdown rather than lost.
+	late := s.shutdown
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	c.NotifyOnDisconnect(func(error) {
@@ -160,10 +167,19 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) (*Conn, error) {
 		delete(s.conns, c)
 		s.mu.Unlock()
 	})
+	if err := c.announce(); err != nil {
+		c.shutdown(err)
+		return nil, err
+	}
 	if s.opts.onConnect != nil {
 		s.opts.onConnect(c)
 	}
 	c.start()
+	if late {
+		c.closing.Store(true)
+		c.openLanes(ctx)
+		c.sess.GoAway()
+	}
 	return c, nil
 }
 
@@ -216,9 +232,11 @@ func (s *Server) stop(mark func()) ([]*Conn, error) {
 
 // Shutdown closes the server gracefully: it stops the listeners, sends each
 // connection's peer a GOAWAY, refuses new incoming calls with ErrShutdown,
-// waits for the handlers already running to finish and answer, and then closes
-// every connection. When ctx ends first, it closes everything at once and
-// returns ctx's error.
+// and waits until each connection has finished: the handlers already running
+// answered, the calls the peer made before it learned of the GOAWAY were
+// answered (or refused), and both sides closed their lanes (see
+// docs/PROTOCOL.md, Closing gracefully). When ctx ends first, it closes
+// everything at once and returns ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
 	conns, _ := s.stop(func() { s.shutdown = true })
 	for _, c := range conns {
@@ -229,19 +247,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	for _, c := range conns {
 		select {
-		case <-c.answers.whenIdle():
 		case <-c.done:
 		case <-ctx.Done():
 			err = ctx.Err()
 		}
 		if err != nil {
 			break
-		}
-	}
-	if err == nil {
-		// Let the last answers leave before closing.
-		for _, c := range conns {
-			c.flushLanes(ctx)
 		}
 	}
 	for _, c := range conns {

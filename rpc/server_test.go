@@ -180,6 +180,10 @@ func TestCallStuckWritingHonoursItsContext(t *testing.T) {
 			return
 		}
 		defer sess.Close()
+		// It announces its limits, so that calls are sent to it.
+		if st, err := sess.Open(context.Background()); err == nil {
+			st.Write(append([]byte{'L'}, settingsMsg(1024)...))
+		}
 		for {
 			if _, err := sess.Accept(context.Background()); err != nil {
 				return
@@ -212,7 +216,7 @@ func TestIdleWorkersAreLetGo(t *testing.T) {
 	if err := conn.Root().Call(ctx, "add", &sum, Args{1, 2}); err != nil {
 		t.Fatal(err)
 	}
-	before := runtime.NumGoroutine()
+	before := testutil.Settled()
 	const burst = 20
 	var wg sync.WaitGroup
 	for range burst {
@@ -229,8 +233,10 @@ func TestIdleWorkersAreLetGo(t *testing.T) {
 	close(calc.release)
 	wg.Wait()
 	// Each blocked call holds a caller and a handler goroutine; one handler
-	// may be the idle one left by the first call.
-	if busy < before+2*burst-1 {
+	// may be the idle one left by the first call. A lane's reading goroutine
+	// comes and goes with the traffic (see inLane): allow for those of the
+	// lanes the first call used, one or two per side.
+	if busy < before+2*burst-1-4 {
 		t.Fatalf("%d goroutines with %d calls blocked, %d before", busy, burst, before)
 	}
 	deadline := time.Now().Add(10 * time.Second)

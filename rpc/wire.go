@@ -7,11 +7,12 @@ import (
 
 // Message types. See docs/PROTOCOL.md, part 2.
 const (
-	msgCall    byte = 1 // a method call on an object
-	msgReply   byte = 2 // the result of a call
-	msgError   byte = 3 // the error of a call
-	msgCancel  byte = 4 // the caller gave up on a call
-	msgRelease byte = 5 // the receiver dropped references it was sent
+	msgCall     byte = 1 // a method call on an object
+	msgReply    byte = 2 // the result of a call
+	msgError    byte = 3 // the error of a call
+	msgCancel   byte = 4 // the caller gave up on a call
+	msgRelease  byte = 5 // the receiver dropped references it was sent
+	msgSettings byte = 6 // the sender's limits, once, at the connection's start
 )
 
 // Call flags.

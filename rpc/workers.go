@@ -60,6 +60,10 @@ func (c *Conn) worker(ic *incall) {
 	w := &worker{calls: make(chan *incall, 1)}
 	for ic != nil {
 		c.serve(ic)
+		// As net/http's request context: the handler's context ends when
+		// the handler returns, for whatever it handed its context to.
+		ic.cancel(context.Canceled)
+		ic.dropArgs()
 		if !c.finishCall(ic, w) {
 			return
 		}

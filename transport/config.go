@@ -18,6 +18,7 @@ const (
 	DefaultHandshakeTimeout  = 10 * time.Second
 	DefaultKeepAliveInterval = 15 * time.Second
 	DefaultKeepAliveTimeout  = 30 * time.Second
+	DefaultSendStallTimeout  = 30 * time.Second
 
 	// MinFrameSize and MaxFrameSizeLimit bound Config.MaxFrameSize and the
 	// max frame size a peer may advertise.
@@ -72,6 +73,16 @@ type Config struct {
 	// with ErrConnectionLost. Used only when KeepAliveInterval > 0.
 	KeepAliveTimeout time.Duration
 
+	// SendStallTimeout is how long data this side has to send may make no
+	// progress before the session is closed with ErrSendStalled: a write
+	// waiting for the peer's flow-control credit while no WINDOW_UPDATE
+	// arrives on any stream, or a write to the connection that the peer does
+	// not drain. It is the bound on how long a peer that stops granting
+	// credit or stops reading can pin this side's queued data (as an HTTP
+	// server's write timeout). Zero takes the default; a negative value
+	// turns it off.
+	SendStallTimeout time.Duration
+
 	// Logger receives session events (close reasons at Debug or Info).
 	// Nil discards them.
 	Logger *slog.Logger
@@ -87,6 +98,7 @@ func DefaultConfig() Config {
 		HandshakeTimeout:  DefaultHandshakeTimeout,
 		KeepAliveInterval: DefaultKeepAliveInterval,
 		KeepAliveTimeout:  DefaultKeepAliveTimeout,
+		SendStallTimeout:  DefaultSendStallTimeout,
 	}
 }
 
@@ -107,6 +119,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.HandshakeTimeout == 0 {
 		c.HandshakeTimeout = d.HandshakeTimeout
+	}
+	if c.SendStallTimeout == 0 {
+		c.SendStallTimeout = d.SendStallTimeout
 	}
 	if c.KeepAliveInterval > 0 && c.KeepAliveTimeout == 0 {
 		c.KeepAliveTimeout = d.KeepAliveTimeout

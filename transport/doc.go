@@ -19,7 +19,11 @@
 //   - A consumer may take a stream's data where it arrives instead of
 //     blocking in Read: Stream.SetReadNotify calls it on the session's reader
 //     goroutine, and TryRead and Buffered never wait.
-//   - Keepalive pings declare a silent peer dead; GOAWAY closes gracefully.
+//   - Keepalive pings declare a silent peer dead, and a send-stall timeout
+//     closes a session whose queued data makes no progress (ErrSendStalled).
+//   - GOAWAY closes gracefully: it stops new work, not the work in progress;
+//     the peer may still open streams to finish it (AfterGoAway tells the
+//     layer above when to wind down).
 //   - Any input from the peer that breaks the protocol closes the session
 //     with a *ProtocolError; nothing the peer sends can panic the process.
 //

@@ -41,6 +41,13 @@ var (
 	// handshake within Config.HandshakeTimeout or the context's deadline.
 	ErrHandshakeTimeout = errors.New("transport: handshake timed out")
 
+	// ErrSendStalled reports that the session was closed because the data
+	// it had to send made no progress for Config.SendStallTimeout: the peer
+	// granted no flow-control credit, or did not read the connection. The
+	// session's error, and that of its pending calls, matches both it and
+	// ErrConnectionLost.
+	ErrSendStalled = errors.New("transport: send stalled")
+
 	// ErrFrameTooLarge reports that the peer sent a frame whose payload is
 	// larger than this side allows. It is wrapped in a *ProtocolError.
 	ErrFrameTooLarge = errors.New("transport: frame too large")
@@ -66,6 +73,21 @@ func protoErrorf(format string, args ...any) *ProtocolError {
 	return &ProtocolError{Reason: fmt.Sprintf(format, args...)}
 }
 
+// GoAwayError reports that the peer closed the session with a GOAWAY
+// carrying an error code. It matches ErrConnectionLost.
+type GoAwayError struct {
+	Code   GoAwayCode
+	Reason string // the peer's reason text
+}
+
+// Error gives the code and the peer's reason.
+func (e *GoAwayError) Error() string {
+	return fmt.Sprintf("%v: peer closed the session (%v): %q", ErrConnectionLost, e.Code, e.Reason)
+}
+
+// Is reports whether target is ErrConnectionLost.
+func (e *GoAwayError) Is(target error) bool { return target == ErrConnectionLost }
+
 // ResetCode says why a stream was reset. It travels in RST frames.
 type ResetCode uint32
 
@@ -76,8 +98,8 @@ const (
 	// ResetRefused: the receiver refused a new stream (accept backlog full
 	// or stream limit exceeded). The stream's data was not processed.
 	ResetRefused ResetCode = 1
-	// ResetGoAway: the receiver refused a new stream because it is going
-	// away. The stream's data was not processed.
+	// ResetGoAway: the receiver refused a new stream because the session
+	// is closing. The stream's data was not processed.
 	ResetGoAway ResetCode = 2
 )
 

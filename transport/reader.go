@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"time"
 )
 
 // readLoop is the session's only reader. It never blocks on application
@@ -29,11 +30,25 @@ func (s *Session) readLoop() {
 		io.Copy(io.Discard, s.br)
 	case errors.Is(err, ErrConnectionLost):
 		s.shutdown(err, false)
+	case s.peerWentAway():
+		// After the peer's NORMAL GOAWAY, the connection's end (EOF, or a
+		// reset) is the graceful close it announced.
+		s.mu.Lock()
+		why := s.goAwayWhy
+		s.mu.Unlock()
+		s.shutdown(fmt.Errorf("%w: %w: peer closed the connection after a NORMAL GOAWAY: %q", ErrConnectionLost, ErrGoAway, why), false)
 	case errors.Is(err, io.EOF):
 		s.shutdown(fmt.Errorf("%w: peer closed the connection", ErrConnectionLost), false)
 	default:
 		s.shutdown(fmt.Errorf("%w: read: %w", ErrConnectionLost, err), false)
 	}
+}
+
+// peerWentAway reports whether the peer sent a NORMAL GOAWAY.
+func (s *Session) peerWentAway() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.goAwayRecv
 }
 
 // yieldFrames is how many frames one read must have brought for the reader to
@@ -139,7 +154,7 @@ func (s *Session) accept(id uint32) (*Stream, error) {
 	s.lastPeerID = id
 	code := ResetCode(0xffffffff)
 	switch {
-	case s.goAwaySent || s.err != nil:
+	case s.err != nil:
 		code = ResetGoAway
 	case s.numIn >= s.cfg.MaxStreams:
 		s.overLimit++
@@ -354,6 +369,9 @@ func (s *Session) handleWindowUpdate(h *header) error {
 	}
 	st.swin += inc
 	if st.wwaiting {
+		if s.cfg.SendStallTimeout > 0 {
+			s.lastCredit.Store(time.Now().UnixNano())
+		}
 		st.wwaiting = false
 		signal(st.wwake)
 	}
@@ -395,14 +413,15 @@ func (s *Session) handleGoAway(h *header) error {
 	reason := string(p[8:n])
 	s.discard(n)
 	if code != GoAwayNormal {
-		return fmt.Errorf("%w: peer closed the session (%v): %q", ErrConnectionLost, code, reason)
+		return &GoAwayError{Code: code, Reason: reason}
 	}
 	s.mu.Lock()
 	first := !s.goAwayRecv
-	if first && !s.goAwaySent {
-		close(s.goAwayCh)
-	}
 	s.goAwayRecv = true
+	s.goingAwayLocked()
+	if first {
+		s.goAwayWhy = reason
+	}
 	idle := len(s.streams) == 0
 	s.mu.Unlock()
 	if first {

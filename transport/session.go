@@ -52,7 +52,8 @@ type Session struct {
 	numIn      int    // open streams the peer opened
 	goAwaySent bool
 	goAwayRecv bool
-	overLimit  int // streams refused for exceeding MaxStreams
+	goAwayWhy  string // the reason of the peer's NORMAL GOAWAY
+	overLimit  int    // streams refused for exceeding MaxStreams
 	pings      map[uint64]chan struct{}
 	pingSeq    uint64
 	err        error // why the session ended (nil while alive)
@@ -60,11 +61,19 @@ type Session struct {
 
 	acceptCh chan *Stream
 	goAwayCh chan struct{} // closed at the first GOAWAY either way
+	goAwayFs []func()      // run at the first GOAWAY either way (see AfterGoAway)
 	done     chan struct{}
 	readDone chan struct{} // closed when readLoop returns
 	close1   sync.Once
 
 	w writer
+
+	// Send stall detection (see Config.SendStallTimeout): writes waiting for
+	// credit, and when credit last arrived (unix nanoseconds).
+	lastCredit   atomic.Int64
+	stallMu      sync.Mutex
+	stallWaiters int
+	stallTimer   *time.Timer
 
 	recvActive atomic.Bool // a frame arrived since the last keepalive tick
 	kaMu       sync.Mutex
@@ -117,8 +126,10 @@ func newSession(conn net.Conn, br *bufio.Reader, cfg Config, peer settings, clie
 // Open opens a new stream. It does not wait for the peer: the stream is
 // announced by its first frame (the first Write, CloseWrite, Close or a Read),
 // so a one-frame message costs one frame. It fails with ErrStreamLimit when
-// too many streams are open, ErrGoAway after GOAWAY, or the session's error
-// once it is over.
+// too many streams are open, ErrGoAway after this side sent GOAWAY, or the
+// session's error once it is over. After the peer's GOAWAY streams may still
+// be opened, to finish work already started (the layer above decides what
+// that is: the rpc layer sends answers, never new calls).
 func (s *Session) Open(ctx context.Context) (*Stream, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -129,7 +140,7 @@ func (s *Session) Open(ctx context.Context) (*Stream, error) {
 		err := s.streamErr
 		s.mu.Unlock()
 		return nil, err
-	case s.goAwaySent || s.goAwayRecv:
+	case s.goAwaySent:
 		s.mu.Unlock()
 		return nil, ErrGoAway
 	case s.numOut >= s.sendLimit:
@@ -160,8 +171,9 @@ func (s *Session) Open(ctx context.Context) (*Stream, error) {
 }
 
 // Accept waits for the next stream opened by the peer. It fails with ctx's
-// error, ErrGoAway once GOAWAY was sent or received and no accepted stream is
-// left, or the session's error once it is over.
+// error, or the session's error once it is over (ErrGoAway after a graceful
+// drain). GOAWAY does not stop it: the peer may open streams after either
+// side's GOAWAY to finish its work.
 func (s *Session) Accept(ctx context.Context) (*Stream, error) {
 	select {
 	case st := <-s.acceptCh:
@@ -173,16 +185,55 @@ func (s *Session) Accept(ctx context.Context) (*Stream, error) {
 		return st, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
-	case <-s.goAwayCh:
+	case <-s.done:
 		select {
 		case st := <-s.acceptCh:
 			return st, nil
 		default:
-			return nil, ErrGoAway
+			return nil, s.sessionErr()
 		}
-	case <-s.done:
-		return nil, s.sessionErr()
 	}
+}
+
+// AfterGoAway arranges for f to run in its own goroutine once GOAWAY has been
+// sent or received (at once if it has been already). It does not run when the
+// session ends without a GOAWAY of code NORMAL.
+func (s *Session) AfterGoAway(f func()) {
+	s.mu.Lock()
+	if isClosed(s.goAwayCh) {
+		s.mu.Unlock()
+		go f()
+		return
+	}
+	s.goAwayFs = append(s.goAwayFs, f)
+	s.mu.Unlock()
+}
+
+// GoAwaySent reports whether this side sent GOAWAY.
+func (s *Session) GoAwaySent() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.goAwaySent
+}
+
+// GoAwayReceived reports whether the peer sent GOAWAY (of code NORMAL).
+func (s *Session) GoAwayReceived() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.goAwayRecv
+}
+
+// goingAwayLocked marks the first GOAWAY either way and starts the functions
+// waiting for it. s.mu must be held.
+func (s *Session) goingAwayLocked() {
+	if isClosed(s.goAwayCh) {
+		return
+	}
+	close(s.goAwayCh)
+	for _, f := range s.goAwayFs {
+		go f()
+	}
+	s.goAwayFs = nil
 }
 
 // Ping sends a PING and waits for the answer, returning the round-trip time.
@@ -213,10 +264,12 @@ func (s *Session) Ping(ctx context.Context) (time.Duration, error) {
 	}
 }
 
-// GoAway starts a graceful shutdown: it tells the peer, and from now on
-// neither side opens new streams (Open fails with ErrGoAway, new streams from
-// the peer are refused). Open streams finish normally; when the last one is
-// done the session closes with Err() == ErrGoAway.
+// GoAway starts a graceful shutdown: it tells the peer, and from now on this
+// side opens no new stream (Open fails with ErrGoAway). The peer learns that
+// it should start no new work; it may still open streams to finish what it
+// started, and they are accepted. Open streams finish normally; once GOAWAY
+// has gone either way and no stream is open, the session closes with
+// Err() == ErrGoAway.
 func (s *Session) GoAway() error {
 	s.mu.Lock()
 	if s.err != nil {
@@ -230,9 +283,7 @@ func (s *Session) GoAway() error {
 	}
 	s.goAwaySent = true
 	last := s.lastPeerID
-	if !s.goAwayRecv {
-		close(s.goAwayCh)
-	}
+	s.goingAwayLocked()
 	idle := len(s.streams) == 0
 	s.w.queueGoAway(last, GoAwayNormal, "")
 	s.mu.Unlock()
@@ -258,8 +309,37 @@ func (s *Session) CloseWithError(err error) error {
 	if err == nil {
 		return s.Close()
 	}
-	s.w.queueGoAway(s.lastPeer(), GoAwayInternalError, err.Error())
-	s.shutdown(err, true)
+	s.end(err, true, &finalGoAway{code: GoAwayInternalError, reason: err.Error()})
+	return nil
+}
+
+// CloseWithViolation closes the session because the peer broke a rule of a
+// protocol carried over the session (the rpc layer's, say): it is
+// CloseWithError, except that the GOAWAY carries the code PROTOCOL_ERROR.
+// A nil err is the same as Close.
+func (s *Session) CloseWithViolation(err error) error {
+	if err == nil {
+		return s.Close()
+	}
+	s.end(err, true, &finalGoAway{code: GoAwayProtocolError, reason: err.Error()})
+	return nil
+}
+
+// CloseGracefully closes the session at once as a normal end, not a failure:
+// the peer is sent a GOAWAY with code NORMAL carrying reason (unless this side
+// sent a GOAWAY already), and its session then ends with an error matching
+// both ErrConnectionLost and ErrGoAway. Locally, Err returns an error matching
+// ErrSessionClosed.
+func (s *Session) CloseGracefully(reason string) error {
+	s.mu.Lock()
+	sent := s.goAwaySent
+	s.goAwaySent = true
+	last := s.lastPeerID
+	s.mu.Unlock()
+	if !sent {
+		s.w.queueGoAway(last, GoAwayNormal, reason)
+	}
+	s.shutdown(fmt.Errorf("%w: %s", ErrSessionClosed, reason), true)
 	return nil
 }
 
@@ -280,6 +360,10 @@ func (s *Session) NumStreams() int {
 	defer s.mu.Unlock()
 	return len(s.streams)
 }
+
+// MaxOpen returns how many streams this side may have open at once that it
+// opened itself: the smaller of its own Config.MaxStreams and the peer's.
+func (s *Session) MaxOpen() int { return s.sendLimit }
 
 // LocalAddr returns the underlying connection's local address.
 func (s *Session) LocalAddr() net.Addr { return s.conn.LocalAddr() }
@@ -310,11 +394,28 @@ func (s *Session) sendFrameEnd(c *chunk) int {
 	return min(len(c.buf), headerLen+s.sendFrame)
 }
 
+// finalGoAway is the GOAWAY with an error code that a session sends as it
+// ends.
+type finalGoAway struct {
+	code   GoAwayCode
+	reason string
+}
+
 // shutdown ends the session with err. With flush, queued control frames (a
 // GOAWAY) are written, bounded by finalFlushTimeout, before the connection is
 // closed; otherwise the connection is closed at once.
-func (s *Session) shutdown(err error, flush bool) {
+func (s *Session) shutdown(err error, flush bool) { s.end(err, flush, nil) }
+
+// end is shutdown that, when g is not nil, also queues g as the last frame.
+// Only the call that ends the session queues its GOAWAY, so a session that
+// ends on an error sends exactly one GOAWAY with an error code: the first
+// reason wins, later ones (the layer above closing as it sees the end) are
+// dropped.
+func (s *Session) end(err error, flush bool, g *finalGoAway) {
 	s.close1.Do(func() {
+		if g != nil {
+			s.w.queueGoAway(s.lastPeer(), g.code, g.reason)
+		}
 		serr := err
 		var pe *ProtocolError
 		switch {
@@ -331,8 +432,13 @@ func (s *Session) shutdown(err error, flush bool) {
 		if s.kaTimer != nil {
 			s.kaTimer.Stop()
 		}
+		s.stallMu.Lock()
+		if s.stallTimer != nil {
+			s.stallTimer.Stop()
+		}
+		s.stallMu.Unlock()
 		switch {
-		case errors.Is(err, ErrSessionClosed), err == ErrGoAway:
+		case errors.Is(err, ErrSessionClosed), errors.Is(err, ErrGoAway):
 			s.log.Debug("transport: session closed", "reason", err, "remote", s.conn.RemoteAddr())
 		default:
 			s.log.Info("transport: session closed", "reason", err, "remote", s.conn.RemoteAddr())
@@ -353,8 +459,7 @@ func (s *Session) protocolError(err error) {
 	if errors.As(err, &pe) {
 		reason = pe.Reason
 	}
-	s.w.queueGoAway(s.lastPeer(), GoAwayProtocolError, reason)
-	s.shutdown(err, true)
+	s.end(err, true, &finalGoAway{code: GoAwayProtocolError, reason: reason})
 }
 
 // removeStream forgets a finished stream; after GOAWAY the last one to go
@@ -412,6 +517,55 @@ func (s *Session) keepalive() {
 	if ping {
 		s.w.queuePing(false, 0)
 	}
+}
+
+// stallEnter records a write that waits for the peer's credit; the first one
+// arms the stall timer.
+func (s *Session) stallEnter() {
+	if s.cfg.SendStallTimeout <= 0 {
+		return
+	}
+	s.stallMu.Lock()
+	if s.stallWaiters == 0 {
+		s.lastCredit.Store(time.Now().UnixNano())
+		if s.stallTimer == nil {
+			s.stallTimer = time.AfterFunc(s.cfg.SendStallTimeout, s.checkStall)
+		} else {
+			s.stallTimer.Reset(s.cfg.SendStallTimeout)
+		}
+	}
+	s.stallWaiters++
+	s.stallMu.Unlock()
+}
+
+// stallLeave records that a write stopped waiting for credit.
+func (s *Session) stallLeave() {
+	if s.cfg.SendStallTimeout <= 0 {
+		return
+	}
+	s.stallMu.Lock()
+	s.stallWaiters--
+	s.stallMu.Unlock()
+}
+
+// checkStall runs on the stall timer: it closes the session when writes have
+// waited for credit and none arrived, on any stream, for SendStallTimeout.
+func (s *Session) checkStall() {
+	limit := s.cfg.SendStallTimeout
+	s.stallMu.Lock()
+	if s.stallWaiters == 0 || isClosed(s.done) {
+		s.stallMu.Unlock()
+		return
+	}
+	idle := time.Since(time.Unix(0, s.lastCredit.Load()))
+	if idle < limit {
+		s.stallTimer.Reset(limit - idle)
+		s.stallMu.Unlock()
+		return
+	}
+	s.stallMu.Unlock()
+	why := fmt.Errorf("%w: the peer granted no flow-control credit for %v", ErrSendStalled, limit)
+	s.end(fmt.Errorf("%w: %w", ErrConnectionLost, why), true, &finalGoAway{code: GoAwayInternalError, reason: why.Error()})
 }
 
 // Stats are a session's traffic counters.

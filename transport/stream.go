@@ -273,12 +273,14 @@ func (st *Stream) WriteContext(ctx context.Context, p []byte) (int, error) {
 			}
 			st.wwaiting = true
 			w.mu.Unlock()
+			s.stallEnter()
 			select {
 			case <-st.wwake:
 			case <-st.wdl.wait():
 			case <-s.done:
 			case <-ctx.Done():
 			}
+			s.stallLeave()
 			continue
 		}
 		m := min(len(p)-n, int(st.swin), maxWriteBurst)

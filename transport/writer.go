@@ -2,8 +2,10 @@ package transport
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -41,13 +43,14 @@ type writer struct {
 	wakeC chan struct{}
 
 	// Used by the writer goroutine only.
-	vectored bool
-	bw       *bufio.Writer
-	vec      net.Buffers
-	iov      [][]byte
-	taken    []*chunk
-	hdrs     []byte
-	finished []*Stream
+	deadlineAt time.Time // when the connection's write deadline was last pushed back
+	vectored   bool
+	bw         *bufio.Writer
+	vec        net.Buffers
+	iov        [][]byte
+	taken      []*chunk
+	hdrs       []byte
+	finished   []*Stream
 }
 
 func (w *writer) init(s *Session) {
@@ -175,13 +178,40 @@ func (w *writer) loop() {
 		clear(w.finished)
 		w.finished = w.finished[:0]
 
+		w.pushDeadline()
 		err := w.write(iov)
 		w.returnTaken()
 		if err != nil {
-			s.shutdown(fmt.Errorf("%w: write: %w", ErrConnectionLost, err), false)
+			if errors.Is(err, os.ErrDeadlineExceeded) && !isClosed(s.done) {
+				err = fmt.Errorf("%w: %w: the peer read nothing for %v", ErrConnectionLost, ErrSendStalled, s.cfg.SendStallTimeout)
+			} else {
+				err = fmt.Errorf("%w: write: %w", ErrConnectionLost, err)
+			}
+			s.shutdown(err, false)
 			s.conn.Close()
 			return
 		}
+	}
+}
+
+// pushDeadline keeps the connection's write deadline SendStallTimeout ahead,
+// so that a write the peer does not drain fails after that long. It moves
+// the deadline only once an eighth of the timeout has passed, so most
+// batches cost no more than reading the clock. Once the session is closing
+// the deadline is the final flush's.
+func (w *writer) pushDeadline() {
+	limit := w.s.cfg.SendStallTimeout
+	if limit <= 0 {
+		return
+	}
+	now := time.Now()
+	if now.Sub(w.deadlineAt) < limit/8 {
+		return
+	}
+	w.deadlineAt = now
+	w.s.conn.SetWriteDeadline(now.Add(limit))
+	if isClosed(w.s.done) {
+		w.s.conn.SetWriteDeadline(now.Add(finalFlushTimeout))
 	}
 }
 

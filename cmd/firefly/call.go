@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"reflect"
@@ -17,54 +16,47 @@ import (
 )
 
 // The client subcommands, like grpcurl for firefly, need a server that
-// enabled introspection (rpc.WithIntrospection):
+// enabled introspection (rpc.WithIntrospection; a cluster run with
+// -introspect):
 //
-//	firefly methods -addr host:port
+//	firefly methods -addr host:port                 the root object's methods
 //	firefly call -addr host:port -method add -args '[1,2]'
+//	firefly methods -config c.json -server gate -targets
+//	                                                gate's service targets
+//	firefly call -config c.json -server gate -target forward -args '["game1", {"Player": "bob"}]'
+//	                                                one of them, as a node would
 
-// dialFlags are the flags both client subcommands take.
-type dialFlags struct {
-	addr    string
-	timeout time.Duration
-}
-
-func (d *dialFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&d.addr, "addr", "", "server address, host:port")
-	fs.DurationVar(&d.timeout, "timeout", 10*time.Second, "time limit for the whole command")
-}
-
-// methods dials the server and lists its root's methods.
-func (d *dialFlags) methods(ctx context.Context) (*rpc.Conn, []rpc.MethodInfo, error) {
-	if d.addr == "" {
-		return nil, nil, &usageError{"-addr is required"}
-	}
-	conn, err := rpc.Dial(ctx, "tcp", d.addr)
+// methods dials the server and lists the methods of its root object, or
+// with service the targets of its root's service.
+func (d *dialFlags) methods(ctx context.Context, service bool) (*target, []rpc.MethodInfo, error) {
+	tg, err := d.open(ctx, service)
 	if err != nil {
 		return nil, nil, err
 	}
-	ms, err := conn.Root().Methods(ctx)
+	ms, err := tg.ref.Methods(ctx)
 	if err != nil {
-		conn.Close()
+		tg.close()
 		return nil, nil, fmt.Errorf("listing methods (does the server enable introspection?): %w", err)
 	}
-	return conn, ms, nil
+	return tg, ms, nil
 }
 
 // methodsCommand prints one line per method of the server's root object.
 func methodsCommand(ctx context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("methods", flag.ContinueOnError)
+	fs := newFlags("methods")
 	var d dialFlags
 	d.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
+	targets := fs.Bool("targets", false, "list the targets of the root's service (reached as a node, see -name), not the root object's methods")
+	if err := parse(fs, args); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	conn, ms, err := d.methods(ctx)
+	tg, ms, err := d.methods(ctx, *targets)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer tg.close()
 	for _, m := range ms {
 		fmt.Fprintln(out, m.Signature)
 	}
@@ -75,16 +67,21 @@ func methodsCommand(ctx context.Context, args []string, out io.Writer) error {
 // into the method's parameter types through introspection, and prints the
 // result as JSON.
 func callCommand(ctx context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("call", flag.ContinueOnError)
+	fs := newFlags("call")
 	var d dialFlags
 	d.register(fs)
-	method := fs.String("method", "", "method name, e.g. add or Add")
+	method := fs.String("method", "", "a method of the root object, e.g. add or Add")
+	targetName := fs.String("target", "", "a target of the root's service instead, by name or command id (as a node's callRemote), reached as a node (see -name)")
 	jsonArgs := fs.String("args", "[]", "arguments as a JSON array")
-	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
+	if err := parse(fs, args); err != nil {
+		return err
 	}
-	if *method == "" {
-		return &usageError{"-method is required"}
+	if (*method == "") == (*targetName == "") {
+		return &usageError{"one of -method and -target is required"}
+	}
+	service := *targetName != ""
+	if service {
+		*method = *targetName
 	}
 	var raw []json.RawMessage
 	if err := json.Unmarshal([]byte(*jsonArgs), &raw); err != nil {
@@ -92,11 +89,11 @@ func callCommand(ctx context.Context, args []string, out io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	conn, ms, err := d.methods(ctx)
+	tg, ms, err := d.methods(ctx, service)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer tg.close()
 	var m *rpc.MethodInfo
 	for i := range ms {
 		if ms[i].Name == registry.Canonical(*method) {
@@ -129,7 +126,7 @@ func callCommand(ctx context.Context, args []string, out io.Writer) error {
 		reply = reflect.New(t)
 		replyPtr = reply.Interface()
 	}
-	if err := conn.Root().Call(ctx, m.Name, replyPtr, callArgs...); err != nil {
+	if err := tg.ref.Call(ctx, m.Name, replyPtr, callArgs...); err != nil {
 		return err
 	}
 	var result any
@@ -140,11 +137,12 @@ func callCommand(ctx context.Context, args []string, out io.Writer) error {
 			r.Release()
 		}
 	}
-	b, err := json.Marshal(result)
-	if err != nil {
+	// As JSON, with <, > and & as they are (this is no HTML).
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(result); err != nil {
 		return fmt.Errorf("result: %w", err)
 	}
-	fmt.Fprintln(out, string(b))
 	return nil
 }
 

@@ -113,7 +113,7 @@ func TestCallShapes(t *testing.T) {
 		{"interface parameter, int", "describe", `[7]`, `"int 7"`},
 		{"interface parameter, float", "describe", `[0.5]`, `"float64 0.5"`},
 		{"interface parameter, string", "describe", `["s"]`, `"string s"`},
-		{"interface parameter, null", "describe", `[null]`, `"\u003cnil\u003e \u003cnil\u003e"`},
+		{"interface parameter, null", "describe", `[null]`, `"<nil> <nil>"`},
 		{"interface result", "anything", `[5]`, `5`},
 		{"pointer result", "ptr", `[6]`, `{"N":6,"Name":""}`},
 	}

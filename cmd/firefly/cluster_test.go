@@ -34,7 +34,7 @@ func TestClusterProcesses(t *testing.T) {
 	cfgPath := writeConfig(t, "127.0.0.1", p)
 	netAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p.netPort))
 	adminAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p.masterWeb))
-	run := func(args ...string) []string { return append([]string{bin, "-config", cfgPath}, args...) }
+	run := func(args ...string) []string { return append([]string{bin, "-config", cfgPath, "-v"}, args...) }
 
 	master := startProc(t, "master", run("-master")...)
 	gate := startProc(t, "gate", run("-server", "gate")...)

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/rpc/netconnect"
 )
 
 // buildBinary builds this command into a temporary directory.
@@ -143,8 +143,8 @@ func (p *proc) waitFor(t *testing.T, s string, d time.Duration) {
 // count returns how many times stderr holds s.
 func (p *proc) count(s string) int { return strings.Count(p.stderr.String(), s) }
 
-// ask calls net's "ask" on its netport as a client would, retrying until
-// it answers or d passes.
+// ask sends command 1001 "game player" to net's netport as a game client
+// would, retrying until it answers or d passes.
 func ask(t *testing.T, addr, game, player string, d time.Duration) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -165,12 +165,11 @@ func ask(t *testing.T, addr, game, player string, d time.Duration) string {
 func askOnce(ctx context.Context, addr, game, player string, d time.Duration) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	conn, err := rpc.Dial(ctx, "tcp", addr)
+	c, err := netconnect.Dial(ctx, addr)
 	if err != nil {
 		return "", err
 	}
-	defer conn.Close()
-	var line string
-	err = conn.Root().Call(ctx, "ask", &line, game, player)
-	return line, err
+	defer c.Close()
+	line, err := c.Request(ctx, 1001, []byte(game+" "+player))
+	return string(line), err
 }

@@ -28,7 +28,8 @@ const (
 // launch starts the master and every server of cfg as children (this
 // binary with -master or -server NAME), shows their output prefixed with
 // their names, and waits for all of them to exit (after "firefly stop", or
-// a signal, which it passes on).
+// a signal, which it passes on). childArgs (log flags, -dns) are passed
+// on to every child.
 //
 // A child that fails (exits with a non-zero status or is killed) while the
 // launch is not stopping is reported at once. By default the launch then
@@ -36,7 +37,7 @@ const (
 // With restart, the failed child is started again after a delay that
 // doubles with each failure in a row (restartBase up to restartMax), and
 // launch goes on.
-func launch(ctx context.Context, configPath string, cfg *cluster.Config, verbose, restart bool) error {
+func launch(ctx context.Context, configPath string, cfg *cluster.Config, childArgs []string, restart bool) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("cannot find this binary to start the children: %w", err)
@@ -54,9 +55,7 @@ func launch(ctx context.Context, configPath string, cfg *cluster.Config, verbose
 		} else {
 			args = append(args, "-server", name)
 		}
-		if verbose {
-			args = append(args, "-v")
-		}
+		args = append(args, childArgs...)
 		c := &child{name: name, args: args, prefix: fmt.Sprintf("[%-*s] ", width, name)}
 		if err := l.start(c); err != nil {
 			l.stopAll()

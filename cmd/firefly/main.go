@@ -6,9 +6,21 @@
 //	firefly -config config.json -server NAME   run only server NAME
 //	firefly stop -config config.json           stop every server, then the master (admin /stop)
 //	firefly reload -config config.json         run every server's reload hook (admin /reloadmodule)
+//	firefly status -config config.json [-json] the servers as the master sees them (admin /cluster)
 //	firefly methods -addr host:port            list a server's remote methods (introspection)
 //	firefly call -addr host:port -method add -args '[1,2]'
 //	                                           call one, arguments and result in JSON
+//	firefly client -addr host:port -command 1001 -body 'game1 alice'
+//	                                           a game client: send a packet to a netport, print the reply
+//	firefly methods -config config.json -server gate -targets
+//	firefly call -config config.json -server gate -target forward -args '[...]'
+//	                                           the same for a root's service targets, as a node
+//
+// Every subcommand prints its flags with -h. The processes of a cluster log
+// warnings and errors; -v adds what the cluster does, -debug every failed
+// attempt. -introspect lets clients list the roots' targets; -dns
+// host:port looks the config's DNS names (a remoteport's "dns", a roothost)
+// up at that DNS server.
 //
 // Servers run the apps compiled into this binary (see apps.go): the example
 // cluster's, by the config's "app" key (which wins over the server's name;
@@ -56,6 +68,12 @@ func init() {
 		},
 		"methods": func(ctx context.Context, args []string) error {
 			return methodsCommand(ctx, args, os.Stdout)
+		},
+		"client": func(ctx context.Context, args []string) error {
+			return clientCommand(ctx, args, os.Stdout)
+		},
+		"status": func(ctx context.Context, args []string) error {
+			return statusCommand(ctx, args, os.Stdout)
 		},
 	}
 }

@@ -6,9 +6,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fireflyrpc/firefly/internal/dnstest"
 )
 
 // netns is a set of network namespaces, one per host, joined by a bridge in
@@ -118,7 +121,7 @@ func TestMultiHost(t *testing.T) {
 	p := ports{masterRoot: 9999, masterWeb: 9998, gateRoot: 10000, netPort: 11009}
 	cfgPath := writeConfig(t, subnet+ips["master"], p)
 	on := func(host string, args ...string) []string {
-		return append([]string{"ip", "netns", "exec", hosts[host], bin, "-config", cfgPath}, args...)
+		return append([]string{"ip", "netns", "exec", hosts[host], bin, "-config", cfgPath, "-v"}, args...)
 	}
 	// Both join orders: the games join before gate (they are told where
 	// gate is when it joins), net after it (told when it joins).
@@ -198,9 +201,26 @@ const (
 	askGameEnv = "FIREFLY_TEST_ASK_GAME"
 )
 
-// TestMain runs the tests, or, run by askInNamespace, asks net once (with
-// retries for 15 s) and prints the answer.
+// The environment of a test binary run as a DNS server by dnsInNamespace:
+// it answers on the address from the zone file.
+const (
+	dnsAddrEnv = "FIREFLY_TEST_DNS_ADDR"
+	dnsZoneEnv = "FIREFLY_TEST_DNS_ZONE"
+)
+
+// TestMain runs the tests; or, run by askInNamespace, asks net once (with
+// retries for 15 s) and prints the answer; or, run by dnsInNamespace,
+// answers DNS queries until killed.
 func TestMain(m *testing.M) {
+	if addr := os.Getenv(dnsAddrEnv); addr != "" {
+		s, err := dnstest.Start(addr, os.Getenv(dnsZoneEnv))
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		fmt.Println("dns: answering on", s.Addr())
+		select {}
+	}
 	if addr := os.Getenv(askEnv); addr != "" {
 		deadline := time.Now().Add(15 * time.Second)
 		for {
@@ -217,4 +237,89 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(m.Run())
+}
+
+// TestMultiHostDNS runs gate, net and the games in network namespaces of
+// their own, with no master: the nodes find gate through an SRV record
+// served by a DNS server on a fourth host (-dns). gate then restarts on
+// another host under the same name; the record is changed, and the nodes,
+// which look the name up again before each attempt, join it there with no
+// other step.
+func TestMultiHostDNS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs a cluster in network namespaces")
+	}
+	ns := newNetns(t)
+	began := time.Now()
+	bin := buildBinary(t)
+	const subnet = "10.78.0."
+	ips := map[string]string{"dns": "1", "gate": "2", "net": "3", "game1": "4", "game2": "5", "gate-moved": "6"}
+	hosts := make(map[string]string)
+	for _, name := range []string{"dns", "gate", "net", "game1", "game2", "gate-moved"} {
+		hosts[name] = ns.host(subnet + ips[name])
+	}
+	dir := t.TempDir()
+	zone := filepath.Join(dir, "zone.json")
+	setGate := func(ip string) {
+		t.Helper()
+		err := dnstest.WriteZone(zone, dnstest.Zone{
+			"_gate._tcp.game.test": {{Target: "gate.game.test.", Port: 10000}},
+			"gate.game.test":       {{IP: ip}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	setGate(subnet + ips["gate"])
+	dnsAddr := subnet + ips["dns"] + ":5353"
+	dnsProc := exec.Command("ip", "netns", "exec", hosts["dns"], os.Args[0])
+	dnsProc.Env = append(os.Environ(), dnsAddrEnv+"="+dnsAddr, dnsZoneEnv+"="+zone)
+	if err := dnsProc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dnsProc.Process.Kill(); dnsProc.Wait() })
+
+	cfgPath := filepath.Join(dir, "cluster.json")
+	cfg := `{
+  "master": {"roothost": "master.game.test.", "rootport": 9999},
+  "servers": {
+    "gate": {"rootport": 10000, "app": "gate"},
+    "net": {"netport": 11009, "app": "net", "remoteport": [{"rootname": "gate", "dns": "_gate._tcp.game.test."}]},
+    "game1": {"app": "game", "remoteport": [{"rootname": "gate", "dns": "_gate._tcp.game.test."}]},
+    "game2": {"app": "game", "remoteport": [{"rootname": "gate", "dns": "_gate._tcp.game.test."}]}
+  }
+}`
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	on := func(host string, args ...string) []string {
+		return append([]string{"ip", "netns", "exec", hosts[host], bin, "-config", cfgPath, "-v", "-dns", dnsAddr}, args...)
+	}
+	game1 := startProc(t, "game1", on("game1", "-server", "game1")...)
+	game2 := startProc(t, "game2", on("game2", "-server", "game2")...)
+	gate := startProc(t, "gate", on("gate", "-server", "gate")...)
+	netp := startProc(t, "net", on("net", "-server", "net")...)
+	netp.waitFor(t, "net -> gate -> game1 -> gate -> net: game1 welcomes alice", 20*time.Second)
+	netp.waitFor(t, "net -> gate -> game2 -> gate -> net: game2 welcomes alice", 5*time.Second)
+	joinedAt := func(ip string) string {
+		return "root=gate addr=_gate._tcp.game.test. at=" + subnet + ip + ":10000"
+	}
+	for _, node := range []*proc{netp, game1, game2} {
+		node.waitFor(t, joinedAt(ips["gate"]), time.Second)
+	}
+	t.Logf("route crosses three hosts, found through DNS: %v", time.Since(began).Round(time.Millisecond))
+
+	gate.kill(t)
+	startProc(t, "gate-moved", on("gate-moved", "-server", "gate")...)
+	setGate(subnet + ips["gate-moved"])
+	for _, node := range []*proc{netp, game1, game2} {
+		node.waitFor(t, joinedAt(ips["gate-moved"]), 15*time.Second)
+	}
+	for _, g := range []string{"game1", "game2"} {
+		want := "net -> gate -> " + g + " -> gate -> net: " + g + " welcomes erin"
+		if got := askInNamespace(t, hosts["net"], "127.0.0.1:11009", g); got != want {
+			t.Errorf("ask = %q, want %q", got, want)
+		}
+	}
+	t.Logf("gate moved, found again through DNS: %v", time.Since(began).Round(time.Millisecond))
 }

@@ -30,7 +30,7 @@ func TestClusterNameTaken(t *testing.T) {
 	p := ports{masterRoot: pp[0], masterWeb: pp[1], gateRoot: pp[2], netPort: pp[3]}
 	cfgPath := writeConfig(t, "127.0.0.1", p)
 	netAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p.netPort))
-	run := func(args ...string) []string { return append([]string{bin, "-config", cfgPath}, args...) }
+	run := func(args ...string) []string { return append([]string{bin, "-config", cfgPath, "-v"}, args...) }
 
 	master := startProc(t, "master", run("-master")...)
 	startProc(t, "gate", run("-server", "gate")...)
@@ -186,7 +186,7 @@ func TestAdminPortProcess(t *testing.T) {
 		"security": {"secret_file": "cluster.secret", "admin_token_file": "admin.token"}}`, pp[0], pp[1]), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	master := startProc(t, "master", bin, "-config", cfgPath, "-master")
+	master := startProc(t, "master", bin, "-config", cfgPath, "-master", "-v")
 	master.waitFor(t, "cluster: master admin listening", 15*time.Second)
 	base := fmt.Sprintf("http://127.0.0.1:%d", pp[1])
 	for _, c := range []struct {

@@ -2,7 +2,8 @@
 // front end and two game nodes, with a demo service on each, run from
 // config.json beside this file.
 //
-// A player's request enters at net (on its netport), goes to gate, which
+// A player's request enters at net (a game client on its netport, speaking
+// Firefly's datapack protocol: package netconnect), goes to gate, which
 // hands it to the game node that owns it, and the answer comes back the same
 // way; each hop signs the route:
 //
@@ -27,8 +28,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fireflyrpc/firefly/rpc"
 	"github.com/fireflyrpc/firefly/rpc/cluster"
+	"github.com/fireflyrpc/firefly/rpc/netconnect"
 )
 
 // Trip is a request on its way through the cluster and back.
@@ -64,17 +65,57 @@ func hooks(w io.Writer, s *cluster.Server) {
 	})
 }
 
-// gate is the root: its "forward" target hands a trip to a game node.
+// The example's client commands.
+const (
+	// CmdAsk asks a game for a welcome: body "game1 alice"; the reply is
+	// the trip, "net -> gate -> game1 -> gate -> net: game1 welcomes alice".
+	CmdAsk = 1001
+	// CmdShout makes the gate push the body to every connected client,
+	// with command TopicShout; the reply is "pushed".
+	CmdShout = 1002
+	// TopicShout is the command of CmdShout's pushes.
+	TopicShout = 2001
+)
+
+// gate is the root: the front-end forwards every client packet to it, and
+// it hands CmdAsk to the game node named in the body.
 func gate(w io.Writer, s *cluster.Server) error {
 	hooks(w, s)
-	return s.Root().Service().Map("forward", func(ctx context.Context, game string, t Trip) (Trip, error) {
-		t.Route = append(t.Route, s.Name())
+	// ask lets a node, or an operator with "firefly call -target ask",
+	// ask a game directly: "gate -> game2 -> gate: game2 welcomes bob".
+	if err := s.Root().Service().Map("ask", func(ctx context.Context, game, player string) (string, error) {
+		t := Trip{Route: []string{s.Name()}, Player: player}
 		var out Trip
 		if err := s.Root().CallChild(ctx, game, "handle", &out, t); err != nil {
-			return Trip{}, err
+			return "", err
 		}
 		out.Route = append(out.Route, s.Name())
-		return out, nil
+		return out.String(), nil
+	}); err != nil {
+		return err
+	}
+	g := netconnect.NewGate(s.Root())
+	return g.HandleForwarding(func(ctx context.Context, f netconnect.Forwarded) ([]byte, error) {
+		switch f.Command {
+		case CmdAsk:
+			game, player, ok := strings.Cut(string(f.Data), " ")
+			if !ok {
+				return nil, fmt.Errorf("command %d wants a body \"game player\", got %q", f.Command, f.Data)
+			}
+			t := Trip{Route: []string{f.Net, s.Name()}, Player: player}
+			var out Trip
+			if err := s.Root().CallChild(ctx, game, "handle", &out, t); err != nil {
+				return nil, err
+			}
+			out.Route = append(out.Route, s.Name(), f.Net)
+			return []byte(out.String()), nil
+		case CmdShout:
+			if err := g.Broadcast(ctx, f.Net, TopicShout, f.Data); err != nil {
+				return nil, err
+			}
+			return []byte("pushed"), nil
+		}
+		return nil, fmt.Errorf("no command %d", f.Command)
 	})
 }
 
@@ -88,30 +129,6 @@ func game(w io.Writer, s *cluster.Server) error {
 	})
 }
 
-// Front is the root object net offers clients on its netport (a stand-in
-// for Firefly's client protocol): any firefly client can call it.
-type Front struct {
-	s *cluster.Server
-	w io.Writer
-}
-
-// RemoteAsk sends player's request to game through gate and returns the
-// trip's route and answer; net prints it too.
-func (f *Front) RemoteAsk(ctx context.Context, game, player string) (string, error) {
-	var out Trip
-	in := Trip{Route: []string{f.s.Name()}, Player: player}
-	if err := f.s.CallRemote(ctx, "gate", "forward", &out, game, in); err != nil {
-		return "", err
-	}
-	out.Route = append(out.Route, f.s.Name())
-	line := out.String()
-	fmt.Fprintln(f.w, line)
-	return line, nil
-}
-
-// RemoteGames lists the game servers of the cluster.
-func (f *Front) RemoteGames() []string { return games(f.s.Cluster()) }
-
 func games(cfg *cluster.Config) []string {
 	var names []string
 	for _, name := range cfg.ServerNames() {
@@ -122,28 +139,19 @@ func games(cfg *cluster.Config) []string {
 	return slices.Clip(names)
 }
 
-// front is net: it serves Front on its netport and, once the cluster is
-// up, asks every game once to show the route.
+// front is net. The binary that runs the cluster serves the client
+// front-end on its netport (netconnect.ClusterApp); once the cluster is
+// up, net connects to it as a client and asks every game once, to show
+// the route.
 func front(ctx context.Context, w io.Writer, s *cluster.Server) error {
 	hooks(w, s)
-	f := &Front{s: s, w: w}
-	srv, err := rpc.NewServer(f)
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(s.Config().NetPort))
-	if err != nil {
-		return err
-	}
-	go srv.Serve(ln)
-	context.AfterFunc(ctx, func() { srv.Close() })
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Config().NetPort))
 	go func() {
 		for _, g := range games(s.Cluster()) {
 			for ctx.Err() == nil {
-				actx, cancel := context.WithTimeout(ctx, 2*time.Second)
-				_, err := f.RemoteAsk(actx, g, "alice")
-				cancel()
+				line, err := askOnce(ctx, addr, g, "alice")
 				if err == nil {
+					fmt.Fprintln(w, line)
 					break
 				}
 				select {
@@ -154,4 +162,17 @@ func front(ctx context.Context, w io.Writer, s *cluster.Server) error {
 		}
 	}()
 	return nil
+}
+
+// askOnce sends CmdAsk for player to game through the front-end at addr.
+func askOnce(ctx context.Context, addr, game, player string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	c, err := netconnect.Dial(ctx, addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	reply, err := c.Request(ctx, CmdAsk, []byte(game+" "+player))
+	return string(reply), err
 }

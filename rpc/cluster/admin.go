@@ -26,6 +26,10 @@ var ErrAdmin = errors.New("cluster: admin request failed")
 //	                    AdminResult
 //	GET  /status        the remote map, read-only: {"gate": {"host":
 //	GET  /              "10.0.0.2", "roots": []}, ...}
+//	GET  /cluster       each joined server's ServerStatus, as it answers
+//	                    serverStatus (ClusterStatus)
+//	GET  /healthz       200 {"status": "ok"}: the master is up
+//	GET  /readyz        200: the master serves (it is ready once it runs)
 //
 // Other methods get 405. When the config has a "security" section, the POST
 // endpoints also need the admin token (Config.AdminToken) as "Authorization:
@@ -49,6 +53,15 @@ func (m *Master) Handler() http.Handler {
 	status := func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, m.RemoteMap()) }
 	mux.HandleFunc("GET /status", status)
 	mux.HandleFunc("GET /{$}", status)
+	mux.HandleFunc("GET /cluster", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, m.ClusterStatus(r.Context()))
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "server": "master"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"ready": true, "server": "master", "servers": len(m.RemoteMap())})
+	})
 	return m.knownHost(http.NewCrossOriginProtection().Handler(mux))
 }
 

@@ -42,6 +42,9 @@ var (
 	// ErrNoKey reports a key or section that the config does not have
 	// (ServerConfig.Decode, Config.DecodeSection).
 	ErrNoKey = errors.New("cluster: config: no such key")
+	// ErrBadName reports a "dns" key or a roothost that is not a DNS
+	// name.
+	ErrBadName = errors.New("cluster: config: bad DNS name")
 	// ErrUnknownServer reports a server name that the config does not have.
 	ErrUnknownServer = errors.New("cluster: no such server in the config")
 )
@@ -50,7 +53,7 @@ var (
 type ConfigError struct {
 	// Problems holds one error per problem, in a stable order; each
 	// matches one of the sentinel errors (ErrNoMaster, ErrUnknownRoot,
-	// ErrPortReused, ErrBadPort).
+	// ErrPortReused, ErrBadPort, ErrBadName).
 	Problems []error
 }
 
@@ -114,6 +117,11 @@ type MasterConfig struct {
 	// WebHost is the address the admin endpoints bind to ("webhost", not
 	// in Firefly; default DefaultWebHost, loopback only).
 	WebHost string `json:"webhost"`
+	// RootDNS, if set ("rootdns", not in Firefly), is the cluster-wide
+	// form of a remoteport's "dns": every remoteport entry without a "dns"
+	// key finds its root at this name, "{name}" standing for the root's
+	// name ("_root._tcp.{name}.game.svc.cluster.local.").
+	RootDNS string `json:"rootdns"`
 	// Raw holds every key of the section as it was.
 	Raw map[string]json.RawMessage `json:"-"`
 }
@@ -127,8 +135,8 @@ type ServerConfig struct {
 	// NetPort is the port for clients ("netport"); the cluster does not
 	// use it, the server's App may.
 	NetPort int `json:"netport"`
-	// WebPort is the server's own HTTP port ("webport"); unused by the
-	// cluster, for the App.
+	// WebPort is the server's own HTTP port ("webport"): the server serves
+	// its probes there (HealthHandler), on every interface; 0 means none.
 	WebPort int `json:"webport"`
 	// RemotePort lists the roots the server joins as a node.
 	RemotePort []RemotePort `json:"remoteport"`
@@ -142,13 +150,22 @@ type ServerConfig struct {
 	Raw map[string]json.RawMessage `json:"-"`
 }
 
-// RemotePort is a root a server joins: {"rootname": "gate", "rootport": 10000}.
+// RemotePort is a root a server joins: {"rootname": "gate", "rootport": 10000},
+// or, found through DNS instead of the master,
+// {"rootname": "gate", "dns": "_gate._tcp.gate.game.svc.cluster.local"}.
 type RemotePort struct {
 	// RootName is the root server's name.
 	RootName string `json:"rootname"`
 	// RootPort is the root's rootport; 0 means the root's own, which it
 	// must equal otherwise.
 	RootPort int `json:"rootport"`
+	// DNS, if set, is where the server finds the root, looked up before
+	// each attempt to join it, so that a root that moves is found again:
+	// an SRV record's name (its first label starts with "_"), whose
+	// targets and ports are dialled, or a host name, dialled at the
+	// root's rootport. The master's orders for this root are then
+	// ignored. See WithResolver, and the master's "rootdns" for a default.
+	DNS string `json:"dns"`
 }
 
 // UnmarshalJSON reads the known keys and keeps every key in Raw.
@@ -251,6 +268,12 @@ func (c *Config) Validate() error {
 	if c.Master == nil {
 		add(ErrNoMaster, `no "master" section`)
 	} else {
+		if h := c.Master.RootHost; h != "" && net.ParseIP(h) == nil && !validDNSName(h) {
+			add(ErrBadName, "master: roothost %q is neither an IP address nor a DNS name", h)
+		}
+		if d := c.Master.RootDNS; d != "" && (!strings.Contains(d, rootNameVar) || !validDNSName(strings.ReplaceAll(d, rootNameVar, "x"))) {
+			add(ErrBadName, "master: rootdns %q is not a DNS name with %s in it", d, rootNameVar)
+		}
 		if c.Master.RootPort == 0 {
 			add(ErrNoMaster, "master: no rootport")
 		}
@@ -276,6 +299,9 @@ func (c *Config) Validate() error {
 				add(ErrUnknownRoot, "%s: root %q has no rootport", where, rp.RootName)
 			case rp.RootPort != 0 && rp.RootPort != root.RootPort:
 				add(ErrBadPort, "%s: rootport %d is not root %q's rootport %d", where, rp.RootPort, rp.RootName, root.RootPort)
+			}
+			if rp.DNS != "" && !validDNSName(rp.DNS) {
+				add(ErrBadName, "%s: dns %q is not a DNS name", where, rp.DNS)
 			}
 		}
 	}
@@ -346,8 +372,49 @@ func decodeKey(m map[string]json.RawMessage, where, key string, v any) error {
 	return nil
 }
 
+// rootNameVar stands for a root's name in the master's "rootdns".
+const rootNameVar = "{name}"
+
+// RootDNS returns the DNS name at which the server sc finds root: its
+// remoteport entry's "dns", else the master's "rootdns" for root, else ""
+// (the master says where root is).
+func (c *Config) RootDNS(sc *ServerConfig, root string) string {
+	for _, rp := range sc.RemotePort {
+		if rp.RootName == root && rp.DNS != "" {
+			return rp.DNS
+		}
+	}
+	if c.Master != nil && c.Master.RootDNS != "" {
+		return strings.ReplaceAll(c.Master.RootDNS, rootNameVar, root)
+	}
+	return ""
+}
+
+// validDNSName reports whether name is made of labels of 1-63 letters,
+// digits, '-' and '_', at most 253 bytes, with an optional trailing dot.
+func validDNSName(name string) bool {
+	name = strings.TrimSuffix(name, ".")
+	if name == "" || len(name) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(name, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, r := range label {
+			ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_'
+			if !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // MasterAddr returns the address servers dial the master at:
-// roothost:rootport.
+// roothost:rootport. A roothost that is a DNS name is looked up before each
+// attempt (see WithResolver); an SRV name (_master._tcp.game.svc.cluster.local)
+// gives the port too.
 func (c *Config) MasterAddr() string {
 	host := c.Master.RootHost
 	if host == "" {

@@ -28,8 +28,9 @@
 // # Server
 //
 // A Server runs one server of the config: its root (if it has a rootport),
-// a node per remoteport entry (joined where and when the master says), and
-// its master link. The application code of a server is an App, a Go
+// a node per remoteport entry (joined where and when the master says, or,
+// for an entry with a "dns" key, where DNS says: see below), and its master
+// link. The application code of a server is an App, a Go
 // function registered under the config's "app" key or the server's name
 // (Apps). The "app" key wins when present, and one that names no registered
 // app is a config error (Apps.Check) rather than a fallback to the server's
@@ -37,12 +38,33 @@
 // Go loads no code at run time, so the binary that runs a cluster is built
 // with its apps (see cmd/firefly and examples/cluster).
 //
+// # DNS
+//
+// A remoteport entry {"rootname": "gate", "dns": NAME} finds its root
+// through DNS: NAME is an SRV record's name when its first label starts
+// with "_" (_root._tcp.gate.game.svc.cluster.local.: its targets, at its
+// ports), else a host name (dialled at the root's rootport). The server
+// joins such a root when it starts, whether a master runs or not, looks
+// NAME up again before every reconnection (distributed.WithResolver), and ignores
+// the master's remote_connect for it. The master section's "rootdns"
+// ("_root._tcp.{name}.game.svc.cluster.local.") gives every entry without a
+// "dns" key its name, {name} standing for the root's. A master roothost
+// that is a DNS name
+// is looked up the same way. WithResolver chooses the resolver.
+//
+// # Health and status
+//
+// A server with a webport serves HealthHandler there: GET /healthz (200
+// while it runs) and GET /readyz (200 or 503: its ServerStatus). The master
+// asks each joined server for its ServerStatus (serverStatus) and serves
+// the list as GET /cluster on its admin port (ClusterStatus is the client).
+//
 // # Admin
 //
 // Master.StopAll and Master.ReloadAll make every server run its stop hook
 // and exit, or run its reload hook. Master.Handler serves them over HTTP as
 // Firefly did, on master.webport, bound to loopback unless master.webhost
-// says otherwise: POST /stop, POST /reloadmodule, and GET /status (the
-// remote map). With a "security" section the POSTs need the admin token
+// says otherwise: POST /stop, POST /reloadmodule, GET /status (the
+// remote map), GET /cluster, /healthz and /readyz. With a "security" section the POSTs need the admin token
 // (Config.AdminToken). Stop, Reload and Status are their clients.
 package cluster

@@ -160,7 +160,7 @@ func TestClusterNamesProved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := rpc.Dial(ctx, "tcp", ln.Addr().String(), sec.dial(masterIdentity)...)
+	conn, err := rpc.Dial(ctx, "tcp", ln.Addr().String(), sec.dial(masterIdentity, "")...)
 	if err == nil {
 		conn.Close()
 	}
@@ -196,7 +196,7 @@ func TestClusterCertNamesProved(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ target, addr string }{{masterIdentity, cfg.MasterAddr()}, {"gate", gateAddr(cfg)}} {
-		n := distributed.NewNode("game2", distributed.WithDialOptions(netSec.dial(c.target)...))
+		n := distributed.NewNode("game2", distributed.WithDialOptions(netSec.dial(c.target, "")...))
 		err := n.Connect(ctx, c.addr)
 		n.Close()
 		if !errors.Is(err, rpc.ErrIdentityMismatch) {
@@ -223,7 +223,7 @@ func TestClusterCertNamesProved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := rpc.Dial(ctx, "tcp", ln.Addr().String(), sec.dial(masterIdentity)...)
+	conn, err := rpc.Dial(ctx, "tcp", ln.Addr().String(), sec.dial(masterIdentity, "")...)
 	if err == nil {
 		conn.Close()
 		t.Error("game1 accepted gate's certificate as the master's")

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"io"
 	"log/slog"
+	"net"
 	"time"
 
+	"github.com/fireflyrpc/firefly/rpc"
 	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
 
@@ -31,6 +33,8 @@ type options struct {
 	callTimeout time.Duration
 	stopWait    time.Duration
 	adminToken  []byte
+	resolver    *net.Resolver
+	introspect  bool
 }
 
 func newOptions(opts []Option) options {
@@ -69,6 +73,29 @@ func WithReconnectBackoff(base, max time.Duration) Option {
 func WithAdminToken(token []byte) Option {
 	token = bytes.Clone(token)
 	return func(o *options) { o.adminToken = token }
+}
+
+// WithIntrospection lets the peers of the master's and the servers' roots
+// list the methods of what those serve (rpc.WithIntrospection): a root's
+// service targets, for "firefly methods" and "firefly call". Off by
+// default.
+func WithIntrospection(on bool) Option { return func(o *options) { o.introspect = on } }
+
+// rootServerOptions returns the rpc options of a root of the cluster: sec's
+// and introspection's.
+func rootServerOptions(o options, sec *links) []distributed.Option {
+	var opts []rpc.Option
+	if sec != nil {
+		opts = append(opts, sec.serve...)
+	}
+	if o.introspect {
+		opts = append(opts, rpc.WithIntrospection(true))
+	}
+	ropts := []distributed.Option{distributed.WithServerOptions(opts...)}
+	if sec != nil {
+		ropts = append(ropts, sec.roots...)
+	}
+	return ropts
 }
 
 // WithCallTimeout bounds each call the master makes on a server (default

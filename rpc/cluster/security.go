@@ -141,8 +141,10 @@ type links struct {
 }
 
 // dial returns the options of a link dialled to target ("master" or a
-// root's name).
-func (l *links) dial(target string) []rpc.Option {
+// root's name), found at host: the name a TLS certificate is checked for
+// when neither server_name nor per-process certificates say (the host of
+// the address dialled when host is "").
+func (l *links) dial(target, host string) []rpc.Option {
 	if l == nil {
 		return nil
 	}
@@ -154,10 +156,26 @@ func (l *links) dial(target string) []rpc.Option {
 			cfg.ServerName = l.name
 		case l.each:
 			cfg.ServerName = target
+		case host != "":
+			cfg.ServerName = host
 		}
 		opts = append(opts, rpc.WithTLS(cfg))
 	}
 	return opts
+}
+
+// DialOptions returns the options with which the process called self
+// dials target ("master" or a root's name) under the config's security
+// section: its TLS and shared-secret options, as a server of the cluster
+// uses them; nil without a security section. With files per process
+// ("{name}"), self's own are read. Tools that reach a cluster (the firefly
+// command) use it.
+func (c *Config) DialOptions(self, target string) ([]rpc.Option, error) {
+	l, err := c.links(self)
+	if err != nil {
+		return nil, err
+	}
+	return l.dial(target, ""), nil
 }
 
 // links returns the security of the links of the process named self

@@ -109,6 +109,9 @@ type Server struct {
 	mu       sync.Mutex
 	ctx      context.Context // Run's; nil before Run
 	running  bool
+	started  time.Time // when Run began
+	mapped   bool      // the App ran without error
+	rootAddr net.Addr  // where the root listens; nil: not (yet)
 	onStop   func(context.Context)
 	onReload func(context.Context) error
 }
@@ -142,10 +145,7 @@ func NewServer(cfg *Config, name string, app App, opts ...Option) (*Server, erro
 	}
 	if sc.RootPort != 0 {
 		ropts := []distributed.Option{distributed.WithService(distributed.NewService(name)), distributed.WithLogger(s.log)}
-		if s.sec != nil {
-			ropts = append(ropts, distributed.WithServerOptions(s.sec.serve...))
-			ropts = append(ropts, s.sec.roots...)
-		}
+		ropts = append(ropts, rootServerOptions(o, s.sec)...)
 		s.root, err = distributed.NewRoot(ropts...)
 		if err != nil {
 			return nil, err
@@ -157,6 +157,7 @@ func NewServer(cfg *Config, name string, app App, opts ...Option) (*Server, erro
 			s:       s,
 			root:    rp.RootName,
 			port:    port,
+			dns:     cfg.RootDNS(sc, rp.RootName),
 			svc:     distributed.NewService(name + "@" + rp.RootName),
 			changed: make(chan struct{}),
 		}
@@ -174,6 +175,10 @@ func (s *Server) mapMasterCommands() error {
 			if l == nil {
 				return rpc.Expected(fmt.Errorf("%w: %q", ErrNoSuchRoot, root))
 			}
+			if l.dns != "" {
+				s.log.Debug("cluster: master says join root; found through DNS instead", "root", root, "host", host, "dns", l.dns)
+				return nil
+			}
 			s.log.Info("cluster: master says join root", "root", root, "host", host)
 			l.connect(host)
 			return nil
@@ -184,6 +189,7 @@ func (s *Server) mapMasterCommands() error {
 			// Let the answer go out before Run closes the connection.
 			time.AfterFunc(100*time.Millisecond, s.Stop)
 		}),
+		s.masterSvc.Map(CmdStatus, func(ctx context.Context) ServerStatus { return s.Status() }),
 		s.masterSvc.Map(CmdReload, func(ctx context.Context) error {
 			s.log.Info("cluster: master says reload")
 			s.mu.Lock()
@@ -314,6 +320,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.running = true
 	s.ctx = ctx
+	s.started = time.Now()
 	s.mu.Unlock()
 	defer s.close()
 
@@ -322,23 +329,51 @@ func (s *Server) Run(ctx context.Context) error {
 			return fmt.Errorf("cluster: server %q: app: %w", s.Name(), err)
 		}
 	}
+	s.mu.Lock()
+	s.mapped = true
+	s.mu.Unlock()
 	if s.root != nil {
 		ln, err := net.Listen("tcp", ":"+strconv.Itoa(s.sc.RootPort))
 		if err != nil {
 			return fmt.Errorf("cluster: server %q: %w", s.Name(), err)
 		}
 		go s.root.Serve(ln)
+		s.mu.Lock()
+		s.rootAddr = ln.Addr()
+		s.mu.Unlock()
 		s.log.Info("cluster: root listening", "addr", ln.Addr())
 	}
-	master := distributed.NewNode(s.Name(),
+	web, err := s.serveWeb()
+	if err != nil {
+		return err
+	}
+	if web != nil {
+		defer web.Close()
+	}
+	for _, l := range s.links {
+		if l.dns != "" {
+			l.join(l.dnsAddr())
+		}
+	}
+	addr := s.cfg.MasterAddr()
+	mopts := []distributed.Option{
 		distributed.WithIncarnation(s.inc),
 		distributed.WithService(s.masterSvc),
 		distributed.WithLogger(s.log),
-		distributed.WithDialOptions(s.sec.dial(masterIdentity)...),
-		distributed.WithReconnectBackoff(s.opts.base, s.opts.max))
-	addr := s.cfg.MasterAddr()
+		distributed.WithReconnectBackoff(s.opts.base, s.opts.max),
+	}
+	if host := s.cfg.Master.RootHost; host != "" && net.ParseIP(host) == nil {
+		mopts = append(mopts,
+			distributed.WithDialOptions(s.sec.dial(masterIdentity, srvService(host))...),
+			distributed.WithResolver(func(ctx context.Context, _ string) ([]string, error) {
+				return resolveAddrs(ctx, s.opts.resolver, host, s.cfg.Master.RootPort)
+			}))
+	} else {
+		mopts = append(mopts, distributed.WithDialOptions(s.sec.dial(masterIdentity, "")...))
+	}
+	master := distributed.NewNode(s.Name(), mopts...)
 	master.OnConnect(func(c *rpc.Conn) {
-		s.log.Info("cluster: joined the master", "addr", addr)
+		s.log.Info("cluster: joined the master", "addr", addr, "at", c.RemoteAddr())
 	})
 	s.mu.Lock()
 	s.master = master
@@ -378,130 +413,5 @@ func (s *Server) close() {
 	}
 	if s.root != nil {
 		s.root.Close()
-	}
-}
-
-// link is the server's membership of one root: the node joined to it,
-// replaced each time the master says where the root is.
-type link struct {
-	s    *Server
-	root string
-	port int
-	svc  *distributed.Service
-
-	mu      sync.Mutex
-	node    *distributed.Node // joined at least once; nil while dialling
-	addr    string
-	gen     uint64
-	dialing bool
-	cancel  context.CancelFunc // ends the current generation's dialling
-	changed chan struct{}      // closed and replaced when node changes
-	closed  bool
-}
-
-// current returns the node and a channel closed when it changes.
-func (l *link) current() (*distributed.Node, <-chan struct{}) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.node, l.changed
-}
-
-func (l *link) isClosed() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.closed
-}
-
-// setNode installs n (nil: none). l.mu is held.
-func (l *link) setNode(n *distributed.Node) {
-	l.node = n
-	close(l.changed)
-	l.changed = make(chan struct{})
-}
-
-// connect joins the root at host, unless the link is joined, or joining,
-// there already: the old node is closed and a new one dials until it is in.
-func (l *link) connect(host string) {
-	addr := net.JoinHostPort(host, strconv.Itoa(l.port))
-	l.mu.Lock()
-	s := l.s
-	s.mu.Lock()
-	runCtx := s.ctx
-	s.mu.Unlock()
-	if l.closed || runCtx == nil {
-		l.mu.Unlock()
-		return
-	}
-	if l.addr == addr && (l.dialing || l.node != nil && l.node.Connected()) {
-		l.mu.Unlock()
-		return
-	}
-	old, oldCancel := l.node, l.cancel
-	l.gen++
-	gen := l.gen
-	l.addr = addr
-	l.dialing = true
-	ctx, cancel := context.WithCancel(runCtx)
-	l.cancel = cancel
-	if old != nil {
-		l.setNode(nil)
-	}
-	l.mu.Unlock()
-	if oldCancel != nil {
-		oldCancel()
-	}
-	go func() {
-		if old != nil {
-			old.Close()
-		}
-		l.dial(ctx, gen, addr)
-	}()
-}
-
-// dial joins a new node to addr (Node.Join), until it is in
-// or ctx ends (the link was told another address, or closed).
-func (l *link) dial(ctx context.Context, gen uint64, addr string) {
-	s := l.s
-	n := distributed.NewNode(s.Name(),
-		distributed.WithIncarnation(s.inc),
-		distributed.WithService(l.svc),
-		distributed.WithLogger(s.log),
-		distributed.WithDialOptions(s.sec.dial(l.root)...),
-		distributed.WithWaitForReconnect(true),
-		distributed.WithReconnectBackoff(s.opts.base, s.opts.max))
-	if err := n.Join(ctx, addr); err != nil {
-		s.log.Debug("cluster: stopped joining root", "root", l.root, "addr", addr, "err", err)
-		n.Close()
-		return
-	}
-	l.mu.Lock()
-	if l.closed || l.gen != gen {
-		l.mu.Unlock()
-		n.Close()
-		return
-	}
-	l.dialing = false
-	l.setNode(n)
-	l.mu.Unlock()
-	s.log.Info("cluster: joined root", "root", l.root, "addr", addr)
-}
-
-// close closes the node and stops dialling.
-func (l *link) close() {
-	l.mu.Lock()
-	l.closed = true
-	n, cancel := l.node, l.cancel
-	if n != nil {
-		l.setNode(nil)
-	} else {
-		close(l.changed)
-		l.changed = make(chan struct{})
-	}
-	l.mu.Unlock()
-	if cancel != nil {
-		cancel()
-	}
-	if n != nil {
-		n.Close()
 	}
 }

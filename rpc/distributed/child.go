@@ -3,6 +3,7 @@ package distributed
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/fireflyrpc/firefly/rpc"
 )
@@ -31,6 +32,16 @@ func NewChild(id uint64, name string, ref *rpc.Ref) *Child {
 	return c
 }
 
+// close ends the child's connection: its Conn, or for a child on another
+// wire its proxy's Remote when that is an io.Closer.
+func (c *Child) close() {
+	if c.conn != nil {
+		c.conn.Close()
+	} else if cl, ok := c.ref.Remote().(io.Closer); ok {
+		cl.Close()
+	}
+}
+
 // ID returns the child's id, unique within its Root.
 func (c *Child) ID() uint64 { return c.id }
 
@@ -40,7 +51,8 @@ func (c *Child) Name() string { return c.name }
 // Ref returns the reference to the node's ProxyReference.
 func (c *Child) Ref() *rpc.Ref { return c.ref }
 
-// Conn returns the connection the child came over.
+// Conn returns the connection the child came over: nil for a child that
+// joined over another wire (Root.TakeProxy).
 func (c *Child) Conn() *rpc.Conn { return c.conn }
 
 // Incarnation returns the incarnation id the node sent with takeProxy

@@ -144,7 +144,8 @@ func (n *Node) OnDisconnect(f func(error)) {
 // takeProxy handshake, and keeps the reference to the root's service that
 // the handshake returns. ctx bounds this first attempt, which is not retried:
 // on error the node stays unconnected and Connect may be called again. After
-// it succeeds, the node reconnects to addr by itself until Close.
+// it succeeds, the node reconnects to addr by itself until Close. With
+// WithResolver, addr is what the resolver looks up, before each attempt.
 func (n *Node) Connect(ctx context.Context, addr string) error {
 	n.mu.Lock()
 	switch {
@@ -183,8 +184,35 @@ func (n *Node) Connect(ctx context.Context, addr string) error {
 	return nil
 }
 
-// dial connects to addr and runs the handshake.
+// dial resolves addr (WithResolver) and connects to the first address
+// that accepts the handshake.
 func (n *Node) dial(ctx context.Context, addr string) (*rpc.Conn, *rpc.Ref, error) {
+	if n.cfg.resolve == nil {
+		return n.dialAddr(ctx, addr)
+	}
+	addrs, err := n.cfg.resolve(ctx, addr)
+	if err == nil && len(addrs) == 0 {
+		err = errors.New("no address")
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("distributed: node %q: resolving %s: %w", n.name, addr, err)
+	}
+	var errs []error
+	for _, a := range addrs {
+		conn, remote, err := n.dialAddr(ctx, a)
+		if err == nil {
+			return conn, remote, nil
+		}
+		if refused(err) || ctx.Err() != nil {
+			return nil, nil, err
+		}
+		errs = append(errs, err)
+	}
+	return nil, nil, errors.Join(errs...)
+}
+
+// dialAddr connects to addr and runs the handshake.
+func (n *Node) dialAddr(ctx context.Context, addr string) (*rpc.Conn, *rpc.Ref, error) {
 	opts := append([]rpc.Option{rpc.WithRegistry(n.reg)}, n.cfg.dialOpts...)
 	conn, err := rpc.Dial(ctx, "tcp", addr, opts...)
 	if err != nil {

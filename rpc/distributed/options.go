@@ -1,6 +1,7 @@
 package distributed
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -32,6 +33,7 @@ type config struct {
 	base, max   time.Duration
 	dialTimeout time.Duration
 	wait        bool
+	resolve     func(ctx context.Context, addr string) ([]string, error)
 }
 
 // newConfig returns the defaults with opts applied.
@@ -166,3 +168,15 @@ func WithIncarnation(id string) Option { return func(c *config) { c.incarnation 
 // connected again, or until their context ends (the error then matches both
 // ErrConnectionLost and the context's error).
 func WithWaitForReconnect(on bool) Option { return func(c *config) { c.wait = on } }
+
+// WithResolver makes the node look its address up with resolve before
+// every attempt to connect (Connect's and each reconnection's), so that a
+// root whose address changes (a DNS name that moved) is found again. The
+// node dials the addresses resolve returns (host:port each) in order, until
+// one accepts the handshake; a refusal of the node's name (ErrNameTaken,
+// ErrIdentityMismatch) ends the attempt at once. An error of resolve, or
+// no address, fails the attempt, which is retried as any other. Without it
+// the node dials its address as it is. Node only.
+func WithResolver(resolve func(ctx context.Context, addr string) ([]string, error)) Option {
+	return func(c *config) { c.resolve = resolve }
+}

@@ -129,11 +129,22 @@ func (o *rootObject) RemoteTakeProxy(ctx context.Context, name string, proxy *rp
 	return o.r.takeProxy(ctx, name, proxy, inc)
 }
 
+// TakeProxy registers a node that joined over another wire (package rpc/pb
+// serves Python Firefly nodes through it) as the child name whose calls go
+// to proxy, exactly as the "takeProxy" handshake does, and returns the root's
+// service. The child is lost when proxy's connection is; when it is dropped
+// or replaced, a proxy whose Remote implements io.Closer is closed. Such a
+// node has no incarnation and proves no identity: a root that requires
+// proved names refuses it, and a live child holding the name is kept.
+func (r *Root) TakeProxy(ctx context.Context, name string, proxy *rpc.Ref) (*Service, error) {
+	return r.takeProxy(ctx, name, proxy, "")
+}
+
 func (r *Root) takeProxy(ctx context.Context, name string, proxy *rpc.Ref, inc string) (*Service, error) {
 	if name == "" || proxy == nil {
 		return nil, rpc.Expected(fmt.Errorf("%w: takeProxy needs a node name and its proxy reference", rpc.ErrBadArguments))
 	}
-	conn := proxy.Conn()
+	conn := proxy.Conn() // nil for a proxy on another wire
 	if err := r.checkIdentity(conn, name); err != nil {
 		return nil, err
 	}
@@ -153,9 +164,9 @@ func (r *Root) takeProxy(ctx context.Context, name string, proxy *rpc.Ref, inc s
 		r.mu.Unlock()
 		if r.alive(ctx, holder) {
 			err := fmt.Errorf("%w: %q is held by a live node at %s (child %d); refused the node at %s",
-				ErrNameTaken, name, holder.conn.RemoteAddr(), holder.id, conn.RemoteAddr())
+				ErrNameTaken, name, remoteOf(holder.conn), holder.id, remoteOf(conn))
 			r.log.Warn("distributed: node name taken; refused a second live node", "name", name,
-				"holder", holder.conn.RemoteAddr(), "refused", conn.RemoteAddr(), "child", holder.id)
+				"holder", remoteOf(holder.conn), "refused", remoteOf(conn), "child", holder.id)
 			return nil, rpc.Expected(err)
 		}
 		dead = holder
@@ -165,7 +176,7 @@ func (r *Root) takeProxy(ctx context.Context, name string, proxy *rpc.Ref, inc s
 		old.stopNotify()
 		r.emit(r.onLost, old)
 	}
-	c.stopNotify = conn.NotifyOnDisconnect(func(err error) { r.lose(c, err) })
+	c.stopNotify = proxy.NotifyOnDisconnect(func(err error) { r.lose(c, err) })
 	r.emit(r.onConnect, c)
 	r.mu.Unlock()
 	if old != nil {
@@ -175,16 +186,18 @@ func (r *Root) takeProxy(ctx context.Context, name string, proxy *rpc.Ref, inc s
 			why = "the old child did not answer"
 		case old.conn == conn:
 			why = "same connection"
+		case old.conn == nil:
+			why = "the old child is on another wire"
 		case old.conn.Err() != nil:
 			why = "the old child's connection ended"
 		}
 		r.log.Info("distributed: child replaced", "name", name, "old", old.id, "new", c.id, "why", why,
-			"old_remote", old.conn.RemoteAddr(), "remote", conn.RemoteAddr())
-		if old.conn != conn {
-			old.conn.Close()
+			"old_remote", remoteOf(old.conn), "remote", remoteOf(conn))
+		if old.conn == nil || old.conn != conn {
+			old.close()
 		}
 	} else {
-		r.log.Info("distributed: child connected", "name", name, "id", c.id, "remote", conn.RemoteAddr())
+		r.log.Info("distributed: child connected", "name", name, "id", c.id, "proxy", proxy)
 	}
 	return r.svc, nil
 }
@@ -194,6 +207,10 @@ func (r *Root) takeProxy(ctx context.Context, name string, proxy *rpc.Ref, inc s
 func (r *Root) checkIdentity(conn *rpc.Conn, name string) error {
 	if !r.provedNames {
 		return nil
+	}
+	if conn == nil {
+		r.log.Warn("distributed: node refused: a node on another wire proves no name", "name", name)
+		return rpc.Expected(fmt.Errorf("%w: the node %q joined over a wire that proves no identity", ErrIdentityMismatch, name))
 	}
 	proved := r.identity(conn.Peer())
 	if proved == name {
@@ -207,10 +224,23 @@ func (r *Root) checkIdentity(conn *rpc.Conn, name string) error {
 // of incarnation inc on conn: holder is another incarnation, on another
 // connection that has not ended. r.mu is held.
 func (r *Root) contested(holder *Child, conn *rpc.Conn, inc string) bool {
+	if holder.conn == nil {
+		// A child on another wire: its liveness cannot be asked, so a
+		// newcomer replaces it, as Firefly replaces a stale child.
+		return false
+	}
 	if holder.conn == conn || holder.conn.Err() != nil {
 		return false
 	}
 	return inc == "" || holder.incarnation != inc
+}
+
+// remoteOf names conn's peer address for logs and errors.
+func remoteOf(conn *rpc.Conn) string {
+	if conn == nil {
+		return "(another wire)"
+	}
+	return conn.RemoteAddr().String()
 }
 
 // alive reports whether c's connection answers a ping within the liveness
@@ -336,7 +366,7 @@ func (r *Root) drop(c *Child) bool {
 	r.mu.Unlock()
 	if removed {
 		r.log.Info("distributed: child dropped", "name", c.name, "id", c.id)
-		c.conn.Close()
+		c.close()
 	}
 	return removed
 }

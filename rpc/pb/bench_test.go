@@ -1,0 +1,138 @@
+package pb
+
+import (
+	"context"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fireflyrpc/firefly/rpc"
+)
+
+type benchRoot struct{}
+
+func (benchRoot) RemoteAdd(a, b int) int { return a + b }
+
+// BenchmarkCallSeq is one call at a time, Go to Go, over the PB wire and
+// over the firefly wire, on loopback.
+func BenchmarkCallSeq(b *testing.B) {
+	ctx := context.Background()
+	b.Run("pb", func(b *testing.B) {
+		srv, err := NewServer(benchRoot{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer srv.Close()
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		go srv.Serve(ln)
+		c, err := Dial(ctx, "tcp", ln.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		benchCalls(b, c.Root())
+	})
+	b.Run("firefly", func(b *testing.B) {
+		srv, err := rpc.NewServer(benchRoot{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer srv.Close()
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		go srv.Serve(ln)
+		c, err := rpc.Dial(ctx, "tcp", ln.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		benchCalls(b, c.Root())
+	})
+}
+
+func benchCalls(b *testing.B, root *rpc.Ref) {
+	ctx := context.Background()
+	var n int
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := root.Call(ctx, "add", &n, 1, 2); err != nil || n != 3 {
+			b.Fatal(n, err)
+		}
+	}
+}
+
+// BenchmarkTwistedClients runs the same Python clients (bench_client.py:
+// 4 processes, 16 calls in flight each, 2 s) against a Go PB server and
+// against a Twisted one, and reports each server's calls per second and the
+// CPU time the server spent per call (the clients share the machine, so
+// calls/s is bounded by them; CPU per call is the server's own cost). It
+// skips without Twisted.
+func BenchmarkTwistedClients(b *testing.B) {
+	py := twistedPython(b)
+	const procs, conc, seconds = 4, 16, 2
+	run := func(b *testing.B, port int, serverCPU func() time.Duration) {
+		for b.Loop() {
+			var ps []*pyProc
+			for range procs {
+				ps = append(ps, startPython(b, py, "bench_client.py", "", strconv.Itoa(port), strconv.Itoa(conc), strconv.Itoa(seconds)))
+			}
+			cpu0 := serverCPU()
+			total := 0
+			for _, p := range ps {
+				line := p.waitFor(b, "its count", func(l string) bool { return strings.HasPrefix(l, "calls ") })
+				n, _ := strconv.Atoi(strings.TrimPrefix(line, "calls "))
+				total += n
+			}
+			cpu := serverCPU() - cpu0
+			b.ReportMetric(float64(total)/seconds, "calls/s")
+			if total > 0 {
+				b.ReportMetric(float64(cpu.Microseconds())/float64(total), "server-cpu-us/call")
+			}
+		}
+	}
+	b.Run("go-server", func(b *testing.B) {
+		srv, err := NewServer(benchRoot{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer srv.Close()
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		go srv.Serve(ln)
+		run(b, ln.Addr().(*net.TCPAddr).Port, func() time.Duration { return processCPU(b, os.Getpid()) })
+	})
+	b.Run("twisted-server", func(b *testing.B) {
+		p := startPython(b, py, "bench_server.py", "", "0")
+		line := p.waitFor(b, "the server to listen", func(l string) bool { return strings.HasPrefix(l, "listening ") })
+		port, _ := strconv.Atoi(strings.TrimPrefix(line, "listening "))
+		run(b, port, func() time.Duration { return processCPU(b, p.cmd.Process.Pid) })
+	})
+}
+
+// processCPU is the user and system CPU time process pid has used, from
+// /proc (zero where there is no /proc).
+func processCPU(b *testing.B, pid int) time.Duration {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name (which is in parentheses).
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+	if len(f) < 13 {
+		b.Fatalf("/proc/%d/stat: %q", pid, raw)
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const hz = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / hz
+}

@@ -1,0 +1,433 @@
+package pb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fireflyrpc/firefly/rpc"
+)
+
+// brokerVersion is the only PB protocol version (Broker.version in Twisted).
+const brokerVersion = 6
+
+// Conn is one PB connection to a Twisted peer (or another Conn). Either side
+// passes objects by reference and calls the other's; only the serving side
+// offers a root object, which the dialling side reaches through Root. A Conn
+// is safe for concurrent use.
+type Conn struct {
+	nc     net.Conn
+	opts   *options
+	log    *slog.Logger
+	server bool
+	root   *target // the serving side's root; nil when dialling
+
+	ctx    context.Context // handlers' context: ends with the connection
+	cancel context.CancelFunc
+
+	dec      *bananaDecoder
+	vocab    bool // dialect "pb": vocabulary words go out as VOCAB tokens
+	peerRoot *rpc.Ref
+
+	// The writer's queue: encoded commands, written in order by one
+	// goroutine (writeLoop).
+	wmu     sync.Mutex
+	wq      [][]byte
+	wbytes  int
+	wspace  chan struct{} // made by a waiting caller; closed when the writer takes the queue
+	widle   chan struct{} // made by flush; closed when the writer has written everything
+	writing bool          // the writer holds a batch it has not written yet
+	wake    chan struct{}
+
+	calls    callTable
+	exports  exportTable
+	imports  importTable
+	caches   cacheTable
+	handlers atomic.Int32
+
+	done     chan struct{}
+	err      error // why the connection ended; set before done is closed
+	doneOnce sync.Once
+
+	nmu     sync.Mutex
+	notify  map[uint64]func(error)
+	nextNID uint64
+}
+
+func newConn(nc net.Conn, o *options, root *target, server bool) *Conn {
+	c := &Conn{
+		nc:     nc,
+		opts:   o,
+		log:    o.logger,
+		server: server,
+		root:   root,
+		dec:    newBananaDecoder(defaultBananaLimits),
+		wake:   make(chan struct{}, 1),
+		done:   make(chan struct{}),
+		notify: make(map[uint64]func(error)),
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.calls.init(o.maxPendingCalls)
+	c.exports.init(o.maxExports)
+	c.imports.init()
+	c.caches.init(o.maxExports)
+	c.peerRoot = rpc.NewRemoteRef(&remoteRef{c: c, root: true})
+	return c
+}
+
+// Root returns a reference to the peer's root object (Twisted's
+// getRootObject): PB's object id 'root', never reference counted. Only a
+// serving peer has one; calls on it from the serving side fail with an
+// error matching rpc.ErrNoSuchObject.
+func (c *Conn) Root() *rpc.Ref { return c.peerRoot }
+
+// Done returns a channel closed when the connection is gone.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err returns why the connection ended (an error matching
+// rpc.ErrConnectionLost), or nil while it is up.
+func (c *Conn) Err() error {
+	select {
+	case <-c.done:
+		return c.err
+	default:
+		return nil
+	}
+}
+
+// LocalAddr returns the local network address.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// RemoteAddr returns the peer's network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// Close writes the commands already queued (answers included; for at most
+// closeFlush), then closes the connection: pending calls fail with an error
+// matching rpc.ErrConnectionLost, running handlers see their context end,
+// and every exported object is dropped.
+func (c *Conn) Close() error {
+	c.flush(closeFlush)
+	c.shutdown(errClosed)
+	return nil
+}
+
+// closeFlush bounds how long Close waits for queued commands to be written.
+const closeFlush = time.Second
+
+// flush waits until the writer has written everything queued, the
+// connection is gone, or max has passed.
+func (c *Conn) flush(max time.Duration) {
+	timer := time.NewTimer(max)
+	defer timer.Stop()
+	for {
+		c.wmu.Lock()
+		if !c.writing && len(c.wq) == 0 {
+			c.wmu.Unlock()
+			return
+		}
+		if c.widle == nil {
+			c.widle = make(chan struct{})
+		}
+		idle := c.widle
+		c.wmu.Unlock()
+		select {
+		case <-idle:
+		case <-c.done:
+			return
+		case <-timer.C:
+			return
+		}
+	}
+}
+
+var errClosed = errors.New("closed locally")
+
+// NotifyOnDisconnect arranges for f to be called, in its own goroutine, with
+// the reason (matching rpc.ErrConnectionLost) when the connection is gone; at
+// once if it already is. The returned function cancels the notification.
+func (c *Conn) NotifyOnDisconnect(f func(error)) (cancel func()) {
+	c.nmu.Lock()
+	if c.notify == nil {
+		c.nmu.Unlock()
+		go f(c.err)
+		return func() {}
+	}
+	id := c.nextNID
+	c.nextNID++
+	c.notify[id] = f
+	c.nmu.Unlock()
+	return func() {
+		c.nmu.Lock()
+		if c.notify != nil {
+			delete(c.notify, id)
+		}
+		c.nmu.Unlock()
+	}
+}
+
+// Stats are counters of a connection at one moment.
+type Stats struct {
+	PendingCalls int // outgoing calls waiting for an answer
+	Handlers     int // handlers running (rpc.Stats.Handlers)
+	Exports      int // local objects the peer holds references to
+	Imports      int // live references to the peer's objects
+}
+
+// Stats returns the connection's current counters.
+func (c *Conn) Stats() Stats {
+	return Stats{
+		PendingCalls: c.calls.len(),
+		Handlers:     int(c.handlers.Load()),
+		Exports:      c.exports.len(),
+		Imports:      c.imports.len(),
+	}
+}
+
+// shutdown ends the connection with cause, once.
+func (c *Conn) shutdown(cause error) {
+	c.doneOnce.Do(func() {
+		c.err = lostError(cause)
+		if errors.Is(cause, ErrProtocol) {
+			c.log.Warn("pb: closing connection", "remote", c.RemoteAddr(), "reason", cause)
+		} else {
+			c.log.Debug("pb: connection ended", "remote", c.RemoteAddr(), "reason", cause)
+		}
+		close(c.done)
+		c.nc.Close()
+		c.cancel()
+		c.calls.closeAll(c.err)
+		c.exports.clear()
+		c.imports.clear()
+		c.nmu.Lock()
+		fs := c.notify
+		c.notify = nil
+		c.nmu.Unlock()
+		for _, f := range fs {
+			go f(c.err)
+		}
+	})
+}
+
+// lostError wraps the cause of a connection's end so that it matches
+// rpc.ErrConnectionLost and still unwraps to the cause.
+func lostError(cause error) error {
+	if errors.Is(cause, rpc.ErrConnectionLost) {
+		return cause
+	}
+	return fmt.Errorf("%w: %w", rpc.ErrConnectionLost, cause)
+}
+
+// protocolErrorf closes-worthy violations of the broker's rules.
+func protocolErrorf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrProtocol, fmt.Sprintf(format, args...))
+}
+
+// send encodes one command and queues it. With wait, the caller waits while
+// the queue holds more than WithMaxQueued bytes; without (the reading
+// goroutine's replies), the command is queued at once, and a queue twice the
+// budget means a peer that does not read: the connection is closed.
+func (c *Conn) send(ctx context.Context, cmd []any, wait bool) error {
+	b, err := appendBanana(nil, cmd, c.vocab)
+	if err != nil {
+		return err
+	}
+	return c.enqueue(ctx, b, wait)
+}
+
+func (c *Conn) enqueue(ctx context.Context, b []byte, wait bool) error {
+	c.wmu.Lock()
+	for wait && c.wbytes > c.opts.maxQueued {
+		if c.wspace == nil {
+			c.wspace = make(chan struct{})
+		}
+		space := c.wspace
+		c.wmu.Unlock()
+		select {
+		case <-space:
+		case <-c.done:
+			return c.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		c.wmu.Lock()
+	}
+	select {
+	case <-c.done:
+		c.wmu.Unlock()
+		return c.err
+	default:
+	}
+	c.wq = append(c.wq, b)
+	c.wbytes += len(b)
+	over := !wait && c.wbytes > 2*c.opts.maxQueued
+	c.wmu.Unlock()
+	if over {
+		c.shutdown(fmt.Errorf("pb: the peer does not read: more than %d bytes queued", 2*c.opts.maxQueued))
+		return c.err
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// writeLoop writes the queued commands in order, several per write. It
+// swaps the queue with a spare slice, so a steady stream of commands needs
+// no new queue.
+func (c *Conn) writeLoop() {
+	var spare [][]byte
+	var bufs net.Buffers
+	for {
+		select {
+		case <-c.wake:
+		case <-c.done:
+			return
+		}
+		c.wmu.Lock()
+		q := c.wq
+		c.wq, c.wbytes = spare[:0], 0
+		c.writing = len(q) > 0
+		if c.wspace != nil { // callers wait for room
+			close(c.wspace)
+			c.wspace = nil
+		}
+		c.wmu.Unlock()
+		var err error
+		switch len(q) {
+		case 0:
+		case 1:
+			_, err = c.nc.Write(q[0])
+		default:
+			bufs = append(bufs[:0], q...)
+			_, err = bufs.WriteTo(c.nc)
+		}
+		if err != nil {
+			c.shutdown(err)
+			return
+		}
+		clear(q)
+		spare = q
+		c.wmu.Lock()
+		if len(c.wq) == 0 {
+			c.writing = false
+			if c.widle != nil {
+				close(c.widle)
+				c.widle = nil
+			}
+		}
+		c.wmu.Unlock()
+	}
+}
+
+// negotiate runs the dialect negotiation (PB-WIRE.md §2.4) and sends this
+// side's version. It returns the expressions that arrived after the choice.
+func (c *Conn) negotiate(ctx context.Context) ([]any, error) {
+	deadline := time.Now().Add(c.opts.handshakeTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	c.nc.SetDeadline(deadline)
+	defer c.nc.SetDeadline(time.Time{})
+	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+
+	if c.server {
+		if _, err := c.nc.Write(bananaServerHello()); err != nil {
+			return nil, err
+		}
+	}
+	first, err := c.readFirst()
+	if err != nil {
+		return nil, err
+	}
+	var msg []byte
+	if c.server {
+		if c.vocab, err = acceptDialect(first); err != nil {
+			return nil, err
+		}
+	} else {
+		offer, ok := first.([]any)
+		if !ok {
+			return nil, protocolErrorf("the server's dialect offer is a %s, not a list", bananaKind(first))
+		}
+		choice, err := chooseDialect(offer)
+		if err != nil {
+			return nil, err
+		}
+		c.vocab = string(choice) == dialectNamePB
+		msg, _ = appendBanana(nil, choice, false)
+	}
+	c.dec.setDialect(c.vocab)
+	msg, _ = appendBanana(msg, []any{[]byte("version"), int64(brokerVersion)}, c.vocab)
+	if _, err := c.nc.Write(msg); err != nil {
+		return nil, err
+	}
+	return c.dec.feed(nil)
+}
+
+// readFirst reads until the decoder has the negotiation's first expression.
+func (c *Conn) readFirst() (any, error) {
+	buf := make([]byte, 512)
+	for {
+		n, err := c.nc.Read(buf)
+		if n > 0 {
+			exprs, derr := c.dec.feed(buf[:n])
+			if derr != nil {
+				return nil, derr
+			}
+			if len(exprs) > 0 {
+				return exprs[0], nil
+			}
+		}
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+}
+
+// start runs the connection: held is what arrived with the negotiation.
+func (c *Conn) start(held []any) {
+	go c.writeLoop()
+	go c.readLoop(held)
+}
+
+// readLoop decodes the peer's commands and handles each in arrival order.
+func (c *Conn) readLoop(held []any) {
+	for _, cmd := range held {
+		if err := c.handle(cmd); err != nil {
+			c.shutdown(err)
+			return
+		}
+	}
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := c.nc.Read(buf)
+		if n > 0 {
+			cmds, derr := c.dec.feed(buf[:n])
+			for _, cmd := range cmds {
+				if herr := c.handle(cmd); herr != nil {
+					c.shutdown(herr)
+					return
+				}
+			}
+			if derr != nil {
+				c.shutdown(derr)
+				return
+			}
+		}
+		if err != nil {
+			c.shutdown(err)
+			return
+		}
+	}
+}

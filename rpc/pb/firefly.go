@@ -1,0 +1,169 @@
+package pb
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
+)
+
+// FireflyRoot returns a PB root object through which Python Firefly nodes
+// (firefly.distributed.node.RemoteObject) join root unchanged. Serve it with
+// NewServer on the port the nodes connect to:
+//
+//	srv, _ := pb.NewServer(pb.FireflyRoot(root))
+//	go srv.Serve(ln)
+//
+// It answers Firefly's two calls:
+//
+//   - takeProxy(name, proxy): proxy becomes the child name of root
+//     (distributed.Root.TakeProxy), with the same-name and hook rules as Go nodes.
+//     The root's calls on the child (Child.Call, Root.CallChild, Broadcast)
+//     go to the node as proxy.callRemote('callChild', command, *args,
+//     **kw), a command that is a decimal string going as the int. Dropping
+//     or replacing the child closes its connection.
+//   - callTarget(command, *args, **kw): runs command of root's Service, its
+//     arguments converted into the target's parameter types.
+func FireflyRoot(root *distributed.Root) any { return &fireflyRoot{r: root} }
+
+type fireflyRoot struct{ r *distributed.Root }
+
+// RemoteTakeProxy is Firefly's remote_takeProxy; it returns None, as
+// Firefly's does.
+func (f *fireflyRoot) RemoteTakeProxy(ctx context.Context, name string, proxy *rpc.Ref) error {
+	rr, ok := proxy.Remote().(*remoteRef)
+	if !ok {
+		return rpc.Expected(fmt.Errorf("%w: takeProxy needs the node's proxy reference", rpc.ErrBadArguments))
+	}
+	_, err := f.r.TakeProxy(ctx, name, rpc.NewRemoteRef(&callChild{ref: proxy, rr: rr}))
+	return err
+}
+
+// RemoteCallTarget is Firefly's remote_callTarget.
+func (f *fireflyRoot) RemoteCallTarget(ctx context.Context, kw Kwargs, command any, args ...any) (any, error) {
+	return callTarget(ctx, f.r.Service(), command, kw, args)
+}
+
+// callTarget runs command of svc with arguments from a PB peer, converted
+// into the target's parameter types.
+func callTarget(ctx context.Context, svc *distributed.Service, command any, kw Kwargs, args []any) (any, error) {
+	if b, ok := command.([]byte); ok { // a Python 2 str
+		command = string(b)
+	}
+	m := svc.Target(command)
+	if m == nil {
+		return nil, fmt.Errorf("%w: no target %v", rpc.ErrNoSuchMethod, command)
+	}
+	if len(kw) > 0 {
+		if n := len(m.Params); n == 0 || m.Params[n-1] != kwargsType {
+			return nil, fmt.Errorf("%w: target %v takes no keyword arguments", rpc.ErrBadArguments, command)
+		}
+		args = append(args, kw)
+	}
+	in := make([]any, len(args))
+	for i, a := range args {
+		if i >= len(m.Params) && !m.Variadic {
+			in[i] = a // the count is checked by CallTarget
+			continue
+		}
+		t := paramType(m, i)
+		if t == refType || t == kwargsType {
+			in[i] = a
+			continue
+		}
+		v, err := convertTo(a, t)
+		if err != nil {
+			return nil, fmt.Errorf("%w: argument %d of target %v: %w", rpc.ErrBadArguments, i+1, command, err)
+		}
+		in[i] = v.Interface()
+	}
+	var reply any
+	err := svc.CallTarget(ctx, command, &reply, in...)
+	return reply, err
+}
+
+// callChild is the rpc.Remote of a Python Firefly node's ProxyReference:
+// a call of command goes as callChild(command, ...).
+type callChild struct {
+	ref *rpc.Ref
+	rr  *remoteRef
+}
+
+func (c *callChild) Call(ctx context.Context, method string, reply any, args []any) error {
+	return c.ref.Call(ctx, "callChild", reply, c.args(method, args)...)
+}
+
+func (c *callChild) Send(ctx context.Context, method string, args []any) error {
+	return c.ref.Send(ctx, "callChild", c.args(method, args)...)
+}
+
+func (c *callChild) args(method string, args []any) []any {
+	var cmd any = method
+	if n, err := strconv.ParseInt(method, 10, 64); err == nil {
+		cmd = n // Firefly's CommandService keys are ints
+	}
+	return append([]any{cmd}, args...)
+}
+
+func (c *callChild) Release() { c.ref.Release() }
+
+func (c *callChild) NotifyOnDisconnect(f func(error)) func() { return c.ref.NotifyOnDisconnect(f) }
+
+func (c *callChild) String() string { return "pb.FireflyNode(" + c.ref.String() + ")" }
+
+// Close closes the node's connection (the root dropped or replaced it).
+func (c *callChild) Close() error { return c.rr.c.Close() }
+
+// FireflyNode is a Go node joined to a Python Firefly root (PBRoot) over
+// PB: Firefly's RemoteObject. The root's callChild(command, ...) calls run
+// the targets of its Service; CallRemote calls the root's callTarget.
+type FireflyNode struct {
+	conn  *Conn
+	proxy *fireflyProxy
+}
+
+// JoinFireflyRoot dials a Python Firefly root at addr and joins it as the
+// node name (getRootObject, then takeProxy(name, proxy)); svc serves the
+// root's calls. It does not reconnect: when Done is closed, join again.
+func JoinFireflyRoot(ctx context.Context, addr, name string, svc *distributed.Service, opts ...Option) (*FireflyNode, error) {
+	c, err := Dial(ctx, "tcp", addr, opts...)
+	if err != nil {
+		return nil, err
+	}
+	n := &FireflyNode{conn: c, proxy: &fireflyProxy{svc: svc}}
+	if err := c.Root().Call(ctx, "takeProxy", nil, name, n.proxy); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("pb: takeProxy: %w", err)
+	}
+	return n, nil
+}
+
+// CallRemote runs command (a name or an int) of the root's service with
+// args (a trailing Kwargs for keyword arguments) and stores the result in
+// reply: Firefly's node.callRemote, the root's remote_callTarget.
+func (n *FireflyNode) CallRemote(ctx context.Context, command any, reply any, args ...any) error {
+	return n.conn.Root().Call(ctx, "callTarget", reply, append([]any{command}, args...)...)
+}
+
+// Conn returns the node's connection.
+func (n *FireflyNode) Conn() *Conn { return n.conn }
+
+// Done is closed when the node's connection is gone.
+func (n *FireflyNode) Done() <-chan struct{} { return n.conn.Done() }
+
+// Close leaves the root.
+func (n *FireflyNode) Close() error { return n.conn.Close() }
+
+// fireflyProxy is the node's ProxyReference: remote_callChild runs a
+// target of its service.
+type fireflyProxy struct {
+	rpc.Referenceable
+	svc *distributed.Service
+}
+
+// RemoteCallChild is Firefly's ProxyReference.remote_callChild.
+func (p *fireflyProxy) RemoteCallChild(ctx context.Context, kw Kwargs, command any, args ...any) (any, error) {
+	return callTarget(ctx, p.svc, command, kw, args)
+}
