@@ -34,7 +34,7 @@
 //
 //	Firefly                           firefly
 //	PBRoot                            distributed.NewRoot, Root.Serve
-//	RemoteObject, connect             distributed.NewNode, Node.Connect (reconnects by itself)
+//	RemoteObject, connect             distributed.NewNode, Node.Connect or Node.Join (reconnects by itself)
 //	takeProxy / remote_takeProxy      done by Node.Connect; the root registers a Child
 //	callRemote -> remote_callTarget   Node.CallRemote, Node.SendRemote (one-way)
 //	callChild, callChildByName        Root.CallChild, Root.SendChild, Root.Broadcast
