@@ -11,9 +11,10 @@
 //     (and as xxx, so code ported from PB reads the same).
 //   - rpc: the broker. Every connection is symmetric: either side may offer a
 //     root object and call the other's, pass local objects by reference and
-//     call them back. On top of it, Firefly's layer: Service, Root, Node,
-//     Child, ChildManager and ProxyReference.
-//   - rpc/cluster: Firefly's master and servers, run from Firefly's
+//     call them back.
+//   - rpc/distributed: Firefly's layer, built on rpc's public API: Service,
+//     Root, Node, Child, ChildManager and ProxyReference.
+//   - rpc/cluster: Firefly's master and servers, on rpc/distributed, run from Firefly's
 //     config.json; cmd/firefly launches a cluster or one server of it.
 //
 // # Names
@@ -32,21 +33,21 @@
 //	MAX_BROKER_REFS                   rpc.WithMaxExports
 //
 //	Firefly                           firefly
-//	PBRoot                            rpc.NewRoot, Root.Serve
-//	RemoteObject, connect             rpc.NewNode, Node.Connect (reconnects by itself)
+//	PBRoot                            distributed.NewRoot, Root.Serve
+//	RemoteObject, connect             distributed.NewNode, Node.Connect or Node.Join (reconnects by itself)
 //	takeProxy / remote_takeProxy      done by Node.Connect; the root registers a Child
 //	callRemote -> remote_callTarget   Node.CallRemote, Node.SendRemote (one-way)
 //	callChild, callChildByName        Root.CallChild, Root.SendChild, Root.Broadcast
 //	Child.callbackChild               Child.Call, Child.Send
-//	ChildsManager                     rpc.ChildManager
-//	ProxyReference.remote_callChild   rpc.ProxyReference (dispatches to the node's Service)
+//	ChildsManager                     distributed.ChildManager
+//	ProxyReference.remote_callChild   distributed.ProxyReference (dispatches to the node's Service)
 //	Service.mapTarget, callTarget     Service.Map, Service.CallTarget
 //	CommandService (echo_1 -> 1)      Service.MapID
-//	SINGLE_STYLE / PARALLEL_STYLE     rpc.WithRunStyle(rpc.Serial) / rpc.Parallel
+//	SINGLE_STYLE / PARALLEL_STYLE     distributed.WithRunStyle(distributed.Serial) / distributed.Parallel
 //	doChildConnect / doChildLostConnect  Root.OnChildConnect / Root.OnChildLost
 //	master, remote_map, remote_connect   cluster.Master, cluster.Server
 //	config.json                       cluster.LoadConfig
 //
-// Start with package rpc's documentation, and README.md for the commands
+// Start with the documentation of packages rpc and rpc/distributed, and README.md for the commands
 // that run the demos, the cluster and the benchmarks.
 package firefly

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
 
 // Args is the small-call payload, the same for firefly and net/rpc.
@@ -460,10 +461,10 @@ func BenchmarkCallbackPair(b *testing.B) {
 // gate builds Firefly's usual route: a root (gate) with two nodes, net and
 // game. The gate's "forward" target calls the game child and returns its
 // answer; "echo" answers directly.
-func gate(b *testing.B) *rpc.Node {
+func gate(b *testing.B) *distributed.Node {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	root, err := rpc.NewRoot()
+	root, err := distributed.NewRoot()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -482,12 +483,12 @@ func gate(b *testing.B) *rpc.Node {
 	ln := listen(b)
 	go root.Serve(ln)
 	b.Cleanup(func() { root.Close() })
-	game := rpc.NewNode("game")
+	game := distributed.NewNode("game")
 	if err := game.Service().Map("echo", echo); err != nil {
 		b.Fatal(err)
 	}
-	net := rpc.NewNode("net")
-	for _, n := range []*rpc.Node{game, net} {
+	net := distributed.NewNode("net")
+	for _, n := range []*distributed.Node{game, net} {
 		if err := n.Connect(ctx, ln.Addr().String()); err != nil {
 			b.Fatal(err)
 		}

@@ -55,6 +55,17 @@ func (m *Method) HasError() bool { return m.hasErr }
 // "TakeTwo(ctx, int, string) (int, error)" or "Sum(...int) int".
 func (m *Method) String() string { return m.sig }
 
+// ArgType is the type argument i (0-based, after the optional context)
+// takes: its parameter's type, or for a variadic method the element type of
+// the final slice for arguments from len(Params)-1 on.
+func (m *Method) ArgType(i int) reflect.Type {
+	n := len(m.Params)
+	if m.Variadic && i >= n-1 {
+		return m.Params[n-1].Elem()
+	}
+	return m.Params[i]
+}
+
 // inBuf is how many call inputs (receiver, context, parameters) fit in the
 // array on Call's stack; more take an allocation.
 const inBuf = 8

@@ -309,3 +309,23 @@ func TestAssignableArgument(t *testing.T) {
 		t.Fatalf("concrete value for an interface parameter: %v, %v", res, err)
 	}
 }
+
+func TestArgType(t *testing.T) {
+	m, err := New(Options{}).Func("f", func(ctx context.Context, a int, rest ...string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	intT, strT := reflect.TypeFor[int](), reflect.TypeFor[string]()
+	for i, want := range []reflect.Type{intT, strT, strT, strT} {
+		if got := m.ArgType(i); got != want {
+			t.Errorf("ArgType(%d) = %v, want %v", i, got, want)
+		}
+	}
+	m, err = New(Options{}).Func("g", func(a int, b []string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.ArgType(1); got != reflect.TypeFor[[]string]() {
+		t.Errorf("ArgType(1) of a slice parameter = %v, want []string", got)
+	}
+}

@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -12,7 +11,6 @@ import (
 	"maps"
 	"net"
 	"os"
-	"time"
 
 	"github.com/fireflyrpc/firefly/transport"
 )
@@ -238,37 +236,4 @@ func authIOError(step string, err error) error {
 		return fmt.Errorf("%w: %s: %w: %w", ErrAuthFailed, step, ErrConnectionLost, err)
 	}
 	return fmt.Errorf("%w: %s: %w", ErrAuthFailed, step, err)
-}
-
-// bounded runs f, which does I/O on conn, within ctx: conn's deadline is
-// ctx's, and ctx's cancellation interrupts f. conn's deadline is cleared on
-// success. A deadline that passed makes the error match
-// transport.ErrHandshakeTimeout.
-func bounded(ctx context.Context, conn net.Conn, f func() error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	err := f()
-	if stop() && err == nil {
-		conn.SetDeadline(time.Time{})
-		return nil
-	}
-	// Either f failed, or ctx ended and the deadline may be forced into
-	// the past at any moment: the connection is unusable either way.
-	if err == nil {
-		err = ctx.Err()
-	}
-	if errors.Is(ctx.Err(), context.Canceled) && !errors.Is(err, context.Canceled) {
-		return fmt.Errorf("%w: %w", context.Canceled, err)
-	}
-	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
-		if !errors.Is(err, transport.ErrHandshakeTimeout) {
-			err = fmt.Errorf("%w: %w", transport.ErrHandshakeTimeout, err)
-		}
-	}
-	return err
 }

@@ -1,7 +1,6 @@
 package rpc_test
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -9,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
 	"github.com/fireflyrpc/firefly/transport"
 )
@@ -16,7 +16,7 @@ import (
 func TestTLSPeerIdentity(t *testing.T) {
 	pki := newTestPKI(t)
 	_, addr := secServe(t, &secRoot{}, rpc.WithTLS(pki.serverConfig()))
-	ctx := secCtx(t)
+	ctx := testutil.Context(t)
 	c, err := rpc.Dial(ctx, "tcp", addr, rpc.WithTLS(pki.clientConfig()))
 	if err != nil {
 		t.Fatal(err)
@@ -40,9 +40,9 @@ func TestTLSPeerIdentity(t *testing.T) {
 
 func TestTLSRefusals(t *testing.T) {
 	pki, other := newTestPKI(t), newTestPKI(t)
-	var log logBuf
-	_, addr := secServe(t, &secRoot{}, rpc.WithTLS(pki.serverConfig()), rpc.WithLogger(log.logger()))
-	ctx := secCtx(t)
+	var log testutil.LogBuf
+	_, addr := secServe(t, &secRoot{}, rpc.WithTLS(pki.serverConfig()), rpc.WithLogger(log.Logger()))
+	ctx := testutil.Context(t)
 
 	// A client certificate from another authority.
 	if c, err := rpc.Dial(ctx, "tcp", addr, rpc.WithTLS(other.clientConfig())); err == nil {
@@ -51,7 +51,7 @@ func TestTLSRefusals(t *testing.T) {
 		c.Close()
 		t.Fatal("a client with a certificate from another CA was served")
 	}
-	log.waitFor(t, "connection refused", "TLS handshake", "certificate")
+	log.WaitFor(t, "connection refused", "TLS handshake", "certificate")
 
 	// A client that does not speak TLS.
 	if c, err := rpc.Dial(ctx, "tcp", addr); err == nil {
@@ -70,7 +70,7 @@ func TestTLSRefusals(t *testing.T) {
 func TestSharedSecretPeerIdentity(t *testing.T) {
 	keys := rpc.KeyringOf(map[string][]byte{"node-a": []byte("secret of a, long enough"), "node-b": []byte("secret of b, long enough")})
 	_, addr := secServe(t, &secRoot{}, rpc.WithKeyring(keys))
-	ctx := secCtx(t)
+	ctx := testutil.Context(t)
 	c, err := rpc.Dial(ctx, "tcp", addr, rpc.WithSharedSecret("node-b", []byte("secret of b, long enough")))
 	if err != nil {
 		t.Fatal(err)
@@ -104,10 +104,10 @@ func TestSharedSecretPeerIdentity(t *testing.T) {
 }
 
 func TestSharedSecretFailures(t *testing.T) {
-	var log logBuf
+	var log testutil.LogBuf
 	keys := rpc.KeyringOf(map[string][]byte{"node-a": []byte("the right secret")})
-	_, addr := secServe(t, &secRoot{}, rpc.WithKeyring(keys), rpc.WithLogger(log.logger()))
-	ctx := secCtx(t)
+	_, addr := secServe(t, &secRoot{}, rpc.WithKeyring(keys), rpc.WithLogger(log.Logger()))
+	ctx := testutil.Context(t)
 
 	dial := func(id, secret string) error {
 		c, err := rpc.Dial(ctx, "tcp", addr, rpc.WithSharedSecret(id, []byte(secret)))
@@ -130,7 +130,7 @@ func TestSharedSecretFailures(t *testing.T) {
 		t.Errorf("client-side errors differ in more than the identity:\n%s\n%s", a, b)
 	}
 	// The server's log says which it was.
-	log.waitFor(t, `identity \"node-a\" gave no proof`, `unknown identity \"node-x\"`)
+	log.WaitFor(t, `identity \"node-a\" gave no proof`, `unknown identity \"node-x\"`)
 
 	// A server that does not hold the secret cannot pass itself off.
 	_, fake := secServe(t, &secRoot{}, rpc.WithSharedSecret("node-a", []byte("not the secret")))
@@ -146,7 +146,7 @@ func TestSharedSecretFailures(t *testing.T) {
 		c.Close()
 		t.Fatal("a client without the secret was served")
 	}
-	log.waitFor(t, "the peer did not authenticate")
+	log.WaitFor(t, "the peer did not authenticate")
 	// A client that authenticates to a server that does not expect it.
 	_, plain := secServe(t, &secRoot{})
 	if _, err := rpc.Dial(ctx, "tcp", plain, rpc.WithSharedSecret("node-a", []byte("the right secret"))); !errors.Is(err, rpc.ErrAuthFailed) {
@@ -156,7 +156,7 @@ func TestSharedSecretFailures(t *testing.T) {
 }
 
 func TestSharedSecretOptionErrors(t *testing.T) {
-	ctx := secCtx(t)
+	ctx := testutil.Context(t)
 	if _, err := rpc.Dial(ctx, "tcp", "127.0.0.1:1", rpc.WithKeyring(rpc.KeyringOf(nil))); err == nil {
 		t.Error("dialling with only a keyring should fail")
 	}
@@ -175,14 +175,14 @@ func TestSharedSecretOptionErrors(t *testing.T) {
 // stream to a server that requires the shared secret: it is refused before a
 // single byte is answered.
 func TestUnauthenticatedPeerCannotOpenStreams(t *testing.T) {
-	var log logBuf
-	_, addr := secServe(t, &secRoot{}, rpc.WithSharedSecret("node-a", []byte("the right secret")), rpc.WithLogger(log.logger()))
+	var log testutil.LogBuf
+	_, addr := secServe(t, &secRoot{}, rpc.WithSharedSecret("node-a", []byte("the right secret")), rpc.WithLogger(log.Logger()))
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	ctx := secCtx(t)
+	ctx := testutil.Context(t)
 	done := make(chan error, 1)
 	go func() {
 		_, err := transport.Client(ctx, nc, nil)
@@ -192,7 +192,7 @@ func TestUnauthenticatedPeerCannotOpenStreams(t *testing.T) {
 	if err := <-done; !errors.Is(err, transport.ErrConnectionLost) {
 		t.Fatalf("transport handshake without authentication: %v, want ErrConnectionLost", err)
 	}
-	log.waitFor(t, "connection refused", "the peer did not authenticate")
+	log.WaitFor(t, "connection refused", "the peer did not authenticate")
 }
 
 // TestSilentPeersDropped connects and says nothing, to a plain, a TLS and a
@@ -211,8 +211,8 @@ func TestSilentPeersDropped(t *testing.T) {
 		{"secret", rpc.WithSharedSecret("a", []byte("secret"))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var log logBuf
-			_, addr := secServe(t, &secRoot{}, tc.opt, rpc.WithTransportConfig(cfg), rpc.WithLogger(log.logger()))
+			var log testutil.LogBuf
+			_, addr := secServe(t, &secRoot{}, tc.opt, rpc.WithTransportConfig(cfg), rpc.WithLogger(log.Logger()))
 			nc, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
@@ -224,50 +224,7 @@ func TestSilentPeersDropped(t *testing.T) {
 			if d := time.Since(start); d > 5*time.Second {
 				t.Fatalf("a silent peer was dropped only after %v", d)
 			}
-			log.waitFor(t, "connection refused", "handshake timed out")
+			log.WaitFor(t, "connection refused", "handshake timed out")
 		})
-	}
-}
-
-// TestRootNodeSharedSecret runs Firefly's layer with the pass-through
-// options: the root requires the secret, the node presents it, and the
-// root's service targets see the node's identity.
-func TestRootNodeSharedSecret(t *testing.T) {
-	keys := rpc.KeyringOf(map[string][]byte{"game-1": []byte("cluster secret")})
-	root, err := rpc.NewRoot(rpc.WithServerOptions(rpc.WithKeyring(keys)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	err = root.Service().Map("whoami", func(ctx context.Context) string {
-		p, _ := rpc.PeerFromContext(ctx)
-		return p.Identity
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go root.Serve(ln)
-	ctx := secCtx(t)
-
-	intruder := rpc.NewNode("intruder", rpc.WithDialOptions(rpc.WithSharedSecret("game-1", []byte("guessed"))))
-	defer intruder.Close()
-	if err := intruder.Connect(ctx, ln.Addr().String()); !errors.Is(err, rpc.ErrAuthFailed) {
-		t.Fatalf("a node with the wrong secret: %v, want ErrAuthFailed", err)
-	}
-	n := rpc.NewNode("game-1", rpc.WithDialOptions(rpc.WithSharedSecret("game-1", []byte("cluster secret"))))
-	defer n.Close()
-	if err := n.Connect(ctx, ln.Addr().String()); err != nil {
-		t.Fatal(err)
-	}
-	var who string
-	if err := n.CallRemote(ctx, "whoami", &who); err != nil || who != "game-1" {
-		t.Fatalf("whoami = %q, %v", who, err)
-	}
-	if c := root.Child("game-1"); c == nil || c.Conn().Peer().Identity != "game-1" {
-		t.Fatalf("the root's child: %v", c)
 	}
 }

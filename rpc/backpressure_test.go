@@ -3,11 +3,11 @@ package rpc_test
 import (
 	"context"
 	"errors"
-
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
 	"github.com/fireflyrpc/firefly/transport"
 )
@@ -149,10 +149,10 @@ func TestSettingsRules(t *testing.T) {
 		{"zero", [][]byte{settingsMsg(0)}, "a call limit of 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var log logBuf
-			_, addr := secServe(t, burstRoot{}, rpc.WithTransportConfig(cfg), rpc.WithLogger(log.logger()))
+			var log testutil.LogBuf
+			_, addr := secServe(t, burstRoot{}, rpc.WithTransportConfig(cfg), rpc.WithLogger(log.Logger()))
 			p := dialRaw(t, addr, nil)
-			ctx := secCtx(t)
+			ctx := testutil.Context(t)
 			st, err := p.lane(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -165,7 +165,7 @@ func TestSettingsRules(t *testing.T) {
 			case <-ctx.Done():
 				t.Fatal("the server kept the connection")
 			}
-			log.waitFor(t, tc.want)
+			log.WaitFor(t, tc.want)
 		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
 )
 
@@ -179,7 +180,7 @@ func (Pinger) RemotePing(ctx context.Context, n int) (int, error) {
 
 func TestCallBothWays(t *testing.T) {
 	_, conn := pair(t, newCalc(), nil, rpc.WithRoot(Pinger{}))
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	var sum int
 	if err := conn.Root().Call(ctx, "add", &sum, Args{2, 3}); err != nil || sum != 5 {
 		t.Fatalf("add = %d, %v; want 5", sum, err)
@@ -198,7 +199,7 @@ func TestNestedCallbacks(t *testing.T) {
 	_, conn := pair(t, newCalc(), nil, rpc.WithRoot(Pinger{}))
 	var depth int
 	// 9 calls: client->server->client->... alternating, depth 9 >= 4.
-	if err := conn.Root().Call(testCtx(t), "ping", &depth, 9); err != nil || depth != 9 {
+	if err := conn.Root().Call(testutil.Context(t), "ping", &depth, 9); err != nil || depth != 9 {
 		t.Fatalf("ping(9) = %d, %v; want 9", depth, err)
 	}
 }
@@ -206,7 +207,7 @@ func TestNestedCallbacks(t *testing.T) {
 func TestCallbackThroughPassedReference(t *testing.T) {
 	_, conn := pair(t, newCalc(), nil)
 	two := newTwo()
-	if err := conn.Root().Call(testCtx(t), "callBack", nil, two, 12); err != nil {
+	if err := conn.Root().Call(testutil.Context(t), "callBack", nil, two, 12); err != nil {
 		t.Fatal(err)
 	}
 	if got := <-two.got; got != 12 {
@@ -217,7 +218,7 @@ func TestCallbackThroughPassedReference(t *testing.T) {
 func TestDisconnectFailsPendingCalls(t *testing.T) {
 	calc := newCalc()
 	srv, conn := pair(t, calc, nil)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	defer close(calc.release)
 	notified := make(chan error, 2)
 	conn.NotifyOnDisconnect(func(err error) { notified <- err })
@@ -269,7 +270,7 @@ func TestDisconnectFailsPendingCalls(t *testing.T) {
 func TestCancelReachesHandler(t *testing.T) {
 	calc := newCalc()
 	_, conn := pair(t, calc, nil)
-	ctx, cancel := context.WithCancel(testCtx(t))
+	ctx, cancel := context.WithCancel(testutil.Context(t))
 	errc := make(chan error, 1)
 	go func() { errc <- conn.Root().Call(ctx, "wait", nil) }()
 	<-calc.started
@@ -293,7 +294,7 @@ func TestCancelReachesHandler(t *testing.T) {
 func TestDeadlineReachesHandler(t *testing.T) {
 	calc := newCalc()
 	_, conn := pair(t, calc, nil)
-	ctx, cancel := context.WithTimeout(testCtx(t), 2*time.Second)
+	ctx, cancel := context.WithTimeout(testutil.Context(t), 2*time.Second)
 	defer cancel()
 	var left time.Duration
 	if err := conn.Root().Call(ctx, "deadline", &left); err != nil {
@@ -302,7 +303,7 @@ func TestDeadlineReachesHandler(t *testing.T) {
 	if left <= 0 || left > 2*time.Second {
 		t.Fatalf("handler's deadline is %v away, want within (0, 2s]", left)
 	}
-	short, cancel2 := context.WithTimeout(testCtx(t), 50*time.Millisecond)
+	short, cancel2 := context.WithTimeout(testutil.Context(t), 50*time.Millisecond)
 	defer cancel2()
 	err := conn.Root().Call(short, "wait", nil)
 	if !errors.Is(err, context.DeadlineExceeded) {
@@ -315,7 +316,7 @@ func TestDeadlineReachesHandler(t *testing.T) {
 
 func TestErrorsCrossTyped(t *testing.T) {
 	_, conn := pair(t, newCalc(), nil)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	root := conn.Root()
 
 	err := root.Call(ctx, "div", nil, Args{7, 0})
@@ -352,7 +353,7 @@ func TestErrorsCrossTyped(t *testing.T) {
 
 func TestPanicContained(t *testing.T) {
 	_, conn := pair(t, newCalc(), nil)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	err := conn.Root().Call(ctx, "panic", nil)
 	var re *rpc.RemoteError
 	if !errors.Is(err, rpc.ErrPanic) || !errors.As(err, &re) {
@@ -370,7 +371,7 @@ func TestPanicContained(t *testing.T) {
 func TestStackTracesOptIn(t *testing.T) {
 	_, conn := pair(t, newCalc(), []rpc.Option{rpc.WithStackTraces(true)})
 	var re *rpc.RemoteError
-	err := conn.Root().Call(testCtx(t), "panic", nil)
+	err := conn.Root().Call(testutil.Context(t), "panic", nil)
 	if !errors.As(err, &re) || !strings.Contains(re.Stack, "RemotePanic") {
 		t.Fatalf("with stack traces on, RemoteError.Stack = %q", re.Stack)
 	}
@@ -382,7 +383,7 @@ func TestStackTracesOptIn(t *testing.T) {
 func TestOverload(t *testing.T) {
 	calc := newCalc()
 	_, addr := secServe(t, calc, rpc.WithMaxHandlers(2))
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	conn, err := rpc.Dial(ctx, "tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -428,7 +429,7 @@ func TestOverload(t *testing.T) {
 func TestOneWayAndAsync(t *testing.T) {
 	calc := newCalc()
 	_, conn := pair(t, calc, nil)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	if err := conn.Root().Send(ctx, "note", "hello"); err != nil {
 		t.Fatal(err)
 	}
@@ -455,7 +456,7 @@ func TestOneWayAndAsync(t *testing.T) {
 
 func TestValues(t *testing.T) {
 	_, conn := pair(t, newCalc(), nil)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	var n int
 	if err := conn.Root().Call(ctx, "sum", &n, 1, 2, 3, 4); err != nil || n != 10 {
 		t.Fatalf("sum = %d, %v", n, err)
@@ -487,7 +488,7 @@ func (c *Calc) RemoteBytes(b []byte, s string, f float64, ok bool, u uint32) str
 
 func TestScalars(t *testing.T) {
 	_, conn := pair(t, newCalc(), nil)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	root := conn.Root()
 	var s string
 	if err := root.Call(ctx, "bytes", &s, []byte("ab"), "cd", 1.5, true, uint32(7)); err != nil || s != "ab|cd|1.5|true|7" {
@@ -534,7 +535,7 @@ func (c *Calc) RemoteBlob(b Blob) Blob { return b }
 // going back and forth between the two.
 func TestMixedSizesOnOneLane(t *testing.T) {
 	_, conn := pair(t, newCalc(), []rpc.Option{rpc.WithMaxLanes(1)}, rpc.WithMaxLanes(1))
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	sizes := []int{10, 70 << 10, 100, 1 << 20, 0, 64<<10 - 64, 64<<10 + 1, 3, 300 << 10, 5}
 	var wg sync.WaitGroup
 	errs := make(chan error, 4*len(sizes))

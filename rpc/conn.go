@@ -8,6 +8,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/fireflyrpc/firefly/registry"
 	"github.com/fireflyrpc/firefly/transport"
@@ -114,6 +115,11 @@ func (c *Conn) RemoteAddr() net.Addr { return c.sess.RemoteAddr() }
 // NetConn returns the underlying network connection (for example to read a
 // TLS connection's state).
 func (c *Conn) NetConn() net.Conn { return c.sess.Conn() }
+
+// Ping checks that the peer is alive: it waits for the transport's answer to
+// a ping and returns the round-trip time, or ctx's error, or the
+// connection's when it ends first.
+func (c *Conn) Ping(ctx context.Context) (time.Duration, error) { return c.sess.Ping(ctx) }
 
 // Close closes the connection at once: pending calls on both sides fail with
 // ErrConnectionLost, running handlers see their context cancelled, and every
@@ -235,23 +241,5 @@ func (c *Conn) acceptLanes() {
 			return
 		}
 		c.readLane(st)
-	}
-}
-
-// Stats are counters of a connection at one moment.
-type Stats struct {
-	PendingCalls    int // outgoing calls waiting for an answer
-	RunningHandlers int // incoming calls being handled
-	Exports         int // local objects the peer holds references to
-	Imports         int // live references to the peer's objects
-}
-
-// Stats returns the connection's current counters.
-func (c *Conn) Stats() Stats {
-	return Stats{
-		PendingCalls:    c.questions.waiting(),
-		RunningHandlers: int(c.answers.running.Load()),
-		Exports:         c.exports.len(),
-		Imports:         c.imports.len(),
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
 )
 
@@ -36,7 +37,7 @@ func (panicRoot) RemoteEcho(x int) int           { return x }
 // connection, and the process, go on serving.
 func TestDecodePanicIsACallError(t *testing.T) {
 	_, conn := pair(t, panicRoot{}, nil)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	root := conn.Root()
 	for range 3 {
 		var s string

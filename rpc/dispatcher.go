@@ -7,9 +7,10 @@ import (
 	"github.com/fireflyrpc/firefly/registry"
 )
 
-// A Dispatcher is an object with a method table of its own, such as a
-// Service: instead of reflecting on its RemoteXxx methods, the broker asks it
-// for the method a call names and has it run the call. A *registry.Object is
+// A Dispatcher is an object with a method table of its own, such as
+// package distributed's Service: instead of reflecting on its RemoteXxx
+// methods, the broker asks it for the method a call names and has it run
+// the call. A *registry.Object is
 // a Dispatcher. A value that implements Dispatcher is served through it as a
 // root object, and, when it also embeds Referenceable, when passed by
 // reference.
@@ -24,8 +25,8 @@ type Dispatcher interface {
 // An Abandoner is a Dispatcher that wants to know when a method it returned
 // from Lookup will not be called after all: the broker looked the call up,
 // then refused it (arguments that do not fit, too many handlers, shutdown).
-// A Serial Service uses it to free the call's place in its queue. The broker
-// calls Lookup once per call it reads, on the reading goroutine, in the order
+// A Serial distributed.Service uses it to free the call's place in its
+// queue. The broker calls Lookup once per call it reads, on the reading goroutine, in the order
 // the calls arrived on their lane, and then either Call or Abandon with the
 // method Lookup returned.
 type Abandoner interface {

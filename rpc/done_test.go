@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
 )
 
@@ -14,9 +15,9 @@ import (
 // connection is answered and Conn.Close returns, with the channel never
 // drained.
 func TestFullDoneChannelDoesNotStall(t *testing.T) {
-	var log logBuf
-	_, conn := pair(t, newCalc(), nil, rpc.WithLogger(log.logger()))
-	ctx := testCtx(t)
+	var log testutil.LogBuf
+	_, conn := pair(t, newCalc(), nil, rpc.WithLogger(log.Logger()))
+	ctx := testutil.Context(t)
 	done := make(chan *rpc.Call, 1)
 	const n = 4
 	for range n {
@@ -29,7 +30,7 @@ func TestFullDoneChannelDoesNotStall(t *testing.T) {
 	if err := conn.Root().Call(callCtx, "add", &sum, Args{2, 3}); err != nil || sum != 5 {
 		t.Fatalf("unrelated call with a full done channel = %d, %v", sum, err)
 	}
-	log.waitFor(t, "done channel is full")
+	log.WaitFor(t, "done channel is full")
 	closed := make(chan struct{})
 	go func() {
 		conn.Close()

@@ -60,6 +60,13 @@ var (
 	// ErrProtocol reports a peer that broke the wire protocol; the
 	// connection is closed with a *ProtocolError that matches it.
 	ErrProtocol = errors.New("rpc: protocol violation")
+	// ErrNameTaken reports a name refused because another live peer holds
+	// it; package distributed returns it when a node's name is taken.
+	ErrNameTaken = errors.New("rpc: node name taken")
+	// ErrIdentityMismatch reports a name refused because the connection did
+	// not prove it; package distributed returns it for a node whose name is
+	// not its proved identity.
+	ErrIdentityMismatch = errors.New("rpc: node name is not the proved identity")
 	// ErrBadOption reports an option given a value it cannot take; the
 	// error is an *OptionError naming the option.
 	ErrBadOption = errors.New("rpc: bad option")
@@ -296,4 +303,13 @@ func lostError(cause error) error {
 		return cause
 	}
 	return fmt.Errorf("%w: %w", ErrConnectionLost, cause)
+}
+
+// stackOf returns the stack trace carried by err, if any.
+func stackOf(err error) string {
+	var pe *registry.PanicError
+	if errors.As(err, &pe) {
+		return string(pe.Stack)
+	}
+	return ""
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
 )
 
@@ -38,7 +39,7 @@ func (errRoot) RemoteFail(kind string) error {
 // the sentinels keep matching errors.Is.
 func TestErrorTypeNames(t *testing.T) {
 	_, conn := pair(t, errRoot{}, nil)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	for _, tc := range []struct {
 		kind, typ string
 		is        error

@@ -252,7 +252,7 @@ func ExampleServer_Expvar() {
 	conn.Root().Call(ctx, "sqrt", nil, 2)
 
 	// What /debug/vars would show under "firefly".
-	var st rpc.Totals
+	var st rpc.Stats
 	if err := json.Unmarshal([]byte(srv.Expvar().String()), &st); err != nil {
 		log.Fatal(err)
 	}

@@ -28,19 +28,13 @@ func (f ExpvarFunc) String() string {
 }
 
 // Expvar returns a variable for package expvar whose value is the server's
-// Stats, read afresh each time, as a JSON object with the fields of Totals
+// Stats, read afresh each time, as a JSON object with the fields of Stats
 // ("Conns", "CallsIn", "Errors", ...). Nothing is published until the
 // program does so:
 //
 //	expvar.Publish("firefly", srv.Expvar())
 func (s *Server) Expvar() ExpvarFunc { return func() any { return s.Stats() } }
 
-// Expvar returns a variable for package expvar whose value is the root's
-// Stats as a JSON object: the fields of Totals and "Children". See
-// Server.Expvar.
-func (r *Root) Expvar() ExpvarFunc { return func() any { return r.Stats() } }
-
 // Expvar returns a variable for package expvar whose value is the
-// connection's Totals (for a dialled connection; a served connection's
-// Totals are its server's) as a JSON object. See Server.Expvar.
-func (c *Conn) Expvar() ExpvarFunc { return func() any { return c.Totals() } }
+// connection's Stats as a JSON object. See Server.Expvar.
+func (c *Conn) Expvar() ExpvarFunc { return func() any { return c.Stats() } }

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
 )
 
@@ -44,20 +45,20 @@ func TestServerExpvar(t *testing.T) {
 	srv, conn := pair(t, newCalc(), nil)
 	serverConn(t, srv)
 	name := publish(t, srv.Expvar())
-	var before rpc.Totals
+	var before rpc.Stats
 	readVar(t, name, &before)
 	if before.Conns != 1 || before.CallsIn != 0 {
 		t.Fatalf("before any call: %+v", before)
 	}
 
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	for range 4 {
 		if err := conn.Root().Call(ctx, "add", nil, Args{1, 2}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	conn.Root().Call(ctx, "nope", nil)
-	var after rpc.Totals
+	var after rpc.Stats
 	readVar(t, name, &after)
 	if after.CallsIn != 5 || after.Errors["no_such_method"] != 1 || after.ConnsTotal != 1 {
 		t.Fatalf("after five calls: %+v", after)
@@ -65,7 +66,7 @@ func TestServerExpvar(t *testing.T) {
 	if after.BytesIn <= before.BytesIn || after.BytesOut <= before.BytesOut {
 		t.Fatalf("bytes did not move: before %+v, after %+v", before, after)
 	}
-	// The keys are the fields of Totals.
+	// The keys are the fields of Stats.
 	var raw map[string]any
 	readVar(t, name, &raw)
 	for _, k := range []string{"Conns", "ConnsTotal", "CallsIn", "CallsOut", "Errors", "BytesIn", "BytesOut", "Exports", "Handlers"} {
@@ -74,30 +75,10 @@ func TestServerExpvar(t *testing.T) {
 		}
 	}
 
-	var client rpc.Totals
+	var client rpc.Stats
 	readVar(t, publish(t, conn.Expvar()), &client)
 	if client.CallsOut != 5 {
 		t.Fatalf("client totals: %+v", client)
-	}
-}
-
-func TestRootExpvar(t *testing.T) {
-	root, addr := startRoot(t, "127.0.0.1:0")
-	root.Service().Map("ping", func() string { return "pong" })
-	name := publish(t, root.Expvar())
-	node := connectNode(t, addr, "game1")
-	if err := node.CallRemote(testCtx(t), "ping", nil); err != nil {
-		t.Fatal(err)
-	}
-	var st rpc.RootStats
-	readVar(t, name, &st)
-	if st.Children != 1 || st.Conns != 1 || st.CallsIn != 2 {
-		t.Fatalf("root stats: %+v", st)
-	}
-	var raw map[string]any
-	readVar(t, name, &raw)
-	if raw["Children"] != 1.0 || raw["CallsIn"] != 2.0 {
-		t.Fatalf("root var is not flat: %v", raw)
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 // A Remote is safe for concurrent use. Its methods have the meaning of the
 // *Ref methods of the same names; args are the call's arguments as the
 // caller gave them. A Remote that also implements io.Closer is closed when a
-// Root drops or replaces the child it carries (Root.TakeProxy).
+// distributed.Root drops or replaces the child it carries (Root.TakeProxy).
 type Remote interface {
 	Call(ctx context.Context, method string, reply any, args []any) error
 	Send(ctx context.Context, method string, args []any) error

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
 )
 
@@ -54,7 +55,7 @@ func (f *fakeRemote) NotifyOnDisconnect(fn func(error)) func() {
 func (f *fakeRemote) String() string { return "fake" }
 
 func TestRemoteRefRoutesEveryMethod(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	f := &fakeRemote{}
 	r := rpc.NewRemoteRef(f)
 	if r.Conn() != nil {
@@ -93,7 +94,7 @@ func TestRemoteRefRoutesEveryMethod(t *testing.T) {
 
 // A *Ref of another wire cannot be passed over this package's connections.
 func TestRemoteRefRefusedOnFireflyWire(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	_, conn := pair(t, &refTaker{}, nil)
 	err := conn.Root().Call(ctx, "take", nil, rpc.NewRemoteRef(&fakeRemote{}))
 	if !errors.Is(err, rpc.ErrForeignReference) {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/registry"
 	"github.com/fireflyrpc/firefly/rpc"
 )
@@ -185,7 +186,7 @@ func FuzzGobDifferential(f *testing.F) {
 	_, conn := pair(f, d, nil)
 	var prev []byte // the case before, which may have broken the connection
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if err := diffOne(testCtx(t), d, conn, data); err != nil {
+		if err := diffOne(testutil.Context(t), d, conn, data); err != nil {
 			t.Fatalf("%v\n(the case before: %q)", err, prev)
 		}
 		prev = append(prev[:0], data...)
@@ -251,7 +252,7 @@ func TestGobDifferentialStress(t *testing.T) {
 			data[j] = byte(rng.Uint32())
 		}
 		prev = append(prev, data)
-		if err := diffOne(testCtx(t), d, conn, data); err != nil {
+		if err := diffOne(testutil.Context(t), d, conn, data); err != nil {
 			t.Fatalf("case %d: %v\nlast inputs: %q", i, err, prev[max(0, len(prev)-5):])
 		}
 	}

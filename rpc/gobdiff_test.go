@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/registry"
 	"github.com/fireflyrpc/firefly/rpc"
 )
@@ -168,7 +169,7 @@ func TestGobDifferential(t *testing.T) {
 	}
 	d := &diffRoot{reg: registry.New(registry.Options{}), ms: map[string]*registry.Method{}, cases: cases, got: map[int]reflect.Value{}}
 	_, conn := pair(t, d, nil)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	fails := 0
 	exts := map[string]int{}
 	for i, c := range cases {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
 )
 
@@ -15,7 +16,7 @@ import (
 // ErrConnectionLost), sent as a NORMAL GOAWAY, not an "internal error"; and
 // neither side logs it above Debug.
 func TestGracefulCloseIsShutdown(t *testing.T) {
-	check := func(t *testing.T, who string, c *rpc.Conn, callErr error, logs ...*logBuf) {
+	check := func(t *testing.T, who string, c *rpc.Conn, callErr error, logs ...*testutil.LogBuf) {
 		t.Helper()
 		select {
 		case <-c.Done():
@@ -39,9 +40,9 @@ func TestGracefulCloseIsShutdown(t *testing.T) {
 		}
 	}
 	t.Run("server close", func(t *testing.T) {
-		var slog, clog logBuf
+		var slog, clog testutil.LogBuf
 		calc := newCalc()
-		srv, conn := pair(t, calc, []rpc.Option{rpc.WithLogger(slog.logger())}, rpc.WithLogger(clog.logger()))
+		srv, conn := pair(t, calc, []rpc.Option{rpc.WithLogger(slog.Logger())}, rpc.WithLogger(clog.Logger()))
 		errc := make(chan error, 1)
 		go func() { errc <- conn.Root().Call(context.Background(), "block", nil) }()
 		<-calc.started
@@ -49,8 +50,8 @@ func TestGracefulCloseIsShutdown(t *testing.T) {
 		check(t, "client after Server.Close", conn, <-errc, &slog, &clog)
 	})
 	t.Run("client close", func(t *testing.T) {
-		var slog, clog logBuf
-		srv, conn := pair(t, newCalc(), []rpc.Option{rpc.WithLogger(slog.logger())}, rpc.WithLogger(clog.logger()))
+		var slog, clog testutil.LogBuf
+		srv, conn := pair(t, newCalc(), []rpc.Option{rpc.WithLogger(slog.Logger())}, rpc.WithLogger(clog.Logger()))
 		sc := serverConn(t, srv)
 		conn.Close()
 		check(t, "server after the client's Conn.Close", sc, nil, &slog, &clog)

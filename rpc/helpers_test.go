@@ -3,10 +3,10 @@ package rpc_test
 import (
 	"context"
 	"net"
-	"runtime"
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
 )
 
@@ -56,40 +56,6 @@ func serverConn(t testing.TB, srv *rpc.Server) *rpc.Conn {
 	return nil
 }
 
-// eventually polls cond until it holds or 5 s pass.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		runtime.Gosched()
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// testCtx returns a context that ends with the test or after 10 s.
-func testCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// goroutines returns the goroutine count once it stops falling.
-func settledGoroutines() int {
-	n := runtime.NumGoroutine()
-	for range 50 {
-		time.Sleep(10 * time.Millisecond)
-		m := runtime.NumGoroutine()
-		if m == n {
-			return n
-		}
-		n = m
-	}
-	return n
-}
-
 // pairWith serves srv on loopback and dials it; the caller closes both.
 func pairWith(t testing.TB, srv *rpc.Server, clientOpts ...rpc.Option) (net.Listener, *rpc.Conn) {
 	t.Helper()
@@ -98,7 +64,7 @@ func pairWith(t testing.TB, srv *rpc.Server, clientOpts ...rpc.Option) (net.List
 		t.Fatal(err)
 	}
 	go srv.Serve(ln)
-	conn, err := rpc.Dial(testCtx(t), "tcp", ln.Addr().String(), clientOpts...)
+	conn, err := rpc.Dial(testutil.Context(t), "tcp", ln.Addr().String(), clientOpts...)
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
 	"github.com/fireflyrpc/firefly/transport"
 )
@@ -34,12 +35,12 @@ func frameHeader(typ, flags byte, stream, length uint32) []byte {
 // well-behaved client on another connection, and its log says why it closed
 // the bad one (or the bad call is refused and the connection stays usable).
 func TestHostilePeers(t *testing.T) {
-	var log logBuf
+	var log testutil.LogBuf
 	cfg := transport.DefaultConfig()
 	cfg.HandshakeTimeout = time.Second
-	_, addr := secServe(t, &secRoot{}, rpc.WithLogger(log.logger()), rpc.WithMaxMessageSize(64<<10),
+	_, addr := secServe(t, &secRoot{}, rpc.WithLogger(log.Logger()), rpc.WithMaxMessageSize(64<<10),
 		rpc.WithMaxHandlers(4), rpc.WithTransportConfig(cfg))
-	ctx := secCtx(t)
+	ctx := testutil.Context(t)
 
 	// raw sends b on a new TCP connection, then half-closes it, and waits for
 	// the server to close its side.
@@ -146,9 +147,9 @@ func TestHostilePeers(t *testing.T) {
 		}, []string{"closing connection", "control queue full"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mark := log.mark()
+			mark := log.Mark()
 			tc.run(t)
-			log.waitForSince(t, mark, tc.log...)
+			log.WaitForSince(t, mark, tc.log...)
 			mustEcho(t, addr)
 		})
 	}

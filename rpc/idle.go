@@ -41,7 +41,7 @@ func (c *Conn) watchIdle() {
 				return
 			case <-t.C:
 			}
-			if st := c.Stats(); st.PendingCalls > 0 || st.RunningHandlers > 0 {
+			if c.questions.len() > 0 || c.answers.running.Load() > 0 {
 				c.touch()
 			}
 			idle := time.Since(time.Unix(0, c.lastActive.Load()))

@@ -130,7 +130,7 @@ func (in *inLane) decodeArgs(ic *incall, n int, callErr *error) error {
 		}
 		var pt reflect.Type
 		if ic != nil && *callErr == nil {
-			pt = paramType(ic.m, i)
+			pt = ic.m.ArgType(i)
 		}
 		ak := argKind{kind: k}
 		var v reflect.Value
@@ -202,7 +202,7 @@ func (in *inLane) decodeArgs(ic *incall, n int, callErr *error) error {
 			}
 			continue
 		}
-		pt := paramType(ic.m, i)
+		pt := ic.m.ArgType(i)
 		var v reflect.Value
 		var err error
 		if k.kind == kindIface {
@@ -316,13 +316,13 @@ func (in *inLane) readReply() error {
 	case kindIface:
 		if q.reply == nil {
 			err = in.decodeGob(reflect.Value{})
-		} else if rv := reflect.ValueOf(q.reply); rv.Kind() != reflect.Pointer || rv.IsNil() {
+		} else if dst, perr := replyVar(q.reply); perr != nil {
 			in.decodeGob(reflect.Value{})
-			err = fmt.Errorf("reply must be a non-nil pointer, not %T", q.reply)
+			err = perr
 		} else {
 			var v reflect.Value
-			if v, err = in.decodeIface(rv.Elem().Type()); err == nil {
-				rv.Elem().Set(v)
+			if v, err = in.decodeIface(dst.Type()); err == nil {
+				dst.Set(v)
 			}
 		}
 		if err != nil {
@@ -335,14 +335,14 @@ func (in *inLane) readReply() error {
 	case kindGob:
 		if q.reply == nil {
 			err = in.decodeGob(reflect.Value{})
-		} else if rv := reflect.ValueOf(q.reply); rv.Kind() != reflect.Pointer || rv.IsNil() {
+		} else if dst, perr := replyVar(q.reply); perr != nil {
 			in.decodeGob(reflect.Value{})
-			err = fmt.Errorf("reply must be a non-nil pointer, not %T", q.reply)
+			err = perr
 		} else {
 			// gob leaves fields it does not send (zero values) alone:
 			// start from the zero value so the reply is exactly the result.
-			rv.Elem().SetZero()
-			err = in.decodeGob(rv)
+			dst.SetZero()
+			err = in.decodeGob(dst.Addr())
 		}
 		if err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) {
@@ -352,10 +352,10 @@ func (in *inLane) readReply() error {
 			replyErr = fmt.Errorf("%w: %v", ErrBadReply, err)
 		}
 	case kindNil:
-		replyErr = setReply(q.reply, reflect.Value{})
+		replyErr = SetReply(q.reply, reflect.Value{})
 	case kindRemote:
 		r := c.importRef(id)
-		if replyErr = setReply(q.reply, reflect.ValueOf(r)); replyErr != nil {
+		if replyErr = SetReply(q.reply, reflect.ValueOf(r)); replyErr != nil {
 			r.Release()
 		}
 	case kindLocal:
@@ -365,8 +365,8 @@ func (in *inLane) readReply() error {
 			break
 		}
 		v := reflect.ValueOf(obj.Value())
-		if replyErr = setReply(q.reply, v); replyErr != nil && isRefPtr(q.reply) {
-			replyErr = setReply(q.reply, reflect.ValueOf(&Ref{conn: c, id: id, local: obj}))
+		if replyErr = SetReply(q.reply, v); replyErr != nil && isRefPtr(q.reply) {
+			replyErr = SetReply(q.reply, reflect.ValueOf(&Ref{conn: c, id: id, local: obj}))
 		}
 	}
 	q.complete(replyErr)
@@ -376,27 +376,6 @@ func (in *inLane) readReply() error {
 func isRefPtr(reply any) bool {
 	_, ok := reply.(**Ref)
 	return ok
-}
-
-// setReply stores v (invalid: the zero value) in the pointer reply.
-func setReply(reply any, v reflect.Value) error {
-	if reply == nil {
-		return nil
-	}
-	rv := reflect.ValueOf(reply)
-	if rv.Kind() != reflect.Pointer || rv.IsNil() {
-		return fmt.Errorf("%w: reply must be a non-nil pointer, not %T", ErrBadReply, reply)
-	}
-	dst := rv.Elem()
-	if !v.IsValid() {
-		dst.SetZero()
-		return nil
-	}
-	if !v.Type().AssignableTo(dst.Type()) {
-		return fmt.Errorf("%w: a %s cannot be stored in %T", ErrBadReply, v.Type(), reply)
-	}
-	dst.Set(v)
-	return nil
 }
 
 // readError delivers a handler's error to the waiting caller.
@@ -453,9 +432,9 @@ func (in *inLane) readScalarReply(reqID uint64) error {
 	q := in.c.questions.take(reqID)
 	var t reflect.Type
 	var dst reflect.Value
+	var replyErr error
 	if q != nil && q.reply != nil {
-		if rv := reflect.ValueOf(q.reply); rv.Kind() == reflect.Pointer && !rv.IsNil() {
-			dst = rv.Elem()
+		if dst, replyErr = replyVar(q.reply); replyErr == nil {
 			t = dst.Type()
 		}
 	}
@@ -472,8 +451,8 @@ func (in *inLane) readScalarReply(reqID uint64) error {
 	switch {
 	case misfit != nil:
 		q.complete(fmt.Errorf("%w: %v", ErrBadReply, misfit))
-	case q.reply != nil && !dst.IsValid():
-		q.complete(fmt.Errorf("%w: reply must be a non-nil pointer, not %T", ErrBadReply, q.reply))
+	case replyErr != nil:
+		q.complete(fmt.Errorf("%w: %v", ErrBadReply, replyErr))
 	default:
 		if dst.IsValid() {
 			dst.Set(v)

@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"slices"
 	"sync"
@@ -244,4 +245,63 @@ type connKey struct{}
 func ConnFromContext(ctx context.Context) (*Conn, bool) {
 	c, ok := ctx.Value(connKey{}).(*Conn)
 	return c, ok
+}
+
+// setArg stores argument i (past the fixed parameters of a variadic method:
+// an element of the variadic slice).
+func (ic *incall) setArg(i int, v reflect.Value) {
+	if fixed := len(ic.m.Params) - 1; ic.m.Variadic && i >= fixed {
+		ic.rest[i-fixed] = v
+		return
+	}
+	ic.args[i] = v
+}
+
+// finishVariadic builds the variadic slice from the n arguments received.
+func (ic *incall) finishVariadic(n int) {
+	fixed := len(ic.m.Params) - 1
+	st := ic.m.Params[fixed]
+	s := reflect.MakeSlice(st, n-fixed, n-fixed)
+	for j := range n - fixed {
+		s.Index(j).Set(ic.rest[j])
+	}
+	ic.args[fixed] = s
+	ic.rest = nil
+}
+
+// serve runs a call's handler and answers it. The handler's slot is held
+// until its answer is handed to the transport (the caller then frees it), so
+// that Shutdown, waiting for idle, never cuts an answer.
+func (c *Conn) serve(ic *incall) {
+	res, err := ic.obj.Call(ic, ic.m, ic.args)
+	ic.stopTimer()
+	if ic.charge > 0 {
+		c.lanes.budget.releaseBytes(ic.charge)
+	}
+	c.answers.handlerDone(ic)
+	if ic.oneway {
+		if err != nil {
+			c.logHandlerError(ic, err)
+		}
+		return
+	}
+	if err != nil {
+		c.logHandlerError(ic, err)
+		c.sendError(ic.reqID, err)
+	} else {
+		c.sendReply(ic.reqID, resultInfo{hasResult: ic.m.Result != nil}, res)
+	}
+	c.answers.answering.Add(-1)
+}
+
+func (c *Conn) logHandlerError(ic *incall, err error) {
+	if IsExpected(err) {
+		return
+	}
+	var pe *registry.PanicError
+	if errors.As(err, &pe) {
+		c.log.Error("rpc: handler panicked", "method", ic.m.Name, "panic", pe.Value, "stack", string(pe.Stack))
+		return
+	}
+	c.log.Info("rpc: handler failed", "method", ic.m.Name, "err", err)
 }

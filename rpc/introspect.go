@@ -99,7 +99,8 @@ func describeType(t reflect.Type, depth int) TypeInfo {
 }
 
 // Lister is implemented by objects that can list their methods for
-// introspection: *registry.Object, *Service, *ProxyReference.
+// introspection: *registry.Object, and package distributed's Service and
+// ProxyReference.
 type Lister interface {
 	Methods() []*registry.Method
 }
@@ -109,8 +110,13 @@ type Lister interface {
 // default.
 func WithIntrospection(on bool) Option { return func(o *options) { o.introspection = on } }
 
-// describe returns the MethodInfo of ms.
-func describe(ms []*registry.Method) []MethodInfo {
+// Introspection reports whether the server was built WithIntrospection, so
+// a layer above it reveals method lists only when the server does.
+func (s *Server) Introspection() bool { return s.opts.introspection }
+
+// Describe returns the MethodInfo of each of ms, as IntrospectMethod
+// reports them.
+func Describe(ms []*registry.Method) []MethodInfo {
 	out := make([]MethodInfo, 0, len(ms))
 	for _, m := range ms {
 		mi := MethodInfo{Name: m.Name, Error: m.HasError(), Signature: m.String()}
@@ -160,7 +166,7 @@ func (c *Conn) introspect(obj *target) (*target, *registry.Method) {
 	}
 	return &target{Dispatcher: introspector{list: func() []MethodInfo {
 		if l, ok := obj.Dispatcher.(Lister); ok {
-			return describe(l.Methods())
+			return Describe(l.Methods())
 		}
 		return nil
 	}}, val: obj.val}, introspectorMethod

@@ -51,7 +51,7 @@ func TestAnswersAfterCallerGoAway(t *testing.T) {
 		err := sc.Root().Call(ctx, "wait", &s)
 		res <- result{s, err}
 	}()
-	for client.Stats().RunningHandlers == 0 {
+	for client.Stats().Handlers == 0 {
 		time.Sleep(time.Millisecond)
 	}
 	// The caller goes away with its call in flight, as Shutdown does.

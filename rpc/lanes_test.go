@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
 	"github.com/fireflyrpc/firefly/transport"
 )
@@ -20,10 +21,10 @@ import (
 // A violation of the rpc protocol (part 2 of docs/PROTOCOL.md) reaches the
 // peer as one GOAWAY with the code PROTOCOL_ERROR and the reason.
 func TestRPCViolationIsProtocolError(t *testing.T) {
-	var log logBuf
-	_, addr := secServe(t, &secRoot{}, rpc.WithLogger(log.logger()))
+	var log testutil.LogBuf
+	_, addr := secServe(t, &secRoot{}, rpc.WithLogger(log.Logger()))
 	p := dialRaw(t, addr, nil)
-	st, err := p.lane(secCtx(t))
+	st, err := p.lane(testutil.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func TestReceiveLaneLimit(t *testing.T) {
 	}
 
 	// A well-behaved peer with more lanes of its own uses the server's 8.
-	conn, err := rpc.Dial(secCtx(t), "tcp", addr, rpc.WithMaxLanes(64))
+	conn, err := rpc.Dial(testutil.Context(t), "tcp", addr, rpc.WithMaxLanes(64))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestReceiveLaneLimit(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- conn.Root().Call(secCtx(t), "sleep", nil, 20)
+			errs <- conn.Root().Call(testutil.Context(t), "sleep", nil, 20)
 		}()
 	}
 	wg.Wait()
@@ -144,7 +145,7 @@ func TestShutdownWithCallInFlight(t *testing.T) {
 	for run := range 20 {
 		root := &holdRoot{started: make(chan struct{}, 1), release: make(chan struct{})}
 		srv, conn := pair(t, root, nil)
-		ctx := testCtx(t)
+		ctx := testutil.Context(t)
 		done := make(chan error, 1)
 		go func() {
 			var s string
@@ -162,7 +163,7 @@ func TestShutdownWithCallInFlight(t *testing.T) {
 			<-root.started // the handler runs when Shutdown begins
 		} else {
 			// The call may still be on its way when Shutdown begins.
-			eventually(t, "the call to leave", func() bool { return conn.Stats().PendingCalls == 1 || len(done) > 0 })
+			testutil.Eventually(t, "the call to leave", func() bool { return conn.Stats().PendingCalls == 1 || len(done) > 0 })
 		}
 		sctx, cancel := context.WithTimeout(ctx, 8*time.Second)
 		err := srv.Shutdown(sctx)
@@ -190,7 +191,7 @@ func TestAnswerBudgetBoundsMemory(t *testing.T) {
 	const budget = 16 << 20
 	srv, addr := secServe(t, echoRoot{}, rpc.WithMaxLanes(16), rpc.WithMaxMessageSize(2<<20), rpc.WithAnswerBudget(budget))
 	p := dialRaw(t, addr, nil)
-	ctx := secCtx(t)
+	ctx := testutil.Context(t)
 	payload := make([]byte, 1<<20)
 	arg := append([]byte{5, 6}, binary.AppendUvarint(nil, uint64(len(payload)))...)
 	head := func(id uint64) []byte {
@@ -233,16 +234,16 @@ func TestAnswerBudgetBoundsMemory(t *testing.T) {
 		}()
 	}
 	var sc *rpc.Conn
-	eventually(t, "the server's connection", func() bool {
+	testutil.Eventually(t, "the server's connection", func() bool {
 		for _, c := range srv.Conns() {
-			if c.Stats().RunningHandlers > 0 {
+			if c.Stats().Handlers > 0 {
 				sc = c
 			}
 		}
 		return sc != nil
 	})
 	time.Sleep(time.Second) // let whatever would pile up pile up
-	running := sc.Stats().RunningHandlers
+	running := sc.Stats().Handlers
 	runtime.GC()
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
@@ -305,7 +306,7 @@ func TestAnswerBudgetCountsOneWayCalls(t *testing.T) {
 	root := &takeBlockRoot{release: make(chan struct{})}
 	_, addr := secServe(t, root, rpc.WithMaxMessageSize(1<<20+64), rpc.WithAnswerBudget(budget))
 	p := dialRaw(t, addr, nil)
-	ctx := secCtx(t)
+	ctx := testutil.Context(t)
 	payload := make([]byte, 1<<20)
 	arg := append([]byte{5, 6}, binary.AppendUvarint(nil, uint64(len(payload)))...)
 	m := msg(1, []byte{1}, uv(0), uv(0), str("take"), uv(1), arg)
@@ -326,11 +327,11 @@ func TestAnswerBudgetCountsOneWayCalls(t *testing.T) {
 			}
 		}()
 	}
-	eventually(t, "handlers to start", func() bool { return root.calls.Load() >= 7 })
+	testutil.Eventually(t, "handlers to start", func() bool { return root.calls.Load() >= 7 })
 	time.Sleep(500 * time.Millisecond) // let whatever would pile up pile up
 	if n := root.calls.Load(); n > 7 {
 		t.Errorf("%d one-way handlers hold their calls, want at most 7 (the budget)", n)
 	}
 	close(root.release)
-	eventually(t, "every call to run", func() bool { return root.calls.Load() == 32 })
+	testutil.Eventually(t, "every call to run", func() bool { return root.calls.Load() == 32 })
 }

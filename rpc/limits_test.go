@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
 	"github.com/fireflyrpc/firefly/transport"
 )
@@ -17,9 +18,9 @@ func TestIdleTimeout(t *testing.T) {
 	// Generous, so that a loaded machine's pauses between the calls below
 	// stay well inside it.
 	const idle = 600 * time.Millisecond
-	var log logBuf
-	srv, addr := secServe(t, &secRoot{}, rpc.WithIdleTimeout(idle), rpc.WithLogger(log.logger()))
-	ctx := secCtx(t)
+	var log testutil.LogBuf
+	srv, addr := secServe(t, &secRoot{}, rpc.WithIdleTimeout(idle), rpc.WithLogger(log.Logger()))
+	ctx := testutil.Context(t)
 
 	// Calls every idle/6 keep the connection; so does a call that runs for
 	// 3 idle periods with nothing else on the wire.
@@ -59,7 +60,7 @@ func TestIdleTimeout(t *testing.T) {
 	if err := c.Err(); !errors.Is(err, rpc.ErrConnectionLost) {
 		t.Errorf("client side: %v, want ErrConnectionLost", err)
 	}
-	log.waitFor(t, "closing idle connection")
+	log.WaitFor(t, "closing idle connection")
 	t.Logf("client saw: %v", c.Err())
 
 	// Keepalive pings are not calls.
@@ -124,9 +125,9 @@ func heapPeak(stop <-chan struct{}) (peak <-chan uint64, base uint64) {
 func TestSlowReaderMemoryBounded(t *testing.T) {
 	const limit = 48 << 20
 	const handlers = 16
-	var log logBuf
-	srv, addr := secServe(t, &blobRoot{blob: make([]byte, 1<<20)}, rpc.WithMaxHandlers(handlers), rpc.WithLogger(log.logger()))
-	ctx := secCtx(t)
+	var log testutil.LogBuf
+	srv, addr := secServe(t, &blobRoot{blob: make([]byte, 1<<20)}, rpc.WithMaxHandlers(handlers), rpc.WithLogger(log.Logger()))
+	ctx := testutil.Context(t)
 	small := transport.DefaultConfig()
 	small.InitialWindow = 64 << 10
 	nc, err := net.Dial("tcp", addr)
@@ -150,9 +151,9 @@ func TestSlowReaderMemoryBounded(t *testing.T) {
 	for i := range handlers {
 		st.Write(callMsg(uint64(i+1), 0, "big"))
 	}
-	waitCond(t, "the handlers to be stuck", func() bool {
+	testutil.Eventually(t, "the handlers to be stuck", func() bool {
 		cs := srv.Conns()
-		return len(cs) == 1 && cs[0].Stats().RunningHandlers == handlers
+		return len(cs) == 1 && cs[0].Stats().Handlers == handlers
 	})
 	time.Sleep(100 * time.Millisecond)
 	runtime.GC()
@@ -178,7 +179,7 @@ func TestSlowReaderMemoryBounded(t *testing.T) {
 	if stuck > limit || p > limit {
 		t.Errorf("heap rose by %d MiB (peak %d MiB), limit %d MiB", stuck>>20, p>>20, limit>>20)
 	}
-	log.waitFor(t, "control queue full")
+	log.WaitFor(t, "control queue full")
 	mustEcho(t, addr)
 }
 
@@ -204,7 +205,7 @@ func TestStalledPeerMemoryBounded(t *testing.T) {
 			sessions <- s
 		}
 	}()
-	ctx := secCtx(t)
+	ctx := testutil.Context(t)
 	c, err := rpc.Dial(ctx, "tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -254,8 +255,8 @@ func TestMaxHandshakes(t *testing.T) {
 	if _, err := rpc.NewServer(nil, rpc.WithMaxHandshakes(0)); err == nil {
 		t.Fatal("WithMaxHandshakes(0) was accepted")
 	}
-	var log logBuf
-	_, addr := secServe(t, &secRoot{}, rpc.WithMaxHandshakes(2), rpc.WithLogger(log.logger()))
+	var log testutil.LogBuf
+	_, addr := secServe(t, &secRoot{}, rpc.WithMaxHandshakes(2), rpc.WithLogger(log.Logger()))
 	var silent []net.Conn
 	for range 2 {
 		nc, err := net.Dial("tcp", addr)
@@ -265,9 +266,9 @@ func TestMaxHandshakes(t *testing.T) {
 		defer nc.Close()
 		silent = append(silent, nc)
 	}
-	log.waitFor(t, "handshake limit reached")
+	log.WaitFor(t, "handshake limit reached")
 
-	ctx, cancel := context.WithTimeout(secCtx(t), 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(testutil.Context(t), 300*time.Millisecond)
 	defer cancel()
 	if c, err := rpc.Dial(ctx, "tcp", addr); err == nil {
 		c.Close()
@@ -275,13 +276,13 @@ func TestMaxHandshakes(t *testing.T) {
 	}
 
 	silent[0].Close()
-	c, err := rpc.Dial(secCtx(t), "tcp", addr)
+	c, err := rpc.Dial(testutil.Context(t), "tcp", addr)
 	if err != nil {
 		t.Fatalf("dial after a slot was freed: %v", err)
 	}
 	defer c.Close()
 	var n int
-	if err := c.Root().Call(secCtx(t), "echo", &n, 7); err != nil || n != 7 {
+	if err := c.Root().Call(testutil.Context(t), "echo", &n, 7); err != nil || n != 7 {
 		t.Fatalf("echo = %d, %v", n, err)
 	}
 }

@@ -16,7 +16,7 @@ type metrics struct {
 	bytesOut   atomic.Uint64
 }
 
-// errorKinds names the error codes in Stats.
+// errorKinds names the error codes in Stats.Errors.
 var errorKinds = [codeLimit]string{
 	codeNone:              "handler",
 	codeConnectionLost:    "connection_lost",
@@ -37,23 +37,26 @@ var errorKinds = [codeLimit]string{
 	codeDeadlineExceeded:  "deadline_exceeded",
 }
 
-// Totals are counters summed over connections: a Server's over every
-// connection it served, a dialled Conn's over itself.
-type Totals struct {
-	Conns      int               // connections open now
-	ConnsTotal uint64            // connections opened since start
-	CallsIn    uint64            // calls received (answered, refused or one-way)
-	CallsOut   uint64            // calls made
-	Errors     map[string]uint64 // error answers sent, by kind ("handler" for the handlers' own errors, "panic", "no_such_method", ...)
-	BytesIn    uint64            // transport bytes read, frame headers included
-	BytesOut   uint64            // transport bytes written, frame headers included
-	Exports    int               // local objects the peers hold references to, now
-	Handlers   int               // handlers running now
+// Stats are a broker's counters at one moment, as Server.Stats sums them
+// over a server's connections and Conn.Stats reports them for one
+// connection.
+type Stats struct {
+	Conns        int               // connections open now
+	ConnsTotal   uint64            // connections opened since start
+	CallsIn      uint64            // calls received (answered, refused or one-way)
+	CallsOut     uint64            // calls made
+	Errors       map[string]uint64 // error answers sent, by kind ("handler" for the handlers' own errors, "panic", "no_such_method", ...)
+	BytesIn      uint64            // transport bytes read, frame headers included
+	BytesOut     uint64            // transport bytes written, frame headers included
+	PendingCalls int               // outgoing calls waiting for an answer, now
+	Handlers     int               // handlers running now
+	Exports      int               // local objects the peers hold references to, now
+	Imports      int               // live references to the peers' objects, now
 }
 
 // totals adds up m and the live connections cs.
-func (m *metrics) totals(cs []*Conn) Totals {
-	t := Totals{
+func (m *metrics) totals(cs []*Conn) Stats {
+	t := Stats{
 		Conns:      int(m.conns.Load()),
 		ConnsTotal: m.connsTotal.Load(),
 		CallsIn:    m.callsIn.Load(),
@@ -73,12 +76,17 @@ func (m *metrics) totals(cs []*Conn) Totals {
 		t.BytesOut += st.BytesOut
 		t.Exports += c.exports.len()
 		t.Handlers += int(c.answers.running.Load())
+		t.PendingCalls += c.questions.waiting()
+		t.Imports += c.imports.len()
 	}
 	return t
 }
 
-// Totals returns the connection's own counters.
-func (c *Conn) Totals() Totals {
+// Stats returns the connection's counters: its traffic, calls waiting,
+// handlers running and references, and the call, error and connection
+// counters of the broker it belongs to (its own when dialled, its server's
+// when served).
+func (c *Conn) Stats() Stats {
 	select {
 	case <-c.done:
 		return c.opts.metrics.totals(nil)
@@ -88,4 +96,4 @@ func (c *Conn) Totals() Totals {
 }
 
 // Stats returns the server's counters, summed over its connections.
-func (s *Server) Stats() Totals { return s.opts.metrics.totals(s.Conns()) }
+func (s *Server) Stats() Stats { return s.opts.metrics.totals(s.Conns()) }

@@ -198,3 +198,14 @@ func WithStackTraces(on bool) Option { return func(o *options) { o.stackTraces =
 // WithOnConnect calls f with each new connection once it is ready, before
 // any call on it is served.
 func WithOnConnect(f func(*Conn)) Option { return func(o *options) { o.onConnect = f } }
+
+// check validates the options of a side before any connection is made.
+func (o *options) check(client bool) error {
+	if o.idleTimeout < 0 {
+		return fmt.Errorf("rpc: WithIdleTimeout: negative duration %v", o.idleTimeout)
+	}
+	if o.maxHandshakes < 1 {
+		return fmt.Errorf("rpc: WithMaxHandshakes: %d, want at least 1", o.maxHandshakes)
+	}
+	return o.checkAuth(client)
+}

@@ -372,7 +372,7 @@ func (c *Conn) appendError(l *outLane, reqID uint64, err error) {
 	switch {
 	case errors.As(err, &ee):
 		expected = 1
-	case asPanic(err, &pe):
+	case errors.As(err, &pe):
 		code = codePanic
 		typ = "panic"
 		msg = fmt.Sprintf("%v: %v", ErrPanic, pe.Value)

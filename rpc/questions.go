@@ -33,6 +33,29 @@ func (c *Call) finish() {
 	}
 }
 
+// Complete sets the call's Error to err (nil: success) and sends the call
+// on Done without waiting, as Ref.Go's calls complete: when Done has no room
+// left, the completion is dropped (and logged for calls a Ref made).
+func (c *Call) Complete(err error) {
+	c.Error = err
+	c.finish()
+}
+
+// NewCall returns a Call of method, not yet completed, as Ref.Go starts one:
+// its Done is done, or a new channel with room for one when done is nil. An
+// unbuffered done panics, since completing the Call must not block. A layer
+// whose asynchronous calls may complete before they reach a Ref (package
+// distributed's Node.GoRemote) makes its Calls with it and completes them
+// with Complete.
+func NewCall(method string, reply any, done chan *Call, args ...any) *Call {
+	if done == nil {
+		done = make(chan *Call, 1)
+	} else if cap(done) == 0 {
+		panic("rpc: done channel is unbuffered")
+	}
+	return &Call{Method: method, Args: args, Reply: reply, Done: done}
+}
+
 // question is an outgoing call waiting for its answer (go-capnp's name).
 // Exactly one party takes it out of the table: the parser of the lane that
 // got the answer, the caller giving up, or the connection's close. That

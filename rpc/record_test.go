@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
 )
 
@@ -52,7 +53,7 @@ func (recRoot) RemotePtr(p *RecA) (int, error) {
 
 func TestRecords(t *testing.T) {
 	_, conn := pair(t, recRoot{}, nil)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	root := conn.Root()
 
 	in := RecA{X: -3, Y: 1 << 40, Name: "firefly", On: true, F: -2.5, U: 65535}

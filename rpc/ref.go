@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"sync/atomic"
 
 	"github.com/fireflyrpc/firefly/registry"
@@ -96,12 +95,7 @@ func (r *Ref) Call(ctx context.Context, method string, reply any, args ...any) e
 // (bounded by ctx) while the peer already runs as many of this side's calls
 // as it allows, and for a free lane.
 func (r *Ref) Go(ctx context.Context, method string, reply any, done chan *Call, args ...any) *Call {
-	if done == nil {
-		done = make(chan *Call, 1)
-	} else if cap(done) == 0 {
-		panic("rpc: done channel is unbuffered")
-	}
-	call := &Call{Method: method, Args: args, Reply: reply, Done: done}
+	call := NewCall(method, reply, done, args...)
 	if r.remote != nil {
 		return r.goRemote(ctx, call)
 	}
@@ -181,7 +175,7 @@ func (r *Ref) callLocal(ctx context.Context, method string, reply any, args []an
 	if m == nil {
 		return fmt.Errorf("%w: %s", ErrNoSuchMethod, method)
 	}
-	in, err := localArgs(m, args)
+	in, err := LocalArgs(m, args)
 	if err != nil {
 		return err
 	}
@@ -193,57 +187,8 @@ func (r *Ref) callLocal(ctx context.Context, method string, reply any, args []an
 		}
 		return err
 	}
-	if reply == nil || !res.IsValid() {
+	if !res.IsValid() {
 		return nil
 	}
-	rv := reflect.ValueOf(reply)
-	if rv.Kind() != reflect.Pointer || rv.IsNil() || !res.Type().AssignableTo(rv.Elem().Type()) {
-		return fmt.Errorf("%w: %s result cannot be stored in %T", ErrBadReply, res.Type(), reply)
-	}
-	rv.Elem().Set(res)
-	return nil
-}
-
-// localArgs converts Go arguments into a method's parameters for a local call.
-func localArgs(m *registry.Method, args []any) ([]reflect.Value, error) {
-	n := len(m.Params)
-	if (!m.Variadic && len(args) != n) || (m.Variadic && len(args) < n-1) {
-		return nil, fmt.Errorf("%w: %s takes %d arguments, got %d", ErrBadArguments, m.Name, n, len(args))
-	}
-	in := make([]reflect.Value, n)
-	var rest reflect.Value
-	if m.Variadic {
-		rest = reflect.MakeSlice(m.Params[n-1], 0, len(args)-(n-1))
-	}
-	for i, a := range args {
-		pt := paramType(m, i)
-		var v reflect.Value
-		if a == nil {
-			v = reflect.Zero(pt)
-		} else {
-			v = reflect.ValueOf(a)
-			if !v.Type().AssignableTo(pt) {
-				return nil, fmt.Errorf("%w: argument %d of %s: %s is not %s", ErrBadArguments, i+1, m.Name, v.Type(), pt)
-			}
-		}
-		if m.Variadic && i >= n-1 {
-			rest = reflect.Append(rest, v)
-		} else {
-			in[i] = v
-		}
-	}
-	if m.Variadic {
-		in[n-1] = rest
-	}
-	return in, nil
-}
-
-// paramType is the type argument i decodes into: the parameter's type, or
-// the variadic slice's element type for arguments past the fixed ones.
-func paramType(m *registry.Method, i int) reflect.Type {
-	n := len(m.Params)
-	if m.Variadic && i >= n-1 {
-		return m.Params[n-1].Elem()
-	}
-	return m.Params[i]
+	return SetReply(reply, res)
 }

@@ -8,13 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
 )
 
 func TestTwiceSentObjectHasOneIdentity(t *testing.T) {
 	calc := newCalc()
 	_, conn := pair(t, calc, nil)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	two := newTwo()
 	var same bool
 	if err := conn.Root().Call(ctx, "keep", &same, two); err != nil || same {
@@ -30,7 +31,7 @@ func TestTwiceSentObjectHasOneIdentity(t *testing.T) {
 
 func TestReferenceComesHome(t *testing.T) {
 	_, conn := pair(t, newCalc(), nil)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	two := newTwo()
 	// As a result: the server returns the *Ref it got; the client gets its
 	// own object back.
@@ -62,7 +63,7 @@ func TestReferenceComesHome(t *testing.T) {
 
 func TestReferenceReturnedAsResult(t *testing.T) {
 	_, conn := pair(t, newCalc(), nil)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	var counter *rpc.Ref
 	if err := conn.Root().Call(ctx, "newCounter", &counter, 10); err != nil {
 		t.Fatal(err)
@@ -78,7 +79,7 @@ func TestReferenceReturnedAsResult(t *testing.T) {
 func TestRelease(t *testing.T) {
 	calc := newCalc()
 	_, conn := pair(t, calc, nil)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	two := newTwo()
 	for range 3 { // three transmissions of the same object
 		if err := conn.Root().Call(ctx, "keep", nil, two); err != nil {
@@ -95,12 +96,12 @@ func TestRelease(t *testing.T) {
 	if err := conn.Root().Call(ctx, "releaseKept", nil); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the export to be dropped", func() bool { return conn.Stats().Exports == 0 })
+	testutil.Eventually(t, "the export to be dropped", func() bool { return conn.Stats().Exports == 0 })
 }
 
 func TestReleasedRefFails(t *testing.T) {
 	_, conn := pair(t, newCalc(), nil)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	var counter *rpc.Ref
 	if err := conn.Root().Call(ctx, "newCounter", &counter, 0); err != nil {
 		t.Fatal(err)
@@ -124,7 +125,7 @@ func TestGCReleasesUnreachableRef(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc := serverConn(t, srv)
-	eventually(t, "the handler to end", func() bool { return sc.Stats().RunningHandlers == 0 })
+	testutil.Eventually(t, "the handler to end", func() bool { return sc.Stats().Handlers == 0 })
 	// One collection finds the *Ref unreachable and queues its cleanup; the
 	// release then only has to cross the connection. The wait is a hang
 	// guard, with no further collection.
@@ -141,7 +142,7 @@ func TestGCReleasesUnreachableRef(t *testing.T) {
 
 func TestPassingLastReferenceToItsOwnCall(t *testing.T) {
 	_, conn := pair(t, newCalc(), nil)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	var counter *rpc.Ref
 	if err := conn.Root().Call(ctx, "newCounter", &counter, 0); err != nil {
 		t.Fatal(err)
@@ -171,12 +172,12 @@ type Holder struct {
 
 func TestNestedReferenceRefused(t *testing.T) {
 	_, conn := pair(t, newCalc(), nil)
-	err := conn.Root().Call(testCtx(t), "isNil", nil, &Holder{Name: "x", Two: newTwo()})
+	err := conn.Root().Call(testutil.Context(t), "isNil", nil, &Holder{Name: "x", Two: newTwo()})
 	if err == nil || !strings.Contains(err.Error(), "top-level") {
 		t.Fatalf("nested referenceable = %v, want a clear refusal", err)
 	}
 	var sum int
-	if err := conn.Root().Call(testCtx(t), "add", &sum, Args{1, 2}); err != nil || sum != 3 {
+	if err := conn.Root().Call(testutil.Context(t), "add", &sum, Args{1, 2}); err != nil || sum != 3 {
 		t.Fatalf("add after refusal = %d, %v", sum, err)
 	}
 }
@@ -198,7 +199,7 @@ func (*Panicky) RemoteBoom() { panic("boom") }
 
 func TestLocalRefPanicMatchesErrPanic(t *testing.T) {
 	_, conn := pair(t, newCalc(), nil)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	var back *rpc.Ref
 	if err := conn.Root().Call(ctx, "echo", &back, &Panicky{}); err != nil {
 		t.Fatal(err)
@@ -210,7 +211,7 @@ func TestLocalRefPanicMatchesErrPanic(t *testing.T) {
 
 func TestExportLimitViolationsCloseTheConnection(t *testing.T) {
 	_, conn := pair(t, newCalc(), []rpc.Option{rpc.WithMaxExports(2)})
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	for range 2 {
 		var r *rpc.Ref
 		if err := conn.Root().Call(ctx, "newCounter", &r, 0); err != nil {

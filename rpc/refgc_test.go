@@ -7,6 +7,7 @@ import (
 	"time"
 	"weak"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
 )
 
@@ -37,7 +38,7 @@ func TestReceivedRefUnreachableAfterHandler(t *testing.T) {
 		}
 		wp := <-k.got
 		sc := serverConn(t, srv)
-		eventually(t, "the handler to end", func() bool { return sc.Stats().RunningHandlers == 0 })
+		testutil.Eventually(t, "the handler to end", func() bool { return sc.Stats().Handlers == 0 })
 		runtime.GC()
 		if wp.Value() != nil {
 			t.Errorf("deadline %v: the received *Ref is still reachable after its handler returned and a GC", withDeadline)

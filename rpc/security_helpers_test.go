@@ -2,25 +2,18 @@ package rpc_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/binary"
 	"fmt"
 	"io"
-	"log/slog"
-	"math/big"
 	"net"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
 	"github.com/fireflyrpc/firefly/transport"
 )
@@ -52,66 +45,6 @@ func (*secRoot) RemoteSleep(ctx context.Context, ms int) error {
 	}
 }
 
-// logBuf collects a logger's output for the tests to read.
-type logBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// logger returns a logger writing everything, debug included, to l.
-func (l *logBuf) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// mark returns the log's length, for waitForSince.
-func (l *logBuf) mark() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Len()
-}
-
-// waitFor waits until the log contains every one of subs.
-func (l *logBuf) waitFor(t testing.TB, subs ...string) {
-	t.Helper()
-	l.waitForSince(t, 0, subs...)
-}
-
-// waitForSince waits until the log written after mark contains every one of
-// subs.
-func (l *logBuf) waitForSince(t testing.TB, mark int, subs ...string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s := l.String()[mark:]
-		missing := ""
-		for _, sub := range subs {
-			if !strings.Contains(s, sub) {
-				missing = sub
-				break
-			}
-		}
-		if missing == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("log never said %q; it holds:\n%s", missing, s)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // secServe serves a new server with root on loopback and returns it and its
 // address; both are closed when the test ends.
 func secServe(t testing.TB, root any, opts ...rpc.Option) (*rpc.Server, string) {
@@ -136,17 +69,10 @@ func secServe(t testing.TB, root any, opts ...rpc.Option) (*rpc.Server, string) 
 	return srv, ln.Addr().String()
 }
 
-// secCtx returns a context that ends with the test or after 20 s.
-func secCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // mustEcho checks that a well-behaved client is served at addr.
 func mustEcho(t testing.TB, addr string, opts ...rpc.Option) {
 	t.Helper()
-	ctx := secCtx(t)
+	ctx := testutil.Context(t)
 	c, err := rpc.Dial(ctx, "tcp", addr, opts...)
 	if err != nil {
 		t.Fatalf("a well-behaved client cannot connect: %v", err)
@@ -167,49 +93,8 @@ type testPKI struct {
 
 func newTestPKI(t testing.TB) *testPKI {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	leaf := func(serial int64, cn string, usage x509.ExtKeyUsage, ips []net.IP) tls.Certificate {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial),
-			Subject:      pkix.Name{CommonName: cn},
-			NotBefore:    time.Now().Add(-time.Hour),
-			NotAfter:     time.Now().Add(time.Hour),
-			KeyUsage:     x509.KeyUsageDigitalSignature,
-			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-			IPAddresses:  ips,
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-	}
-	p := &testPKI{pool: x509.NewCertPool()}
-	p.pool.AddCert(ca)
-	p.server = leaf(2, "server", x509.ExtKeyUsageServerAuth, []net.IP{net.IPv4(127, 0, 0, 1)})
-	p.client = leaf(3, "node-a", x509.ExtKeyUsageClientAuth, nil)
-	return p
+	ca := testutil.NewPKI(t)
+	return &testPKI{pool: ca.Pool(), server: ca.Leaf(t, "server"), client: ca.Leaf(t, "node-a")}
 }
 
 // serverConfig requires and verifies client certificates.
@@ -269,7 +154,7 @@ func dialRaw(t testing.TB, addr string, cfg *transport.Config) *rawPeer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := newRawPeer(secCtx(t), nc, cfg)
+	p, err := newRawPeer(testutil.Context(t), nc, cfg)
 	if err != nil {
 		t.Fatalf("transport handshake: %v", err)
 	}

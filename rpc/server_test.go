@@ -9,26 +9,27 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
 	"github.com/fireflyrpc/firefly/transport"
 )
 
 func TestNoRoot(t *testing.T) {
 	_, conn := pair(t, nil, nil)
-	if err := conn.Root().Call(testCtx(t), "add", nil); !errors.Is(err, rpc.ErrNoSuchObject) {
+	if err := conn.Root().Call(testutil.Context(t), "add", nil); !errors.Is(err, rpc.ErrNoSuchObject) {
 		t.Fatalf("call on a missing root = %v, want ErrNoSuchObject", err)
 	}
 }
 
 func TestGoroutinesBackToBaseline(t *testing.T) {
-	base := settledGoroutines()
+	base := testutil.Settled()
 	func() {
 		srv, err := rpc.NewServer(newCalc())
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, conn := pairWith(t, srv)
-		ctx := testCtx(t)
+		ctx := testutil.Context(t)
 		two := newTwo()
 		for i := range 20 {
 			if err := conn.Root().Call(ctx, "callBack", nil, two, i); err != nil {
@@ -39,7 +40,7 @@ func TestGoroutinesBackToBaseline(t *testing.T) {
 		conn.Close()
 		srv.Close()
 	}()
-	if n := settledGoroutines(); n > base {
+	if n := testutil.Settled(); n > base {
 		buf := make([]byte, 1<<16)
 		t.Fatalf("goroutines: %d before, %d after Close\n%s", base, n, buf[:runtime.Stack(buf, true)])
 	}
@@ -48,7 +49,7 @@ func TestGoroutinesBackToBaseline(t *testing.T) {
 func TestShutdownLetsRunningCallsFinish(t *testing.T) {
 	calc := newCalc()
 	srv, conn := pair(t, calc, nil)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	errc := make(chan error, 1)
 	go func() { errc <- conn.Root().Call(ctx, "block", nil) }()
 	<-calc.started
@@ -57,7 +58,7 @@ func TestShutdownLetsRunningCallsFinish(t *testing.T) {
 	// New calls are refused with a clear error while the old one runs. (A
 	// call that races the GOAWAY on a lane the server never accepted is only
 	// failed when the server closes; the short timeout moves past it.)
-	eventually(t, "new calls to be refused", func() bool {
+	testutil.Eventually(t, "new calls to be refused", func() bool {
 		actx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		defer cancel()
 		return errors.Is(conn.Root().Call(actx, "add", nil, Args{1, 2}), rpc.ErrShutdown)
@@ -81,7 +82,7 @@ func TestShutdownDeadline(t *testing.T) {
 	srv, conn := pair(t, calc, nil)
 	defer close(calc.release)
 	errc := make(chan error, 1)
-	go func() { errc <- conn.Root().Call(testCtx(t), "block", nil) }()
+	go func() { errc <- conn.Root().Call(testutil.Context(t), "block", nil) }()
 	<-calc.started
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -95,7 +96,7 @@ func TestShutdownDeadline(t *testing.T) {
 
 func TestIntrospection(t *testing.T) {
 	_, conn := pair(t, newCalc(), []rpc.Option{rpc.WithIntrospection(true)})
-	ms, err := conn.Root().Methods(testCtx(t))
+	ms, err := conn.Root().Methods(testutil.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,14 +122,14 @@ func TestIntrospection(t *testing.T) {
 
 func TestIntrospectionOffByDefault(t *testing.T) {
 	_, conn := pair(t, newCalc(), nil)
-	if _, err := conn.Root().Methods(testCtx(t)); !errors.Is(err, rpc.ErrNoSuchMethod) {
+	if _, err := conn.Root().Methods(testutil.Context(t)); !errors.Is(err, rpc.ErrNoSuchMethod) {
 		t.Fatalf("introspection without the option = %v, want ErrNoSuchMethod", err)
 	}
 }
 
 func TestServerStats(t *testing.T) {
 	srv, conn := pair(t, newCalc(), nil)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	for range 3 {
 		if err := conn.Root().Call(ctx, "add", nil, Args{1, 2}); err != nil {
 			t.Fatal(err)
@@ -153,12 +154,12 @@ func TestServerStats(t *testing.T) {
 	if st.BytesIn == 0 || st.BytesOut == 0 {
 		t.Fatalf("no traffic counted: %+v", st)
 	}
-	ct := conn.Totals()
+	ct := conn.Stats()
 	if ct.CallsOut != 7 || ct.Exports != 1 || ct.BytesOut < st.BytesIn {
 		t.Fatalf("client totals %+v (server read %d bytes)", ct, st.BytesIn)
 	}
 	conn.Close()
-	eventually(t, "the server to count the connection closed", func() bool { return srv.Stats().Conns == 0 })
+	testutil.Eventually(t, "the server to count the connection closed", func() bool { return srv.Stats().Conns == 0 })
 }
 
 func TestCallStuckWritingHonoursItsContext(t *testing.T) {
@@ -189,12 +190,12 @@ func TestCallStuckWritingHonoursItsContext(t *testing.T) {
 			}
 		}
 	}()
-	conn, err := rpc.Dial(testCtx(t), "tcp", ln.Addr().String())
+	conn, err := rpc.Dial(testutil.Context(t), "tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	ctx, cancel := context.WithTimeout(testCtx(t), 200*time.Millisecond)
+	ctx, cancel := context.WithTimeout(testutil.Context(t), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
 	err = conn.Root().Call(ctx, "echo", nil, make([]byte, 8<<20))
@@ -210,12 +211,12 @@ func TestCallStuckWritingHonoursItsContext(t *testing.T) {
 func TestIdleWorkersAreLetGo(t *testing.T) {
 	calc := newCalc()
 	_, conn := pair(t, calc, nil)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	var sum int
 	if err := conn.Root().Call(ctx, "add", &sum, Args{1, 2}); err != nil {
 		t.Fatal(err)
 	}
-	before := settledGoroutines()
+	before := testutil.Settled()
 	const burst = 20
 	var wg sync.WaitGroup
 	for range burst {

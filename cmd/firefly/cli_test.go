@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fireflyrpc/firefly/internal/testutil"
 )
 
 // runBin runs the binary and returns its stdout, stderr and exit code.
@@ -69,7 +71,7 @@ func TestCallTargetsOfACluster(t *testing.T) {
 	if err := os.WriteFile(secret, []byte("a-long-random-cluster-secret-0123456789\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := freePorts(t, 4)
+	p := testutil.FreePorts(t, 4)
 	cfgPath := filepath.Join(dir, "cluster.json")
 	cfg := fmt.Sprintf(`{
   "master": {"roothost": "127.0.0.1", "rootport": %d, "webport": %d},

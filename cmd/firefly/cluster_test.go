@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc/cluster"
 )
 
@@ -28,7 +29,7 @@ func TestClusterProcesses(t *testing.T) {
 	}
 	began := time.Now()
 	bin := buildBinary(t)
-	pp := freePorts(t, 4)
+	pp := testutil.FreePorts(t, 4)
 	p := ports{masterRoot: pp[0], masterWeb: pp[1], gateRoot: pp[2], netPort: pp[3]}
 	cfgPath := writeConfig(t, "127.0.0.1", p)
 	netAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p.netPort))
@@ -151,7 +152,7 @@ func TestLauncher(t *testing.T) {
 		t.Skip("builds the binary and runs a cluster")
 	}
 	bin := buildBinary(t)
-	pp := freePorts(t, 4)
+	pp := testutil.FreePorts(t, 4)
 	cfgPath := writeConfig(t, "127.0.0.1", ports{pp[0], pp[1], pp[2], pp[3]})
 	l := startProc(t, "launcher", bin, "-config", cfgPath)
 	l.waitFor(t, "[net   ] net -> gate -> game1 -> gate -> net: game1 welcomes alice", 15*time.Second)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fireflyrpc/firefly/rpc"
 	"github.com/fireflyrpc/firefly/rpc/cluster"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
 
 // dialFlags are the flags of the subcommands that dial a server (call,
@@ -83,7 +84,7 @@ func (d *dialFlags) open(ctx context.Context, service bool) (*target, error) {
 		}
 		return &target{ref: conn.Root(), close: func() { conn.Close() }}, nil
 	}
-	node := rpc.NewNode(d.name, rpc.WithDialOptions(opts...))
+	node := distributed.NewNode(d.name, distributed.WithDialOptions(opts...))
 	if err := node.Connect(ctx, addr); err != nil {
 		node.Close()
 		return nil, err

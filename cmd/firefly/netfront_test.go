@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc/netconnect"
 )
 
@@ -21,7 +22,7 @@ func TestClientCommand(t *testing.T) {
 		t.Skip("builds the binary and runs a cluster")
 	}
 	bin := buildBinary(t)
-	pp := freePorts(t, 4)
+	pp := testutil.FreePorts(t, 4)
 	p := ports{pp[0], pp[1], pp[2], pp[3]}
 	cfgPath := writeConfig(t, "127.0.0.1", p)
 	netAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p.netPort))

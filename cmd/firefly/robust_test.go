@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fireflyrpc/firefly/internal/testutil"
 )
 
 // TestClusterNameTaken starts a second process as game1 while game1 runs:
@@ -24,7 +26,7 @@ func TestClusterNameTaken(t *testing.T) {
 		t.Skip("builds the binary and runs a cluster")
 	}
 	bin := buildBinary(t)
-	pp := freePorts(t, 4)
+	pp := testutil.FreePorts(t, 4)
 	p := ports{masterRoot: pp[0], masterWeb: pp[1], gateRoot: pp[2], netPort: pp[3]}
 	cfgPath := writeConfig(t, "127.0.0.1", p)
 	netAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p.netPort))
@@ -37,7 +39,7 @@ func TestClusterNameTaken(t *testing.T) {
 	ask(t, netAddr, "game1", "bob", 15*time.Second)
 
 	impostor := startProc(t, "game1-again", run("-server", "game1")...)
-	impostor.waitFor(t, "cluster: the master refused this server", 15*time.Second)
+	impostor.waitFor(t, "distributed: node refused by the root", 15*time.Second)
 	master.waitFor(t, "node name taken", 5*time.Second)
 	for _, who := range []*proc{impostor, master} {
 		line := lineWith(who.stderr.String(), "node name taken")
@@ -86,7 +88,7 @@ func TestUnknownAppIsConfigError(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	bin := buildBinary(t)
-	pp := freePorts(t, 4)
+	pp := testutil.FreePorts(t, 4)
 	cfgPath := writeConfig(t, "127.0.0.1", ports{pp[0], pp[1], pp[2], pp[3]})
 	data, err := os.ReadFile(cfgPath)
 	if err != nil {
@@ -122,7 +124,7 @@ func TestLauncherServerFails(t *testing.T) {
 		t.Skip("builds the binary and runs a cluster")
 	}
 	bin := buildBinary(t)
-	pp := freePorts(t, 4)
+	pp := testutil.FreePorts(t, 4)
 	cfgPath := writeConfig(t, "127.0.0.1", ports{pp[0], pp[1], pp[2], pp[3]})
 	block, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(pp[2])))
 	if err != nil {
@@ -176,7 +178,7 @@ func TestAdminPortProcess(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "cluster.secret"), []byte("a-long-random-cluster-secret-0123456789\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	pp := freePorts(t, 2)
+	pp := testutil.FreePorts(t, 2)
 	cfgPath := filepath.Join(dir, "config.json")
 	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, `{
 		"master": {"roothost": "127.0.0.1", "rootport": %d, "webport": %d},

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc/cluster"
 )
 
@@ -23,7 +24,7 @@ func TestStatusAndProbes(t *testing.T) {
 		t.Skip("builds the binary and runs a cluster")
 	}
 	bin := buildBinary(t)
-	p := freePorts(t, 6)
+	p := testutil.FreePorts(t, 6)
 	cfgPath := filepath.Join(t.TempDir(), "cluster.json")
 	cfg := fmt.Sprintf(`{
   "master": {"roothost": "127.0.0.1", "rootport": %d, "webport": %d},
@@ -138,7 +139,7 @@ func TestProbeNotReady(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	bin := buildBinary(t)
-	p := freePorts(t, 4)
+	p := testutil.FreePorts(t, 4)
 	cfgPath := filepath.Join(t.TempDir(), "cluster.json")
 	cfg := fmt.Sprintf(`{
   "master": {"roothost": "127.0.0.1", "rootport": %d},

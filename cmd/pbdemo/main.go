@@ -182,7 +182,7 @@ func pbClient(addr string) error {
 	if err := one.Call(ctx, "takeTwo", nil, &Two{}); err != nil {
 		return err
 	}
-	for conn.Stats().RunningHandlers > 0 {
+	for conn.Stats().Handlers > 0 {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

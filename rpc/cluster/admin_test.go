@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fireflyrpc/firefly/internal/testutil"
 )
 
 // adminDo sends method path to web with the given headers and returns the
@@ -92,7 +94,7 @@ func TestAdminNeedsCredential(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	p := freePorts(t, 3)
+	p := testutil.FreePorts(t, 3)
 	path := filepath.Join(dir, "config.json")
 	if err := os.WriteFile(path, fmt.Appendf(nil, `{
 		"master": {"roothost": "127.0.0.1", "rootport": %d, "webport": %d},

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fireflyrpc/firefly/internal/testutil"
 )
 
 func TestLoadFireflySample(t *testing.T) {
@@ -309,7 +311,7 @@ func TestLoadFireflyShapes(t *testing.T) {
 // TestServerOfTwoRoots runs the shapes' cluster: game1 joins gate (a root
 // with a netport too) and dbfront, and calls cross both ways on both.
 func TestServerOfTwoRoots(t *testing.T) {
-	p := freePorts(t, 5)
+	p := testutil.FreePorts(t, 5)
 	cfg, err := ParseConfig(fmt.Appendf(nil, `{
 		"master": {"roothost": "127.0.0.1", "rootport": %d},
 		"servers": {

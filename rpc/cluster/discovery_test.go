@@ -12,7 +12,8 @@ import (
 	"time"
 
 	"github.com/fireflyrpc/firefly/internal/dnstest"
-	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/internal/testutil"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
 
 // dnsConfig is gate (root at gatePort) and game1 and net (nodes of gate,
@@ -65,7 +66,7 @@ func getJSON(t *testing.T, url string, v any) int {
 // restarts there. net's /readyz says 503 until gate is joined, 200 after.
 func TestDNSDiscoveryWithoutMaster(t *testing.T) {
 	d := startDNS(t)
-	p := freePorts(t, 4) // master (nothing listens), gate, gate moved, web
+	p := testutil.FreePorts(t, 4) // master (nothing listens), gate, gate moved, web
 	cfg := dnsConfig(t, "127.0.0.1", p[0], p[1], p[3])
 	opt := WithResolver(dnstest.Resolver(d.Addr()))
 	h := &hooks{}
@@ -155,7 +156,7 @@ func TestDNSMasterName(t *testing.T) {
 
 func testDNSMasterName(t *testing.T, roothost string) {
 	d := startDNS(t)
-	p := freePorts(t, 3)
+	p := testutil.FreePorts(t, 3)
 	cfg, err := ParseConfig(fmt.Appendf(nil, `{
 		"master": {"roothost": %q, "rootport": %d, "webport": %d},
 		"servers": {"gate": {"rootport": %d}, "game1": {"remoteport": [{"rootname": "gate"}], "app": "game"}}}`,
@@ -204,7 +205,7 @@ func testDNSMasterName(t *testing.T, roothost string) {
 // entry without a "dns" key its name; an entry's own wins.
 func TestRootDNSClusterWide(t *testing.T) {
 	d := startDNS(t)
-	p := freePorts(t, 2)
+	p := testutil.FreePorts(t, 2)
 	cfg, err := ParseConfig(fmt.Appendf(nil, `{
 		"master": {"roothost": "127.0.0.1", "rootport": %d, "rootdns": "_root._tcp.{name}.game.test."},
 		"servers": {
@@ -280,20 +281,20 @@ func TestClusterStatusErrors(t *testing.T) {
 	go func() { done <- m.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	waitFor(t, "the master to listen", func() bool {
-		n := rpc.NewNode("probe")
+		n := distributed.NewNode("probe")
 		defer n.Close()
 		cctx, ccancel := context.WithTimeout(context.Background(), time.Second)
 		defer ccancel()
 		return n.Connect(cctx, cfg.MasterAddr()) == nil
 	})
 	startServer(t, cfg, "gate", testApps(&hooks{})["gate"])
-	hung := rpc.NewService("game1@master")
+	hung := distributed.NewService("game1@master")
 	hung.Map(CmdStatus, func(ctx context.Context) (ServerStatus, error) {
 		<-ctx.Done()
 		return ServerStatus{}, ctx.Err()
 	})
 	joinAs(t, cfg, "game1", hung)
-	joinAs(t, cfg, "net", rpc.NewService("net@master"))
+	joinAs(t, cfg, "net", distributed.NewService("net@master"))
 	waitMap(t, m, "gate", "game1", "net")
 
 	sts := m.ClusterStatus(context.Background())

@@ -16,7 +16,7 @@
 //
 // # Master
 //
-// A Master is an rpc.Root. Each server joins it as an rpc.Node named after
+// A Master is an distributed.Root. Each server joins it as an distributed.Node named after
 // the server. It keeps the remote map, the host it saw each server at and
 // the roots that server wants, and calls "remote_connect"(root, host) on the
 // servers: on the servers that want a root when the root joins, and on a
@@ -45,7 +45,7 @@
 // with "_" (_root._tcp.gate.game.svc.cluster.local.: its targets, at its
 // ports), else a host name (dialled at the root's rootport). The server
 // joins such a root when it starts, whether a master runs or not, looks
-// NAME up again before every reconnection (rpc.WithResolver), and ignores
+// NAME up again before every reconnection (distributed.WithResolver), and ignores
 // the master's remote_connect for it. The master section's "rootdns"
 // ("_root._tcp.{name}.game.svc.cluster.local.") gives every entry without a
 // "dns" key its name, {name} standing for the root's. A master roothost

@@ -2,79 +2,25 @@ package cluster
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
-
-// writeNamedPKI writes a CA (ca.pem) and, for each name, a certificate
-// with that common name and DNS name (and 127.0.0.1): name.pem, name.key.
-func writeNamedPKI(t *testing.T, dir string, names ...string) {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "cluster ca"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	write := func(name, typ string, b []byte) {
-		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("ca.pem", "CERTIFICATE", caDER)
-	for i, name := range names {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(int64(2 + i)), Subject: pkix.Name{CommonName: name},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			DNSNames: []string{name}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-			KeyUsage:    x509.KeyUsageDigitalSignature,
-			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keyDER, err := x509.MarshalECPrivateKey(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		write(name+".pem", "CERTIFICATE", der)
-		write(name+".key", "EC PRIVATE KEY", keyDER)
-	}
-}
 
 // namedConfig writes a cluster config (gate; net, game1 and game2 joining
 // it) with the given security section into dir and loads it.
 func namedConfig(t *testing.T, dir, security string) *Config {
 	t.Helper()
-	p := freePorts(t, 3)
+	p := testutil.FreePorts(t, 3)
 	path := filepath.Join(dir, "config.json")
 	err := os.WriteFile(path, fmt.Appendf(nil, `{
 		"master": {"roothost": "127.0.0.1", "rootport": %d, "webport": %d},
@@ -130,7 +76,7 @@ func TestClusterNamesProved(t *testing.T) {
 
 	netSecret := []byte("secret of net 0123456789abcdef")
 	for _, c := range []struct{ name, addr string }{{"game2", cfg.MasterAddr()}, {"game1", gateAddr(cfg)}, {"game2", gateAddr(cfg)}} {
-		n := rpc.NewNode(c.name, rpc.WithDialOptions(rpc.WithSharedSecret("net", netSecret)))
+		n := distributed.NewNode(c.name, distributed.WithDialOptions(rpc.WithSharedSecret("net", netSecret)))
 		err := n.Connect(ctx, c.addr)
 		n.Close()
 		if !errors.Is(err, rpc.ErrIdentityMismatch) {
@@ -143,7 +89,7 @@ func TestClusterNamesProved(t *testing.T) {
 
 	// A fake master that holds only gate's secret: game1's master link
 	// does not get past the exchange.
-	fake, err := rpc.NewRoot(rpc.WithServerOptions(rpc.WithKeyring(rpc.KeyringOf(map[string][]byte{
+	fake, err := distributed.NewRoot(distributed.WithServerOptions(rpc.WithKeyring(rpc.KeyringOf(map[string][]byte{
 		"game1": []byte("guessed"), "gate": []byte("secret of gate 0123456789abcdef")}))))
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +119,7 @@ func TestClusterNamesProved(t *testing.T) {
 // server's.
 func TestClusterCertNamesProved(t *testing.T) {
 	dir := t.TempDir()
-	writeNamedPKI(t, dir, "master", "gate", "net", "game1", "game2")
+	testutil.WritePKI(t, dir, "master", "gate", "net", "game1", "game2")
 	if err := os.WriteFile(filepath.Join(dir, "admin.token"), []byte("admin-token-0123456789abcdef"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +140,7 @@ func TestClusterCertNamesProved(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ target, addr string }{{masterIdentity, cfg.MasterAddr()}, {"gate", gateAddr(cfg)}} {
-		n := rpc.NewNode("game2", rpc.WithDialOptions(netSec.dial(c.target, "")...))
+		n := distributed.NewNode("game2", distributed.WithDialOptions(netSec.dial(c.target, "")...))
 		err := n.Connect(ctx, c.addr)
 		n.Close()
 		if !errors.Is(err, rpc.ErrIdentityMismatch) {

@@ -2,14 +2,12 @@ package cluster
 
 import (
 	"context"
-	"errors"
-	"math/rand/v2"
 	"net"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
 
 // link is the server's membership of one root: the node joined to it,
@@ -19,10 +17,10 @@ type link struct {
 	root string
 	port int
 	dns  string // where the root is found; "": the master says
-	svc  *rpc.Service
+	svc  *distributed.Service
 
 	mu      sync.Mutex
-	node    *rpc.Node // joined at least once; nil while dialling
+	node    *distributed.Node // joined at least once; nil while dialling
 	addr    string
 	gen     uint64
 	dialing bool
@@ -32,7 +30,7 @@ type link struct {
 }
 
 // current returns the node and a channel closed when it changes.
-func (l *link) current() (*rpc.Node, <-chan struct{}) {
+func (l *link) current() (*distributed.Node, <-chan struct{}) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.node, l.changed
@@ -45,7 +43,7 @@ func (l *link) isClosed() bool {
 }
 
 // setNode installs n (nil: none). l.mu is held.
-func (l *link) setNode(n *rpc.Node) {
+func (l *link) setNode(n *distributed.Node) {
 	l.node = n
 	close(l.changed)
 	l.changed = make(chan struct{})
@@ -101,47 +99,34 @@ func (l *link) join(addr string) {
 	}()
 }
 
-// dial connects a new node to addr, retrying with backoff, until it is in
-// or ctx ends (the link was told another address, or closed).
+// dial joins a new node to addr (Node.Join), until it is in or ctx ends
+// (the link was told another address, or closed).
 func (l *link) dial(ctx context.Context, gen uint64, addr string) {
 	s := l.s
-	opts := []rpc.NodeOption{
-		rpc.WithIncarnation(s.inc),
-		rpc.WithNodeService(l.svc),
-		rpc.WithNodeLogger(s.log),
-		rpc.WithWaitForReconnect(true),
-		rpc.WithReconnectBackoff(s.opts.base, s.opts.max),
+	opts := []distributed.Option{
+		distributed.WithIncarnation(s.inc),
+		distributed.WithService(l.svc),
+		distributed.WithLogger(s.log),
+		distributed.WithWaitForReconnect(true),
+		distributed.WithReconnectBackoff(s.opts.base, s.opts.max),
 	}
 	if l.dns != "" {
 		opts = append(opts,
-			rpc.WithDialOptions(s.sec.dial(l.root, srvService(l.dns))...),
-			rpc.WithResolver(func(ctx context.Context, _ string) ([]string, error) {
+			distributed.WithDialOptions(s.sec.dial(l.root, srvService(l.dns))...),
+			distributed.WithResolver(func(ctx context.Context, _ string) ([]string, error) {
 				return resolveAddrs(ctx, s.opts.resolver, l.dns, l.port)
 			}))
 	} else {
-		opts = append(opts, rpc.WithDialOptions(s.sec.dial(l.root, "")...))
+		opts = append(opts, distributed.WithDialOptions(s.sec.dial(l.root, "")...))
 	}
-	n := rpc.NewNode(s.Name(), opts...)
+	n := distributed.NewNode(s.Name(), opts...)
 	n.OnConnect(func(c *rpc.Conn) {
 		s.log.Info("cluster: joined root", "root", l.root, "addr", addr, "at", c.RemoteAddr())
 	})
-	for attempt := 0; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, rpc.DefaultDialTimeout)
-		err := n.Connect(actx, addr)
-		cancel()
-		if err == nil {
-			break
-		}
-		if refused(err) {
-			s.log.Error("cluster: a root refused this server", "root", l.root, "addr", addr, "err", err)
-			attempt = max(attempt, 32)
-		} else {
-			s.log.Debug("cluster: joining root failed", "root", l.root, "addr", addr, "err", err)
-		}
-		if ctx.Err() != nil || !sleep(ctx, backoff(s.opts.base, s.opts.max, attempt)) {
-			n.Close()
-			return
-		}
+	if err := n.Join(ctx, addr); err != nil {
+		s.log.Debug("cluster: stopped joining root", "root", l.root, "addr", addr, "err", err)
+		n.Close()
+		return
 	}
 	l.mu.Lock()
 	if l.closed || l.gen != gen {
@@ -171,36 +156,5 @@ func (l *link) close() {
 	}
 	if n != nil {
 		n.Close()
-	}
-}
-
-// refused reports whether err is a root's refusal of the server's name
-// (another live process holds it, or the connection did not prove it).
-func refused(err error) bool {
-	return errors.Is(err, rpc.ErrNameTaken) || errors.Is(err, rpc.ErrIdentityMismatch)
-}
-
-// backoff returns the jittered delay before attempt (0-based): between half
-// and all of min(max, base * 2^attempt).
-func backoff(base, max time.Duration, attempt int) time.Duration {
-	d := max
-	if attempt < 32 {
-		if e := base << attempt; e > 0 && e < d {
-			d = e
-		}
-	}
-	half := d / 2
-	return half + rand.N(d-half+1)
-}
-
-// sleep waits d or until ctx ends, and reports whether it waited d.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }

@@ -1,11 +1,9 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
 
 // The commands the master calls on each server's master link (the names
@@ -28,106 +27,9 @@ const (
 	CmdReload = "sreload"
 )
 
-// Defaults of the master and the servers.
-const (
-	// DefaultCallTimeout bounds each call the master makes on a server
-	// (remote_connect, serverStop, sreload).
-	DefaultCallTimeout = 10 * time.Second
-	// DefaultStopWait is how long an admin stop waits for the servers to
-	// leave before the master exits anyway.
-	DefaultStopWait = 5 * time.Second
-	// DefaultReconnectMax caps the delay between a server's attempts to
-	// reach the master or a root.
-	DefaultReconnectMax = time.Second
-)
-
 // ErrMasterClosed reports an admin command on a master that is closed or
 // stopping.
 var ErrMasterClosed = errors.New("cluster: master closed")
-
-// An Option configures a Master or a Server.
-type Option func(*options)
-
-type options struct {
-	logger      *slog.Logger
-	base, max   time.Duration
-	callTimeout time.Duration
-	stopWait    time.Duration
-	adminToken  []byte
-	resolver    *net.Resolver
-	introspect  bool
-}
-
-func newOptions(opts []Option) options {
-	o := options{base: rpc.DefaultReconnectBase, max: DefaultReconnectMax, callTimeout: DefaultCallTimeout, stopWait: DefaultStopWait}
-	for _, f := range opts {
-		f(&o)
-	}
-	if o.logger == nil {
-		o.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	return o
-}
-
-// WithLogger sends the master's or server's logs (servers joining and
-// leaving, orders sent and followed, at Info) to l. The default discards
-// them.
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
-
-// WithReconnectBackoff sets the delays between a server's attempts to reach
-// the master and its roots (see rpc.WithReconnectBackoff). The defaults are
-// rpc.DefaultReconnectBase and DefaultReconnectMax; values <= 0 keep them.
-func WithReconnectBackoff(base, max time.Duration) Option {
-	return func(o *options) {
-		if base > 0 {
-			o.base = base
-		}
-		if max > 0 {
-			o.max = max
-		}
-	}
-}
-
-// WithAdminToken makes the admin clients (Stop, Reload, Status) send token,
-// which the master of a secured cluster requires (see Config.AdminToken).
-// A Master or a Server ignores it.
-func WithAdminToken(token []byte) Option {
-	token = bytes.Clone(token)
-	return func(o *options) { o.adminToken = token }
-}
-
-// WithIntrospection lets the peers of the master's and the servers' roots
-// list the methods of what those serve (rpc.WithIntrospection): a root's
-// service targets, for "firefly methods" and "firefly call". Off by
-// default.
-func WithIntrospection(on bool) Option { return func(o *options) { o.introspect = on } }
-
-// rootServerOptions returns the rpc options of a root of the cluster: sec's
-// and introspection's.
-func rootServerOptions(o options, sec *links) []rpc.RootOption {
-	var opts []rpc.Option
-	if sec != nil {
-		opts = append(opts, sec.serve...)
-	}
-	if o.introspect {
-		opts = append(opts, rpc.WithIntrospection(true))
-	}
-	ropts := []rpc.RootOption{rpc.WithServerOptions(opts...)}
-	if sec != nil {
-		ropts = append(ropts, sec.roots...)
-	}
-	return ropts
-}
-
-// WithCallTimeout bounds each call the master makes on a server (default
-// DefaultCallTimeout); d <= 0 keeps it.
-func WithCallTimeout(d time.Duration) Option {
-	return func(o *options) {
-		if d > 0 {
-			o.callTimeout = d
-		}
-	}
-}
 
 // Master is Firefly's master: a root every server of the cluster joins as a
 // node, under its name in the config. It keeps the remote map (each joined
@@ -155,7 +57,7 @@ func WithCallTimeout(d time.Duration) Option {
 // serves them over HTTP as Firefly's web endpoints /stop and /reloadmodule.
 type Master struct {
 	cfg  *Config
-	root *rpc.Root
+	root *distributed.Root
 	log  *slog.Logger
 	opts options
 
@@ -189,9 +91,12 @@ func NewMaster(cfg *Config, opts ...Option) (*Master, error) {
 	if err != nil && cfg.AdminAddr() != "" {
 		return nil, err
 	}
-	ropts := []rpc.RootOption{rpc.WithRootLogger(o.logger), rpc.WithRootService(rpc.NewService("master"))}
-	ropts = append(ropts, rootServerOptions(o, sec)...)
-	root, err := rpc.NewRoot(ropts...)
+	ropts := []distributed.Option{distributed.WithLogger(o.logger), distributed.WithService(distributed.NewService("master"))}
+	if sec != nil {
+		ropts = append(ropts, distributed.WithServerOptions(sec.serve...))
+		ropts = append(ropts, sec.roots...)
+	}
+	root, err := distributed.NewRoot(ropts...)
 	if err != nil {
 		return nil, err
 	}
@@ -205,10 +110,10 @@ func NewMaster(cfg *Config, opts ...Option) (*Master, error) {
 
 // Root returns the master's root; its service is what servers' master
 // links call.
-func (m *Master) Root() *rpc.Root { return m.root }
+func (m *Master) Root() *distributed.Root { return m.root }
 
 // joined runs when a server joins: it records it and sends the orders.
-func (m *Master) joined(c *rpc.Child) {
+func (m *Master) joined(c *distributed.Child) {
 	name, conn := c.Name(), c.Conn()
 	if _, ok := m.cfg.Servers[name]; !ok {
 		m.log.Warn("cluster: a server that the config does not have joined", "server", name)
@@ -285,7 +190,7 @@ func (q *orderQueue) run() {
 }
 
 // lost runs when a server leaves.
-func (m *Master) lost(c *rpc.Child) {
+func (m *Master) lost(c *distributed.Child) {
 	m.mu.Lock()
 	forgot := m.rm.leave(c.Name(), c.ID())
 	close(m.left)
@@ -393,7 +298,7 @@ func (m *Master) broadcast(ctx context.Context, command string) (*AdminResult, e
 	ctx, cancel := context.WithTimeout(ctx, m.opts.callTimeout)
 	defer cancel()
 	err := m.root.Broadcast(ctx, command)
-	var be *rpc.BroadcastError
+	var be *distributed.BroadcastError
 	if errors.As(err, &be) {
 		for name, e := range be.Errs {
 			// A server exiting may close its connection before

@@ -11,32 +11,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/internal/testutil"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
-
-// freePorts returns n distinct TCP ports free on loopback right now.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var lns []net.Listener
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return ports
-}
 
 // testConfig is gate (root), net and game1 (nodes of gate), dbfront (no
 // root), all on loopback.
 func testConfig(t *testing.T) *Config {
-	p := freePorts(t, 3)
+	p := testutil.FreePorts(t, 3)
 	cfg, err := ParseConfig(fmt.Appendf(nil, `{
 		"master": {"roothost": "127.0.0.1", "rootport": %d, "webport": %d},
 		"servers": {
@@ -281,8 +263,8 @@ func TestMasterTellsTheRootsHost(t *testing.T) {
 	cfg := testConfig(t)
 	m, _ := startMaster(t, cfg)
 	orders := make(chan string, 10)
-	join := func(name string) *rpc.Node {
-		n := rpc.NewNode(name)
+	join := func(name string) *distributed.Node {
+		n := distributed.NewNode(name)
 		n.Service().Map(CmdRemoteConnect, func(root, host string) {
 			orders <- name + "->" + root + "@" + host
 		})

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
 
 // ErrSecurity reports a "security" section that cannot be used: a malformed
@@ -131,12 +132,12 @@ func named(file, name string) string { return strings.ReplaceAll(file, nameVar, 
 
 // links is the security of the links of one process of the cluster.
 type links struct {
-	serve []rpc.Option     // its root's server options
-	roots []rpc.RootOption // its root's options (proved names)
-	tls   *tls.Config      // the dialling TLS config, without ServerName; nil: no TLS
-	name  string           // server_name: what every certificate is checked for
-	each  bool             // TLS certificates per process: check each for the peer's name
-	auth  []rpc.Option     // the dialling shared-secret option
+	serve []rpc.Option         // its root's server options
+	roots []distributed.Option // its root's options (proved names)
+	tls   *tls.Config          // the dialling TLS config, without ServerName; nil: no TLS
+	name  string               // server_name: what every certificate is checked for
+	each  bool                 // TLS certificates per process: check each for the peer's name
+	auth  []rpc.Option         // the dialling shared-secret option
 }
 
 // dial returns the options of a link dialled to target ("master" or a
@@ -186,7 +187,7 @@ func (c *Config) DialOptions(self, target string) ([]rpc.Option, error) {
 // secret), its root accepts each process that joins it by that process's
 // secret (the master: every server's; a root: its nodes'), and its root
 // accepts a node only under the name its credentials prove
-// (rpc.WithProvedNames). With per-process certificates each process also
+// (distributed.WithProvedNames). With per-process certificates each process also
 // checks the certificate of the process it dials for that process's name
 // ("master", or the root's name), unless server_name says otherwise.
 func (c *Config) links(self string) (*links, error) {
@@ -245,16 +246,16 @@ func (c *Config) links(self string) (*links, error) {
 	}
 	switch {
 	case secretNamed && certNamed:
-		l.roots = []rpc.RootOption{rpc.WithProvedNames(func(p rpc.Peer) string {
+		l.roots = []distributed.Option{distributed.WithProvedNames(func(p rpc.Peer) string {
 			if id := certName(p); id != p.Identity || !p.Verified {
 				return ""
 			}
 			return p.Identity
 		})}
 	case secretNamed:
-		l.roots = []rpc.RootOption{rpc.WithProvedNames(nil)}
+		l.roots = []distributed.Option{distributed.WithProvedNames(nil)}
 	case certNamed:
-		l.roots = []rpc.RootOption{rpc.WithProvedNames(certName)}
+		l.roots = []distributed.Option{distributed.WithProvedNames(certName)}
 	}
 	return l, nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
 
 var (
@@ -94,12 +95,12 @@ type Server struct {
 	opts options
 	log  *slog.Logger
 
-	inc       string    // the incarnation of every node the server makes
-	root      *rpc.Root // nil without a rootport
-	sec       *links    // the security of its links; nil: none
+	inc       string            // the incarnation of every node the server makes
+	root      *distributed.Root // nil without a rootport
+	sec       *links            // the security of its links; nil: none
 	links     map[string]*link
-	masterSvc *rpc.Service
-	master    *rpc.Node
+	masterSvc *distributed.Service
+	master    *distributed.Node
 
 	stopc    chan struct{}
 	stopOnce sync.Once
@@ -133,7 +134,7 @@ func NewServer(cfg *Config, name string, app App, opts ...Option) (*Server, erro
 		opts:      o,
 		log:       o.logger.With("server", name),
 		links:     make(map[string]*link),
-		masterSvc: rpc.NewService(name + "@master"),
+		masterSvc: distributed.NewService(name + "@master"),
 		stopc:     make(chan struct{}),
 	}
 	var inc [16]byte
@@ -143,9 +144,9 @@ func NewServer(cfg *Config, name string, app App, opts ...Option) (*Server, erro
 		return nil, err
 	}
 	if sc.RootPort != 0 {
-		ropts := []rpc.RootOption{rpc.WithRootService(rpc.NewService(name)), rpc.WithRootLogger(s.log)}
+		ropts := []distributed.Option{distributed.WithService(distributed.NewService(name)), distributed.WithLogger(s.log)}
 		ropts = append(ropts, rootServerOptions(o, s.sec)...)
-		s.root, err = rpc.NewRoot(ropts...)
+		s.root, err = distributed.NewRoot(ropts...)
 		if err != nil {
 			return nil, err
 		}
@@ -157,7 +158,7 @@ func NewServer(cfg *Config, name string, app App, opts ...Option) (*Server, erro
 			root:    rp.RootName,
 			port:    port,
 			dns:     cfg.RootDNS(sc, rp.RootName),
-			svc:     rpc.NewService(name + "@" + rp.RootName),
+			svc:     distributed.NewService(name + "@" + rp.RootName),
 			changed: make(chan struct{}),
 		}
 	}
@@ -215,11 +216,11 @@ func (s *Server) Cluster() *Config { return s.cfg }
 // Root returns the server's root, or nil if it has no rootport. Its
 // Service holds the targets the server's nodes call; its CallChild calls
 // theirs.
-func (s *Server) Root() *rpc.Root { return s.root }
+func (s *Server) Root() *distributed.Root { return s.root }
 
 // NodeService returns the service root calls on this server (its node
 // joined to root), or nil if root is not in the server's remoteport.
-func (s *Server) NodeService(root string) *rpc.Service {
+func (s *Server) NodeService(root string) *distributed.Service {
 	if l := s.links[root]; l != nil {
 		return l.svc
 	}
@@ -227,7 +228,7 @@ func (s *Server) NodeService(root string) *rpc.Service {
 }
 
 // Node returns the node currently joined (or rejoining) root, or nil.
-func (s *Server) Node(root string) *rpc.Node {
+func (s *Server) Node(root string) *distributed.Node {
 	if l := s.links[root]; l != nil {
 		n, _ := l.current()
 		return n
@@ -236,7 +237,7 @@ func (s *Server) Node(root string) *rpc.Node {
 }
 
 // Master returns the server's master link, or nil before Run.
-func (s *Server) Master() *rpc.Node {
+func (s *Server) Master() *distributed.Node {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.master
@@ -282,7 +283,7 @@ func (s *Server) CallRemote(ctx context.Context, root string, command any, reply
 			}
 		}
 		err := n.CallRemote(ctx, command, reply, args...)
-		if errors.Is(err, rpc.ErrNodeClosed) && ctx.Err() == nil {
+		if errors.Is(err, distributed.ErrNodeClosed) && ctx.Err() == nil {
 			continue // replaced by a newer node
 		}
 		return err
@@ -355,22 +356,22 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	addr := s.cfg.MasterAddr()
-	mopts := []rpc.NodeOption{
-		rpc.WithIncarnation(s.inc),
-		rpc.WithNodeService(s.masterSvc),
-		rpc.WithNodeLogger(s.log),
-		rpc.WithReconnectBackoff(s.opts.base, s.opts.max),
+	mopts := []distributed.Option{
+		distributed.WithIncarnation(s.inc),
+		distributed.WithService(s.masterSvc),
+		distributed.WithLogger(s.log),
+		distributed.WithReconnectBackoff(s.opts.base, s.opts.max),
 	}
 	if host := s.cfg.Master.RootHost; host != "" && net.ParseIP(host) == nil {
 		mopts = append(mopts,
-			rpc.WithDialOptions(s.sec.dial(masterIdentity, srvService(host))...),
-			rpc.WithResolver(func(ctx context.Context, _ string) ([]string, error) {
+			distributed.WithDialOptions(s.sec.dial(masterIdentity, srvService(host))...),
+			distributed.WithResolver(func(ctx context.Context, _ string) ([]string, error) {
 				return resolveAddrs(ctx, s.opts.resolver, host, s.cfg.Master.RootPort)
 			}))
 	} else {
-		mopts = append(mopts, rpc.WithDialOptions(s.sec.dial(masterIdentity, "")...))
+		mopts = append(mopts, distributed.WithDialOptions(s.sec.dial(masterIdentity, "")...))
 	}
-	master := rpc.NewNode(s.Name(), mopts...)
+	master := distributed.NewNode(s.Name(), mopts...)
 	master.OnConnect(func(c *rpc.Conn) {
 		s.log.Info("cluster: joined the master", "addr", addr, "at", c.RemoteAddr())
 	})
@@ -390,25 +391,12 @@ func (s *Server) Run(ctx context.Context) error {
 	return nil
 }
 
-// joinMaster dials the master until it answers; from then on the node
-// rejoins by itself.
-func (s *Server) joinMaster(ctx context.Context, master *rpc.Node, addr string) {
-	for attempt := 0; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, rpc.DefaultDialTimeout)
-		err := master.Connect(actx, addr)
-		cancel()
-		if err == nil || ctx.Err() != nil || errors.Is(err, rpc.ErrNodeClosed) {
-			return
-		}
-		if refused(err) {
-			s.log.Error("cluster: the master refused this server", "addr", addr, "err", err)
-			attempt = max(attempt, 32) // the longest delay from now on
-		} else if attempt == 0 {
-			s.log.Info("cluster: waiting for the master", "addr", addr, "err", err)
-		}
-		if !sleep(ctx, backoff(s.opts.base, s.opts.max, attempt)) {
-			return
-		}
+// joinMaster joins the master, trying until it answers (Node.Join); from
+// then on the node rejoins by itself.
+func (s *Server) joinMaster(ctx context.Context, master *distributed.Node, addr string) {
+	s.log.Info("cluster: joining the master", "addr", addr)
+	if err := master.Join(ctx, addr); err != nil && ctx.Err() == nil && !errors.Is(err, distributed.ErrNodeClosed) {
+		s.log.Error("cluster: could not join the master", "addr", addr, "err", err)
 	}
 }
 

@@ -6,14 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
 
 // joinAs joins the master as server name with a master-link service of
 // the test's own, closed when the test ends.
-func joinAs(t *testing.T, cfg *Config, name string, svc *rpc.Service) *rpc.Node {
+func joinAs(t *testing.T, cfg *Config, name string, svc *distributed.Service) *distributed.Node {
 	t.Helper()
-	n := rpc.NewNode(name, rpc.WithNodeService(svc))
+	n := distributed.NewNode(name, distributed.WithService(svc))
 	t.Cleanup(func() { n.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -42,7 +42,7 @@ func TestStuckServerDoesNotStallMaster(t *testing.T) {
 		<-done
 	})
 	waitFor(t, "the master to listen", func() bool {
-		n := rpc.NewNode("probe")
+		n := distributed.NewNode("probe")
 		defer n.Close()
 		cctx, ccancel := context.WithTimeout(context.Background(), time.Second)
 		defer ccancel()
@@ -50,7 +50,7 @@ func TestStuckServerDoesNotStallMaster(t *testing.T) {
 	})
 
 	stuckCalled := make(chan struct{}, 10)
-	stuck := rpc.NewService("game1@master")
+	stuck := distributed.NewService("game1@master")
 	if err := stuck.Map(CmdRemoteConnect, func(ctx context.Context, root, host string) {
 		stuckCalled <- struct{}{}
 		select {
@@ -62,7 +62,7 @@ func TestStuckServerDoesNotStallMaster(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var got []string
-	netSvc := rpc.NewService("net@master")
+	netSvc := distributed.NewService("net@master")
 	if err := netSvc.Map(CmdRemoteConnect, func(root, host string) {
 		mu.Lock()
 		got = append(got, root+"@"+host)
@@ -72,7 +72,7 @@ func TestStuckServerDoesNotStallMaster(t *testing.T) {
 	}
 	joinAs(t, cfg, "game1", stuck)
 	joinAs(t, cfg, "net", netSvc)
-	gate := joinAs(t, cfg, "gate", rpc.NewService("gate@master"))
+	gate := joinAs(t, cfg, "gate", distributed.NewService("gate@master"))
 	<-stuckCalled // game1 was told first (orders go by server name) and hangs
 	waitFor(t, "net's order", func() bool {
 		mu.Lock()
@@ -83,7 +83,7 @@ func TestStuckServerDoesNotStallMaster(t *testing.T) {
 	// again, game1's first order still hanging.
 	gate.Close()
 	waitFor(t, "gate to leave the map", func() bool { _, in := m.RemoteMap()["gate"]; return !in })
-	joinAs(t, cfg, "gate", rpc.NewService("gate@master"))
+	joinAs(t, cfg, "gate", distributed.NewService("gate@master"))
 	waitFor(t, "net's second order", func() bool {
 		mu.Lock()
 		defer mu.Unlock()

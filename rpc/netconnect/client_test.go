@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fireflyrpc/firefly/internal/testutil"
 )
 
 // TestClientConcurrentRequests: many goroutines share a client; replies
@@ -20,7 +22,7 @@ func TestClientConcurrentRequests(t *testing.T) {
 		return append([]byte("two:"), body...), nil
 	})
 	c := dial(t, addr)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	var mu [3]sync.Mutex
 	var wg sync.WaitGroup
 	for g := range 8 {
@@ -68,7 +70,7 @@ func TestClientLateReply(t *testing.T) {
 		t.Fatalf("request past its deadline: %v", err)
 	}
 	close(release)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	if p, err := c.Recv(ctx); err != nil || p.Command != 1 || string(p.Body) != "late" {
 		t.Fatalf("late reply: %+v, %v", p, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"testing"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc/cluster"
 )
 
@@ -53,11 +54,11 @@ func TestClusterApp(t *testing.T) {
 	c := dial(t, addr)
 	// The front-end answers the broadcast its gate would send.
 	var n int
-	waitUntil(t, "the session", func() bool {
+	testutil.Eventually(t, "the session", func() bool {
 		s.NodeService("gate").CallTarget(ctx, BroadcastDataCommand, &n, uint32(2001), []byte("hi"))
 		return n == 1
 	})
-	if p, err := c.Recv(testCtx(t)); err != nil || p.Command != 2001 || string(p.Body) != "hi" {
+	if p, err := c.Recv(testutil.Context(t)); err != nil || p.Command != 2001 || string(p.Body) != "hi" {
 		t.Fatalf("%+v %v", p, err)
 	}
 }
@@ -82,7 +83,7 @@ func TestClusterAppStartsOnce(t *testing.T) {
 		t.Fatalf("ClusterApp started a second front-end: %v", err)
 	}
 	c := dial(t, addr)
-	if got, err := c.Request(testCtx(t), 1, nil); err != nil || string(got) != "mine" {
+	if got, err := c.Request(testutil.Context(t), 1, nil); err != nil || string(got) != "mine" {
 		t.Fatalf("%q %v", got, err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
 
 // The commands a front-end and its gate exchange over the rpc layer,
@@ -41,13 +42,13 @@ const lostTimeout = 5 * time.Second
 // A Link is how a front-end reaches its gate through the rpc layer.
 type Link struct {
 	// Call runs a command of the gate's service and stores its result in
-	// reply: rpc.Node.CallRemote, or cluster.Server.CallRemote bound to
+	// reply: distributed.Node.CallRemote, or cluster.Server.CallRemote bound to
 	// the gate's name.
 	Call func(ctx context.Context, command any, reply any, args ...any) error
 	// Service is the service the gate calls on this side (the node's
-	// service, rpc.Node.Service); Forward maps the push commands on it. nil
+	// service, distributed.Node.Service); Forward maps the push commands on it. nil
 	// leaves the push path out.
-	Service *rpc.Service
+	Service *distributed.Service
 	// Timeout bounds each call (default DefaultForwardTimeout).
 	Timeout time.Duration
 }

@@ -9,17 +9,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
 
 // miniCluster is net -> gate -> game in one process over loopback: a gate
 // root, a game node and a net node whose front-end forwards to the gate.
 type miniCluster struct {
 	gate *Gate
-	root *rpc.Root
+	root *distributed.Root
 	srv  *Server
 	addr string
-	node *rpc.Node // net's node, joined to the gate
+	node *distributed.Node // net's node, joined to the gate
 
 	mu   sync.Mutex
 	lost []string
@@ -31,11 +33,11 @@ func startMiniCluster(t testing.TB, opts ...Option) *miniCluster {
 
 // startMiniClusterRoot is startMiniCluster with options for the gate's
 // root.
-func startMiniClusterRoot(t testing.TB, rootOpts []rpc.RootOption, opts ...Option) *miniCluster {
+func startMiniClusterRoot(t testing.TB, rootOpts []distributed.Option, opts ...Option) *miniCluster {
 	t.Helper()
 	ctx := context.Background()
 	m := &miniCluster{}
-	root, err := rpc.NewRoot(rootOpts...)
+	root, err := distributed.NewRoot(rootOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,13 +76,13 @@ func startMiniClusterRoot(t testing.TB, rootOpts []rpc.RootOption, opts ...Optio
 		m.lost = append(m.lost, fmt.Sprintf("%s/%d", net, session))
 		m.mu.Unlock()
 	})
-	game := rpc.NewNode("game1")
+	game := distributed.NewNode("game1")
 	game.Service().Map("handle", func(player string) string { return "game1 welcomes " + player })
 	if err := game.Connect(ctx, ln.Addr().String()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { game.Close() })
-	node := rpc.NewNode("net")
+	node := distributed.NewNode("net")
 	if err := node.Connect(ctx, ln.Addr().String()); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +97,7 @@ func startMiniClusterRoot(t testing.TB, rootOpts []rpc.RootOption, opts ...Optio
 
 func TestForwardThroughGate(t *testing.T) {
 	m := startMiniCluster(t)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	a, b := dial(t, m.addr), dial(t, m.addr)
 	got, err := a.Request(ctx, 1001, []byte("game1 alice"))
 	if want := "net -> gate -> game1 -> gate -> net: game1 welcomes alice"; err != nil || string(got) != want {
@@ -127,7 +129,7 @@ func TestForwardThroughGate(t *testing.T) {
 	}
 	a.Close()
 	want := fmt.Sprintf("net/%d", id)
-	waitUntil(t, "the gate to hear of the lost session", func() bool {
+	testutil.Eventually(t, "the gate to hear of the lost session", func() bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		return len(m.lost) == 1 && m.lost[0] == want
@@ -151,7 +153,7 @@ func TestForwardIsOverridable(t *testing.T) {
 		return []byte("answered at net"), nil
 	})
 	c := dial(t, m.addr)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	if got, err := c.Request(ctx, 1001, []byte("game1 alice")); err != nil || string(got) != "answered at net" {
 		t.Fatalf("%q %v", got, err)
 	}
@@ -167,8 +169,8 @@ func TestForwardIsOverridable(t *testing.T) {
 // handler limit (rpc.ErrOverloaded) makes forwarded packets wait and try
 // again, not lose their reply.
 func TestForwardWaitsWhenTheGateIsBusy(t *testing.T) {
-	m := startMiniClusterRoot(t, []rpc.RootOption{rpc.WithServerOptions(rpc.WithMaxHandlers(2))})
-	ctx := testCtx(t)
+	m := startMiniClusterRoot(t, []distributed.Option{distributed.WithServerOptions(rpc.WithMaxHandlers(2))})
+	ctx := testutil.Context(t)
 	var wg sync.WaitGroup
 	for i := range 20 {
 		c := dial(t, m.addr)

@@ -4,18 +4,19 @@ import (
 	"context"
 
 	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
 
 // A Gate is the gate's side of Forward: the root that front-ends join as
 // nodes, receiving their clients' packets and pushing packets back through
-// them. Its pushes are one-way calls (rpc.Root.SendChild) on the front-end
+// them. Its pushes are one-way calls (distributed.Root.SendChild) on the front-end
 // node called net.
 type Gate struct {
-	root *rpc.Root
+	root *distributed.Root
 }
 
 // NewGate returns the gate side on root.
-func NewGate(root *rpc.Root) *Gate { return &Gate{root: root} }
+func NewGate(root *distributed.Root) *Gate { return &Gate{root: root} }
 
 // Forwarded is a client packet a front-end forwarded.
 type Forwarded struct {
@@ -31,7 +32,7 @@ type Forwarded struct {
 
 // HandleForwarding maps ForwardingCommand on the root's service to fn; fn's
 // non-empty result is the reply sent to the client. It fails like
-// rpc.Service.Map if the command is mapped already.
+// distributed.Service.Map if the command is mapped already.
 func (g *Gate) HandleForwarding(fn func(ctx context.Context, f Forwarded) ([]byte, error)) error {
 	return g.root.Service().Map(ForwardingCommand, func(ctx context.Context, command uint32, session uint64, data []byte) ([]byte, error) {
 		return fn(ctx, Forwarded{Net: g.caller(ctx), Command: command, Session: session, Data: data})

@@ -62,25 +62,6 @@ func dialRaw(t testing.TB, addr string) net.Conn {
 	return c
 }
 
-// waitUntil polls cond until it holds, failing the test after hangGuard.
-func waitUntil(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(hangGuard)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("still waiting for %s after %v", what, hangGuard)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// testCtx is a context bounded by hangGuard.
-func testCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // logBuffer is a concurrency-safe log sink.
 type logBuffer struct {
 	mu sync.Mutex

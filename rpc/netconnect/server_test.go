@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/fireflyrpc/firefly/internal/testutil"
 )
 
 func TestRequestReplyAndCatchAll(t *testing.T) {
@@ -30,7 +32,7 @@ func TestRequestReplyAndCatchAll(t *testing.T) {
 		return []byte{}, nil // an empty reply is a reply
 	})
 	c := dial(t, addr)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	if got, err := c.Request(ctx, 1001, []byte("alice")); err != nil || string(got) != "welcome alice" {
 		t.Fatalf("1001: %q, %v", got, err)
 	}
@@ -79,7 +81,7 @@ func TestSessionsHooksAndValues(t *testing.T) {
 	srv.Service().Handle(1, func(ctx context.Context, s *Session, cmd uint32, body []byte) ([]byte, error) {
 		return fmt.Appendf(nil, "%d %v %s", s.ID(), s.Value("player"), s.RemoteAddr()), nil
 	})
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	var clients []*Client
 	var ids []string
 	for range 3 {
@@ -122,12 +124,12 @@ func TestPushAndBroadcast(t *testing.T) {
 		ids = append(ids, s.ID())
 		mu.Unlock()
 	})
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	var clients []*Client
 	for range 3 {
 		clients = append(clients, dial(t, addr))
 	}
-	waitUntil(t, "three sessions", func() bool { return srv.Len() == 3 })
+	testutil.Eventually(t, "three sessions", func() bool { return srv.Len() == 3 })
 	mu.Lock()
 	byID := map[uint64]int{}
 	for _, s := range srv.Sessions() {
@@ -184,7 +186,7 @@ func TestCloseSessionFlushes(t *testing.T) {
 		return nil, nil
 	})
 	c := dial(t, addr)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	c.Send(ctx, 1, nil)
 	p, err := c.Recv(ctx)
 	if err != nil || p.Command != 2 || string(p.Body) != "bye" {
@@ -211,7 +213,7 @@ func TestIdleSessionGoroutines(t *testing.T) {
 	for range n {
 		conns = append(conns, dialRaw(t, addr))
 	}
-	waitUntil(t, "sessions", func() bool { return srv.Len() == n })
+	testutil.Eventually(t, "sessions", func() bool { return srv.Len() == n })
 	if g := runtime.NumGoroutine() - base; g > n {
 		t.Fatalf("%d goroutines for %d idle sessions", g, n)
 	}
@@ -224,7 +226,7 @@ func TestIdleSessionGoroutines(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitUntil(t, "the writers to exit", func() bool { return runtime.NumGoroutine()-base <= n })
+	testutil.Eventually(t, "the writers to exit", func() bool { return runtime.NumGoroutine()-base <= n })
 }
 
 func TestShutdownClosesEverything(t *testing.T) {
@@ -236,15 +238,15 @@ func TestShutdownClosesEverything(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(context.Background(), ln) }()
 	c := dial(t, ln.Addr().String())
-	waitUntil(t, "a session", func() bool { return srv.Len() == 1 })
+	testutil.Eventually(t, "a session", func() bool { return srv.Len() == 1 })
 	srv.Broadcast(9, []byte("last"))
-	if err := srv.Shutdown(testCtx(t)); err != nil {
+	if err := srv.Shutdown(testutil.Context(t)); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-served; !errors.Is(err, ErrServerClosed) {
 		t.Fatalf("Serve returned %v", err)
 	}
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	if p, err := c.Recv(ctx); err != nil || string(p.Body) != "last" {
 		t.Fatalf("packet queued before Shutdown: %+v, %v", p, err)
 	}
@@ -285,7 +287,7 @@ func TestWrappedConnWrites(t *testing.T) {
 		return body, nil
 	})
 	c := dial(t, ln.Addr().String())
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	for i := range 20 {
 		want := fmt.Sprint("packet ", i)
 		if got, err := c.Request(ctx, 1, []byte(want)); err != nil || string(got) != want {

@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
 
 // pbPair serves root over PB on loopback and dials it.
@@ -26,18 +28,6 @@ func pbPair(t *testing.T, root any, serverOpts []Option, clientOpts ...Option) (
 	}
 	t.Cleanup(func() { c.Close() })
 	return srv, c
-}
-
-// waitUntil polls cond with a generous hang guard.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 type brokerRoot struct {
@@ -126,7 +116,7 @@ func TestTransmissionsCounted(t *testing.T) {
 	if err := c.Root().Call(ctx, "releaseAll", nil); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the decrefs", func() bool { return c.Stats().Exports == 0 })
+	testutil.Eventually(t, "the decrefs", func() bool { return c.Stats().Exports == 0 })
 }
 
 // A call on a reference, then the other side's objects: calls both ways
@@ -208,7 +198,7 @@ func TestCancelDropsLateAnswer(t *testing.T) {
 	if err := c.Root().Call(testContext(t), "takeTwo", &n, &doubler{}); err != nil || n != 42 {
 		t.Errorf("after the late answer: %d, %v", n, err)
 	}
-	waitUntil(t, "the late answer", func() bool { return c.Stats().PendingCalls == 0 })
+	testutil.Eventually(t, "the late answer", func() bool { return c.Stats().PendingCalls == 0 })
 }
 
 func TestConnectionLostFailsPending(t *testing.T) {
@@ -411,11 +401,11 @@ func TestCloseDuringHandshake(t *testing.T) {
 	}
 }
 
-// A Serial rpc.Service as the root runs PB calls one at a time in arrival
+// A Serial distributed.Service as the root runs PB calls one at a time in arrival
 // order, as Twisted does: the broker looks each call up on the reading
 // goroutine, in order.
 func TestSerialServiceKeepsOrder(t *testing.T) {
-	svc := rpc.NewService("serial", rpc.WithRunStyle(rpc.Serial))
+	svc := distributed.NewService("serial", distributed.WithRunStyle(distributed.Serial))
 	var mu sync.Mutex
 	var got []int
 	if err := svc.Map("note", func(n int) {

@@ -173,19 +173,19 @@ func (c *Conn) NotifyOnDisconnect(f func(error)) (cancel func()) {
 
 // Stats are counters of a connection at one moment.
 type Stats struct {
-	PendingCalls    int // outgoing calls waiting for an answer
-	RunningHandlers int // incoming calls being handled
-	Exports         int // local objects the peer holds references to
-	Imports         int // live references to the peer's objects
+	PendingCalls int // outgoing calls waiting for an answer
+	Handlers     int // handlers running (rpc.Stats.Handlers)
+	Exports      int // local objects the peer holds references to
+	Imports      int // live references to the peer's objects
 }
 
 // Stats returns the connection's current counters.
 func (c *Conn) Stats() Stats {
 	return Stats{
-		PendingCalls:    c.calls.len(),
-		RunningHandlers: int(c.handlers.Load()),
-		Exports:         c.exports.len(),
-		Imports:         c.imports.len(),
+		PendingCalls: c.calls.len(),
+		Handlers:     int(c.handlers.Load()),
+		Exports:      c.exports.len(),
+		Imports:      c.imports.len(),
 	}
 }
 

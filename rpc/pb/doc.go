@@ -31,7 +31,7 @@
 // target, method and arguments are resolved in arrival order, so a decref
 // right behind a call never overtakes it; the handlers then run
 // concurrently, up to WithMaxHandlers; for Twisted's one-at-a-time order,
-// serve an rpc.Service with rpc.WithRunStyle(rpc.Serial) (the broker looks
+// serve an distributed.Service with distributed.WithRunStyle(distributed.Serial) (the broker looks
 // each call up on the reading goroutine, in order). Ref.Send is a call with
 // answerRequired 0. A caller whose context ends returns at once; the late
 // answer is dropped.

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
 
 // FireflyRoot returns a PB root object through which Python Firefly nodes
@@ -18,16 +19,16 @@ import (
 // It answers Firefly's two calls:
 //
 //   - takeProxy(name, proxy): proxy becomes the child name of root
-//     (rpc.Root.TakeProxy), with the same-name and hook rules as Go nodes.
+//     (distributed.Root.TakeProxy), with the same-name and hook rules as Go nodes.
 //     The root's calls on the child (Child.Call, Root.CallChild, Broadcast)
 //     go to the node as proxy.callRemote('callChild', command, *args,
 //     **kw), a command that is a decimal string going as the int. Dropping
 //     or replacing the child closes its connection.
 //   - callTarget(command, *args, **kw): runs command of root's Service, its
 //     arguments converted into the target's parameter types.
-func FireflyRoot(root *rpc.Root) any { return &fireflyRoot{r: root} }
+func FireflyRoot(root *distributed.Root) any { return &fireflyRoot{r: root} }
 
-type fireflyRoot struct{ r *rpc.Root }
+type fireflyRoot struct{ r *distributed.Root }
 
 // RemoteTakeProxy is Firefly's remote_takeProxy; it returns None, as
 // Firefly's does.
@@ -47,7 +48,7 @@ func (f *fireflyRoot) RemoteCallTarget(ctx context.Context, kw Kwargs, command a
 
 // callTarget runs command of svc with arguments from a PB peer, converted
 // into the target's parameter types.
-func callTarget(ctx context.Context, svc *rpc.Service, command any, kw Kwargs, args []any) (any, error) {
+func callTarget(ctx context.Context, svc *distributed.Service, command any, kw Kwargs, args []any) (any, error) {
 	if b, ok := command.([]byte); ok { // a Python 2 str
 		command = string(b)
 	}
@@ -126,7 +127,7 @@ type FireflyNode struct {
 // JoinFireflyRoot dials a Python Firefly root at addr and joins it as the
 // node name (getRootObject, then takeProxy(name, proxy)); svc serves the
 // root's calls. It does not reconnect: when Done is closed, join again.
-func JoinFireflyRoot(ctx context.Context, addr, name string, svc *rpc.Service, opts ...Option) (*FireflyNode, error) {
+func JoinFireflyRoot(ctx context.Context, addr, name string, svc *distributed.Service, opts ...Option) (*FireflyNode, error) {
 	c, err := Dial(ctx, "tcp", addr, opts...)
 	if err != nil {
 		return nil, err
@@ -159,7 +160,7 @@ func (n *FireflyNode) Close() error { return n.conn.Close() }
 // target of its service.
 type fireflyProxy struct {
 	rpc.Referenceable
-	svc *rpc.Service
+	svc *distributed.Service
 }
 
 // RemoteCallChild is Firefly's ProxyReference.remote_callChild.

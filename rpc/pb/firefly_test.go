@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
 
 // A Go Root accepts Python Firefly-shaped nodes as children: takeProxy,
@@ -16,7 +17,7 @@ import (
 // Broadcast, the connect and lost hooks, and the same-name rule.
 func TestFireflyNodesJoinGoRoot(t *testing.T) {
 	py := twistedPython(t)
-	root, err := rpc.NewRoot()
+	root, err := distributed.NewRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,13 +29,13 @@ func TestFireflyNodesJoinGoRoot(t *testing.T) {
 	if err := svc.Map("tagged", func(s string, kw Kwargs) string { return fmt.Sprintf("%s/%v", s, kw["tag"]) }); err != nil {
 		t.Fatal(err)
 	}
-	joined := make(chan *rpc.Child, 4)
-	lost := make(chan *rpc.Child, 4)
-	root.OnChildConnect(func(c *rpc.Child) { joined <- c })
-	root.OnChildLost(func(c *rpc.Child) { lost <- c })
+	joined := make(chan *distributed.Child, 4)
+	lost := make(chan *distributed.Child, 4)
+	root.OnChildConnect(func(c *distributed.Child) { joined <- c })
+	root.OnChildLost(func(c *distributed.Child) { lost <- c })
 	_, port := serveGo(t, FireflyRoot(root))
 
-	wait := func(ch chan *rpc.Child, what string) *rpc.Child {
+	wait := func(ch chan *distributed.Child, what string) *distributed.Child {
 		t.Helper()
 		select {
 		case c := <-ch:
@@ -97,7 +98,7 @@ func TestGoNodeJoinsFireflyRoot(t *testing.T) {
 	p := startPython(t, py, "firefly_root.py", "", "0")
 	line := p.waitFor(t, "the root to listen", func(l string) bool { return strings.HasPrefix(l, "listening ") })
 	addr := "127.0.0.1:" + strings.TrimPrefix(line, "listening ")
-	svc := rpc.NewService("gonode")
+	svc := distributed.NewService("gonode")
 	if err := svc.Map("greet", func(who string) string { return "hello " + who + " from gonode" }); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package rpc
+package distributed
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fireflyrpc/firefly/registry"
+	"github.com/fireflyrpc/firefly/rpc"
 )
 
 // Defaults of a Node's reconnection.
@@ -28,92 +29,10 @@ const (
 
 var (
 	// ErrNodeClosed reports a call on, or Connect of, a closed Node.
-	ErrNodeClosed = errors.New("rpc: node closed")
+	ErrNodeClosed = errors.New("distributed: node closed")
 	// ErrNodeConnected reports a second Connect of a Node.
-	ErrNodeConnected = errors.New("rpc: node already connected")
+	ErrNodeConnected = errors.New("distributed: node already connected")
 )
-
-// A NodeOption configures a Node.
-type NodeOption func(*nodeConfig)
-
-type nodeConfig struct {
-	incarnation string
-	svc         *Service
-	logger      *slog.Logger
-	dialOpts    []Option
-	base, max   time.Duration
-	dialTimeout time.Duration
-	wait        bool
-	resolve     func(ctx context.Context, addr string) ([]string, error)
-}
-
-// WithNodeService makes s the node's service, whose targets the root calls
-// (Firefly's addServiceChannel on the node). The default is a new Parallel
-// service named after the node.
-func WithNodeService(s *Service) NodeOption { return func(c *nodeConfig) { c.svc = s } }
-
-// WithNodeLogger sends the node's logs (connections lost and made again, at
-// Info; failed attempts, at Debug) to l. The default discards them.
-func WithNodeLogger(l *slog.Logger) NodeOption { return func(c *nodeConfig) { c.logger = l } }
-
-// WithDialOptions passes options to every connection the node dials (Dial),
-// such as WithTransportConfig or WithMaxLanes.
-func WithDialOptions(opts ...Option) NodeOption {
-	return func(c *nodeConfig) { c.dialOpts = append(c.dialOpts, opts...) }
-}
-
-// WithReconnectBackoff sets the delays between reconnection attempts: the
-// first waits about base, each failed one doubles the delay, up to max. Each
-// delay is jittered: a random time between half of it and all of it. The
-// defaults are DefaultReconnectBase and DefaultReconnectMax; values <= 0
-// keep them.
-func WithReconnectBackoff(base, max time.Duration) NodeOption {
-	return func(c *nodeConfig) {
-		if base > 0 {
-			c.base = base
-		}
-		if max > 0 {
-			c.max = max
-		}
-	}
-}
-
-// WithDialTimeout bounds each reconnection attempt (default
-// DefaultDialTimeout). Connect is bounded by its context instead.
-func WithDialTimeout(d time.Duration) NodeOption {
-	return func(c *nodeConfig) {
-		if d > 0 {
-			c.dialTimeout = d
-		}
-	}
-}
-
-// WithIncarnation sets the node's incarnation id (default: 16 random bytes
-// in hex, new for each Node). Nodes that one process makes one after
-// another for the same membership (a new Node for each address of a root
-// that moved) may share one, so that the root lets the new one replace the
-// old one's stale child; two processes must never share one. "" keeps the
-// default.
-func WithIncarnation(id string) NodeOption { return func(c *nodeConfig) { c.incarnation = id } }
-
-// WithWaitForReconnect chooses what CallRemote and SendRemote do while the
-// node is not connected. false (the default): they fail at once with an
-// error matching ErrConnectionLost. true: they wait until the node is
-// connected again, or until their context ends (the error then matches both
-// ErrConnectionLost and the context's error).
-func WithWaitForReconnect(on bool) NodeOption { return func(c *nodeConfig) { c.wait = on } }
-
-// WithResolver makes the node look its address up with resolve before
-// every attempt to connect (Connect's and each reconnection's), so that a
-// root whose address changes (a DNS name that moved) is found again. The
-// node dials the addresses resolve returns (host:port each) in order, until
-// one accepts the handshake; a refusal of the node's name (ErrNameTaken,
-// ErrIdentityMismatch) ends the attempt at once. An error of resolve, or
-// no address, fails the attempt, which is retried as any other. Without it
-// the node dials its address as it is.
-func WithResolver(resolve func(ctx context.Context, addr string) ([]string, error)) NodeOption {
-	return func(c *nodeConfig) { c.resolve = resolve }
-}
 
 // Node is the client side of Firefly's distributed layer (RemoteObject): a
 // named process that connects to a Root, hands it a ProxyReference to its
@@ -140,7 +59,7 @@ func WithResolver(resolve func(ctx context.Context, addr string) ([]string, erro
 // A process may run several Nodes, to the same or different roots.
 type Node struct {
 	name  string
-	cfg   nodeConfig
+	cfg   config
 	svc   *Service
 	proxy *ProxyReference
 	log   *slog.Logger
@@ -152,30 +71,24 @@ type Node struct {
 
 	mu           sync.Mutex
 	addr         string
-	conn         *Conn
-	remote       *Ref          // the root's service on conn
+	conn         *rpc.Conn
+	remote       *rpc.Ref      // the root's service on conn
 	changed      chan struct{} // closed and replaced when conn changes or on Close
 	connecting   bool
 	started      bool
 	closed       bool
-	onConnect    func(*Conn)
+	onConnect    func(*rpc.Conn)
 	onDisconnect func(error)
 }
 
 // NewNode returns a node called name, not yet connected.
-func NewNode(name string, opts ...NodeOption) *Node {
-	cfg := nodeConfig{base: DefaultReconnectBase, max: DefaultReconnectMax, dialTimeout: DefaultDialTimeout}
-	for _, o := range opts {
-		o(&cfg)
-	}
+func NewNode(name string, opts ...Option) *Node {
+	cfg := newConfig(opts)
 	if cfg.max < cfg.base {
 		cfg.max = cfg.base
 	}
 	if cfg.svc == nil {
 		cfg.svc = NewService(name)
-	}
-	if cfg.logger == nil {
-		cfg.logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.incarnation == "" {
 		var b [16]byte
@@ -188,7 +101,7 @@ func NewNode(name string, opts ...NodeOption) *Node {
 		svc:     cfg.svc,
 		proxy:   NewProxyReference(cfg.svc),
 		log:     cfg.logger,
-		reg:     NewRegistry(),
+		reg:     rpc.NewRegistry(),
 		changed: make(chan struct{}),
 	}
 	n.life, n.cancel = context.WithCancel(context.Background())
@@ -212,7 +125,7 @@ func (n *Node) Proxy() *ProxyReference { return n.proxy }
 // included, with the new connection; nil removes it. Hooks run one at a
 // time on the node's own goroutine, connect and disconnect alternating; they
 // must not call Close.
-func (n *Node) OnConnect(f func(*Conn)) {
+func (n *Node) OnConnect(f func(*rpc.Conn)) {
 	n.mu.Lock()
 	n.onConnect = f
 	n.mu.Unlock()
@@ -273,7 +186,7 @@ func (n *Node) Connect(ctx context.Context, addr string) error {
 
 // dial resolves addr (WithResolver) and connects to the first address
 // that accepts the handshake.
-func (n *Node) dial(ctx context.Context, addr string) (*Conn, *Ref, error) {
+func (n *Node) dial(ctx context.Context, addr string) (*rpc.Conn, *rpc.Ref, error) {
 	if n.cfg.resolve == nil {
 		return n.dialAddr(ctx, addr)
 	}
@@ -282,7 +195,7 @@ func (n *Node) dial(ctx context.Context, addr string) (*Conn, *Ref, error) {
 		err = errors.New("no address")
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("rpc: node %q: resolving %s: %w", n.name, addr, err)
+		return nil, nil, fmt.Errorf("distributed: node %q: resolving %s: %w", n.name, addr, err)
 	}
 	var errs []error
 	for _, a := range addrs {
@@ -299,24 +212,24 @@ func (n *Node) dial(ctx context.Context, addr string) (*Conn, *Ref, error) {
 }
 
 // dialAddr connects to addr and runs the handshake.
-func (n *Node) dialAddr(ctx context.Context, addr string) (*Conn, *Ref, error) {
-	opts := append([]Option{WithRegistry(n.reg)}, n.cfg.dialOpts...)
-	conn, err := Dial(ctx, "tcp", addr, opts...)
+func (n *Node) dialAddr(ctx context.Context, addr string) (*rpc.Conn, *rpc.Ref, error) {
+	opts := append([]rpc.Option{rpc.WithRegistry(n.reg)}, n.cfg.dialOpts...)
+	conn, err := rpc.Dial(ctx, "tcp", addr, opts...)
 	if err != nil {
 		return nil, nil, err
 	}
-	var remote *Ref
+	var remote *rpc.Ref
 	if err := conn.Root().Call(ctx, "takeProxy", &remote, n.name, n.proxy, n.cfg.incarnation); err != nil {
 		local := conn.LocalAddr()
 		conn.Close()
-		return nil, nil, fmt.Errorf("rpc: node %q (from %s): takeProxy at %s: %w", n.name, local, addr, err)
+		return nil, nil, fmt.Errorf("distributed: node %q (from %s): takeProxy at %s: %w", n.name, local, addr, err)
 	}
 	return conn, remote, nil
 }
 
 // setConn installs the current connection (nil: none) and wakes the calls
 // waiting for a change. n.mu is held.
-func (n *Node) setConn(conn *Conn, remote *Ref) {
+func (n *Node) setConn(conn *rpc.Conn, remote *rpc.Ref) {
 	n.conn, n.remote = conn, remote
 	close(n.changed)
 	n.changed = make(chan struct{})
@@ -324,7 +237,7 @@ func (n *Node) setConn(conn *Conn, remote *Ref) {
 
 // supervise runs the connect hook, watches the connection and makes a new
 // one when it is lost, until Close.
-func (n *Node) supervise(conn *Conn) {
+func (n *Node) supervise(conn *rpc.Conn) {
 	defer n.wg.Done()
 	n.mu.Lock()
 	onConnect := n.onConnect
@@ -350,12 +263,12 @@ func (n *Node) supervise(conn *Conn) {
 		addr := n.addr
 		n.mu.Unlock()
 		reason := conn.Err()
-		n.log.Info("rpc: node lost its connection", "node", n.name, "addr", addr, "reason", reason)
+		n.log.Info("distributed: node lost its connection", "node", n.name, "addr", addr, "reason", reason)
 		if hook != nil {
 			hook(reason)
 		}
 
-		var remote *Ref
+		var remote *rpc.Ref
 		if conn, remote = n.reconnect(addr); conn == nil {
 			return
 		}
@@ -368,7 +281,7 @@ func (n *Node) supervise(conn *Conn) {
 		n.setConn(conn, remote)
 		onConnect = n.onConnect
 		n.mu.Unlock()
-		n.log.Info("rpc: node reconnected", "node", n.name, "addr", addr)
+		n.log.Info("distributed: node reconnected", "node", n.name, "addr", addr)
 		if onConnect != nil {
 			onConnect(conn)
 		}
@@ -377,15 +290,9 @@ func (n *Node) supervise(conn *Conn) {
 
 // reconnect dials addr with backoff until it succeeds (returning the new
 // connection) or the node is closed (returning nil).
-func (n *Node) reconnect(addr string) (*Conn, *Ref) {
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	<-timer.C
+func (n *Node) reconnect(addr string) (*rpc.Conn, *rpc.Ref) {
 	for attempt := 0; ; attempt++ {
-		timer.Reset(n.backoff(attempt))
-		select {
-		case <-timer.C:
-		case <-n.life.Done():
+		if !n.wait(n.life, n.backoff(attempt)) {
 			return nil, nil
 		}
 		ctx, cancel := context.WithTimeout(n.life, n.cfg.dialTimeout)
@@ -394,13 +301,62 @@ func (n *Node) reconnect(addr string) (*Conn, *Ref) {
 		if err == nil {
 			return conn, remote
 		}
-		if refused(err) {
-			n.log.Error("rpc: node refused by the root", "node", n.name, "addr", addr, "attempt", attempt+1, "err", err)
-			attempt = max(attempt, 32) // the longest delay from now on
-			continue
-		}
-		n.log.Debug("rpc: node reconnection failed", "node", n.name, "addr", addr, "attempt", attempt+1, "err", err)
+		attempt = n.failed(addr, attempt, err)
 	}
+}
+
+// Join connects to the root at addr as Connect does, but keeps trying until
+// the node is in: each attempt is bounded by the dial timeout
+// (WithDialTimeout), and a failed one is tried again after the node's
+// backoff (WithReconnectBackoff), or after the longest delay when the root
+// refused the name (ErrNameTaken, ErrIdentityMismatch; logged at Error).
+// Join returns nil once the node is connected, from then on reconnecting by
+// itself; an error matching ctx's when ctx ends first, with the last
+// attempt's error; ErrNodeClosed when the node is closed; ErrNodeConnected
+// when it is connected or connecting already.
+func (n *Node) Join(ctx context.Context, addr string) error {
+	for attempt := 0; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, n.cfg.dialTimeout)
+		err := n.Connect(actx, addr)
+		cancel()
+		switch {
+		case err == nil, errors.Is(err, ErrNodeClosed), errors.Is(err, ErrNodeConnected):
+			return err
+		case ctx.Err() != nil:
+			return fmt.Errorf("%w (last attempt: %w)", ctx.Err(), err)
+		}
+		attempt = n.failed(addr, attempt, err)
+		if !n.wait(ctx, n.backoff(attempt)) {
+			if n.life.Err() != nil {
+				return ErrNodeClosed
+			}
+			return fmt.Errorf("%w (last attempt: %w)", ctx.Err(), err)
+		}
+	}
+}
+
+// failed logs a failed connection attempt and returns the attempt number
+// to continue from: past the longest delay when the root refused the name.
+func (n *Node) failed(addr string, attempt int, err error) int {
+	if refused(err) {
+		n.log.Error("distributed: node refused by the root", "node", n.name, "addr", addr, "attempt", attempt+1, "err", err)
+		return max(attempt, 32) // the longest delay from now on
+	}
+	n.log.Debug("distributed: node connection attempt failed", "node", n.name, "addr", addr, "attempt", attempt+1, "err", err)
+	return attempt
+}
+
+// wait waits d, and reports false when ctx or the node's life ends first.
+func (n *Node) wait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+	case <-n.life.Done():
+	}
+	return false
 }
 
 // refused reports whether err is a root's refusal of the node's name
@@ -431,7 +387,7 @@ func (n *Node) Connected() bool {
 }
 
 // Conn returns the current connection, or nil while disconnected.
-func (n *Node) Conn() *Conn {
+func (n *Node) Conn() *rpc.Conn {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.conn
@@ -439,7 +395,7 @@ func (n *Node) Conn() *Conn {
 
 // Remote returns the reference to the root's service on the current
 // connection, or nil while disconnected.
-func (n *Node) Remote() *Ref {
+func (n *Node) Remote() *rpc.Ref {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.remote
@@ -447,7 +403,7 @@ func (n *Node) Remote() *Ref {
 
 // remoteRef returns the root's service on a live connection, failing fast or
 // waiting as configured.
-func (n *Node) remoteRef(ctx context.Context) (*Ref, error) {
+func (n *Node) remoteRef(ctx context.Context) (*rpc.Ref, error) {
 	for {
 		n.mu.Lock()
 		closed, conn, remote, changed := n.closed, n.conn, n.remote, n.changed
@@ -458,12 +414,12 @@ func (n *Node) remoteRef(ctx context.Context) (*Ref, error) {
 		case conn != nil && conn.Err() == nil:
 			return remote, nil
 		case !n.cfg.wait:
-			return nil, fmt.Errorf("%w: node %q is not connected", ErrConnectionLost, n.name)
+			return nil, fmt.Errorf("%w: node %q is not connected", rpc.ErrConnectionLost, n.name)
 		}
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w: node %q waited for its connection: %w", ErrConnectionLost, n.name, ctx.Err())
+			return nil, fmt.Errorf("%w: node %q waited for its connection: %w", rpc.ErrConnectionLost, n.name, ctx.Err())
 		}
 	}
 }
@@ -473,34 +429,32 @@ func (n *Node) remoteRef(ctx context.Context) (*Ref, error) {
 // callRemote -> remote_callTarget). Errors are as for Ref.Call, and see
 // WithWaitForReconnect for calls made while the node is not connected.
 func (n *Node) CallRemote(ctx context.Context, command any, reply any, args ...any) error {
-	name, err := commandName(command)
-	if err != nil {
-		return err
-	}
-	remote, err := n.remoteRef(ctx)
+	remote, name, err := n.target(ctx, command)
 	if err != nil {
 		return err
 	}
 	return remote.Call(ctx, name, reply, args...)
 }
 
+// target returns the root's service on a live connection (see remoteRef)
+// and the method name of command.
+func (n *Node) target(ctx context.Context, command any) (*rpc.Ref, string, error) {
+	name, err := commandName(command)
+	if err != nil {
+		return nil, "", err
+	}
+	remote, err := n.remoteRef(ctx)
+	return remote, name, err
+}
+
 // GoRemote starts CallRemote asynchronously, like Ref.Go. While the node is
 // not connected the call fails at once, or waits (in its own goroutine) with
 // WithWaitForReconnect.
-func (n *Node) GoRemote(ctx context.Context, command any, reply any, done chan *Call, args ...any) *Call {
-	if done == nil {
-		done = make(chan *Call, 1)
-	} else if cap(done) == 0 {
-		panic("rpc: done channel is unbuffered")
-	}
-	fail := func(err error) *Call {
-		call := &Call{Method: fmt.Sprint(command), Args: args, Reply: reply, Error: err, Done: done}
-		done <- call
-		return call
-	}
+func (n *Node) GoRemote(ctx context.Context, command any, reply any, done chan *rpc.Call, args ...any) *rpc.Call {
+	call := rpc.NewCall(fmt.Sprint(command), reply, done, args...)
 	name, err := commandName(command)
 	if err != nil {
-		return fail(err)
+		return complete(call, err)
 	}
 	n.mu.Lock()
 	conn, remote := n.conn, n.remote
@@ -508,27 +462,20 @@ func (n *Node) GoRemote(ctx context.Context, command any, reply any, done chan *
 	if conn == nil || conn.Err() != nil {
 		if !n.cfg.wait {
 			if _, err := n.remoteRef(ctx); err != nil {
-				return fail(err)
+				return complete(call, err)
 			}
 		}
-		call := &Call{Method: name, Args: args, Reply: reply, Done: done}
-		go func() {
-			call.Error = n.CallRemote(ctx, name, reply, args...)
-			done <- call
-		}()
+		call.Method = name
+		go func() { complete(call, n.CallRemote(ctx, name, reply, args...)) }()
 		return call
 	}
-	return remote.Go(ctx, name, reply, done, args...)
+	return remote.Go(ctx, name, reply, call.Done, args...)
 }
 
 // SendRemote runs command on the root's service without waiting for, or
 // getting, an answer, like Ref.Send.
 func (n *Node) SendRemote(ctx context.Context, command any, args ...any) error {
-	name, err := commandName(command)
-	if err != nil {
-		return err
-	}
-	remote, err := n.remoteRef(ctx)
+	remote, name, err := n.target(ctx, command)
 	if err != nil {
 		return err
 	}

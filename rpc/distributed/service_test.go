@@ -1,4 +1,4 @@
-package rpc_test
+package distributed_test
 
 import (
 	"context"
@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/registry"
 	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
 
 type empty struct{}
@@ -24,21 +26,14 @@ type pair2 struct {
 	B string
 }
 
-// svcCtx returns a context that ends with the test or after 10 s.
-func svcCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func mustMap(t testing.TB, s *rpc.Service, name string, fn any) {
+func mustMap(t testing.TB, s *distributed.Service, name string, fn any) {
 	t.Helper()
 	if err := s.Map(name, fn); err != nil {
 		t.Fatalf("Map(%q): %v", name, err)
 	}
 }
 
-func mustMapID(t testing.TB, s *rpc.Service, id int, fn any) {
+func mustMapID(t testing.TB, s *distributed.Service, id int, fn any) {
 	t.Helper()
 	if err := s.MapID(id, fn); err != nil {
 		t.Fatalf("MapID(%d): %v", id, err)
@@ -46,8 +41,8 @@ func mustMapID(t testing.TB, s *rpc.Service, id int, fn any) {
 }
 
 func TestServiceMapAndCall(t *testing.T) {
-	ctx := svcCtx(t)
-	s := rpc.NewService("game")
+	ctx := testutil.Context(t)
+	s := distributed.NewService("game")
 	mustMap(t, s, "echo", func(x string) string { return x })
 	mustMap(t, s, "Add", func(ctx context.Context, a, b int) (int, error) { return a + b, nil })
 	mustMapID(t, s, 101, func(p pair2) pair2 { return pair2{p.A * 2, p.B + p.B} })
@@ -100,13 +95,13 @@ func TestServiceMapAndCall(t *testing.T) {
 }
 
 func TestServiceMapErrors(t *testing.T) {
-	s := rpc.NewService("svc")
+	s := distributed.NewService("svc")
 	mustMap(t, s, "echo", func(x string) string { return x })
-	if err := s.Map("Echo", func() {}); !errors.Is(err, rpc.ErrTargetExists) {
+	if err := s.Map("Echo", func() {}); !errors.Is(err, distributed.ErrTargetExists) {
 		t.Fatalf("Map twice: %v, want ErrTargetExists", err)
 	}
 	mustMapID(t, s, 5, func() {})
-	if err := s.MapID(5, func() {}); !errors.Is(err, rpc.ErrTargetExists) {
+	if err := s.MapID(5, func() {}); !errors.Is(err, distributed.ErrTargetExists) {
 		t.Fatalf("MapID twice: %v, want ErrTargetExists", err)
 	}
 	var re *registry.RegistrationError
@@ -134,8 +129,8 @@ func TestServiceMapErrors(t *testing.T) {
 }
 
 func TestServiceUnknownCommand(t *testing.T) {
-	ctx := svcCtx(t)
-	s := rpc.NewService("svc")
+	ctx := testutil.Context(t)
+	s := distributed.NewService("svc")
 	for _, cmd := range []any{"nope", 404} {
 		err := s.CallTarget(ctx, cmd, nil)
 		if !errors.Is(err, rpc.ErrNoSuchMethod) {
@@ -157,8 +152,8 @@ func argValues(args ...any) []reflect.Value {
 }
 
 func TestServiceZeroValues(t *testing.T) {
-	ctx := svcCtx(t)
-	s := rpc.NewService("svc")
+	ctx := testutil.Context(t)
+	s := distributed.NewService("svc")
 	mustMap(t, s, "zeroInt", func() int { return 0 })
 	mustMap(t, s, "zeroStr", func() (string, error) { return "", nil })
 	mustMap(t, s, "falseBool", func() bool { return false })
@@ -186,10 +181,10 @@ func TestServiceZeroValues(t *testing.T) {
 }
 
 func TestServicePanic(t *testing.T) {
-	ctx := svcCtx(t)
-	for _, style := range []rpc.RunStyle{rpc.Parallel, rpc.Serial} {
+	ctx := testutil.Context(t)
+	for _, style := range []distributed.RunStyle{distributed.Parallel, distributed.Serial} {
 		t.Run(style.String(), func(t *testing.T) {
-			s := rpc.NewService("svc", rpc.WithRunStyle(style))
+			s := distributed.NewService("svc", distributed.WithRunStyle(style))
 			mustMap(t, s, "boom", func() int { panic("boom") })
 			mustMap(t, s, "ok", func() int { return 1 })
 			for range 3 {
@@ -211,8 +206,8 @@ func TestServicePanic(t *testing.T) {
 }
 
 func TestServiceTargetError(t *testing.T) {
-	ctx := svcCtx(t)
-	s := rpc.NewService("svc")
+	ctx := testutil.Context(t)
+	s := distributed.NewService("svc")
 	sentinel := errors.New("out of gold")
 	mustMap(t, s, "buy", func(n int) (int, error) { return 0, fmt.Errorf("buy %d: %w", n, sentinel) })
 	if err := s.CallTarget(ctx, "buy", nil, 3); !errors.Is(err, sentinel) {
@@ -251,8 +246,8 @@ func (tr *tracker) snapshot() []int {
 }
 
 func TestServiceSerialNeverOverlaps(t *testing.T) {
-	ctx := svcCtx(t)
-	s := rpc.NewService("svc", rpc.WithRunStyle(rpc.Serial))
+	ctx := testutil.Context(t)
+	s := distributed.NewService("svc", distributed.WithRunStyle(distributed.Serial))
 	var tr tracker
 	mustMap(t, s, "work", func(i int) {
 		tr.enter(i)
@@ -277,8 +272,8 @@ func TestServiceSerialNeverOverlaps(t *testing.T) {
 // Lookup in arrival order, then Call from goroutines that start in any
 // order. The calls must run in lookup order.
 func TestServiceSerialArrivalOrder(t *testing.T) {
-	ctx := svcCtx(t)
-	s := rpc.NewService("svc", rpc.WithRunStyle(rpc.Serial), rpc.WithSerialGrace(time.Minute))
+	ctx := testutil.Context(t)
+	s := distributed.NewService("svc", distributed.WithRunStyle(distributed.Serial), distributed.WithSerialGrace(time.Minute))
 	var tr tracker
 	mustMap(t, s, "rec", func(i int) { tr.enter(i); tr.leave() })
 	const n = 100
@@ -307,8 +302,8 @@ func TestServiceSerialArrivalOrder(t *testing.T) {
 // TestServiceSerialAbandonedLookup: a lookup whose call never comes must not
 // block the calls behind it past the grace.
 func TestServiceSerialAbandonedLookup(t *testing.T) {
-	ctx := svcCtx(t)
-	s := rpc.NewService("svc", rpc.WithRunStyle(rpc.Serial), rpc.WithSerialGrace(30*time.Millisecond))
+	ctx := testutil.Context(t)
+	s := distributed.NewService("svc", distributed.WithRunStyle(distributed.Serial), distributed.WithSerialGrace(30*time.Millisecond))
 	mustMap(t, s, "f", func() int { return 1 })
 	late := s.Lookup("f") // never called in time
 	start := time.Now()
@@ -326,7 +321,7 @@ func TestServiceSerialAbandonedLookup(t *testing.T) {
 }
 
 func TestServiceSerialWaitCancelled(t *testing.T) {
-	s := rpc.NewService("svc", rpc.WithRunStyle(rpc.Serial))
+	s := distributed.NewService("svc", distributed.WithRunStyle(distributed.Serial))
 	release := make(chan struct{})
 	entered := make(chan struct{})
 	mustMap(t, s, "block", func() { close(entered); <-release })
@@ -344,15 +339,15 @@ func TestServiceSerialWaitCancelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n int
-	if err := s.CallTarget(svcCtx(t), "f", &n); err != nil || n != 2 {
+	if err := s.CallTarget(testutil.Context(t), "f", &n); err != nil || n != 2 {
 		t.Fatalf("call after a cancelled wait = %d, %v", n, err)
 	}
 }
 
 func TestServiceParallelOverlaps(t *testing.T) {
-	ctx := svcCtx(t)
-	s := rpc.NewService("svc") // Parallel is the default
-	if s.RunStyle() != rpc.Parallel {
+	ctx := testutil.Context(t)
+	s := distributed.NewService("svc") // Parallel is the default
+	if s.RunStyle() != distributed.Parallel {
 		t.Fatalf("default run style %v", s.RunStyle())
 	}
 	var in atomic.Int32
@@ -380,8 +375,8 @@ func TestServiceParallelOverlaps(t *testing.T) {
 }
 
 func TestServiceConcurrentMapWhileCalling(t *testing.T) {
-	ctx := svcCtx(t)
-	s := rpc.NewService("svc")
+	ctx := testutil.Context(t)
+	s := distributed.NewService("svc")
 	mustMap(t, s, "stable", func(i int) int { return i })
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -419,7 +414,7 @@ func TestServiceConcurrentMapWhileCalling(t *testing.T) {
 // waiting (Send and Go), run one at a time in the order they were sent, both
 // node -> root and root -> node.
 func TestServiceSerialOrderOverWire(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	const n = 200
 	var rootTr, nodeTr tracker
 	record := func(tr *tracker) func(int) {
@@ -431,15 +426,15 @@ func TestServiceSerialOrderOverWire(t *testing.T) {
 	}
 	// No lookup is abandoned here: a long grace keeps a starved handler
 	// goroutine from losing its turn on a loaded machine.
-	rootSvc := rpc.NewService("root", rpc.WithRunStyle(rpc.Serial), rpc.WithSerialGrace(time.Minute))
+	rootSvc := distributed.NewService("root", distributed.WithRunStyle(distributed.Serial), distributed.WithSerialGrace(time.Minute))
 	mustMap(t, rootSvc, "rec", record(&rootTr))
 	mustMap(t, rootSvc, "sync", func() {})
-	root, addr := startRoot(t, "127.0.0.1:0", rpc.WithRootService(rootSvc), rpc.WithServerOptions(rpc.WithMaxLanes(1)))
+	root, addr := startRoot(t, "127.0.0.1:0", distributed.WithService(rootSvc), distributed.WithServerOptions(rpc.WithMaxLanes(1)))
 
-	nodeSvc := rpc.NewService("game", rpc.WithRunStyle(rpc.Serial), rpc.WithSerialGrace(time.Minute))
+	nodeSvc := distributed.NewService("game", distributed.WithRunStyle(distributed.Serial), distributed.WithSerialGrace(time.Minute))
 	mustMap(t, nodeSvc, "rec", record(&nodeTr))
 	mustMap(t, nodeSvc, "sync", func() {})
-	node := connectNode(t, addr, "game", rpc.WithNodeService(nodeSvc), rpc.WithDialOptions(rpc.WithMaxLanes(1)))
+	node := connectNode(t, addr, "game", distributed.WithService(nodeSvc), distributed.WithDialOptions(rpc.WithMaxLanes(1)))
 
 	done := make(chan *rpc.Call, n)
 	for i := range n {
@@ -454,7 +449,7 @@ func TestServiceSerialOrderOverWire(t *testing.T) {
 	if err := node.CallRemote(ctx, "sync", nil); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "child", func() bool { return root.Child("game") != nil })
+	testutil.Eventually(t, "child", func() bool { return root.Child("game") != nil })
 	child := root.Child("game")
 	for i := range n {
 		if i%2 == 0 {
@@ -490,11 +485,11 @@ func TestServiceSerialOrderOverWire(t *testing.T) {
 // TestServiceSerialConcurrentCallersOverWire: many callers from many nodes; a Serial
 // root service never runs two targets at once.
 func TestServiceSerialConcurrentCallersOverWire(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	var tr tracker
-	svc := rpc.NewService("root", rpc.WithRunStyle(rpc.Serial))
+	svc := distributed.NewService("root", distributed.WithRunStyle(distributed.Serial))
 	mustMap(t, svc, "rec", func(i int) { tr.enter(i); time.Sleep(20 * time.Microsecond); tr.leave() })
-	_, addr := startRoot(t, "127.0.0.1:0", rpc.WithRootService(svc))
+	_, addr := startRoot(t, "127.0.0.1:0", distributed.WithService(svc))
 	var wg sync.WaitGroup
 	for k := range 4 {
 		node := connectNode(t, addr, fmt.Sprint("n", k))
@@ -525,7 +520,7 @@ func (tr *tracker) mustHaveRunOneAtATime(t *testing.T, want int) {
 
 // TestServiceParallelOverWire: a Parallel service lets two calls in at once.
 func TestServiceParallelOverWire(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	root, addr := startRoot(t, "127.0.0.1:0")
 	var in atomic.Int32
 	both := make(chan struct{})
@@ -555,10 +550,10 @@ func TestServiceParallelOverWire(t *testing.T) {
 // and does not wait for the grace (an hour here): the broker abandons the
 // lookup.
 func TestServiceSerialRefusedCallOverWire(t *testing.T) {
-	ctx := svcCtx(t)
-	svc := rpc.NewService("root", rpc.WithRunStyle(rpc.Serial), rpc.WithSerialGrace(time.Hour))
+	ctx := testutil.Context(t)
+	svc := distributed.NewService("root", distributed.WithRunStyle(distributed.Serial), distributed.WithSerialGrace(time.Hour))
 	mustMap(t, svc, "add", func(a, b int) int { return a + b })
-	_, addr := startRoot(t, "127.0.0.1:0", rpc.WithRootService(svc))
+	_, addr := startRoot(t, "127.0.0.1:0", distributed.WithService(svc))
 	node := connectNode(t, addr, "n")
 	for range 3 {
 		if err := node.CallRemote(ctx, "add", nil, 1); !errors.Is(err, rpc.ErrBadArguments) {

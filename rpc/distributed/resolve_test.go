@@ -1,4 +1,4 @@
-package rpc_test
+package distributed_test
 
 import (
 	"context"
@@ -7,17 +7,18 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/internal/testutil"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
 
 // TestNodeResolver: a node with a resolver looks its address up before
 // every attempt, tries each address in order, and finds a root that moved
 // to another address when the connection is lost.
 func TestNodeResolver(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	first, firstAddr := startRoot(t, "127.0.0.1:0")
 	second, secondAddr := startRoot(t, "127.0.0.1:0")
-	for _, r := range []*rpc.Root{first, second} {
+	for _, r := range []*distributed.Root{first, second} {
 		r.Service().Map("where", func() string { return "here" })
 	}
 	// A port nothing listens on, listed before the live one.
@@ -40,7 +41,7 @@ func TestNodeResolver(t *testing.T) {
 		}
 		return answer, nil
 	}
-	n := connectNode(t, "gate.example", "n", rpc.WithResolver(resolve))
+	n := connectNode(t, "gate.example", "n", distributed.WithResolver(resolve))
 	if got := n.Conn().RemoteAddr().String(); got != firstAddr {
 		t.Fatalf("connected to %s, want %s (the first address that answers)", got, firstAddr)
 	}
@@ -56,7 +57,7 @@ func TestNodeResolver(t *testing.T) {
 	before := len(asked)
 	mu.Unlock()
 	first.Close()
-	waitUntil(t, "a failed lookup", func() bool {
+	testutil.Eventually(t, "a failed lookup", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(asked) > before+1
@@ -67,7 +68,7 @@ func TestNodeResolver(t *testing.T) {
 	mu.Lock()
 	answer = []string{secondAddr}
 	mu.Unlock()
-	waitUntil(t, "reconnected to the second root", func() bool {
+	testutil.Eventually(t, "reconnected to the second root", func() bool {
 		c := n.Conn()
 		return c != nil && c.RemoteAddr().String() == secondAddr
 	})

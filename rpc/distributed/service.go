@@ -1,4 +1,4 @@
-package rpc
+package distributed
 
 import (
 	"context"
@@ -12,11 +12,12 @@ import (
 	"time"
 
 	"github.com/fireflyrpc/firefly/registry"
+	"github.com/fireflyrpc/firefly/rpc"
 )
 
 // ErrTargetExists reports a Map or MapID under a command that is already
 // mapped (Firefly's "target already exists"). Unmap it first to replace it.
-var ErrTargetExists = errors.New("rpc: target already mapped")
+var ErrTargetExists = errors.New("distributed: target already mapped")
 
 // RunStyle says how a Service runs its targets.
 type RunStyle uint8
@@ -45,40 +46,6 @@ func (s RunStyle) String() string {
 // DefaultSerialGrace is how long a Serial service keeps the turn of a call it
 // looked up but that never started (see WithSerialGrace).
 const DefaultSerialGrace = 500 * time.Millisecond
-
-// A ServiceOption configures a Service.
-type ServiceOption func(*serviceConfig)
-
-type serviceConfig struct {
-	style  RunStyle
-	grace  time.Duration
-	logger *slog.Logger
-}
-
-// WithRunStyle sets how the service runs its targets. The default is
-// Parallel. (Firefly's default was SINGLE_STYLE; in Go, Serial is opt-in
-// because a serial target that waits, through the network, for another call
-// into its own service waits until its context ends.)
-func WithRunStyle(s RunStyle) ServiceOption { return func(c *serviceConfig) { c.style = s } }
-
-// WithSerialGrace sets how long a Serial service waits for a call it looked
-// up to start before giving its turn to the calls behind it. The broker looks
-// a call up when it reads it and starts it a moment later, or abandons it
-// (Abandon) when it refuses the call; the grace only matters for a lookup
-// made outside the broker and never followed by a call. A call that starts after its
-// grace is over still runs, one at a time, but as a new arrival. The default
-// is DefaultSerialGrace; d <= 0 keeps it.
-func WithSerialGrace(d time.Duration) ServiceOption {
-	return func(c *serviceConfig) {
-		if d > 0 {
-			c.grace = d
-		}
-	}
-}
-
-// WithServiceLogger sends the service's logs (unknown commands, at Debug) to
-// l. The default discards them.
-func WithServiceLogger(l *slog.Logger) ServiceOption { return func(c *serviceConfig) { c.logger = l } }
 
 // Service is a table of named targets, Firefly's Service and CommandService:
 // functions mapped under a name (Map) or a numeric command id (MapID) and
@@ -127,7 +94,7 @@ func WithServiceLogger(l *slog.Logger) ServiceOption { return func(c *serviceCon
 // different lanes or connections are never run at the same time, whatever
 // their order.
 type Service struct {
-	Referenceable
+	rpc.Referenceable
 
 	name  string
 	style RunStyle
@@ -141,18 +108,12 @@ type Service struct {
 }
 
 // NewService returns an empty service called name.
-func NewService(name string, opts ...ServiceOption) *Service {
-	cfg := serviceConfig{grace: DefaultSerialGrace}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	if cfg.logger == nil {
-		cfg.logger = slog.New(slog.DiscardHandler)
-	}
+func NewService(name string, opts ...Option) *Service {
+	cfg := newConfig(opts)
 	s := &Service{
 		name:    name,
 		style:   cfg.style,
-		reg:     NewRegistry(),
+		reg:     rpc.NewRegistry(),
 		log:     cfg.logger,
 		targets: make(map[string]*registry.Method),
 	}
@@ -169,7 +130,7 @@ func (s *Service) Name() string { return s.name }
 func (s *Service) RunStyle() RunStyle { return s.style }
 
 // String describes the service.
-func (s *Service) String() string { return fmt.Sprintf("rpc.Service(%s, %s)", s.name, s.style) }
+func (s *Service) String() string { return fmt.Sprintf("distributed.Service(%s, %s)", s.name, s.style) }
 
 // Map maps fn under name (Firefly's mapTarget). Callers may use name or its
 // lower-camel form: Map("Echo", f) and Map("echo", f) both answer to "Echo"
@@ -299,7 +260,7 @@ func (s *Service) Lookup(name string) *registry.Method {
 // waits for its turn returns ctx's error without running.
 func (s *Service) Call(ctx context.Context, m *registry.Method, args []reflect.Value) (reflect.Value, error) {
 	if m == nil {
-		return reflect.Value{}, fmt.Errorf("%w: nil target", ErrBadArguments)
+		return reflect.Value{}, fmt.Errorf("%w: nil target", rpc.ErrBadArguments)
 	}
 	if s.queue != nil {
 		t, err := s.queue.acquire(ctx, m)
@@ -311,8 +272,8 @@ func (s *Service) Call(ctx context.Context, m *registry.Method, args []reflect.V
 	res, err := m.Call(ctx, reflect.Value{}, args)
 	if err != nil {
 		var pe *registry.PanicError
-		if errors.As(err, &pe) && !errors.Is(err, ErrPanic) {
-			err = fmt.Errorf("%w: %w", ErrPanic, err)
+		if errors.As(err, &pe) && !errors.Is(err, rpc.ErrPanic) {
+			err = fmt.Errorf("%w: %w", rpc.ErrPanic, err)
 		}
 	}
 	return res, err
@@ -333,10 +294,10 @@ func (s *Service) CallTarget(ctx context.Context, command any, reply any, args .
 	}
 	m := s.target(name)
 	if m == nil {
-		s.log.Debug("rpc: no such target", "service", s.name, "command", name)
-		return fmt.Errorf("%w: %q in service %q", ErrNoSuchMethod, name, s.name)
+		s.log.Debug("distributed: no such target", "service", s.name, "command", name)
+		return fmt.Errorf("%w: %q in service %q", rpc.ErrNoSuchMethod, name, s.name)
 	}
-	in, err := localArgs(m, args)
+	in, err := rpc.LocalArgs(m, args)
 	if err != nil {
 		return err
 	}
@@ -347,7 +308,7 @@ func (s *Service) CallTarget(ctx context.Context, command any, reply any, args .
 	if reply == nil || m.Result == nil {
 		return nil
 	}
-	return setReply(reply, res)
+	return rpc.SetReply(reply, res)
 }
 
 // commandName returns the wire name of a command: a string as it is, an
@@ -377,7 +338,7 @@ func commandName(command any) (string, error) {
 	case uint64:
 		return strconv.FormatUint(c, 10), nil
 	}
-	return "", fmt.Errorf("%w: a command is a string or an integer, not %T", ErrBadArguments, command)
+	return "", fmt.Errorf("%w: a command is a string or an integer, not %T", rpc.ErrBadArguments, command)
 }
 
 // serialQueue gives a Serial service's calls their turns: a ticket per call,

@@ -1,4 +1,4 @@
-package rpc_test
+package distributed_test
 
 import (
 	"context"
@@ -8,13 +8,14 @@ import (
 	"net"
 
 	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
 
 // A Service maps targets by name or by numeric command id, and runs them
 // locally with CallTarget or for a peer holding a reference to it.
 func ExampleService() {
 	ctx := context.Background()
-	svc := rpc.NewService("game")
+	svc := distributed.NewService("game")
 	if err := svc.Map("echo", func(s string) string { return s }); err != nil {
 		log.Fatal(err)
 	}
@@ -44,15 +45,15 @@ func ExampleService() {
 // services; each node calls the root's service.
 func ExampleRoot() {
 	ctx := context.Background()
-	root, err := rpc.NewRoot()
+	root, err := distributed.NewRoot()
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer root.Close()
 	connected := make(chan string, 1)
 	lost := make(chan string, 1)
-	root.OnChildConnect(func(c *rpc.Child) { connected <- c.Name() })
-	root.OnChildLost(func(c *rpc.Child) { lost <- c.Name() })
+	root.OnChildConnect(func(c *distributed.Child) { connected <- c.Name() })
+	root.OnChildLost(func(c *distributed.Child) { lost <- c.Name() })
 	root.Service().MapID(1, func(name string) string { return "welcome, " + name })
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -61,7 +62,7 @@ func ExampleRoot() {
 	}
 	go root.Serve(ln)
 
-	game := rpc.NewNode("game1")
+	game := distributed.NewNode("game1")
 	game.Service().Map("score", func(player string) int { return len(player) * 10 })
 	if err := game.Connect(ctx, ln.Addr().String()); err != nil {
 		log.Fatal(err)
@@ -74,7 +75,7 @@ func ExampleRoot() {
 	}
 	fmt.Println("score:", score)
 	err = root.CallChild(ctx, "game2", "score", &score, "bob")
-	fmt.Println(errors.Is(err, rpc.ErrNoSuchChild))
+	fmt.Println(errors.Is(err, distributed.ErrNoSuchChild))
 
 	game.Close()
 	fmt.Println("lost:", <-lost)
@@ -89,7 +90,7 @@ func ExampleRoot() {
 // to the root. It reconnects by itself if the connection drops.
 func ExampleNode() {
 	ctx := context.Background()
-	root, err := rpc.NewRoot()
+	root, err := distributed.NewRoot()
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -107,14 +108,14 @@ func ExampleNode() {
 	go root.Serve(ln)
 	addr := ln.Addr().String()
 
-	game := rpc.NewNode("game")
+	game := distributed.NewNode("game")
 	defer game.Close()
 	game.Service().Map("joinRoom", func(player string) string { return player + " joined room 7" })
 	if err := game.Connect(ctx, addr); err != nil {
 		log.Fatal(err)
 	}
 
-	front := rpc.NewNode("net")
+	front := distributed.NewNode("net")
 	defer front.Close()
 	if err := front.Connect(ctx, addr); err != nil {
 		log.Fatal(err)

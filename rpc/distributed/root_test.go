@@ -1,4 +1,4 @@
-package rpc_test
+package distributed_test
 
 import (
 	"context"
@@ -12,14 +12,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
 
 // startRoot serves a new root on addr ("127.0.0.1:0" for any port) and
 // returns it with its address. The root is closed when the test ends.
-func startRoot(t testing.TB, addr string, opts ...rpc.RootOption) (*rpc.Root, string) {
+func startRoot(t testing.TB, addr string, opts ...distributed.Option) (*distributed.Root, string) {
 	t.Helper()
-	root, err := rpc.NewRoot(opts...)
+	root, err := distributed.NewRoot(opts...)
 	if err != nil {
 		t.Fatalf("NewRoot: %v", err)
 	}
@@ -40,30 +42,18 @@ func startRoot(t testing.TB, addr string, opts ...rpc.RootOption) (*rpc.Root, st
 }
 
 // fastReconnect makes nodes come back quickly in tests.
-var fastReconnect = rpc.WithReconnectBackoff(5*time.Millisecond, 50*time.Millisecond)
+var fastReconnect = distributed.WithReconnectBackoff(5*time.Millisecond, 50*time.Millisecond)
 
 // connectNode connects a new node called name to addr. The node is closed
 // when the test ends.
-func connectNode(t testing.TB, addr, name string, opts ...rpc.NodeOption) *rpc.Node {
+func connectNode(t testing.TB, addr, name string, opts ...distributed.Option) *distributed.Node {
 	t.Helper()
-	n := rpc.NewNode(name, append([]rpc.NodeOption{fastReconnect}, opts...)...)
+	n := distributed.NewNode(name, append([]distributed.Option{fastReconnect}, opts...)...)
 	t.Cleanup(func() { n.Close() })
-	if err := n.Connect(svcCtx(t), addr); err != nil {
+	if err := n.Connect(testutil.Context(t), addr); err != nil {
 		t.Fatalf("node %s: Connect: %v", name, err)
 	}
 	return n
-}
-
-// waitUntil polls cond until it holds or 10 s pass.
-func waitUntil(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 // eventLog records hook events in order.
@@ -84,12 +74,12 @@ func (l *eventLog) get() []string {
 	return slices.Clone(l.events)
 }
 
-func (l *eventLog) hook(kind string) func(*rpc.Child) {
-	return func(c *rpc.Child) { l.add("%s %s#%d", kind, c.Name(), c.ID()) }
+func (l *eventLog) hook(kind string) func(*distributed.Child) {
+	return func(c *distributed.Child) { l.add("%s %s#%d", kind, c.Name(), c.ID()) }
 }
 
 func TestRootNodeCallsBothWays(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	root, addr := startRoot(t, "127.0.0.1:0")
 	mustMap(t, root.Service(), "add", func(a, b int) int { return a + b })
 	mustMapID(t, root.Service(), 7, func(s string) (string, error) { return "root:" + s, nil })
@@ -125,7 +115,7 @@ func TestRootNodeCallsBothWays(t *testing.T) {
 	}
 
 	// root -> node
-	waitUntil(t, "child game1", func() bool { return root.Child("game1") != nil })
+	testutil.Eventually(t, "child game1", func() bool { return root.Child("game1") != nil })
 	var x int
 	if err := root.CallChild(ctx, "game1", 101, &x, 5); err != nil || x != 50 {
 		t.Fatalf("CallChild(101) = %d, %v", x, err)
@@ -149,10 +139,10 @@ func TestRootNodeCallsBothWays(t *testing.T) {
 	if !errors.Is(err, rpc.ErrNoSuchMethod) || !strings.Contains(err.Error(), "999") {
 		t.Fatalf("CallChild(999) = %v, want ErrNoSuchMethod naming 999", err)
 	}
-	if err := root.CallChild(ctx, "ghost", 101, nil); !errors.Is(err, rpc.ErrNoSuchChild) {
+	if err := root.CallChild(ctx, "ghost", 101, nil); !errors.Is(err, distributed.ErrNoSuchChild) {
 		t.Fatalf("CallChild(ghost) = %v, want ErrNoSuchChild", err)
 	}
-	if err := root.SendChild(ctx, "ghost", 101); !errors.Is(err, rpc.ErrNoSuchChild) {
+	if err := root.SendChild(ctx, "ghost", 101); !errors.Is(err, distributed.ErrNoSuchChild) {
 		t.Fatalf("SendChild(ghost) = %v, want ErrNoSuchChild", err)
 	}
 	got := make(chan int, 1)
@@ -178,10 +168,10 @@ func TestRootHooksConnectThenLost(t *testing.T) {
 	root.OnChildConnect(log.hook("connect"))
 	root.OnChildLost(log.hook("lost"))
 	n := connectNode(t, addr, "gate")
-	waitUntil(t, "connect hook", func() bool { return len(log.get()) == 1 })
+	testutil.Eventually(t, "connect hook", func() bool { return len(log.get()) == 1 })
 	id := root.Child("gate").ID()
 	n.Close()
-	waitUntil(t, "lost hook", func() bool { return len(log.get()) == 2 })
+	testutil.Eventually(t, "lost hook", func() bool { return len(log.get()) == 2 })
 	want := []string{fmt.Sprintf("connect gate#%d", id), fmt.Sprintf("lost gate#%d", id)}
 	if got := log.get(); !slices.Equal(got, want) {
 		t.Fatalf("events %q, want %q", got, want)
@@ -195,16 +185,16 @@ func TestRootHooksConnectThenLost(t *testing.T) {
 // test controls when each connection comes and goes.
 // takeProxy makes the node handshake by hand on a new connection, with
 // incarnation when it is not empty.
-func takeProxy(t *testing.T, addr, name string, svc *rpc.Service, incarnation ...string) (*rpc.Conn, *rpc.Ref) {
+func takeProxy(t *testing.T, addr, name string, svc *distributed.Service, incarnation ...string) (*rpc.Conn, *rpc.Ref) {
 	t.Helper()
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	conn, err := rpc.Dial(ctx, "tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
 	var remote *rpc.Ref
-	args := []any{name, rpc.NewProxyReference(svc)}
+	args := []any{name, distributed.NewProxyReference(svc)}
 	for _, inc := range incarnation {
 		args = append(args, inc)
 	}
@@ -215,14 +205,14 @@ func takeProxy(t *testing.T, addr, name string, svc *rpc.Service, incarnation ..
 }
 
 func TestRootSameNameReplaces(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	var log eventLog
 	root, addr := startRoot(t, "127.0.0.1:0")
 	root.OnChildConnect(log.hook("connect"))
 	root.OnChildLost(log.hook("lost"))
 	mustMap(t, root.Service(), "ping", func() string { return "pong" })
 
-	oldSvc, newSvc := rpc.NewService("old"), rpc.NewService("new")
+	oldSvc, newSvc := distributed.NewService("old"), distributed.NewService("new")
 	mustMap(t, oldSvc, "who", func() string { return "old" })
 	mustMap(t, newSvc, "who", func() string { return "new" })
 
@@ -266,7 +256,7 @@ func TestRootSameNameReplaces(t *testing.T) {
 	}
 	// Its own loss is reported once.
 	newConn.Close()
-	waitUntil(t, "lost hook of the new child", func() bool { return len(log.get()) == 4 })
+	testutil.Eventually(t, "lost hook of the new child", func() bool { return len(log.get()) == 4 })
 	if got, w := log.get()[3], fmt.Sprintf("lost dup#%d", newChild.ID()); got != w {
 		t.Fatalf("last event %q, want %q", got, w)
 	}
@@ -277,7 +267,7 @@ func TestRootSameNameReplaces(t *testing.T) {
 }
 
 func TestRootTakeProxyRefused(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	_, addr := startRoot(t, "127.0.0.1:0")
 	conn, err := rpc.Dial(ctx, "tcp", addr)
 	if err != nil {
@@ -285,21 +275,21 @@ func TestRootTakeProxyRefused(t *testing.T) {
 	}
 	defer conn.Close()
 	var remote *rpc.Ref
-	err = conn.Root().Call(ctx, "takeProxy", &remote, "", rpc.NewProxyReference(rpc.NewService("x")))
+	err = conn.Root().Call(ctx, "takeProxy", &remote, "", distributed.NewProxyReference(distributed.NewService("x")))
 	if !errors.Is(err, rpc.ErrBadArguments) {
 		t.Fatalf("takeProxy with no name = %v, want ErrBadArguments", err)
 	}
 }
 
 func TestRootDropChild(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	var log eventLog
 	root, addr := startRoot(t, "127.0.0.1:0")
 	root.OnChildConnect(log.hook("connect"))
 	root.OnChildLost(log.hook("lost"))
 	n := connectNode(t, addr, "game")
 	mustMap(t, n.Service(), "who", func() string { return "game" })
-	waitUntil(t, "child", func() bool { return root.Child("game") != nil })
+	testutil.Eventually(t, "child", func() bool { return root.Child("game") != nil })
 	first := root.Child("game")
 	if root.DropChild("nobody") {
 		t.Fatal("DropChild(nobody) reported a drop")
@@ -308,7 +298,7 @@ func TestRootDropChild(t *testing.T) {
 		t.Fatal("DropChild(game) reported nothing")
 	}
 	// The node comes back by itself, as a new child.
-	waitUntil(t, "node back", func() bool {
+	testutil.Eventually(t, "node back", func() bool {
 		c := root.Child("game")
 		return c != nil && c.ID() != first.ID()
 	})
@@ -320,7 +310,7 @@ func TestRootDropChild(t *testing.T) {
 	if !root.DropChildByID(second.ID()) {
 		t.Fatal("DropChildByID reported nothing")
 	}
-	waitUntil(t, "events", func() bool { return len(log.get()) >= 4 })
+	testutil.Eventually(t, "events", func() bool { return len(log.get()) >= 4 })
 	want := []string{
 		fmt.Sprintf("connect game#%d", first.ID()), fmt.Sprintf("lost game#%d", first.ID()),
 		fmt.Sprintf("connect game#%d", second.ID()), fmt.Sprintf("lost game#%d", second.ID()),
@@ -331,7 +321,7 @@ func TestRootDropChild(t *testing.T) {
 }
 
 func TestRootBroadcast(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	root, addr := startRoot(t, "127.0.0.1:0")
 	var hits sync.Map
 	for _, name := range []string{"a", "b", "c"} {
@@ -340,9 +330,9 @@ func TestRootBroadcast(t *testing.T) {
 			mustMap(t, n.Service(), "reload", func(v int) { hits.Store(name, v) })
 		}
 	}
-	waitUntil(t, "3 children", func() bool { return len(root.Children()) == 3 })
+	testutil.Eventually(t, "3 children", func() bool { return len(root.Children()) == 3 })
 	err := root.Broadcast(ctx, "reload", 5)
-	var be *rpc.BroadcastError
+	var be *distributed.BroadcastError
 	if !errors.As(err, &be) || len(be.Errs) != 1 || be.Errs["c"] == nil {
 		t.Fatalf("Broadcast = %v, want a failure for c only", err)
 	}
@@ -354,7 +344,7 @@ func TestRootBroadcast(t *testing.T) {
 			t.Fatalf("%s got %v", name, v)
 		}
 	}
-	err = root.BroadcastFunc(ctx, func(c *rpc.Child) bool { return c.Name() != "c" }, "reload", 6)
+	err = root.BroadcastFunc(ctx, func(c *distributed.Child) bool { return c.Name() != "c" }, "reload", 6)
 	if err != nil {
 		t.Fatalf("BroadcastFunc without c = %v", err)
 	}
@@ -367,24 +357,24 @@ func TestRootBroadcast(t *testing.T) {
 // closed) and a new one starts on the same port; the nodes come back by
 // themselves and calls work both ways again.
 func TestRootRestartSamePort(t *testing.T) {
-	ctx := svcCtx(t)
-	setup := func(r *rpc.Root, gen string) {
+	ctx := testutil.Context(t)
+	setup := func(r *distributed.Root, gen string) {
 		mustMap(t, r.Service(), "gen", func() string { return gen })
 	}
 	root1, addr := startRoot(t, "127.0.0.1:0")
 	setup(root1, "first")
 	names := []string{"gate", "game1", "game2"}
-	var nodes []*rpc.Node
+	var nodes []*distributed.Node
 	for _, name := range names {
 		n := connectNode(t, addr, name)
 		mustMap(t, n.Service(), "name", func() string { return name })
 		nodes = append(nodes, n)
 	}
-	waitUntil(t, "children", func() bool { return len(root1.Children()) == len(names) })
+	testutil.Eventually(t, "children", func() bool { return len(root1.Children()) == len(names) })
 
 	root1.Close()
 	for _, n := range nodes {
-		waitUntil(t, n.Name()+" disconnected", func() bool { return !n.Connected() })
+		testutil.Eventually(t, n.Name()+" disconnected", func() bool { return !n.Connected() })
 		if err := n.CallRemote(ctx, "gen", nil); !errors.Is(err, rpc.ErrConnectionLost) {
 			t.Fatalf("call while the root is down = %v, want ErrConnectionLost", err)
 		}
@@ -394,13 +384,13 @@ func TestRootRestartSamePort(t *testing.T) {
 	root2, _ := startRoot(t, addr)
 	setup(root2, "second")
 	for _, n := range nodes {
-		waitUntil(t, n.Name()+" reconnected", n.Connected)
+		testutil.Eventually(t, n.Name()+" reconnected", n.Connected)
 		var gen string
 		if err := n.CallRemote(ctx, "gen", &gen); err != nil || gen != "second" {
 			t.Fatalf("%s: gen = %q, %v", n.Name(), gen, err)
 		}
 	}
-	waitUntil(t, "children on the new root", func() bool { return len(root2.Children()) == len(names) })
+	testutil.Eventually(t, "children on the new root", func() bool { return len(root2.Children()) == len(names) })
 	for _, name := range names {
 		var got string
 		if err := root2.CallChild(ctx, name, "name", &got); err != nil || got != name {
@@ -412,18 +402,18 @@ func TestRootRestartSamePort(t *testing.T) {
 // TestRootFiftyNodes: 50 nodes on one root, each called by the root and
 // calling it, all at once.
 func TestRootFiftyNodes(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	const count = 50
 	root, addr := startRoot(t, "127.0.0.1:0")
 	var rootCalls atomic.Int32
 	mustMap(t, root.Service(), "hello", func(name string) string { rootCalls.Add(1); return "hello " + name })
-	nodes := make([]*rpc.Node, count)
+	nodes := make([]*distributed.Node, count)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	for i := range count {
 		wg.Go(func() {
 			name := fmt.Sprintf("node%02d", i)
-			n := rpc.NewNode(name, fastReconnect)
+			n := distributed.NewNode(name, fastReconnect)
 			mustMap(t, n.Service(), "square", func(x int) int { return x * x })
 			if err := n.Connect(ctx, addr); err != nil {
 				t.Error(err)
@@ -445,7 +435,7 @@ func TestRootFiftyNodes(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	waitUntil(t, "50 children", func() bool { return len(root.Children()) == count })
+	testutil.Eventually(t, "50 children", func() bool { return len(root.Children()) == count })
 	for i, n := range nodes {
 		wg.Go(func() {
 			var s string
@@ -470,15 +460,15 @@ func TestRootFiftyNodes(t *testing.T) {
 }
 
 func TestChildManager(t *testing.T) {
-	var m rpc.ChildManager // the zero value is usable
+	var m distributed.ChildManager // the zero value is usable
 	if m.Len() != 0 || m.Get("a") != nil || m.GetByID(1) != nil || m.Drop("a") != nil {
 		t.Fatal("empty manager is not empty")
 	}
-	a1, b := rpc.NewChild(1, "a", nil), rpc.NewChild(2, "b", nil)
+	a1, b := distributed.NewChild(1, "a", nil), distributed.NewChild(2, "b", nil)
 	if m.Add(b) != nil || m.Add(a1) != nil {
 		t.Fatal("Add of new names reported a replacement")
 	}
-	a2 := rpc.NewChild(3, "a", nil)
+	a2 := distributed.NewChild(3, "a", nil)
 	if old := m.Add(a2); old != a1 {
 		t.Fatalf("Add(a2) replaced %v, want %v", old, a1)
 	}

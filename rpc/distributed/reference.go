@@ -1,10 +1,11 @@
-package rpc
+package distributed
 
 import (
 	"context"
 	"reflect"
 
 	"github.com/fireflyrpc/firefly/registry"
+	"github.com/fireflyrpc/firefly/rpc"
 )
 
 // ProxyReference is what a Node hands its Root when it connects (Firefly's
@@ -12,7 +13,7 @@ import (
 // node's Service. The root's calls on it (Child.Call, Root.CallChild: Firefly's
 // remote_callChild) run the service's targets, with the service's run style.
 type ProxyReference struct {
-	Referenceable
+	rpc.Referenceable
 	svc *Service
 }
 
@@ -31,7 +32,7 @@ func (p *ProxyReference) Call(ctx context.Context, m *registry.Method, args []re
 }
 
 // String describes the reference.
-func (p *ProxyReference) String() string { return "rpc.ProxyReference(" + p.svc.Name() + ")" }
+func (p *ProxyReference) String() string { return "distributed.ProxyReference(" + p.svc.Name() + ")" }
 
 // Methods lists the node's service targets (for introspection).
 func (p *ProxyReference) Methods() []*registry.Method { return p.svc.Methods() }

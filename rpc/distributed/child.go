@@ -1,9 +1,11 @@
-package rpc
+package distributed
 
 import (
 	"context"
 	"fmt"
 	"io"
+
+	"github.com/fireflyrpc/firefly/rpc"
 )
 
 // Child is a node connected to a Root (Firefly's Child): its id, its name,
@@ -13,8 +15,8 @@ import (
 type Child struct {
 	id   uint64
 	name string
-	ref  *Ref
-	conn *Conn
+	ref  *rpc.Ref
+	conn *rpc.Conn
 
 	incarnation string // the node's incarnation id, from takeProxy
 	stopNotify  func() // cancels the Root's disconnect watch; guarded by Root.mu
@@ -22,7 +24,7 @@ type Child struct {
 
 // NewChild returns a child with the given id and name whose calls go to ref,
 // for use with a ChildManager of one's own. Root makes its children itself.
-func NewChild(id uint64, name string, ref *Ref) *Child {
+func NewChild(id uint64, name string, ref *rpc.Ref) *Child {
 	c := &Child{id: id, name: name, ref: ref}
 	if ref != nil {
 		c.conn = ref.Conn()
@@ -47,18 +49,18 @@ func (c *Child) ID() uint64 { return c.id }
 func (c *Child) Name() string { return c.name }
 
 // Ref returns the reference to the node's ProxyReference.
-func (c *Child) Ref() *Ref { return c.ref }
+func (c *Child) Ref() *rpc.Ref { return c.ref }
 
 // Conn returns the connection the child came over: nil for a child that
 // joined over another wire (Root.TakeProxy).
-func (c *Child) Conn() *Conn { return c.conn }
+func (c *Child) Conn() *rpc.Conn { return c.conn }
 
 // Incarnation returns the incarnation id the node sent with takeProxy
 // (see Node.Incarnation), or "" if it sent none.
 func (c *Child) Incarnation() string { return c.incarnation }
 
 // String describes the child.
-func (c *Child) String() string { return fmt.Sprintf("rpc.Child(%d %s)", c.id, c.name) }
+func (c *Child) String() string { return fmt.Sprintf("distributed.Child(%d %s)", c.id, c.name) }
 
 // Call runs the target of command (a name or an int id) of the node's
 // Service and stores its result in reply, a pointer, or nil to discard it
@@ -73,17 +75,10 @@ func (c *Child) Call(ctx context.Context, command any, reply any, args ...any) e
 }
 
 // Go starts the call of command asynchronously, like Ref.Go.
-func (c *Child) Go(ctx context.Context, command any, reply any, done chan *Call, args ...any) *Call {
+func (c *Child) Go(ctx context.Context, command any, reply any, done chan *rpc.Call, args ...any) *rpc.Call {
 	name, err := commandName(command)
 	if err != nil {
-		if done == nil {
-			done = make(chan *Call, 1)
-		} else if cap(done) == 0 {
-			panic("rpc: done channel is unbuffered")
-		}
-		call := &Call{Method: fmt.Sprint(command), Args: args, Reply: reply, Error: err, Done: done}
-		done <- call
-		return call
+		return complete(rpc.NewCall(fmt.Sprint(command), reply, done, args...), err)
 	}
 	return c.ref.Go(ctx, name, reply, done, args...)
 }
@@ -96,4 +91,11 @@ func (c *Child) Send(ctx context.Context, command any, args ...any) error {
 		return err
 	}
 	return c.ref.Send(ctx, name, args...)
+}
+
+// complete completes call with err (nil: success) and returns it.
+func complete(call *rpc.Call, err error) *rpc.Call {
+	call.Error = err
+	call.Done <- call
+	return call
 }

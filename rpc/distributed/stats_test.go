@@ -1,7 +1,9 @@
-package rpc_test
+package distributed_test
 
 import (
 	"testing"
+
+	"github.com/fireflyrpc/firefly/internal/testutil"
 )
 
 func TestRootStats(t *testing.T) {
@@ -12,7 +14,7 @@ func TestRootStats(t *testing.T) {
 	}
 	a := connectNode(t, addr, "a")
 	connectNode(t, addr, "b")
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	for range 3 {
 		if err := a.CallRemote(ctx, "ping", nil); err != nil {
 			t.Fatal(err)

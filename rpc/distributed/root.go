@@ -1,4 +1,4 @@
-package rpc
+package distributed
 
 import (
 	"context"
@@ -11,81 +11,28 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/fireflyrpc/firefly/rpc"
 )
 
 var (
 	// ErrNoSuchChild reports a call to a child name or id that no connected
 	// node has (Firefly logged it and returned None).
-	ErrNoSuchChild = errors.New("rpc: no such child")
+	ErrNoSuchChild = errors.New("distributed: no such child")
 	// ErrNameTaken reports a takeProxy refused because another live node,
-	// of another incarnation, holds the name. It keeps matching errors.Is on
-	// the node's side.
-	ErrNameTaken = errors.New("rpc: node name taken")
+	// of another incarnation, holds the name. It is rpc.ErrNameTaken, so it
+	// keeps matching errors.Is on the node's side.
+	ErrNameTaken = rpc.ErrNameTaken
 	// ErrIdentityMismatch reports a takeProxy refused by a root that
 	// requires proved names (WithProvedNames): the connection did not prove
-	// the identity the node named itself with. It keeps matching errors.Is on
-	// the node's side.
-	ErrIdentityMismatch = errors.New("rpc: node name is not the proved identity")
+	// the identity the node named itself with. It is rpc.ErrIdentityMismatch,
+	// so it keeps matching errors.Is on the node's side.
+	ErrIdentityMismatch = rpc.ErrIdentityMismatch
 )
 
 // DefaultLivenessTimeout bounds the root's check that the node holding a
 // name is alive when another incarnation asks for that name.
 const DefaultLivenessTimeout = 2 * time.Second
-
-// A RootOption configures a Root.
-type RootOption func(*rootConfig)
-
-type rootConfig struct {
-	svc         *Service
-	logger      *slog.Logger
-	serverOpts  []Option
-	liveness    time.Duration
-	provedNames bool
-	identity    func(Peer) string
-}
-
-// WithRootService makes s the root's service, whose targets the nodes call
-// (Firefly's addServiceChannel). The default is a new Parallel service
-// called "root".
-func WithRootService(s *Service) RootOption { return func(c *rootConfig) { c.svc = s } }
-
-// WithRootLogger sends the root's logs (children connecting and leaving, at
-// Info) to l. The default discards them.
-func WithRootLogger(l *slog.Logger) RootOption { return func(c *rootConfig) { c.logger = l } }
-
-// WithLivenessTimeout bounds the check the root makes before it gives a name
-// held by a live child to a node of another incarnation (default
-// DefaultLivenessTimeout): the holder's connection is pinged, and a holder
-// that does not answer within d is taken for dead and replaced. d <= 0 keeps
-// the default.
-func WithLivenessTimeout(d time.Duration) RootOption {
-	return func(c *rootConfig) {
-		if d > 0 {
-			c.liveness = d
-		}
-	}
-}
-
-// WithProvedNames makes the root accept a node only under the name its
-// connection proved: takeProxy's name must equal identity(peer), the
-// identity of the node's connection, else the call fails with an error
-// matching ErrIdentityMismatch (logged at Warn). identity nil means
-// Peer.Identity when Peer.Verified, "" otherwise (an empty identity refuses
-// every name). Use it with credentials that are each server's own (a
-// keyring with a secret per identity, or TLS client certificates per
-// server); with one secret shared by every node, names prove nothing.
-func WithProvedNames(identity func(Peer) string) RootOption {
-	return func(c *rootConfig) {
-		c.provedNames = true
-		c.identity = identity
-	}
-}
-
-// WithServerOptions passes options to the root's Server (NewServer), such as
-// WithLogger, WithTransportConfig or WithMaxLanes.
-func WithServerOptions(opts ...Option) RootOption {
-	return func(c *rootConfig) { c.serverOpts = append(c.serverOpts, opts...) }
-}
 
 // Root is the server side of Firefly's distributed layer (PBRoot with its
 // ChildsManager). Nodes connect to it and hand it their ProxyReference with
@@ -113,14 +60,14 @@ func WithServerOptions(opts ...Option) RootOption {
 // child the connect hook runs before the lost hook.
 type Root struct {
 	svc      *Service
-	srv      *Server
+	srv      *rpc.Server
 	children ChildManager
 	log      *slog.Logger
 	ids      atomic.Uint64
 
 	liveness    time.Duration
 	provedNames bool
-	identity    func(Peer) string
+	identity    func(rpc.Peer) string
 
 	mu        sync.Mutex // orders registrations and removals with their events
 	closed    bool
@@ -133,23 +80,14 @@ type Root struct {
 // NewRoot returns a root with its own Server; call Serve to accept nodes.
 // An error comes from NewServer (a registry from WithServerOptions that
 // refuses references, for example).
-func NewRoot(opts ...RootOption) (*Root, error) {
-	var cfg rootConfig
-	for _, o := range opts {
-		o(&cfg)
-	}
+func NewRoot(opts ...Option) (*Root, error) {
+	cfg := newConfig(opts)
 	if cfg.svc == nil {
 		cfg.svc = NewService("root")
 	}
-	if cfg.logger == nil {
-		cfg.logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.liveness <= 0 {
-		cfg.liveness = DefaultLivenessTimeout
-	}
 	r := &Root{svc: cfg.svc, log: cfg.logger, liveness: cfg.liveness, provedNames: cfg.provedNames, identity: cfg.identity}
 	if r.identity == nil {
-		r.identity = func(p Peer) string {
+		r.identity = func(p rpc.Peer) string {
 			if !p.Verified {
 				return ""
 			}
@@ -157,7 +95,7 @@ func NewRoot(opts ...RootOption) (*Root, error) {
 		}
 	}
 	r.hooks.init()
-	srv, err := NewServer(&rootObject{r: r}, cfg.serverOpts...)
+	srv, err := rpc.NewServer(&rootObject{r: r}, cfg.serverOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -177,16 +115,16 @@ type rootObject struct{ r *Root }
 // incarnation, the node's incarnation id, is optional (a caller that sends
 // none is a new incarnation each time). See Root for who gets a name that is
 // taken.
-func (o *rootObject) RemoteTakeProxy(ctx context.Context, name string, proxy *Ref, incarnation ...string) (*Service, error) {
+func (o *rootObject) RemoteTakeProxy(ctx context.Context, name string, proxy *rpc.Ref, incarnation ...string) (*Service, error) {
 	inc := ""
 	switch {
 	case len(incarnation) > 1:
-		return nil, Expected(fmt.Errorf("%w: takeProxy takes at most one incarnation", ErrBadArguments))
+		return nil, rpc.Expected(fmt.Errorf("%w: takeProxy takes at most one incarnation", rpc.ErrBadArguments))
 	case len(incarnation) == 1:
 		inc = incarnation[0]
 	}
 	if len(inc) > maxIncarnationLen {
-		return nil, Expected(fmt.Errorf("%w: takeProxy: an incarnation of %d bytes, over %d", ErrBadArguments, len(inc), maxIncarnationLen))
+		return nil, rpc.Expected(fmt.Errorf("%w: takeProxy: an incarnation of %d bytes, over %d", rpc.ErrBadArguments, len(inc), maxIncarnationLen))
 	}
 	return o.r.takeProxy(ctx, name, proxy, inc)
 }
@@ -198,13 +136,13 @@ func (o *rootObject) RemoteTakeProxy(ctx context.Context, name string, proxy *Re
 // or replaced, a proxy whose Remote implements io.Closer is closed. Such a
 // node has no incarnation and proves no identity: a root that requires
 // proved names refuses it, and a live child holding the name is kept.
-func (r *Root) TakeProxy(ctx context.Context, name string, proxy *Ref) (*Service, error) {
+func (r *Root) TakeProxy(ctx context.Context, name string, proxy *rpc.Ref) (*Service, error) {
 	return r.takeProxy(ctx, name, proxy, "")
 }
 
-func (r *Root) takeProxy(ctx context.Context, name string, proxy *Ref, inc string) (*Service, error) {
+func (r *Root) takeProxy(ctx context.Context, name string, proxy *rpc.Ref, inc string) (*Service, error) {
 	if name == "" || proxy == nil {
-		return nil, Expected(fmt.Errorf("%w: takeProxy needs a node name and its proxy reference", ErrBadArguments))
+		return nil, rpc.Expected(fmt.Errorf("%w: takeProxy needs a node name and its proxy reference", rpc.ErrBadArguments))
 	}
 	conn := proxy.Conn() // nil for a proxy on another wire
 	if err := r.checkIdentity(conn, name); err != nil {
@@ -217,7 +155,7 @@ func (r *Root) takeProxy(ctx context.Context, name string, proxy *Ref, inc strin
 		r.mu.Lock()
 		if r.closed {
 			r.mu.Unlock()
-			return nil, ErrShutdown
+			return nil, rpc.ErrShutdown
 		}
 		holder := r.children.Get(name)
 		if holder == nil || holder == dead || !r.contested(holder, conn, inc) {
@@ -227,9 +165,9 @@ func (r *Root) takeProxy(ctx context.Context, name string, proxy *Ref, inc strin
 		if r.alive(ctx, holder) {
 			err := fmt.Errorf("%w: %q is held by a live node at %s (child %d); refused the node at %s",
 				ErrNameTaken, name, remoteOf(holder.conn), holder.id, remoteOf(conn))
-			r.log.Warn("rpc: node name taken; refused a second live node", "name", name,
+			r.log.Warn("distributed: node name taken; refused a second live node", "name", name,
 				"holder", remoteOf(holder.conn), "refused", remoteOf(conn), "child", holder.id)
-			return nil, Expected(err)
+			return nil, rpc.Expected(err)
 		}
 		dead = holder
 	}
@@ -253,39 +191,39 @@ func (r *Root) takeProxy(ctx context.Context, name string, proxy *Ref, inc strin
 		case old.conn.Err() != nil:
 			why = "the old child's connection ended"
 		}
-		r.log.Info("rpc: child replaced", "name", name, "old", old.id, "new", c.id, "why", why,
+		r.log.Info("distributed: child replaced", "name", name, "old", old.id, "new", c.id, "why", why,
 			"old_remote", remoteOf(old.conn), "remote", remoteOf(conn))
 		if old.conn == nil || old.conn != conn {
 			old.close()
 		}
 	} else {
-		r.log.Info("rpc: child connected", "name", name, "id", c.id, "proxy", proxy)
+		r.log.Info("distributed: child connected", "name", name, "id", c.id, "proxy", proxy)
 	}
 	return r.svc, nil
 }
 
 // checkIdentity refuses name when the root requires proved names and conn
 // did not prove it.
-func (r *Root) checkIdentity(conn *Conn, name string) error {
+func (r *Root) checkIdentity(conn *rpc.Conn, name string) error {
 	if !r.provedNames {
 		return nil
 	}
 	if conn == nil {
-		r.log.Warn("rpc: node refused: a node on another wire proves no name", "name", name)
-		return Expected(fmt.Errorf("%w: the node %q joined over a wire that proves no identity", ErrIdentityMismatch, name))
+		r.log.Warn("distributed: node refused: a node on another wire proves no name", "name", name)
+		return rpc.Expected(fmt.Errorf("%w: the node %q joined over a wire that proves no identity", ErrIdentityMismatch, name))
 	}
 	proved := r.identity(conn.Peer())
 	if proved == name {
 		return nil
 	}
-	r.log.Warn("rpc: node refused: its name is not the identity it proved", "name", name, "proved", proved, "remote", conn.RemoteAddr())
-	return Expected(fmt.Errorf("%w: the node at %s named itself %q but proved %q", ErrIdentityMismatch, conn.RemoteAddr(), name, proved))
+	r.log.Warn("distributed: node refused: its name is not the identity it proved", "name", name, "proved", proved, "remote", conn.RemoteAddr())
+	return rpc.Expected(fmt.Errorf("%w: the node at %s named itself %q but proved %q", ErrIdentityMismatch, conn.RemoteAddr(), name, proved))
 }
 
 // contested reports whether holder's name must be defended against a node
 // of incarnation inc on conn: holder is another incarnation, on another
 // connection that has not ended. r.mu is held.
-func (r *Root) contested(holder *Child, conn *Conn, inc string) bool {
+func (r *Root) contested(holder *Child, conn *rpc.Conn, inc string) bool {
 	if holder.conn == nil {
 		// A child on another wire: its liveness cannot be asked, so a
 		// newcomer replaces it, as Firefly replaces a stale child.
@@ -298,7 +236,7 @@ func (r *Root) contested(holder *Child, conn *Conn, inc string) bool {
 }
 
 // remoteOf names conn's peer address for logs and errors.
-func remoteOf(conn *Conn) string {
+func remoteOf(conn *rpc.Conn) string {
 	if conn == nil {
 		return "(another wire)"
 	}
@@ -310,7 +248,7 @@ func remoteOf(conn *Conn) string {
 func (r *Root) alive(ctx context.Context, c *Child) bool {
 	ctx, cancel := context.WithTimeout(ctx, r.liveness)
 	defer cancel()
-	_, err := c.conn.sess.Ping(ctx)
+	_, err := c.conn.Ping(ctx)
 	return err == nil
 }
 
@@ -324,7 +262,7 @@ func (r *Root) lose(c *Child, err error) {
 	}
 	r.mu.Unlock()
 	if removed {
-		r.log.Info("rpc: child lost", "name", c.name, "id", c.id, "reason", err)
+		r.log.Info("distributed: child lost", "name", c.name, "id", c.id, "reason", err)
 	}
 }
 
@@ -340,19 +278,19 @@ func (r *Root) emit(f func(*Child), c *Child) {
 func (r *Root) Service() *Service { return r.svc }
 
 // Server returns the root's underlying server.
-func (r *Root) Server() *Server { return r.srv }
+func (r *Root) Server() *rpc.Server { return r.srv }
 
-// RootStats are a Root's counters: its server's Totals and the number of
-// children connected now.
-type RootStats struct {
-	Totals
-	Children int // children registered now
+// Stats are a Root's counters: its server's (rpc.Stats, whose fields the
+// JSON holds at the top level) and the number of children connected.
+type Stats struct {
+	rpc.Stats
+	Children int // children connected now
 }
 
-// Stats returns the root's counters: its server's (Server.Stats) and its
-// children's count.
-func (r *Root) Stats() RootStats {
-	return RootStats{Totals: r.srv.Stats(), Children: r.children.Len()}
+// Stats returns the root's counters: its server's (rpc.Server.Stats) and its
+// children.
+func (r *Root) Stats() Stats {
+	return Stats{Stats: r.srv.Stats(), Children: r.children.Len()}
 }
 
 // Serve accepts nodes on ln until ln fails or the root is closed (then it
@@ -427,7 +365,7 @@ func (r *Root) drop(c *Child) bool {
 	}
 	r.mu.Unlock()
 	if removed {
-		r.log.Info("rpc: child dropped", "name", c.name, "id", c.id)
+		r.log.Info("distributed: child dropped", "name", c.name, "id", c.id)
 		c.close()
 	}
 	return removed
@@ -480,8 +418,8 @@ func (r *Root) BroadcastFunc(ctx context.Context, filter func(*Child) bool, comm
 	if filter != nil {
 		kids = slices.DeleteFunc(kids, func(c *Child) bool { return !filter(c) })
 	}
-	done := make(chan *Call, len(kids))
-	calls := make([]*Call, len(kids))
+	done := make(chan *rpc.Call, len(kids))
+	calls := make([]*rpc.Call, len(kids))
 	for i, c := range kids {
 		calls[i] = c.ref.Go(ctx, name, nil, done, args...)
 	}
@@ -512,7 +450,7 @@ type BroadcastError struct {
 // Error lists the failed children and their errors, by name.
 func (e *BroadcastError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "rpc: broadcast failed on %d children", len(e.Errs))
+	fmt.Fprintf(&b, "distributed: broadcast failed on %d children", len(e.Errs))
 	for i, name := range e.names() {
 		if i == 0 {
 			b.WriteString(": ")

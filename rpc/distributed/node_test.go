@@ -1,4 +1,4 @@
-package rpc_test
+package distributed_test
 
 import (
 	"context"
@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
 
 // settledGoroutineCount returns the goroutine count once it has not changed
@@ -39,14 +41,14 @@ func goroutinesDownTo(want int) int {
 }
 
 func TestNodeCloseLeavesNoGoroutines(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	root, addr := startRoot(t, "127.0.0.1:0")
 	mustMap(t, root.Service(), "ping", func() int { return 1 })
 	doomed, doomedAddr := startRoot(t, "127.0.0.1:0")
 	before := settledGoroutineCount() // the roots are serving, nothing else
 
 	for range 3 {
-		n := rpc.NewNode("leaky", fastReconnect)
+		n := distributed.NewNode("leaky", fastReconnect)
 		mustMap(t, n.Service(), "pong", func() int { return 2 })
 		n.OnConnect(func(*rpc.Conn) {})
 		if err := n.Connect(ctx, addr); err != nil {
@@ -55,26 +57,26 @@ func TestNodeCloseLeavesNoGoroutines(t *testing.T) {
 		if err := n.CallRemote(ctx, "ping", nil); err != nil {
 			t.Fatal(err)
 		}
-		waitUntil(t, "child", func() bool { return root.Child("leaky") != nil })
+		testutil.Eventually(t, "child", func() bool { return root.Child("leaky") != nil })
 		if err := root.CallChild(ctx, "leaky", "pong", nil); err != nil {
 			t.Fatal(err)
 		}
 		// A drop makes the node reconnect: the supervisor is busy.
 		root.DropChild("leaky")
-		waitUntil(t, "reconnect", func() bool { return root.Child("leaky") != nil && n.Connected() })
+		testutil.Eventually(t, "reconnect", func() bool { return root.Child("leaky") != nil && n.Connected() })
 		if err := n.Close(); err != nil {
 			t.Fatal(err)
 		}
 		n.Close() // idempotent
-		waitUntil(t, "child gone", func() bool { return root.Child("leaky") == nil })
+		testutil.Eventually(t, "child gone", func() bool { return root.Child("leaky") == nil })
 	}
 	// A node closed while it tries to reconnect to a root that is gone.
-	dead := rpc.NewNode("dead", fastReconnect)
+	dead := distributed.NewNode("dead", fastReconnect)
 	if err := dead.Connect(ctx, doomedAddr); err != nil {
 		t.Fatal(err)
 	}
 	doomed.Close()
-	waitUntil(t, "dead disconnected", func() bool { return !dead.Connected() })
+	testutil.Eventually(t, "dead disconnected", func() bool { return !dead.Connected() })
 	time.Sleep(20 * time.Millisecond) // a few failed attempts
 	dead.Close()
 
@@ -87,7 +89,7 @@ func TestNodeCloseLeavesNoGoroutines(t *testing.T) {
 func TestNodeHooksAlternate(t *testing.T) {
 	root, addr := startRoot(t, "127.0.0.1:0")
 	var log eventLog
-	n := rpc.NewNode("n", fastReconnect)
+	n := distributed.NewNode("n", fastReconnect)
 	t.Cleanup(func() { n.Close() })
 	n.OnConnect(func(c *rpc.Conn) { log.add("connect") })
 	n.OnDisconnect(func(err error) {
@@ -96,12 +98,12 @@ func TestNodeHooksAlternate(t *testing.T) {
 		}
 		log.add("disconnect")
 	})
-	if err := n.Connect(svcCtx(t), addr); err != nil {
+	if err := n.Connect(testutil.Context(t), addr); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "child", func() bool { return root.Child("n") != nil })
+	testutil.Eventually(t, "child", func() bool { return root.Child("n") != nil })
 	root.DropChild("n")
-	waitUntil(t, "second connect", func() bool { return len(log.get()) == 3 })
+	testutil.Eventually(t, "second connect", func() bool { return len(log.get()) == 3 })
 	if got, want := log.get(), []string{"connect", "disconnect", "connect"}; !slices.Equal(got, want) {
 		t.Fatalf("hooks %q, want %q", got, want)
 	}
@@ -113,7 +115,7 @@ func TestNodeHooksAlternate(t *testing.T) {
 }
 
 func TestNodeConnectErrors(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	// Nothing listens there.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -121,7 +123,7 @@ func TestNodeConnectErrors(t *testing.T) {
 	}
 	deadAddr := ln.Addr().String()
 	ln.Close()
-	n := rpc.NewNode("n", fastReconnect)
+	n := distributed.NewNode("n", fastReconnect)
 	defer n.Close()
 	if err := n.Connect(ctx, deadAddr); err == nil {
 		t.Fatal("Connect to a closed port succeeded")
@@ -137,17 +139,17 @@ func TestNodeConnectErrors(t *testing.T) {
 	if err := n.Connect(ctx, addr); err != nil {
 		t.Fatalf("Connect after a failure: %v", err)
 	}
-	if err := n.Connect(ctx, addr); !errors.Is(err, rpc.ErrNodeConnected) {
+	if err := n.Connect(ctx, addr); !errors.Is(err, distributed.ErrNodeConnected) {
 		t.Fatalf("second Connect = %v, want ErrNodeConnected", err)
 	}
 	if err := n.CallRemote(ctx, 1.5, nil); !errors.Is(err, rpc.ErrBadArguments) {
 		t.Fatalf("float command = %v, want ErrBadArguments", err)
 	}
 	n.Close()
-	if err := n.CallRemote(ctx, "x", nil); !errors.Is(err, rpc.ErrNodeClosed) {
+	if err := n.CallRemote(ctx, "x", nil); !errors.Is(err, distributed.ErrNodeClosed) {
 		t.Fatalf("call after Close = %v, want ErrNodeClosed", err)
 	}
-	if err := n.Connect(ctx, addr); !errors.Is(err, rpc.ErrNodeClosed) {
+	if err := n.Connect(ctx, addr); !errors.Is(err, distributed.ErrNodeClosed) {
 		t.Fatalf("Connect after Close = %v, want ErrNodeClosed", err)
 	}
 }
@@ -156,7 +158,7 @@ func TestNodeConnectErrors(t *testing.T) {
 type restartable struct {
 	t    *testing.T
 	addr string
-	root *rpc.Root
+	root *distributed.Root
 }
 
 func (r *restartable) start() {
@@ -167,12 +169,12 @@ func (r *restartable) start() {
 func (r *restartable) stop() { r.root.Close() }
 
 func TestNodeFailFastWhileDown(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	r := &restartable{t: t, addr: "127.0.0.1:0"}
 	r.start()
 	n := connectNode(t, r.addr, "n")
 	r.stop()
-	waitUntil(t, "disconnected", func() bool { return !n.Connected() })
+	testutil.Eventually(t, "disconnected", func() bool { return !n.Connected() })
 	start := time.Now()
 	for range 10 {
 		if err := n.CallRemote(ctx, "ping", nil); !errors.Is(err, rpc.ErrConnectionLost) {
@@ -189,7 +191,7 @@ func TestNodeFailFastWhileDown(t *testing.T) {
 		t.Fatalf("30 fail-fast calls took %v", d)
 	}
 	r.start()
-	waitUntil(t, "reconnected", n.Connected)
+	testutil.Eventually(t, "reconnected", n.Connected)
 	var s string
 	if err := n.CallRemote(ctx, "ping", &s); err != nil || s != "pong" {
 		t.Fatalf("after the restart: %q, %v", s, err)
@@ -197,12 +199,12 @@ func TestNodeFailFastWhileDown(t *testing.T) {
 }
 
 func TestNodeWaitForReconnect(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	r := &restartable{t: t, addr: "127.0.0.1:0"}
 	r.start()
-	n := connectNode(t, r.addr, "n", rpc.WithWaitForReconnect(true))
+	n := connectNode(t, r.addr, "n", distributed.WithWaitForReconnect(true))
 	r.stop()
-	waitUntil(t, "disconnected", func() bool { return !n.Connected() })
+	testutil.Eventually(t, "disconnected", func() bool { return !n.Connected() })
 
 	// A call whose deadline passes while the root is down.
 	short, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
@@ -238,11 +240,11 @@ func TestNodeWaitForReconnect(t *testing.T) {
 
 	// Close wakes a waiting call.
 	r.stop()
-	waitUntil(t, "disconnected again", func() bool { return !n.Connected() })
+	testutil.Eventually(t, "disconnected again", func() bool { return !n.Connected() })
 	go func() { callDone <- n.CallRemote(ctx, "ping", nil) }()
 	time.Sleep(20 * time.Millisecond)
 	n.Close()
-	if err := <-callDone; !errors.Is(err, rpc.ErrNodeClosed) {
+	if err := <-callDone; !errors.Is(err, distributed.ErrNodeClosed) {
 		t.Fatalf("waiting call after Close = %v, want ErrNodeClosed", err)
 	}
 }
@@ -250,7 +252,7 @@ func TestNodeWaitForReconnect(t *testing.T) {
 // TestNodeSeveralRoots: one process, two roots, a node to each and one node
 // name used on both.
 func TestNodeSeveralRoots(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	rootA, addrA := startRoot(t, "127.0.0.1:0")
 	rootB, addrB := startRoot(t, "127.0.0.1:0")
 	mustMap(t, rootA.Service(), "who", func() string { return "A" })
@@ -259,14 +261,14 @@ func TestNodeSeveralRoots(t *testing.T) {
 	toB := connectNode(t, addrB, "net")
 	mustMap(t, toA.Service(), "side", func() string { return "toA" })
 	mustMap(t, toB.Service(), "side", func() string { return "toB" })
-	for want, n := range map[string]*rpc.Node{"A": toA, "B": toB} {
+	for want, n := range map[string]*distributed.Node{"A": toA, "B": toB} {
 		var got string
 		if err := n.CallRemote(ctx, "who", &got); err != nil || got != want {
 			t.Fatalf("who = %q, %v, want %s", got, err, want)
 		}
 	}
-	waitUntil(t, "children", func() bool { return rootA.Child("net") != nil && rootB.Child("net") != nil })
-	for want, r := range map[string]*rpc.Root{"toA": rootA, "toB": rootB} {
+	testutil.Eventually(t, "children", func() bool { return rootA.Child("net") != nil && rootB.Child("net") != nil })
+	for want, r := range map[string]*distributed.Root{"toA": rootA, "toB": rootB} {
 		var got string
 		if err := r.CallChild(ctx, "net", "side", &got); err != nil || got != want {
 			t.Fatalf("side = %q, %v, want %s", got, err, want)

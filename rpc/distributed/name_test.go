@@ -1,4 +1,4 @@
-package rpc_test
+package distributed_test
 
 import (
 	"errors"
@@ -7,22 +7,24 @@ import (
 	"time"
 
 	"github.com/fireflyrpc/firefly/internal/faultproxy"
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
 
 // TestRootRefusesSecondLiveNode starts two live nodes under one name: the
 // second is refused, the first keeps its child and its connection, and the
 // root says so at Warn with the name and both addresses.
 func TestRootRefusesSecondLiveNode(t *testing.T) {
-	ctx := svcCtx(t)
-	var rootLog logBuf
-	root, addr := startRoot(t, "127.0.0.1:0", rpc.WithRootLogger(rootLog.logger()))
+	ctx := testutil.Context(t)
+	var rootLog testutil.LogBuf
+	root, addr := startRoot(t, "127.0.0.1:0", distributed.WithLogger(rootLog.Logger()))
 	first := connectNode(t, addr, "game1")
 	child := root.Child("game1")
 	lost := make(chan error, 1)
 	first.OnDisconnect(func(err error) { lost <- err })
 
-	second := rpc.NewNode("game1", fastReconnect)
+	second := distributed.NewNode("game1", fastReconnect)
 	defer second.Close()
 	err := second.Connect(ctx, addr)
 	if err == nil {
@@ -58,16 +60,16 @@ func TestRootRefusesSecondLiveNode(t *testing.T) {
 // that reconnects before the root noticed its old connection end: it
 // replaces its own child at once, and the old connection is closed.
 func TestSameIncarnationReplacesItsChild(t *testing.T) {
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	// A liveness timeout longer than the test: only the incarnation lets
 	// the second node in.
-	root, addr := startRoot(t, "127.0.0.1:0", rpc.WithLivenessTimeout(time.Hour))
-	first := connectNode(t, addr, "game1", rpc.WithIncarnation("pid-42"))
+	root, addr := startRoot(t, "127.0.0.1:0", distributed.WithLivenessTimeout(time.Hour))
+	first := connectNode(t, addr, "game1", distributed.WithIncarnation("pid-42"))
 	stale := root.Child("game1")
 	if stale.Incarnation() != "pid-42" || first.Incarnation() != "pid-42" {
 		t.Fatalf("child's incarnation %q, node's %q", stale.Incarnation(), first.Incarnation())
 	}
-	again := rpc.NewNode("game1", rpc.WithIncarnation("pid-42"))
+	again := distributed.NewNode("game1", distributed.WithIncarnation("pid-42"))
 	defer again.Close()
 	if err := again.Connect(ctx, addr); err != nil {
 		t.Fatalf("the same incarnation was refused: %v", err)
@@ -75,9 +77,9 @@ func TestSameIncarnationReplacesItsChild(t *testing.T) {
 	if c := root.Child("game1"); c == nil || c == stale {
 		t.Fatalf("child = %v, want a new one", c)
 	}
-	waitUntil(t, "the stale child's connection closed", func() bool { return stale.Conn().Err() != nil })
+	testutil.Eventually(t, "the stale child's connection closed", func() bool { return stale.Conn().Err() != nil })
 	// Without an incarnation of its own a node never gets a live name.
-	n := rpc.NewNode("game1")
+	n := distributed.NewNode("game1")
 	defer n.Close()
 	if err := n.Connect(ctx, addr); !errors.Is(err, rpc.ErrNameTaken) {
 		t.Fatalf("a new incarnation took a live name: %v", err)
@@ -88,15 +90,15 @@ func TestSameIncarnationReplacesItsChild(t *testing.T) {
 // answers (a process gone without its connection closing) to a new
 // incarnation, once the holder's ping goes unanswered.
 func TestRootReplacesDeadHolder(t *testing.T) {
-	ctx := svcCtx(t)
-	var rootLog logBuf
-	root, addr := startRoot(t, "127.0.0.1:0", rpc.WithRootLogger(rootLog.logger()), rpc.WithLivenessTimeout(200*time.Millisecond))
-	proxy := newFaultProxy(t, addr)
+	ctx := testutil.Context(t)
+	var rootLog testutil.LogBuf
+	root, addr := startRoot(t, "127.0.0.1:0", distributed.WithLogger(rootLog.Logger()), distributed.WithLivenessTimeout(200*time.Millisecond))
+	proxy := testutil.FaultProxy(t, addr)
 	old := connectNode(t, proxy.Addr(), "game1")
 	stale := root.Child("game1")
 	proxy.SetMode(faultproxy.BlackHole)
 
-	fresh := rpc.NewNode("game1", fastReconnect)
+	fresh := distributed.NewNode("game1", fastReconnect)
 	defer fresh.Close()
 	if err := fresh.Connect(ctx, addr); err != nil {
 		t.Fatalf("a new incarnation could not replace a dead holder: %v", err)
@@ -104,7 +106,7 @@ func TestRootReplacesDeadHolder(t *testing.T) {
 	if c := root.Child("game1"); c == nil || c == stale || c.Incarnation() != fresh.Incarnation() {
 		t.Fatalf("child = %v, want the new node's", c)
 	}
-	rootLog.waitFor(t, "rpc: child replaced", "the old child did not answer")
+	rootLog.WaitFor(t, "distributed: child replaced", "the old child did not answer")
 	old.Close()
 }
 
@@ -112,12 +114,12 @@ func TestRootReplacesDeadHolder(t *testing.T) {
 // while it was cut off: its reconnection attempts are refused, logged at
 // Error, and made at the longest backoff delay; the holder is never evicted.
 func TestRefusedNodeBacksOff(t *testing.T) {
-	ctx := svcCtx(t)
-	var nodeLog logBuf
-	root, addr := startRoot(t, "127.0.0.1:0", rpc.WithLivenessTimeout(200*time.Millisecond))
-	proxy := newFaultProxy(t, addr)
-	a := rpc.NewNode("game1", rpc.WithReconnectBackoff(time.Millisecond, 300*time.Millisecond),
-		rpc.WithNodeLogger(nodeLog.logger()), rpc.WithDialOptions(rpc.WithTransportConfig(fastKeepalive())))
+	ctx := testutil.Context(t)
+	var nodeLog testutil.LogBuf
+	root, addr := startRoot(t, "127.0.0.1:0", distributed.WithLivenessTimeout(200*time.Millisecond))
+	proxy := testutil.FaultProxy(t, addr)
+	a := distributed.NewNode("game1", distributed.WithReconnectBackoff(time.Millisecond, 300*time.Millisecond),
+		distributed.WithLogger(nodeLog.Logger()), distributed.WithDialOptions(rpc.WithTransportConfig(testutil.FastKeepalive())))
 	defer a.Close()
 	if err := a.Connect(ctx, proxy.Addr()); err != nil {
 		t.Fatal(err)
@@ -132,11 +134,11 @@ func TestRefusedNodeBacksOff(t *testing.T) {
 	}
 	<-lost
 	proxy.SetMode(faultproxy.Pass)
-	nodeLog.waitFor(t, "level=ERROR", "rpc: node refused by the root", "node name taken")
+	nodeLog.WaitFor(t, "level=ERROR", "distributed: node refused by the root", "node name taken")
 	start := time.Now()
-	mark := nodeLog.mark()
+	mark := nodeLog.Mark()
 	time.Sleep(time.Second)
-	refusals := strings.Count(nodeLog.String()[mark:], "rpc: node refused by the root")
+	refusals := strings.Count(nodeLog.String()[mark:], "distributed: node refused by the root")
 	// At the longest delay (150-300 ms jittered) a second holds at most 7;
 	// at the first delays (1 ms and up) it would hold dozens.
 	if limit := int(time.Since(start)/(150*time.Millisecond)) + 1; refusals > limit {
@@ -153,12 +155,12 @@ func TestRefusedNodeBacksOff(t *testing.T) {
 // that proved nothing cannot join at all, and a node under its own name
 // joins.
 func TestRootRefusesUnprovedName(t *testing.T) {
-	ctx := svcCtx(t)
-	var rootLog logBuf
+	ctx := testutil.Context(t)
+	var rootLog testutil.LogBuf
 	keys := rpc.KeyringOf(map[string][]byte{"net": []byte("net's own secret"), "game2": []byte("game2's own secret")})
-	root, addr := startRoot(t, "127.0.0.1:0", rpc.WithProvedNames(nil), rpc.WithRootLogger(rootLog.logger()),
-		rpc.WithServerOptions(rpc.WithKeyring(keys)))
-	intruder := rpc.NewNode("game2", rpc.WithDialOptions(rpc.WithSharedSecret("net", []byte("net's own secret"))))
+	root, addr := startRoot(t, "127.0.0.1:0", distributed.WithProvedNames(nil), distributed.WithLogger(rootLog.Logger()),
+		distributed.WithServerOptions(rpc.WithKeyring(keys)))
+	intruder := distributed.NewNode("game2", distributed.WithDialOptions(rpc.WithSharedSecret("net", []byte("net's own secret"))))
 	defer intruder.Close()
 	err := intruder.Connect(ctx, addr)
 	if !errors.Is(err, rpc.ErrIdentityMismatch) {
@@ -167,16 +169,16 @@ func TestRootRefusesUnprovedName(t *testing.T) {
 	if root.Child("game2") != nil {
 		t.Fatal("the root holds a game2 that net registered")
 	}
-	rootLog.waitFor(t, "level=WARN", "its name is not the identity it proved", "name=game2", "proved=net")
-	n := rpc.NewNode("game2", rpc.WithDialOptions(rpc.WithSharedSecret("game2", []byte("game2's own secret"))))
+	rootLog.WaitFor(t, "level=WARN", "its name is not the identity it proved", "name=game2", "proved=net")
+	n := distributed.NewNode("game2", distributed.WithDialOptions(rpc.WithSharedSecret("game2", []byte("game2's own secret"))))
 	defer n.Close()
 	if err := n.Connect(ctx, addr); err != nil {
 		t.Fatalf("game2 under its own name: %v", err)
 	}
 
 	// A root without authentication proves no name: every node is refused.
-	_, open := startRoot(t, "127.0.0.1:0", rpc.WithProvedNames(nil))
-	plain := rpc.NewNode("game1")
+	_, open := startRoot(t, "127.0.0.1:0", distributed.WithProvedNames(nil))
+	plain := distributed.NewNode("game1")
 	defer plain.Close()
 	if err := plain.Connect(ctx, open); !errors.Is(err, rpc.ErrIdentityMismatch) {
 		t.Fatalf("an unauthenticated node: %v, want ErrIdentityMismatch", err)
@@ -185,13 +187,13 @@ func TestRootRefusesUnprovedName(t *testing.T) {
 
 func TestTakeProxyIncarnationBounds(t *testing.T) {
 	_, addr := startRoot(t, "127.0.0.1:0")
-	ctx := svcCtx(t)
+	ctx := testutil.Context(t)
 	conn, err := rpc.Dial(ctx, "tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	proxy := rpc.NewProxyReference(rpc.NewService("x"))
+	proxy := distributed.NewProxyReference(distributed.NewService("x"))
 	for _, args := range [][]any{{"n", proxy, strings.Repeat("i", 256)}, {"n", proxy, "a", "b"}} {
 		var remote *rpc.Ref
 		if err := conn.Root().Call(ctx, "takeProxy", &remote, args...); !errors.Is(err, rpc.ErrBadArguments) {

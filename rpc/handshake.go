@@ -1,0 +1,98 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/fireflyrpc/firefly/transport"
+)
+
+// secure runs the steps that come before the transport's handshake on nc —
+// TLS, then the shared-secret exchange — bounded by ctx and the handshake
+// timeout, and returns the connection for the transport (wrapped for the
+// idle timeout when one is set) and what is known of the peer.
+func (o *options) secure(ctx context.Context, nc net.Conn, client bool, serverName string) (net.Conn, Peer, error) {
+	peer := Peer{Addr: nc.RemoteAddr()}
+	conn := nc
+	if o.tls != nil || o.authenticates(client) {
+		ctx, cancel := context.WithTimeout(ctx, o.handshakeTimeout())
+		defer cancel()
+		if o.tls != nil {
+			tc, err := tlsHandshake(ctx, nc, o.tls, client, serverName)
+			if err != nil {
+				return nil, peer, err
+			}
+			conn = tc
+			st := tc.ConnectionState()
+			peer.TLS = &st
+			if len(st.VerifiedChains) > 0 && len(st.PeerCertificates) > 0 {
+				peer.Identity = st.PeerCertificates[0].Subject.CommonName
+				peer.Verified = true
+			}
+		}
+		if o.authenticates(client) {
+			var id string
+			err := bounded(ctx, conn, func() error {
+				var err error
+				if client {
+					id = o.identity
+					err = authClient(conn, o.identity, o.secret)
+				} else {
+					id, err = authServer(conn, o.serverKeyring())
+				}
+				return err
+			})
+			if err != nil {
+				return nil, peer, err
+			}
+			peer.Identity = id
+			peer.Verified = true
+		}
+	}
+	return conn, peer, nil
+}
+
+// handshakeTimeout is the bound on each handshake step: the transport's.
+func (o *options) handshakeTimeout() time.Duration {
+	if o.transport != nil && o.transport.HandshakeTimeout > 0 {
+		return o.transport.HandshakeTimeout
+	}
+	return transport.DefaultHandshakeTimeout
+}
+
+// bounded runs f, which does I/O on conn, within ctx: conn's deadline is
+// ctx's, and ctx's cancellation interrupts f. conn's deadline is cleared on
+// success. A deadline that passed makes the error match
+// transport.ErrHandshakeTimeout.
+func bounded(ctx context.Context, conn net.Conn, f func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	err := f()
+	if stop() && err == nil {
+		conn.SetDeadline(time.Time{})
+		return nil
+	}
+	// Either f failed, or ctx ended and the deadline may be forced into
+	// the past at any moment: the connection is unusable either way.
+	if err == nil {
+		err = ctx.Err()
+	}
+	if errors.Is(ctx.Err(), context.Canceled) && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%w: %w", context.Canceled, err)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+		if !errors.Is(err, transport.ErrHandshakeTimeout) {
+			err = fmt.Errorf("%w: %w", transport.ErrHandshakeTimeout, err)
+		}
+	}
+	return err
+}
