@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
 )
 
@@ -53,7 +54,7 @@ func TestGobInterfaceTypeInRefusedValue(t *testing.T) {
 	gob.Register(IfaceHeld{})
 	gob.Register(IfaceHeldR{})
 	_, conn := pair(t, ifaceRoot{}, nil)
-	ctx := testCtx(t)
+	ctx := testutil.Context(t)
 	root := conn.Root()
 
 	v := IfaceOut{X: 7, A: IfaceHeld{N: -3, Name: "x"}}

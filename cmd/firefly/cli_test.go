@@ -60,7 +60,7 @@ func TestEverySubcommandHelpAndStrayArguments(t *testing.T) {
 // TestCallTargetsOfACluster runs the example cluster with -introspect and a
 // shared secret, and reaches it with the CLI: gate's service targets by
 // server name (-config -server gate, secured by the config's section) and
-// by address with -secret-file; net's root object by address.
+// by address with -secret-file; net's netport with the game client.
 func TestCallTargetsOfACluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs a cluster")
@@ -90,8 +90,8 @@ func TestCallTargetsOfACluster(t *testing.T) {
 	l.waitFor(t, "game2 welcomes alice", 20*time.Second)
 
 	gateAddr := fmt.Sprintf("127.0.0.1:%d", p[2])
-	forward := `["game2", {"Route": ["cli"], "Player": "bob"}]`
-	want := `{"Route":["cli","gate","game2","gate"],"Player":"bob","Answer":"game2 welcomes bob"}` + "\n"
+	ask := `["game2", "bob"]`
+	want := `"gate -> game2 -> gate: game2 welcomes bob"` + "\n"
 	for _, c := range []struct {
 		name string
 		args []string
@@ -100,12 +100,12 @@ func TestCallTargetsOfACluster(t *testing.T) {
 		err  string
 	}{
 		{"gate's targets by name", []string{"methods", "-config", cfgPath, "-server", "gate", "-targets"},
-			"Forward(ctx, string, examplecluster.Trip) (examplecluster.Trip, error)\n", 0, ""},
-		{"a target by name", []string{"call", "-config", cfgPath, "-server", "gate", "-target", "forward", "-args", forward}, want, 0, ""},
-		{"a target by address and secret", []string{"call", "-addr", gateAddr, "-secret-file", secret, "-target", "Forward", "-args", forward}, want, 0, ""},
-		{"no secret", []string{"call", "-addr", gateAddr, "-timeout", "3s", "-target", "forward", "-args", forward}, "", 1, "firefly:"},
-		{"net's root object", []string{"call", "-addr", fmt.Sprintf("127.0.0.1:%d", p[3]), "-method", "ask", "-args", `["game1", "carol"]`},
-			`"net -> gate -> game1 -> gate -> net: game1 welcomes carol"` + "\n", 0, ""},
+			"Ask(ctx, string, string) (string, error)\nForwarding(ctx, uint32, uint64, []uint8) ([]uint8, error)\n", 0, ""},
+		{"a target by name", []string{"call", "-config", cfgPath, "-server", "gate", "-target", "ask", "-args", ask}, want, 0, ""},
+		{"a target by address and secret", []string{"call", "-addr", gateAddr, "-secret-file", secret, "-target", "Ask", "-args", ask}, want, 0, ""},
+		{"no secret", []string{"call", "-addr", gateAddr, "-timeout", "3s", "-target", "ask", "-args", ask}, "", 1, "firefly:"},
+		{"net's netport", []string{"client", "-addr", fmt.Sprintf("127.0.0.1:%d", p[3]), "-command", "1001", "-body", "game1 carol"},
+			"net -> gate -> game1 -> gate -> net: game1 welcomes carol\n", 0, ""},
 		{"no such server", []string{"methods", "-config", cfgPath, "-server", "nosuch"}, "", 1, "no such server"},
 		{"a server without a root", []string{"methods", "-config", cfgPath, "-server", "game1", "-targets"}, "", 1, "has no rootport"},
 		{"-method and -target", []string{"call", "-addr", gateAddr, "-method", "a", "-target", "b"}, "", 2, "one of -method and -target"},

@@ -1,4 +1,4 @@
-package rpc_test
+package distributed_test
 
 import (
 	"context"
@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
 
 // broadcastChildren is the number of nodes BenchmarkBroadcast connects.
@@ -31,12 +33,12 @@ func BenchmarkBroadcast(b *testing.B) {
 		}
 	}
 	for i := range broadcastChildren {
-		svc := rpc.NewService("child")
+		svc := distributed.NewService("child")
 		mustMap(b, svc, "hit", hit)
-		connectNode(b, addr, fmt.Sprintf("child%d", i), rpc.WithNodeService(svc),
-			rpc.WithDialOptions(rpc.WithMaxHandlers(4*broadcastChildren)))
+		connectNode(b, addr, fmt.Sprintf("child%d", i), distributed.WithService(svc),
+			distributed.WithDialOptions(rpc.WithMaxHandlers(4*broadcastChildren)))
 	}
-	waitUntil(b, "every child", func() bool { return len(root.Children()) == broadcastChildren })
+	testutil.Eventually(b, "every child", func() bool { return len(root.Children()) == broadcastChildren })
 	kids := root.Children()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // a hang guard
 	defer cancel()
