@@ -106,7 +106,13 @@ func (s *Server) Serve(ln net.Listener) error {
 			defer s.wg.Done()
 			_, err := s.ServeConn(context.Background(), nc)
 			<-s.handshakes
-			if err != nil {
+			switch {
+			case err == nil:
+			case errors.Is(err, ErrShutdown):
+				// The peer went away gracefully during the handshake.
+				s.opts.logger.Debug("rpc: connection ended in its handshake", "remote", nc.RemoteAddr(), "err", err)
+				nc.Close()
+			default:
 				s.opts.logger.Info("rpc: connection refused", "remote", nc.RemoteAddr(), "err", err)
 				nc.Close()
 			}
