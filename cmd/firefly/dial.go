@@ -25,6 +25,7 @@ type dialFlags struct {
 	name                     string
 	ca, cert, key, tlsName   string
 	secretFile, identity     string
+	dns                      string
 	timeout                  time.Duration
 }
 
@@ -39,6 +40,7 @@ func (d *dialFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&d.tlsName, "tls-server-name", "", "TLS: the `name` the server's certificate is checked for (default: the host dialled)")
 	fs.StringVar(&d.secretFile, "secret-file", "", "prove knowledge of the shared secret in this `file` (and check the server's)")
 	fs.StringVar(&d.identity, "identity", "master", "the `identity` whose secret is presented (-secret-file, or the config's file for it); on a cluster with files per process, a node of the root dialled, with -name the same")
+	fs.StringVar(&d.dns, "dns", "", "with -server master: look an SRV or host name roothost up at this DNS server's `host:port` (UDP), not the system's")
 	fs.DurationVar(&d.timeout, "timeout", 10*time.Second, "time limit for the whole command")
 }
 
@@ -73,7 +75,7 @@ func (d *dialFlags) open(ctx context.Context, service bool) (*target, error) {
 	}
 	addr := d.addr
 	if d.server != "" {
-		if addr, err = serverAddr(ctx, cfg, d.server); err != nil {
+		if addr, err = serverAddr(ctx, cfg, d.server, d.resolver()); err != nil {
 			return nil, err
 		}
 	}
@@ -146,12 +148,28 @@ func (d *dialFlags) security(cfg *cluster.Config) ([]rpc.Option, error) {
 	return opts, nil
 }
 
+// resolver is the resolver -dns names, or nil for the system's.
+func (d *dialFlags) resolver() *net.Resolver {
+	if d.dns == "" {
+		return nil
+	}
+	return resolverAt(d.dns)
+}
+
 // serverAddr returns where the root of the config's server name listens:
-// the master's roothost:rootport for "master", else the host the master saw
+// for "master" the master's roothost (an SRV record's first target, a
+// host name's first address, or an IP) at rootport, else the host the master saw
 // the server at (its admin /status) with the server's rootport.
-func serverAddr(ctx context.Context, cfg *cluster.Config, name string) (string, error) {
+func serverAddr(ctx context.Context, cfg *cluster.Config, name string, r *net.Resolver) (string, error) {
 	if name == "master" {
-		return cfg.MasterAddr(), nil
+		addrs, err := cfg.MasterAddrs(ctx, r)
+		if err != nil {
+			return "", fmt.Errorf("where the master is: %w", err)
+		}
+		if len(addrs) == 0 {
+			return "", fmt.Errorf("where the master is: %s has no address", cfg.Master.RootHost)
+		}
+		return addrs[0], nil
 	}
 	sc, err := cfg.Server(name)
 	if err != nil {
@@ -168,11 +186,11 @@ func serverAddr(ctx context.Context, cfg *cluster.Config, name string) (string, 
 	if err != nil {
 		return "", fmt.Errorf("asking the master where %q is: %w", name, err)
 	}
-	r, ok := rm[name]
+	remote, ok := rm[name]
 	if !ok {
 		return "", fmt.Errorf("server %q has not joined the master", name)
 	}
-	host := r.Host
+	host := remote.Host
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		host = "127.0.0.1"
 	}

@@ -90,3 +90,15 @@ func resolveAddrs(ctx context.Context, r *net.Resolver, name string, port int) (
 	}
 	return addrs, nil
 }
+
+// MasterAddrs returns the host:port addresses to dial the master at: the
+// targets of the master's roothost when it names an SRV record, a host
+// name's addresses at rootport, or MasterAddr for an IP address. r is the
+// resolver to ask (nil: the system's).
+func (c *Config) MasterAddrs(ctx context.Context, r *net.Resolver) ([]string, error) {
+	host := c.Master.RootHost
+	if host == "" || net.ParseIP(host) != nil {
+		return []string{c.MasterAddr()}, nil
+	}
+	return resolveAddrs(ctx, r, host, c.Master.RootPort)
+}

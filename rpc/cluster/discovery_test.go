@@ -313,3 +313,36 @@ func TestClusterStatusErrors(t *testing.T) {
 		t.Errorf("errors: game1 %q, net %q", sts[0].Error, sts[2].Error)
 	}
 }
+
+// TestMasterAddrs resolves the master's roothost as an SRV record, as a host
+// name and as an IP address, with the test's DNS server.
+func TestMasterAddrs(t *testing.T) {
+	d := startDNS(t)
+	r := dnstest.Resolver(d.Addr())
+	d.Set("master.game.test", dnstest.Record{IP: "127.0.0.1"})
+	d.Set("_root._tcp.master.game.test", dnstest.Record{Target: "master.game.test.", Port: 7001})
+	for _, c := range []struct{ host, want string }{
+		{"_root._tcp.master.game.test", "[127.0.0.1:7001]"},
+		{"master.game.test", "[127.0.0.1:9000]"},
+		{"10.1.2.3", "[10.1.2.3:9000]"},
+	} {
+		cfg, err := ParseConfig(fmt.Appendf(nil, `{"master": {"roothost": %q, "rootport": 9000}, "servers": {"gate": {"rootport": 9001}}}`, c.host))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		addrs, err := cfg.MasterAddrs(ctx, r)
+		cancel()
+		if err != nil || fmt.Sprint(addrs) != c.want {
+			t.Errorf("roothost %q: %v, %v; want %s", c.host, addrs, err, c.want)
+		}
+	}
+	d.Set("_root._tcp.gone.game.test")
+	cfg, err := ParseConfig([]byte(`{"master": {"roothost": "_root._tcp.gone.game.test", "rootport": 9000}, "servers": {"gate": {"rootport": 9001}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cfg.MasterAddrs(context.Background(), r); !errors.Is(err, ErrNoAddress) {
+		t.Errorf("an SRV name without records: %v, want ErrNoAddress", err)
+	}
+}
