@@ -166,8 +166,8 @@ func (c *Conn) shutdown(cause error) {
 			cause = fmt.Errorf("%w: %w", ErrShutdown, cause)
 		}
 		c.err = lostError(cause)
-		var tpe *transport.ProtocolError
-		if errors.Is(cause, ErrProtocol) || errors.As(cause, &tpe) {
+		var pe *transport.ProtocolError
+		if errors.As(cause, &pe) {
 			c.log.Warn("rpc: closing connection", "remote", c.RemoteAddr(), "reason", cause)
 		} else {
 			c.log.Debug("rpc: connection ended", "remote", c.RemoteAddr(), "reason", cause)
