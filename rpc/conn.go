@@ -206,10 +206,8 @@ func (c *Conn) shutdown(cause error) {
 
 // transportError maps an error from the transport to what callers see.
 func (c *Conn) transportError(err error) error {
-	select {
-	case <-c.done:
-		return c.err
-	default:
+	if cerr := c.Err(); cerr != nil {
+		return cerr
 	}
 	if errors.Is(err, transport.ErrConnectionLost) || errors.Is(err, transport.ErrSessionClosed) {
 		return lostError(err)
