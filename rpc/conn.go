@@ -166,8 +166,8 @@ func (c *Conn) shutdown(cause error) {
 			cause = fmt.Errorf("%w: %w", ErrShutdown, cause)
 		}
 		c.err = lostError(cause)
-		var tpe *transport.ProtocolError
-		if errors.Is(cause, ErrProtocol) || errors.As(cause, &tpe) {
+		var pe *transport.ProtocolError
+		if errors.As(cause, &pe) {
 			c.log.Warn("rpc: closing connection", "remote", c.RemoteAddr(), "reason", cause)
 		} else {
 			c.log.Debug("rpc: connection ended", "remote", c.RemoteAddr(), "reason", cause)
@@ -206,10 +206,8 @@ func (c *Conn) shutdown(cause error) {
 
 // transportError maps an error from the transport to what callers see.
 func (c *Conn) transportError(err error) error {
-	select {
-	case <-c.done:
-		return c.err
-	default:
+	if cerr := c.Err(); cerr != nil {
+		return cerr
 	}
 	if errors.Is(err, transport.ErrConnectionLost) || errors.Is(err, transport.ErrSessionClosed) {
 		return lostError(err)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/fireflyrpc/firefly/transport"
 )
 
 // panicSource panics on every read, standing for a defect met while a
@@ -20,8 +22,8 @@ func TestMessagePanicIsAViolation(t *testing.T) {
 	in := &inLane{c: &Conn{opts: newOptions(nil)}}
 	in.mr = msgReader{r: panicSource{}, n: 8}
 	err := in.message()
-	var pe *ProtocolError
-	if !errors.As(err, &pe) || !strings.Contains(pe.Reason, "panic parsing a message: defect") {
-		t.Fatalf("message() = %v, want a *ProtocolError naming the panic", err)
+	var pe *transport.ProtocolError
+	if !errors.As(err, &pe) || !errors.Is(err, ErrProtocol) || !strings.Contains(pe.Reason, "panic parsing a message: defect") {
+		t.Fatalf("message() = %v, want a *transport.ProtocolError matching ErrProtocol naming the panic", err)
 	}
 }

@@ -57,8 +57,9 @@ var (
 	// ErrTooManyCalls reports that the connection already has the maximum
 	// number of outgoing calls waiting for an answer.
 	ErrTooManyCalls = errors.New("rpc: too many pending calls")
-	// ErrProtocol reports a peer that broke the wire protocol; the
-	// connection is closed with a *ProtocolError that matches it.
+	// ErrProtocol reports a peer that broke the rpc protocol (part 2 of
+	// docs/PROTOCOL.md); the connection is closed with a
+	// *transport.ProtocolError whose Err is ErrProtocol.
 	ErrProtocol = errors.New("rpc: protocol violation")
 	// ErrNameTaken reports a name refused because another live peer holds
 	// it; package distributed returns it when a node's name is taken.
@@ -277,20 +278,10 @@ func IsExpected(err error) bool {
 	return errors.As(err, &re) && re.Expected
 }
 
-// ProtocolError reports why a connection was closed for breaking the wire
-// protocol. It matches ErrProtocol.
-type ProtocolError struct {
-	Reason string
-}
-
-// Error describes the violation.
-func (e *ProtocolError) Error() string { return "rpc: protocol violation: " + e.Reason }
-
-// Is reports whether target is ErrProtocol.
-func (e *ProtocolError) Is(target error) bool { return target == ErrProtocol }
-
+// protocolErrorf reports a violation of the rpc protocol: a
+// *transport.ProtocolError that matches ErrProtocol.
 func protocolErrorf(format string, args ...any) error {
-	return &ProtocolError{Reason: fmt.Sprintf(format, args...)}
+	return &transport.ProtocolError{Reason: fmt.Sprintf(format, args...), Err: ErrProtocol}
 }
 
 // lostError wraps the cause of a connection's end so that it matches

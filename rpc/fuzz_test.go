@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/fireflyrpc/firefly/rpc"
+	"github.com/fireflyrpc/firefly/transport"
 )
 
 var writeCorpus = flag.Bool("write-corpus", false, "write the fuzz targets' seeds to testdata/fuzz")
@@ -67,7 +68,7 @@ const checkID = 1<<40 + 1
 // runFuzzLane connects a raw peer to srv over a pipe and writes input as the
 // whole of one lane (preface included), then half-closes it. The server must
 // not panic or hang; when the lane is read, it must either have closed the
-// connection with a *rpc.ProtocolError or still answer: the request answerID
+// connection with a *transport.ProtocolError or still answer: the request answerID
 // (if not 0) and a well-formed call on a new lane.
 func runFuzzLane(t *testing.T, srv *rpc.Server, input []byte, answerID uint64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -137,9 +138,9 @@ func mustProtocolError(t *testing.T, c *rpc.Conn) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("the connection neither serves nor ends")
 	}
-	var pe *rpc.ProtocolError
-	if err := c.Err(); !errors.As(err, &pe) || !errors.Is(err, rpc.ErrConnectionLost) {
-		t.Fatalf("the connection ended with %v, want a *ProtocolError", err)
+	var pe *transport.ProtocolError
+	if err := c.Err(); !errors.As(err, &pe) || !errors.Is(err, rpc.ErrProtocol) || !errors.Is(err, rpc.ErrConnectionLost) {
+		t.Fatalf("the connection ended with %v, want a *transport.ProtocolError matching ErrProtocol", err)
 	}
 }
 

@@ -292,7 +292,7 @@ func (in *inLane) parseTaken(blocking bool) (handed bool, err error) {
 		}
 		n := binary.BigEndian.Uint32(data)
 		if int64(n) > int64(in.c.opts.maxMessageSize) {
-			return false, fmt.Errorf("%w: %w", &ProtocolError{Reason: fmt.Sprintf("message of %d bytes over the limit of %d", n, in.c.opts.maxMessageSize)}, ErrMessageTooLarge)
+			return false, fmt.Errorf("%w: %w", protocolErrorf("message of %d bytes over the limit of %d", n, in.c.opts.maxMessageSize), ErrMessageTooLarge)
 		}
 		if n == 0 {
 			return false, protocolErrorf("empty message")

@@ -219,11 +219,6 @@ func (c *Conn) write(ctx context.Context, l *outLane, p []byte) error {
 	return nil
 }
 
-// encode gob-encodes v on l (see encodeValue).
-func (l *outLane) encode(v any) error {
-	return l.encodeValue(reflect.ValueOf(v))
-}
-
 // openLanes opens a lane in every free slot, so that answers can still be
 // sent after this side's GOAWAY forbids it new streams.
 func (c *Conn) openLanes(ctx context.Context) {

@@ -87,12 +87,10 @@ func (m *metrics) totals(cs []*Conn) Stats {
 // counters of the broker it belongs to (its own when dialled, its server's
 // when served).
 func (c *Conn) Stats() Stats {
-	select {
-	case <-c.done:
+	if c.Err() != nil {
 		return c.opts.metrics.totals(nil)
-	default:
-		return c.opts.metrics.totals([]*Conn{c})
 	}
+	return c.opts.metrics.totals([]*Conn{c})
 }
 
 // Stats returns the server's counters, summed over its connections.

@@ -124,52 +124,24 @@ func (c *Conn) writeCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, 
 		l.buf = appendUvarint(l.buf, uint64(d))
 	}
 	l.buf = appendUvarint(l.buf, uint64(len(args)))
-	// Structs of scalars go inline as records; the rest of kindGob, to gob.
-	type record struct {
-		v reflect.Value
-		p *recordPlan
-	}
-	var recBuf [8]record
+	var recBuf [8]inlineRecord
 	recs := recBuf[:0]
 	gobs := 0
-	for i, k := range kinds {
-		var r record
-		switch k.kind {
-		case kindGob:
-			if r.v, r.p = l.recordOf(reflect.ValueOf(args[i])); r.p != nil {
-				kinds[i].kind = kindScalar
-			} else {
-				gobs++
-			}
-		case kindIface:
+	for i := range kinds {
+		r := l.inline(&kinds[i], reflect.ValueOf(args[i]))
+		if kinds[i].kind == kindGob || kinds[i].kind == kindIface {
 			gobs++
 		}
 		recs = append(recs, r)
 	}
 	for i, k := range kinds {
-		if r := recs[i]; r.p != nil {
-			l.buf = appendRecord(l.buf, r.v, r.p)
-			continue
-		}
-		if k.kind == kindScalar {
-			if b, ok := args[i].([]byte); ok && len(b) >= tailMin && i == len(args)-1 && gobs == 0 {
-				l.buf = appendBytesHeader(l.buf, len(b))
-				l.tail = b
-				continue
-			}
-			l.buf, _ = appendScalar(l.buf, args[i])
-			continue
-		}
-		l.buf = append(l.buf, k.kind)
-		if k.kind == kindRemote || k.kind == kindLocal {
-			l.buf = appendUvarint(l.buf, k.id)
-		}
+		l.appendValue(k, args[i], recs[i], i == len(args)-1 && gobs == 0)
 	}
 	for i, a := range args {
 		if kinds[i].kind != kindGob && kinds[i].kind != kindIface {
 			continue
 		}
-		if err := l.encode(a); err != nil {
+		if err := l.encodeValue(reflect.ValueOf(a)); err != nil {
 			return fmt.Errorf("%w: argument %d (%T): %v", ErrBadArguments, i+1, a, err)
 		}
 	}
@@ -303,28 +275,10 @@ func (c *Conn) sendReply(reqID uint64, m resultInfo, res reflect.Value) {
 		}
 		return // the connection is gone; the caller learns that from it
 	}
-	var rec *recordPlan
-	var recValue reflect.Value
-	if k.kind == kindGob {
-		if recValue, rec = l.recordOf(gobValue); rec != nil {
-			k.kind = kindScalar
-		}
-	}
+	rec := l.inline(&k, gobValue)
 	l.begin(msgReply)
 	l.buf = appendUvarint(l.buf, reqID)
-	if rec != nil {
-		l.buf = appendRecord(l.buf, recValue, rec)
-	} else if b, ok := scalar.([]byte); ok && len(b) >= tailMin {
-		l.buf = appendBytesHeader(l.buf, len(b))
-		l.tail = b
-	} else if k.kind == kindScalar {
-		l.buf, _ = appendScalar(l.buf, scalar)
-	} else {
-		l.buf = append(l.buf, k.kind)
-	}
-	if k.kind == kindRemote || k.kind == kindLocal {
-		l.buf = appendUvarint(l.buf, k.id)
-	}
+	l.appendValue(k, scalar, rec, true)
 	if k.kind == kindGob || k.kind == kindIface {
 		err = l.encodeValue(gobValue)
 		if err != nil {
@@ -342,6 +296,47 @@ func (c *Conn) sendReply(reqID uint64, m resultInfo, res reflect.Value) {
 		if c.Err() == nil {
 			c.log.Warn("rpc: reply not sent", "err", err)
 			c.sendError(reqID, err)
+		}
+	}
+}
+
+// inlineRecord is a struct of scalars that travels inline as a record
+// instead of by gob; p is nil for a value that does not.
+type inlineRecord struct {
+	v reflect.Value
+	p *recordPlan
+}
+
+// inline turns a kindGob value that is a struct of scalars into a record:
+// *k becomes kindScalar and the record is returned.
+func (l *outLane) inline(k *argKind, v reflect.Value) inlineRecord {
+	var r inlineRecord
+	if k.kind == kindGob {
+		if r.v, r.p = l.recordOf(v); r.p != nil {
+			k.kind = kindScalar
+		}
+	}
+	return r
+}
+
+// appendValue writes one argument or result of kind k: a record, an inline
+// scalar (a []byte of at least tailMin as the message's tail, where tail
+// allows it), or the kind byte and, for a reference, its id.
+func (l *outLane) appendValue(k argKind, scalar any, rec inlineRecord, tail bool) {
+	switch {
+	case rec.p != nil:
+		l.buf = appendRecord(l.buf, rec.v, rec.p)
+	case k.kind == kindScalar:
+		if b, ok := scalar.([]byte); ok && tail && len(b) >= tailMin {
+			l.buf = appendBytesHeader(l.buf, len(b))
+			l.tail = b
+			return
+		}
+		l.buf, _ = appendScalar(l.buf, scalar)
+	default:
+		l.buf = append(l.buf, k.kind)
+		if k.kind == kindRemote || k.kind == kindLocal {
+			l.buf = appendUvarint(l.buf, k.id)
 		}
 	}
 }

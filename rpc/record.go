@@ -86,15 +86,21 @@ func encodesItself(t reflect.Type) bool {
 // plan returns the record plan of t, remembered per lane (nil: t is not a
 // record).
 func (l *outLane) plan(t reflect.Type) *recordPlan {
-	if p, ok := l.plans[t]; ok {
-		return p
+	return memo(&l.plans, t, planRecord)
+}
+
+// memo returns (*m)[t], computing it with f and remembering it the first
+// time.
+func memo[V any](m *map[reflect.Type]V, t reflect.Type, f func(reflect.Type) V) V {
+	if v, ok := (*m)[t]; ok {
+		return v
 	}
-	if l.plans == nil {
-		l.plans = make(map[reflect.Type]*recordPlan)
+	if *m == nil {
+		*m = make(map[reflect.Type]V)
 	}
-	p := planRecord(t)
-	l.plans[t] = p
-	return p
+	v := f(t)
+	(*m)[t] = v
+	return v
 }
 
 // recordOf returns the struct value rv holds and its plan when rv is a
@@ -225,15 +231,7 @@ type recordCache struct {
 
 // target returns what is known of t, learning it the first time.
 func (rc *recordCache) target(t reflect.Type) *targetInfo {
-	if ti, ok := rc.targets[t]; ok {
-		return ti
-	}
-	if rc.targets == nil {
-		rc.targets = make(map[reflect.Type]*targetInfo)
-	}
-	ti := newTargetInfo(t)
-	rc.targets[t] = ti
-	return ti
+	return memo(&rc.targets, t, newTargetInfo)
 }
 
 // recordField is a field of a struct type that a record's field of the same

@@ -26,6 +26,13 @@
 //     layer above when to wind down).
 //   - Any input from the peer that breaks the protocol closes the session
 //     with a *ProtocolError; nothing the peer sends can panic the process.
+//     A layer above reports a violation of its own protocol with
+//     CloseWithViolation (GOAWAY PROTOCOL_ERROR), a failure with
+//     CloseWithError (INTERNAL_ERROR), a normal end with CloseGracefully
+//     (NORMAL); GoAwaySent and GoAwayReceived tell it which side went away.
+//   - Stream.WriteContext is Write bounded by a context, and MaxOpen is how
+//     many streams this side may have open at once, so that a layer above
+//     can size a pool of streams without being refused.
 //
 // Client and Server run the handshake; the client's streams have odd ids and
 // the server's even ids. Either side may Open streams and Accept the peer's.

@@ -53,18 +53,27 @@ var (
 	ErrFrameTooLarge = errors.New("transport: frame too large")
 )
 
-// ProtocolError reports a violation of the wire protocol by the peer. The
-// session that saw it is closed, its Err returns the *ProtocolError, and the
-// peer is sent a GOAWAY frame carrying Reason.
+// ProtocolError reports a violation of a wire protocol by the peer: of the
+// transport's own (part 1 of docs/PROTOCOL.md), or of a protocol carried over
+// the session, such as the rpc layer's, which closes the session with
+// CloseWithViolation. For a violation the session sees itself, Err returns
+// the *ProtocolError and the peer is sent a GOAWAY frame carrying Reason.
 type ProtocolError struct {
 	// Reason says what rule was broken, for logs and for the peer.
 	Reason string
-	// Err is a more specific sentinel such as ErrFrameTooLarge, or nil.
+	// Err is a sentinel that classifies the violation, such as
+	// ErrFrameTooLarge or a layer's own (rpc.ErrProtocol), or nil.
 	Err error
 }
 
-// Error describes the violation.
-func (e *ProtocolError) Error() string { return "transport: protocol error: " + e.Reason }
+// Error describes the violation: Err's text, or "transport: protocol error"
+// if Err is nil, then Reason.
+func (e *ProtocolError) Error() string {
+	if e.Err != nil {
+		return e.Err.Error() + ": " + e.Reason
+	}
+	return "transport: protocol error: " + e.Reason
+}
 
 // Unwrap returns e.Err.
 func (e *ProtocolError) Unwrap() error { return e.Err }
