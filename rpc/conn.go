@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/notify"
 	"github.com/fireflyrpc/firefly/registry"
 	"github.com/fireflyrpc/firefly/transport"
 )
@@ -48,9 +49,7 @@ type Conn struct {
 	err              error // why the connection ended; set before done is closed
 	doneOnce         sync.Once
 
-	nmu     sync.Mutex
-	notify  map[uint64]func(error)
-	nextNID uint64
+	notify notify.List // NotifyOnDisconnect's functions
 }
 
 // newConn starts a broker over an established transport session.
@@ -64,7 +63,6 @@ func newConn(sess *transport.Session, o *options, reg *registry.Registry, root *
 		ctl:       make(chan control, o.controlQueue),
 		goingAway: make(chan struct{}),
 		done:      make(chan struct{}),
-		notify:    make(map[uint64]func(error)),
 	}
 	c.peerRoot = &Ref{conn: c, id: rootID}
 	c.lanes.init(min(o.maxLanes, sess.MaxOpen()))
@@ -137,23 +135,7 @@ var errClosed = errors.New("closed locally")
 // the reason (matching ErrConnectionLost) when the connection is gone; at once
 // if it already is. The returned function cancels the notification.
 func (c *Conn) NotifyOnDisconnect(f func(error)) (cancel func()) {
-	c.nmu.Lock()
-	if c.notify == nil {
-		c.nmu.Unlock()
-		go f(c.err)
-		return func() {}
-	}
-	id := c.nextNID
-	c.nextNID++
-	c.notify[id] = f
-	c.nmu.Unlock()
-	return func() {
-		c.nmu.Lock()
-		if c.notify != nil {
-			delete(c.notify, id)
-		}
-		c.nmu.Unlock()
-	}
+	return c.notify.Add(f)
 }
 
 // shutdown ends the connection with cause, once.
@@ -194,13 +176,7 @@ func (c *Conn) shutdown(cause error) {
 		c.answers.closeWorkers()
 		c.exports.clear()
 		c.imports.clear()
-		c.nmu.Lock()
-		fs := c.notify
-		c.notify = nil
-		c.nmu.Unlock()
-		for _, f := range fs {
-			go f(c.err)
-		}
+		c.notify.Fire(c.err)
 	})
 }
 

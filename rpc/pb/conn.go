@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/notify"
 	"github.com/fireflyrpc/firefly/rpc"
 )
 
@@ -55,9 +56,7 @@ type Conn struct {
 	err      error // why the connection ended; set before done is closed
 	doneOnce sync.Once
 
-	nmu     sync.Mutex
-	notify  map[uint64]func(error)
-	nextNID uint64
+	notify notify.List // NotifyOnDisconnect's functions
 }
 
 func newConn(nc net.Conn, o *options, root *target, server bool) *Conn {
@@ -70,7 +69,6 @@ func newConn(nc net.Conn, o *options, root *target, server bool) *Conn {
 		dec:    newBananaDecoder(defaultBananaLimits),
 		wake:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
-		notify: make(map[uint64]func(error)),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.calls.init(o.maxPendingCalls)
@@ -152,23 +150,7 @@ var errClosed = errors.New("closed locally")
 // the reason (matching rpc.ErrConnectionLost) when the connection is gone; at
 // once if it already is. The returned function cancels the notification.
 func (c *Conn) NotifyOnDisconnect(f func(error)) (cancel func()) {
-	c.nmu.Lock()
-	if c.notify == nil {
-		c.nmu.Unlock()
-		go f(c.err)
-		return func() {}
-	}
-	id := c.nextNID
-	c.nextNID++
-	c.notify[id] = f
-	c.nmu.Unlock()
-	return func() {
-		c.nmu.Lock()
-		if c.notify != nil {
-			delete(c.notify, id)
-		}
-		c.nmu.Unlock()
-	}
+	return c.notify.Add(f)
 }
 
 // Stats are counters of a connection at one moment.
@@ -204,13 +186,7 @@ func (c *Conn) shutdown(cause error) {
 		c.calls.closeAll(c.err)
 		c.exports.clear()
 		c.imports.clear()
-		c.nmu.Lock()
-		fs := c.notify
-		c.notify = nil
-		c.nmu.Unlock()
-		for _, f := range fs {
-			go f(c.err)
-		}
+		c.notify.Fire(c.err)
 	})
 }
 
