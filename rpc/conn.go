@@ -70,8 +70,8 @@ func newConn(sess *transport.Session, o *options, reg *registry.Registry, root *
 	c.questions.init(o.maxPendingCalls, c)
 	c.credits.ready = make(chan struct{})
 	c.answers.init()
-	c.exports.init(o.maxExports)
-	c.imports.byID = make(map[uint64]*importEntry)
+	c.initExports(o.maxExports)
+	c.imports.Init(c.queueRelease)
 	o.metrics.conns.Add(1)
 	o.metrics.connsTotal.Add(1)
 	return c
@@ -174,10 +174,18 @@ func (c *Conn) shutdown(cause error) {
 		c.questions.closeAll(c.err)
 		c.answers.cancelAll()
 		c.answers.closeWorkers()
-		c.exports.clear()
-		c.imports.clear()
+		c.exports.Clear()
+		c.imports.Clear()
 		c.notify.Fire(c.err)
 	})
+}
+
+// goAway starts the connection's graceful close: no new incoming calls, and
+// a GOAWAY to the peer once this side's lanes are open.
+func (c *Conn) goAway(ctx context.Context) {
+	c.closing.Store(true)
+	c.openLanes(ctx)
+	c.sess.GoAway()
 }
 
 // transportError maps an error from the transport to what callers see.

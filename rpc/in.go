@@ -113,7 +113,7 @@ func (c *Conn) object(id uint64) *target {
 	if id == rootID {
 		return c.root
 	}
-	return c.exports.get(id)
+	return c.exports.Get(id)
 }
 
 // decodeArgs reads the call's n argument kinds (with inline scalars and
@@ -421,7 +421,7 @@ func (in *inLane) readRelease() error {
 	if err != nil {
 		return err
 	}
-	if !in.c.exports.release(id, n) {
+	if !in.c.exports.Release(id, n) {
 		in.c.badRelease(id, n)
 	}
 	return nil

@@ -74,10 +74,10 @@ func (m *metrics) totals(cs []*Conn) Stats {
 		st := c.sess.Stats()
 		t.BytesIn += st.BytesIn
 		t.BytesOut += st.BytesOut
-		t.Exports += c.exports.len()
+		t.Exports += c.exports.Len()
 		t.Handlers += int(c.answers.running.Load())
 		t.PendingCalls += c.questions.waiting()
-		t.Imports += c.imports.len()
+		t.Imports += c.imports.Len()
 	}
 	return t
 }

@@ -91,7 +91,7 @@ func (c *Conn) writeCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, 
 		if !sent {
 			for _, k := range kinds {
 				if k.kind == kindRemote {
-					c.exports.release(k.id, 1)
+					c.exports.Release(k.id, 1)
 				}
 			}
 		}
@@ -161,7 +161,7 @@ func (c *Conn) kindOf(a any) (argKind, error) {
 	case *Ref:
 		return c.refKind(v)
 	case referenceable:
-		id, err := c.exports.add(c.reg, v)
+		id, err := c.export(v)
 		if err != nil {
 			return argKind{}, err
 		}
@@ -204,7 +204,7 @@ func (c *Conn) refKind(r *Ref) (argKind, error) {
 		if r.local == c.root {
 			return argKind{}, fmt.Errorf("%w: the root object is reached through Root, not passed", ErrNotReferenceable)
 		}
-		id, err := c.exports.add(c.reg, r.local.Value())
+		id, err := c.export(r.local.Value())
 		if err != nil {
 			return argKind{}, err
 		}
@@ -271,7 +271,7 @@ func (c *Conn) sendReply(reqID uint64, m resultInfo, res reflect.Value) {
 	l, err := c.acquireLane(context.Background())
 	if err != nil {
 		if k.kind == kindRemote {
-			c.exports.release(k.id, 1)
+			c.exports.Release(k.id, 1)
 		}
 		return // the connection is gone; the caller learns that from it
 	}
@@ -291,7 +291,7 @@ func (c *Conn) sendReply(reqID uint64, m resultInfo, res reflect.Value) {
 	c.releaseLane(l)
 	if err != nil {
 		if k.kind == kindRemote {
-			c.exports.release(k.id, 1)
+			c.exports.Release(k.id, 1)
 		}
 		if c.Err() == nil {
 			c.log.Warn("rpc: reply not sent", "err", err)

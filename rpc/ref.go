@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/fireflyrpc/firefly/internal/broker"
 	"github.com/fireflyrpc/firefly/registry"
 )
 
@@ -19,9 +20,9 @@ import (
 type Ref struct {
 	conn     *Conn
 	id       uint64
-	entry    *importEntry // nil for the root and for local refs
-	local    *target      // non-nil: a reference to one of our own objects
-	remote   Remote       // non-nil: carried by another wire (foreign.go)
+	entry    *broker.Import[Ref] // nil for the root and for local refs
+	local    *target             // non-nil: a reference to one of our own objects
+	remote   Remote              // non-nil: carried by another wire (foreign.go)
 	released atomic.Bool
 }
 
@@ -156,7 +157,7 @@ func (r *Ref) Release() {
 	if r.entry == nil {
 		return
 	}
-	r.conn.dropImport(r.id, r.entry, r)
+	r.conn.imports.Drop(r.id, r.entry, &r.released)
 }
 
 // NotifyOnDisconnect arranges for f to be called, in its own goroutine, with

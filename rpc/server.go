@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
-	"sync/atomic"
-	"time"
 
+	"github.com/fireflyrpc/firefly/internal/broker"
 	"github.com/fireflyrpc/firefly/transport"
 )
 
@@ -20,17 +18,7 @@ var ErrServerClosed = errors.New("rpc: server closed")
 type Server struct {
 	opts *options
 	root *target
-
-	mu       sync.Mutex
-	conns    map[*Conn]struct{}
-	lns      map[net.Listener]struct{}
-	closed   bool
-	shutdown bool
-	wg       sync.WaitGroup // connections being set up
-
-	handshakes chan struct{} // a token per connection in its handshakes
-	quit       chan struct{} // closed by Close and Shutdown
-	paused     atomic.Bool   // Serve waits for a handshake slot (logged once)
+	srv  broker.Server[*Conn]
 }
 
 // NewServer returns a server offering root (nil: no root object). The root's
@@ -44,13 +32,14 @@ func NewServer(root any, opts ...Option) (*Server, error) {
 	if err := o.check(false); err != nil {
 		return nil, err
 	}
-	s := &Server{
-		opts:       o,
-		conns:      make(map[*Conn]struct{}),
-		lns:        make(map[net.Listener]struct{}),
-		handshakes: make(chan struct{}, o.maxHandshakes),
-		quit:       make(chan struct{}),
-	}
+	s := &Server{opts: o}
+	s.srv.Init(broker.ServerConfig{
+		Logger:        o.logger,
+		Prefix:        "rpc",
+		MaxHandshakes: o.maxHandshakes,
+		Closed:        ErrServerClosed,
+		Ended:         ErrShutdown, // the peer went away gracefully
+	})
 	if root != nil {
 		obj, err := newTarget(o.registry, root)
 		if err != nil {
@@ -62,83 +51,11 @@ func NewServer(root any, opts ...Option) (*Server, error) {
 }
 
 // Serve accepts connections on ln until ln fails or the server is closed,
-// running the handshake of each in its own goroutine. It returns
-// ErrServerClosed after Close or Shutdown.
+// running the handshake of each in its own goroutine, at most
+// WithMaxHandshakes at once. It returns ErrServerClosed after Close or
+// Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	s.mu.Lock()
-	if s.closed || s.shutdown {
-		s.mu.Unlock()
-		return ErrServerClosed
-	}
-	s.lns[ln] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.lns, ln)
-		s.mu.Unlock()
-	}()
-	var delay time.Duration
-	for {
-		if !s.handshakeSlot() {
-			return ErrServerClosed
-		}
-		nc, err := ln.Accept()
-		if err != nil {
-			<-s.handshakes
-			s.mu.Lock()
-			done := s.closed || s.shutdown
-			s.mu.Unlock()
-			if done {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.opts.logger.Warn("rpc: accept failed; retrying", "err", err, "delay", delay)
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			_, err := s.ServeConn(context.Background(), nc)
-			<-s.handshakes
-			switch {
-			case err == nil:
-			case errors.Is(err, ErrShutdown):
-				// The peer went away gracefully during the handshake.
-				s.opts.logger.Debug("rpc: connection ended in its handshake", "remote", nc.RemoteAddr(), "err", err)
-				nc.Close()
-			default:
-				s.opts.logger.Info("rpc: connection refused", "remote", nc.RemoteAddr(), "err", err)
-				nc.Close()
-			}
-		}()
-	}
-}
-
-// handshakeSlot takes a handshake slot for the next accepted connection,
-// waiting while WithMaxHandshakes connections are in their handshakes; false
-// when the server closes first.
-func (s *Server) handshakeSlot() bool {
-	select {
-	case s.handshakes <- struct{}{}:
-		s.paused.Store(false)
-		return true
-	default:
-	}
-	if s.paused.CompareAndSwap(false, true) {
-		s.opts.logger.Warn("rpc: handshake limit reached; accepting paused", "limit", cap(s.handshakes))
-	}
-	select {
-	case s.handshakes <- struct{}{}:
-		return true
-	case <-s.quit:
-		return false
-	}
+	return s.srv.Serve(ln, s.ServeConn)
 }
 
 // ServeConn runs the server side of a broker over an accepted network
@@ -156,23 +73,14 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) (*Conn, error) {
 	}
 	c := newConn(sess, s.opts, s.opts.registry, s.root)
 	c.peer = peer
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		sess.Close()
-		return nil, ErrServerClosed
-	}
 	// A connection that completes its handshake while the server shuts
 	// down is closed gracefully too: its peer may have sent calls already,
 	// which are refused with ErrShutdown rather than lost.
-	late := s.shutdown
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
-	c.NotifyOnDisconnect(func(error) {
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-	})
+	late, ok := s.srv.Add(c)
+	if !ok {
+		sess.Close()
+		return nil, ErrServerClosed
+	}
 	if err := c.announce(); err != nil {
 		c.shutdown(err)
 		return nil, err
@@ -182,58 +90,23 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) (*Conn, error) {
 	}
 	c.start()
 	if late {
-		c.closing.Store(true)
-		c.openLanes(ctx)
-		c.sess.GoAway()
+		c.goAway(ctx)
 	}
 	return c, nil
 }
 
 // Conns returns the server's open connections.
-func (s *Server) Conns() []*Conn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cs := make([]*Conn, 0, len(s.conns))
-	for c := range s.conns {
-		cs = append(cs, c)
-	}
-	return cs
-}
+func (s *Server) Conns() []*Conn { return s.srv.Conns() }
 
-// Close stops the listeners and closes every connection at once.
+// Close stops the listeners and closes every connection at once, those
+// still in their handshakes too.
 func (s *Server) Close() error {
-	conns, err := s.stop(func() { s.closed = true })
+	conns, err := s.srv.Stop(false)
 	for _, c := range conns {
 		c.shutdown(fmt.Errorf("%w: server closed", ErrShutdown))
 	}
-	s.wg.Wait()
+	s.srv.Wait()
 	return err
-}
-
-// stop marks the server closing (mark runs under s.mu), closes its listeners
-// and returns its connections.
-func (s *Server) stop(mark func()) ([]*Conn, error) {
-	s.mu.Lock()
-	mark()
-	select {
-	case <-s.quit:
-	default:
-		close(s.quit)
-	}
-	lns := s.lns
-	s.lns = map[net.Listener]struct{}{}
-	conns := make([]*Conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	var errs []error
-	for ln := range lns {
-		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-			errs = append(errs, err)
-		}
-	}
-	return conns, errors.Join(errs...)
 }
 
 // Shutdown closes the server gracefully: it stops the listeners, sends each
@@ -244,11 +117,9 @@ func (s *Server) stop(mark func()) ([]*Conn, error) {
 // docs/PROTOCOL.md, Closing gracefully). When ctx ends first, it closes
 // everything at once and returns ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
-	conns, _ := s.stop(func() { s.shutdown = true })
+	conns, _ := s.srv.Stop(true)
 	for _, c := range conns {
-		c.closing.Store(true)
-		c.openLanes(ctx)
-		c.sess.GoAway()
+		c.goAway(ctx)
 	}
 	var err error
 	for _, c := range conns {
@@ -264,6 +135,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		c.shutdown(fmt.Errorf("%w: server shut down", ErrShutdown))
 	}
-	s.wg.Wait()
+	s.srv.Wait()
 	return err
 }

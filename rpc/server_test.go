@@ -3,7 +3,9 @@ package rpc_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
+	"os"
 	"runtime"
 	"sync"
 	"testing"
@@ -245,5 +247,58 @@ func TestIdleWorkersAreLetGo(t *testing.T) {
 			t.Fatalf("%d goroutines 10 s after the burst, %d before it", runtime.NumGoroutine(), before)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// acceptSignal is a listener that reports each connection it accepts.
+type acceptSignal struct {
+	net.Listener
+	accepted chan struct{}
+}
+
+func (l *acceptSignal) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err == nil {
+		l.accepted <- struct{}{}
+	}
+	return nc, err
+}
+
+// TestCloseEndsHandshakesInProgress: Close closes a connection still in its
+// handshake (a peer that connected and sends nothing) at once, rather than
+// waiting out the handshake timeout.
+func TestCloseEndsHandshakesInProgress(t *testing.T) {
+	cfg := transport.DefaultConfig()
+	cfg.HandshakeTimeout = time.Minute
+	srv, err := rpc.NewServer(newCalc(), rpc.WithTransportConfig(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := &acceptSignal{Listener: inner, accepted: make(chan struct{}, 1)}
+	go srv.Serve(ln)
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	<-ln.accepted
+	closed := make(chan error, 1)
+	go func() { closed <- srv.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close still waits, 10s on, for a connection in its handshake")
+	}
+	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	// What the server wrote of its handshake, then the end.
+	if _, err := io.Copy(io.Discard, nc); errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the half-open connection was not closed by the server: %v", err)
 	}
 }

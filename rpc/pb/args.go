@@ -48,7 +48,7 @@ func (h *hooks) unjellyLocal(id int64) (any, error) {
 	if id == 0 && h.c.root != nil { // ['local', 'root']
 		return h.c.root.val, nil
 	}
-	t := h.c.exports.get(id)
+	t := h.c.exports.Get(id)
 	if t == nil {
 		return nil, fmt.Errorf("%w: ['local', %d] names an object this side does not export", rpc.ErrNoSuchObject, id)
 	}
@@ -88,7 +88,7 @@ func (h *hooks) export(v any) (any, bool, error) {
 	if h.c.root != nil && v == h.c.root.val {
 		return nil, false, fmt.Errorf("%w: the root object is reached as 'root', not passed", rpc.ErrNotReferenceable)
 	}
-	id, err := h.c.exports.add(h.c.opts.registry, v)
+	id, err := h.c.export(v)
 	if err != nil {
 		return nil, false, err
 	}
@@ -99,7 +99,7 @@ func (h *hooks) export(v any) (any, bool, error) {
 // undoExports takes back the transmissions of a command that was not sent.
 func (h *hooks) undoExports() {
 	for _, id := range h.exported {
-		h.c.exports.release(id)
+		h.c.exports.Release(id, 1)
 	}
 	h.exported = nil
 }
@@ -163,7 +163,7 @@ func (c *Conn) goValue(v any, t reflect.Type) (reflect.Value, error) {
 		case *rpc.Ref:
 			return reflect.ValueOf(x), nil
 		}
-		if tg := c.exports.targetOf(v); tg != nil {
+		if tg := c.exports.Of(v); tg != nil {
 			return reflect.ValueOf(rpc.NewRemoteRef(&localRemote{c: c, t: tg})), nil
 		}
 		return reflect.Value{}, fmt.Errorf("a %T is not a reference", v)

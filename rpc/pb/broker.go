@@ -42,7 +42,7 @@ func (c *Conn) handle(cmd any) error {
 		if err != nil {
 			return err
 		}
-		if !c.exports.release(id) {
+		if !c.exports.Release(id, 1) {
 			return protocolErrorf("decref of object %d, which this side does not export", id)
 		}
 		return nil
@@ -98,7 +98,7 @@ func (c *Conn) onMessage(l []any, cache bool) error {
 		}
 	case int64:
 		if !cache {
-			t = c.exports.get(id)
+			t = c.exports.Get(id)
 		} else if c.caches.has(id) {
 			h.releaseAll()
 			c.refuse(reqID, want, fmt.Errorf("%w: observe_%s (Cacheable copies are not observed)", rpc.ErrNoSuchMethod, method), string(method))
@@ -259,14 +259,14 @@ func (c *Conn) call(ctx context.Context, r *remoteRef, method string, reply any,
 		// The objects passed stay exported until the answer is read, even
 		// if the peer's decref comes first: a Twisted callee that returns
 		// an argument sends ['decref', n] before its answer ['local', n].
-		p = &pendingCall{reply: reply, done: make(chan struct{}), pins: c.exports.pin(h.exported)}
+		p = &pendingCall{reply: reply, done: make(chan struct{}), pins: c.exports.Hold(h.exported)}
 		answer = 1
 	}
 	id, err := c.calls.add(p)
 	if err != nil {
 		h.undoExports()
 		if p != nil {
-			c.exports.unpin(p.pins)
+			c.exports.Unhold(p.pins)
 		}
 		return err
 	}
@@ -275,7 +275,7 @@ func (c *Conn) call(ctx context.Context, r *remoteRef, method string, reply any,
 		c.calls.drop(id)
 		h.undoExports()
 		if p != nil {
-			c.exports.unpin(p.pins)
+			c.exports.Unhold(p.pins)
 		}
 		return err
 	}
@@ -332,7 +332,7 @@ func (c *Conn) onAnswer(l []any, isError bool) error {
 	}
 	h := &hooks{c: c}
 	v, err := unjelly(l[2], h, defaultBananaLimits)
-	c.exports.unpin(p.pins)
+	c.exports.Unhold(p.pins)
 	if p.forgotten {
 		h.releaseAll() // the caller gave up: give the references back now
 		return nil

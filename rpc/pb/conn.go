@@ -72,8 +72,8 @@ func newConn(nc net.Conn, o *options, root *target, server bool) *Conn {
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.calls.init(o.maxPendingCalls)
-	c.exports.init(o.maxExports)
-	c.imports.init()
+	c.initExports(o.maxExports)
+	c.imports.Init(c.decref)
 	c.caches.init(o.maxExports)
 	c.peerRoot = rpc.NewRemoteRef(&remoteRef{c: c, root: true})
 	return c
@@ -166,8 +166,8 @@ func (c *Conn) Stats() Stats {
 	return Stats{
 		PendingCalls: c.calls.len(),
 		Handlers:     int(c.handlers.Load()),
-		Exports:      c.exports.len(),
-		Imports:      c.imports.len(),
+		Exports:      c.exports.Len(),
+		Imports:      c.imports.Len(),
 	}
 }
 
@@ -184,8 +184,8 @@ func (c *Conn) shutdown(cause error) {
 		c.nc.Close()
 		c.cancel()
 		c.calls.closeAll(c.err)
-		c.exports.clear()
-		c.imports.clear()
+		c.exports.Clear()
+		c.imports.Clear()
 		c.notify.Fire(c.err)
 	})
 }

@@ -3,11 +3,9 @@ package pb
 import (
 	"context"
 	"fmt"
-	"runtime"
-	"sync"
 	"sync/atomic"
-	"weak"
 
+	"github.com/fireflyrpc/firefly/internal/broker"
 	"github.com/fireflyrpc/firefly/rpc"
 )
 
@@ -18,7 +16,7 @@ type remoteRef struct {
 	c        *Conn
 	id       int64
 	root     bool
-	entry    *importEntry
+	entry    *broker.Import[rpc.Ref]
 	released atomic.Bool
 }
 
@@ -35,7 +33,7 @@ func (r *remoteRef) Release() {
 	if r.root {
 		return
 	}
-	r.c.dropImport(r.id, r.entry, r)
+	r.c.imports.Drop(r.id, r.entry, &r.released)
 }
 
 func (r *remoteRef) NotifyOnDisconnect(f func(error)) func() { return r.c.NotifyOnDisconnect(f) }
@@ -60,82 +58,25 @@ func (r *remoteRef) objectID() any {
 // makes a RemoteReference per transmission, each sending its own decref).
 // The *rpc.Ref is held weakly: an unreachable one is collected and its
 // cleanup releases the count, as a backstop for Release.
-type importTable struct {
-	mu   sync.Mutex
-	byID map[int64]*importEntry
-}
-
-type importEntry struct {
-	ref   weak.Pointer[rpc.Ref]
-	count int64
-}
-
-type importCleanup struct {
-	c     *Conn
-	id    int64
-	entry *importEntry
-}
-
-func (t *importTable) init() { t.byID = make(map[int64]*importEntry) }
+type importTable = broker.Imports[int64, rpc.Ref]
 
 // importRef records one received transmission of the peer's object luid and
 // returns its *rpc.Ref: the same one while it is alive and unreleased.
 func (c *Conn) importRef(id int64) *rpc.Ref {
-	t := &c.imports
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.byID == nil { // connection gone: a dead reference
-		r := &remoteRef{c: c, id: id}
-		r.released.Store(true)
-		return rpc.NewRemoteRef(r)
-	}
-	var carried int64
-	if e := t.byID[id]; e != nil {
-		if ref := e.ref.Value(); ref != nil {
-			e.count++
-			return ref
+	return c.imports.Ref(id, func(e *broker.Import[rpc.Ref]) *rpc.Ref {
+		r := &remoteRef{c: c, id: id, entry: e}
+		if e == nil { // connection gone: a dead reference
+			r.released.Store(true)
 		}
-		carried = e.count // collected; its cleanup will find the entry replaced
-	}
-	e := &importEntry{count: carried + 1}
-	rr := &remoteRef{c: c, id: id, entry: e}
-	ref := rpc.NewRemoteRef(rr)
-	e.ref = weak.Make(ref)
-	t.byID[id] = e
-	runtime.AddCleanup(ref, func(a importCleanup) { a.c.dropImport(a.id, a.entry, nil) }, importCleanup{c, id, e})
-	return ref
+		return rpc.NewRemoteRef(r)
+	})
 }
 
-// dropImport removes entry (if still current) and sends one decref per
-// transmission it counted. With r non-nil it also marks r released.
-func (c *Conn) dropImport(id int64, entry *importEntry, r *remoteRef) {
-	t := &c.imports
-	t.mu.Lock()
-	if r != nil && !r.released.CompareAndSwap(false, true) {
-		t.mu.Unlock()
-		return
-	}
-	var n int64
-	if t.byID != nil && t.byID[id] == entry {
-		delete(t.byID, id)
-		n = entry.count
-	}
-	t.mu.Unlock()
+// decref sends one decref per transmission of the peer's object id released.
+func (c *Conn) decref(id int64, n uint64) {
 	for range n {
 		if c.send(context.Background(), []any{[]byte("decref"), id}, false) != nil {
 			return
 		}
 	}
-}
-
-func (t *importTable) len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.byID)
-}
-
-func (t *importTable) clear() {
-	t.mu.Lock()
-	t.byID = nil
-	t.mu.Unlock()
 }

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
-	"sync"
-	"time"
+
+	"github.com/fireflyrpc/firefly/internal/broker"
 )
 
 // ErrServerClosed is returned by Serve after Close.
@@ -17,16 +17,7 @@ var ErrServerClosed = errors.New("pb: server closed")
 type Server struct {
 	opts *options
 	root *target
-
-	mu     sync.Mutex
-	conns  map[*Conn]struct{}
-	lns    map[net.Listener]struct{}
-	closed bool
-	wg     sync.WaitGroup
-
-	pending    map[net.Conn]struct{} // accepted, negotiating
-	handshakes chan struct{}         // a token per connection in its negotiation
-	quit       chan struct{}         // closed by Close
+	srv  broker.Server[*Conn]
 }
 
 // NewServer returns a server offering root (nil: no root object, so every
@@ -37,14 +28,13 @@ func NewServer(root any, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{
-		opts:       o,
-		conns:      make(map[*Conn]struct{}),
-		lns:        make(map[net.Listener]struct{}),
-		pending:    make(map[net.Conn]struct{}),
-		handshakes: make(chan struct{}, o.maxHandshakes),
-		quit:       make(chan struct{}),
-	}
+	s := &Server{opts: o}
+	s.srv.Init(broker.ServerConfig{
+		Logger:        o.logger,
+		Prefix:        "pb",
+		MaxHandshakes: o.maxHandshakes,
+		Closed:        ErrServerClosed,
+	})
 	if root != nil {
 		if s.root, err = newTarget(o.registry, root); err != nil {
 			return nil, err
@@ -54,69 +44,10 @@ func NewServer(root any, opts ...Option) (*Server, error) {
 }
 
 // Serve accepts connections on ln until ln fails or the server is closed,
-// negotiating each in its own goroutine. It returns ErrServerClosed after
-// Close.
+// negotiating each in its own goroutine, at most WithMaxHandshakes at once.
+// It returns ErrServerClosed after Close.
 func (s *Server) Serve(ln net.Listener) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return ErrServerClosed
-	}
-	s.lns[ln] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.lns, ln)
-		s.mu.Unlock()
-	}()
-	var delay time.Duration
-	for {
-		select { // a negotiation slot for the next connection
-		case s.handshakes <- struct{}{}:
-		case <-s.quit:
-			return ErrServerClosed
-		}
-		nc, err := ln.Accept()
-		if err != nil {
-			<-s.handshakes
-			s.mu.Lock()
-			closed := s.closed
-			s.mu.Unlock()
-			if closed {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.opts.logger.Warn("pb: accept failed; retrying", "err", err, "delay", delay)
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			nc.Close()
-			return ErrServerClosed
-		}
-		s.pending[nc] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go func() {
-			defer s.wg.Done()
-			_, err := s.ServeConn(context.Background(), nc)
-			s.mu.Lock()
-			delete(s.pending, nc)
-			s.mu.Unlock()
-			<-s.handshakes
-			if err != nil {
-				s.opts.logger.Info("pb: connection refused", "remote", nc.RemoteAddr(), "err", err)
-				nc.Close()
-			}
-		}()
-	}
+	return s.srv.Serve(ln, s.ServeConn)
 }
 
 // ServeConn runs the serving side of PB over an accepted connection: it
@@ -129,19 +60,9 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if _, ok := s.srv.Add(c); !ok {
 		return nil, ErrServerClosed
 	}
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
-	go func() {
-		<-c.Done()
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-	}()
 	if s.opts.onConnect != nil {
 		s.opts.onConnect(c)
 	}
@@ -150,36 +71,15 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) (*Conn, error) {
 }
 
 // Conns returns the server's live connections.
-func (s *Server) Conns() []*Conn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cs := make([]*Conn, 0, len(s.conns))
-	for c := range s.conns {
-		cs = append(cs, c)
-	}
-	return cs
-}
+func (s *Server) Conns() []*Conn { return s.srv.Conns() }
 
 // Close stops every Serve and closes every connection, those still
 // negotiating too, and waits for their goroutines.
 func (s *Server) Close() error {
-	s.mu.Lock()
-	if !s.closed {
-		close(s.quit)
-	}
-	s.closed = true
-	for ln := range s.lns {
-		ln.Close()
-	}
-	conns := s.conns
-	s.conns = make(map[*Conn]struct{})
-	for nc := range s.pending {
-		nc.Close()
-	}
-	s.mu.Unlock()
-	for c := range conns {
+	conns, err := s.srv.Stop(false)
+	for _, c := range conns {
 		c.Close()
 	}
-	s.wg.Wait()
-	return nil
+	s.srv.Wait()
+	return err
 }
