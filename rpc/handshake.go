@@ -2,12 +2,10 @@ package rpc
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net"
-	"os"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/broker"
 	"github.com/fireflyrpc/firefly/transport"
 )
 
@@ -64,35 +62,8 @@ func (o *options) handshakeTimeout() time.Duration {
 	return transport.DefaultHandshakeTimeout
 }
 
-// bounded runs f, which does I/O on conn, within ctx: conn's deadline is
-// ctx's, and ctx's cancellation interrupts f. conn's deadline is cleared on
-// success. A deadline that passed makes the error match
-// transport.ErrHandshakeTimeout.
+// bounded runs f, which does I/O on conn, within ctx (see broker.Bounded):
+// a deadline that passed makes the error match transport.ErrHandshakeTimeout.
 func bounded(ctx context.Context, conn net.Conn, f func() error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	err := f()
-	if stop() && err == nil {
-		conn.SetDeadline(time.Time{})
-		return nil
-	}
-	// Either f failed, or ctx ended and the deadline may be forced into
-	// the past at any moment: the connection is unusable either way.
-	if err == nil {
-		err = ctx.Err()
-	}
-	if errors.Is(ctx.Err(), context.Canceled) && !errors.Is(err, context.Canceled) {
-		return fmt.Errorf("%w: %w", context.Canceled, err)
-	}
-	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
-		if !errors.Is(err, transport.ErrHandshakeTimeout) {
-			err = fmt.Errorf("%w: %w", transport.ErrHandshakeTimeout, err)
-		}
-	}
-	return err
+	return broker.Bounded(ctx, conn, transport.ErrHandshakeTimeout, f)
 }

@@ -461,3 +461,29 @@ func TestCloseFlushesQueuedCommands(t *testing.T) {
 		t.Fatal("the call sent before Close never arrived")
 	}
 }
+
+// The dialling side's negotiation ends with its context: a cancelled one
+// makes the error match context.Canceled.
+func TestNegotiationHonoursItsContext(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { // a server that accepts and never offers a dialect
+		if nc, err := ln.Accept(); err == nil {
+			defer nc.Close()
+			io.Copy(io.Discard, nc)
+		}
+	}()
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	if _, err := NewConn(ctx, nc); !errors.Is(err, context.Canceled) {
+		t.Fatalf("NewConn with a cancelled context: %v, want an error matching context.Canceled", err)
+	}
+}

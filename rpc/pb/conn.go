@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/broker"
 	"github.com/fireflyrpc/firefly/internal/notify"
 	"github.com/fireflyrpc/firefly/rpc"
 )
@@ -303,17 +304,21 @@ func (c *Conn) writeLoop() {
 }
 
 // negotiate runs the dialect negotiation (PB-WIRE.md §2.4) and sends this
-// side's version. It returns the expressions that arrived after the choice.
-func (c *Conn) negotiate(ctx context.Context) ([]any, error) {
-	deadline := time.Now().Add(c.opts.handshakeTimeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	c.nc.SetDeadline(deadline)
-	defer c.nc.SetDeadline(time.Time{})
-	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+// side's version, within ctx and the handshake timeout. It returns the
+// expressions that arrived after the choice.
+func (c *Conn) negotiate(ctx context.Context) (held []any, err error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.handshakeTimeout)
+	defer cancel()
+	err = broker.Bounded(ctx, c.nc, nil, func() error {
+		held, err = c.exchange()
+		return err
+	})
+	return held, err
+}
 
+// exchange is the negotiation itself: the dialect offer and choice, then the
+// versions.
+func (c *Conn) exchange() ([]any, error) {
 	if c.server {
 		if _, err := c.nc.Write(bananaServerHello()); err != nil {
 			return nil, err
