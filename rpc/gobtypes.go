@@ -206,11 +206,31 @@ func (l *outLane) announce(t reflect.Type) {
 }
 
 // encodeRaw gob-encodes v on l, containing gob's panics.
-func (l *outLane) encodeRaw(v reflect.Value) (err error) {
+func (l *outLane) encodeRaw(v reflect.Value) error {
+	return containGob("encoding", l.enc.EncodeValue, v)
+}
+
+// containGob runs f, a gob Encoder's EncodeValue or Decoder's DecodeValue,
+// on v, and returns a panic inside gob, which it raises on some values and
+// inputs (a field promoted through a nil embedded pointer, say), as a
+// *gobPanicError: an error of that one value. What the error means for the
+// lane is its caller's to decide.
+func containGob(op string, f func(reflect.Value) error, v reflect.Value) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("gob: %v", p)
+			err = &gobPanicError{op: op, value: p}
 		}
 	}()
-	return l.enc.EncodeValue(v)
+	return f(v)
+}
+
+// gobPanicError is a panic raised by gob while encoding or decoding one
+// value.
+type gobPanicError struct {
+	op    string // "encoding" or "decoding"
+	value any
+}
+
+func (e *gobPanicError) Error() string {
+	return fmt.Sprintf("gob: panic %s a value: %v", e.op, e.value)
 }

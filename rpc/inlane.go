@@ -421,23 +421,12 @@ func (in *inLane) message() (err error) {
 // strike inside a type definition, the values that follow it fail to decode
 // or are left over in the message, which ends the lane as a protocol
 // violation.
-func (in *inLane) decodeGob(v reflect.Value) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = &gobPanicError{value: p}
-		}
-		if err != nil {
-			in.gobErr = err
-		}
-	}()
-	return in.dec.DecodeValue(v)
-}
-
-// gobPanicError is a panic raised by gob while decoding one value.
-type gobPanicError struct{ value any }
-
-func (e *gobPanicError) Error() string {
-	return fmt.Sprintf("gob: panic decoding a value: %v", e.value)
+func (in *inLane) decodeGob(v reflect.Value) error {
+	err := containGob("decoding", in.dec.DecodeValue, v)
+	if err != nil {
+		in.gobErr = err
+	}
+	return err
 }
 
 // wireError classifies an error met while parsing a message: a message

@@ -152,9 +152,32 @@ func (c *Conn) writeCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, 
 	return nil
 }
 
-// kindOf decides how a value travels: by gob, as nil, or by reference. A
-// referenceable is exported (counted once more) here.
+// kindOf decides how an argument travels: as valueKind decides, except that
+// a pointer to an interface variable sends what the variable holds as an
+// interface, as gob is given one, and a function or channel is refused.
 func (c *Conn) kindOf(a any) (argKind, error) {
+	k, err := c.valueKind(a)
+	if k.kind != kindGob {
+		return k, err
+	}
+	switch rv := reflect.ValueOf(a); rv.Kind() {
+	case reflect.Pointer:
+		if e := rv.Elem(); e.Kind() == reflect.Interface {
+			if e.IsNil() {
+				return argKind{kind: kindNil}, nil
+			}
+			return argKind{kind: kindIface}, nil
+		}
+	case reflect.Func, reflect.Chan, reflect.UnsafePointer:
+		return argKind{}, fmt.Errorf("%w: a %s cannot be sent", ErrBadArguments, rv.Kind())
+	}
+	return k, nil
+}
+
+// valueKind decides how an argument or a result travels: as nil, by
+// reference, as an inline scalar, or by gob. A referenceable is exported
+// (counted once more) here.
+func (c *Conn) valueKind(a any) (argKind, error) {
 	switch v := a.(type) {
 	case nil:
 		return argKind{kind: kindNil}, nil
@@ -170,26 +193,11 @@ func (c *Conn) kindOf(a any) (argKind, error) {
 	if isScalar(a) {
 		return argKind{kind: kindScalar}, nil
 	}
-	rv := reflect.ValueOf(a)
-	switch rv.Kind() {
-	case reflect.Pointer:
+	switch rv := reflect.ValueOf(a); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice:
 		if rv.IsNil() {
 			return argKind{kind: kindNil}, nil
 		}
-		if e := rv.Elem(); e.Kind() == reflect.Interface {
-			// A value passed as an interface, as gob is given one: a
-			// pointer to an interface variable.
-			if e.IsNil() {
-				return argKind{kind: kindNil}, nil
-			}
-			return argKind{kind: kindIface}, nil
-		}
-	case reflect.Map, reflect.Slice, reflect.Interface:
-		if rv.IsNil() {
-			return argKind{kind: kindNil}, nil
-		}
-	case reflect.Func, reflect.Chan, reflect.UnsafePointer:
-		return argKind{}, fmt.Errorf("%w: a %s cannot be sent", ErrBadArguments, rv.Kind())
 	}
 	return argKind{kind: kindGob}, nil
 }
@@ -235,9 +243,13 @@ func (c *Conn) sendReply(reqID uint64, m resultInfo, res reflect.Value) {
 		switch {
 		case !res.IsValid() || (res.Kind() == reflect.Interface && res.IsNil()):
 			k.kind = kindNil
-		case res.Type() == refType || res.Type().Implements(referenceableType):
+		case iface && !isSpecial(res.Type()):
+			k.kind = kindIface
+			gobValue = declared
+		default:
 			var err error
-			if k, err = c.kindOf(res.Interface()); err != nil {
+			scalar = res.Interface()
+			if k, err = c.valueKind(scalar); err != nil {
 				if errors.Is(err, ErrTooManyReferences) {
 					c.exportViolation()
 					c.sendError(reqID, fmt.Errorf("result: %w", err))
@@ -246,25 +258,8 @@ func (c *Conn) sendReply(reqID uint64, m resultInfo, res reflect.Value) {
 				c.sendError(reqID, fmt.Errorf("%w: %w", ErrBadReply, err))
 				return
 			}
-		case iface:
-			k.kind = kindIface
-			gobValue = declared
-		default:
-			switch res.Kind() {
-			case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface:
-				if res.IsNil() {
-					k.kind = kindNil
-					break
-				}
-				fallthrough
-			default:
-				var ok bool
-				if scalar, ok = scalarValue(res); ok {
-					k.kind = kindScalar
-				} else {
-					k.kind = kindGob
-					gobValue = res
-				}
+			if k.kind == kindGob {
+				gobValue = res
 			}
 		}
 	}

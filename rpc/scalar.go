@@ -84,19 +84,6 @@ func isScalar(v any) bool {
 	return false
 }
 
-// scalarValue returns a result value as an interface for appendScalar when
-// its type is exactly a built-in scalar type.
-func scalarValue(v reflect.Value) (any, bool) {
-	switch v.Type() {
-	case intType, int64Type, int32Type, uint64Type, uint32Type, uintType, boolType, float64Type, stringType, bytesType:
-		if v.Kind() == reflect.Slice && v.IsNil() {
-			return nil, false
-		}
-		return v.Interface(), true
-	}
-	return nil, false
-}
-
 var (
 	intType     = reflect.TypeFor[int]()
 	int64Type   = reflect.TypeFor[int64]()
