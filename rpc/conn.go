@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/fireflyrpc/firefly/internal/notify"
+	"github.com/fireflyrpc/firefly/internal/broker"
 	"github.com/fireflyrpc/firefly/registry"
 	"github.com/fireflyrpc/firefly/transport"
 )
@@ -49,7 +49,7 @@ type Conn struct {
 	err              error // why the connection ended; set before done is closed
 	doneOnce         sync.Once
 
-	notify notify.List // NotifyOnDisconnect's functions
+	notify broker.Notifications // NotifyOnDisconnect's functions
 }
 
 // newConn starts a broker over an established transport session.

@@ -7,7 +7,9 @@
 //   - Imports, the table of the references the peer sent, each held weakly
 //     so that an unreachable one is released by a cleanup;
 //   - Server, a server's accept loop with its bound on connections in their
-//     handshakes, and its set of connections.
+//     handshakes, and its set of connections;
+//   - Bounded, which runs a handshake step within its context;
+//   - Notifications, the functions a connection calls when it ends.
 //
 // Each broker keeps what is its wire's alone: how ids, calls and releases
 // are written, and its own sentinel errors, which it hands the tables.

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/fireflyrpc/firefly/internal/broker"
-	"github.com/fireflyrpc/firefly/internal/notify"
 	"github.com/fireflyrpc/firefly/rpc"
 )
 
@@ -57,7 +56,7 @@ type Conn struct {
 	err      error // why the connection ended; set before done is closed
 	doneOnce sync.Once
 
-	notify notify.List // NotifyOnDisconnect's functions
+	notify broker.Notifications // NotifyOnDisconnect's functions
 }
 
 func newConn(nc net.Conn, o *options, root *target, server bool) *Conn {

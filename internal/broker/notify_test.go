@@ -1,4 +1,4 @@
-package notify
+package broker
 
 import (
 	"errors"
@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-func TestList(t *testing.T) {
-	var l List
+func TestNotifications(t *testing.T) {
+	var l Notifications
 	got := make(chan error, 4)
 	l.Add(func(err error) { got <- err })
 	cancel := l.Add(func(err error) { got <- errors.New("cancelled, yet called") })

@@ -1,13 +1,11 @@
-// Package notify keeps the functions a connection calls, each once and in
-// its own goroutine, when it ends: what Conn.NotifyOnDisconnect offers on
-// either wire.
-package notify
+package broker
 
 import "sync"
 
-// List is a set of functions waiting for an end. Its zero value is ready to
-// use.
-type List struct {
+// Notifications are the functions a connection calls, each once and in its
+// own goroutine, when it ends: what Conn.NotifyOnDisconnect offers on either
+// wire. The zero value is ready to use.
+type Notifications struct {
 	mu   sync.Mutex
 	fs   map[uint64]func(error)
 	next uint64
@@ -18,7 +16,7 @@ type List struct {
 // Add arranges for f to be called, in its own goroutine, with the reason
 // Fire is given; at once if Fire was called already. The returned function
 // cancels the call if it has not been made.
-func (l *List) Add(f func(error)) (cancel func()) {
+func (l *Notifications) Add(f func(error)) (cancel func()) {
 	l.mu.Lock()
 	if l.done {
 		err := l.err
@@ -42,7 +40,7 @@ func (l *List) Add(f func(error)) (cancel func()) {
 
 // Fire calls every function added, each in its own goroutine, with err.
 // Only the first call does anything.
-func (l *List) Fire(err error) {
+func (l *Notifications) Fire(err error) {
 	l.mu.Lock()
 	if l.done {
 		l.mu.Unlock()
