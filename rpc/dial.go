@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 
+	"github.com/fireflyrpc/firefly/internal/broker"
 	"github.com/fireflyrpc/firefly/transport"
 )
 
@@ -13,15 +14,7 @@ import (
 // transport's handshake timeout. With WithTLS and no ServerName in the TLS
 // configuration, the host part of addr is the name verified.
 func Dial(ctx context.Context, network, addr string, opts ...Option) (*Conn, error) {
-	o := newOptions(opts)
-	if err := o.validate(); err != nil {
-		return nil, err
-	}
-	if err := o.check(true); err != nil {
-		return nil, err
-	}
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, network, addr)
+	o, err := configure(opts, true)
 	if err != nil {
 		return nil, err
 	}
@@ -29,23 +22,17 @@ func Dial(ctx context.Context, network, addr string, opts ...Option) (*Conn, err
 	if herr != nil {
 		host = addr
 	}
-	c, err := newClientConn(ctx, nc, o, host)
-	if err != nil {
-		nc.Close()
-		return nil, err
-	}
-	return c, nil
+	return broker.Dial(ctx, network, addr, func(nc net.Conn) (*Conn, error) {
+		return newClientConn(ctx, nc, o, host)
+	})
 }
 
 // NewConn runs a broker over an established network connection, as the
 // dialling side. ctx bounds the handshakes. On error nc is left open (a
 // failed TLS or shared-secret exchange may have written to it).
 func NewConn(ctx context.Context, nc net.Conn, opts ...Option) (*Conn, error) {
-	o := newOptions(opts)
-	if err := o.validate(); err != nil {
-		return nil, err
-	}
-	if err := o.check(true); err != nil {
+	o, err := configure(opts, true)
+	if err != nil {
 		return nil, err
 	}
 	return newClientConn(ctx, nc, o, "")

@@ -199,13 +199,15 @@ func WithStackTraces(on bool) Option { return func(o *options) { o.stackTraces =
 // any call on it is served.
 func WithOnConnect(f func(*Conn)) Option { return func(o *options) { o.onConnect = f } }
 
-// check validates the options of a side before any connection is made.
-func (o *options) check(client bool) error {
-	if o.idleTimeout < 0 {
-		return fmt.Errorf("rpc: WithIdleTimeout: negative duration %v", o.idleTimeout)
+// configure returns the options of a side (client: the dialling side) with
+// opts applied, once they are checked: before any connection is made.
+func configure(opts []Option, client bool) (*options, error) {
+	o := newOptions(opts)
+	if err := o.validate(); err != nil {
+		return nil, err
 	}
-	if o.maxHandshakes < 1 {
-		return fmt.Errorf("rpc: WithMaxHandshakes: %d, want at least 1", o.maxHandshakes)
+	if err := o.checkAuth(client); err != nil {
+		return nil, err
 	}
-	return o.checkAuth(client)
+	return o, nil
 }

@@ -25,11 +25,8 @@ type Server struct {
 // RemoteXxx methods are checked here: a method of a bad shape is an error
 // naming it and the reason.
 func NewServer(root any, opts ...Option) (*Server, error) {
-	o := newOptions(opts)
-	if err := o.validate(); err != nil {
-		return nil, err
-	}
-	if err := o.check(false); err != nil {
+	o, err := configure(opts, false)
+	if err != nil {
 		return nil, err
 	}
 	s := &Server{opts: o}

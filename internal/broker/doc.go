@@ -8,7 +8,8 @@
 //     so that an unreachable one is released by a cleanup;
 //   - Server, a server's accept loop with its bound on connections in their
 //     handshakes, and its set of connections;
-//   - Bounded, which runs a handshake step within its context;
+//   - Dial and Bounded, which dial and run a handshake step within a
+//     context;
 //   - Notifications, the functions a connection calls when it ends.
 //
 // Each broker keeps what is its wire's alone: how ids, calls and releases

@@ -42,3 +42,20 @@ func Bounded(ctx context.Context, conn net.Conn, timeout error, f func() error) 
 	}
 	return err
 }
+
+// Dial connects to addr on network and runs handshake, a broker's dialling
+// side, over the connection, which it closes when the handshake fails. ctx
+// bounds the dial.
+func Dial[C any](ctx context.Context, network, addr string, handshake func(net.Conn) (C, error)) (C, error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		var zero C
+		return zero, err
+	}
+	c, err := handshake(nc)
+	if err != nil {
+		nc.Close()
+	}
+	return c, err
+}

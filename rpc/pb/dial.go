@@ -3,6 +3,8 @@ package pb
 import (
 	"context"
 	"net"
+
+	"github.com/fireflyrpc/firefly/internal/broker"
 )
 
 // Dial connects to a PB server (Twisted's PBClientFactory and
@@ -14,17 +16,9 @@ func Dial(ctx context.Context, network, addr string, opts ...Option) (*Conn, err
 	if err != nil {
 		return nil, err
 	}
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, network, addr)
-	if err != nil {
-		return nil, err
-	}
-	c, err := newClientConn(ctx, nc, o)
-	if err != nil {
-		nc.Close()
-		return nil, err
-	}
-	return c, nil
+	return broker.Dial(ctx, network, addr, func(nc net.Conn) (*Conn, error) {
+		return newClientConn(ctx, nc, o)
+	})
 }
 
 // NewConn runs the dialling side of PB over an established connection. On
