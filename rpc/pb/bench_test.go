@@ -87,7 +87,7 @@ func BenchmarkTwistedClients(b *testing.B) {
 			cpu0 := serverCPU()
 			total := 0
 			for _, p := range ps {
-				line := p.waitFor(b, "its count", func(l string) bool { return strings.HasPrefix(l, "calls ") })
+				line := p.WaitFor(b, "its count", func(l string) bool { return strings.HasPrefix(l, "calls ") })
 				n, _ := strconv.Atoi(strings.TrimPrefix(line, "calls "))
 				total += n
 			}
@@ -113,9 +113,9 @@ func BenchmarkTwistedClients(b *testing.B) {
 	})
 	b.Run("twisted-server", func(b *testing.B) {
 		p := startPython(b, py, "bench_server.py", "", "0")
-		line := p.waitFor(b, "the server to listen", func(l string) bool { return strings.HasPrefix(l, "listening ") })
+		line := p.WaitFor(b, "the server to listen", func(l string) bool { return strings.HasPrefix(l, "listening ") })
 		port, _ := strconv.Atoi(strings.TrimPrefix(line, "listening "))
-		run(b, port, func() time.Duration { return processCPU(b, p.cmd.Process.Pid) })
+		run(b, port, func() time.Duration { return processCPU(b, p.Cmd.Process.Pid) })
 	})
 }
 

@@ -52,7 +52,7 @@ func TestFireflyNodesJoinGoRoot(t *testing.T) {
 		t.Errorf("child %v (conn %v), want pynode on the PB wire", first, first.Conn())
 	}
 	for _, want := range []string{"callTarget double 42", "callTarget tagged x/y", "callTarget nosuch failed: RemoteError"} {
-		node.waitFor(t, want, func(l string) bool { return l == want })
+		node.WaitFor(t, want, func(l string) bool { return l == want })
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -78,14 +78,14 @@ func TestFireflyNodesJoinGoRoot(t *testing.T) {
 	if c := wait(joined, "the second node"); c.Name() != "pynode" || c.ID() == first.ID() {
 		t.Errorf("joined %v", c)
 	}
-	node.waitFor(t, "the first node's disconnect", func(l string) bool { return l == "lost connection" })
-	second.waitFor(t, "the second node's calls", func(l string) bool { return strings.HasPrefix(l, "callTarget nosuch") })
+	node.WaitFor(t, "the first node's disconnect", func(l string) bool { return l == "lost connection" })
+	second.WaitFor(t, "the second node's calls", func(l string) bool { return strings.HasPrefix(l, "callTarget nosuch") })
 
 	if !root.DropChild("pynode") {
 		t.Error("DropChild found no child")
 	}
 	wait(lost, "the dropped child")
-	second.waitFor(t, "the second node's disconnect", func(l string) bool { return l == "lost connection" })
+	second.WaitFor(t, "the second node's disconnect", func(l string) bool { return l == "lost connection" })
 	if err := root.CallChild(ctx, "pynode", "greet", nil, "x"); err == nil {
 		t.Error("CallChild after the drop succeeded")
 	}
@@ -103,7 +103,7 @@ func TestGoNodeJoinsFireflyRoot(t *testing.T) {
 	port := strconv.Itoa(freePort(t))
 	startRoot := func() *pyProc {
 		p := startPython(t, py, "firefly_root.py", "", port)
-		p.waitFor(t, "the root to listen", func(l string) bool { return l == "listening "+port })
+		p.WaitFor(t, "the root to listen", func(l string) bool { return l == "listening "+port })
 		return p
 	}
 	p := startRoot()
@@ -146,13 +146,13 @@ func TestGoNodeJoinsFireflyRoot(t *testing.T) {
 		if err := node.CallRemote(ctx, "nosuch", nil); !rpc.IsExpected(err) {
 			t.Errorf("CallRemote nosuch: %v, want the root's pb.Error", err)
 		}
-		p.waitFor(t, "callChild greet", func(l string) bool { return l == "callChild greet hello py from gonode" })
-		p.waitFor(t, "callChild 7", func(l string) bool { return l == "callChild 7 42" })
+		p.WaitFor(t, "callChild greet", func(l string) bool { return l == "callChild greet hello py from gonode" })
+		p.WaitFor(t, "callChild 7", func(l string) bool { return l == "callChild 7 42" })
 	}
 	calls(p)
 
 	// The root goes away: the node sees it, and a call waits for the rejoin.
-	p.cmd.Process.Kill()
+	p.Kill()
 	select {
 	case err := <-lost:
 		if !errors.Is(err, rpc.ErrConnectionLost) {
