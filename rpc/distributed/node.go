@@ -83,6 +83,10 @@ type Dialer func(ctx context.Context, n *Node, addr string) (Link, *rpc.Ref, err
 // Error, and the node keeps trying at the longest backoff delay, in case the
 // holder goes away).
 //
+// The node speaks the firefly wire unless WithDialer says how else to
+// reach the root (package rpc/pb's NodeDialer: Twisted's PB wire, to a
+// Python Firefly root); the supervision above is the same on every wire.
+//
 // A process may run several Nodes, to the same or different roots.
 type Node struct {
 	name  string

@@ -21,17 +21,7 @@ func (benchRoot) RemoteAdd(a, b int) int { return a + b }
 func BenchmarkCallSeq(b *testing.B) {
 	ctx := context.Background()
 	b.Run("pb", func(b *testing.B) {
-		srv, err := NewServer(benchRoot{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer srv.Close()
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		go srv.Serve(ln)
-		c, err := Dial(ctx, "tcp", ln.Addr().String())
+		c, err := Dial(ctx, "tcp", serveBench(b).String())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -56,6 +46,22 @@ func BenchmarkCallSeq(b *testing.B) {
 		defer c.Close()
 		benchCalls(b, c.Root())
 	})
+}
+
+// serveBench serves benchRoot on the PB wire on a loopback port until the
+// benchmark ends, and returns its address.
+func serveBench(b *testing.B) net.Addr {
+	srv, err := NewServer(benchRoot{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { srv.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(ln)
+	return ln.Addr()
 }
 
 func benchCalls(b *testing.B, root *rpc.Ref) {
@@ -103,17 +109,7 @@ func BenchmarkTwistedClients(b *testing.B) {
 		return float64(total) / seconds, float64(cpu.Microseconds()) / float64(total)
 	}
 
-	srv, err := NewServer(benchRoot{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go srv.Serve(ln)
-	goPort := ln.Addr().(*net.TCPAddr).Port
+	goPort := serveBench(b).(*net.TCPAddr).Port
 	tw := startPython(b, py, "bench_server.py", "", "0")
 	line := tw.WaitFor(b, "the server to listen", func(l string) bool { return strings.HasPrefix(l, "listening ") })
 	twPort, _ := strconv.Atoi(strings.TrimPrefix(line, "listening "))

@@ -54,6 +54,21 @@ func credPortal(logouts chan string) any {
 	return Portal(check, realm)
 }
 
+// loginAlice logs in as alice with a Go mind and checks the avatar's
+// whoami.
+func loginAlice(t *testing.T, ctx context.Context, c *Conn) *rpc.Ref {
+	t.Helper()
+	avatar, err := Login(ctx, c, "alice", "secret", &credMind{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s string
+	if err := avatar.Call(ctx, "whoami", &s); err != nil || s != "alice" {
+		t.Errorf("whoami: %q, %v", s, err)
+	}
+	return avatar
+}
+
 // Go to Go: the right password gets the avatar (whose calls and mind
 // work), a wrong one or an unknown user is refused with
 // ErrUnauthorizedLogin, a challenge takes one response, and logout runs
@@ -72,14 +87,8 @@ func TestCredGo(t *testing.T) {
 			t.Errorf("Login(%q, %q): %v, want ErrUnauthorizedLogin", tc.user, tc.password, err)
 		}
 	}
-	avatar, err := Login(ctx, c, "alice", "secret", &credMind{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	avatar := loginAlice(t, ctx, c)
 	var s string
-	if err := avatar.Call(ctx, "whoami", &s); err != nil || s != "alice" {
-		t.Errorf("whoami: %q, %v", s, err)
-	}
 	if err := avatar.Call(ctx, "greetMind", &s); err != nil || s != "mind greets alice" {
 		t.Errorf("greetMind: %q, %v", s, err)
 	}
@@ -199,14 +208,8 @@ func TestCredTwistedServer(t *testing.T) {
 	if _, err := Login(ctx, c, "nobody", "secret", nil); !errors.Is(err, ErrUnauthorizedLogin) {
 		t.Errorf("Login as an unknown user: %v, want ErrUnauthorizedLogin", err)
 	}
-	avatar, err := Login(ctx, c, "alice", "secret", &credMind{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	avatar := loginAlice(t, ctx, c)
 	var s string
-	if err := avatar.Call(ctx, "whoami", &s); err != nil || s != "alice" {
-		t.Errorf("whoami: %q, %v", s, err)
-	}
 	var echoed []any
 	if err := avatar.Call(ctx, "echo", &echoed, []any{int64(1), "two"}); err != nil || len(echoed) != 2 || echoed[1] != "two" {
 		t.Errorf("echo: %v, %v", echoed, err)
