@@ -51,6 +51,14 @@ func TestNodeDialer(t *testing.T) {
 		t.Errorf("Connect through a failing dialer: %v, want its error, wrapped", err)
 	}
 
+	empty := distributed.NewNode("n", distributed.WithDialer(func(context.Context, *distributed.Node, string) (distributed.Link, *rpc.Ref, error) {
+		return nil, nil, nil
+	}))
+	defer empty.Close()
+	if err := empty.Connect(ctx, addr); err == nil || empty.Connected() {
+		t.Errorf("Connect through a dialer that returns nothing: %v, connected %v", err, empty.Connected())
+	}
+
 	connects := make(chan *rpc.Conn, 4)
 	n := distributed.NewNode("n", fastReconnect, distributed.WithDialer(dialer), distributed.WithResolver(resolve))
 	n.OnConnect(func(c *rpc.Conn) { connects <- c })

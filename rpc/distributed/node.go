@@ -249,6 +249,12 @@ func (n *Node) dial(ctx context.Context, addr string) (Link, *rpc.Ref, error) {
 func (n *Node) dialAddr(ctx context.Context, addr string) (Link, *rpc.Ref, error) {
 	if n.cfg.dialer != nil {
 		link, remote, err := n.cfg.dialer(ctx, n, addr)
+		if err == nil && (link == nil || remote == nil) {
+			if link != nil {
+				link.Close()
+			}
+			err = errors.New("the dialer returned no connection or no reference")
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("distributed: node %q: joining %s: %w", n.name, addr, err)
 		}
