@@ -2,6 +2,7 @@ package pb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -38,6 +39,36 @@ func (f *fireflyRoot) RemoteTakeProxy(ctx context.Context, name string, proxy *r
 		return rpc.Expected(fmt.Errorf("%w: takeProxy needs the node's proxy reference", rpc.ErrBadArguments))
 	}
 	_, err := f.r.TakeProxy(ctx, name, rpc.NewRemoteRef(&commandRemote{ref: proxy, via: "callChild", conn: rr.c}))
+	for _, r := range nameRefusals {
+		if errors.Is(err, r.err) {
+			return rpc.Expected(newRemoteError(r.typ, err.Error(), "", append([]string{r.typ, pyPBError}, pyBase...)))
+		}
+	}
+	return err
+}
+
+// nameRefusals are a root's refusals of a node's name, sent as failures of
+// these classes (pb.Error subclasses to Python) so that a Go node
+// (NodeDialer) gets the sentinel back.
+var nameRefusals = []struct {
+	typ string
+	err error
+}{
+	{"firefly.NameTaken", distributed.ErrNameTaken},
+	{"firefly.IdentityMismatch", distributed.ErrIdentityMismatch},
+}
+
+// nameRefusal makes a root's refusal of a node's name match its sentinel.
+func nameRefusal(err error) error {
+	var re *RemoteError
+	if !errors.As(err, &re) {
+		return err
+	}
+	for _, r := range nameRefusals {
+		if re.Check(r.typ) != "" {
+			return fmt.Errorf("%w: %w", r.err, err)
+		}
+	}
 	return err
 }
 

@@ -23,7 +23,9 @@ import (
 // root's callChild(command, *args, **kw) runs the node's Service targets,
 // its arguments converted into the targets' parameter types. The node
 // keeps its distributed supervision: it rejoins with backoff, running its
-// hooks, when the root goes away. takeProxy carries no incarnation
+// hooks, when the root goes away. A Go root's refusal of the name
+// (FireflyRoot) matches distributed.ErrNameTaken or ErrIdentityMismatch,
+// as on the firefly wire. takeProxy carries no incarnation
 // (Firefly's takes two arguments), so a root sees each rejoin as a new
 // node that replaces the old child of the name.
 func NodeDialer(opts ...Option) distributed.Dialer {
@@ -35,7 +37,7 @@ func NodeDialer(opts ...Option) distributed.Dialer {
 		proxy := &fireflyProxy{svc: n.Service()}
 		if err := c.Root().Call(ctx, "takeProxy", nil, n.Name(), proxy); err != nil {
 			c.Close()
-			return nil, nil, fmt.Errorf("pb: takeProxy: %w", err)
+			return nil, nil, fmt.Errorf("pb: takeProxy: %w", nameRefusal(err))
 		}
 		return c, rpc.NewRemoteRef(&commandRemote{ref: c.Root(), via: "callTarget", conn: c}), nil
 	}

@@ -2,6 +2,7 @@ package pb
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strconv"
 	"testing"
@@ -93,22 +94,50 @@ func TestNodeDialerGoRoot(t *testing.T) {
 	}
 }
 
-// A root's refusal of the name reaches Join as an error, and a dial to
+// A Go root's refusals of the name reach the PB node as the sentinels the
+// firefly wire gives (ErrIdentityMismatch, ErrNameTaken), and a dial to
 // nothing fails each attempt until the context ends.
 func TestNodeDialerErrors(t *testing.T) {
-	root, err := distributed.NewRoot(distributed.WithProvedNames(nil))
+	ctx := testContext(t)
+	proved, err := distributed.NewRoot(distributed.WithProvedNames(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proved.Close()
+	_, port := serveGo(t, FireflyRoot(proved))
+	node := distributed.NewNode("gonode", distributed.WithDialer(NodeDialer()))
+	defer node.Close()
+	err = node.Connect(ctx, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if !errors.Is(err, distributed.ErrIdentityMismatch) || !rpc.IsExpected(err) {
+		t.Errorf("Connect to a root that wants proved names: %v, want ErrIdentityMismatch", err)
+	}
+
+	// A live node on the firefly wire holds the name: a PB node asking
+	// for it is refused.
+	root, err := distributed.NewRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer root.Close()
-	_, port := serveGo(t, FireflyRoot(root))
-	node := distributed.NewNode("gonode", distributed.WithDialer(NodeDialer()))
-	defer node.Close()
-	ctx := testContext(t)
-	err = node.Connect(ctx, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-	if !rpc.IsExpected(err) {
-		t.Errorf("Connect to a root that wants proved names: %v, want its refusal", err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
+	go root.Serve(ln)
+	_, pbPort := serveGo(t, FireflyRoot(root))
+	holder := distributed.NewNode("gonode")
+	defer holder.Close()
+	if err := holder.Connect(ctx, ln.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	err = node.Connect(ctx, net.JoinHostPort("127.0.0.1", strconv.Itoa(pbPort)))
+	if !errors.Is(err, distributed.ErrNameTaken) {
+		t.Errorf("Connect for a name a live node holds: %v, want ErrNameTaken", err)
+	}
+	if c := root.Child("gonode"); c == nil || c.Conn() == nil {
+		t.Errorf("the child gonode is %v, want the firefly-wire holder", c)
+	}
+
 	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
 	if err := node.Join(short, "127.0.0.1:1"); err == nil || node.Connected() {
