@@ -47,13 +47,26 @@ var (
 	ErrBadName = errors.New("cluster: config: bad DNS name")
 	// ErrUnknownServer reports a server name that the config does not have.
 	ErrUnknownServer = errors.New("cluster: no such server in the config")
+	// ErrBadWire reports a server's "wire" that is neither "firefly" nor
+	// "pb", or a server on the PB wire in a config with a "security"
+	// section (the PB wire carries none of its credentials).
+	ErrBadWire = errors.New("cluster: config: bad wire")
+)
+
+// The wires a server's root speaks (ServerConfig.Wire).
+const (
+	// WireFirefly is firefly's own wire, the default.
+	WireFirefly = "firefly"
+	// WirePB is Twisted's Perspective Broker wire, which Python Firefly
+	// speaks: package rpc/pb.
+	WirePB = "pb"
 )
 
 // ConfigError reports every problem found in a config.
 type ConfigError struct {
 	// Problems holds one error per problem, in a stable order; each
 	// matches one of the sentinel errors (ErrNoMaster, ErrUnknownRoot,
-	// ErrPortReused, ErrBadPort, ErrBadName).
+	// ErrPortReused, ErrBadPort, ErrBadName, ErrBadWire).
 	Problems []error
 }
 
@@ -145,6 +158,15 @@ type ServerConfig struct {
 	App string `json:"app"`
 	// Log is the server's log file ("log"); unused by the cluster.
 	Log string `json:"log"`
+	// Wire is the wire the server's root speaks ("wire", not in Firefly):
+	// WireFirefly ("firefly", the default when empty) or WirePB ("pb",
+	// Twisted's Perspective Broker, which Python Firefly speaks). A Go
+	// server whose wire is "pb" serves its root with pb.FireflyRoot, so
+	// that Python Firefly nodes join it unchanged, and every Go server
+	// joins a root whose wire is "pb" over PB (pb.NodeDialer), whether
+	// that root runs Go or Python. A server's own links to the master
+	// stay on the firefly wire.
+	Wire string `json:"wire"`
 	// Raw holds every key of the entry as it was ("db", "mem", "cpu",
 	// "reload", ...); Decode reads one.
 	Raw map[string]json.RawMessage `json:"-"`
@@ -304,6 +326,15 @@ func (c *Config) Validate() error {
 				add(ErrBadName, "%s: dns %q is not a DNS name", where, rp.DNS)
 			}
 		}
+		switch sc.Wire {
+		case "", WireFirefly:
+		case WirePB:
+			if _, secured := c.Sections["security"]; secured {
+				add(ErrBadWire, "server %q: wire %q: the PB wire carries no credentials, and the config has a security section", name, sc.Wire)
+			}
+		default:
+			add(ErrBadWire, "server %q: wire %q is neither %q nor %q", name, sc.Wire, WireFirefly, WirePB)
+		}
 	}
 	for _, port := range order {
 		if u := users[port]; len(u) > 1 {
@@ -434,6 +465,13 @@ func (c *Config) AdminAddr() string {
 		host = DefaultWebHost
 	}
 	return net.JoinHostPort(host, strconv.Itoa(c.Master.WebPort))
+}
+
+// PB reports whether the root of the server called name speaks the PB wire
+// (its "wire" is "pb").
+func (c *Config) PB(name string) bool {
+	sc := c.Servers[name]
+	return sc != nil && sc.Wire == WirePB
 }
 
 // Roots returns the names of the roots the server called name joins, in

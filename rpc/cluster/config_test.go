@@ -179,6 +179,18 @@ func TestConfigErrors(t *testing.T) {
 			ErrPortReused,
 			`cluster: invalid config: port 9999 used 2 times: master.rootport, servers.game1.webport`,
 		},
+		{
+			"unknown wire",
+			`{"master": {"rootport": 9999}, "servers": {"gate": {"rootport": 10000, "wire": "PB"}}}`,
+			ErrBadWire,
+			`cluster: invalid config: server "gate": wire "PB" is neither "firefly" nor "pb"`,
+		},
+		{
+			"PB wire with security",
+			`{"master": {"rootport": 9999}, "servers": {"gate": {"rootport": 10000, "wire": "pb"}}, "security": {"secret_file": "s"}}`,
+			ErrBadWire,
+			`cluster: invalid config: server "gate": wire "pb": the PB wire carries no credentials, and the config has a security section`,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

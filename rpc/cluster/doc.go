@@ -52,6 +52,22 @@
 // that is a DNS name
 // is looked up the same way. WithResolver chooses the resolver.
 //
+// # Python Firefly servers: the PB wire
+//
+// A server's "wire" key (not in Firefly) says which wire its root speaks:
+// "firefly" (the default) or "pb", Twisted's Perspective Broker, which
+// Python Firefly speaks (package rpc/pb). A Go server whose "wire" is "pb"
+// serves its root on its rootport with pb.FireflyRoot, so that Python
+// Firefly nodes join it unchanged (takeProxy, callTarget, callChild); Go
+// servers join a root whose "wire" is "pb" over PB too (pb.NodeDialer),
+// with the same reconnection as on the firefly wire. The master and the
+// servers' links to it speak the firefly wire only, so a Python server is
+// not a member of the master: Go servers find a Python root through their
+// remoteport entry's "dns" (a host name or an IP address, dialled at the
+// root's rootport), and Python nodes dial their Go roots as they always
+// have. The PB wire carries no credentials: "wire": "pb" in a config with
+// a "security" section is a config error (ErrBadWire).
+//
 // # Health and status
 //
 // A server with a webport serves HealthHandler there: GET /healthz (200

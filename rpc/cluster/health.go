@@ -96,7 +96,7 @@ func (s *Server) Status() ServerStatus {
 		l.mu.Lock()
 		ls := LinkStatus{Root: l.root, Addr: l.addr, DNS: l.dns != ""}
 		if l.node != nil {
-			if c := l.node.Conn(); c != nil && c.Err() == nil {
+			if c := l.node.Link(); c != nil && c.Err() == nil {
 				ls.Joined = true
 				ls.At = c.RemoteAddr().String()
 			}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fireflyrpc/firefly/rpc"
 	"github.com/fireflyrpc/firefly/rpc/distributed"
+	"github.com/fireflyrpc/firefly/rpc/pb"
 )
 
 // link is the server's membership of one root: the node joined to it,
@@ -17,6 +18,7 @@ type link struct {
 	root string
 	port int
 	dns  string // where the root is found; "": the master says
+	pb   bool   // the root speaks the PB wire
 	svc  *distributed.Service
 
 	mu      sync.Mutex
@@ -110,18 +112,21 @@ func (l *link) dial(ctx context.Context, gen uint64, addr string) {
 		distributed.WithWaitForReconnect(true),
 		distributed.WithReconnectBackoff(s.opts.base, s.opts.max),
 	}
+	service := ""
 	if l.dns != "" {
-		opts = append(opts,
-			distributed.WithDialOptions(s.sec.dial(l.root, srvService(l.dns))...),
-			distributed.WithResolver(func(ctx context.Context, _ string) ([]string, error) {
-				return resolveAddrs(ctx, s.opts.resolver, l.dns, l.port)
-			}))
+		service = srvService(l.dns)
+		opts = append(opts, distributed.WithResolver(func(ctx context.Context, _ string) ([]string, error) {
+			return resolveAddrs(ctx, s.opts.resolver, l.dns, l.port)
+		}))
+	}
+	if l.pb {
+		opts = append(opts, distributed.WithDialer(pb.NodeDialer(pb.WithLogger(s.log))))
 	} else {
-		opts = append(opts, distributed.WithDialOptions(s.sec.dial(l.root, "")...))
+		opts = append(opts, distributed.WithDialOptions(s.sec.dial(l.root, service)...))
 	}
 	n := distributed.NewNode(s.Name(), opts...)
-	n.OnConnect(func(c *rpc.Conn) {
-		s.log.Info("cluster: joined root", "root", l.root, "addr", addr, "at", c.RemoteAddr())
+	n.OnConnect(func(*rpc.Conn) {
+		s.log.Info("cluster: joined root", "root", l.root, "addr", addr, "at", remoteAddr(n.Link()), "pb", l.pb)
 	})
 	if err := n.Join(ctx, addr); err != nil {
 		s.log.Debug("cluster: stopped joining root", "root", l.root, "addr", addr, "err", err)
@@ -137,6 +142,14 @@ func (l *link) dial(ctx context.Context, gen uint64, addr string) {
 	l.dialing = false
 	l.setNode(n)
 	l.mu.Unlock()
+}
+
+// remoteAddr is link's peer address, or "" for none.
+func remoteAddr(link distributed.Link) string {
+	if link == nil {
+		return ""
+	}
+	return link.RemoteAddr().String()
 }
 
 // close closes the node and stops dialling.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fireflyrpc/firefly/rpc"
 	"github.com/fireflyrpc/firefly/rpc/distributed"
+	"github.com/fireflyrpc/firefly/rpc/pb"
 )
 
 var (
@@ -97,6 +98,7 @@ type Server struct {
 
 	inc       string            // the incarnation of every node the server makes
 	root      *distributed.Root // nil without a rootport
+	pbRoot    *pb.Server        // serves root on the PB wire ("wire": "pb"); else nil
 	sec       *links            // the security of its links; nil: none
 	links     map[string]*link
 	masterSvc *distributed.Service
@@ -150,6 +152,11 @@ func NewServer(cfg *Config, name string, app App, opts ...Option) (*Server, erro
 		if err != nil {
 			return nil, err
 		}
+		if sc.Wire == WirePB {
+			if s.pbRoot, err = pb.NewServer(pb.FireflyRoot(s.root), pb.WithLogger(s.log)); err != nil {
+				return nil, err
+			}
+		}
 	}
 	for _, rp := range sc.RemotePort {
 		port, _ := cfg.rootPort(sc, rp.RootName)
@@ -158,6 +165,7 @@ func NewServer(cfg *Config, name string, app App, opts ...Option) (*Server, erro
 			root:    rp.RootName,
 			port:    port,
 			dns:     cfg.RootDNS(sc, rp.RootName),
+			pb:      cfg.PB(rp.RootName),
 			svc:     distributed.NewService(name + "@" + rp.RootName),
 			changed: make(chan struct{}),
 		}
@@ -337,11 +345,16 @@ func (s *Server) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("cluster: server %q: %w", s.Name(), err)
 		}
-		go s.root.Serve(ln)
+		defer ln.Close() // closed by the server's Close too, unless Serve had not started
+		if s.pbRoot != nil {
+			go s.pbRoot.Serve(ln)
+		} else {
+			go s.root.Serve(ln)
+		}
 		s.mu.Lock()
 		s.rootAddr = ln.Addr()
 		s.mu.Unlock()
-		s.log.Info("cluster: root listening", "addr", ln.Addr())
+		s.log.Info("cluster: root listening", "addr", ln.Addr(), "pb", s.pbRoot != nil)
 	}
 	web, err := s.serveWeb()
 	if err != nil {
@@ -410,6 +423,9 @@ func (s *Server) close() {
 	}
 	for _, l := range s.links {
 		l.close()
+	}
+	if s.pbRoot != nil {
+		s.pbRoot.Close()
 	}
 	if s.root != nil {
 		s.root.Close()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"time"
 
@@ -34,6 +35,32 @@ var (
 	ErrNodeConnected = errors.New("distributed: node already connected")
 )
 
+// A Link is a node's connection to its root, on whichever wire carries it:
+// a *rpc.Conn on the firefly wire, or another wire's connection (package
+// rpc/pb's *pb.Conn on Twisted's Perspective Broker wire; see WithDialer).
+type Link interface {
+	// Done is closed when the connection is gone.
+	Done() <-chan struct{}
+	// Err returns why the connection ended (an error matching
+	// rpc.ErrConnectionLost), or nil while it is up.
+	Err() error
+	// Close closes the connection.
+	Close() error
+	// LocalAddr and RemoteAddr are the connection's two ends.
+	LocalAddr() net.Addr
+	RemoteAddr() net.Addr
+}
+
+// A Dialer connects node n to its root at addr (host:port) and runs the
+// join handshake: it hands the root n's service, so that the root's calls
+// on n's child run n.Service's targets, and returns the connection and a
+// reference whose calls of a command (a method name, or an int id in
+// decimal) run the root's targets. ctx bounds the dial and the handshake,
+// not the connection's life. An error matching ErrNameTaken or
+// ErrIdentityMismatch is a refusal of n's name (see Join). A Dialer is
+// safe for concurrent use.
+type Dialer func(ctx context.Context, n *Node, addr string) (Link, *rpc.Ref, error)
+
 // Node is the client side of Firefly's distributed layer (RemoteObject): a
 // named process that connects to a Root, hands it a ProxyReference to its
 // Service with the "takeProxy" handshake, and calls the root's service
@@ -56,6 +83,10 @@ var (
 // Error, and the node keeps trying at the longest backoff delay, in case the
 // holder goes away).
 //
+// The node speaks the firefly wire unless WithDialer says how else to
+// reach the root (package rpc/pb's NodeDialer: Twisted's PB wire, to a
+// Python Firefly root); the supervision above is the same on every wire.
+//
 // A process may run several Nodes, to the same or different roots.
 type Node struct {
 	name  string
@@ -71,9 +102,9 @@ type Node struct {
 
 	mu           sync.Mutex
 	addr         string
-	conn         *rpc.Conn
-	remote       *rpc.Ref      // the root's service on conn
-	changed      chan struct{} // closed and replaced when conn changes or on Close
+	link         Link
+	remote       *rpc.Ref      // the root's service on link
+	changed      chan struct{} // closed and replaced when link changes or on Close
 	connecting   bool
 	started      bool
 	closed       bool
@@ -122,7 +153,8 @@ func (n *Node) Service() *Service { return n.svc }
 func (n *Node) Proxy() *ProxyReference { return n.proxy }
 
 // OnConnect sets a hook run after each successful handshake, the first one
-// included, with the new connection; nil removes it. Hooks run one at a
+// included, with the new connection (nil for a link on another wire, see
+// WithDialer: Link returns it); nil removes it. Hooks run one at a
 // time on the node's own goroutine, connect and disconnect alternating; they
 // must not call Close.
 func (n *Node) OnConnect(f func(*rpc.Conn)) {
@@ -142,7 +174,8 @@ func (n *Node) OnDisconnect(f func(error)) {
 
 // Connect dials the root at addr (TCP), hands it the node's proxy with the
 // takeProxy handshake, and keeps the reference to the root's service that
-// the handshake returns. ctx bounds this first attempt, which is not retried:
+// the handshake returns (WithDialer: the dialer's connection and
+// reference). ctx bounds this first attempt, which is not retried:
 // on error the node stays unconnected and Connect may be called again. After
 // it succeeds, the node reconnects to addr by itself until Close. With
 // WithResolver, addr is what the resolver looks up, before each attempt.
@@ -161,7 +194,7 @@ func (n *Node) Connect(ctx context.Context, addr string) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(n.life, cancel)
-	conn, remote, err := n.dial(ctx, addr)
+	link, remote, err := n.dial(ctx, addr)
 	stop()
 	cancel()
 
@@ -169,7 +202,7 @@ func (n *Node) Connect(ctx context.Context, addr string) error {
 	n.connecting = false
 	if err == nil && n.closed {
 		err = ErrNodeClosed
-		conn.Close()
+		link.Close()
 	}
 	if err != nil {
 		n.mu.Unlock()
@@ -177,16 +210,16 @@ func (n *Node) Connect(ctx context.Context, addr string) error {
 	}
 	n.started = true
 	n.addr = addr
-	n.setConn(conn, remote)
+	n.setLink(link, remote)
 	n.wg.Add(1)
 	n.mu.Unlock()
-	go n.supervise(conn)
+	go n.supervise(link)
 	return nil
 }
 
 // dial resolves addr (WithResolver) and connects to the first address
 // that accepts the handshake.
-func (n *Node) dial(ctx context.Context, addr string) (*rpc.Conn, *rpc.Ref, error) {
+func (n *Node) dial(ctx context.Context, addr string) (Link, *rpc.Ref, error) {
 	if n.cfg.resolve == nil {
 		return n.dialAddr(ctx, addr)
 	}
@@ -199,9 +232,9 @@ func (n *Node) dial(ctx context.Context, addr string) (*rpc.Conn, *rpc.Ref, erro
 	}
 	var errs []error
 	for _, a := range addrs {
-		conn, remote, err := n.dialAddr(ctx, a)
+		link, remote, err := n.dialAddr(ctx, a)
 		if err == nil {
-			return conn, remote, nil
+			return link, remote, nil
 		}
 		if refused(err) || ctx.Err() != nil {
 			return nil, nil, err
@@ -211,8 +244,22 @@ func (n *Node) dial(ctx context.Context, addr string) (*rpc.Conn, *rpc.Ref, erro
 	return nil, nil, errors.Join(errs...)
 }
 
-// dialAddr connects to addr and runs the handshake.
-func (n *Node) dialAddr(ctx context.Context, addr string) (*rpc.Conn, *rpc.Ref, error) {
+// dialAddr connects to addr and runs the handshake, with the node's Dialer
+// if it has one.
+func (n *Node) dialAddr(ctx context.Context, addr string) (Link, *rpc.Ref, error) {
+	if n.cfg.dialer != nil {
+		link, remote, err := n.cfg.dialer(ctx, n, addr)
+		if err == nil && (link == nil || remote == nil) {
+			if link != nil {
+				link.Close()
+			}
+			err = errors.New("the dialer returned no connection or no reference")
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("distributed: node %q: joining %s: %w", n.name, addr, err)
+		}
+		return link, remote, nil
+	}
 	opts := append([]rpc.Option{rpc.WithRegistry(n.reg)}, n.cfg.dialOpts...)
 	conn, err := rpc.Dial(ctx, "tcp", addr, opts...)
 	if err != nil {
@@ -227,27 +274,27 @@ func (n *Node) dialAddr(ctx context.Context, addr string) (*rpc.Conn, *rpc.Ref, 
 	return conn, remote, nil
 }
 
-// setConn installs the current connection (nil: none) and wakes the calls
+// setLink installs the current connection (nil: none) and wakes the calls
 // waiting for a change. n.mu is held.
-func (n *Node) setConn(conn *rpc.Conn, remote *rpc.Ref) {
-	n.conn, n.remote = conn, remote
+func (n *Node) setLink(link Link, remote *rpc.Ref) {
+	n.link, n.remote = link, remote
 	close(n.changed)
 	n.changed = make(chan struct{})
 }
 
 // supervise runs the connect hook, watches the connection and makes a new
 // one when it is lost, until Close.
-func (n *Node) supervise(conn *rpc.Conn) {
+func (n *Node) supervise(link Link) {
 	defer n.wg.Done()
 	n.mu.Lock()
 	onConnect := n.onConnect
 	n.mu.Unlock()
 	if onConnect != nil {
-		onConnect(conn)
+		onConnect(rpcConn(link))
 	}
 	for {
 		select {
-		case <-conn.Done():
+		case <-link.Done():
 		case <-n.life.Done():
 			return
 		}
@@ -256,50 +303,56 @@ func (n *Node) supervise(conn *rpc.Conn) {
 			n.mu.Unlock()
 			return
 		}
-		if n.conn == conn {
-			n.setConn(nil, nil)
+		if n.link == link {
+			n.setLink(nil, nil)
 		}
 		hook := n.onDisconnect
 		addr := n.addr
 		n.mu.Unlock()
-		reason := conn.Err()
+		reason := link.Err()
 		n.log.Info("distributed: node lost its connection", "node", n.name, "addr", addr, "reason", reason)
 		if hook != nil {
 			hook(reason)
 		}
 
 		var remote *rpc.Ref
-		if conn, remote = n.reconnect(addr); conn == nil {
+		if link, remote = n.reconnect(addr); link == nil {
 			return
 		}
 		n.mu.Lock()
 		if n.closed {
 			n.mu.Unlock()
-			conn.Close()
+			link.Close()
 			return
 		}
-		n.setConn(conn, remote)
+		n.setLink(link, remote)
 		onConnect = n.onConnect
 		n.mu.Unlock()
 		n.log.Info("distributed: node reconnected", "node", n.name, "addr", addr)
 		if onConnect != nil {
-			onConnect(conn)
+			onConnect(rpcConn(link))
 		}
 	}
 }
 
+// rpcConn returns link as a *rpc.Conn, or nil for a link on another wire.
+func rpcConn(link Link) *rpc.Conn {
+	c, _ := link.(*rpc.Conn)
+	return c
+}
+
 // reconnect dials addr with backoff until it succeeds (returning the new
 // connection) or the node is closed (returning nil).
-func (n *Node) reconnect(addr string) (*rpc.Conn, *rpc.Ref) {
+func (n *Node) reconnect(addr string) (Link, *rpc.Ref) {
 	for attempt := 0; ; attempt++ {
 		if !n.wait(n.life, n.backoff(attempt)) {
 			return nil, nil
 		}
 		ctx, cancel := context.WithTimeout(n.life, n.cfg.dialTimeout)
-		conn, remote, err := n.dial(ctx, addr)
+		link, remote, err := n.dial(ctx, addr)
 		cancel()
 		if err == nil {
-			return conn, remote
+			return link, remote
 		}
 		attempt = n.failed(addr, attempt, err)
 	}
@@ -383,14 +436,23 @@ func (n *Node) backoff(attempt int) time.Duration {
 func (n *Node) Connected() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.conn != nil && n.conn.Err() == nil
+	return n.link != nil && n.link.Err() == nil
 }
 
-// Conn returns the current connection, or nil while disconnected.
+// Conn returns the current connection, or nil while disconnected or when
+// the link is on another wire (see Link).
 func (n *Node) Conn() *rpc.Conn {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.conn
+	return rpcConn(n.link)
+}
+
+// Link returns the current connection, on whichever wire, or nil while
+// disconnected.
+func (n *Node) Link() Link {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.link
 }
 
 // Remote returns the reference to the root's service on the current
@@ -406,12 +468,12 @@ func (n *Node) Remote() *rpc.Ref {
 func (n *Node) remoteRef(ctx context.Context) (*rpc.Ref, error) {
 	for {
 		n.mu.Lock()
-		closed, conn, remote, changed := n.closed, n.conn, n.remote, n.changed
+		closed, link, remote, changed := n.closed, n.link, n.remote, n.changed
 		n.mu.Unlock()
 		switch {
 		case closed:
 			return nil, fmt.Errorf("%w: %q", ErrNodeClosed, n.name)
-		case conn != nil && conn.Err() == nil:
+		case link != nil && link.Err() == nil:
 			return remote, nil
 		case !n.cfg.wait:
 			return nil, fmt.Errorf("%w: node %q is not connected", rpc.ErrConnectionLost, n.name)
@@ -457,9 +519,9 @@ func (n *Node) GoRemote(ctx context.Context, command any, reply any, done chan *
 		return complete(call, err)
 	}
 	n.mu.Lock()
-	conn, remote := n.conn, n.remote
+	link, remote := n.link, n.remote
 	n.mu.Unlock()
-	if conn == nil || conn.Err() != nil {
+	if link == nil || link.Err() != nil {
 		if !n.cfg.wait {
 			if _, err := n.remoteRef(ctx); err != nil {
 				return complete(call, err)
@@ -493,12 +555,12 @@ func (n *Node) Close() error {
 		return nil
 	}
 	n.closed = true
-	conn := n.conn
-	n.setConn(nil, nil)
+	link := n.link
+	n.setLink(nil, nil)
 	n.mu.Unlock()
 	n.cancel()
-	if conn != nil {
-		conn.Close()
+	if link != nil {
+		link.Close()
 	}
 	n.wg.Wait()
 	return nil

@@ -34,6 +34,7 @@ type config struct {
 	dialTimeout time.Duration
 	wait        bool
 	resolve     func(ctx context.Context, addr string) ([]string, error)
+	dialer      Dialer
 }
 
 // newConfig returns the defaults with opts applied.
@@ -180,3 +181,14 @@ func WithWaitForReconnect(on bool) Option { return func(c *config) { c.wait = on
 func WithResolver(resolve func(ctx context.Context, addr string) ([]string, error)) Option {
 	return func(c *config) { c.resolve = resolve }
 }
+
+// WithDialer makes the node reach its root with d instead of the firefly
+// wire: every attempt to connect (Connect's, Join's, each reconnection's)
+// calls d with each address (after WithResolver's lookup, if any), and the
+// node supervises the Link it returns as its own connections: it
+// reconnects with backoff when the link ends, runs the hooks, and sends
+// CallRemote, GoRemote and SendRemote through the reference d returns.
+// WithDialOptions does not apply to such a node; the incarnation is the
+// dialer's to send or not. Package rpc/pb's NodeDialer joins a root over
+// Twisted's Perspective Broker wire (a Python Firefly PBRoot). Node only.
+func WithDialer(d Dialer) Option { return func(c *config) { c.dialer = d } }

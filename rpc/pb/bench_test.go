@@ -21,17 +21,7 @@ func (benchRoot) RemoteAdd(a, b int) int { return a + b }
 func BenchmarkCallSeq(b *testing.B) {
 	ctx := context.Background()
 	b.Run("pb", func(b *testing.B) {
-		srv, err := NewServer(benchRoot{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer srv.Close()
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		go srv.Serve(ln)
-		c, err := Dial(ctx, "tcp", ln.Addr().String())
+		c, err := Dial(ctx, "tcp", serveBench(b).String())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -58,6 +48,22 @@ func BenchmarkCallSeq(b *testing.B) {
 	})
 }
 
+// serveBench serves benchRoot on the PB wire on a loopback port until the
+// benchmark ends, and returns its address.
+func serveBench(b *testing.B) net.Addr {
+	srv, err := NewServer(benchRoot{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { srv.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(ln)
+	return ln.Addr()
+}
+
 func benchCalls(b *testing.B, root *rpc.Ref) {
 	ctx := context.Background()
 	var n int
@@ -71,52 +77,60 @@ func benchCalls(b *testing.B, root *rpc.Ref) {
 
 // BenchmarkTwistedClients runs the same Python clients (bench_client.py:
 // 4 processes, 16 calls in flight each, 2 s) against a Go PB server and
-// against a Twisted one, and reports each server's calls per second and the
-// CPU time the server spent per call (the clients share the machine, so
-// calls/s is bounded by them; CPU per call is the server's own cost). It
-// skips without Twisted.
+// then against a Twisted one (bench_server.py), in each iteration, and
+// reports for each server the calls per second and the CPU time the server
+// process spent per call, and the ratios Go/Twisted of both from the same
+// iteration (cpu-ratio: Twisted's CPU per call over Go's). The clients share
+// the machine with the server, so calls/s is bounded by them on few cores;
+// CPU per call is the server's own cost. The Go server's CPU is this
+// process's (/proc/self/stat), Twisted's its process's (/proc/PID/stat).
 func BenchmarkTwistedClients(b *testing.B) {
 	py := twistedPython(b)
 	const procs, conc, seconds = 4, 16, 2
-	run := func(b *testing.B, port int, serverCPU func() time.Duration) {
-		for b.Loop() {
-			var ps []*pyProc
-			for range procs {
-				ps = append(ps, startPython(b, py, "bench_client.py", "", strconv.Itoa(port), strconv.Itoa(conc), strconv.Itoa(seconds)))
+	load := func(port int, serverCPU func() time.Duration) (callsPerSec, cpuPerCall float64) {
+		var ps []*pyProc
+		for range procs {
+			ps = append(ps, startPython(b, py, "bench_client.py", "", strconv.Itoa(port), strconv.Itoa(conc), strconv.Itoa(seconds)))
+		}
+		cpu0 := serverCPU()
+		total := 0
+		for _, p := range ps {
+			line := p.WaitFor(b, "its count", func(l string) bool { return strings.HasPrefix(l, "calls ") })
+			n, err := strconv.Atoi(strings.TrimPrefix(line, "calls "))
+			if err != nil || n <= 0 {
+				b.Fatalf("bench_client.py: %q", line)
 			}
-			cpu0 := serverCPU()
-			total := 0
-			for _, p := range ps {
-				line := p.waitFor(b, "its count", func(l string) bool { return strings.HasPrefix(l, "calls ") })
-				n, _ := strconv.Atoi(strings.TrimPrefix(line, "calls "))
-				total += n
-			}
-			cpu := serverCPU() - cpu0
-			b.ReportMetric(float64(total)/seconds, "calls/s")
-			if total > 0 {
-				b.ReportMetric(float64(cpu.Microseconds())/float64(total), "server-cpu-us/call")
-			}
+			total += n
+		}
+		cpu := serverCPU() - cpu0
+		for _, p := range ps {
+			p.Kill()
+		}
+		return float64(total) / seconds, float64(cpu.Microseconds()) / float64(total)
+	}
+
+	goPort := serveBench(b).(*net.TCPAddr).Port
+	tw := startPython(b, py, "bench_server.py", "", "0")
+	line := tw.WaitFor(b, "the server to listen", func(l string) bool { return strings.HasPrefix(l, "listening ") })
+	twPort, _ := strconv.Atoi(strings.TrimPrefix(line, "listening "))
+
+	var goCalls, goCPU, twCalls, twCPU, callRatio, cpuRatio float64
+	for b.Loop() {
+		gc, gcpu := load(goPort, func() time.Duration { return processCPU(b, os.Getpid()) })
+		tc, tcpu := load(twPort, func() time.Duration { return processCPU(b, tw.Cmd.Process.Pid) })
+		goCalls, goCPU, twCalls, twCPU = goCalls+gc, goCPU+gcpu, twCalls+tc, twCPU+tcpu
+		callRatio += gc / tc
+		if gcpu > 0 {
+			cpuRatio += tcpu / gcpu
 		}
 	}
-	b.Run("go-server", func(b *testing.B) {
-		srv, err := NewServer(benchRoot{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer srv.Close()
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		go srv.Serve(ln)
-		run(b, ln.Addr().(*net.TCPAddr).Port, func() time.Duration { return processCPU(b, os.Getpid()) })
-	})
-	b.Run("twisted-server", func(b *testing.B) {
-		p := startPython(b, py, "bench_server.py", "", "0")
-		line := p.waitFor(b, "the server to listen", func(l string) bool { return strings.HasPrefix(l, "listening ") })
-		port, _ := strconv.Atoi(strings.TrimPrefix(line, "listening "))
-		run(b, port, func() time.Duration { return processCPU(b, p.cmd.Process.Pid) })
-	})
+	n := float64(b.N)
+	b.ReportMetric(goCalls/n, "go-calls/s")
+	b.ReportMetric(twCalls/n, "twisted-calls/s")
+	b.ReportMetric(callRatio/n, "calls-ratio")
+	b.ReportMetric(goCPU/n, "go-cpu-us/call")
+	b.ReportMetric(twCPU/n, "twisted-cpu-us/call")
+	b.ReportMetric(cpuRatio/n, "cpu-ratio")
 }
 
 // processCPU is the user and system CPU time process pid has used, from

@@ -2,6 +2,7 @@ package pb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -37,7 +38,37 @@ func (f *fireflyRoot) RemoteTakeProxy(ctx context.Context, name string, proxy *r
 	if !ok {
 		return rpc.Expected(fmt.Errorf("%w: takeProxy needs the node's proxy reference", rpc.ErrBadArguments))
 	}
-	_, err := f.r.TakeProxy(ctx, name, rpc.NewRemoteRef(&callChild{ref: proxy, rr: rr}))
+	_, err := f.r.TakeProxy(ctx, name, rpc.NewRemoteRef(&commandRemote{ref: proxy, via: "callChild", conn: rr.c}))
+	for _, r := range nameRefusals {
+		if errors.Is(err, r.err) {
+			return rpc.Expected(newRemoteError(r.typ, err.Error(), "", append([]string{r.typ, pyPBError}, pyBase...)))
+		}
+	}
+	return err
+}
+
+// nameRefusals are a root's refusals of a node's name, sent as failures of
+// these classes (pb.Error subclasses to Python) so that a Go node
+// (NodeDialer) gets the sentinel back.
+var nameRefusals = []struct {
+	typ string
+	err error
+}{
+	{"firefly.NameTaken", distributed.ErrNameTaken},
+	{"firefly.IdentityMismatch", distributed.ErrIdentityMismatch},
+}
+
+// nameRefusal makes a root's refusal of a node's name match its sentinel.
+func nameRefusal(err error) error {
+	var re *RemoteError
+	if !errors.As(err, &re) {
+		return err
+	}
+	for _, r := range nameRefusals {
+		if re.Check(r.typ) != "" {
+			return fmt.Errorf("%w: %w", r.err, err)
+		}
+	}
 	return err
 }
 
@@ -84,77 +115,42 @@ func callTarget(ctx context.Context, svc *distributed.Service, command any, kw K
 	return reply, err
 }
 
-// callChild is the rpc.Remote of a Python Firefly node's ProxyReference:
-// a call of command goes as callChild(command, ...).
-type callChild struct {
-	ref *rpc.Ref
-	rr  *remoteRef
+// commandRemote is the rpc.Remote of a Firefly object whose commands go
+// through one method: a Python Firefly node's ProxyReference (a call of
+// command goes as callChild(command, ...)), or a Firefly root (callTarget).
+// A command that is a decimal string goes as the int: Firefly's
+// CommandService keys are ints.
+type commandRemote struct {
+	ref  *rpc.Ref
+	via  string
+	conn *Conn
 }
 
-func (c *callChild) Call(ctx context.Context, method string, reply any, args []any) error {
-	return c.ref.Call(ctx, "callChild", reply, c.args(method, args)...)
+func (c *commandRemote) Call(ctx context.Context, method string, reply any, args []any) error {
+	return c.ref.Call(ctx, c.via, reply, c.args(method, args)...)
 }
 
-func (c *callChild) Send(ctx context.Context, method string, args []any) error {
-	return c.ref.Send(ctx, "callChild", c.args(method, args)...)
+func (c *commandRemote) Send(ctx context.Context, method string, args []any) error {
+	return c.ref.Send(ctx, c.via, c.args(method, args)...)
 }
 
-func (c *callChild) args(method string, args []any) []any {
+func (c *commandRemote) args(method string, args []any) []any {
 	var cmd any = method
 	if n, err := strconv.ParseInt(method, 10, 64); err == nil {
-		cmd = n // Firefly's CommandService keys are ints
+		cmd = n
 	}
 	return append([]any{cmd}, args...)
 }
 
-func (c *callChild) Release() { c.ref.Release() }
+func (c *commandRemote) Release() { c.ref.Release() }
 
-func (c *callChild) NotifyOnDisconnect(f func(error)) func() { return c.ref.NotifyOnDisconnect(f) }
+func (c *commandRemote) NotifyOnDisconnect(f func(error)) func() { return c.ref.NotifyOnDisconnect(f) }
 
-func (c *callChild) String() string { return "pb.FireflyNode(" + c.ref.String() + ")" }
+func (c *commandRemote) String() string { return "pb." + c.via + "(" + c.ref.String() + ")" }
 
-// Close closes the node's connection (the root dropped or replaced it).
-func (c *callChild) Close() error { return c.rr.c.Close() }
-
-// FireflyNode is a Go node joined to a Python Firefly root (PBRoot) over
-// PB: Firefly's RemoteObject. The root's callChild(command, ...) calls run
-// the targets of its Service; CallRemote calls the root's callTarget.
-type FireflyNode struct {
-	conn  *Conn
-	proxy *fireflyProxy
-}
-
-// JoinFireflyRoot dials a Python Firefly root at addr and joins it as the
-// node name (getRootObject, then takeProxy(name, proxy)); svc serves the
-// root's calls. It does not reconnect: when Done is closed, join again.
-func JoinFireflyRoot(ctx context.Context, addr, name string, svc *distributed.Service, opts ...Option) (*FireflyNode, error) {
-	c, err := Dial(ctx, "tcp", addr, opts...)
-	if err != nil {
-		return nil, err
-	}
-	n := &FireflyNode{conn: c, proxy: &fireflyProxy{svc: svc}}
-	if err := c.Root().Call(ctx, "takeProxy", nil, name, n.proxy); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("pb: takeProxy: %w", err)
-	}
-	return n, nil
-}
-
-// CallRemote runs command (a name or an int) of the root's service with
-// args (a trailing Kwargs for keyword arguments) and stores the result in
-// reply: Firefly's node.callRemote, the root's remote_callTarget.
-func (n *FireflyNode) CallRemote(ctx context.Context, command any, reply any, args ...any) error {
-	return n.conn.Root().Call(ctx, "callTarget", reply, append([]any{command}, args...)...)
-}
-
-// Conn returns the node's connection.
-func (n *FireflyNode) Conn() *Conn { return n.conn }
-
-// Done is closed when the node's connection is gone.
-func (n *FireflyNode) Done() <-chan struct{} { return n.conn.Done() }
-
-// Close leaves the root.
-func (n *FireflyNode) Close() error { return n.conn.Close() }
+// Close closes the connection the object lives on (a root dropped or
+// replaced the node).
+func (c *commandRemote) Close() error { return c.conn.Close() }
 
 // fireflyProxy is the node's ProxyReference: remote_callChild runs a
 // target of its service.

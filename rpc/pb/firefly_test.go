@@ -2,6 +2,7 @@ package pb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -51,7 +52,7 @@ func TestFireflyNodesJoinGoRoot(t *testing.T) {
 		t.Errorf("child %v (conn %v), want pynode on the PB wire", first, first.Conn())
 	}
 	for _, want := range []string{"callTarget double 42", "callTarget tagged x/y", "callTarget nosuch failed: RemoteError"} {
-		node.waitFor(t, want, func(l string) bool { return l == want })
+		node.WaitFor(t, want, func(l string) bool { return l == want })
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -77,27 +78,35 @@ func TestFireflyNodesJoinGoRoot(t *testing.T) {
 	if c := wait(joined, "the second node"); c.Name() != "pynode" || c.ID() == first.ID() {
 		t.Errorf("joined %v", c)
 	}
-	node.waitFor(t, "the first node's disconnect", func(l string) bool { return l == "lost connection" })
-	second.waitFor(t, "the second node's calls", func(l string) bool { return strings.HasPrefix(l, "callTarget nosuch") })
+	node.WaitFor(t, "the first node's disconnect", func(l string) bool { return l == "lost connection" })
+	second.WaitFor(t, "the second node's calls", func(l string) bool { return strings.HasPrefix(l, "callTarget nosuch") })
 
 	if !root.DropChild("pynode") {
 		t.Error("DropChild found no child")
 	}
 	wait(lost, "the dropped child")
-	second.waitFor(t, "the second node's disconnect", func(l string) bool { return l == "lost connection" })
+	second.WaitFor(t, "the second node's disconnect", func(l string) bool { return l == "lost connection" })
 	if err := root.CallChild(ctx, "pynode", "greet", nil, "x"); err == nil {
 		t.Error("CallChild after the drop succeeded")
 	}
 }
 
-// A Go node joins a Python Firefly root: the root's callChild runs the
-// node's Service targets (by name and by int id), and the node's CallRemote
-// runs the root's callTarget.
+// A Go distributed.Node joins a Python Firefly root over PB (NodeDialer):
+// the root's callChild runs the node's Service targets (by name and by int
+// id), and the node's CallRemote runs the root's callTarget (args and
+// kwargs). When the root process is killed the node runs its disconnect
+// hook, a CallRemote made meanwhile waits, and when a new root process
+// listens on the same port the node rejoins by itself: takeProxy again, the
+// connect hook, the new root's calls reach it, and the waiting call runs.
 func TestGoNodeJoinsFireflyRoot(t *testing.T) {
 	py := twistedPython(t)
-	p := startPython(t, py, "firefly_root.py", "", "0")
-	line := p.waitFor(t, "the root to listen", func(l string) bool { return strings.HasPrefix(l, "listening ") })
-	addr := "127.0.0.1:" + strings.TrimPrefix(line, "listening ")
+	port := strconv.Itoa(freePort(t))
+	startRoot := func() *pyProc {
+		p := startPython(t, py, "firefly_root.py", "", port)
+		p.WaitFor(t, "the root to listen", func(l string) bool { return l == "listening "+port })
+		return p
+	}
+	p := startRoot()
 	svc := distributed.NewService("gonode")
 	if err := svc.Map("greet", func(who string) string { return "hello " + who + " from gonode" }); err != nil {
 		t.Fatal(err)
@@ -105,19 +114,72 @@ func TestGoNodeJoinsFireflyRoot(t *testing.T) {
 	if err := svc.MapID(7, func(n int) int { return 7 * n }); err != nil {
 		t.Fatal(err)
 	}
+	node := distributed.NewNode("gonode", distributed.WithService(svc), distributed.WithDialer(NodeDialer()),
+		distributed.WithWaitForReconnect(true), distributed.WithReconnectBackoff(20*time.Millisecond, 200*time.Millisecond))
+	defer node.Close()
+	connects := make(chan *rpc.Conn, 4)
+	lost := make(chan error, 4)
+	node.OnConnect(func(c *rpc.Conn) { connects <- c })
+	node.OnDisconnect(func(err error) { lost <- err })
 	ctx := testContext(t)
-	node, err := JoinFireflyRoot(ctx, addr, "gonode", svc)
-	if err != nil {
+	if err := node.Join(ctx, "127.0.0.1:"+port); err != nil {
 		t.Fatal(err)
 	}
-	defer node.Close()
-	var n int
-	if err := node.CallRemote(ctx, "double", &n, 21); err != nil || n != 42 {
-		t.Errorf("CallRemote double: %d, %v", n, err)
+	if c := <-connects; c != nil {
+		t.Errorf("OnConnect got %v, want nil for a PB link", c)
 	}
-	if err := node.CallRemote(ctx, "nosuch", nil); !rpc.IsExpected(err) {
-		t.Errorf("CallRemote nosuch: %v, want the root's pb.Error", err)
+	if l, ok := node.Link().(*Conn); !ok || node.Conn() != nil || !node.Connected() {
+		t.Errorf("Link %T, Conn %v, Connected %v: want a *pb.Conn only", node.Link(), node.Conn(), node.Connected())
+	} else if l.RemoteAddr().String() != "127.0.0.1:"+port {
+		t.Errorf("link to %v, want port %s", l.RemoteAddr(), port)
 	}
-	p.waitFor(t, "callChild greet", func(l string) bool { return l == "callChild greet hello py from gonode" })
-	p.waitFor(t, "callChild 7", func(l string) bool { return l == "callChild 7 42" })
+	calls := func(p *pyProc) {
+		t.Helper()
+		var n int
+		if err := node.CallRemote(ctx, "double", &n, 21); err != nil || n != 42 {
+			t.Errorf("CallRemote double: %d, %v", n, err)
+		}
+		var s string
+		if err := node.CallRemote(ctx, "tagged", &s, "x", Kwargs{"tag": "y"}); err != nil || s != "x/y" {
+			t.Errorf("CallRemote tagged: %q, %v", s, err)
+		}
+		if err := node.CallRemote(ctx, "nosuch", nil); !rpc.IsExpected(err) {
+			t.Errorf("CallRemote nosuch: %v, want the root's pb.Error", err)
+		}
+		p.WaitFor(t, "callChild greet", func(l string) bool { return l == "callChild greet hello py from gonode" })
+		p.WaitFor(t, "callChild 7", func(l string) bool { return l == "callChild 7 42" })
+	}
+	calls(p)
+
+	// The root goes away: the node sees it, and a call waits for the rejoin.
+	p.Kill()
+	select {
+	case err := <-lost:
+		if !errors.Is(err, rpc.ErrConnectionLost) {
+			t.Errorf("OnDisconnect(%v), want an error matching rpc.ErrConnectionLost", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("no OnDisconnect after the root was killed")
+	}
+	waiting := make(chan error, 1)
+	go func() {
+		var n int
+		err := node.CallRemote(ctx, 7, &n, 3) // the root has no target 7
+		waiting <- err
+	}()
+	select {
+	case err := <-waiting:
+		t.Fatalf("CallRemote with the root down returned %v, want it to wait", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	p = startRoot()
+	select {
+	case <-connects:
+	case <-ctx.Done():
+		t.Fatal("the node did not rejoin the restarted root")
+	}
+	if err := <-waiting; !rpc.IsExpected(err) || !strings.Contains(err.Error(), "no target 7") {
+		t.Errorf("the waiting CallRemote(7): %v, want the new root's pb.Error for int key 7", err)
+	}
+	calls(p)
 }

@@ -1,64 +1,29 @@
 package pb
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/pyproc"
 	"github.com/fireflyrpc/firefly/rpc"
 )
 
-// requireTwisted names the environment variable that turns a missing Twisted
-// from a skip into a failure (CI sets it).
-const requireTwisted = "FIREFLY_REQUIRE_TWISTED"
+// twistedPython returns a Python 3 that imports Twisted (see
+// pyproc.Twisted: a skip, or a failure with FIREFLY_REQUIRE_TWISTED=1).
+func twistedPython(t testing.TB) string { return pyproc.Twisted(t) }
 
-// twistedPython returns a Python 3 that imports twisted.spread.pb: Debian's
-// /usr/bin/python3 first (a python3 earlier on PATH may not see Debian's
-// packages), then python3 on PATH.
-func twistedPython(t testing.TB) string {
-	t.Helper()
-	var tried []string
-	for _, py := range []string{"/usr/bin/python3", "python3"} {
-		path, err := exec.LookPath(py)
-		if err != nil {
-			continue
-		}
-		out, err := exec.Command(path, "-c", "import twisted.spread.pb").CombinedOutput()
-		if err == nil {
-			return path
-		}
-		tried = append(tried, fmt.Sprintf("%s: %v %s", path, err, strings.TrimSpace(string(out))))
-	}
-	msg := "Twisted is not installed (apt-get install python3-twisted); tried " + strings.Join(tried, "; ")
-	if os.Getenv(requireTwisted) == "1" {
-		t.Fatalf("%s=1 but %s", requireTwisted, msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
-// pyProc is a Python script running for a test; its output is collected
-// line by line.
-type pyProc struct {
-	cmd   *exec.Cmd
-	mu    sync.Mutex
-	lines []string
-	more  chan struct{} // signalled on each new line
-	done  chan struct{} // closed when the process has exited
-	err   error
-}
+// pyProc is a Python script running for a test.
+type pyProc = pyproc.Proc
 
 // startPython runs script (a file in testdata, or source text when src is
 // set) with args, killing it when the test ends.
@@ -71,82 +36,7 @@ func startPython(t testing.TB, py, script, src string, args ...string) *pyProc {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command(py, append([]string{"-u", path}, args...)...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	p := &pyProc{cmd: cmd, more: make(chan struct{}, 1), done: make(chan struct{})}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.lines = append(p.lines, sc.Text())
-			p.mu.Unlock()
-			select {
-			case p.more <- struct{}{}:
-			default:
-			}
-		}
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
-			t.Logf("%s output:\n%s", script, strings.Join(p.output(), "\n"))
-		}
-	})
-	return p
-}
-
-func (p *pyProc) output() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.lines...)
-}
-
-// waitFor waits until the output holds a line for which match is true and
-// returns it; the test fails after a generous hang guard.
-func (p *pyProc) waitFor(t testing.TB, what string, match func(string) bool) string {
-	t.Helper()
-	guard := time.After(60 * time.Second)
-	for {
-		for _, l := range p.output() {
-			if match(l) {
-				return l
-			}
-		}
-		select {
-		case <-p.more:
-		case <-p.done:
-			for _, l := range p.output() {
-				if match(l) {
-					return l
-				}
-			}
-			t.Fatalf("python exited (%v) before %s", p.err, what)
-		case <-guard:
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
-// wait waits for the script to exit and returns its error.
-func (p *pyProc) wait(t *testing.T) error {
-	t.Helper()
-	select {
-	case <-p.done:
-		return p.err
-	case <-time.After(120 * time.Second):
-		t.Fatal("python did not exit")
-		return nil
-	}
+	return pyproc.Start(t, py, path, args...)
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.
@@ -203,8 +93,8 @@ func TestTwistedSeedClient(t *testing.T) {
 	one := &seedOne{out: make(chan string, 1)}
 	_, port := serveGo(t, one)
 	p := startPython(t, py, "pb3client.py", docsScript(t, "pb3client.py", port))
-	p.waitFor(t, "Two.print() called with 12", func(l string) bool { return l == "Two.print() called with 12" })
-	out := p.output()
+	p.WaitFor(t, "Two.print() called with 12", func(l string) bool { return l == "Two.print() called with 12" })
+	out := p.Output()
 	if len(out) < 3 || !strings.HasPrefix(out[0], "got One: <twisted.spread.pb.RemoteReference object at ") ||
 		out[1] != "giving it our two" {
 		t.Errorf("pb3client.py printed %q", out)
@@ -232,8 +122,8 @@ func TestTwistedSeedServer(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("pb3server.py never called print")
 	}
-	p.waitFor(t, "the server's lines", func(l string) bool { return l == "telling it to print(12)" })
-	out := p.output()
+	p.WaitFor(t, "the server's lines", func(l string) bool { return l == "telling it to print(12)" })
+	out := p.Output()
 	if len(out) != 2 || !strings.HasPrefix(out[0], "received a Two called <twisted.spread.pb.RemoteReference object at ") {
 		t.Errorf("pb3server.py printed %q", out)
 	}
@@ -357,8 +247,8 @@ func TestTwistedClientAgainstGoServer(t *testing.T) {
 	srv, port := serveGo(t, root)
 	root.srv.Store(srv)
 	p := startPython(t, py, "echo_client.py", "", strconv.Itoa(port))
-	err := p.wait(t)
-	for _, l := range p.output() {
+	err := p.Wait(t)
+	for _, l := range p.Output() {
 		if strings.HasPrefix(l, "FAIL") {
 			t.Error(l)
 		}
@@ -366,8 +256,8 @@ func TestTwistedClientAgainstGoServer(t *testing.T) {
 	if err != nil {
 		t.Errorf("echo_client.py: %v", err)
 	}
-	if !t.Failed() && !strings.Contains(strings.Join(p.output(), "\n"), "done PASSED") {
-		t.Errorf("echo_client.py did not finish: %q", p.output())
+	if !t.Failed() && !strings.Contains(strings.Join(p.Output(), "\n"), "done PASSED") {
+		t.Errorf("echo_client.py did not finish: %q", p.Output())
 	}
 }
 

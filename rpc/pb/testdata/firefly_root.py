@@ -6,7 +6,8 @@ Usage: python3 firefly_root.py PORT
 It prints "listening PORT"; when a node joins with takeProxy(name,
 transport) it calls it back with callChild('greet', 'py') and
 callChild(7, 6), printing each result, and serves the node's
-callTarget(command, *args, **kw) from its own service.
+callTarget(command, *args, **kw) from its own service (double(n),
+tagged(s, tag=None)).
 """
 
 import sys
@@ -64,8 +65,13 @@ def double(n):
     return 2 * n
 
 
+def tagged(s, tag=None):
+    return "%s/%s" % (s, tag)
+
+
 service = Service("root")
 service.mapTarget(double)
+service.mapTarget(tagged)
 port = reactor.listenTCP(int(sys.argv[1]), pb.PBServerFactory(PBRoot(service)), interface="127.0.0.1")
 print("listening", port.getHost().port, flush=True)
 reactor.run()
