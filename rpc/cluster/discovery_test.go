@@ -190,7 +190,10 @@ func testDNSMasterName(t *testing.T, roothost string) {
 		defer cancel()
 		var err error
 		sts, err = ClusterStatus(ctx, cfg.AdminAddr())
-		return err == nil && len(sts) == 2 && sts[0].Server == "game1" && sts[0].Ready
+		// Each server answers for itself, so gate's answer
+		// may predate game1's join: wait until both say so.
+		return err == nil && len(sts) == 2 && sts[0].Server == "game1" && sts[0].Ready &&
+			sts[1].Root != nil && fmt.Sprint(sts[1].Root.Children) == "[game1]"
 	})
 	g := sts[1]
 	if g.Server != "gate" || g.Host != "127.0.0.1" || !g.Master || g.Root == nil || fmt.Sprint(g.Root.Children) != "[game1]" || g.UptimeSeconds <= 0 {
