@@ -36,6 +36,9 @@ func NewServer(root any, opts ...Option) (*Server, error) {
 		MaxHandshakes: o.maxHandshakes,
 		Closed:        ErrServerClosed,
 		Ended:         ErrShutdown, // the peer went away gracefully
+		// ServeConn closes what it fails: after the transport's handshake
+		// the session does, once its GOAWAY has told the peer why.
+		HandshakeCloses: true,
 	})
 	if root != nil {
 		obj, err := newTarget(o.registry, root)
@@ -58,10 +61,13 @@ func (s *Server) Serve(ln net.Listener) error {
 // ServeConn runs the server side of a broker over an accepted network
 // connection and returns it once the handshakes are done (TLS and the
 // shared-secret exchange when configured, then the transport's), each bounded
-// by ctx and the transport's handshake timeout. On error nc is left open.
+// by ctx and the transport's handshake timeout. ServeConn owns nc: on error
+// it is closed, after the GOAWAY that tells the peer why where the transport
+// session was already up.
 func (s *Server) ServeConn(ctx context.Context, nc net.Conn) (*Conn, error) {
 	conn, peer, err := s.opts.secure(ctx, nc, false, "")
 	if err != nil {
+		nc.Close()
 		return nil, err
 	}
 	sess, err := transport.Server(ctx, conn, s.opts.sessionConfig())

@@ -24,6 +24,10 @@ type ServerConfig struct {
 	MaxHandshakes int    // accepted connections in their handshakes at once
 	Closed        error  // what Serve returns once the server is stopped
 	Ended         error  // a handshake failure matching it is the peer's going away, logged at Debug
+	// HandshakeCloses says that a failed handshake has closed its
+	// connection itself (or handed it to something that will, after telling
+	// the peer why), so Serve must not close it.
+	HandshakeCloses bool
 }
 
 // Server is a server's accept loop and its set of connections. Serve holds
@@ -119,9 +123,10 @@ func (s *Server[C]) Serve(ln net.Listener, handshake func(context.Context, net.C
 			case err == nil:
 			case s.cfg.Ended != nil && errors.Is(err, s.cfg.Ended):
 				log.Debug(s.cfg.Prefix+": connection ended in its handshake", "remote", nc.RemoteAddr(), "err", err)
-				nc.Close()
 			default:
 				log.Info(s.cfg.Prefix+": connection refused", "remote", nc.RemoteAddr(), "err", err)
+			}
+			if err != nil && !s.cfg.HandshakeCloses {
 				nc.Close()
 			}
 		}()
