@@ -420,7 +420,7 @@ func BenchmarkGateRequests(b *testing.B) {
 			m := startMiniCluster(b, WithMaxSessions(benchClientsPerLoad), WithRateLimit(0, 0))
 			requestLoad(b, m.addr, benchClientsPerLoad, rate, []byte("game1 alice"),
 				"net -> gate -> game1 -> gate -> net: game1 welcomes alice")
-			b.ReportMetric(float64(m.srv.Stats().GateBusy)/float64(b.N), "gate-busy/op")
+			b.ReportMetric(float64(m.root.Stats().Errors["overloaded"])/float64(b.N), "gate-refused/op")
 		})
 	}
 }
@@ -457,7 +457,7 @@ func BenchmarkGateHops(b *testing.B) {
 		wg.Go(func() {
 			for next.Add(1) <= int64(b.N) {
 				var reply []byte
-				if err := m.srv.callGate(context.Background(), link, &reply, 1001, 1, []byte("game1 alice")); err != nil {
+				if err := link.Call(context.Background(), ForwardingCommand, &reply, uint32(1001), uint64(1), []byte("game1 alice")); err != nil {
 					b.Error(err)
 					return
 				}

@@ -3,7 +3,6 @@ package netconnect
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"time"
 
 	"github.com/fireflyrpc/firefly/rpc"
@@ -67,9 +66,9 @@ type Link struct {
 //     Call(SessionLostCommand, session id), within 5 seconds at most; a
 //     gate that does not map it is not an error.
 //
-// A call the gate refuses because all its handlers are busy
-// (rpc.ErrOverloaded) is made again after a pause, until the call's
-// timeout: the packet waits (counted in Stats.GateBusy).
+// A burst waits rather than failing: the gate's rpc connection announces
+// how many calls it runs at once, and calls past that wait on this side,
+// within the call's timeout, until a handler of the gate is free.
 //
 // Handlers mapped for a command before or after Forward take that command
 // over: overriding the forwarding is mapping a handler.
@@ -86,7 +85,7 @@ func (s *Server) Forward(l Link) error {
 			ctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
 			var reply []byte
-			if err := s.callGate(ctx, l, &reply, command, sess.ID(), body); err != nil {
+			if err := l.Call(ctx, ForwardingCommand, &reply, command, sess.ID(), body); err != nil {
 				return nil, err
 			}
 			if len(reply) == 0 {
@@ -124,34 +123,4 @@ func (s *Server) Forward(l Link) error {
 		return s.CloseSession(session)
 	})
 	return errors.Join(errs...)
-}
-
-// Waits between the tries of a call the gate refused as overloaded.
-const (
-	overloadBackoffMin = time.Millisecond
-	overloadBackoffMax = 50 * time.Millisecond
-)
-
-// callGate forwards a packet. A gate with all its handlers busy refuses
-// the call without running it (rpc.ErrOverloaded): the packet waits, with
-// a growing pause, and tries again until ctx ends, so a busy gate slows
-// its clients down instead of losing their packets.
-func (s *Server) callGate(ctx context.Context, l Link, reply *[]byte, command uint32, session uint64, body []byte) error {
-	wait := overloadBackoffMin
-	for {
-		err := l.Call(ctx, ForwardingCommand, reply, command, session, body)
-		if !errors.Is(err, rpc.ErrOverloaded) {
-			return err
-		}
-		s.stats.gateBusy.Add(1)
-		s.log.Debug("netconnect: gate busy; packet waits", "session", session, "command", command, "wait", wait)
-		t := time.NewTimer(wait + rand.N(wait))
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		}
-		wait = min(2*wait, overloadBackoffMax)
-	}
 }

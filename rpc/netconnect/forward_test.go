@@ -165,18 +165,23 @@ func TestForwardIsOverridable(t *testing.T) {
 	}
 }
 
-// TestForwardWaitsWhenTheGateIsBusy: a gate refusing calls past its
-// handler limit (rpc.ErrOverloaded) makes forwarded packets wait and try
-// again, not lose their reply.
-func TestForwardWaitsWhenTheGateIsBusy(t *testing.T) {
-	m := startMiniClusterRoot(t, []distributed.Option{distributed.WithServerOptions(rpc.WithMaxHandlers(2))})
+// TestForwardBurstWaits: a burst of packets past the gate's handler limit
+// waits on the front-end's side of the rpc connection (the limit the gate
+// announced) and every packet is answered; the gate refuses none.
+func TestForwardBurstWaits(t *testing.T) {
+	const maxHandlers, clients = 2, 100
+	m := startMiniClusterRoot(t, []distributed.Option{distributed.WithServerOptions(rpc.WithMaxHandlers(maxHandlers))})
 	ctx := testutil.Context(t)
+	cs := make([]*Client, clients)
+	for i := range cs {
+		cs[i] = dial(t, m.addr)
+	}
 	var wg sync.WaitGroup
-	for i := range 20 {
-		c := dial(t, m.addr)
+	start := time.Now()
+	for i, c := range cs {
 		wg.Go(func() {
 			want := fmt.Sprint("client ", i)
-			reqCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			reqCtx, cancel := context.WithTimeout(ctx, hangGuard)
 			defer cancel()
 			if got, err := c.Request(reqCtx, 1004, []byte(want)); err != nil || string(got) != want {
 				t.Errorf("client %d: %q, %v", i, got, err)
@@ -184,7 +189,15 @@ func TestForwardWaitsWhenTheGateIsBusy(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	// Each packet holds one of the gate's two handlers for 5 ms: the burst
+	// took at least clients/maxHandlers of those turns.
+	if d, least := time.Since(start), clients/maxHandlers*5*time.Millisecond; d < least {
+		t.Errorf("burst answered in %v, less than the %v the gate's limit allows", d, least)
+	}
 	if n := m.srv.Stats().HandlerErrors; n != 0 {
-		t.Fatalf("%d forwarded packets failed", n)
+		t.Errorf("%d forwarded packets failed", n)
+	}
+	if n := m.root.Stats().Errors["overloaded"]; n != 0 {
+		t.Errorf("the gate refused %d calls as overloaded", n)
 	}
 }

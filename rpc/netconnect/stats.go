@@ -21,9 +21,6 @@ type Stats struct {
 	Unhandled, HandlerErrors uint64
 	// RateLimited counts packets that waited for the session's rate limit.
 	RateLimited uint64
-	// GateBusy counts forwarded calls the gate refused as overloaded,
-	// each tried again after a pause (Server.Forward).
-	GateBusy uint64
 	// Closed counts closed sessions by reason: "client" (it closed the
 	// connection), "server" (Session.Close, CloseSession, Close,
 	// Shutdown), "idle", "too_large", "bad_header", "queue_full",
@@ -38,7 +35,6 @@ type stats struct {
 	accepted, refused                        atomic.Uint64
 	packetsIn, bytesIn, packetsOut, bytesOut atomic.Uint64
 	unhandled, handlerErrors, rateLimited    atomic.Uint64
-	gateBusy                                 atomic.Uint64
 	closed                                   [len(closeReasons)]atomic.Uint64
 }
 
@@ -76,7 +72,6 @@ func (st *stats) snapshot(sessions int) Stats {
 		Unhandled:     st.unhandled.Load(),
 		HandlerErrors: st.handlerErrors.Load(),
 		RateLimited:   st.rateLimited.Load(),
-		GateBusy:      st.gateBusy.Load(),
 		Closed:        make(map[string]uint64, len(closeReasons)),
 	}
 	for i, name := range closeReasons {
