@@ -44,6 +44,9 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(benchClientsEnv); spec != "" {
 		os.Exit(benchClients(spec))
 	}
+	if os.Getenv(benchNodeEnv) != "" {
+		os.Exit(benchNode())
+	}
 	os.Exit(m.Run())
 }
 

@@ -42,6 +42,7 @@ func requestLoad(b *testing.B, addr string, clients int, rate float64, body []by
 	if rate > 0 {
 		interval = time.Duration(float64(clients) / rate * float64(time.Second))
 	}
+	cpu0 := processCPU()
 	b.ResetTimer()
 	start := time.Now()
 	for i, c := range cs {
@@ -68,6 +69,9 @@ func requestLoad(b *testing.B, addr string, clients int, rate float64, body []by
 	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
+	// The CPU time of this process: the clients' (and, when the servers
+	// run here too, theirs).
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "here-cpu-us/op")
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	pct := func(p float64) float64 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +21,8 @@ type miniCluster struct {
 	srv  *Server
 	addr string
 	node *distributed.Node // net's node, joined to the gate
+	// rootAddr is where the gate's root listens.
+	rootAddr string
 
 	mu   sync.Mutex
 	lost []string
@@ -52,12 +53,7 @@ func startMiniClusterRoot(t testing.TB, rootOpts []distributed.Option, opts ...O
 	err = m.gate.HandleForwarding(func(ctx context.Context, f Forwarded) ([]byte, error) {
 		switch f.Command {
 		case 1001:
-			game, player, _ := strings.Cut(string(f.Data), " ")
-			var answer string
-			if err := root.CallChild(ctx, game, "handle", &answer, player); err != nil {
-				return nil, err
-			}
-			return fmt.Appendf(nil, "%s -> gate -> %s -> gate -> %s: %s", f.Net, game, f.Net, answer), nil
+			return welcome(ctx, root, f)
 		case 1002:
 			return nil, m.gate.Broadcast(ctx, f.Net, 2001, f.Data)
 		case 1003:
@@ -65,6 +61,8 @@ func startMiniClusterRoot(t testing.TB, rootOpts []distributed.Option, opts ...O
 		case 1004:
 			time.Sleep(5 * time.Millisecond) // a slow gate
 			return f.Data, nil
+		case 1005:
+			return []byte(f.Net), nil
 		}
 		return nil, fmt.Errorf("unknown command %d", f.Command)
 	})
@@ -91,7 +89,7 @@ func startMiniClusterRoot(t testing.TB, rootOpts []distributed.Option, opts ...O
 	if err := srv.Forward(Link{Call: node.CallRemote, Service: node.Service()}); err != nil {
 		t.Fatal(err)
 	}
-	m.srv, m.addr, m.node = srv, addr, node
+	m.srv, m.addr, m.node, m.rootAddr = srv, addr, node, ln.Addr().String()
 	return m
 }
 
@@ -200,4 +198,38 @@ func TestForwardBurstWaits(t *testing.T) {
 	if n := m.root.Stats().Errors["overloaded"]; n != 0 {
 		t.Errorf("the gate refused %d calls as overloaded", n)
 	}
+}
+
+// TestGateKnowsItsFrontends: Forwarded.Net names the front-end a packet
+// came through, for two front-ends and for one that joined again on a new
+// connection.
+func TestGateKnowsItsFrontends(t *testing.T) {
+	m := startMiniCluster(t)
+	ctx := testutil.Context(t)
+	join := func(name string) (*distributed.Node, string) {
+		node := distributed.NewNode(name)
+		if err := node.Connect(ctx, m.rootAddr); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { node.Close() })
+		srv, addr := startServer(t)
+		if err := srv.Forward(Link{Call: node.CallRemote}); err != nil {
+			t.Fatal(err)
+		}
+		return node, addr
+	}
+	ask := func(addr, want string) {
+		t.Helper()
+		if got, err := dial(t, addr).Request(ctx, 1005, nil); err != nil || string(got) != want {
+			t.Fatalf("through %s: %q, %v; want %q", want, got, err, want)
+		}
+	}
+	n2, addr2 := join("net2")
+	ask(m.addr, "net")
+	ask(addr2, "net2")
+	n2.Close()
+	testutil.Eventually(t, "net2 to leave the gate", func() bool { return m.root.Child("net2") == nil })
+	_, addr3 := join("net2")
+	ask(addr3, "net2")
+	ask(m.addr, "net")
 }
