@@ -28,6 +28,9 @@ const (
 	// CloseSessionCommand is the front-end's target that closes a session
 	// (Firefly's loseConnection): loseConnection(session uint64) bool.
 	CloseSessionCommand = "loseConnection"
+	// StatsCommand is the front-end's target that answers its counters:
+	// netStats() Stats.
+	StatsCommand = "netStats"
 )
 
 // DefaultForwardTimeout bounds a forwarded call when Link.Timeout is
@@ -59,9 +62,10 @@ type Link struct {
 //     without a handler of its own as Call(ForwardingCommand, command,
 //     session id, body) and sends the result back as the reply (an empty
 //     result sends none);
-//   - on l.Service, PushDataCommand, BroadcastDataCommand and
-//     CloseSessionCommand reach Push, Broadcast and CloseSession (a command
-//     mapped there already is left as it is);
+//   - on l.Service, PushDataCommand, BroadcastDataCommand,
+//     CloseSessionCommand and StatsCommand reach Push, Broadcast,
+//     CloseSession and Stats (a command mapped there already is left as
+//     it is);
 //   - a session that closes is told to the gate with
 //     Call(SessionLostCommand, session id), within 5 seconds at most; a
 //     gate that does not map it is not an error.
@@ -122,5 +126,6 @@ func (s *Server) Forward(l Link) error {
 	mapIfFree(CloseSessionCommand, func(session uint64) bool {
 		return s.CloseSession(session)
 	})
+	mapIfFree(StatsCommand, s.Stats)
 	return errors.Join(errs...)
 }

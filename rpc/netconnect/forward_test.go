@@ -3,7 +3,9 @@ package netconnect
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -192,7 +194,7 @@ func TestForwardBurstWaits(t *testing.T) {
 	if d, least := time.Since(start), clients/maxHandlers*5*time.Millisecond; d < least {
 		t.Errorf("burst answered in %v, less than the %v the gate's limit allows", d, least)
 	}
-	if n := m.srv.Stats().HandlerErrors; n != 0 {
+	if n := len(m.srv.Stats().Errors); n != 0 {
 		t.Errorf("%d forwarded packets failed", n)
 	}
 	if n := m.root.Stats().Errors["overloaded"]; n != 0 {
@@ -232,4 +234,35 @@ func TestGateKnowsItsFrontends(t *testing.T) {
 	_, addr3 := join("net2")
 	ask(addr3, "net2")
 	ask(m.addr, "net")
+}
+
+// TestGateReadsFrontendStats: the gate reads a front-end's counters over
+// the rpc link (StatsCommand), as the front-end's Stats has them.
+func TestGateReadsFrontendStats(t *testing.T) {
+	m := startMiniCluster(t)
+	ctx := testutil.Context(t)
+	c := dial(t, m.addr)
+	for range 3 {
+		if _, err := c.Request(ctx, 1001, []byte("game1 alice")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The third reply is counted once its write returned, which may be
+	// after the client read it.
+	testutil.Eventually(t, "the replies to be counted", func() bool { return m.srv.Stats().PacketsOut == 3 })
+	st, err := m.gate.Stats(ctx, "net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Sessions != 1 || st.SessionsTotal != 1 || st.PacketsIn != 3 || st.PacketsOut != 3 || st.BytesIn == 0 {
+		t.Fatalf("stats through the gate: %+v", st)
+	}
+	here := m.srv.Stats()
+	if !maps.Equal(here.Errors, st.Errors) || !maps.Equal(here.Closed, st.Closed) {
+		t.Fatalf("maps through the gate %v %v; the server's %v %v", st.Errors, st.Closed, here.Errors, here.Closed)
+	}
+	here.Errors, here.Closed, st.Errors, st.Closed = nil, nil, nil, nil
+	if !reflect.DeepEqual(here, st) {
+		t.Fatalf("stats through the gate %+v; the server's %+v", st, here)
+	}
 }

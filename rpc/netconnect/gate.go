@@ -98,3 +98,10 @@ func (g *Gate) CloseSession(ctx context.Context, net string, session uint64) (bo
 	err := g.root.CallChild(ctx, net, CloseSessionCommand, &open, session)
 	return open, err
 }
+
+// Stats returns the counters of front-end net (its Server.Stats).
+func (g *Gate) Stats(ctx context.Context, net string) (Stats, error) {
+	var st Stats
+	err := g.root.CallChild(ctx, net, StatsCommand, &st)
+	return st, err
+}

@@ -151,7 +151,7 @@ func (s *Server) accept(c net.Conn) {
 	s.sessions[sess.id] = sess
 	s.readers.Add(1)
 	s.mu.Unlock()
-	s.stats.accepted.Add(1)
+	s.stats.sessionsTotal.Add(1)
 	s.log.Debug("netconnect: session opened", "session", sess.id, "remote", c.RemoteAddr())
 	go sess.run()
 }
