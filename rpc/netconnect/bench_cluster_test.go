@@ -203,25 +203,32 @@ func startNodeProcess(b *testing.B, spec string) *nodeProcess {
 // process, the clients in this one; beside it, the floor: the same
 // clients and packets answered by a bare Go TCP server in a process of its
 // own. Each node's CPU time per request ("ROLE-cpu-us/op", Linux) says
-// where the time goes.
+// where the time goes. The clients are raw sockets on one epoll loop
+// ("epoll", as cheap as clients on other machines; Linux) or Clients, a
+// goroutine each ("goroutines").
 func BenchmarkThreeProcesses(b *testing.B) {
 	gate := startNodeProcess(b, "gate")
 	game := startNodeProcess(b, "game1 "+gate.addr)
 	front := startNodeProcess(b, "net "+gate.addr)
 	bare := startNodeProcess(b, "bare")
-	for _, rate := range benchRates {
-		b.Run("cluster/"+rateName(rate), func(b *testing.B) {
-			cpu := nodesCPU(front, gate, game)
-			requestLoad(b, front.addr, benchClientsPerLoad, rate, []byte("game1 alice"),
-				"net -> gate -> game1 -> gate -> net: game1 welcomes alice")
-			cpu.report(b)
-		})
-		b.Run("bare-tcp/"+rateName(rate), func(b *testing.B) {
-			cpu := nodesCPU(bare)
-			requestLoad(b, bare.addr, benchClientsPerLoad, rate, []byte("game1 alice"),
-				"net -> gate -> game1 -> gate -> net: game1 welcomes alice")
-			cpu.report(b)
-		})
+	loads := []struct {
+		name string
+		run  func(b *testing.B, addr string, clients int, rate float64, body []byte, want string)
+	}{{readEpoll, epollLoad}, {readGoroutines, requestLoad}}
+	for _, load := range loads {
+		for _, rate := range benchRates {
+			for _, server := range []struct {
+				name  string
+				nodes []*nodeProcess
+			}{{"cluster", []*nodeProcess{front, gate, game}}, {"bare-tcp", []*nodeProcess{bare}}} {
+				b.Run(load.name+"/"+server.name+"/"+rateName(rate), func(b *testing.B) {
+					cpu := nodesCPU(server.nodes...)
+					load.run(b, server.nodes[0].addr, benchClientsPerLoad, rate, []byte("game1 alice"),
+						"net -> gate -> game1 -> gate -> net: game1 welcomes alice")
+					cpu.report(b)
+				})
+			}
+		}
 	}
 }
 

@@ -22,17 +22,34 @@ type epollReader struct {
 // dialEpoll opens n connections to addr (host:port, IPv4) and returns the
 // loop that reads them.
 func dialEpoll(addr string, n int) (*epollReader, error) {
+	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	r := &epollReader{ep: ep, bufs: make([][]byte, n)}
+	r.fds, err = dialRawSockets(addr, n)
+	if err != nil {
+		return nil, err
+	}
+	for i, fd := range r.fds {
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(i)}
+		if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// dialRawSockets opens n TCP connections to addr (host:port, IPv4) with
+// syscall and returns their descriptors, non-blocking.
+func dialRawSockets(addr string, n int) ([]int, error) {
 	ta, err := net.ResolveTCPAddr("tcp4", addr)
 	if err != nil {
 		return nil, err
 	}
 	sa := &syscall.SockaddrInet4{Port: ta.Port}
 	copy(sa.Addr[:], ta.IP.To4())
-	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
-	if err != nil {
-		return nil, err
-	}
-	r := &epollReader{ep: ep, fds: make([]int, n), bufs: make([][]byte, n)}
+	fds := make([]int, 0, n)
 	for i := range n {
 		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 		if err != nil {
@@ -41,16 +58,15 @@ func dialEpoll(addr string, n int) (*epollReader, error) {
 		if err := syscall.Connect(fd, sa); err != nil {
 			return nil, fmt.Errorf("connection %d: %w", i, err)
 		}
+		if err := syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1); err != nil {
+			return nil, err
+		}
 		if err := syscall.SetNonblock(fd, true); err != nil {
 			return nil, err
 		}
-		r.fds[i] = fd
-		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(i)}
-		if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
-			return nil, err
-		}
+		fds = append(fds, fd)
 	}
-	return r, nil
+	return fds, nil
 }
 
 // run reads until a connection fails, calling got with each packet's body

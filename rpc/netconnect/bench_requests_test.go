@@ -69,13 +69,17 @@ func requestLoad(b *testing.B, addr string, clients int, rate float64, body []by
 	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
-	// The CPU time of this process: the clients' (and, when the servers
-	// run here too, theirs).
-	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "here-cpu-us/op")
-	all := slices.Concat(lat...)
-	slices.Sort(all)
+	reportLoad(b, slices.Concat(lat...), elapsed, processCPU()-cpu0)
+}
+
+// reportLoad reports requests per second, latency percentiles and the CPU
+// time of this process per request: the clients' (and, when the servers
+// run here too, theirs).
+func reportLoad(b *testing.B, lat []time.Duration, elapsed, cpu time.Duration) {
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "here-cpu-us/op")
+	slices.Sort(lat)
 	pct := func(p float64) float64 {
-		return float64(all[min(len(all)-1, int(p*float64(len(all))))].Microseconds()) / 1000
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
 	b.ReportMetric(pct(0.50), "ms-p50")
