@@ -51,7 +51,9 @@ type Link struct {
 	// service, distributed.Node.Service); Forward maps the push commands on it. nil
 	// leaves the push path out.
 	Service *distributed.Service
-	// Timeout bounds each call (default DefaultForwardTimeout).
+	// Timeout bounds each forwarded call (default DefaultForwardTimeout):
+	// it fails no sooner than Timeout after it began and no later than
+	// Timeout and an eighth (the calls of a session share a deadline).
 	Timeout time.Duration
 }
 
@@ -86,8 +88,16 @@ func (s *Server) Forward(l Link) error {
 	}
 	if !s.Service().Handles(CatchAll) {
 		s.Service().Handle(CatchAll, func(ctx context.Context, sess *Session, command uint32, body []byte) ([]byte, error) {
-			ctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
+			if ctx != sess.ctx {
+				// Not the session's own handler call: a context of its own.
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, timeout)
+				defer cancel()
+			} else {
+				dc := sess.calls.get(ctx, timeout)
+				defer sess.calls.put(dc)
+				ctx = dc.ctx
+			}
 			var reply []byte
 			if err := l.Call(ctx, ForwardingCommand, &reply, command, sess.ID(), body); err != nil {
 				return nil, err

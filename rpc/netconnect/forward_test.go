@@ -65,6 +65,9 @@ func startMiniClusterRoot(t testing.TB, rootOpts []distributed.Option, opts ...O
 			return f.Data, nil
 		case 1005:
 			return []byte(f.Net), nil
+		case 1006:
+			<-ctx.Done() // a gate that never answers
+			return nil, ctx.Err()
 		}
 		return nil, fmt.Errorf("unknown command %d", f.Command)
 	})

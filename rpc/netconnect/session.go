@@ -33,6 +33,8 @@ type Session struct {
 	vmu    sync.Mutex
 	values map[any]any
 
+	calls sharedDeadlines // of the calls Forward makes for it
+
 	wmu     sync.Mutex
 	queue   [][]byte // packets waiting for the writer
 	queued  int      // bytes in queue and in the writer's hands
