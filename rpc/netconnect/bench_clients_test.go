@@ -170,19 +170,19 @@ func dialMany(addr string, n int) ([]net.Conn, error) {
 	return conns, nil
 }
 
-// clientProcess is a running client process.
-type clientProcess struct {
+// childProcess is this test binary run again, told its part by its
+// environment; it runs until its standard input closes, at the end of the
+// benchmark.
+type childProcess struct {
 	cmd   *exec.Cmd
-	stdin io.WriteCloser
 	lines *bufio.Scanner
 }
 
-// startClients starts a client process with n connections to addr, read
-// the way reader says, and waits until they are open.
-func startClients(b *testing.B, addr string, n int, reader string) *clientProcess {
+// startChild starts a child process with env (NAME=VALUE) added.
+func startChild(b *testing.B, env string) *childProcess {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %s", benchClientsEnv, addr, n, reader))
+	cmd.Env = append(os.Environ(), env)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -195,21 +195,29 @@ func startClients(b *testing.B, addr string, n int, reader string) *clientProces
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	p := &clientProcess{cmd: cmd, stdin: stdin, lines: bufio.NewScanner(stdout)}
 	b.Cleanup(func() {
 		stdin.Close()
 		cmd.Wait()
 	})
+	return &childProcess{cmd: cmd, lines: bufio.NewScanner(stdout)}
+}
+
+// next returns the next line the child printed.
+func (p *childProcess) next(b *testing.B) string {
+	b.Helper()
+	if !p.lines.Scan() {
+		b.Fatalf("child process ended: %v", p.lines.Err())
+	}
+	return p.lines.Text()
+}
+
+// startClients starts a client process with n connections to addr, read
+// the way reader says, and waits until they are open.
+func startClients(b *testing.B, addr string, n int, reader string) *childProcess {
+	b.Helper()
+	p := startChild(b, fmt.Sprintf("%s=%s %d %s", benchClientsEnv, addr, n, reader))
 	if line := p.next(b); line != "ready" {
 		b.Fatalf("client process said %q", line)
 	}
 	return p
-}
-
-func (p *clientProcess) next(b *testing.B) string {
-	b.Helper()
-	if !p.lines.Scan() {
-		b.Fatalf("client process ended: %v", p.lines.Err())
-	}
-	return p.lines.Text()
 }

@@ -1,7 +1,6 @@
 package netconnect
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -168,34 +167,14 @@ type nodeProcess struct {
 // and waits until it is ready.
 func startNodeProcess(b *testing.B, spec string) *nodeProcess {
 	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), benchNodeEnv+"="+spec)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		stdin.Close()
-		cmd.Wait()
-	})
-	lines := bufio.NewScanner(stdout)
-	if !lines.Scan() {
-		b.Fatalf("%s: process ended: %v", spec, lines.Err())
-	}
-	addr, ok := strings.CutPrefix(lines.Text(), "ready ")
+	p := startChild(b, benchNodeEnv+"="+spec)
+	line := p.next(b)
+	addr, ok := strings.CutPrefix(line, "ready ")
 	if !ok {
-		b.Fatalf("%s said %q", spec, lines.Text())
+		b.Fatalf("%s said %q", spec, line)
 	}
 	role, _, _ := strings.Cut(spec, " ")
-	return &nodeProcess{role: role, cmd: cmd, addr: addr}
+	return &nodeProcess{role: role, cmd: p.cmd, addr: addr}
 }
 
 // BenchmarkThreeProcesses: 1,000 clients send command 1001 "game1 alice"

@@ -183,7 +183,7 @@ func BenchmarkPushAll(b *testing.B) {
 
 // pushRounds runs b.N pushes and reports how long each push took to
 // return (ms-handoff) and when the last client had it (ms-last).
-func pushRounds(b *testing.B, clients *clientProcess, push func(body []byte)) {
+func pushRounds(b *testing.B, clients *childProcess, push func(body []byte)) {
 	var lasts, handoffs []time.Duration
 	body := make([]byte, benchPushBody)
 	cpu0 := processCPU()

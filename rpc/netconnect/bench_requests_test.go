@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -121,8 +120,7 @@ func BenchmarkDirectRequests(b *testing.B) {
 		b.Run(rateName(rate), func(b *testing.B) {
 			srv, addr := startServer(b, WithMaxSessions(benchClientsPerLoad), WithRateLimit(0, 0))
 			srv.Service().Handle(1001, func(ctx context.Context, s *Session, cmd uint32, body []byte) ([]byte, error) {
-				game, player, _ := strings.Cut(string(body), " ")
-				return fmt.Appendf(nil, "net -> gate -> %s -> gate -> net: %s welcomes %s", game, game, player), nil
+				return welcomeHere(body), nil
 			})
 			requestLoad(b, addr, benchClientsPerLoad, rate, []byte("game1 alice"),
 				"net -> gate -> game1 -> gate -> net: game1 welcomes alice")
@@ -165,31 +163,7 @@ func BenchmarkBareTCP(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer ln.Close()
-	go func() {
-		var d Datapack
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				rd := NewReader(&d, c)
-				for {
-					h, body, err := rd.Read()
-					if err != nil {
-						return
-					}
-					game, player, _ := strings.Cut(string(body), " ")
-					reply := fmt.Appendf(nil, "net -> gate -> %s -> gate -> net: %s welcomes %s", game, game, player)
-					pkt, _ := d.Encode(h.Command, reply)
-					if _, err := c.Write(pkt); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
+	go serveBare(ln)
 	for _, rate := range benchRates {
 		b.Run(rateName(rate), func(b *testing.B) {
 			requestLoad(b, ln.Addr().String(), benchClientsPerLoad, rate, []byte("game1 alice"),
