@@ -27,7 +27,7 @@ func TestSharedDeadlines(t *testing.T) {
 	} else {
 		d.put(b)
 	}
-	time.Sleep(timeout / callSlack) // a's deadline is less than the timeout away
+	time.Sleep(timeout/callSlack + time.Millisecond) // a's deadline is less than the timeout away
 	c := d.get(parent, timeout)
 	if c == a {
 		t.Fatal("a call whose timeout passes the shared deadline got it")
