@@ -100,7 +100,7 @@ func TestCallTargetsOfACluster(t *testing.T) {
 		err  string
 	}{
 		{"gate's targets by name", []string{"methods", "-config", cfgPath, "-server", "gate", "-targets"},
-			"Ask(ctx, string, string) (string, error)\nForwarding(ctx, uint32, uint64, []uint8) ([]uint8, error)\n", 0, ""},
+			"Ask(ctx, string, string) (string, error)\nForwarding(ctx, uint32, uint64, []uint8) ([]uint8, error)\nFrontendStats(ctx, string) (netconnect.Stats, error)\n", 0, ""},
 		{"a target by name", []string{"call", "-config", cfgPath, "-server", "gate", "-target", "ask", "-args", ask}, want, 0, ""},
 		{"a target by address and secret", []string{"call", "-addr", gateAddr, "-secret-file", secret, "-target", "Ask", "-args", ask}, want, 0, ""},
 		{"no secret", []string{"call", "-addr", gateAddr, "-timeout", "3s", "-target", "ask", "-args", ask}, "", 1, "firefly:"},

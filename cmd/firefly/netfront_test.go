@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"os/exec"
 	"strconv"
@@ -26,7 +27,7 @@ func TestClientCommand(t *testing.T) {
 	p := ports{pp[0], pp[1], pp[2], pp[3]}
 	cfgPath := writeConfig(t, "127.0.0.1", p)
 	netAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p.netPort))
-	l := startProc(t, "launcher", bin, "-config", cfgPath)
+	l := startProc(t, "launcher", bin, "-introspect", "-config", cfgPath)
 	l.waitFor(t, "[net   ] net -> gate -> game1 -> gate -> net: game1 welcomes alice", 15*time.Second)
 	l.waitFor(t, "[net   ] net -> gate -> game2 -> gate -> net: game2 welcomes alice", 5*time.Second)
 
@@ -63,6 +64,18 @@ func TestClientCommand(t *testing.T) {
 	p2, err := watcher.Recv(ctx)
 	if err != nil || p2.Command != 2001 || string(p2.Body) != "hello, players" {
 		t.Fatalf("watcher got %+v, %v", p2, err)
+	}
+
+	// An operator reads the front-end's counters at the gate: the two
+	// sessions open now.
+	gateAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p.gateRoot))
+	statsOut, err := exec.Command(bin, "call", "-addr", gateAddr, "-target", "frontendStats", "-args", `["net"]`).CombinedOutput()
+	if err != nil {
+		t.Fatalf("firefly call frontendStats: %v\n%s", err, statsOut)
+	}
+	var st netconnect.Stats
+	if err := json.Unmarshal(statsOut, &st); err != nil || st.SessionsTotal < 5 || st.PacketsIn < 5 {
+		t.Fatalf("firefly call frontendStats printed %s (%v)", statsOut, err)
 	}
 
 	if out, err := exec.Command(bin, "stop", "-config", cfgPath).CombinedOutput(); err != nil {

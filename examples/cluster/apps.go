@@ -95,6 +95,12 @@ func gate(w io.Writer, s *cluster.Server) error {
 		return err
 	}
 	g := netconnect.NewGate(s.Root())
+	// frontendStats shows an operator a front-end's counters (sessions,
+	// packets, bytes, closes by reason): "firefly call -target
+	// frontendStats -args '["net"]'" at the gate.
+	if err := s.Root().Service().Map("frontendStats", g.Stats); err != nil {
+		return err
+	}
 	return g.HandleForwarding(func(ctx context.Context, f netconnect.Forwarded) ([]byte, error) {
 		switch f.Command {
 		case CmdAsk:

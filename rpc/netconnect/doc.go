@@ -26,6 +26,15 @@
 // reason (Session.Err, the OnLost hook), logged with it and counted in
 // Stats.
 //
+// # Statistics
+//
+// Server.Stats counts sessions, packets and bytes, packets that got no
+// reply by kind, and closed sessions by reason, in the vocabulary of
+// rpc.Stats. Operators read them as rpc's servers publish theirs: an expvar
+// variable (Server.Expvar), a JSON debug page with the limits
+// (Server.DebugHandler), and, in a cluster, from the gate
+// (Gate.Stats, the front-end's "netStats").
+//
 // # Clusters
 //
 // In a Firefly cluster the net server forwards every client packet to its
@@ -34,7 +43,8 @@
 // layer: a catch-all handler calls the gate's "forwarding"(command,
 // session, data), the node's service answers "pushData"(topic, data,
 // sessions) and "broadcastData"(topic, data), and a lost session calls the
-// gate's "netConnLost"(session). Gate is the gate's side. ClusterApp runs
+// gate's "netConnLost"(session). A burst of packets past what the gate runs
+// at once waits on the rpc connection, whose peer announces that limit. Gate is the gate's side. ClusterApp runs
 // the front-end, so wired, on the netport of every cluster server that has
 // one.
 package netconnect

@@ -3,7 +3,6 @@ package netconnect
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"time"
 
 	"github.com/fireflyrpc/firefly/rpc"
@@ -29,6 +28,9 @@ const (
 	// CloseSessionCommand is the front-end's target that closes a session
 	// (Firefly's loseConnection): loseConnection(session uint64) bool.
 	CloseSessionCommand = "loseConnection"
+	// StatsCommand is the front-end's target that answers its counters:
+	// netStats() Stats.
+	StatsCommand = "netStats"
 )
 
 // DefaultForwardTimeout bounds a forwarded call when Link.Timeout is
@@ -49,7 +51,9 @@ type Link struct {
 	// service, distributed.Node.Service); Forward maps the push commands on it. nil
 	// leaves the push path out.
 	Service *distributed.Service
-	// Timeout bounds each call (default DefaultForwardTimeout).
+	// Timeout bounds each forwarded call (default DefaultForwardTimeout):
+	// it fails no sooner than Timeout after it began and no later than
+	// Timeout and an eighth (the calls of a session share a deadline).
 	Timeout time.Duration
 }
 
@@ -60,16 +64,17 @@ type Link struct {
 //     without a handler of its own as Call(ForwardingCommand, command,
 //     session id, body) and sends the result back as the reply (an empty
 //     result sends none);
-//   - on l.Service, PushDataCommand, BroadcastDataCommand and
-//     CloseSessionCommand reach Push, Broadcast and CloseSession (a command
-//     mapped there already is left as it is);
+//   - on l.Service, PushDataCommand, BroadcastDataCommand,
+//     CloseSessionCommand and StatsCommand reach Push, Broadcast,
+//     CloseSession and Stats (a command mapped there already is left as
+//     it is);
 //   - a session that closes is told to the gate with
 //     Call(SessionLostCommand, session id), within 5 seconds at most; a
 //     gate that does not map it is not an error.
 //
-// A call the gate refuses because all its handlers are busy
-// (rpc.ErrOverloaded) is made again after a pause, until the call's
-// timeout: the packet waits (counted in Stats.GateBusy).
+// A burst waits rather than failing: the gate's rpc connection announces
+// how many calls it runs at once, and calls past that wait on this side,
+// within the call's timeout, until a handler of the gate is free.
 //
 // Handlers mapped for a command before or after Forward take that command
 // over: overriding the forwarding is mapping a handler.
@@ -83,10 +88,18 @@ func (s *Server) Forward(l Link) error {
 	}
 	if !s.Service().Handles(CatchAll) {
 		s.Service().Handle(CatchAll, func(ctx context.Context, sess *Session, command uint32, body []byte) ([]byte, error) {
-			ctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
+			if ctx != sess.ctx {
+				// Not the session's own handler call: a context of its own.
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, timeout)
+				defer cancel()
+			} else {
+				dc := sess.calls.get(ctx, timeout)
+				defer sess.calls.put(dc)
+				ctx = dc.ctx
+			}
 			var reply []byte
-			if err := s.callGate(ctx, l, &reply, command, sess.ID(), body); err != nil {
+			if err := l.Call(ctx, ForwardingCommand, &reply, command, sess.ID(), body); err != nil {
 				return nil, err
 			}
 			if len(reply) == 0 {
@@ -123,35 +136,6 @@ func (s *Server) Forward(l Link) error {
 	mapIfFree(CloseSessionCommand, func(session uint64) bool {
 		return s.CloseSession(session)
 	})
+	mapIfFree(StatsCommand, s.Stats)
 	return errors.Join(errs...)
-}
-
-// Waits between the tries of a call the gate refused as overloaded.
-const (
-	overloadBackoffMin = time.Millisecond
-	overloadBackoffMax = 50 * time.Millisecond
-)
-
-// callGate forwards a packet. A gate with all its handlers busy refuses
-// the call without running it (rpc.ErrOverloaded): the packet waits, with
-// a growing pause, and tries again until ctx ends, so a busy gate slows
-// its clients down instead of losing their packets.
-func (s *Server) callGate(ctx context.Context, l Link, reply *[]byte, command uint32, session uint64, body []byte) error {
-	wait := overloadBackoffMin
-	for {
-		err := l.Call(ctx, ForwardingCommand, reply, command, session, body)
-		if !errors.Is(err, rpc.ErrOverloaded) {
-			return err
-		}
-		s.stats.gateBusy.Add(1)
-		s.log.Debug("netconnect: gate busy; packet waits", "session", session, "command", command, "wait", wait)
-		t := time.NewTimer(wait + rand.N(wait))
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		}
-		wait = min(2*wait, overloadBackoffMax)
-	}
 }

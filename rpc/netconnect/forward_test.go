@@ -3,8 +3,9 @@ package netconnect
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
-	"strings"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +23,8 @@ type miniCluster struct {
 	srv  *Server
 	addr string
 	node *distributed.Node // net's node, joined to the gate
+	// rootAddr is where the gate's root listens.
+	rootAddr string
 
 	mu   sync.Mutex
 	lost []string
@@ -52,12 +55,7 @@ func startMiniClusterRoot(t testing.TB, rootOpts []distributed.Option, opts ...O
 	err = m.gate.HandleForwarding(func(ctx context.Context, f Forwarded) ([]byte, error) {
 		switch f.Command {
 		case 1001:
-			game, player, _ := strings.Cut(string(f.Data), " ")
-			var answer string
-			if err := root.CallChild(ctx, game, "handle", &answer, player); err != nil {
-				return nil, err
-			}
-			return fmt.Appendf(nil, "%s -> gate -> %s -> gate -> %s: %s", f.Net, game, f.Net, answer), nil
+			return welcome(ctx, root, f)
 		case 1002:
 			return nil, m.gate.Broadcast(ctx, f.Net, 2001, f.Data)
 		case 1003:
@@ -65,6 +63,11 @@ func startMiniClusterRoot(t testing.TB, rootOpts []distributed.Option, opts ...O
 		case 1004:
 			time.Sleep(5 * time.Millisecond) // a slow gate
 			return f.Data, nil
+		case 1005:
+			return []byte(f.Net), nil
+		case 1006:
+			<-ctx.Done() // a gate that never answers
+			return nil, ctx.Err()
 		}
 		return nil, fmt.Errorf("unknown command %d", f.Command)
 	})
@@ -91,7 +94,7 @@ func startMiniClusterRoot(t testing.TB, rootOpts []distributed.Option, opts ...O
 	if err := srv.Forward(Link{Call: node.CallRemote, Service: node.Service()}); err != nil {
 		t.Fatal(err)
 	}
-	m.srv, m.addr, m.node = srv, addr, node
+	m.srv, m.addr, m.node, m.rootAddr = srv, addr, node, ln.Addr().String()
 	return m
 }
 
@@ -165,18 +168,23 @@ func TestForwardIsOverridable(t *testing.T) {
 	}
 }
 
-// TestForwardWaitsWhenTheGateIsBusy: a gate refusing calls past its
-// handler limit (rpc.ErrOverloaded) makes forwarded packets wait and try
-// again, not lose their reply.
-func TestForwardWaitsWhenTheGateIsBusy(t *testing.T) {
-	m := startMiniClusterRoot(t, []distributed.Option{distributed.WithServerOptions(rpc.WithMaxHandlers(2))})
+// TestForwardBurstWaits: a burst of packets past the gate's handler limit
+// waits on the front-end's side of the rpc connection (the limit the gate
+// announced) and every packet is answered; the gate refuses none.
+func TestForwardBurstWaits(t *testing.T) {
+	const maxHandlers, clients = 2, 100
+	m := startMiniClusterRoot(t, []distributed.Option{distributed.WithServerOptions(rpc.WithMaxHandlers(maxHandlers))})
 	ctx := testutil.Context(t)
+	cs := make([]*Client, clients)
+	for i := range cs {
+		cs[i] = dial(t, m.addr)
+	}
 	var wg sync.WaitGroup
-	for i := range 20 {
-		c := dial(t, m.addr)
+	start := time.Now()
+	for i, c := range cs {
 		wg.Go(func() {
 			want := fmt.Sprint("client ", i)
-			reqCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			reqCtx, cancel := context.WithTimeout(ctx, hangGuard)
 			defer cancel()
 			if got, err := c.Request(reqCtx, 1004, []byte(want)); err != nil || string(got) != want {
 				t.Errorf("client %d: %q, %v", i, got, err)
@@ -184,7 +192,80 @@ func TestForwardWaitsWhenTheGateIsBusy(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := m.srv.Stats().HandlerErrors; n != 0 {
-		t.Fatalf("%d forwarded packets failed", n)
+	// Each packet holds one of the gate's two handlers for 5 ms: the burst
+	// took at least clients/maxHandlers of those turns.
+	if d, least := time.Since(start), clients/maxHandlers*5*time.Millisecond; d < least {
+		t.Errorf("burst answered in %v, less than the %v the gate's limit allows", d, least)
+	}
+	if n := len(m.srv.Stats().Errors); n != 0 {
+		t.Errorf("%d forwarded packets failed", n)
+	}
+	if n := m.root.Stats().Errors["overloaded"]; n != 0 {
+		t.Errorf("the gate refused %d calls as overloaded", n)
+	}
+}
+
+// TestGateKnowsItsFrontends: Forwarded.Net names the front-end a packet
+// came through, for two front-ends and for one that joined again on a new
+// connection.
+func TestGateKnowsItsFrontends(t *testing.T) {
+	m := startMiniCluster(t)
+	ctx := testutil.Context(t)
+	join := func(name string) (*distributed.Node, string) {
+		node := distributed.NewNode(name)
+		if err := node.Connect(ctx, m.rootAddr); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { node.Close() })
+		srv, addr := startServer(t)
+		if err := srv.Forward(Link{Call: node.CallRemote}); err != nil {
+			t.Fatal(err)
+		}
+		return node, addr
+	}
+	ask := func(addr, want string) {
+		t.Helper()
+		if got, err := dial(t, addr).Request(ctx, 1005, nil); err != nil || string(got) != want {
+			t.Fatalf("through %s: %q, %v; want %q", want, got, err, want)
+		}
+	}
+	n2, addr2 := join("net2")
+	ask(m.addr, "net")
+	ask(addr2, "net2")
+	n2.Close()
+	testutil.Eventually(t, "net2 to leave the gate", func() bool { return m.root.Child("net2") == nil })
+	_, addr3 := join("net2")
+	ask(addr3, "net2")
+	ask(m.addr, "net")
+}
+
+// TestGateReadsFrontendStats: the gate reads a front-end's counters over
+// the rpc link (StatsCommand), as the front-end's Stats has them.
+func TestGateReadsFrontendStats(t *testing.T) {
+	m := startMiniCluster(t)
+	ctx := testutil.Context(t)
+	c := dial(t, m.addr)
+	for range 3 {
+		if _, err := c.Request(ctx, 1001, []byte("game1 alice")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The third reply is counted once its write returned, which may be
+	// after the client read it.
+	testutil.Eventually(t, "the replies to be counted", func() bool { return m.srv.Stats().PacketsOut == 3 })
+	st, err := m.gate.Stats(ctx, "net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Sessions != 1 || st.SessionsTotal != 1 || st.PacketsIn != 3 || st.PacketsOut != 3 || st.BytesIn == 0 {
+		t.Fatalf("stats through the gate: %+v", st)
+	}
+	here := m.srv.Stats()
+	if !maps.Equal(here.Errors, st.Errors) || !maps.Equal(here.Closed, st.Closed) {
+		t.Fatalf("maps through the gate %v %v; the server's %v %v", st.Errors, st.Closed, here.Errors, here.Closed)
+	}
+	here.Errors, here.Closed, st.Errors, st.Closed = nil, nil, nil, nil
+	if !reflect.DeepEqual(here, st) {
+		t.Fatalf("stats through the gate %+v; the server's %+v", st, here)
 	}
 }

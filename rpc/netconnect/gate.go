@@ -2,6 +2,7 @@ package netconnect
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/fireflyrpc/firefly/rpc"
 	"github.com/fireflyrpc/firefly/rpc/distributed"
@@ -13,6 +14,10 @@ import (
 // node called net.
 type Gate struct {
 	root *distributed.Root
+	// names maps the connections of the root's children to their names,
+	// as the children were when it was last made; a name is checked
+	// against the root before it is used.
+	names atomic.Pointer[map[*rpc.Conn]string]
 }
 
 // NewGate returns the gate side on root.
@@ -53,12 +58,22 @@ func (g *Gate) caller(ctx context.Context) string {
 	if !ok {
 		return ""
 	}
-	for _, c := range g.root.Children() {
-		if c.Conn() == conn {
-			return c.Name()
+	if names := g.names.Load(); names != nil {
+		if name, ok := (*names)[conn]; ok {
+			if c := g.root.Child(name); c != nil && c.Conn() == conn {
+				return name
+			}
 		}
 	}
-	return ""
+	// A child unknown to the map, or one that came back on another
+	// connection: the map is made again from the children there are now.
+	kids := g.root.Children()
+	names := make(map[*rpc.Conn]string, len(kids))
+	for _, c := range kids {
+		names[c.Conn()] = c.Name()
+	}
+	g.names.Store(&names)
+	return names[conn]
 }
 
 // Push pushes data with command topic to sessions of front-end net
@@ -82,4 +97,11 @@ func (g *Gate) CloseSession(ctx context.Context, net string, session uint64) (bo
 	var open bool
 	err := g.root.CallChild(ctx, net, CloseSessionCommand, &open, session)
 	return open, err
+}
+
+// Stats returns the counters of front-end net (its Server.Stats).
+func (g *Gate) Stats(ctx context.Context, net string) (Stats, error) {
+	var st Stats
+	err := g.root.CallChild(ctx, net, StatsCommand, &st)
+	return st, err
 }

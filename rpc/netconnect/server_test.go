@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"runtime"
 	"slices"
@@ -47,8 +48,8 @@ func TestRequestReplyAndCatchAll(t *testing.T) {
 		t.Fatalf("1006: %q, %v", got, err)
 	}
 	st := srv.Stats()
-	if st.Unhandled != 1 || st.HandlerErrors != 2 {
-		t.Fatalf("stats: unhandled %d, handler errors %d; want 1 and 2", st.Unhandled, st.HandlerErrors)
+	if want := map[string]uint64{"no_handler": 1, "handler": 1, "panic": 1}; !maps.Equal(st.Errors, want) {
+		t.Fatalf("stats: errors %v; want %v", st.Errors, want)
 	}
 	srv.Service().Handle(CatchAll, func(ctx context.Context, s *Session, cmd uint32, body []byte) ([]byte, error) {
 		return fmt.Appendf(nil, "catch-all %d %s", cmd, body), nil

@@ -33,6 +33,8 @@ type Session struct {
 	vmu    sync.Mutex
 	values map[any]any
 
+	calls sharedDeadlines // of the calls Forward makes for it
+
 	wmu     sync.Mutex
 	queue   [][]byte // packets waiting for the writer
 	queued  int      // bytes in queue and in the writer's hands
@@ -299,13 +301,17 @@ func (s *Session) run() {
 		}
 		handler := srv.opts.service.Handler(h.Command)
 		if handler == nil {
-			srv.stats.unhandled.Add(1)
+			srv.stats.errors[errNoHandler].Add(1)
 			srv.log.Debug("netconnect: no handler", "session", s.id, "command", h.Command)
 			continue
 		}
 		reply, err := s.handle(handler, h.Command, body)
 		if err != nil {
-			srv.stats.handlerErrors.Add(1)
+			kind := errHandler
+			if errors.Is(err, errHandlerPanic) {
+				kind = errPanic
+			}
+			srv.stats.errors[kind].Add(1)
 			srv.log.Debug("netconnect: handler failed", "session", s.id, "command", h.Command, "err", err)
 			continue
 		}
@@ -317,11 +323,14 @@ func (s *Session) run() {
 	}
 }
 
-// handle runs h, turning a panic into an error.
+// errHandlerPanic is the error of a handler that panicked.
+var errHandlerPanic = errors.New("netconnect: handler panicked")
+
+// handle runs h, turning a panic into an error matching errHandlerPanic.
 func (s *Session) handle(h Handler, command uint32, body []byte) (reply []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			reply, err = nil, fmt.Errorf("netconnect: handler of command %d panicked: %v", command, p)
+			reply, err = nil, fmt.Errorf("%w: command %d: %v", errHandlerPanic, command, p)
 		}
 	}()
 	return h(s.ctx, s, command, body)

@@ -6,24 +6,27 @@ import (
 	"sync/atomic"
 )
 
-// Stats are a server's counters since it was made (Server.Stats).
+// Stats are a server's counters (Server.Stats), in the vocabulary of
+// rpc.Stats: what is open now, what was opened since start, bytes in and
+// out, and maps by kind that leave out the kinds never counted.
 type Stats struct {
-	// Sessions is the number of sessions open now.
-	Sessions int
-	// Accepted counts sessions accepted; Refused, connections closed at
-	// once because the server held its maximum of sessions.
-	Accepted, Refused uint64
+	// Sessions is the number of sessions open now; SessionsTotal, the
+	// sessions opened since start.
+	Sessions      int
+	SessionsTotal uint64
+	// Refused counts connections closed at once because the server held
+	// its maximum of sessions (ErrTooManySessions).
+	Refused uint64
 	// PacketsIn and BytesIn count packets read (headers included);
 	// PacketsOut and BytesOut, packets written.
 	PacketsIn, BytesIn, PacketsOut, BytesOut uint64
-	// Unhandled counts packets of a command without a handler (and no
-	// CatchAll); HandlerErrors, handlers that failed or panicked.
-	Unhandled, HandlerErrors uint64
 	// RateLimited counts packets that waited for the session's rate limit.
 	RateLimited uint64
-	// GateBusy counts forwarded calls the gate refused as overloaded,
-	// each tried again after a pause (Server.Forward).
-	GateBusy uint64
+	// Errors counts packets that got no reply because of an error, by
+	// kind: "no_handler" (a command without a handler, and no CatchAll),
+	// "handler" (the handler failed, a forwarded call included), "panic"
+	// (the handler panicked).
+	Errors map[string]uint64
 	// Closed counts closed sessions by reason: "client" (it closed the
 	// connection), "server" (Session.Close, CloseSession, Close,
 	// Shutdown), "idle", "too_large", "bad_header", "queue_full",
@@ -34,11 +37,21 @@ type Stats struct {
 // Close reasons, the keys of Stats.Closed.
 var closeReasons = [...]string{"client", "server", "idle", "too_large", "bad_header", "queue_full", "write_timeout", "error"}
 
+// Error kinds, the keys of Stats.Errors.
+const (
+	errNoHandler = iota
+	errHandler
+	errPanic
+	errKinds
+)
+
+var errorKinds = [errKinds]string{errNoHandler: "no_handler", errHandler: "handler", errPanic: "panic"}
+
 type stats struct {
-	accepted, refused                        atomic.Uint64
+	sessionsTotal, refused                   atomic.Uint64
 	packetsIn, bytesIn, packetsOut, bytesOut atomic.Uint64
-	unhandled, handlerErrors, rateLimited    atomic.Uint64
-	gateBusy                                 atomic.Uint64
+	rateLimited                              atomic.Uint64
+	errors                                   [errKinds]atomic.Uint64
 	closed                                   [len(closeReasons)]atomic.Uint64
 }
 
@@ -67,20 +80,25 @@ func reasonIndex(err error) (int, bool) {
 func (st *stats) snapshot(sessions int) Stats {
 	s := Stats{
 		Sessions:      sessions,
-		Accepted:      st.accepted.Load(),
+		SessionsTotal: st.sessionsTotal.Load(),
 		Refused:       st.refused.Load(),
 		PacketsIn:     st.packetsIn.Load(),
 		BytesIn:       st.bytesIn.Load(),
 		PacketsOut:    st.packetsOut.Load(),
 		BytesOut:      st.bytesOut.Load(),
-		Unhandled:     st.unhandled.Load(),
-		HandlerErrors: st.handlerErrors.Load(),
 		RateLimited:   st.rateLimited.Load(),
-		GateBusy:      st.gateBusy.Load(),
-		Closed:        make(map[string]uint64, len(closeReasons)),
+		Errors:        make(map[string]uint64),
+		Closed:        make(map[string]uint64),
+	}
+	for i, name := range errorKinds {
+		if n := st.errors[i].Load(); n > 0 {
+			s.Errors[name] = n
+		}
 	}
 	for i, name := range closeReasons {
-		s.Closed[name] = st.closed[i].Load()
+		if n := st.closed[i].Load(); n > 0 {
+			s.Closed[name] = n
+		}
 	}
 	return s
 }
