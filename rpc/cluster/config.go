@@ -47,13 +47,15 @@ var (
 	ErrBadName = errors.New("cluster: config: bad DNS name")
 	// ErrUnknownServer reports a server name that the config does not have.
 	ErrUnknownServer = errors.New("cluster: no such server in the config")
-	// ErrBadWire reports a server's "wire" that is neither "firefly" nor
-	// "pb", or a server on the PB wire in a config with a "security"
-	// section (the PB wire carries none of its credentials).
+	// ErrBadWire reports a server's or the master's "wire" that is
+	// neither "firefly" nor "pb", or a server or master on the PB wire in
+	// a config with a "security" section (the PB wire carries none of its
+	// credentials).
 	ErrBadWire = errors.New("cluster: config: bad wire")
 )
 
-// The wires a server's root speaks (ServerConfig.Wire).
+// The wires a server's root or the master speaks (ServerConfig.Wire,
+// MasterConfig.Wire).
 const (
 	// WireFirefly is firefly's own wire, the default.
 	WireFirefly = "firefly"
@@ -135,6 +137,13 @@ type MasterConfig struct {
 	// key finds its root at this name, "{name}" standing for the root's
 	// name ("_root._tcp.{name}.game.svc.cluster.local.").
 	RootDNS string `json:"rootdns"`
+	// Wire is the wire the master speaks on its rootport ("wire", not in
+	// Firefly): WireFirefly (the default when empty) or WirePB, so that
+	// Python Firefly servers register with a Go master, and Go servers
+	// with a Python one. A Go master on "pb" serves its root with
+	// pb.FireflyRoot, and every Go server joins the master over PB
+	// (pb.NodeDialer).
+	Wire string `json:"wire"`
 	// Raw holds every key of the section as it was.
 	Raw map[string]json.RawMessage `json:"-"`
 }
@@ -164,8 +173,8 @@ type ServerConfig struct {
 	// server whose wire is "pb" serves its root with pb.FireflyRoot, so
 	// that Python Firefly nodes join it unchanged, and every Go server
 	// joins a root whose wire is "pb" over PB (pb.NodeDialer), whether
-	// that root runs Go or Python. A server's own links to the master
-	// stay on the firefly wire.
+	// that root runs Go or Python. A server's link to the master speaks
+	// the master's wire (MasterConfig.Wire).
 	Wire string `json:"wire"`
 	// Raw holds every key of the entry as it was ("db", "mem", "cpu",
 	// "reload", ...); Decode reads one.
@@ -301,6 +310,7 @@ func (c *Config) Validate() error {
 		}
 		use("master.rootport", c.Master.RootPort)
 		use("master.webport", c.Master.WebPort)
+		c.checkWire("master", c.Master.Wire, add)
 	}
 	for _, name := range c.ServerNames() {
 		sc := c.Servers[name]
@@ -326,15 +336,7 @@ func (c *Config) Validate() error {
 				add(ErrBadName, "%s: dns %q is not a DNS name", where, rp.DNS)
 			}
 		}
-		switch sc.Wire {
-		case "", WireFirefly:
-		case WirePB:
-			if _, secured := c.Sections["security"]; secured {
-				add(ErrBadWire, "server %q: wire %q: the PB wire carries no credentials, and the config has a security section", name, sc.Wire)
-			}
-		default:
-			add(ErrBadWire, "server %q: wire %q is neither %q nor %q", name, sc.Wire, WireFirefly, WirePB)
-		}
+		c.checkWire(fmt.Sprintf("server %q", name), sc.Wire, add)
 	}
 	for _, port := range order {
 		if u := users[port]; len(u) > 1 {
@@ -345,6 +347,20 @@ func (c *Config) Validate() error {
 		return nil
 	}
 	return &ConfigError{Problems: problems}
+}
+
+// checkWire adds a problem if wire, the "wire" key of where, is not a wire,
+// or is PB in a config with a security section.
+func (c *Config) checkWire(where, wire string, add func(sentinel error, format string, args ...any)) {
+	switch wire {
+	case "", WireFirefly:
+	case WirePB:
+		if _, secured := c.Sections["security"]; secured {
+			add(ErrBadWire, "%s: wire %q: the PB wire carries no credentials, and the config has a security section", where, wire)
+		}
+	default:
+		add(ErrBadWire, "%s: wire %q is neither %q nor %q", where, wire, WireFirefly, WirePB)
+	}
 }
 
 // problem is one validation problem: its text, matching its sentinel.
@@ -473,6 +489,10 @@ func (c *Config) PB(name string) bool {
 	sc := c.Servers[name]
 	return sc != nil && sc.Wire == WirePB
 }
+
+// MasterPB reports whether the master speaks the PB wire (its "wire" is
+// "pb").
+func (c *Config) MasterPB() bool { return c.Master != nil && c.Master.Wire == WirePB }
 
 // Roots returns the names of the roots the server called name joins, in
 // config order.

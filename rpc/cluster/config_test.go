@@ -191,6 +191,18 @@ func TestConfigErrors(t *testing.T) {
 			ErrBadWire,
 			`cluster: invalid config: server "gate": wire "pb": the PB wire carries no credentials, and the config has a security section`,
 		},
+		{
+			"unknown master wire",
+			`{"master": {"rootport": 9999, "wire": "twisted"}}`,
+			ErrBadWire,
+			`cluster: invalid config: master: wire "twisted" is neither "firefly" nor "pb"`,
+		},
+		{
+			"PB master with security",
+			`{"master": {"rootport": 9999, "wire": "pb"}, "security": {"secret_file": "s"}}`,
+			ErrBadWire,
+			`cluster: invalid config: master: wire "pb": the PB wire carries no credentials, and the config has a security section`,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,6 +15,11 @@ import (
 // CmdStatus is serverStatus(): the master asks a server for its
 // ServerStatus (the master's /cluster endpoint, "firefly status").
 const CmdStatus = "serverStatus"
+
+// ErrNoStatus reports a server that answered serverStatus with nothing: a
+// Python Firefly server, whose master commands are only remote_connect,
+// serverStop and sreload.
+var ErrNoStatus = errors.New("cluster: the server answered serverStatus with no status")
 
 // ServerStatus is a server's own view of itself: what its /readyz serves,
 // and what it answers the master's serverStatus.
@@ -151,8 +157,8 @@ func (s *Server) serveWeb() (*http.Server, error) {
 
 // ClusterStatus asks every joined server for its ServerStatus (all at once,
 // each call bounded by WithCallTimeout) and returns them sorted by name, each with
-// the host the master saw it at; a server that did not answer has Error
-// set.
+// the host the master saw it at; a server that did not answer, or answered
+// with no status (a Python Firefly server: ErrNoStatus), has Error set.
 func (m *Master) ClusterStatus(ctx context.Context) []ServerStatus {
 	rm := m.RemoteMap()
 	names := sortedKeys(rm)
@@ -162,8 +168,17 @@ func (m *Master) ClusterStatus(ctx context.Context) []ServerStatus {
 		wg.Go(func() {
 			cctx, cancel := context.WithTimeout(ctx, m.opts.callTimeout)
 			defer cancel()
+			var got *ServerStatus
+			err := m.root.CallChild(cctx, name, CmdStatus, &got)
+			if err == nil && (got == nil || got.Server == "") {
+				// Python Firefly's master commands have no serverStatus:
+				// its Service answers an unknown command with None.
+				err = ErrNoStatus
+			}
 			var st ServerStatus
-			if err := m.root.CallChild(cctx, name, CmdStatus, &st); err != nil {
+			if err == nil {
+				st = *got
+			} else {
 				st = ServerStatus{Error: err.Error(), Roots: []LinkStatus{}}
 				for _, r := range rm[name].Roots {
 					st.Roots = append(st.Roots, LinkStatus{Root: r})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fireflyrpc/firefly/rpc"
 	"github.com/fireflyrpc/firefly/rpc/distributed"
+	"github.com/fireflyrpc/firefly/rpc/pb"
 )
 
 // The commands the master calls on each server's master link (the names
@@ -55,11 +56,17 @@ var ErrMasterClosed = errors.New("cluster: master closed")
 //
 // The admin commands (StopAll, ReloadAll) reach every joined server; Handler
 // serves them over HTTP as Firefly's web endpoints /stop and /reloadmodule.
+//
+// A master whose config says "wire": "pb" serves its root on the PB wire
+// (pb.FireflyRoot), where Python Firefly servers register as they do with
+// Firefly's master; the orders, the admin commands and the remote map are
+// the same on either wire.
 type Master struct {
-	cfg  *Config
-	root *distributed.Root
-	log  *slog.Logger
-	opts options
+	cfg    *Config
+	root   *distributed.Root
+	pbRoot *pb.Server // serves root on the PB wire ("wire": "pb"); else nil
+	log    *slog.Logger
+	opts   options
 
 	adminToken []byte // required by the admin POSTs; nil: none
 
@@ -101,6 +108,12 @@ func NewMaster(cfg *Config, opts ...Option) (*Master, error) {
 		return nil, err
 	}
 	m := &Master{cfg: cfg, root: root, log: o.logger, opts: o, left: make(chan struct{}), done: make(chan struct{}), queues: make(map[string]*orderQueue)}
+	if cfg.MasterPB() {
+		if m.pbRoot, err = pb.NewServer(pb.FireflyRoot(root), pb.WithLogger(o.logger)); err != nil {
+			root.Close()
+			return nil, err
+		}
+	}
 	m.adminToken = token
 	m.life, m.cancel = context.WithCancel(context.Background())
 	root.OnChildConnect(m.joined)
@@ -114,14 +127,15 @@ func (m *Master) Root() *distributed.Root { return m.root }
 
 // joined runs when a server joins: it records it and sends the orders.
 func (m *Master) joined(c *distributed.Child) {
-	name, conn := c.Name(), c.Conn()
+	name := c.Name()
 	if _, ok := m.cfg.Servers[name]; !ok {
 		m.log.Warn("cluster: a server that the config does not have joined", "server", name)
 	}
+	remote, local := childAddrs(c)
 	e := &remoteEntry{
-		Remote: Remote{Host: hostOf(conn.RemoteAddr()), Roots: m.cfg.Roots(name)},
+		Remote: Remote{Host: hostOf(remote), Roots: m.cfg.Roots(name)},
 		id:     c.ID(),
-		via:    hostOf(conn.LocalAddr()),
+		via:    hostOf(local),
 	}
 	m.mu.Lock()
 	orders := m.rm.join(name, e)
@@ -201,6 +215,22 @@ func (m *Master) lost(c *distributed.Child) {
 	}
 }
 
+// childAddrs returns the two ends of c's connection, whichever wire it
+// came over: its Conn on the firefly wire; on the PB wire, its proxy's
+// (nil when the proxy does not tell).
+func childAddrs(c *distributed.Child) (remote, local net.Addr) {
+	if conn := c.Conn(); conn != nil {
+		return conn.RemoteAddr(), conn.LocalAddr()
+	}
+	if a, ok := c.Ref().Remote().(interface {
+		RemoteAddr() net.Addr
+		LocalAddr() net.Addr
+	}); ok {
+		return a.RemoteAddr(), a.LocalAddr()
+	}
+	return nil, nil
+}
+
 // hostOf returns the IP of a TCP address (the whole address otherwise).
 func hostOf(a net.Addr) string {
 	if t, ok := a.(*net.TCPAddr); ok {
@@ -222,8 +252,14 @@ func (m *Master) RemoteMap() map[string]Remote {
 	return m.rm.snapshot()
 }
 
-// Serve accepts servers on ln until ln fails or the master is closed.
-func (m *Master) Serve(ln net.Listener) error { return m.root.Serve(ln) }
+// Serve accepts servers on ln until ln fails or the master is closed, on
+// the master's wire.
+func (m *Master) Serve(ln net.Listener) error {
+	if m.pbRoot != nil {
+		return m.pbRoot.Serve(ln)
+	}
+	return m.root.Serve(ln)
+}
 
 // Run listens on the master's rootport (every interface) and, if the config
 // has a webport, serves Handler on webhost:webport. It returns nil once ctx
@@ -232,7 +268,7 @@ func (m *Master) Serve(ln net.Listener) error { return m.root.Serve(ln) }
 func (m *Master) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(m.cfg.Master.RootPort))
 	if err != nil {
-		m.root.Close()
+		m.Close()
 		return fmt.Errorf("cluster: master: %w", err)
 	}
 	errc := make(chan error, 2)
@@ -241,14 +277,14 @@ func (m *Master) Run(ctx context.Context) error {
 	if addr := m.cfg.AdminAddr(); addr != "" {
 		wln, err := net.Listen("tcp", addr)
 		if err != nil {
-			m.root.Close()
+			m.Close()
 			return fmt.Errorf("cluster: master admin: %w", err)
 		}
 		web = &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- web.Serve(wln) }()
 		m.log.Info("cluster: master admin listening", "addr", wln.Addr())
 	}
-	m.log.Info("cluster: master listening", "addr", ln.Addr())
+	m.log.Info("cluster: master listening", "addr", ln.Addr(), "pb", m.pbRoot != nil)
 	select {
 	case <-ctx.Done():
 		err = nil
@@ -275,6 +311,9 @@ func (m *Master) Done() <-chan struct{} { return m.done }
 // given up; Close returns once their calls have returned.
 func (m *Master) Close() error {
 	m.cancel()
+	if m.pbRoot != nil {
+		m.pbRoot.Close()
+	}
 	err := m.root.Close()
 	m.senders.Wait()
 	return err

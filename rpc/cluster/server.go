@@ -83,9 +83,10 @@ func (a Apps) Check(cfg *Config) error {
 //   - a node per remoteport entry, joined to that root when the master says
 //     where the root is (remote_connect), and joined again whenever the
 //     master says so (the root restarted, or moved);
-//   - its master link, a node joined to the master under the server's name,
-//     which reconnects by itself to a restarted master and so registers
-//     again.
+//   - its master link, a node joined to the master under the server's name
+//     on the master's wire (over PB when the master section says "wire":
+//     "pb"), which reconnects by itself to a restarted master and so
+//     registers again.
 //
 // The master's serverStop runs the stop hook and ends Run; its sreload runs
 // the reload hook.
@@ -375,18 +376,21 @@ func (s *Server) Run(ctx context.Context) error {
 		distributed.WithLogger(s.log),
 		distributed.WithReconnectBackoff(s.opts.base, s.opts.max),
 	}
+	service := ""
 	if host := s.cfg.Master.RootHost; host != "" && net.ParseIP(host) == nil {
-		mopts = append(mopts,
-			distributed.WithDialOptions(s.sec.dial(masterIdentity, srvService(host))...),
-			distributed.WithResolver(func(ctx context.Context, _ string) ([]string, error) {
-				return resolveAddrs(ctx, s.opts.resolver, host, s.cfg.Master.RootPort)
-			}))
+		service = srvService(host)
+		mopts = append(mopts, distributed.WithResolver(func(ctx context.Context, _ string) ([]string, error) {
+			return resolveAddrs(ctx, s.opts.resolver, host, s.cfg.Master.RootPort)
+		}))
+	}
+	if s.cfg.MasterPB() {
+		mopts = append(mopts, distributed.WithDialer(pb.NodeDialer(pb.WithLogger(s.log))))
 	} else {
-		mopts = append(mopts, distributed.WithDialOptions(s.sec.dial(masterIdentity, "")...))
+		mopts = append(mopts, distributed.WithDialOptions(s.sec.dial(masterIdentity, service)...))
 	}
 	master := distributed.NewNode(s.Name(), mopts...)
-	master.OnConnect(func(c *rpc.Conn) {
-		s.log.Info("cluster: joined the master", "addr", addr, "at", c.RemoteAddr())
+	master.OnConnect(func(*rpc.Conn) {
+		s.log.Info("cluster: joined the master", "addr", addr, "at", remoteAddr(master.Link()), "pb", s.cfg.MasterPB())
 	})
 	s.mu.Lock()
 	s.master = master

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 
 	"github.com/fireflyrpc/firefly/rpc"
@@ -151,6 +152,12 @@ func (c *commandRemote) String() string { return "pb." + c.via + "(" + c.ref.Str
 // Close closes the connection the object lives on (a root dropped or
 // replaced the node).
 func (c *commandRemote) Close() error { return c.conn.Close() }
+
+// LocalAddr and RemoteAddr are the two ends of the connection the object
+// lives on: a root learns where a PB child is (distributed.Child.Ref's
+// Remote) as it does from a firefly child's Conn.
+func (c *commandRemote) LocalAddr() net.Addr  { return c.conn.LocalAddr() }
+func (c *commandRemote) RemoteAddr() net.Addr { return c.conn.RemoteAddr() }
 
 // fireflyProxy is the node's ProxyReference: remote_callChild runs a
 // target of its service.

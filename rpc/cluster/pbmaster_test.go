@@ -1,0 +1,230 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fireflyrpc/firefly/internal/pyproc"
+	"github.com/fireflyrpc/firefly/internal/testutil"
+)
+
+// pbMasterConfig is testConfig with the master on the PB wire.
+func pbMasterConfig(t *testing.T) *Config {
+	p := testutil.FreePorts(t, 3)
+	cfg, err := ParseConfig(fmt.Appendf(nil, `{
+		"master": {"roothost": "127.0.0.1", "rootport": %d, "webport": %d, "wire": "pb"},
+		"servers": {
+			"gate": {"rootport": %d},
+			"net": {"remoteport": [{"rootname": "gate"}]},
+			"game1": {"remoteport": [{"rootname": "gate"}], "app": "game"},
+			"dbfront": {}
+		}}`, p[0], p[1], p[2]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// Go servers under a Go master on the PB wire: they register over PB, the
+// master sees their hosts and tells them where gate is, and its status,
+// cluster view, reload and stop work as on the firefly wire.
+func TestPBMasterGoServers(t *testing.T) {
+	cfg := pbMasterConfig(t)
+	if !cfg.MasterPB() {
+		t.Fatal("MasterPB false")
+	}
+	h := &hooks{}
+	apps := testApps(h)
+	m, _ := startMaster(t, cfg)
+	game1, _ := startServer(t, cfg, "game1", apps.For(cfg.Servers["game1"]))
+	startServer(t, cfg, "dbfront", apps.For(cfg.Servers["dbfront"]))
+	gate, _ := startServer(t, cfg, "gate", apps.For(cfg.Servers["gate"]))
+	net, _ := startServer(t, cfg, "net", apps.For(cfg.Servers["net"]))
+
+	if got := ask(t, net, "hi"); got != "gate(game1:hi)" {
+		t.Fatalf("ask = %q", got)
+	}
+	rm := waitMap(t, m, "dbfront", "game1", "gate", "net")
+	for name, r := range rm {
+		if r.Host != "127.0.0.1" {
+			t.Errorf("remote map %s = %+v, want host 127.0.0.1", name, r)
+		}
+	}
+	for _, name := range []string{"dbfront", "game1", "gate", "net"} {
+		c := m.Root().Child(name)
+		if c == nil || c.Conn() != nil {
+			t.Errorf("master's child %s: %v, want one on the PB wire (no *rpc.Conn)", name, c)
+		}
+	}
+	if l := game1.Master().Link(); l == nil || game1.Master().Conn() != nil {
+		t.Errorf("game1's master link %T, want a PB one", l)
+	}
+	testutil.Eventually(t, "gate sees game1 and net", func() bool {
+		return len(gate.Status().Root.Children) == 2
+	})
+
+	web := httptest.NewServer(m.Handler())
+	defer web.Close()
+	addr := strings.TrimPrefix(web.URL, "http://")
+	ctx := testutil.Context(t)
+	cs, err := ClusterStatus(ctx, addr)
+	if err != nil || len(cs) != 4 {
+		t.Fatalf("ClusterStatus = %+v, %v", cs, err)
+	}
+	for _, st := range cs {
+		if st.Error != "" || !st.Master || st.Host != "127.0.0.1" {
+			t.Errorf("ClusterStatus %s = %+v", st.Server, st)
+		}
+		if st.Server == "gate" && (st.Root == nil || strings.Join(st.Root.Children, ",") != "game1,net") {
+			t.Errorf("gate's root over PB: %+v", st.Root)
+		}
+	}
+
+	res, err := Reload(ctx, addr)
+	if !errors.Is(err, ErrAdmin) || !strings.Contains(err.Error(), "net cannot reload") {
+		t.Errorf("Reload error = %v", err)
+	}
+	if len(res.Servers) != 4 || len(res.Errors) != 1 {
+		t.Errorf("Reload result = %+v", res)
+	}
+	if got := len(h.get(&h.reloads)); got != 4 {
+		t.Errorf("%d reload hooks ran, want 4", got)
+	}
+
+	res, err = Stop(ctx, addr)
+	if err != nil || len(res.Servers) != 4 {
+		t.Fatalf("Stop = %+v, %v", res, err)
+	}
+	if got := h.get(&h.stopped); len(got) != 4 {
+		t.Errorf("stop hooks ran for %v", got)
+	}
+	select {
+	case <-m.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("master not done after Stop")
+	}
+	if rm := m.RemoteMap(); len(rm) != 0 {
+		t.Errorf("remote map after stop: %v", rm)
+	}
+}
+
+// A Go server whose config says the master speaks PB does not register
+// with a master on the firefly wire (and the other way round): each wire
+// refuses the other's handshake, and the map stays empty.
+func TestMasterWireMismatch(t *testing.T) {
+	pbCfg := pbMasterConfig(t)
+	ffCfg := *pbCfg
+	ffMaster := *pbCfg.Master
+	ffMaster.Wire = ""
+	ffCfg.Master = &ffMaster
+	for _, tt := range []struct {
+		name           string
+		master, server *Config
+	}{
+		{"PB server, firefly master", &ffCfg, pbCfg},
+		{"firefly server, PB master", pbCfg, &ffCfg},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m, _ := startMaster(t, tt.master)
+			startServer(t, tt.server, "dbfront", nil)
+			time.Sleep(300 * time.Millisecond)
+			if rm := m.RemoteMap(); len(rm) != 0 {
+				t.Errorf("remote map %v, want empty", rm)
+			}
+		})
+	}
+}
+
+// writeConfig writes cfg's JSON to config.json in a temporary directory,
+// for a Python server to read, and returns its path and the parsed config.
+func writeConfig(t *testing.T, data []byte) (string, *Config) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, cfg
+}
+
+// A Python Firefly server registers with a Go master on the PB wire: the
+// master records it at the host it saw, tells it where its root (a Go root
+// on the PB wire) is, and it joins it; sreload and the master's admin stop
+// reach it as Firefly's master commands, and on serverStop it exits.
+func TestPythonServerPBMaster(t *testing.T) {
+	py := pyproc.Twisted(t)
+	p := testutil.FreePorts(t, 3)
+	path, cfg := writeConfig(t, fmt.Appendf(nil, `{
+		"master": {"roothost": "127.0.0.1", "rootport": %d, "webport": %d, "wire": "pb"},
+		"servers": {
+			"gate": {"rootport": %d, "wire": "pb"},
+			"pygame": {"remoteport": [{"rootname": "gate"}]}
+		}}`, p[0], p[1], p[2]))
+	ctx := testutil.Context(t)
+	m, _ := startMaster(t, cfg)
+	h := &hooks{}
+	gate, _ := startServer(t, cfg, "gate", func(ctx context.Context, s *Server) error {
+		s.OnStop(func(context.Context) { h.add(&h.stopped, s.Name()) })
+		return s.Root().Service().Map("double", func(n int) int { return 2 * n })
+	})
+	waitMap(t, m, "gate")
+
+	srv := pyproc.Start(t, py, pbScript("firefly_server.py"), path, "pygame")
+	for _, want := range []string{"joined master", "remote_connect gate 127.0.0.1", "joined gate", "callTarget gate double 42"} {
+		srv.WaitFor(t, want, func(l string) bool { return l == want })
+	}
+	rm := waitMap(t, m, "gate", "pygame")
+	if r := rm["pygame"]; r.Host != "127.0.0.1" || len(r.Roots) != 1 || r.Roots[0] != "gate" {
+		t.Errorf("remote map pygame = %+v", r)
+	}
+	var s string
+	if err := gate.Root().CallChild(ctx, "pygame", "greet", &s, "gate"); err != nil || s != "hello gate from pygame" {
+		t.Errorf("gate CallChild pygame greet: %q, %v", s, err)
+	}
+
+	addr := cfg.AdminAddr()
+	cs, err := ClusterStatus(ctx, addr)
+	if err != nil || len(cs) != 2 {
+		t.Fatalf("ClusterStatus = %+v, %v", cs, err)
+	}
+	if st := cs[0]; st.Server != "gate" || st.Error != "" || !st.Ready || st.Root == nil || strings.Join(st.Root.Children, ",") != "pygame" {
+		t.Errorf("ClusterStatus gate = %+v", st)
+	}
+	if st := cs[1]; st.Server != "pygame" || st.Host != "127.0.0.1" || !strings.Contains(st.Error, ErrNoStatus.Error()) ||
+		len(st.Roots) != 1 || st.Roots[0].Root != "gate" {
+		t.Errorf("ClusterStatus pygame = %+v, want the error of a server without serverStatus", st)
+	}
+
+	if res, err := Reload(ctx, addr); err != nil || len(res.Servers) != 2 {
+		t.Errorf("Reload = %+v, %v", res, err)
+	}
+	srv.WaitFor(t, "sreload", func(l string) bool { return l == "sreload" })
+
+	res, err := Stop(ctx, addr)
+	if err != nil || strings.Join(res.Servers, ",") != "gate,pygame" {
+		t.Errorf("Stop = %+v, %v", res, err)
+	}
+	srv.WaitFor(t, "serverStop", func(l string) bool { return l == "serverStop" })
+	if err := srv.Wait(t); err != nil {
+		t.Errorf("the Python server exited with %v", err)
+	}
+	srv.WaitFor(t, "the Python server to exit", func(l string) bool { return l == "exited" })
+	if got := h.get(&h.stopped); len(got) != 1 {
+		t.Errorf("gate's stop hook ran %d times", len(got))
+	}
+	select {
+	case <-m.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("master not done after Stop")
+	}
+}
