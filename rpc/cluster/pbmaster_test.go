@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -226,5 +228,116 @@ func TestPythonServerPBMaster(t *testing.T) {
 	case <-m.Done():
 	case <-time.After(5 * time.Second):
 		t.Fatal("master not done after Stop")
+	}
+}
+
+// Go servers register with a Python Firefly master (its config says
+// "wire": "pb"): the master tells game1 where gate is and game1 joins it;
+// when the master restarts they register again by themselves and are told
+// again; the master's /reloadmodule and /stop run their hooks, and /stop
+// ends their Run.
+func TestGoServersPythonMaster(t *testing.T) {
+	py := pyproc.Twisted(t)
+	p := testutil.FreePorts(t, 3)
+	path, cfg := writeConfig(t, fmt.Appendf(nil, `{
+		"master": {"roothost": "127.0.0.1", "rootport": %d, "webport": %d, "wire": "pb"},
+		"servers": {
+			"gate": {"rootport": %d},
+			"game1": {"remoteport": [{"rootname": "gate"}]}
+		}}`, p[0], p[1], p[2]))
+	startPyMaster := func() *pyproc.Proc {
+		m := pyproc.Start(t, py, pbScript("firefly_master.py"), path)
+		want := fmt.Sprintf("listening %d %d", p[0], p[1])
+		m.WaitFor(t, "the Python master to listen", func(l string) bool { return l == want })
+		return m
+	}
+	registered := func(m *pyproc.Proc) {
+		t.Helper()
+		for _, want := range []string{"takeProxy gate 127.0.0.1", "takeProxy game1 127.0.0.1", "remote_connect game1 gate 127.0.0.1", "remote_connect game1 -> None"} {
+			m.WaitFor(t, want, func(l string) bool { return l == want })
+		}
+	}
+	master := startPyMaster()
+
+	h := &hooks{}
+	done := make(map[string]chan error)
+	servers := make(map[string]*Server)
+	for _, name := range []string{"gate", "game1"} {
+		s, err := NewServer(cfg, name, func(ctx context.Context, s *Server) error {
+			s.OnStop(func(context.Context) { h.add(&h.stopped, s.Name()) })
+			s.OnReload(func(context.Context) error { h.add(&h.reloads, s.Name()); return nil })
+			if s.Root() != nil {
+				return s.Root().Service().Map("double", func(n int) int { return 2 * n })
+			}
+			return nil
+		}, fast...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		d := make(chan error, 1)
+		done[name] = d
+		go func() { d <- s.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-d })
+		servers[name] = s
+	}
+	ctx := testutil.Context(t)
+	double := func(n int) {
+		t.Helper()
+		var got int
+		if err := servers["game1"].CallRemote(ctx, "gate", "double", &got, n); err != nil || got != 2*n {
+			t.Errorf("game1 CallRemote gate double %d: %d, %v", n, got, err)
+		}
+	}
+	registered(master)
+	double(21)
+	if l := servers["game1"].Master().Link(); l == nil || servers["game1"].Master().Conn() != nil {
+		t.Errorf("game1's master link %T, want a PB one", l)
+	}
+
+	// The master restarts: the servers register again, game1 is told again.
+	master.Kill()
+	master = startPyMaster()
+	registered(master)
+	double(4)
+
+	get := func(path string) string {
+		t.Helper()
+		resp, err := http.Get("http://" + cfg.AdminAddr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if got := get("/reloadmodule"); got != "sreload" {
+		t.Errorf("/reloadmodule answered %q", got)
+	}
+	for _, want := range []string{"sreload game1 -> None", "sreload gate -> None"} {
+		master.WaitFor(t, want, func(l string) bool { return l == want })
+	}
+	if got := strings.Join(h.get(&h.reloads), ","); got != "game1,gate" && got != "gate,game1" {
+		t.Errorf("reload hooks ran for %q", got)
+	}
+	if got := get("/stop"); got != "serverStop" {
+		t.Errorf("/stop answered %q", got)
+	}
+	for name, d := range done {
+		select {
+		case err := <-d:
+			if err != nil {
+				t.Errorf("server %s Run: %v", name, err)
+			}
+			d <- nil // for the cleanup
+		case <-time.After(10 * time.Second):
+			t.Fatalf("server %s still runs after the master's /stop", name)
+		}
+	}
+	if got := h.get(&h.stopped); len(got) != 2 {
+		t.Errorf("stop hooks ran for %v", got)
+	}
+	if err := master.Wait(t); err != nil {
+		t.Errorf("the Python master exited with %v", err)
 	}
 }
