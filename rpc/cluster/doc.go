@@ -16,8 +16,8 @@
 //
 // # Master
 //
-// A Master is an distributed.Root. Each server joins it as an distributed.Node named after
-// the server. It keeps the remote map, the host it saw each server at and
+// A Master is a distributed.Root. Each server joins it as a distributed.Node
+// named after the server, on the master's wire (see below). It keeps the remote map, the host it saw each server at and
 // the roots that server wants, and calls "remote_connect"(root, host) on the
 // servers: on the servers that want a root when the root joins, and on a
 // server that joins for each of its roots already there. The host given is
@@ -60,13 +60,29 @@
 // serves its root on its rootport with pb.FireflyRoot, so that Python
 // Firefly nodes join it unchanged (takeProxy, callTarget, callChild); Go
 // servers join a root whose "wire" is "pb" over PB too (pb.NodeDialer),
-// with the same reconnection as on the firefly wire. The master and the
-// servers' links to it speak the firefly wire only, so a Python server is
-// not a member of the master: Go servers find a Python root through their
-// remoteport entry's "dns" (a host name or an IP address, dialled at the
-// root's rootport), and Python nodes dial their Go roots as they always
-// have. The PB wire carries no credentials: "wire": "pb" in a config with
-// a "security" section is a config error (ErrBadWire).
+// with the same reconnection as on the firefly wire.
+//
+// The master section's "wire" says the same of the master. A Go master on
+// "pb" serves its root on its rootport with pb.FireflyRoot: Python Firefly
+// servers register with it as with Firefly's master (takeProxy(name,
+// proxy)), and it records each at the host its PB connection came from,
+// sends it remote_connect(rootname, host) through callChild, and reaches it
+// with serverStop and sreload from /stop and /reloadmodule. Every Go server
+// of such a config joins the master over PB, so a Go server registers with
+// a Python Firefly master too, and with a Go one on "pb" it keeps
+// everything of the firefly wire: the remote map, the orders, GET /status
+// and /cluster (a Python server answers serverStatus with nothing, which
+// /cluster reports as ErrNoStatus). What PB cannot carry: credentials, so
+// "wire": "pb" in a config with a "security" section is a config error
+// (ErrBadWire), and proved names; and a child's liveness, so a server
+// joining under a name that a live server holds replaces it, where the
+// firefly wire refuses the newcomer while the holder answers a ping. Python Firefly servers do not
+// reconnect to a restarted master (Go servers do, on either wire).
+//
+// With the master on the firefly wire, a Python server is not a member of
+// the master: Go servers find a Python root through their remoteport
+// entry's "dns" (a host name or an IP address, dialled at the root's
+// rootport), and Python nodes dial their Go roots as they always have.
 //
 // # Health and status
 //

@@ -140,6 +140,44 @@ func testApps(h *hooks) Apps {
 	}
 }
 
+// reloadTestApps reloads the four servers of testApps through the admin
+// endpoints at addr: every hook runs, net's error comes back.
+func reloadTestApps(t *testing.T, addr string, h *hooks) {
+	t.Helper()
+	res, err := Reload(context.Background(), addr)
+	if !errors.Is(err, ErrAdmin) || !strings.Contains(err.Error(), "net cannot reload") {
+		t.Errorf("Reload error = %v", err)
+	}
+	if len(res.Servers) != 4 || len(res.Errors) != 1 {
+		t.Errorf("Reload result = %+v", res)
+	}
+	if got := len(h.get(&h.reloads)); got != 4 {
+		t.Errorf("%d reload hooks ran, want 4", got)
+	}
+}
+
+// stopTestApps stops the four servers of testApps through the admin
+// endpoints at addr of m: stops hooks have run that many times in all,
+// every server left, and the master is done.
+func stopTestApps(t *testing.T, m *Master, addr string, h *hooks, stops int) {
+	t.Helper()
+	res, err := Stop(context.Background(), addr)
+	if err != nil || len(res.Servers) != 4 {
+		t.Fatalf("Stop = %+v, %v", res, err)
+	}
+	if got := h.get(&h.stopped); len(got) != stops {
+		t.Errorf("stop hooks ran for %v, want %d runs", got, stops)
+	}
+	select {
+	case <-m.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("master not done after Stop")
+	}
+	if rm := m.RemoteMap(); len(rm) != 0 {
+		t.Errorf("remote map after stop: %v", rm)
+	}
+}
+
 // ask calls gate's "ask" from net, retrying until it works or 10 s pass.
 func ask(t *testing.T, net *Server, q string) string {
 	t.Helper()
@@ -222,37 +260,14 @@ func TestClusterInProcess(t *testing.T) {
 	defer web.Close()
 	addr := strings.TrimPrefix(web.URL, "http://")
 	ctx := context.Background()
-	res, err := Reload(ctx, addr)
-	if !errors.Is(err, ErrAdmin) || !strings.Contains(err.Error(), "net cannot reload") {
-		t.Errorf("Reload error = %v", err)
-	}
-	if len(res.Servers) != 4 || len(res.Errors) != 1 {
-		t.Errorf("Reload result = %+v", res)
-	}
-	if got := len(h.get(&h.reloads)); got != 4 {
-		t.Errorf("%d reload hooks ran, want 4", got)
-	}
+	reloadTestApps(t, addr, h)
 	st, err := Status(ctx, addr)
 	if err != nil || len(st) != 4 || st["gate"].Host != "127.0.0.1" {
 		t.Errorf("Status = %v, %v", st, err)
 	}
 
 	// Stop: every server runs its stop hook and leaves; the master is done.
-	res, err = Stop(ctx, addr)
-	if err != nil || len(res.Servers) != 4 {
-		t.Fatalf("Stop = %+v, %v", res, err)
-	}
-	if got := h.get(&h.stopped); len(got) != 5 { // gate ran its hook twice: once per run
-		t.Errorf("stop hooks ran for %v", got)
-	}
-	select {
-	case <-m.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("master not done after Stop")
-	}
-	if rm := m.RemoteMap(); len(rm) != 0 {
-		t.Errorf("remote map after stop: %v", rm)
-	}
+	stopTestApps(t, m, addr, h, 5) // gate ran its hook twice: once per run
 	if _, err := Stop(ctx, addr); err == nil {
 		t.Error("a second Stop succeeded")
 	}

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,20 +14,15 @@ import (
 
 	"github.com/fireflyrpc/firefly/internal/pyproc"
 	"github.com/fireflyrpc/firefly/internal/testutil"
+	"github.com/fireflyrpc/firefly/rpc/distributed"
+	"github.com/fireflyrpc/firefly/rpc/pb"
 )
 
 // pbMasterConfig is testConfig with the master on the PB wire.
 func pbMasterConfig(t *testing.T) *Config {
-	p := testutil.FreePorts(t, 3)
-	cfg, err := ParseConfig(fmt.Appendf(nil, `{
-		"master": {"roothost": "127.0.0.1", "rootport": %d, "webport": %d, "wire": "pb"},
-		"servers": {
-			"gate": {"rootport": %d},
-			"net": {"remoteport": [{"rootname": "gate"}]},
-			"game1": {"remoteport": [{"rootname": "gate"}], "app": "game"},
-			"dbfront": {}
-		}}`, p[0], p[1], p[2]))
-	if err != nil {
+	cfg := testConfig(t)
+	cfg.Master.Wire = WirePB
+	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	return cfg
@@ -89,32 +83,8 @@ func TestPBMasterGoServers(t *testing.T) {
 		}
 	}
 
-	res, err := Reload(ctx, addr)
-	if !errors.Is(err, ErrAdmin) || !strings.Contains(err.Error(), "net cannot reload") {
-		t.Errorf("Reload error = %v", err)
-	}
-	if len(res.Servers) != 4 || len(res.Errors) != 1 {
-		t.Errorf("Reload result = %+v", res)
-	}
-	if got := len(h.get(&h.reloads)); got != 4 {
-		t.Errorf("%d reload hooks ran, want 4", got)
-	}
-
-	res, err = Stop(ctx, addr)
-	if err != nil || len(res.Servers) != 4 {
-		t.Fatalf("Stop = %+v, %v", res, err)
-	}
-	if got := h.get(&h.stopped); len(got) != 4 {
-		t.Errorf("stop hooks ran for %v", got)
-	}
-	select {
-	case <-m.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("master not done after Stop")
-	}
-	if rm := m.RemoteMap(); len(rm) != 0 {
-		t.Errorf("remote map after stop: %v", rm)
-	}
+	reloadTestApps(t, addr, h)
+	stopTestApps(t, m, addr, h, 4)
 }
 
 // A Go server whose config says the master speaks PB does not register
@@ -144,10 +114,14 @@ func TestMasterWireMismatch(t *testing.T) {
 	}
 }
 
-// writeConfig writes cfg's JSON to config.json in a temporary directory,
-// for a Python server to read, and returns its path and the parsed config.
-func writeConfig(t *testing.T, data []byte) (string, *Config) {
+// pbMasterFile writes a config.json whose master (on 127.0.0.1, with a
+// webport) speaks PB, with servers, a "servers" section in which %d
+// stands for gate's rootport, for Python scripts to read; it returns its
+// path and the parsed config.
+func pbMasterFile(t *testing.T, servers string) (string, *Config) {
 	t.Helper()
+	p := testutil.FreePorts(t, 3)
+	data := fmt.Appendf(nil, `{"master": {"roothost": "127.0.0.1", "rootport": %d, "webport": %d, "wire": "pb"}, "servers": `+servers+`}`, p[0], p[1], p[2])
 	path := filepath.Join(t.TempDir(), "config.json")
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
@@ -165,13 +139,9 @@ func writeConfig(t *testing.T, data []byte) (string, *Config) {
 // reach it as Firefly's master commands, and on serverStop it exits.
 func TestPythonServerPBMaster(t *testing.T) {
 	py := pyproc.Twisted(t)
-	p := testutil.FreePorts(t, 3)
-	path, cfg := writeConfig(t, fmt.Appendf(nil, `{
-		"master": {"roothost": "127.0.0.1", "rootport": %d, "webport": %d, "wire": "pb"},
-		"servers": {
-			"gate": {"rootport": %d, "wire": "pb"},
-			"pygame": {"remoteport": [{"rootname": "gate"}]}
-		}}`, p[0], p[1], p[2]))
+	path, cfg := pbMasterFile(t, `{
+		"gate": {"rootport": %d, "wire": "pb"},
+		"pygame": {"remoteport": [{"rootname": "gate"}]}}`)
 	ctx := testutil.Context(t)
 	m, _ := startMaster(t, cfg)
 	h := &hooks{}
@@ -238,16 +208,12 @@ func TestPythonServerPBMaster(t *testing.T) {
 // ends their Run.
 func TestGoServersPythonMaster(t *testing.T) {
 	py := pyproc.Twisted(t)
-	p := testutil.FreePorts(t, 3)
-	path, cfg := writeConfig(t, fmt.Appendf(nil, `{
-		"master": {"roothost": "127.0.0.1", "rootport": %d, "webport": %d, "wire": "pb"},
-		"servers": {
-			"gate": {"rootport": %d},
-			"game1": {"remoteport": [{"rootname": "gate"}]}
-		}}`, p[0], p[1], p[2]))
+	path, cfg := pbMasterFile(t, `{
+		"gate": {"rootport": %d},
+		"game1": {"remoteport": [{"rootname": "gate"}]}}`)
 	startPyMaster := func() *pyproc.Proc {
 		m := pyproc.Start(t, py, pbScript("firefly_master.py"), path)
-		want := fmt.Sprintf("listening %d %d", p[0], p[1])
+		want := fmt.Sprintf("listening %d %d", cfg.Master.RootPort, cfg.Master.WebPort)
 		m.WaitFor(t, "the Python master to listen", func(l string) bool { return l == want })
 		return m
 	}
@@ -339,5 +305,35 @@ func TestGoServersPythonMaster(t *testing.T) {
 	}
 	if err := master.Wait(t); err != nil {
 		t.Errorf("the Python master exited with %v", err)
+	}
+}
+
+// On the PB wire the master cannot ask whether a child is alive, so a
+// second server joining under a name replaces the live holder (whose
+// connection is closed), where the firefly wire refuses the newcomer.
+func TestPBMasterNameReplaced(t *testing.T) {
+	cfg := pbMasterConfig(t)
+	m, _ := startMaster(t, cfg)
+	ctx := testutil.Context(t)
+	join := func() *distributed.Node {
+		n := distributed.NewNode("dbfront", distributed.WithDialer(pb.NodeDialer()))
+		if err := n.Connect(ctx, cfg.MasterAddr()); err != nil {
+			t.Fatalf("Connect: %v", err)
+		}
+		t.Cleanup(func() { n.Close() })
+		return n
+	}
+	first := join()
+	link := first.Link()
+	waitMap(t, m, "dbfront")
+	id := m.Root().Child("dbfront").ID()
+	join()
+	select {
+	case <-link.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first server's link is still up")
+	}
+	if c := m.Root().Child("dbfront"); c == nil || c.ID() == id {
+		t.Errorf("master's child dbfront: %v, want a new one (was %d)", c, id)
 	}
 }

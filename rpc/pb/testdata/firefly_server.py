@@ -24,49 +24,18 @@ import json
 import sys
 
 from twisted.internet import defer, reactor
-from twisted.spread import pb
+
+import firefly_node
+from firefly_node import Service
 
 
 def say(*args):
     print(*args, flush=True)
 
 
-class Service:
-    """firefly.utils.services.Service: targets by key; an unknown key is
-    logged and answered with None."""
-
-    def __init__(self, name):
-        self.name = name
-        self.targets = {}
-
-    def mapTarget(self, target, key=None):
-        self.targets[key if key is not None else target.__name__] = target
-
-    def callTarget(self, key, *args, **kw):
-        target = self.targets.get(key)
-        if target is None:
-            say("no target", key)
-            return None
-        return target(*args, **kw)
-
-
-class ProxyReference(pb.Referenceable):
-    """firefly.distributed.reference.ProxyReference."""
-
-    def __init__(self, service):
-        self._service = service
-
-    def remote_callChild(self, command, *arg, **kw):
-        return self._service.callTarget(command, *arg, **kw)
-
-
-class RemoteObject:
-    """firefly.distributed.node.RemoteObject: connect, then takeProxy."""
-
-    def __init__(self, name, service):
-        self._name = name
-        self._factory = pb.PBClientFactory()
-        self._reference = ProxyReference(service)
+class RemoteObject(firefly_node.RemoteObject):
+    """firefly.distributed.node.RemoteObject: connect, then takeProxy; the
+    server, not the link, decides when to exit."""
 
     def connect(self, host, port):
         reactor.connectTCP(host, port, self._factory)
