@@ -207,9 +207,15 @@ func (c *Conn) send(ctx context.Context, l *outLane) error {
 	return nil
 }
 
-// write writes part of a message on l.
+// write writes part of a message on l. A lone message (no other call in
+// flight either way) is written by its sender, with no goroutine woken;
+// otherwise the transport's writer goroutine gathers it with the others.
 func (c *Conn) write(ctx context.Context, l *outLane, p []byte) error {
-	if _, err := l.st.WriteContext(ctx, p); err != nil {
+	write := l.st.WriteContext
+	if c.alone() {
+		write = l.st.WriteInline
+	}
+	if _, err := write(ctx, p); err != nil {
 		l.broken = true
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, transport.ErrConnectionLost) {
 			return cerr
@@ -217,6 +223,13 @@ func (c *Conn) write(ctx context.Context, l *outLane, p []byte) error {
 		return c.transportError(err)
 	}
 	return nil
+}
+
+// alone reports whether no call is in flight either way but, at most, the
+// one whose message is being sent (a call of this side's, or the answer to
+// the peer's).
+func (c *Conn) alone() bool {
+	return int(c.answers.running.Load())+c.questions.len() <= 1
 }
 
 // openLanes opens a lane in every free slot, so that answers can still be

@@ -119,7 +119,6 @@ func newSession(conn net.Conn, br *bufio.Reader, cfg Config, peer settings, clie
 		s.kaMu.Unlock()
 	}
 	go s.readLoop()
-	go s.w.loop()
 	return s
 }
 
@@ -448,7 +447,7 @@ func (s *Session) end(err error, flush bool, g *finalGoAway) {
 		} else {
 			s.conn.Close()
 		}
-		s.w.wake() // the writer sees done: it flushes (or not) and closes conn
+		s.w.kick() // the writer sees done: it flushes (or not) and closes conn
 	})
 }
 

@@ -1,0 +1,97 @@
+package transport
+
+import (
+	"bytes"
+	"io"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// settledGoroutines waits for the goroutine count to stop changing and
+// returns it.
+func settledGoroutines() int {
+	n := runtime.NumGoroutine()
+	for stable := 0; stable < 5; {
+		time.Sleep(10 * time.Millisecond)
+		if m := runtime.NumGoroutine(); m == n {
+			stable++
+		} else {
+			n, stable = m, 0
+		}
+	}
+	return n
+}
+
+// TestIdleSessionGoroutines: once traffic stops, a session keeps one
+// goroutine, its reader; the writer goroutine runs only while there is
+// something to write.
+func TestIdleSessionGoroutines(t *testing.T) {
+	base := settledGoroutines()
+	c, s := sessionPair(t, nil, nil)
+	ca, sb := openAccept(t, c, s, "hello")
+	ctx := testCtx(t)
+	big := bytes.Repeat([]byte("x"), 1<<20)
+	go func() {
+		sb.Write(big) // a large write goes through the writer goroutine
+		sb.WriteInline(ctx, []byte("end"))
+	}()
+	got := make([]byte, len(big)+3)
+	if _, err := io.ReadFull(ca, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got[:len(big)], big) || string(got[len(big):]) != "end" {
+		t.Fatal("data garbled")
+	}
+	if n := settledGoroutines() - base; n > 2 {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		t.Fatalf("%d goroutines for two idle sessions, want 2 (the readers)\n%s", n, buf)
+	}
+}
+
+// TestWriteInlineOrder: frames written inline and by the writer goroutine,
+// mixed on one stream and across streams, arrive in order.
+func TestWriteInlineOrder(t *testing.T) {
+	c, s := sessionPair(t, nil, nil)
+	ctx := testCtx(t)
+	const streams, msgs = 4, 200
+	done := make(chan error, streams)
+	for i := range streams {
+		ca, sb := openAccept(t, c, s, "x")
+		go func() {
+			for j := range msgs {
+				msg := []byte{byte(i), byte(j)}
+				var err error
+				if j%3 == 0 {
+					_, err = ca.Write(msg)
+				} else {
+					_, err = ca.WriteInline(ctx, msg)
+				}
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+		defer func() {
+			got := make([]byte, 2*msgs)
+			if _, err := io.ReadFull(sb, got); err != nil {
+				t.Error(err)
+				return
+			}
+			for j := range msgs {
+				if got[2*j] != byte(i) || got[2*j+1] != byte(j) {
+					t.Errorf("stream %d: message %d is %v", i, j, got[2*j:2*j+2])
+					return
+				}
+			}
+		}()
+	}
+	for range streams {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
