@@ -82,6 +82,26 @@ type byteSource interface {
 	io.ByteReader
 }
 
+// acceptLanes has the session hand every lane the peer opens to readLane, on
+// its reader goroutine, and end the connection when it ends: no goroutine
+// waits for either.
+func (c *Conn) acceptLanes() {
+	c.sess.AfterClose(c.sessionEnded)
+	c.sess.SetAcceptFunc(c.readLane)
+}
+
+// sessionEnded ends the connection after its session, once the lanes'
+// goroutines delivered what the peer sent before it went (they end once
+// their buffered data is read), so that answers already here are not failed
+// as lost. Messages parsed on the session's reader are delivered already.
+func (c *Conn) sessionEnded(err error) {
+	c.rmu.Lock()
+	c.draining = true
+	c.rmu.Unlock()
+	c.readers.Wait()
+	c.shutdown(err)
+}
+
 // readLane starts reading a lane the peer opened.
 func (c *Conn) readLane(st *transport.Stream) {
 	in := &inLane{c: c, st: st, wake: make(chan struct{}, 1)}

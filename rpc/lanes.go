@@ -284,7 +284,7 @@ func (c *Conn) finishAfterGoAway() {
 // control message queued, and, when it sent GOAWAY, the peer closed every
 // lane it opened (and at least one).
 func (c *Conn) nothingToSend() bool {
-	if c.answers.running.Load() != 0 || c.questions.len() != 0 || len(c.ctl) != 0 {
+	if c.answers.running.Load() != 0 || c.questions.len() != 0 || c.ctl.pending() {
 		return false
 	}
 	if c.sess.GoAwaySent() && !(c.sess.IsClient() && c.sess.GoAwayReceived()) {

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"runtime"
 	"testing"
@@ -93,5 +94,46 @@ func TestWriteInlineOrder(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestAcceptFunc: with an accept function, streams the peer opened before it
+// was set and after reach it, with their data, and AfterClose reports the
+// session's end.
+func TestAcceptFunc(t *testing.T) {
+	c, s := sessionPair(t, nil, nil)
+	ctx := testCtx(t)
+	first, err := c.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Write([]byte("1"))
+	for s.NumStreams() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	got := make(chan *Stream, 2)
+	s.SetAcceptFunc(func(st *Stream) { got <- st })
+	closed := make(chan error, 1)
+	s.AfterClose(func(err error) { closed <- err })
+	second, err := c.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second.Write([]byte("2"))
+	for _, want := range []string{"1", "2"} {
+		st := <-got
+		b := make([]byte, 1)
+		if _, err := io.ReadFull(st, b); err != nil || string(b) != want {
+			t.Fatalf("stream read %q, %v; want %q", b, err, want)
+		}
+	}
+	c.Close()
+	select {
+	case err := <-closed:
+		if !errors.Is(err, ErrConnectionLost) && !errors.Is(err, ErrSessionClosed) {
+			t.Fatalf("AfterClose got %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("AfterClose not called")
 	}
 }

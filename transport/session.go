@@ -60,6 +60,8 @@ type Session struct {
 	streamErr  error // what blocked stream calls return after the end
 
 	acceptCh chan *Stream
+	acceptFn func(*Stream) // see SetAcceptFunc
+	closeFs  []func(error) // see AfterClose
 	goAwayCh chan struct{} // closed at the first GOAWAY either way
 	goAwayFs []func()      // run at the first GOAWAY either way (see AfterGoAway)
 	done     chan struct{}
@@ -192,6 +194,39 @@ func (s *Session) Accept(ctx context.Context) (*Stream, error) {
 			return nil, s.sessionErr()
 		}
 	}
+}
+
+// SetAcceptFunc has f called with every stream the peer opens, instead of
+// queueing it for Accept: first, on the calling goroutine, with the streams
+// waiting for Accept, then on the session's reader goroutine as each new
+// stream's first frame arrives, before its data is delivered (so that f can
+// SetReadNotify). No goroutine needs to wait in Accept. f must not block.
+func (s *Session) SetAcceptFunc(f func(*Stream)) {
+	s.mu.Lock()
+	s.acceptFn = f
+	var waiting []*Stream
+	for len(s.acceptCh) > 0 {
+		waiting = append(waiting, <-s.acceptCh)
+	}
+	s.mu.Unlock()
+	for _, st := range waiting {
+		f(st)
+	}
+}
+
+// AfterClose arranges for f to run in its own goroutine, with the error
+// blocked stream calls return, once the session is over (at once if it is
+// already).
+func (s *Session) AfterClose(f func(error)) {
+	s.mu.Lock()
+	if s.err != nil {
+		err := s.streamErr
+		s.mu.Unlock()
+		go f(err)
+		return
+	}
+	s.closeFs = append(s.closeFs, f)
+	s.mu.Unlock()
 }
 
 // AfterGoAway arranges for f to run in its own goroutine once GOAWAY has been
@@ -426,8 +461,13 @@ func (s *Session) end(err error, flush bool, g *finalGoAway) {
 		}
 		s.mu.Lock()
 		s.err, s.streamErr = err, serr
+		closeFs := s.closeFs
+		s.closeFs = nil
 		s.mu.Unlock()
 		close(s.done)
+		for _, f := range closeFs {
+			go f(serr)
+		}
 		if s.kaTimer != nil {
 			s.kaTimer.Stop()
 		}
