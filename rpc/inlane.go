@@ -37,8 +37,9 @@ type inLane struct {
 	dead    bool // the lane ended: nothing more is parsed
 
 	// Used by the owner only.
-	started bool   // the preface was read
-	buf     []byte // bytes taken from the stream, not yet parsed: buf[r:w]
+	started bool    // the preface was read
+	buf     []byte  // bytes taken from the stream, not yet parsed: buf[r:w]; nil while there are none
+	bufp    *[]byte // where buf came from in laneBuffers (nil: allocated)
 	r, w    int
 	body    bytes.Reader
 	big     *bufio.Reader // reads a large message from the stream
@@ -268,7 +269,8 @@ func (in *inLane) parseBuffered(blocking bool) (handed bool, err error) {
 			in.r = 0
 		}
 		if in.buf == nil {
-			in.buf = make([]byte, laneReadBuffer)
+			in.bufp = laneBuffers.Get().(*[]byte)
+			in.buf = *in.bufp
 		}
 		n, err := in.st.TryRead(in.buf[in.w:])
 		in.w += n
@@ -277,6 +279,9 @@ func (in *inLane) parseBuffered(blocking bool) (handed bool, err error) {
 		}
 		switch {
 		case err == nil:
+			if in.w == 0 {
+				in.releaseBuffer()
+			}
 			return false, nil // nothing more yet
 		case in.w == 0:
 			return false, err // the lane ended between messages
@@ -285,6 +290,24 @@ func (in *inLane) parseBuffered(blocking bool) (handed bool, err error) {
 		}
 		return false, err
 	}
+}
+
+// laneBuffers holds the read buffers of lanes with nothing left to parse, so
+// that an idle lane keeps none.
+var laneBuffers = sync.Pool{New: func() any {
+	b := make([]byte, laneReadBuffer)
+	return &b
+}}
+
+// releaseBuffer gives the lane's read buffer, empty, back to laneBuffers (one
+// grown for a larger message is left to the garbage collector).
+func (in *inLane) releaseBuffer() {
+	if len(in.buf) == laneReadBuffer && in.bufp != nil {
+		*in.bufp = in.buf
+		laneBuffers.Put(in.bufp)
+	}
+	in.buf, in.bufp = nil, nil
+	in.r, in.w = 0, 0
 }
 
 // parseTaken parses the whole messages among the bytes taken from the stream,
@@ -344,6 +367,10 @@ func (in *inLane) parseTaken(blocking bool) (handed bool, err error) {
 				b := make([]byte, max(size, min(2*len(in.buf), lengthSize+maxInlineMessage)))
 				in.w = copy(b, data)
 				in.r = 0
+				if in.bufp != nil {
+					laneBuffers.Put(in.bufp) // *in.bufp is the old buffer
+					in.bufp = nil
+				}
 				in.buf = b
 			}
 			return false, nil

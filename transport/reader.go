@@ -178,7 +178,7 @@ func (s *Session) acceptLocked(id uint32) (*Stream, func(*Stream), error) {
 			return nil, nil, protoErrorf("peer keeps opening streams beyond the limit of %d", s.cfg.MaxStreams)
 		}
 		code = ResetRefused
-	case s.acceptFn == nil && len(s.acceptCh) >= cap(s.acceptCh):
+	case s.acceptFn == nil && s.acceptQ.len() >= s.cfg.AcceptBacklog:
 		code = ResetRefused
 	}
 	if code != 0xffffffff {
@@ -193,7 +193,8 @@ func (s *Session) acceptLocked(id uint32) (*Stream, func(*Stream), error) {
 	if s.acceptFn != nil {
 		return st, s.acceptFn, nil
 	}
-	s.acceptCh <- st // cannot block: only this goroutine sends, and there is room
+	s.acceptQ.push(st)
+	signal(s.acceptSig)
 	return st, nil, nil
 }
 
