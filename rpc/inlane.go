@@ -58,6 +58,7 @@ type inLane struct {
 	oneWayCharge int
 
 	scratch []byte
+	method  string // the last method name called on the lane
 	kinds   []argKind
 	records recordCache
 	flat    map[reflect.Type]bool // types known to hold no pointers (or not)
