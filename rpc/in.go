@@ -85,10 +85,19 @@ func (in *inLane) readCall() error {
 	if err := in.decodeArgs(ic, int(nargs), &callErr); err != nil {
 		return err
 	}
+	// A one-way call holds the handler slot reserved for it before it was
+	// parsed (see answerTable.reserveOneWay).
+	slot := oneway && in.slot.Swap(false)
+	if callErr == nil && oneway && !slot {
+		callErr = fmt.Errorf("%w: no one-way handler slot", ErrOverloaded)
+	}
 	if callErr == nil && !c.answers.admit(oneway, c.opts.maxHandlers) {
 		callErr = fmt.Errorf("%w: %d handlers running on this connection", ErrOverloaded, c.opts.maxHandlers)
 	}
 	if callErr != nil {
+		if slot {
+			c.answers.releaseOneWay()
+		}
 		if ic != nil {
 			ic.releaseArgs()
 		}

@@ -56,6 +56,11 @@ type inLane struct {
 	// oneWayCharge is the charge of the one-way call being parsed, until
 	// readCall hands it to the call's handler.
 	oneWayCharge int
+	// slot is set while the lane holds a one-way handler slot for the call
+	// at its head; slotWaiting (guarded by the answer table's lock) while it
+	// waits for one (see answerTable.reserveOneWay).
+	slot        atomic.Bool
+	slotWaiting bool
 
 	scratch []byte
 	method  string // the last method name called on the lane
@@ -215,6 +220,7 @@ func (in *inLane) end(err error) {
 	if !was {
 		in.c.lanes.inEnded.Add(1)
 		in.dropCharge()
+		in.c.answers.forgetOneWay(in)
 	}
 	if errors.Is(err, ErrProtocol) {
 		in.c.shutdown(err)
@@ -346,6 +352,11 @@ func (in *inLane) parseTaken(blocking bool) (handed bool, err error) {
 				if !in.c.lanes.budget.charge(in, id, oneWay, lengthSize+int(n)) {
 					return false, nil // granted later: the lane is notified
 				}
+			}
+		}
+		if in.charged.Load() && in.waitOneWay && !in.slot.Load() {
+			if !in.c.answers.reserveOneWay(in, in.c.opts.maxHandlers) {
+				return false, nil // handed a slot later: the lane is notified
 			}
 		}
 		if n > maxInlineMessage {
