@@ -9,26 +9,11 @@ import (
 	"time"
 )
 
-// settledGoroutines waits for the goroutine count to stop changing and
-// returns it.
-func settledGoroutines() int {
-	n := runtime.NumGoroutine()
-	for stable := 0; stable < 5; {
-		time.Sleep(10 * time.Millisecond)
-		if m := runtime.NumGoroutine(); m == n {
-			stable++
-		} else {
-			n, stable = m, 0
-		}
-	}
-	return n
-}
-
 // TestIdleSessionGoroutines: once traffic stops, a session keeps one
 // goroutine, its reader; the writer goroutine runs only while there is
 // something to write.
 func TestIdleSessionGoroutines(t *testing.T) {
-	base := settledGoroutines()
+	base := runtime.NumGoroutine()
 	c, s := sessionPair(t, nil, nil)
 	ca, sb := openAccept(t, c, s, "hello")
 	ctx := testCtx(t)
@@ -44,11 +29,7 @@ func TestIdleSessionGoroutines(t *testing.T) {
 	if !bytes.Equal(got[:len(big)], big) || string(got[len(big):]) != "end" {
 		t.Fatal("data garbled")
 	}
-	if n := settledGoroutines() - base; n > 2 {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		t.Fatalf("%d goroutines for two idle sessions, want 2 (the readers)\n%s", n, buf)
-	}
+	checkGoroutines(t, base+2) // the two readers
 }
 
 // TestWriteInlineOrder: frames written inline and by the writer goroutine,
