@@ -225,11 +225,12 @@ func (c *Conn) write(ctx context.Context, l *outLane, p []byte) error {
 	return nil
 }
 
-// alone reports whether no call is in flight either way but, at most, the
-// one whose message is being sent (a call of this side's, or the answer to
-// the peer's).
+// alone reports whether at most two calls are in flight either way, the one
+// whose message is being sent (a call of this side's, or the answer to the
+// peer's) included: a lone call, or a callback and the call it serves. More
+// senders than that gather their messages in the writer goroutine's batches.
 func (c *Conn) alone() bool {
-	return int(c.answers.running.Load())+c.questions.len() <= 1
+	return int(c.answers.running.Load())+c.questions.len() <= 2
 }
 
 // openLanes opens a lane in every free slot, so that answers can still be
