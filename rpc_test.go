@@ -534,6 +534,9 @@ func BenchmarkGateDirect(b *testing.B) {
 // together, the caller's own reply variable included (BenchmarkCallSeq's
 // argument, not a constant, costs its box besides).
 func TestCallAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's instrumentation allocates")
+	}
 	conn := firefly(t)
 	ctx := context.Background()
 	call := func() {
