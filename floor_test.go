@@ -195,3 +195,45 @@ func sumOf(ds []time.Duration) time.Duration {
 	}
 	return s
 }
+
+// BenchmarkTCPPingPongUnderBulk is CallUnderBulk's floor: TCPPingPong's
+// round trips, timed while another loopback TCP connection of the same
+// process echoes 16 MiB messages (the far end reads each whole, then writes
+// it back, as the echo handler does). Neither shares a connection with the
+// other, so no byte of the bulk transfer queues ahead of a round trip: what
+// the percentiles show is what the bulk transfer's work on the machine's
+// cores alone costs a small round trip.
+func BenchmarkTCPPingPongUnderBulk(b *testing.B) {
+	req, resp := callSeqSizes(b)
+	p := newPingPong(b, req, resp)
+	defer p.Close()
+	ln := listen(b)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 16*mib)
+		for {
+			if _, err := io.ReadFull(c, buf); err != nil {
+				return
+			}
+			if _, err := c.Write(buf); err != nil {
+				return
+			}
+		}
+	}()
+	bulk, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	underBulk(b, p.trip, func(payload []byte) error {
+		if _, err := bulk.Write(payload); err != nil {
+			return err
+		}
+		_, err := io.ReadFull(bulk, payload)
+		return err
+	})
+	bulk.Close()
+}

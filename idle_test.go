@@ -123,3 +123,27 @@ func BenchmarkNetRPCIdleConn(b *testing.B) {
 		}
 	})
 }
+
+// TestIdleConnGoroutines: an idle connection keeps its transport's reader
+// on each side and nothing else once the server's handler goroutine, kept
+// for more calls a while, has been let go.
+func TestIdleConnGoroutines(t *testing.T) {
+	base, _ := settled()
+	conn := firefly(t)
+	var n int
+	if err := conn.Root().Call(context.Background(), "add", &n, Args{1, 2}); err != nil || n != 3 {
+		t.Fatalf("add = %d, %v", n, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		g, _ := settled()
+		if g-base <= 3 { // the two readers and the server's accept loop
+			return
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			t.Fatalf("%d goroutines for a server and an idle connection, both ends, want 3\n%s", g-base, buf)
+		}
+	}
+}

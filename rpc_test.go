@@ -529,3 +529,24 @@ func BenchmarkGateDirect(b *testing.B) {
 		}
 	}
 }
+
+// TestCallAllocs: a small call allocates at most 5 times, client and server
+// together, the caller's own reply variable included (BenchmarkCallSeq's
+// argument, not a constant, costs its box besides).
+func TestCallAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's instrumentation allocates")
+	}
+	conn := firefly(t)
+	ctx := context.Background()
+	call := func() {
+		var n int
+		if err := conn.Root().Call(ctx, "add", &n, Args{1, 2}); err != nil || n != 3 {
+			t.Fatalf("add = %d, %v", n, err)
+		}
+	}
+	call()
+	if got := testing.AllocsPerRun(2000, call); got > 5 {
+		t.Fatalf("%.2f allocations per call, want at most 5", got)
+	}
+}

@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,8 +25,11 @@ type answerTable struct {
 	// answered to the transport, one-way handlers running.
 	twoWay, answering, oneWay atomic.Int32
 	closed                    bool
-	idle                      chan struct{} // closed when running drops to zero while draining
-	workers                   workerPool
+	// Lanes whose next call, one-way, waits for a one-way handler slot, in
+	// order (see reserveOneWay).
+	slotWaiters []*inLane
+	idle        chan struct{} // closed when running drops to zero while draining
+	workers     workerPool
 }
 
 func (t *answerTable) init() {
@@ -44,10 +48,7 @@ func (t *answerTable) init() {
 func (t *answerTable) admit(oneway bool, max int) bool {
 	m := int32(max)
 	if oneway {
-		if t.oneWay.Add(1) > m {
-			t.oneWay.Add(-1)
-			return false
-		}
+		// Its slot was reserved before it was parsed (see reserveOneWay).
 	} else {
 		if t.answering.Add(1) > 2*m {
 			t.answering.Add(-1)
@@ -66,9 +67,63 @@ func (t *answerTable) admit(oneway bool, max int) bool {
 // handlerDone frees the handler slot of ic, whose handler returned.
 func (t *answerTable) handlerDone(ic *incall) {
 	if ic.oneway {
-		t.oneWay.Add(-1)
+		t.releaseOneWay()
 	} else {
 		t.twoWay.Add(-1)
+	}
+}
+
+// reserveOneWay reserves a one-way handler slot for the one-way call at the
+// head of in, which its owner is about to parse; when max one-way handlers
+// run, in is queued instead (false), to be handed a slot as one returns and
+// notified. Until then the lane is not read: the peer's further one-way
+// calls wait in its flow control rather than being dropped. Lanes are served
+// in turn.
+func (t *answerTable) reserveOneWay(in *inLane, max int) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if in.slotWaiting {
+		return false
+	}
+	if len(t.slotWaiters) == 0 && t.oneWay.Load() < int32(max) {
+		t.oneWay.Add(1)
+		in.slot.Store(true)
+		return true
+	}
+	in.slotWaiting = true
+	t.slotWaiters = append(t.slotWaiters, in)
+	return false
+}
+
+// releaseOneWay frees a one-way handler slot: it passes to the first lane
+// waiting for one, if any, which is notified to parse its call.
+func (t *answerTable) releaseOneWay() {
+	t.mu.Lock()
+	if len(t.slotWaiters) == 0 {
+		t.oneWay.Add(-1)
+		t.mu.Unlock()
+		return
+	}
+	in := t.slotWaiters[0]
+	t.slotWaiters[0] = nil
+	t.slotWaiters = t.slotWaiters[1:]
+	in.slotWaiting = false
+	in.slot.Store(true)
+	t.mu.Unlock()
+	in.notify(false)
+}
+
+// forgetOneWay drops in, ended, from the lanes waiting for a one-way slot,
+// and frees the slot it held.
+func (t *answerTable) forgetOneWay(in *inLane) {
+	t.mu.Lock()
+	if in.slotWaiting {
+		in.slotWaiting = false
+		t.slotWaiters = slices.DeleteFunc(t.slotWaiters, func(w *inLane) bool { return w == in })
+	}
+	t.mu.Unlock()
+	if in.slot.Swap(false) {
+		t.releaseOneWay()
 	}
 }
 

@@ -112,7 +112,7 @@ func (b *answerBudget) grantLocked() {
 	}
 	b.mu.Unlock()
 	for _, in := range granted {
-		in.notify(false) // its goroutine parses the call it was granted
+		in.notify(false) // the call it was granted is parsed now
 	}
 }
 

@@ -35,7 +35,7 @@ type Conn struct {
 	answers   answerTable
 	exports   exportTable
 	imports   importTable
-	ctl       chan control
+	ctl       controlQueue
 	readers   sync.WaitGroup // the lanes' goroutines (see inLane.handOff)
 	rmu       sync.Mutex
 	draining  bool // the session is over: no more lane goroutines start
@@ -60,7 +60,6 @@ func newConn(sess *transport.Session, o *options, reg *registry.Registry, root *
 		reg:       reg,
 		log:       o.logger,
 		root:      root,
-		ctl:       make(chan control, o.controlQueue),
 		goingAway: make(chan struct{}),
 		done:      make(chan struct{}),
 	}
@@ -81,8 +80,7 @@ func newConn(sess *transport.Session, o *options, reg *registry.Registry, root *
 func (c *Conn) start() {
 	c.sess.AfterGoAway(c.finishAfterGoAway)
 	c.awaitSettings()
-	go c.acceptLanes()
-	go c.sendControl()
+	c.acceptLanes()
 	c.watchIdle()
 }
 
@@ -197,31 +195,4 @@ func (c *Conn) transportError(err error) error {
 		return lostError(err)
 	}
 	return err
-}
-
-// acceptLanes accepts the peer's lanes and starts reading each.
-// It ends the connection when the session ends.
-func (c *Conn) acceptLanes() {
-	for {
-		st, err := c.sess.Accept(context.Background())
-		if errors.Is(err, transport.ErrGoAway) {
-			// The peer is shutting down gracefully: the lanes already
-			// open keep working until the session ends.
-			<-c.sess.Done()
-			err = c.sess.Err()
-		}
-		if err != nil {
-			// Let the lanes' goroutines deliver what the peer sent before
-			// it went (they end once their buffered data is read), so that
-			// answers already here are not failed as lost. Messages parsed
-			// on the session's reader are delivered already.
-			c.rmu.Lock()
-			c.draining = true
-			c.rmu.Unlock()
-			c.readers.Wait()
-			c.shutdown(err)
-			return
-		}
-		c.readLane(st)
-	}
 }

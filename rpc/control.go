@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"sync"
 )
 
 // control is a small message sent by the connection's control goroutine, so
@@ -26,49 +27,74 @@ func (c *Conn) queueRelease(id, n uint64) {
 	c.queueControl(control{typ: msgRelease, id: id, count: n}, true)
 }
 
-// queueControl queues m. With wait false (incoming messages being parsed), a
-// full queue means the peer floods us with calls it does not let us answer:
-// the connection is closed rather than grown without bound.
+// controlQueue holds the control messages waiting to be sent. The goroutine
+// that sends them runs only while some wait: it is started by the first
+// message queued and ends when the queue is empty.
+type controlQueue struct {
+	mu      sync.Mutex
+	q       []control
+	running bool // the sending goroutine runs
+}
+
+// pending reports whether control messages wait or are being sent.
+func (cq *controlQueue) pending() bool {
+	cq.mu.Lock()
+	defer cq.mu.Unlock()
+	return len(cq.q) > 0 || cq.running
+}
+
+// queueControl queues m. With wait false (incoming messages being parsed),
+// at most WithMaxHandlers' twice (and at least 64) may wait: more means the
+// peer floods us with calls it does not let us answer, and the connection is
+// closed rather than the queue grown without bound. Messages of this side's
+// own (wait true: cancels, releases) are always queued; their number is
+// bounded by this side's own calls and references. Neither waits.
 func (c *Conn) queueControl(m control, wait bool) {
-	select {
-	case c.ctl <- m:
+	cq := &c.ctl
+	cq.mu.Lock()
+	if c.Err() != nil {
+		cq.mu.Unlock()
 		return
-	case <-c.done:
-		return
-	default:
 	}
-	if !wait {
+	if !wait && len(cq.q) >= c.opts.controlQueue {
+		cq.mu.Unlock()
 		c.shutdown(protocolErrorf("control queue full: the peer sends calls faster than refusals can be answered"))
 		return
 	}
-	select {
-	case c.ctl <- m:
-	case <-c.done:
+	cq.q = append(cq.q, m)
+	start := !cq.running
+	cq.running = true
+	cq.mu.Unlock()
+	if start {
+		go c.sendControl()
 	}
 }
 
-// queueControlNoWait queues m without waiting: when the queue is full, a
-// goroutine of its own waits to queue it.
-func (c *Conn) queueControlNoWait(m control) {
-	select {
-	case c.ctl <- m:
-	case <-c.done:
-	default:
-		go c.queueControl(m, true)
-	}
-}
+// queueControlNoWait queues m; it never waits.
+func (c *Conn) queueControlNoWait(m control) { c.queueControl(m, true) }
 
-// sendControl writes queued control messages until the connection ends.
+// sendControl writes queued control messages until none is left or the
+// connection ends.
 func (c *Conn) sendControl() {
+	cq := &c.ctl
 	for {
-		var m control
-		select {
-		case m = <-c.ctl:
-		case <-c.done:
+		cq.mu.Lock()
+		if len(cq.q) == 0 || c.Err() != nil {
+			cq.q = nil
+			cq.running = false
+			cq.mu.Unlock()
 			return
 		}
+		m := cq.q[0]
+		cq.q[0] = control{}
+		cq.q = cq.q[1:]
+		cq.mu.Unlock()
 		l, err := c.acquireLane(context.Background())
 		if err != nil {
+			cq.mu.Lock()
+			cq.q = nil
+			cq.running = false
+			cq.mu.Unlock()
 			return
 		}
 		switch m.typ {
@@ -86,6 +112,10 @@ func (c *Conn) sendControl() {
 		err = c.send(context.Background(), l)
 		c.releaseLane(l)
 		if err != nil {
+			cq.mu.Lock()
+			cq.q = nil
+			cq.running = false
+			cq.mu.Unlock()
 			return
 		}
 	}

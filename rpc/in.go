@@ -64,7 +64,10 @@ func (in *inLane) readCall() error {
 	case obj == nil:
 		callErr = fmt.Errorf("%w: object %d", ErrNoSuchObject, objID)
 	default:
-		if m = obj.Lookup(string(name)); m == nil && string(name) == IntrospectMethod {
+		if string(name) != in.method {
+			in.method = string(name) // a lane mostly calls the same methods again
+		}
+		if m = obj.Lookup(in.method); m == nil && in.method == IntrospectMethod {
 			if it, im := c.introspect(obj); it != nil {
 				obj, m = it, im
 			}
@@ -82,10 +85,19 @@ func (in *inLane) readCall() error {
 	if err := in.decodeArgs(ic, int(nargs), &callErr); err != nil {
 		return err
 	}
+	// A one-way call holds the handler slot reserved for it before it was
+	// parsed (see answerTable.reserveOneWay).
+	slot := oneway && in.slot.Swap(false)
+	if callErr == nil && oneway && !slot {
+		callErr = fmt.Errorf("%w: no one-way handler slot", ErrOverloaded)
+	}
 	if callErr == nil && !c.answers.admit(oneway, c.opts.maxHandlers) {
 		callErr = fmt.Errorf("%w: %d handlers running on this connection", ErrOverloaded, c.opts.maxHandlers)
 	}
 	if callErr != nil {
+		if slot {
+			c.answers.releaseOneWay()
+		}
 		if ic != nil {
 			ic.releaseArgs()
 		}
@@ -438,7 +450,25 @@ func (in *inLane) readScalarReply(reqID uint64) error {
 			t = dst.Type()
 		}
 	}
-	v, misfit, err := in.mr.readScalar(t, in.c.opts.maxMessageSize, &in.records)
+	var v reflect.Value
+	var misfit error
+	sk, err := in.mr.ReadByte()
+	if err == nil {
+		if sk != scalarRecord && settable(t) {
+			// Straight into the caller's variable.
+			var r rawScalar
+			if r, err = in.mr.readRaw(sk, true, in.c.opts.maxMessageSize); err == nil {
+				if !r.fits(t) {
+					misfit = fmt.Errorf("a %s value does not fit a %s", r.src, t)
+				} else {
+					misfit = r.set(dst)
+				}
+				dst = reflect.Value{}
+			}
+		} else {
+			v, misfit, err = in.mr.readScalarKind(sk, t, in.c.opts.maxMessageSize, &in.records)
+		}
+	}
 	if err != nil {
 		if q != nil {
 			q.complete(ErrConnectionLost)
@@ -460,6 +490,17 @@ func (in *inLane) readScalarReply(reqID uint64) error {
 		q.complete(nil)
 	}
 	return nil
+}
+
+// settable reports whether a scalar result is stored straight into a
+// variable of type t: a built-in type of no pointers, whose zero value a
+// result never leaves in place.
+func settable(t reflect.Type) bool {
+	switch t {
+	case boolType, intType, int64Type, int32Type, uint64Type, uint32Type, uintType, float64Type, stringType:
+		return true
+	}
+	return false
 }
 
 // readCancel cancels a running handler with the caller's reason.

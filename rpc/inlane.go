@@ -16,13 +16,12 @@ import (
 )
 
 // inLane is the receiving end of a lane. The transport tells it on its
-// reader goroutine when data arrives (notify). While the reader has more
-// input in hand, whole messages of at most maxInlineMessage bytes are parsed
-// right there, with no goroutine woken for them; when the reader's next step
-// is to wait for the network, the lane's own goroutine is woken to parse
-// instead, so that decoding overlaps that wait. The lane's goroutine also
-// reads larger messages, as they stream in. One owner at a time parses a
-// lane, in order, with the lane's gob decoder. Parsing never waits for a
+// reader goroutine when data arrives (notify), and whole messages of at most
+// maxInlineMessage bytes are parsed right there, with no goroutine woken for
+// them: an answer completes its call and a call goes to a handler goroutine
+// straight from the reader. Larger messages are read by the lane's own
+// goroutine, started for them, as they stream in. One owner at a time parses
+// a lane, in order, with the lane's gob decoder. Parsing never waits for a
 // lane and never runs a handler.
 type inLane struct {
 	c    *Conn
@@ -38,8 +37,9 @@ type inLane struct {
 	dead    bool // the lane ended: nothing more is parsed
 
 	// Used by the owner only.
-	started bool   // the preface was read
-	buf     []byte // bytes taken from the stream, not yet parsed: buf[r:w]
+	started bool    // the preface was read
+	buf     []byte  // bytes taken from the stream, not yet parsed: buf[r:w]; nil while there are none
+	bufp    *[]byte // where buf came from in laneBuffers (nil: allocated)
 	r, w    int
 	body    bytes.Reader
 	big     *bufio.Reader // reads a large message from the stream
@@ -56,8 +56,14 @@ type inLane struct {
 	// oneWayCharge is the charge of the one-way call being parsed, until
 	// readCall hands it to the call's handler.
 	oneWayCharge int
+	// slot is set while the lane holds a one-way handler slot for the call
+	// at its head; slotWaiting (guarded by the answer table's lock) while it
+	// waits for one (see answerTable.reserveOneWay).
+	slot        atomic.Bool
+	slotWaiting bool
 
 	scratch []byte
+	method  string // the last method name called on the lane
 	kinds   []argKind
 	records recordCache
 	flat    map[reflect.Type]bool // types known to hold no pointers (or not)
@@ -83,6 +89,26 @@ type byteSource interface {
 	io.ByteReader
 }
 
+// acceptLanes has the session hand every lane the peer opens to readLane, on
+// its reader goroutine, and end the connection when it ends: no goroutine
+// waits for either.
+func (c *Conn) acceptLanes() {
+	c.sess.AfterClose(c.sessionEnded)
+	c.sess.SetAcceptFunc(c.readLane)
+}
+
+// sessionEnded ends the connection after its session, once the lanes'
+// goroutines delivered what the peer sent before it went (they end once
+// their buffered data is read), so that answers already here are not failed
+// as lost. Messages parsed on the session's reader are delivered already.
+func (c *Conn) sessionEnded(err error) {
+	c.rmu.Lock()
+	c.draining = true
+	c.rmu.Unlock()
+	c.readers.Wait()
+	c.shutdown(err)
+}
+
 // readLane starts reading a lane the peer opened.
 func (c *Conn) readLane(st *transport.Stream) {
 	in := &inLane{c: c, st: st, wake: make(chan struct{}, 1)}
@@ -92,10 +118,11 @@ func (c *Conn) readLane(st *transport.Stream) {
 	in.notify(true) // what arrived before the registration
 }
 
-// notify is called when data arrives: it parses what is whole (more: the
-// caller has other work in hand) or hands the lane to its goroutine, unless
-// an owner is already at it (which then looks again before letting go).
-func (in *inLane) notify(more bool) {
+// notify is called when data arrives: it parses what is whole, unless an
+// owner is already at it (which then looks again before letting go). Whether
+// the reader has more input in hand does not matter: a small message costs
+// less parsed here than handed to a goroutine.
+func (in *inLane) notify(bool) {
 	in.mu.Lock()
 	if in.busy {
 		in.pending = true
@@ -104,11 +131,7 @@ func (in *inLane) notify(more bool) {
 	}
 	in.busy = true
 	in.mu.Unlock()
-	if more {
-		in.drain(false)
-	} else {
-		in.handOff()
-	}
+	in.drain(false)
 }
 
 // drain parses messages until none is whole and then lets the lane go, or
@@ -197,6 +220,7 @@ func (in *inLane) end(err error) {
 	if !was {
 		in.c.lanes.inEnded.Add(1)
 		in.dropCharge()
+		in.c.answers.forgetOneWay(in)
 	}
 	if errors.Is(err, ErrProtocol) {
 		in.c.shutdown(err)
@@ -252,7 +276,8 @@ func (in *inLane) parseBuffered(blocking bool) (handed bool, err error) {
 			in.r = 0
 		}
 		if in.buf == nil {
-			in.buf = make([]byte, laneReadBuffer)
+			in.bufp = laneBuffers.Get().(*[]byte)
+			in.buf = *in.bufp
 		}
 		n, err := in.st.TryRead(in.buf[in.w:])
 		in.w += n
@@ -261,6 +286,9 @@ func (in *inLane) parseBuffered(blocking bool) (handed bool, err error) {
 		}
 		switch {
 		case err == nil:
+			if in.w == 0 {
+				in.releaseBuffer()
+			}
 			return false, nil // nothing more yet
 		case in.w == 0:
 			return false, err // the lane ended between messages
@@ -269,6 +297,24 @@ func (in *inLane) parseBuffered(blocking bool) (handed bool, err error) {
 		}
 		return false, err
 	}
+}
+
+// laneBuffers holds the read buffers of lanes with nothing left to parse, so
+// that an idle lane keeps none.
+var laneBuffers = sync.Pool{New: func() any {
+	b := make([]byte, laneReadBuffer)
+	return &b
+}}
+
+// releaseBuffer gives the lane's read buffer, empty, back to laneBuffers (one
+// grown for a larger message is left to the garbage collector).
+func (in *inLane) releaseBuffer() {
+	if len(in.buf) == laneReadBuffer && in.bufp != nil {
+		*in.bufp = in.buf
+		laneBuffers.Put(in.bufp)
+	}
+	in.buf, in.bufp = nil, nil
+	in.r, in.w = 0, 0
 }
 
 // parseTaken parses the whole messages among the bytes taken from the stream,
@@ -308,6 +354,11 @@ func (in *inLane) parseTaken(blocking bool) (handed bool, err error) {
 				}
 			}
 		}
+		if in.charged.Load() && in.waitOneWay && !in.slot.Load() {
+			if !in.c.answers.reserveOneWay(in, in.c.opts.maxHandlers) {
+				return false, nil // handed a slot later: the lane is notified
+			}
+		}
 		if n > maxInlineMessage {
 			if !blocking {
 				return true, nil
@@ -328,6 +379,10 @@ func (in *inLane) parseTaken(blocking bool) (handed bool, err error) {
 				b := make([]byte, max(size, min(2*len(in.buf), lengthSize+maxInlineMessage)))
 				in.w = copy(b, data)
 				in.r = 0
+				if in.bufp != nil {
+					laneBuffers.Put(in.bufp) // *in.bufp is the old buffer
+					in.bufp = nil
+				}
 				in.buf = b
 			}
 			return false, nil

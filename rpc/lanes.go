@@ -207,9 +207,15 @@ func (c *Conn) send(ctx context.Context, l *outLane) error {
 	return nil
 }
 
-// write writes part of a message on l.
+// write writes part of a message on l. A lone message (no other call in
+// flight either way) is written by its sender, with no goroutine woken;
+// otherwise the transport's writer goroutine gathers it with the others.
 func (c *Conn) write(ctx context.Context, l *outLane, p []byte) error {
-	if _, err := l.st.WriteContext(ctx, p); err != nil {
+	write := l.st.WriteContext
+	if c.alone() {
+		write = l.st.WriteInline
+	}
+	if _, err := write(ctx, p); err != nil {
 		l.broken = true
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, transport.ErrConnectionLost) {
 			return cerr
@@ -217,6 +223,14 @@ func (c *Conn) write(ctx context.Context, l *outLane, p []byte) error {
 		return c.transportError(err)
 	}
 	return nil
+}
+
+// alone reports whether at most two calls are in flight either way, the one
+// whose message is being sent (a call of this side's, or the answer to the
+// peer's) included: a lone call, or a callback and the call it serves. More
+// senders than that gather their messages in the writer goroutine's batches.
+func (c *Conn) alone() bool {
+	return int(c.answers.running.Load())+c.questions.len() <= 2
 }
 
 // openLanes opens a lane in every free slot, so that answers can still be
@@ -271,7 +285,7 @@ func (c *Conn) finishAfterGoAway() {
 // control message queued, and, when it sent GOAWAY, the peer closed every
 // lane it opened (and at least one).
 func (c *Conn) nothingToSend() bool {
-	if c.answers.running.Load() != 0 || c.questions.len() != 0 || len(c.ctl) != 0 {
+	if c.answers.running.Load() != 0 || c.questions.len() != 0 || c.ctl.pending() {
 		return false
 	}
 	if c.sess.GoAwaySent() && !(c.sess.IsClient() && c.sess.GoAwayReceived()) {

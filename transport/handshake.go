@@ -135,7 +135,7 @@ func handshake(ctx context.Context, conn net.Conn, cfg *Config, client bool) (*S
 		_, err := conn.Write(appendPreface(make([]byte, 0, prefaceLen), role, local))
 		werr <- err
 	}()
-	br := bufio.NewReaderSize(conn, readBufferFloor(c.MaxFrameSize))
+	br := bufio.NewReaderSize(conn, readBufferFloor())
 	peer, err := readPreface(br, peerRole)
 	if err != nil {
 		conn.Close()

@@ -9,8 +9,11 @@ import (
 // carries bulk data, then shrinks back once traffic is light again: an idle or
 // chatty connection keeps little memory, and a bulk transfer is read in large
 // pieces, with few read syscalls and the kernel's receive buffer drained fast.
+// The smallest buffer need not hold a whole frame: payloads of directPayload
+// bytes or more are read around it, and frames for no open stream are skipped
+// through it.
 const (
-	readBufferMin = 64 << 10
+	readBufferMin = directPayload
 	readBufferMax = 1 << 20
 	// shrinkAfter is how many light rounds in a row (each used at most an
 	// eighth of the buffer) let a grown buffer shrink.
@@ -21,7 +24,7 @@ const (
 // runs from one moment the buffer is empty to the next: it is what one read
 // from the network (and any refills it needed) brought in.
 type readBuffer struct {
-	floor  int          // smallest size: room for a header and a whole frame
+	floor  int          // smallest size (readBufferFloor)
 	mark   uint64       // bytesIn at the start of the round
 	direct uint64       // payload bytes read around the buffer, straight into chunks
 	dmark  uint64       // direct at the start of the round
@@ -29,12 +32,10 @@ type readBuffer struct {
 	size   atomic.Int64 // the buffer's size, for observers
 }
 
-// readBufferFloor is the smallest reader's buffer for frames of up to
-// maxFrame payload bytes: payloads too small to be read around the buffer
-// must fit in it whole.
-func readBufferFloor(maxFrame int) int {
-	return max(readBufferMin, maxFrame+headerLen)
-}
+// readBufferFloor is the smallest reader's buffer: room for a payload too
+// small to be read around the buffer (see handleData), whatever the frame
+// size.
+func readBufferFloor() int { return readBufferMin }
 
 // resizeReadBuffer is called with the buffer empty, before the next read from
 // the network: a round that used the whole buffer doubles it (up to
@@ -42,7 +43,7 @@ func readBufferFloor(maxFrame int) int {
 func (s *Session) resizeReadBuffer() {
 	rb := &s.rb
 	if rb.floor == 0 {
-		rb.floor = readBufferFloor(s.cfg.MaxFrameSize)
+		rb.floor = readBufferFloor()
 	}
 	in := s.bytesIn.Load()
 	used := int((in - rb.mark) - (rb.direct - rb.dmark))

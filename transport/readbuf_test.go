@@ -12,7 +12,7 @@ import (
 func TestReadBufferFollowsTraffic(t *testing.T) {
 	client, server := sessionPair(t, nil, nil)
 	cs, ss := openAccept(t, client, server, "hi")
-	floor := int64(readBufferFloor(DefaultMaxFrameSize))
+	floor := int64(readBufferFloor())
 	size := func() int64 {
 		if n := server.rb.size.Load(); n != 0 {
 			return n
@@ -71,11 +71,32 @@ func TestReadBufferFollowsTraffic(t *testing.T) {
 	}
 }
 
-func TestReadBufferFloor(t *testing.T) {
-	if got := readBufferFloor(16 << 10); got != readBufferMin {
-		t.Fatalf("floor for 16 KiB frames = %d, want %d", got, readBufferMin)
+// TestFramesLargerThanReadBuffer: the reader's smallest buffer is smaller
+// than a frame; a stream's large frames and a late frame for a finished
+// stream pass through it.
+func TestFramesLargerThanReadBuffer(t *testing.T) {
+	if readBufferFloor() >= DefaultMaxFrameSize {
+		t.Fatalf("floor %d, not below a frame of %d", readBufferFloor(), DefaultMaxFrameSize)
 	}
-	if got, want := readBufferFloor(4<<20), 4<<20+headerLen; got != want {
-		t.Fatalf("floor for 4 MiB frames = %d, want %d", got, want)
+	s, p := newRawClient(t, nil)
+	big := bytes.Repeat([]byte("b"), DefaultMaxFrameSize)
+	p.write(typeData, flagSYN, 1, big)
+	st, err := s.Accept(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(big))
+	if _, err := io.ReadFull(st, got); err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("read %d bytes, %v", len(got), err)
+	}
+	st.Reset()
+	p.write(typeData, 0, 1, big) // late: skipped
+	p.write(typeData, flagSYN, 3, []byte("y"))
+	st3, err := s.Accept(testCtx(t))
+	if err != nil || st3.ID() != 3 {
+		t.Fatalf("accept after the late frame: %v", err)
+	}
+	if err := s.Err(); err != nil {
+		t.Fatal(err)
 	}
 }

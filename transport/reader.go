@@ -108,12 +108,17 @@ func (s *Session) readFrames() error {
 func (s *Session) payload(n uint32) ([]byte, error) {
 	p, err := s.br.Peek(int(n))
 	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%w: connection closed inside a frame payload", ErrConnectionLost)
-		}
-		return nil, err
+		return nil, payloadError(err)
 	}
 	return p, nil
+}
+
+// payloadError is the error of a read that ended inside a frame's payload.
+func payloadError(err error) error {
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: connection closed inside a frame payload", ErrConnectionLost)
+	}
+	return err
 }
 
 func (s *Session) discard(n uint32) { s.br.Discard(int(n)) }
@@ -140,16 +145,27 @@ func (s *Session) lookup(id uint32, what string) (*Stream, error) {
 	return nil, protoErrorf("%s for stream %d, which was never opened", what, id)
 }
 
-// accept registers a stream the peer opened with SYN. It returns nil if the
-// stream is refused (the RST is queued).
+// accept registers a stream the peer opened with SYN and hands it to the
+// accept function, or queues it for Accept. It returns nil if the stream is
+// refused (the RST is queued).
 func (s *Session) accept(id uint32) (*Stream, error) {
+	st, f, err := s.acceptLocked(id)
+	if f != nil {
+		f(st)
+	}
+	return st, err
+}
+
+// acceptLocked is accept's part under s.mu: it returns the accept function
+// to hand st to (nil: st is queued for Accept, or refused).
+func (s *Session) acceptLocked(id uint32) (*Stream, func(*Stream), error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.isPeerID(id) {
-		return nil, protoErrorf("peer opened stream %d, which has this side's parity", id)
+		return nil, nil, protoErrorf("peer opened stream %d, which has this side's parity", id)
 	}
 	if id <= s.lastPeerID {
-		return nil, protoErrorf("peer opened stream %d, not above its last stream %d", id, s.lastPeerID)
+		return nil, nil, protoErrorf("peer opened stream %d, not above its last stream %d", id, s.lastPeerID)
 	}
 	s.lastPeerID = id
 	code := ResetCode(0xffffffff)
@@ -159,23 +175,27 @@ func (s *Session) accept(id uint32) (*Stream, error) {
 	case s.numIn >= s.cfg.MaxStreams:
 		s.overLimit++
 		if s.overLimit > maxLimitRefusals {
-			return nil, protoErrorf("peer keeps opening streams beyond the limit of %d", s.cfg.MaxStreams)
+			return nil, nil, protoErrorf("peer keeps opening streams beyond the limit of %d", s.cfg.MaxStreams)
 		}
 		code = ResetRefused
-	case len(s.acceptCh) >= cap(s.acceptCh):
+	case s.acceptFn == nil && s.acceptQ.len() >= s.cfg.AcceptBacklog:
 		code = ResetRefused
 	}
 	if code != 0xffffffff {
 		if !s.w.queueReset(id, code) {
-			return nil, protoErrorf("peer does not read: control queue overflow")
+			return nil, nil, protoErrorf("peer does not read: control queue overflow")
 		}
-		return nil, nil
+		return nil, nil, nil
 	}
 	st := newStream(s, id, false)
 	s.streams[id] = st
 	s.numIn++
-	s.acceptCh <- st // cannot block: only this goroutine sends, and there is room
-	return st, nil
+	if s.acceptFn != nil {
+		return st, s.acceptFn, nil
+	}
+	s.acceptQ.push(st)
+	signal(s.acceptSig)
+	return st, nil, nil
 }
 
 func (s *Session) handleData(h *header) error {
@@ -209,10 +229,17 @@ func (s *Session) handleData(h *header) error {
 	if err != nil {
 		return err
 	}
+	if st == nil {
+		// A late frame for a finished or refused stream: skipped.
+		if _, err := s.br.Discard(int(n)); err != nil {
+			return payloadError(err)
+		}
+		return nil
+	}
 	var p []byte
 	var own *chunk
 	switch {
-	case n >= directPayload && st != nil:
+	case n >= directPayload:
 		// A large payload goes straight into the chunk the stream keeps,
 		// not through the read buffer and a copy.
 		own = s.pools.recv.get()
@@ -227,11 +254,9 @@ func (s *Session) handleData(h *header) error {
 			return err
 		}
 	}
-	var notify func(bool)
-	if st != nil {
-		if notify, err = st.receive(p, own, flags&flagFIN != 0); err != nil {
-			return err
-		}
+	notify, err := st.receive(p, own, flags&flagFIN != 0)
+	if err != nil {
+		return err
 	}
 	if own == nil {
 		s.discard(n)

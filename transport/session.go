@@ -59,12 +59,15 @@ type Session struct {
 	err        error // why the session ended (nil while alive)
 	streamErr  error // what blocked stream calls return after the end
 
-	acceptCh chan *Stream
-	goAwayCh chan struct{} // closed at the first GOAWAY either way
-	goAwayFs []func()      // run at the first GOAWAY either way (see AfterGoAway)
-	done     chan struct{}
-	readDone chan struct{} // closed when readLoop returns
-	close1   sync.Once
+	acceptQ   fifo[*Stream] // streams waiting for Accept; guarded by mu
+	acceptSig chan struct{} // signalled when acceptQ gains a stream
+	acceptFn  func(*Stream) // see SetAcceptFunc
+	closeFs   []func(error) // see AfterClose
+	goAwayCh  chan struct{} // closed at the first GOAWAY either way
+	goAwayFs  []func()      // run at the first GOAWAY either way (see AfterGoAway)
+	done      chan struct{}
+	readDone  chan struct{} // closed when readLoop returns
+	close1    sync.Once
 
 	w writer
 
@@ -99,7 +102,7 @@ func newSession(conn net.Conn, br *bufio.Reader, cfg Config, peer settings, clie
 		winThreshold: max(cfg.InitialWindow/4, 1),
 		streams:      make(map[uint32]*Stream),
 		pings:        make(map[uint64]chan struct{}),
-		acceptCh:     make(chan *Stream, cfg.AcceptBacklog),
+		acceptSig:    make(chan struct{}, 1),
 		goAwayCh:     make(chan struct{}),
 		done:         make(chan struct{}),
 		readDone:     make(chan struct{}),
@@ -119,7 +122,6 @@ func newSession(conn net.Conn, br *bufio.Reader, cfg Config, peer settings, clie
 		s.kaMu.Unlock()
 	}
 	go s.readLoop()
-	go s.w.loop()
 	return s
 }
 
@@ -175,24 +177,69 @@ func (s *Session) Open(ctx context.Context) (*Stream, error) {
 // drain). GOAWAY does not stop it: the peer may open streams after either
 // side's GOAWAY to finish its work.
 func (s *Session) Accept(ctx context.Context) (*Stream, error) {
-	select {
-	case st := <-s.acceptCh:
-		return st, nil
-	default:
-	}
-	select {
-	case st := <-s.acceptCh:
-		return st, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-s.done:
-		select {
-		case st := <-s.acceptCh:
+	for {
+		if st := s.nextAccepted(); st != nil {
 			return st, nil
-		default:
+		}
+		select {
+		case <-s.acceptSig:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-s.done:
+			if st := s.nextAccepted(); st != nil {
+				return st, nil
+			}
 			return nil, s.sessionErr()
 		}
 	}
+}
+
+// nextAccepted takes the next stream waiting for Accept, if any; when more
+// wait, it passes the signal on to another Accept.
+func (s *Session) nextAccepted() *Stream {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.acceptQ.len() == 0 {
+		return nil
+	}
+	st := s.acceptQ.pop()
+	if s.acceptQ.len() > 0 {
+		signal(s.acceptSig)
+	}
+	return st
+}
+
+// SetAcceptFunc has f called with every stream the peer opens, instead of
+// queueing it for Accept: first, on the calling goroutine, with the streams
+// waiting for Accept, then on the session's reader goroutine as each new
+// stream's first frame arrives, before its data is delivered (so that f can
+// SetReadNotify). No goroutine needs to wait in Accept. f must not block.
+func (s *Session) SetAcceptFunc(f func(*Stream)) {
+	s.mu.Lock()
+	s.acceptFn = f
+	var waiting []*Stream
+	for s.acceptQ.len() > 0 {
+		waiting = append(waiting, s.acceptQ.pop())
+	}
+	s.mu.Unlock()
+	for _, st := range waiting {
+		f(st)
+	}
+}
+
+// AfterClose arranges for f to run in its own goroutine, with the error
+// blocked stream calls return, once the session is over (at once if it is
+// already).
+func (s *Session) AfterClose(f func(error)) {
+	s.mu.Lock()
+	if s.err != nil {
+		err := s.streamErr
+		s.mu.Unlock()
+		go f(err)
+		return
+	}
+	s.closeFs = append(s.closeFs, f)
+	s.mu.Unlock()
 }
 
 // AfterGoAway arranges for f to run in its own goroutine once GOAWAY has been
@@ -427,8 +474,13 @@ func (s *Session) end(err error, flush bool, g *finalGoAway) {
 		}
 		s.mu.Lock()
 		s.err, s.streamErr = err, serr
+		closeFs := s.closeFs
+		s.closeFs = nil
 		s.mu.Unlock()
 		close(s.done)
+		for _, f := range closeFs {
+			go f(serr)
+		}
 		if s.kaTimer != nil {
 			s.kaTimer.Stop()
 		}
@@ -448,7 +500,7 @@ func (s *Session) end(err error, flush bool, g *finalGoAway) {
 		} else {
 			s.conn.Close()
 		}
-		s.w.wake() // the writer sees done: it flushes (or not) and closes conn
+		s.w.kick() // the writer sees done: it flushes (or not) and closes conn
 	})
 }
 

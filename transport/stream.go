@@ -248,28 +248,58 @@ func (st *Stream) Write(p []byte) (int, error) {
 // while the write waits for the peer's flow control. What was written before
 // stays written: the stream then holds part of p.
 func (st *Stream) WriteContext(ctx context.Context, p []byte) (int, error) {
+	n, queued, err := st.write(ctx, p)
+	if queued {
+		st.s.w.kick()
+	}
+	return n, err
+}
+
+// WriteInline is WriteContext that, when nothing else is being written to the
+// connection, writes p's small frames on the calling goroutine before it
+// returns (a syscall in the caller), instead of handing them to the session's
+// writer goroutine: a lone message leaves with no goroutine woken. When
+// several goroutines write at once, WriteContext costs less: the writer
+// goroutine gathers their frames into one syscall.
+func (st *Stream) WriteInline(ctx context.Context, p []byte) (int, error) {
+	n, queued, err := st.write(ctx, p)
+	if queued {
+		st.s.w.flush()
+	}
+	return n, err
+}
+
+// write queues p. Small frames are queued without starting the writer
+// goroutine (queued reports them): the caller flushes them once it let go of
+// st.wmu. Larger ones are handed to the goroutine at once, so that the
+// copying of a large write overlaps its sending.
+func (st *Stream) write(ctx context.Context, p []byte) (n int, queued bool, err error) {
 	st.wmu.Lock()
 	defer st.wmu.Unlock()
 	s := st.s
 	w := &s.w
-	n := 0
 	for n < len(p) || (len(p) == 0 && n == 0) {
 		if isClosed(st.wdl.wait()) {
-			return n, os.ErrDeadlineExceeded
+			return n, queued, os.ErrDeadlineExceeded
 		}
 		w.mu.Lock()
 		if err := st.writeErrLocked(); err != nil {
 			w.mu.Unlock()
-			return n, err
+			return n, queued, err
 		}
 		if len(p) == 0 {
 			w.mu.Unlock()
-			return 0, nil
+			return 0, false, nil
 		}
 		if st.swin == 0 {
+			if queued {
+				// What is queued must leave before this waits for credit.
+				w.kickLocked()
+				queued = false
+			}
 			if err := ctx.Err(); err != nil {
 				w.mu.Unlock()
-				return n, err
+				return n, false, err
 			}
 			st.wwaiting = true
 			w.mu.Unlock()
@@ -288,7 +318,8 @@ func (st *Stream) WriteContext(ctx context.Context, p []byte) (int, error) {
 		if tail := st.tailLocked(); tail != nil && s.sendFrameEnd(tail)-tail.w >= m {
 			// Coalesce into the frame that is still waiting to be sent.
 			tail.w += copy(tail.buf[tail.w:], p[n:n+m])
-			w.schedule(st)
+			w.enqueue(st)
+			queued = true
 			w.mu.Unlock()
 			n += m
 			continue
@@ -297,18 +328,19 @@ func (st *Stream) WriteContext(ctx context.Context, p []byte) (int, error) {
 			c := s.pools.small.get()
 			c.w = headerLen + copy(c.buf[headerLen:], p[n:n+m])
 			st.sq.push(c)
-			w.schedule(st)
+			w.enqueue(st)
+			queued = true
 			w.mu.Unlock()
 			n += m
 			continue
 		}
 		w.mu.Unlock()
 		if err := st.queueLarge(p[n : n+m]); err != nil {
-			return n, err
+			return n, queued, err
 		}
 		n += m
 	}
-	return n, nil
+	return n, queued, nil
 }
 
 // queueLarge copies p, a piece the send window already allows, into frames

@@ -200,6 +200,10 @@ func compare(results map[string]result, all series, runs int) []row {
 		rows = append(rows, row{"CallUnderBulk p50", ms(a["p50-ns"]), ms(b["p50-ns"]), x(a["p50-ns"] / b["p50-ns"]), values("CallUnderBulk", "p50-ns", ms)})
 		rows = append(rows, row{"CallUnderBulk p99", ms(a["p99-ns"]), ms(b["p99-ns"]), x(a["p99-ns"] / b["p99-ns"]), values("CallUnderBulk", "p99-ns", ms)})
 	}
+	if a, ok := results["TCPPingPongUnderBulk"]; ok {
+		rows = append(rows, row{"raw TCP ping-pong beside a 16 MiB echo on another connection, p50", ms(a["p50-ns"]), "", "", values("TCPPingPongUnderBulk", "p50-ns", ms)})
+		rows = append(rows, row{"same, p99", ms(a["p99-ns"]), "", "", values("TCPPingPongUnderBulk", "p99-ns", ms)})
+	}
 	if a, b, ok := pair("IdleConn"); ok {
 		rows = append(rows, row{"idle connection, both ends: goroutines", num1(a["goroutines/conn"]), num1(b["goroutines/conn"]), "", values("IdleConn", "goroutines/conn", num1)})
 		r, rng := ratio("IdleConn", "NetRPCIdleConn", "heap-B/conn", false)
