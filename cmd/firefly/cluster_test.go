@@ -170,6 +170,38 @@ func TestLauncher(t *testing.T) {
 	}
 }
 
+// TestLauncherSkip: -skip leaves a server to run elsewhere; the launcher
+// starts the others, and refuses a name the config does not have.
+func TestLauncherSkip(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs a cluster")
+	}
+	bin := buildBinary(t)
+	pp := testutil.FreePorts(t, 4)
+	cfgPath := writeConfig(t, "127.0.0.1", ports{pp[0], pp[1], pp[2], pp[3]})
+	out, err := exec.Command(bin, "-config", cfgPath, "-skip", "game1,nobody").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `-skip "nobody": no server of that name`) {
+		t.Errorf("-skip nobody: %v\n%s", err, out)
+	}
+	l := startProc(t, "launcher", bin, "-config", cfgPath, "-skip", "game2")
+	l.waitFor(t, "[net   ] net -> gate -> game1 -> gate -> net: game1 welcomes alice", 15*time.Second)
+	if out, err := exec.Command(bin, "stop", "-config", cfgPath).CombinedOutput(); err != nil {
+		t.Fatalf("firefly stop: %v\n%s", err, out)
+	}
+	if err := l.wait(t, 15*time.Second); err != nil {
+		t.Fatalf("launcher exited with %v", err)
+	}
+	got := l.stderr.String()
+	for _, name := range []string{"master", "gate", "net", "game1"} {
+		if want := fmt.Sprintf("[%-6s] exited: exit status 0", name); !strings.Contains(got, want) {
+			t.Errorf("launcher's output lacks %q", want)
+		}
+	}
+	if strings.Contains(got, "[game2") {
+		t.Errorf("game2 was started:\n%s", got)
+	}
+}
+
 func TestUsage(t *testing.T) {
 	ctx := context.Background()
 	for _, args := range [][]string{{"nope"}, {"-bogus"}, {"-master", "-server", "gate"}, {"stop", "extra"}} {

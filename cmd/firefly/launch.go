@@ -12,8 +12,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/fireflyrpc/firefly/rpc/cluster"
 )
 
 // Delays between restarts of a failed child (launch's restart mode).
@@ -25,8 +23,9 @@ const (
 	restartStable = 30 * time.Second
 )
 
-// launch starts the master and every server of cfg as children (this
-// binary with -master or -server NAME), shows their output prefixed with
+// launch starts the master and the servers of the config at configPath
+// that names lists as children (this binary with -master or -server
+// NAME), shows their output prefixed with
 // their names, and waits for all of them to exit (after "firefly stop", or
 // a signal, which it passes on). childArgs (log flags, -dns) are passed
 // on to every child.
@@ -37,12 +36,11 @@ const (
 // With restart, the failed child is started again after a delay that
 // doubles with each failure in a row (restartBase up to restartMax), and
 // launch goes on.
-func launch(ctx context.Context, configPath string, cfg *cluster.Config, childArgs []string, restart bool) error {
+func launch(ctx context.Context, configPath string, names []string, childArgs []string, restart bool) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("cannot find this binary to start the children: %w", err)
 	}
-	names := append([]string{"master"}, cfg.ServerNames()...)
 	width := 0
 	for _, n := range names {
 		width = max(width, len(n))

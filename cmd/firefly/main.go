@@ -2,6 +2,7 @@
 //
 //	firefly [-config config.json]              start the master and every server, each a child process
 //	firefly -config config.json -restart       the same, restarting a failed server with backoff
+//	firefly -config config.json -skip a,b      the same, but for servers a and b, which run elsewhere
 //	firefly -config config.json -master        run only the master
 //	firefly -config config.json -server NAME   run only server NAME
 //	firefly stop -config config.json           stop every server, then the master (admin /stop)

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/fireflyrpc/firefly/rpc/cluster"
 )
@@ -21,6 +23,7 @@ func runCluster(ctx context.Context, args []string) error {
 	introspect := fs.Bool("introspect", false, "let clients list the roots' service targets (firefly methods -targets, firefly call -target)")
 	dns := fs.String("dns", "", "look the config's DNS names up at this DNS server's `host:port` (UDP), not the system's")
 	restart := fs.Bool("restart", false, "when a server (or the master) fails, restart it with backoff instead of stopping every server")
+	skip := fs.String("skip", "", "comma-separated `names` of servers the launcher does not start, which run elsewhere (a Python Firefly server on the PB wire, say)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -37,8 +40,8 @@ func runCluster(ctx context.Context, args []string) error {
 	if *master && *server != "" {
 		return &usageError{"-master and -server exclude each other"}
 	}
-	if *restart && (*master || *server != "") {
-		return &usageError{"-restart is for the launcher, not with -master or -server"}
+	if (*restart || *skip != "") && (*master || *server != "") {
+		return &usageError{"-restart and -skip are for the launcher, not with -master or -server"}
 	}
 	cfg, err := cluster.LoadConfig(*configPath)
 	if err != nil {
@@ -79,7 +82,16 @@ func runCluster(ctx context.Context, args []string) error {
 	if *introspect {
 		childArgs = append(childArgs, "-introspect")
 	}
-	return launch(ctx, *configPath, cfg, childArgs, *restart)
+	names := append([]string{"master"}, cfg.ServerNames()...)
+	if *skip != "" {
+		for _, n := range strings.Split(*skip, ",") {
+			if _, err := cfg.Server(n); err != nil {
+				return &usageError{fmt.Sprintf("-skip %q: no server of that name in %s", n, *configPath)}
+			}
+			names = slices.DeleteFunc(names, func(m string) bool { return m == n })
+		}
+	}
+	return launch(ctx, *configPath, names, childArgs, *restart)
 }
 
 // resolverAt returns a resolver that asks only the DNS server at addr.
