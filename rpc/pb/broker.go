@@ -75,7 +75,7 @@ func oneInt(l []any) (int64, error) {
 
 // onMessage resolves a call's target and method and converts its arguments,
 // in wire order (a decref right behind the message must not overtake it),
-// then runs the handler on its own goroutine.
+// then hands the handler to a handler goroutine (dispatch).
 func (c *Conn) onMessage(l []any, cache bool) error {
 	if len(l) != 7 {
 		return protocolErrorf("%s with %d fields, want 6", l[0], len(l)-1)
@@ -135,7 +135,7 @@ func (c *Conn) onMessage(l []any, cache bool) error {
 		c.refuse(reqID, want, fmt.Errorf("%w: %d handlers running", rpc.ErrOverloaded, n-1), string(method))
 		return nil
 	}
-	go c.serve(t, m, in, reqID, want)
+	c.dispatch(handlerJob{t: t, m: m, in: in, reqID: reqID, want: want})
 	return nil
 }
 

@@ -46,6 +46,8 @@ type Conn struct {
 	writing bool          // the writer holds a batch it has not written yet
 	wake    chan struct{}
 
+	jobs chan handlerJob // idle handler goroutines wait here (dispatch)
+
 	calls    callTable
 	exports  exportTable
 	imports  importTable
@@ -68,6 +70,7 @@ func newConn(nc net.Conn, o *options, root *target, server bool) *Conn {
 		root:   root,
 		dec:    newBananaDecoder(defaultBananaLimits),
 		wake:   make(chan struct{}, 1),
+		jobs:   make(chan handlerJob),
 		done:   make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
