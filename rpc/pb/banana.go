@@ -146,6 +146,7 @@ type bananaDecoder struct {
 	stack   []bananaFrame
 	held    []byte // input after a negotiation expression
 	holding bool   // a negotiation expression was returned; wait for setDialect
+
 }
 
 // newBananaDecoder returns a decoder with the limits lim, negotiating.
@@ -429,8 +430,7 @@ func appendBananaValue(buf []byte, v any, pb bool, depth int) ([]byte, error) {
 		if len(v) > defaultBananaLimits.maxList {
 			return buf, fmt.Errorf("%w: list of %d items exceeds %d", ErrUnsendable, len(v), defaultBananaLimits.maxList)
 		}
-		buf = appendDigits(buf, uint64(len(v)))
-		buf = append(buf, bananaList)
+		buf = appendBananaListHead(buf, len(v))
 		var err error
 		for _, e := range v {
 			if buf, err = appendBananaValue(buf, e, pb, depth+1); err != nil {
@@ -480,18 +480,30 @@ func appendBananaValue(buf []byte, v any, pb bool, depth int) ([]byte, error) {
 		buf = appendDigits(buf, uint64(len(v)))
 		return append(append(buf, bananaString), v...), nil
 	case string:
-		if pb {
-			if i := vocabIndex(v); i != 0 {
-				return append(buf, byte(i), bananaVocab), nil
-			}
-		}
-		if len(v) > defaultBananaLimits.maxString {
-			return buf, fmt.Errorf("%w: string of %d bytes exceeds %d", ErrUnsendable, len(v), defaultBananaLimits.maxString)
-		}
-		buf = appendDigits(buf, uint64(len(v)))
-		return append(append(buf, bananaString), v...), nil
+		return appendBananaString(buf, v, pb)
 	}
 	return buf, fmt.Errorf("%w: Banana has no form for %T", ErrUnsendable, v)
+}
+
+// appendBananaString appends s as a STRING, or as its VOCAB token when pb is
+// set and s is a word of the pb vocabulary.
+func appendBananaString(buf []byte, s string, pb bool) ([]byte, error) {
+	if pb {
+		if i := vocabIndex(s); i != 0 {
+			return append(buf, byte(i), bananaVocab), nil
+		}
+	}
+	if len(s) > defaultBananaLimits.maxString {
+		return buf, fmt.Errorf("%w: string of %d bytes exceeds %d", ErrUnsendable, len(s), defaultBananaLimits.maxString)
+	}
+	buf = appendDigits(buf, uint64(len(s)))
+	return append(append(buf, bananaString), s...), nil
+}
+
+// appendBananaListHead appends the LIST token of a list of n items, whose
+// items follow it.
+func appendBananaListHead(buf []byte, n int) []byte {
+	return append(appendDigits(buf, uint64(n)), bananaList)
 }
 
 func appendBananaInt(buf []byte, v int64) []byte {

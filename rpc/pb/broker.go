@@ -205,7 +205,7 @@ func (c *Conn) sendFailure(ctx context.Context, reqID int64, f *Failure, wait bo
 		c.log.Error("pb: cannot jelly a failure", "err", err)
 		return
 	}
-	c.send(ctx, []any{[]byte("error"), reqID, sexp}, wait)
+	c.sendAnswer(ctx, "error", reqID, sexp, wait)
 }
 
 // sendResult answers reqID with a handler's result.
@@ -220,7 +220,7 @@ func (c *Conn) sendResult(reqID int64, res reflect.Value) error {
 	}
 	sexp, err := jelly(v, h, c.opts.py2Strings)
 	if err == nil {
-		err = c.send(c.ctx, []any{[]byte("answer"), reqID, sexp}, true)
+		err = c.sendAnswer(c.ctx, "answer", reqID, sexp, true)
 	}
 	if err != nil {
 		h.undoExports()
@@ -270,8 +270,7 @@ func (c *Conn) call(ctx context.Context, r *remoteRef, method string, reply any,
 		}
 		return err
 	}
-	cmd := []any{[]byte("message"), id, r.objectID(), []byte(method), answer, argSexp, kwSexp}
-	if err := c.send(ctx, cmd, true); err != nil {
+	if err := c.sendMessage(ctx, id, r, method, answer, argSexp, kwSexp); err != nil {
 		c.calls.drop(id)
 		h.undoExports()
 		if p != nil {
