@@ -147,6 +147,48 @@ type bananaDecoder struct {
 	held    []byte // input after a negotiation expression
 	holding bool   // a negotiation expression was returned; wait for setDialect
 
+	// Small strings and lists are carved from shared blocks, each with its
+	// capacity cut to its length, so that appending to one never reaches
+	// the next; a block is never written again once carved.
+	strBlock  []byte
+	listBlock []any
+}
+
+// Sizes of the decoder's blocks, and the largest string or list carved from
+// one (a larger one gets its own allocation).
+const (
+	bananaStrBlock  = 2048
+	bananaListBlock = 128
+	bananaCarveStr  = 128
+	bananaCarveList = 16
+)
+
+// newStr returns an empty slice with capacity n for a STRING's bytes.
+func (d *bananaDecoder) newStr(n int) []byte {
+	if n > bananaCarveStr {
+		return make([]byte, 0, n)
+	}
+	if len(d.strBlock)+n > cap(d.strBlock) {
+		d.strBlock = make([]byte, 0, bananaStrBlock)
+	}
+	k := len(d.strBlock)
+	d.strBlock = d.strBlock[:k+n]
+	return d.strBlock[k : k : k+n]
+}
+
+// newList returns an empty slice for a LIST of n items: with capacity n
+// when it is small, else with room for the first bananaCarveList items (a
+// count is only a claim until the items arrive).
+func (d *bananaDecoder) newList(n int) []any {
+	if n > bananaCarveList {
+		return make([]any, 0, bananaCarveList)
+	}
+	if len(d.listBlock)+n > cap(d.listBlock) {
+		d.listBlock = make([]any, 0, bananaListBlock)
+	}
+	k := len(d.listBlock)
+	d.listBlock = d.listBlock[:k+n]
+	return d.listBlock[k : k : k+n]
 }
 
 // newBananaDecoder returns a decoder with the limits lim, negotiating.
@@ -173,6 +215,7 @@ func (d *bananaDecoder) fail(at int64, reason string, args ...any) error {
 	d.stack = nil
 	d.str = nil
 	d.held = nil
+	d.strBlock, d.listBlock = nil, nil
 	return d.err
 }
 
@@ -289,7 +332,7 @@ func (d *bananaDecoder) token(typ byte, out []any) ([]any, error) {
 		if n == 0 {
 			return d.got([]any{}, out), nil
 		}
-		d.stack = append(d.stack, bananaFrame{left: int(n), items: make([]any, 0, min(n, 16))})
+		d.stack = append(d.stack, bananaFrame{left: int(n), items: d.newList(int(n))})
 		return out, nil
 	case bananaInt, bananaLongInt:
 		return d.got(digitsInt(digits, false), out), nil
@@ -303,7 +346,7 @@ func (d *bananaDecoder) token(typ byte, out []any) ([]any, error) {
 		if n == 0 {
 			return d.got([]byte{}, out), nil
 		}
-		d.str = make([]byte, 0, n)
+		d.str = d.newStr(int(n))
 		d.need = int(n)
 		d.state = stateString
 		return out, nil
@@ -321,7 +364,7 @@ func (d *bananaDecoder) token(typ byte, out []any) ([]any, error) {
 		if !ok || !known {
 			return out, d.fail(d.off-1, "vocabulary token %s is not in the pb vocabulary", digitString(digits))
 		}
-		return d.got([]byte(w), out), nil
+		return d.got(append(d.newStr(len(w)), w...), out), nil
 	}
 	return out, d.fail(d.off-1, "invalid type byte 0x%02x", typ)
 }
