@@ -192,13 +192,18 @@ func (c *Conn) params(m *registry.Method, args []any, kw *Dict) ([]reflect.Value
 	} else if kw != nil && len(kw.Items) > 0 {
 		return nil, fmt.Errorf("%w: %s takes no keyword arguments (got %d)", rpc.ErrBadArguments, m.Name, len(kw.Items))
 	}
-	var slots []int // the positional parameters
-	for i := range m.Params {
-		if i != kwAt {
-			slots = append(slots, i)
+	// slot is the parameter of positional argument i: every parameter but
+	// the Kwargs one, in order.
+	slot := func(i int) int {
+		if kwAt >= 0 && i >= kwAt {
+			return i + 1
 		}
+		return i
 	}
-	fixed := len(slots)
+	fixed := len(m.Params)
+	if kwAt >= 0 {
+		fixed--
+	}
 	if m.Variadic {
 		fixed--
 	}
@@ -206,11 +211,11 @@ func (c *Conn) params(m *registry.Method, args []any, kw *Dict) ([]reflect.Value
 		return nil, fmt.Errorf("%w: %s takes %d arguments, got %d", rpc.ErrBadArguments, m.Name, fixed, len(args))
 	}
 	for i := range fixed {
-		v, err := c.goValue(args[i], m.Params[slots[i]])
+		v, err := c.goValue(args[i], m.Params[slot(i)])
 		if err != nil {
 			return nil, fmt.Errorf("%w: argument %d of %s: %w", rpc.ErrBadArguments, i+1, m.Name, err)
 		}
-		in[slots[i]] = v
+		in[slot(i)] = v
 	}
 	if m.Variadic {
 		st := m.Params[len(m.Params)-1]

@@ -145,7 +145,10 @@ func (c *Conn) unjellyCall(argSexp, kwSexp any, h *hooks) ([]any, *Dict, error) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: arguments: %w", rpc.ErrBadArguments, err)
 	}
-	k, err := unjelly(kwSexp, h, defaultBananaLimits)
+	var k any
+	if !emptyDict(kwSexp) { // no keyword arguments: no dictionary to build
+		k, err = unjelly(kwSexp, h, defaultBananaLimits)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: keyword arguments: %w", rpc.ErrBadArguments, err)
 	}
@@ -165,6 +168,16 @@ func (c *Conn) unjellyCall(argSexp, kwSexp any, h *hooks) ([]any, *Dict, error) 
 	return args, kw, nil
 }
 
+// emptyDict reports whether sexp is ['dictionary'], an empty dictionary.
+func emptyDict(sexp any) bool {
+	l, ok := sexp.([]any)
+	if !ok || len(l) != 1 {
+		return false
+	}
+	tag, ok := l[0].([]byte)
+	return ok && string(tag) == tagDictionary
+}
+
 // refuse answers a call the broker could not run (when an answer is wanted).
 func (c *Conn) refuse(reqID int64, want bool, err error, method string) {
 	if !want {
@@ -179,9 +192,11 @@ func (c *Conn) refuse(reqID int64, want bool, err error, method string) {
 func (c *Conn) serve(t *target, m *registry.Method, in []reflect.Value, reqID int64, want bool) {
 	defer c.handlers.Add(-1)
 	res, err := t.Call(c.ctx, m, in)
-	var pe *registry.PanicError
-	if errors.As(err, &pe) && !errors.Is(err, rpc.ErrPanic) {
-		err = fmt.Errorf("%w: %w", rpc.ErrPanic, err)
+	if err != nil {
+		var pe *registry.PanicError
+		if errors.As(err, &pe) && !errors.Is(err, rpc.ErrPanic) {
+			err = fmt.Errorf("%w: %w", rpc.ErrPanic, err)
+		}
 	}
 	if err == nil && want {
 		err = c.sendResult(reqID, res)
