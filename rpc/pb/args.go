@@ -96,8 +96,20 @@ func (h *hooks) export(v any) (any, bool, error) {
 	return []any{[]byte("remote"), id}, true, nil
 }
 
-// undoExports takes back the transmissions of a command that was not sent.
+// exportedIDs is what h exported; none for a nil h.
+func (h *hooks) exportedIDs() []int64 {
+	if h == nil {
+		return nil
+	}
+	return h.exported
+}
+
+// undoExports takes back the transmissions of a command that was not sent
+// (nothing for a nil h).
 func (h *hooks) undoExports() {
+	if h == nil {
+		return
+	}
 	for _, id := range h.exported {
 		h.c.exports.Release(id, 1)
 	}

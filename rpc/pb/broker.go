@@ -225,7 +225,6 @@ func (c *Conn) sendFailure(ctx context.Context, reqID int64, f *Failure, wait bo
 
 // sendResult answers reqID with a handler's result.
 func (c *Conn) sendResult(reqID int64, res reflect.Value) error {
-	h := &hooks{c: c}
 	var v any
 	if res.IsValid() {
 		var err error
@@ -233,7 +232,13 @@ func (c *Conn) sendResult(reqID int64, res reflect.Value) error {
 			return fmt.Errorf("%w: %w", rpc.ErrBadReply, err)
 		}
 	}
-	sexp, err := jelly(v, h, c.opts.py2Strings)
+	var h *hooks // only a value that is not flat can export objects
+	var err error
+	sexp, flat := jellyFlat(v, c.opts.py2Strings)
+	if !flat {
+		h = &hooks{c: c}
+		sexp, err = jelly(v, h, c.opts.py2Strings)
+	}
 	if err == nil {
 		err = c.sendAnswer(c.ctx, "answer", reqID, sexp, true)
 	}
@@ -262,11 +267,15 @@ func (c *Conn) call(ctx context.Context, r *remoteRef, method string, reply any,
 			kw, args = k, args[:n-1]
 		}
 	}
-	h := &hooks{c: c}
-	argSexp, kwSexp, err := c.jellyCall(args, kw, h)
-	if err != nil {
-		h.undoExports()
-		return err
+	var h *hooks // only arguments that are not flat can export objects
+	argSexp, kwSexp, flat := c.jellyFlatCall(args, kw)
+	if !flat {
+		h = &hooks{c: c}
+		var err error
+		if argSexp, kwSexp, err = c.jellyCall(args, kw, h); err != nil {
+			h.undoExports()
+			return err
+		}
 	}
 	var p *pendingCall
 	answer := int64(0)
@@ -274,7 +283,7 @@ func (c *Conn) call(ctx context.Context, r *remoteRef, method string, reply any,
 		// The objects passed stay exported until the answer is read, even
 		// if the peer's decref comes first: a Twisted callee that returns
 		// an argument sends ['decref', n] before its answer ['local', n].
-		p = &pendingCall{reply: reply, done: make(chan struct{}), pins: c.exports.Hold(h.exported)}
+		p = &pendingCall{reply: reply, done: make(chan struct{}), pins: c.exports.Hold(h.exportedIDs())}
 		answer = 1
 	}
 	id, err := c.calls.add(p)
@@ -305,6 +314,23 @@ func (c *Conn) call(ctx context.Context, r *remoteRef, method string, reply any,
 		<-p.done
 	}
 	return p.err
+}
+
+// jellyFlatCall jellies, as jellyCall would, a call without keyword
+// arguments whose arguments are all scalars (see jellyScalar); ok is false
+// for any other call.
+func (c *Conn) jellyFlatCall(args []any, kw Kwargs) (argSexp, kwSexp any, ok bool) {
+	if len(kw) > 0 {
+		return nil, nil, false
+	}
+	out := make([]any, len(args)+1)
+	out[0] = tagTuple
+	for i, a := range args {
+		if out[i+1], ok = jellyScalar(a, c.opts.py2Strings); !ok {
+			return nil, nil, false
+		}
+	}
+	return out, []any{tagDictionary}, true
 }
 
 // jellyCall jellies a call's arguments as a tuple and its keyword arguments

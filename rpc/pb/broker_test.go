@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"reflect"
 	"strconv"
 	"sync"
 	"testing"
@@ -485,5 +486,41 @@ func TestNegotiationHonoursItsContext(t *testing.T) {
 	time.AfterFunc(50*time.Millisecond, cancel)
 	if _, err := NewConn(ctx, nc); !errors.Is(err, context.Canceled) {
 		t.Fatalf("NewConn with a cancelled context: %v, want an error matching context.Canceled", err)
+	}
+}
+
+// TestJellyFlatCall checks that a call of scalar arguments is jellied as
+// jellyCall jellies it, in both string modes, and that a call with anything
+// else is left to jellyCall.
+func TestJellyFlatCall(t *testing.T) {
+	for _, py2 := range []bool{false, true} {
+		o, err := newOptions([]Option{WithPython2Strings(py2)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b := net.Pipe()
+		defer b.Close()
+		c := newConn(a, o, nil, false)
+		defer c.shutdown(errClosed)
+		for _, args := range [][]any{nil, {1, 2}, {"s", []byte("b"), nil, true, 2.5, int64(-7)}} {
+			gotArgs, gotKw, ok := c.jellyFlatCall(args, nil)
+			if !ok {
+				t.Errorf("jellyFlatCall(%v) is not flat", args)
+				continue
+			}
+			wantArgs, wantKw, err := c.jellyCall(args, nil, &hooks{c: c})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(gotArgs, wantArgs) || !reflect.DeepEqual(gotKw, wantKw) {
+				t.Errorf("py2 %v: jellyFlatCall(%v) = %#v, %#v, want %#v, %#v", py2, args, gotArgs, gotKw, wantArgs, wantKw)
+			}
+		}
+		if _, _, ok := c.jellyFlatCall([]any{1}, Kwargs{"k": 1}); ok {
+			t.Error("a call with keyword arguments is flat")
+		}
+		if _, _, ok := c.jellyFlatCall([]any{[]int{1}}, nil); ok {
+			t.Error("a call with a slice argument is flat")
+		}
 	}
 }
