@@ -96,6 +96,22 @@ func (h *hooks) export(v any) (any, bool, error) {
 	return []any{[]byte("remote"), id}, true, nil
 }
 
+// readerHooks returns the reading goroutine's hooks record, for the command
+// it is reading: commands are read one at a time, and the record is cleared
+// once its command is handled (nothing keeps it past that).
+func (c *Conn) readerHooks() *hooks {
+	h := &c.rhooks
+	h.c = c
+	return h
+}
+
+// clear empties h for its next use, keeping its slices' room.
+func (h *hooks) clear() {
+	clear(h.exported)
+	clear(h.imported)
+	h.exported, h.imported = h.exported[:0], h.imported[:0]
+}
+
 // exportedIDs is what h exported; none for a nil h.
 func (h *hooks) exportedIDs() []int64 {
 	if h == nil {

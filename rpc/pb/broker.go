@@ -87,7 +87,8 @@ func (c *Conn) onMessage(l []any, cache bool) error {
 		return protocolErrorf("%s fields of the wrong types: %s, %s, %s", l[0], bananaKind(l[1]), bananaKind(l[3]), bananaKind(l[4]))
 	}
 	want := answer != 0
-	h := &hooks{c: c}
+	h := c.readerHooks()
+	defer h.clear()
 	args, kw, jerr := c.unjellyCall(l[5], l[6], h)
 
 	var t *target
@@ -370,7 +371,8 @@ func (c *Conn) onAnswer(l []any, isError bool) error {
 	if !known {
 		return protocolErrorf("%s for request %d, which is not waiting", l[0], id)
 	}
-	h := &hooks{c: c}
+	h := c.readerHooks()
+	defer h.clear()
 	v, err := unjelly(l[2], h, defaultBananaLimits)
 	c.exports.Unhold(p.pins)
 	if p.forgotten {

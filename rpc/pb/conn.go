@@ -47,6 +47,8 @@ type Conn struct {
 
 	jobs chan handlerJob // idle handler goroutines wait here (dispatch)
 
+	rhooks hooks // the reading goroutine's, for the command it reads (readerHooks)
+
 	calls    callTable
 	exports  exportTable
 	imports  importTable
