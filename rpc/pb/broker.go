@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
 	"reflect"
 
 	"github.com/fireflyrpc/firefly/registry"
@@ -142,31 +143,54 @@ func (c *Conn) onMessage(l []any, cache bool) error {
 
 // unjellyCall unjellies a message's args (a tuple) and kw (a dictionary).
 func (c *Conn) unjellyCall(argSexp, kwSexp any, h *hooks) ([]any, *Dict, error) {
-	a, err := unjelly(argSexp, h, defaultBananaLimits)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: arguments: %w", rpc.ErrBadArguments, err)
+	args, flat := flatTuple(argSexp) // its items are their own values
+	if !flat {
+		a, err := unjelly(argSexp, h, defaultBananaLimits)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: arguments: %w", rpc.ErrBadArguments, err)
+		}
+		switch a := a.(type) {
+		case Tuple:
+			args = a
+		case []any:
+			args = a
+		default:
+			return nil, nil, fmt.Errorf("%w: arguments are a %T, not a tuple", rpc.ErrBadArguments, a)
+		}
 	}
 	var k any
+	var err error
 	if !emptyDict(kwSexp) { // no keyword arguments: no dictionary to build
 		k, err = unjelly(kwSexp, h, defaultBananaLimits)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: keyword arguments: %w", rpc.ErrBadArguments, err)
 	}
-	var args []any
-	switch a := a.(type) {
-	case Tuple:
-		args = a
-	case []any:
-		args = a
-	default:
-		return nil, nil, fmt.Errorf("%w: arguments are a %T, not a tuple", rpc.ErrBadArguments, a)
-	}
 	kw, ok := k.(*Dict)
 	if !ok && k != nil {
 		return nil, nil, fmt.Errorf("%w: keyword arguments are a %T, not a dictionary", rpc.ErrBadArguments, k)
 	}
 	return args, kw, nil
+}
+
+// flatTuple returns the items of sexp when it is a tuple of integers,
+// floats and byte strings, which unjelly to themselves.
+func flatTuple(sexp any) ([]any, bool) {
+	l, ok := sexp.([]any)
+	if !ok || len(l) == 0 {
+		return nil, false
+	}
+	if tag, ok := l[0].([]byte); !ok || string(tag) != tagTuple {
+		return nil, false
+	}
+	for _, e := range l[1:] {
+		switch e.(type) {
+		case int64, float64, []byte, *big.Int:
+		default:
+			return nil, false
+		}
+	}
+	return l[1:], true
 }
 
 // emptyDict reports whether sexp is ['dictionary'], an empty dictionary.

@@ -570,3 +570,31 @@ func TestJellyFlat(t *testing.T) {
 		}
 	}
 }
+
+// TestFlatTuple checks that a tuple of values that unjelly to themselves is
+// taken as it is, with the items unjelly gives, and that any other
+// expression is left to unjelly.
+func TestFlatTuple(t *testing.T) {
+	sexp := []any{[]byte("tuple"), int64(1), 2.5, []byte("b"), new(big.Int).Lsh(big.NewInt(1), 70)}
+	got, ok := flatTuple(sexp)
+	if !ok {
+		t.Fatalf("flatTuple(%v) is not flat", sexp)
+	}
+	want, err := unjelly(sexp, nil, defaultBananaLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(Tuple(got), want) {
+		t.Errorf("flatTuple = %#v, unjelly = %#v", got, want)
+	}
+	for _, s := range []any{
+		[]any{[]byte("list"), int64(1)},
+		[]any{[]byte("tuple"), []any{[]byte("None")}},
+		[]any{[]byte("tuple"), []any{[]byte("unicode"), []byte("s")}},
+		[]any{}, int64(1),
+	} {
+		if _, ok := flatTuple(s); ok {
+			t.Errorf("flatTuple(%v) is flat", s)
+		}
+	}
+}
