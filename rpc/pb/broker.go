@@ -292,12 +292,13 @@ func (c *Conn) call(ctx context.Context, r *remoteRef, method string, reply any,
 			kw, args = k, args[:n-1]
 		}
 	}
-	var h *hooks // only arguments that are not flat can export objects
-	argSexp, kwSexp, flat := c.jellyFlatCall(args, kw)
-	if !flat {
+	var h *hooks // only arguments that are not scalars can export objects
+	cargs := callArgs{scalars: args}
+	if !c.scalarCall(args, kw) {
 		h = &hooks{c: c}
 		var err error
-		if argSexp, kwSexp, err = c.jellyCall(args, kw, h); err != nil {
+		cargs.scalars = nil
+		if cargs.args, cargs.kw, err = c.jellyCall(args, kw, h); err != nil {
 			h.undoExports()
 			return err
 		}
@@ -319,7 +320,7 @@ func (c *Conn) call(ctx context.Context, r *remoteRef, method string, reply any,
 		}
 		return err
 	}
-	if err := c.sendMessage(ctx, id, r, method, answer, argSexp, kwSexp); err != nil {
+	if err := c.sendMessage(ctx, id, r, method, answer, cargs); err != nil {
 		c.calls.drop(id)
 		h.undoExports()
 		if p != nil {
@@ -341,21 +342,19 @@ func (c *Conn) call(ctx context.Context, r *remoteRef, method string, reply any,
 	return p.err
 }
 
-// jellyFlatCall jellies, as jellyCall would, a call without keyword
-// arguments whose arguments are all scalars (see jellyScalar); ok is false
-// for any other call.
-func (c *Conn) jellyFlatCall(args []any, kw Kwargs) (argSexp, kwSexp any, ok bool) {
+// scalarCall reports whether a call goes out as a tuple of scalars and no
+// keyword arguments: every argument one jellyScalar takes (then
+// appendJellyScalar encodes it straight from the Go value).
+func (c *Conn) scalarCall(args []any, kw Kwargs) bool {
 	if len(kw) > 0 {
-		return nil, nil, false
+		return false
 	}
-	out := make([]any, len(args)+1)
-	out[0] = tagTuple
-	for i, a := range args {
-		if out[i+1], ok = jellyScalar(a, c.opts.py2Strings); !ok {
-			return nil, nil, false
+	for _, a := range args {
+		if _, ok := jellyScalar(a, c.opts.py2Strings); !ok {
+			return false
 		}
 	}
-	return out, []any{tagDictionary}, true
+	return true
 }
 
 // jellyCall jellies a call's arguments as a tuple and its keyword arguments

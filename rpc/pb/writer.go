@@ -30,9 +30,16 @@ func (c *Conn) sendAnswer(ctx context.Context, name string, reqID int64, sexp an
 	})
 }
 
+// callArgs are a call's arguments for sendMessage: the Go values of a call
+// of scalars (Conn.scalarCall), or the jellied args and kw.
+type callArgs struct {
+	scalars  []any
+	args, kw any
+}
+
 // sendMessage queues ['message', reqID, r's object id, method, answer, args,
 // kw].
-func (c *Conn) sendMessage(ctx context.Context, reqID int64, r *remoteRef, method string, answer int64, args, kw any) error {
+func (c *Conn) sendMessage(ctx context.Context, reqID int64, r *remoteRef, method string, answer int64, a callArgs) error {
 	return c.queue(ctx, true, func(b []byte) ([]byte, error) {
 		b = appendBananaListHead(b, 7)
 		b, _ = appendBananaString(b, "message", c.vocab)
@@ -47,10 +54,21 @@ func (c *Conn) sendMessage(ctx context.Context, reqID int64, r *remoteRef, metho
 			return b, err
 		}
 		b = appendBananaInt(b, answer)
-		if b, err = appendBananaValue(b, args, c.vocab, 1); err != nil {
+		if a.args == nil {
+			b = appendBananaListHead(b, len(a.scalars)+1)
+			b, _ = appendBananaString(b, tagTuple, c.vocab)
+			for _, v := range a.scalars {
+				if b, err = appendJellyScalar(b, v, c.opts.py2Strings, c.vocab); err != nil {
+					return b, err
+				}
+			}
+			b = appendBananaListHead(b, 1)
+			return appendBananaString(b, tagDictionary, c.vocab)
+		}
+		if b, err = appendBananaValue(b, a.args, c.vocab, 1); err != nil {
 			return b, err
 		}
-		return appendBananaValue(b, kw, c.vocab, 1)
+		return appendBananaValue(b, a.kw, c.vocab, 1)
 	})
 }
 
@@ -144,4 +162,33 @@ func (c *Conn) writeLoop() {
 		}
 		c.wmu.Unlock()
 	}
+}
+
+// appendJellyScalar appends the Banana encoding of the jelly expression
+// jellyScalar makes of v, without making it.
+func appendJellyScalar(b []byte, v any, py2, pb bool) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		b = appendBananaListHead(b, 1)
+		return appendBananaString(b, tagNone, pb)
+	case bool:
+		b = appendBananaListHead(b, 2)
+		b, _ = appendBananaString(b, tagBoolean, pb)
+		if x {
+			return appendBananaString(b, "true", pb)
+		}
+		return appendBananaString(b, "false", pb)
+	case int:
+		return appendBananaInt(b, int64(x)), nil
+	case int64:
+		return appendBananaInt(b, x), nil
+	case string:
+		if py2 {
+			return appendBananaString(b, x, pb)
+		}
+		b = appendBananaListHead(b, 2)
+		b, _ = appendBananaString(b, tagUnicode, pb)
+		return appendBananaString(b, x, pb)
+	}
+	return appendBananaValue(b, v, pb, 1) // float64, []byte
 }

@@ -31,13 +31,16 @@ func TestQueueUnsendable(t *testing.T) {
 	if err := c.sendAnswer(ctx, "answer", 2, []any{[]byte("x"), big}, false); !errors.Is(err, ErrUnsendable) {
 		t.Fatalf("sendAnswer with an oversized string: %v, want ErrUnsendable", err)
 	}
-	if err := c.sendMessage(ctx, 3, &remoteRef{c: c, id: 4}, "m", 1, []any{[]byte("tuple"), big}, []any{[]byte("dictionary")}); !errors.Is(err, ErrUnsendable) {
+	if err := c.sendMessage(ctx, 3, &remoteRef{c: c, id: 4}, "m", 1, callArgs{args: []any{[]byte("tuple"), big}, kw: []any{[]byte("dictionary")}}); !errors.Is(err, ErrUnsendable) {
 		t.Fatalf("sendMessage with an oversized string: %v, want ErrUnsendable", err)
+	}
+	if err := c.sendMessage(ctx, 3, &remoteRef{c: c, id: 4}, "m", 1, callArgs{scalars: []any{big}}); !errors.Is(err, ErrUnsendable) {
+		t.Fatalf("sendMessage with an oversized scalar: %v, want ErrUnsendable", err)
 	}
 	if !bytes.Equal(c.wq, want) {
 		t.Fatalf("after the failures the queue holds %x, want %x", c.wq, want)
 	}
-	if err := c.sendMessage(ctx, 3, &remoteRef{c: c, root: true}, "add", 1, []any{[]byte("tuple"), int64(1)}, []any{[]byte("dictionary")}); err != nil {
+	if err := c.sendMessage(ctx, 3, &remoteRef{c: c, root: true}, "add", 1, callArgs{scalars: []any{int64(1)}}); err != nil {
 		t.Fatal(err)
 	}
 	want, _ = appendBanana(want, []any{[]byte("message"), int64(3), []byte("root"), []byte("add"), int64(1), []any{[]byte("tuple"), int64(1)}, []any{[]byte("dictionary")}}, false)
