@@ -168,12 +168,7 @@ func (d *bananaDecoder) newStr(n int) []byte {
 	if n > bananaCarveStr {
 		return make([]byte, 0, n)
 	}
-	if len(d.strBlock)+n > cap(d.strBlock) {
-		d.strBlock = make([]byte, 0, bananaStrBlock)
-	}
-	k := len(d.strBlock)
-	d.strBlock = d.strBlock[:k+n]
-	return d.strBlock[k : k : k+n]
+	return carve(&d.strBlock, n, bananaStrBlock)
 }
 
 // newList returns an empty slice for a LIST of n items: with capacity n
@@ -183,12 +178,18 @@ func (d *bananaDecoder) newList(n int) []any {
 	if n > bananaCarveList {
 		return make([]any, 0, bananaCarveList)
 	}
-	if len(d.listBlock)+n > cap(d.listBlock) {
-		d.listBlock = make([]any, 0, bananaListBlock)
+	return carve(&d.listBlock, n, bananaListBlock)
+}
+
+// carve returns an empty slice of capacity n taken from *block, which it
+// replaces with a new block of size elements when it has no room left.
+func carve[T any](block *[]T, n, size int) []T {
+	if len(*block)+n > cap(*block) {
+		*block = make([]T, 0, size)
 	}
-	k := len(d.listBlock)
-	d.listBlock = d.listBlock[:k+n]
-	return d.listBlock[k : k : k+n]
+	k := len(*block)
+	*block = (*block)[:k+n]
+	return (*block)[k : k : k+n]
 }
 
 // newBananaDecoder returns a decoder with the limits lim, negotiating.

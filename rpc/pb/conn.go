@@ -133,10 +133,7 @@ func (c *Conn) flush(max time.Duration) {
 			c.wmu.Unlock()
 			return
 		}
-		if c.widle == nil {
-			c.widle = make(chan struct{})
-		}
-		idle := c.widle
+		idle := writerSignal(&c.widle)
 		c.wmu.Unlock()
 		select {
 		case <-idle:

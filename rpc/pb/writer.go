@@ -78,10 +78,7 @@ func (c *Conn) sendMessage(ctx context.Context, reqID int64, r *remoteRef, metho
 func (c *Conn) queue(ctx context.Context, wait bool, encode func([]byte) ([]byte, error)) error {
 	c.wmu.Lock()
 	for wait && len(c.wq) > c.opts.maxQueued {
-		if c.wspace == nil {
-			c.wspace = make(chan struct{})
-		}
-		space := c.wspace
+		space := writerSignal(&c.wspace)
 		c.wmu.Unlock()
 		select {
 		case <-space:
@@ -117,6 +114,15 @@ func (c *Conn) queue(ctx context.Context, wait bool, encode func([]byte) ([]byte
 	default:
 	}
 	return nil
+}
+
+// writerSignal returns *ch, made first when nil: a channel the writer
+// closes when what its waiters wait for happens. wmu must be held.
+func writerSignal(ch *chan struct{}) chan struct{} {
+	if *ch == nil {
+		*ch = make(chan struct{})
+	}
+	return *ch
 }
 
 // writeLoop writes the queued commands in order, all that are queued in
