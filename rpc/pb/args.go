@@ -96,8 +96,36 @@ func (h *hooks) export(v any) (any, bool, error) {
 	return []any{[]byte("remote"), id}, true, nil
 }
 
-// undoExports takes back the transmissions of a command that was not sent.
+// readerHooks returns the reading goroutine's hooks record, for the command
+// it is reading: commands are read one at a time, and the record is cleared
+// once its command is handled (nothing keeps it past that).
+func (c *Conn) readerHooks() *hooks {
+	h := &c.rhooks
+	h.c = c
+	return h
+}
+
+// clear empties h for its next use, keeping its slices' room.
+func (h *hooks) clear() {
+	clear(h.exported)
+	clear(h.imported)
+	h.exported, h.imported = h.exported[:0], h.imported[:0]
+}
+
+// exportedIDs is what h exported; none for a nil h.
+func (h *hooks) exportedIDs() []int64 {
+	if h == nil {
+		return nil
+	}
+	return h.exported
+}
+
+// undoExports takes back the transmissions of a command that was not sent
+// (nothing for a nil h).
 func (h *hooks) undoExports() {
+	if h == nil {
+		return
+	}
 	for _, id := range h.exported {
 		h.c.exports.Release(id, 1)
 	}
@@ -192,13 +220,18 @@ func (c *Conn) params(m *registry.Method, args []any, kw *Dict) ([]reflect.Value
 	} else if kw != nil && len(kw.Items) > 0 {
 		return nil, fmt.Errorf("%w: %s takes no keyword arguments (got %d)", rpc.ErrBadArguments, m.Name, len(kw.Items))
 	}
-	var slots []int // the positional parameters
-	for i := range m.Params {
-		if i != kwAt {
-			slots = append(slots, i)
+	// slot is the parameter of positional argument i: every parameter but
+	// the Kwargs one, in order.
+	slot := func(i int) int {
+		if kwAt >= 0 && i >= kwAt {
+			return i + 1
 		}
+		return i
 	}
-	fixed := len(slots)
+	fixed := len(m.Params)
+	if kwAt >= 0 {
+		fixed--
+	}
 	if m.Variadic {
 		fixed--
 	}
@@ -206,11 +239,11 @@ func (c *Conn) params(m *registry.Method, args []any, kw *Dict) ([]reflect.Value
 		return nil, fmt.Errorf("%w: %s takes %d arguments, got %d", rpc.ErrBadArguments, m.Name, fixed, len(args))
 	}
 	for i := range fixed {
-		v, err := c.goValue(args[i], m.Params[slots[i]])
+		v, err := c.goValue(args[i], m.Params[slot(i)])
 		if err != nil {
 			return nil, fmt.Errorf("%w: argument %d of %s: %w", rpc.ErrBadArguments, i+1, m.Name, err)
 		}
-		in[slots[i]] = v
+		in[slot(i)] = v
 	}
 	if m.Variadic {
 		st := m.Params[len(m.Params)-1]

@@ -146,6 +146,50 @@ type bananaDecoder struct {
 	stack   []bananaFrame
 	held    []byte // input after a negotiation expression
 	holding bool   // a negotiation expression was returned; wait for setDialect
+
+	// Small strings and lists are carved from shared blocks, each with its
+	// capacity cut to its length, so that appending to one never reaches
+	// the next; a block is never written again once carved.
+	strBlock  []byte
+	listBlock []any
+}
+
+// Sizes of the decoder's blocks, and the largest string or list carved from
+// one (a larger one gets its own allocation).
+const (
+	bananaStrBlock  = 2048
+	bananaListBlock = 128
+	bananaCarveStr  = 128
+	bananaCarveList = 16
+)
+
+// newStr returns an empty slice with capacity n for a STRING's bytes.
+func (d *bananaDecoder) newStr(n int) []byte {
+	if n > bananaCarveStr {
+		return make([]byte, 0, n)
+	}
+	return carve(&d.strBlock, n, bananaStrBlock)
+}
+
+// newList returns an empty slice for a LIST of n items: with capacity n
+// when it is small, else with room for the first bananaCarveList items (a
+// count is only a claim until the items arrive).
+func (d *bananaDecoder) newList(n int) []any {
+	if n > bananaCarveList {
+		return make([]any, 0, bananaCarveList)
+	}
+	return carve(&d.listBlock, n, bananaListBlock)
+}
+
+// carve returns an empty slice of capacity n taken from *block, which it
+// replaces with a new block of size elements when it has no room left.
+func carve[T any](block *[]T, n, size int) []T {
+	if len(*block)+n > cap(*block) {
+		*block = make([]T, 0, size)
+	}
+	k := len(*block)
+	*block = (*block)[:k+n]
+	return (*block)[k : k : k+n]
 }
 
 // newBananaDecoder returns a decoder with the limits lim, negotiating.
@@ -172,6 +216,7 @@ func (d *bananaDecoder) fail(at int64, reason string, args ...any) error {
 	d.stack = nil
 	d.str = nil
 	d.held = nil
+	d.strBlock, d.listBlock = nil, nil
 	return d.err
 }
 
@@ -288,7 +333,7 @@ func (d *bananaDecoder) token(typ byte, out []any) ([]any, error) {
 		if n == 0 {
 			return d.got([]any{}, out), nil
 		}
-		d.stack = append(d.stack, bananaFrame{left: int(n), items: make([]any, 0, min(n, 16))})
+		d.stack = append(d.stack, bananaFrame{left: int(n), items: d.newList(int(n))})
 		return out, nil
 	case bananaInt, bananaLongInt:
 		return d.got(digitsInt(digits, false), out), nil
@@ -302,7 +347,7 @@ func (d *bananaDecoder) token(typ byte, out []any) ([]any, error) {
 		if n == 0 {
 			return d.got([]byte{}, out), nil
 		}
-		d.str = make([]byte, 0, n)
+		d.str = d.newStr(int(n))
 		d.need = int(n)
 		d.state = stateString
 		return out, nil
@@ -320,7 +365,7 @@ func (d *bananaDecoder) token(typ byte, out []any) ([]any, error) {
 		if !ok || !known {
 			return out, d.fail(d.off-1, "vocabulary token %s is not in the pb vocabulary", digitString(digits))
 		}
-		return d.got([]byte(w), out), nil
+		return d.got(append(d.newStr(len(w)), w...), out), nil
 	}
 	return out, d.fail(d.off-1, "invalid type byte 0x%02x", typ)
 }
@@ -429,8 +474,7 @@ func appendBananaValue(buf []byte, v any, pb bool, depth int) ([]byte, error) {
 		if len(v) > defaultBananaLimits.maxList {
 			return buf, fmt.Errorf("%w: list of %d items exceeds %d", ErrUnsendable, len(v), defaultBananaLimits.maxList)
 		}
-		buf = appendDigits(buf, uint64(len(v)))
-		buf = append(buf, bananaList)
+		buf = appendBananaListHead(buf, len(v))
 		var err error
 		for _, e := range v {
 			if buf, err = appendBananaValue(buf, e, pb, depth+1); err != nil {
@@ -480,18 +524,30 @@ func appendBananaValue(buf []byte, v any, pb bool, depth int) ([]byte, error) {
 		buf = appendDigits(buf, uint64(len(v)))
 		return append(append(buf, bananaString), v...), nil
 	case string:
-		if pb {
-			if i := vocabIndex(v); i != 0 {
-				return append(buf, byte(i), bananaVocab), nil
-			}
-		}
-		if len(v) > defaultBananaLimits.maxString {
-			return buf, fmt.Errorf("%w: string of %d bytes exceeds %d", ErrUnsendable, len(v), defaultBananaLimits.maxString)
-		}
-		buf = appendDigits(buf, uint64(len(v)))
-		return append(append(buf, bananaString), v...), nil
+		return appendBananaString(buf, v, pb)
 	}
 	return buf, fmt.Errorf("%w: Banana has no form for %T", ErrUnsendable, v)
+}
+
+// appendBananaString appends s as a STRING, or as its VOCAB token when pb is
+// set and s is a word of the pb vocabulary.
+func appendBananaString(buf []byte, s string, pb bool) ([]byte, error) {
+	if pb {
+		if i := vocabIndex(s); i != 0 {
+			return append(buf, byte(i), bananaVocab), nil
+		}
+	}
+	if len(s) > defaultBananaLimits.maxString {
+		return buf, fmt.Errorf("%w: string of %d bytes exceeds %d", ErrUnsendable, len(s), defaultBananaLimits.maxString)
+	}
+	buf = appendDigits(buf, uint64(len(s)))
+	return append(append(buf, bananaString), s...), nil
+}
+
+// appendBananaListHead appends the LIST token of a list of n items, whose
+// items follow it.
+func appendBananaListHead(buf []byte, n int) []byte {
+	return append(appendDigits(buf, uint64(n)), bananaList)
 }
 
 func appendBananaInt(buf []byte, v int64) []byte {

@@ -454,3 +454,26 @@ func BenchmarkBananaEncodeSeed(b *testing.B) {
 		}
 	}
 }
+
+// TestBananaDecodedIndependent checks that decoded strings and lists, which
+// share the decoder's blocks, do not reach each other: appending to one
+// leaves the next as it was.
+func TestBananaDecodedIndependent(t *testing.T) {
+	in, err := appendBanana(nil, []any{[]byte("ab"), []byte("cd"), []any{int64(1)}, []any{int64(2)}, []byte("version")}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newBananaDecoder(defaultBananaLimits)
+	d.setDialect(true)
+	out, err := d.feed(in)
+	if err != nil || len(out) != 1 {
+		t.Fatalf("feed: %v, %v", out, err)
+	}
+	l := out[0].([]any)
+	_ = append(l[0].([]byte), "XY"...)
+	_ = append(l[2].([]any), "X")
+	want := []any{[]byte("ab"), []byte("cd"), []any{int64(1)}, []any{int64(2)}, []byte("version")}
+	if !reflect.DeepEqual(want, l) {
+		t.Errorf("after appends: %q, want %q", l, want)
+	}
+}

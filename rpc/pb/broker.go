@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
 	"reflect"
 
 	"github.com/fireflyrpc/firefly/registry"
@@ -75,7 +76,7 @@ func oneInt(l []any) (int64, error) {
 
 // onMessage resolves a call's target and method and converts its arguments,
 // in wire order (a decref right behind the message must not overtake it),
-// then runs the handler on its own goroutine.
+// then hands the handler to a handler goroutine (dispatch).
 func (c *Conn) onMessage(l []any, cache bool) error {
 	if len(l) != 7 {
 		return protocolErrorf("%s with %d fields, want 6", l[0], len(l)-1)
@@ -87,7 +88,8 @@ func (c *Conn) onMessage(l []any, cache bool) error {
 		return protocolErrorf("%s fields of the wrong types: %s, %s, %s", l[0], bananaKind(l[1]), bananaKind(l[3]), bananaKind(l[4]))
 	}
 	want := answer != 0
-	h := &hooks{c: c}
+	h := c.readerHooks()
+	defer h.clear()
 	args, kw, jerr := c.unjellyCall(l[5], l[6], h)
 
 	var t *target
@@ -135,34 +137,70 @@ func (c *Conn) onMessage(l []any, cache bool) error {
 		c.refuse(reqID, want, fmt.Errorf("%w: %d handlers running", rpc.ErrOverloaded, n-1), string(method))
 		return nil
 	}
-	go c.serve(t, m, in, reqID, want)
+	c.dispatch(handlerJob{t: t, m: m, in: in, reqID: reqID, want: want})
 	return nil
 }
 
 // unjellyCall unjellies a message's args (a tuple) and kw (a dictionary).
 func (c *Conn) unjellyCall(argSexp, kwSexp any, h *hooks) ([]any, *Dict, error) {
-	a, err := unjelly(argSexp, h, defaultBananaLimits)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: arguments: %w", rpc.ErrBadArguments, err)
+	args, flat := flatTuple(argSexp) // its items are their own values
+	if !flat {
+		a, err := unjelly(argSexp, h, defaultBananaLimits)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: arguments: %w", rpc.ErrBadArguments, err)
+		}
+		switch a := a.(type) {
+		case Tuple:
+			args = a
+		case []any:
+			args = a
+		default:
+			return nil, nil, fmt.Errorf("%w: arguments are a %T, not a tuple", rpc.ErrBadArguments, a)
+		}
 	}
-	k, err := unjelly(kwSexp, h, defaultBananaLimits)
+	var k any
+	var err error
+	if !emptyDict(kwSexp) { // no keyword arguments: no dictionary to build
+		k, err = unjelly(kwSexp, h, defaultBananaLimits)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: keyword arguments: %w", rpc.ErrBadArguments, err)
-	}
-	var args []any
-	switch a := a.(type) {
-	case Tuple:
-		args = a
-	case []any:
-		args = a
-	default:
-		return nil, nil, fmt.Errorf("%w: arguments are a %T, not a tuple", rpc.ErrBadArguments, a)
 	}
 	kw, ok := k.(*Dict)
 	if !ok && k != nil {
 		return nil, nil, fmt.Errorf("%w: keyword arguments are a %T, not a dictionary", rpc.ErrBadArguments, k)
 	}
 	return args, kw, nil
+}
+
+// flatTuple returns the items of sexp when it is a tuple of integers,
+// floats and byte strings, which unjelly to themselves.
+func flatTuple(sexp any) ([]any, bool) {
+	l, ok := sexp.([]any)
+	if !ok || len(l) == 0 {
+		return nil, false
+	}
+	if tag, ok := l[0].([]byte); !ok || string(tag) != tagTuple {
+		return nil, false
+	}
+	for _, e := range l[1:] {
+		switch e.(type) {
+		case int64, float64, []byte, *big.Int:
+		default:
+			return nil, false
+		}
+	}
+	return l[1:], true
+}
+
+// emptyDict reports whether sexp is ['dictionary'], an empty dictionary.
+func emptyDict(sexp any) bool {
+	l, ok := sexp.([]any)
+	if !ok || len(l) != 1 {
+		return false
+	}
+	tag, ok := l[0].([]byte)
+	return ok && string(tag) == tagDictionary
 }
 
 // refuse answers a call the broker could not run (when an answer is wanted).
@@ -179,9 +217,11 @@ func (c *Conn) refuse(reqID int64, want bool, err error, method string) {
 func (c *Conn) serve(t *target, m *registry.Method, in []reflect.Value, reqID int64, want bool) {
 	defer c.handlers.Add(-1)
 	res, err := t.Call(c.ctx, m, in)
-	var pe *registry.PanicError
-	if errors.As(err, &pe) && !errors.Is(err, rpc.ErrPanic) {
-		err = fmt.Errorf("%w: %w", rpc.ErrPanic, err)
+	if err != nil {
+		var pe *registry.PanicError
+		if errors.As(err, &pe) && !errors.Is(err, rpc.ErrPanic) {
+			err = fmt.Errorf("%w: %w", rpc.ErrPanic, err)
+		}
 	}
 	if err == nil && want {
 		err = c.sendResult(reqID, res)
@@ -205,12 +245,11 @@ func (c *Conn) sendFailure(ctx context.Context, reqID int64, f *Failure, wait bo
 		c.log.Error("pb: cannot jelly a failure", "err", err)
 		return
 	}
-	c.send(ctx, []any{[]byte("error"), reqID, sexp}, wait)
+	c.sendAnswer(ctx, "error", reqID, sexp, wait)
 }
 
 // sendResult answers reqID with a handler's result.
 func (c *Conn) sendResult(reqID int64, res reflect.Value) error {
-	h := &hooks{c: c}
 	var v any
 	if res.IsValid() {
 		var err error
@@ -218,9 +257,15 @@ func (c *Conn) sendResult(reqID int64, res reflect.Value) error {
 			return fmt.Errorf("%w: %w", rpc.ErrBadReply, err)
 		}
 	}
-	sexp, err := jelly(v, h, c.opts.py2Strings)
+	var h *hooks // only a value that is not flat can export objects
+	var err error
+	sexp, flat := jellyFlat(v, c.opts.py2Strings)
+	if !flat {
+		h = &hooks{c: c}
+		sexp, err = jelly(v, h, c.opts.py2Strings)
+	}
 	if err == nil {
-		err = c.send(c.ctx, []any{[]byte("answer"), reqID, sexp}, true)
+		err = c.sendAnswer(c.ctx, "answer", reqID, sexp, true)
 	}
 	if err != nil {
 		h.undoExports()
@@ -247,11 +292,16 @@ func (c *Conn) call(ctx context.Context, r *remoteRef, method string, reply any,
 			kw, args = k, args[:n-1]
 		}
 	}
-	h := &hooks{c: c}
-	argSexp, kwSexp, err := c.jellyCall(args, kw, h)
-	if err != nil {
-		h.undoExports()
-		return err
+	var h *hooks // only arguments that are not scalars can export objects
+	cargs := callArgs{scalars: args}
+	if !c.scalarCall(args, kw) {
+		h = &hooks{c: c}
+		var err error
+		cargs.scalars = nil
+		if cargs.args, cargs.kw, err = c.jellyCall(args, kw, h); err != nil {
+			h.undoExports()
+			return err
+		}
 	}
 	var p *pendingCall
 	answer := int64(0)
@@ -259,7 +309,7 @@ func (c *Conn) call(ctx context.Context, r *remoteRef, method string, reply any,
 		// The objects passed stay exported until the answer is read, even
 		// if the peer's decref comes first: a Twisted callee that returns
 		// an argument sends ['decref', n] before its answer ['local', n].
-		p = &pendingCall{reply: reply, done: make(chan struct{}), pins: c.exports.Hold(h.exported)}
+		p = &pendingCall{reply: reply, done: make(chan struct{}), pins: c.exports.Hold(h.exportedIDs())}
 		answer = 1
 	}
 	id, err := c.calls.add(p)
@@ -270,8 +320,7 @@ func (c *Conn) call(ctx context.Context, r *remoteRef, method string, reply any,
 		}
 		return err
 	}
-	cmd := []any{[]byte("message"), id, r.objectID(), []byte(method), answer, argSexp, kwSexp}
-	if err := c.send(ctx, cmd, true); err != nil {
+	if err := c.sendMessage(ctx, id, r, method, answer, cargs); err != nil {
 		c.calls.drop(id)
 		h.undoExports()
 		if p != nil {
@@ -291,6 +340,21 @@ func (c *Conn) call(ctx context.Context, r *remoteRef, method string, reply any,
 		<-p.done
 	}
 	return p.err
+}
+
+// scalarCall reports whether a call goes out as a tuple of scalars and no
+// keyword arguments: every argument one jellyScalar takes (then
+// appendJellyScalar encodes it straight from the Go value).
+func (c *Conn) scalarCall(args []any, kw Kwargs) bool {
+	if len(kw) > 0 {
+		return false
+	}
+	for _, a := range args {
+		if _, ok := jellyScalar(a, c.opts.py2Strings); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // jellyCall jellies a call's arguments as a tuple and its keyword arguments
@@ -330,7 +394,8 @@ func (c *Conn) onAnswer(l []any, isError bool) error {
 	if !known {
 		return protocolErrorf("%s for request %d, which is not waiting", l[0], id)
 	}
-	h := &hooks{c: c}
+	h := c.readerHooks()
+	defer h.clear()
 	v, err := unjelly(l[2], h, defaultBananaLimits)
 	c.exports.Unhold(p.pins)
 	if p.forgotten {

@@ -1,10 +1,12 @@
 package pb
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"strconv"
 	"sync"
@@ -485,5 +487,60 @@ func TestNegotiationHonoursItsContext(t *testing.T) {
 	time.AfterFunc(50*time.Millisecond, cancel)
 	if _, err := NewConn(ctx, nc); !errors.Is(err, context.Canceled) {
 		t.Fatalf("NewConn with a cancelled context: %v, want an error matching context.Canceled", err)
+	}
+}
+
+// TestScalarCall checks that a call of scalar arguments goes on the wire
+// exactly as through jellyCall, in both string modes and both dialects, and
+// that a call with anything else is left to jellyCall.
+func TestScalarCall(t *testing.T) {
+	for _, py2 := range []bool{false, true} {
+		for _, vocab := range []bool{false, true} {
+			o, err := newOptions([]Option{WithPython2Strings(py2)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, b := net.Pipe()
+			defer b.Close()
+			c := newConn(a, o, nil, false)
+			c.vocab = vocab
+			defer c.shutdown(errClosed)
+			ctx := context.Background()
+			r := &remoteRef{c: c, id: 5}
+			for _, args := range [][]any{nil, {1, 2}, {"s", "tuple", []byte("b"), nil, true, false, 2.5, int64(-7), 1 << 40}} {
+				if !c.scalarCall(args, nil) {
+					t.Errorf("scalarCall(%v) is false", args)
+					continue
+				}
+				if err := c.sendMessage(ctx, 1, r, "m", 1, callArgs{scalars: args}); err != nil {
+					t.Fatal(err)
+				}
+				got := c.wq
+				c.wq = nil
+				as, kw, err := c.jellyCall(args, nil, &hooks{c: c})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := c.sendMessage(ctx, 1, r, "m", 1, callArgs{args: as, kw: kw}); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, c.wq) {
+					t.Errorf("py2 %v, vocab %v: %v goes out as %x, want %x", py2, vocab, args, got, c.wq)
+				}
+				c.wq = nil
+			}
+			others := [][]any{{[]int{1}}, {struct{}{}}, {1, big.NewInt(1)}}
+			if !py2 {
+				others = append(others, []any{"\xff"}) // bytes, not a str
+			}
+			for _, args := range others {
+				if c.scalarCall(args, nil) {
+					t.Errorf("scalarCall(%v) is true", args)
+				}
+			}
+			if c.scalarCall([]any{1}, Kwargs{"k": 1}) {
+				t.Error("a call with keyword arguments is a scalar call")
+			}
+		}
 	}
 }

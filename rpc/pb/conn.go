@@ -36,15 +36,18 @@ type Conn struct {
 	vocab    bool // dialect "pb": vocabulary words go out as VOCAB tokens
 	peerRoot *rpc.Ref
 
-	// The writer's queue: encoded commands, written in order by one
-	// goroutine (writeLoop).
+	// The writer's queue: commands encoded one after the other into wq,
+	// written in order by one goroutine (writeLoop).
 	wmu     sync.Mutex
-	wq      [][]byte
-	wbytes  int
+	wq      []byte
 	wspace  chan struct{} // made by a waiting caller; closed when the writer takes the queue
 	widle   chan struct{} // made by flush; closed when the writer has written everything
 	writing bool          // the writer holds a batch it has not written yet
 	wake    chan struct{}
+
+	jobs chan handlerJob // idle handler goroutines wait here (dispatch)
+
+	rhooks hooks // the reading goroutine's, for the command it reads (readerHooks)
 
 	calls    callTable
 	exports  exportTable
@@ -68,6 +71,7 @@ func newConn(nc net.Conn, o *options, root *target, server bool) *Conn {
 		root:   root,
 		dec:    newBananaDecoder(defaultBananaLimits),
 		wake:   make(chan struct{}, 1),
+		jobs:   make(chan handlerJob),
 		done:   make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -129,10 +133,7 @@ func (c *Conn) flush(max time.Duration) {
 			c.wmu.Unlock()
 			return
 		}
-		if c.widle == nil {
-			c.widle = make(chan struct{})
-		}
-		idle := c.widle
+		idle := writerSignal(&c.widle)
 		c.wmu.Unlock()
 		select {
 		case <-idle:
@@ -202,104 +203,6 @@ func lostError(cause error) error {
 // protocolErrorf closes-worthy violations of the broker's rules.
 func protocolErrorf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrProtocol, fmt.Sprintf(format, args...))
-}
-
-// send encodes one command and queues it. With wait, the caller waits while
-// the queue holds more than WithMaxQueued bytes; without (the reading
-// goroutine's replies), the command is queued at once, and a queue twice the
-// budget means a peer that does not read: the connection is closed.
-func (c *Conn) send(ctx context.Context, cmd []any, wait bool) error {
-	b, err := appendBanana(nil, cmd, c.vocab)
-	if err != nil {
-		return err
-	}
-	return c.enqueue(ctx, b, wait)
-}
-
-func (c *Conn) enqueue(ctx context.Context, b []byte, wait bool) error {
-	c.wmu.Lock()
-	for wait && c.wbytes > c.opts.maxQueued {
-		if c.wspace == nil {
-			c.wspace = make(chan struct{})
-		}
-		space := c.wspace
-		c.wmu.Unlock()
-		select {
-		case <-space:
-		case <-c.done:
-			return c.err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		c.wmu.Lock()
-	}
-	select {
-	case <-c.done:
-		c.wmu.Unlock()
-		return c.err
-	default:
-	}
-	c.wq = append(c.wq, b)
-	c.wbytes += len(b)
-	over := !wait && c.wbytes > 2*c.opts.maxQueued
-	c.wmu.Unlock()
-	if over {
-		c.shutdown(fmt.Errorf("pb: the peer does not read: more than %d bytes queued", 2*c.opts.maxQueued))
-		return c.err
-	}
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
-	return nil
-}
-
-// writeLoop writes the queued commands in order, several per write. It
-// swaps the queue with a spare slice, so a steady stream of commands needs
-// no new queue.
-func (c *Conn) writeLoop() {
-	var spare [][]byte
-	var bufs net.Buffers
-	for {
-		select {
-		case <-c.wake:
-		case <-c.done:
-			return
-		}
-		c.wmu.Lock()
-		q := c.wq
-		c.wq, c.wbytes = spare[:0], 0
-		c.writing = len(q) > 0
-		if c.wspace != nil { // callers wait for room
-			close(c.wspace)
-			c.wspace = nil
-		}
-		c.wmu.Unlock()
-		var err error
-		switch len(q) {
-		case 0:
-		case 1:
-			_, err = c.nc.Write(q[0])
-		default:
-			bufs = append(bufs[:0], q...)
-			_, err = bufs.WriteTo(c.nc)
-		}
-		if err != nil {
-			c.shutdown(err)
-			return
-		}
-		clear(q)
-		spare = q
-		c.wmu.Lock()
-		if len(c.wq) == 0 {
-			c.writing = false
-			if c.widle != nil {
-				close(c.widle)
-				c.widle = nil
-			}
-		}
-		c.wmu.Unlock()
-	}
 }
 
 // negotiate runs the dialect negotiation (PB-WIRE.md §2.4) and sends this

@@ -99,12 +99,71 @@ type rawSexp struct{ sexp any }
 // happens), so cycles work. A value that cannot be sent is an error matching
 // ErrUnsendable, or the hook's error.
 func jelly(v any, h jellyHooks, py2Strings bool) (any, error) {
+	if sexp, ok := jellyFlat(v, py2Strings); ok {
+		return sexp, nil
+	}
 	j := jellier{h: h, py2: py2Strings}
 	var root any
 	if err := j.into(&root, v, 1); err != nil {
 		return nil, err
 	}
 	return root, nil
+}
+
+// jellyFlat jellies, without the bookkeeping of references, the values no
+// reference can point into: the scalars jellyScalar knows, and a tuple or
+// list of them, or an empty dictionary. ok is false for any other value.
+func jellyFlat(v any, py2 bool) (sexp any, ok bool) {
+	var items []any
+	var tag any
+	switch x := v.(type) {
+	case Tuple:
+		items, tag = x, tagTuple
+	case []any:
+		items, tag = x, tagList
+	case *Dict:
+		if x == nil || len(x.Items) > 0 {
+			return nil, false
+		}
+		return []any{tagDictionary}, true
+	default:
+		return jellyScalar(v, py2)
+	}
+	out := make([]any, len(items)+1)
+	out[0] = tag
+	for i, e := range items {
+		if out[i+1], ok = jellyScalar(e, py2); !ok {
+			return nil, false
+		}
+	}
+	return out, true
+}
+
+// jellyScalar jellies the scalars (None, bool, int, int64, float64, []byte,
+// valid UTF-8 string) as jellier.into does. ok is false for any other value.
+func jellyScalar(v any, py2 bool) (sexp any, ok bool) {
+	switch x := v.(type) {
+	case nil:
+		return []any{tagNone}, true
+	case bool:
+		if x {
+			return []any{tagBoolean, "true"}, true
+		}
+		return []any{tagBoolean, "false"}, true
+	case int:
+		return int64(x), true
+	case int64, float64, []byte:
+		return x, true
+	case string:
+		if py2 {
+			return x, true
+		}
+		if !utf8.ValidString(x) {
+			return nil, false
+		}
+		return []any{tagUnicode, x}, true
+	}
+	return nil, false
 }
 
 type jellyKey struct {
@@ -206,18 +265,8 @@ func (j *jellier) tooDeep(depth int) error {
 
 func (j *jellier) into(slot *any, v any, depth int) error {
 	switch v := v.(type) {
-	case nil:
-		*slot = []any{tagNone}
-	case bool:
-		if v {
-			*slot = []any{tagBoolean, "true"}
-		} else {
-			*slot = []any{tagBoolean, "false"}
-		}
-	case int:
-		*slot = int64(v)
-	case int64, float64, []byte:
-		*slot = v
+	case nil, bool, int, int64, float64, []byte:
+		*slot, _ = jellyScalar(v, j.py2)
 	case *big.Int:
 		if v == nil {
 			*slot = []any{tagNone}
@@ -309,7 +358,7 @@ func (j *jellier) seq(slot *any, tag string, items []any, depth int) error {
 		}
 	}
 	out := make([]any, len(items)+1)
-	out[0] = tag
+	out[0] = tagOf(tag)
 	for n, e := range items {
 		if err := j.into(&out[n+1], e, depth+1); err != nil {
 			return err
@@ -317,6 +366,21 @@ func (j *jellier) seq(slot *any, tag string, items []any, depth int) error {
 	}
 	j.end(slot, i, out)
 	return nil
+}
+
+// tagOf is a sequence's tag as an interface value that needs no allocation.
+func tagOf(tag string) any {
+	switch tag {
+	case tagList:
+		return tagList
+	case tagTuple:
+		return tagTuple
+	case tagSet:
+		return tagSet
+	case tagFrozenSet:
+		return tagFrozenSet
+	}
+	return tag
 }
 
 func (j *jellier) dict(slot *any, d *Dict, depth int) error {

@@ -533,3 +533,68 @@ func TestJellyTimes(t *testing.T) {
 		t.Errorf("zero time: %s", got)
 	}
 }
+
+// TestJellyFlat checks that the flat values jelly takes without reference
+// bookkeeping come out exactly as the general path makes them, and that
+// every other value is left to the general path.
+func TestJellyFlat(t *testing.T) {
+	flat := []any{
+		nil, true, false, 3, int64(1 << 40), 2.5, []byte("b"), "s", "",
+		Tuple{}, Tuple{int64(1), "x", []byte("y"), nil, true, 1.5}, []any{}, []any{1, 2},
+		&Dict{},
+	}
+	for _, py2 := range []bool{false, true} {
+		for _, v := range flat {
+			got, ok := jellyFlat(v, py2)
+			if !ok {
+				t.Errorf("jellyFlat(%#v) is not flat", v)
+				continue
+			}
+			j := jellier{py2: py2}
+			var want any
+			if err := j.into(&want, v, 1); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("jellyFlat(%#v, py2 %v) = %#v, want %#v", v, py2, got, want)
+			}
+		}
+	}
+	shared := []any{int64(1)}
+	for _, v := range []any{
+		"\xff", Tuple{"\xff"}, Tuple{[]any{}}, []any{shared, shared}, &Dict{Items: []DictItem{{"k", 1}}},
+		(*Dict)(nil), Set{int64(1)}, big.NewInt(1), struct{}{},
+	} {
+		if sexp, ok := jellyFlat(v, false); ok {
+			t.Errorf("jellyFlat(%#v) = %#v, want the general path", v, sexp)
+		}
+	}
+}
+
+// TestFlatTuple checks that a tuple of values that unjelly to themselves is
+// taken as it is, with the items unjelly gives, and that any other
+// expression is left to unjelly.
+func TestFlatTuple(t *testing.T) {
+	sexp := []any{[]byte("tuple"), int64(1), 2.5, []byte("b"), new(big.Int).Lsh(big.NewInt(1), 70)}
+	got, ok := flatTuple(sexp)
+	if !ok {
+		t.Fatalf("flatTuple(%v) is not flat", sexp)
+	}
+	want, err := unjelly(sexp, nil, defaultBananaLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(Tuple(got), want) {
+		t.Errorf("flatTuple = %#v, unjelly = %#v", got, want)
+	}
+	for _, s := range []any{
+		[]any{[]byte("list"), int64(1)},
+		[]any{[]byte("tuple"), []any{[]byte("None")}},
+		[]any{[]byte("tuple"), []any{[]byte("unicode"), []byte("s")}},
+		[]any{}, int64(1),
+	} {
+		if _, ok := flatTuple(s); ok {
+			t.Errorf("flatTuple(%v) is flat", s)
+		}
+	}
+}

@@ -84,11 +84,15 @@ func (u *unjellier) tagged(l []any, depth int, ref *int64) (any, error) {
 		return nil, jellyErrorf("boolean %q", b)
 	case tagList:
 		out := make([]any, len(args))
-		u.register(ref, out)
+		if ref != nil {
+			u.register(ref, out)
+		}
 		return out, u.fill(out, args, depth)
 	case tagTuple:
 		out := make(Tuple, len(args))
-		u.register(ref, out)
+		if ref != nil {
+			u.register(ref, out)
+		}
 		return out, u.fill(out, args, depth)
 	case tagSet, tagFrozenSet:
 		out := make([]any, len(args))
