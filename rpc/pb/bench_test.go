@@ -87,26 +87,32 @@ func benchCalls(b *testing.B, root *rpc.Ref) {
 func BenchmarkTwistedClients(b *testing.B) {
 	py := twistedPython(b)
 	const procs, conc, seconds = 4, 16, 2
-	load := func(port int, serverCPU func() time.Duration) (callsPerSec, cpuPerCall float64) {
+	load := func(port int, serverCPU func() time.Duration) (callsPerSec, cpuPerCall, clientCPUPerCall float64) {
 		var ps []*pyProc
 		for range procs {
 			ps = append(ps, startPython(b, py, "bench_client.py", "", strconv.Itoa(port), strconv.Itoa(conc), strconv.Itoa(seconds)))
 		}
 		cpu0 := serverCPU()
-		total := 0
+		total, clientCPU := 0, 0.0
 		for _, p := range ps {
 			line := p.WaitFor(b, "its count", func(l string) bool { return strings.HasPrefix(l, "calls ") })
-			n, err := strconv.Atoi(strings.TrimPrefix(line, "calls "))
-			if err != nil || n <= 0 {
+			f := strings.Fields(line)
+			if len(f) != 3 {
+				b.Fatalf("bench_client.py: %q", line)
+			}
+			n, err := strconv.Atoi(f[1])
+			sec, err2 := strconv.ParseFloat(f[2], 64)
+			if err != nil || err2 != nil || n <= 0 {
 				b.Fatalf("bench_client.py: %q", line)
 			}
 			total += n
+			clientCPU += sec
 		}
 		cpu := serverCPU() - cpu0
 		for _, p := range ps {
 			p.Kill()
 		}
-		return float64(total) / seconds, float64(cpu.Microseconds()) / float64(total)
+		return float64(total) / seconds, float64(cpu.Microseconds()) / float64(total), clientCPU * 1e6 / float64(total)
 	}
 
 	goPort := serveBench(b).(*net.TCPAddr).Port
@@ -114,15 +120,22 @@ func BenchmarkTwistedClients(b *testing.B) {
 	line := tw.WaitFor(b, "the server to listen", func(l string) bool { return strings.HasPrefix(l, "listening ") })
 	twPort, _ := strconv.Atoi(strings.TrimPrefix(line, "listening "))
 
-	var goCalls, goCPU, twCalls, twCPU, callRatio, cpuRatio float64
+	// Server and clients share the machine's cores. A run that keeps them
+	// all busy does the cores' time over the CPU a call costs both sides
+	// together, so calls-ratio-bound is the calls ratio of two such runs:
+	// (Twisted's + its clients' CPU per call) over (Go's + its clients').
+	// A calls ratio above it means the Twisted run left cores idle.
+	var goCalls, goCPU, twCalls, twCPU, callRatio, cpuRatio, clientCPU, bound float64
 	for b.Loop() {
-		gc, gcpu := load(goPort, func() time.Duration { return processCPU(b, os.Getpid()) })
-		tc, tcpu := load(twPort, func() time.Duration { return processCPU(b, tw.Cmd.Process.Pid) })
+		gc, gcpu, gcl := load(goPort, func() time.Duration { return processCPU(b, os.Getpid()) })
+		tc, tcpu, tcl := load(twPort, func() time.Duration { return processCPU(b, tw.Cmd.Process.Pid) })
 		goCalls, goCPU, twCalls, twCPU = goCalls+gc, goCPU+gcpu, twCalls+tc, twCPU+tcpu
+		clientCPU += (gcl + tcl) / 2
 		callRatio += gc / tc
 		if gcpu > 0 {
 			cpuRatio += tcpu / gcpu
 		}
+		bound += (tcpu + tcl) / (gcpu + gcl)
 	}
 	n := float64(b.N)
 	b.ReportMetric(goCalls/n, "go-calls/s")
@@ -131,6 +144,8 @@ func BenchmarkTwistedClients(b *testing.B) {
 	b.ReportMetric(goCPU/n, "go-cpu-us/call")
 	b.ReportMetric(twCPU/n, "twisted-cpu-us/call")
 	b.ReportMetric(cpuRatio/n, "cpu-ratio")
+	b.ReportMetric(clientCPU/n, "client-cpu-us/call")
+	b.ReportMetric(bound/n, "calls-ratio-bound")
 }
 
 // processCPU is the user and system CPU time process pid has used, from
