@@ -18,16 +18,8 @@ import (
 // to keep the lane's decoder in step with the peer's encoder.
 func (in *inLane) readCall() error {
 	c := in.c
-	flags, err := in.mr.ReadByte()
-	if err != nil {
-		return err
-	}
-	reqID, err := in.mr.Uvarint()
-	if err != nil {
-		return err
-	}
-	objID, err := in.mr.Uvarint()
-	if err != nil {
+	flags, reqID, objID := in.mr.Byte(), in.mr.Uint(), in.mr.Uint()
+	if err := in.mr.Err(); err != nil {
 		return err
 	}
 	name, err := in.mr.Bytes(in.scratch, wire.MaxNameLen)
@@ -293,15 +285,12 @@ func (in *inLane) scalarArg(ic *incall, pt reflect.Type) (v reflect.Value, misfi
 // caller is gone (still consuming its gob value).
 func (in *inLane) readReply() error {
 	c := in.c
-	reqID, err := in.mr.Uvarint()
-	if err != nil {
-		return err
-	}
-	kind, err := in.mr.ReadByte()
-	if err != nil {
+	reqID, kind := in.mr.Uint(), in.mr.Byte()
+	if err := in.mr.Err(); err != nil {
 		return err
 	}
 	var id uint64
+	var err error
 	switch kind {
 	case wire.KindNone, wire.KindGob, wire.KindIface, wire.KindNil:
 	case wire.KindRemote, wire.KindLocal:
@@ -393,16 +382,8 @@ func isRefPtr(reply any) bool {
 
 // readError delivers a handler's error to the waiting caller.
 func (in *inLane) readError() error {
-	reqID, err := in.mr.Uvarint()
-	if err != nil {
-		return err
-	}
-	code, err := in.mr.ReadByte()
-	if err != nil {
-		return err
-	}
-	expected, err := in.mr.ReadByte()
-	if err != nil {
+	reqID, code, expected := in.mr.Uint(), in.mr.Byte(), in.mr.Byte()
+	if err := in.mr.Err(); err != nil {
 		return err
 	}
 	var fields [3]string
@@ -426,12 +407,8 @@ func (in *inLane) readError() error {
 
 // readRelease applies a release of references this side exported.
 func (in *inLane) readRelease() error {
-	id, err := in.mr.Uvarint()
-	if err != nil {
-		return err
-	}
-	n, err := in.mr.Uvarint()
-	if err != nil {
+	id, n := in.mr.Uint(), in.mr.Uint()
+	if err := in.mr.Err(); err != nil {
 		return err
 	}
 	if !in.c.exports.Release(id, n) {
@@ -491,12 +468,8 @@ func (in *inLane) readScalarReply(reqID uint64) error {
 
 // readCancel cancels a running handler with the caller's reason.
 func (in *inLane) readCancel() error {
-	id, err := in.mr.Uvarint()
-	if err != nil {
-		return err
-	}
-	code, err := in.mr.ReadByte()
-	if err != nil {
+	id, code := in.mr.Uint(), in.mr.Byte()
+	if err := in.mr.Err(); err != nil {
 		return err
 	}
 	why := context.Canceled

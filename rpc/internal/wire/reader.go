@@ -44,12 +44,13 @@ type ByteSource interface {
 // end, so a hostile length inside the body cannot read into the next message.
 // It implements io.ByteReader, so the lane's gob decoder reads it directly.
 type Reader struct {
-	r ByteSource
-	n int // bytes left in the current message
+	r   ByteSource
+	n   int   // bytes left in the current message
+	err error // the first failure of a run of Uint and Byte reads
 }
 
 // Reset has m read a message of n bytes from r.
-func (m *Reader) Reset(r ByteSource, n int) { m.r, m.n = r, n }
+func (m *Reader) Reset(r ByteSource, n int) { m.r, m.n, m.err = r, n, nil }
 
 // Len returns the number of bytes left in the message.
 func (m *Reader) Len() int { return m.n }
@@ -93,6 +94,36 @@ func (m *Reader) Uvarint() (uint64, error) {
 		err = io.ErrUnexpectedEOF
 	}
 	return v, err
+}
+
+// Uint reads an unsigned varint as one of a run of reads that Err checks
+// once: after a failure, Uint and Byte read nothing and return 0.
+func (m *Reader) Uint() uint64 {
+	if m.err != nil {
+		return 0
+	}
+	v, err := m.Uvarint()
+	m.err = err
+	return v
+}
+
+// Byte reads a byte as one of a run of reads that Err checks once (see
+// Uint).
+func (m *Reader) Byte() byte {
+	if m.err != nil {
+		return 0
+	}
+	b, err := m.ReadByte()
+	m.err = err
+	return b
+}
+
+// Err returns the first failure of the Uint and Byte reads since the last
+// Err or Reset, and starts a new run.
+func (m *Reader) Err() error {
+	err := m.err
+	m.err = nil
+	return err
 }
 
 // Bytes reads a length-prefixed byte string into scratch (grown as needed)
