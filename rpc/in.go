@@ -18,8 +18,16 @@ import (
 // to keep the lane's decoder in step with the peer's encoder.
 func (in *inLane) readCall() error {
 	c := in.c
-	flags, reqID, objID := in.mr.Byte(), in.mr.Uint(), in.mr.Uint()
-	if err := in.mr.Err(); err != nil {
+	flags, err := in.mr.ReadByte()
+	if err != nil {
+		return err
+	}
+	reqID, err := in.mr.Uvarint()
+	if err != nil {
+		return err
+	}
+	objID, err := in.mr.Uvarint()
+	if err != nil {
 		return err
 	}
 	name, err := in.mr.Bytes(in.scratch, wire.MaxNameLen)
@@ -285,12 +293,15 @@ func (in *inLane) scalarArg(ic *incall, pt reflect.Type) (v reflect.Value, misfi
 // caller is gone (still consuming its gob value).
 func (in *inLane) readReply() error {
 	c := in.c
-	reqID, kind := in.mr.Uint(), in.mr.Byte()
-	if err := in.mr.Err(); err != nil {
+	reqID, err := in.mr.Uvarint()
+	if err != nil {
+		return err
+	}
+	kind, err := in.mr.ReadByte()
+	if err != nil {
 		return err
 	}
 	var id uint64
-	var err error
 	switch kind {
 	case wire.KindNone, wire.KindGob, wire.KindIface, wire.KindNil:
 	case wire.KindRemote, wire.KindLocal:
@@ -436,7 +447,11 @@ func (in *inLane) readScalarReply(reqID uint64) error {
 			// Straight into the caller's variable.
 			var r wire.Scalar
 			if r, err = in.mr.ReadRaw(sk, true, in.c.opts.maxMessageSize); err == nil {
-				misfit = r.Store(dst)
+				if !r.Fits(t) {
+					misfit = fmt.Errorf("a %s value does not fit a %s", r.Type(), t)
+				} else {
+					misfit = r.Set(dst)
+				}
 				dst = reflect.Value{}
 			}
 		} else {

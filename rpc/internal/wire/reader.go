@@ -97,29 +97,28 @@ func (m *Reader) Uvarint() (uint64, error) {
 }
 
 // Uint reads an unsigned varint as one of a run of reads that Err checks
-// once: after a failure, Uint and Byte read nothing and return 0.
+// once. After a failure, the values the run reads are meaningless.
 func (m *Reader) Uint() uint64 {
-	if m.err != nil {
-		return 0
+	v, err := binary.ReadUvarint(m)
+	if m.err == nil {
+		m.err = err
 	}
-	v, err := m.Uvarint()
-	m.err = err
 	return v
 }
 
 // Byte reads a byte as one of a run of reads that Err checks once (see
 // Uint).
 func (m *Reader) Byte() byte {
-	if m.err != nil {
-		return 0
-	}
 	b, err := m.ReadByte()
-	m.err = err
+	if m.err == nil {
+		m.err = err
+	}
 	return b
 }
 
 // Err returns the first failure of the Uint and Byte reads since the last
-// Err or Reset, and starts a new run.
+// Err or Reset (io.EOF or io.ErrUnexpectedEOF for a message that ends
+// inside the run), and starts a new run.
 func (m *Reader) Err() error {
 	err := m.err
 	m.err = nil

@@ -331,7 +331,7 @@ func (m *Reader) readRecord(dst reflect.Value, fields []recordField, maxLen int,
 
 // placeField stores r in struct dst's field f, as gob decodes a field.
 func (r *Scalar) placeField(dst reflect.Value, f *recordField) error {
-	if f.decodes || f.Base.Kind() == reflect.Interface || !r.fits(f.Base) {
+	if f.decodes || f.Base.Kind() == reflect.Interface || !r.Fits(f.Base) {
 		return fmt.Errorf("a %s value does not fit a %s", r.src, dst.Type().FieldByIndex(f.index).Type)
 	}
 	if r.isZero() {
@@ -346,5 +346,5 @@ func (r *Scalar) placeField(dst reflect.Value, f *recordField) error {
 			return fmt.Errorf("promoted through a nil embedded pointer: %v", err)
 		}
 	}
-	return r.set(AllocPointers(fv, f.Ptrs))
+	return r.Set(AllocPointers(fv, f.Ptrs))
 }

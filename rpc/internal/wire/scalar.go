@@ -226,7 +226,7 @@ func (m *Reader) ReadRaw(sk byte, keep bool, maxLen int) (r Scalar, err error) {
 }
 
 // Settable reports whether a scalar result may be stored straight into a
-// variable of type t (with Store): a built-in type of no pointers, whose
+// variable of type t (with Fits and Set): a built-in type of no pointers, whose
 // zero value a result never leaves in place.
 func Settable(t reflect.Type) bool {
 	switch t {
@@ -236,14 +236,8 @@ func Settable(t reflect.Type) bool {
 	return false
 }
 
-// Store stores r in dst, a settable value of a type without pointers,
-// interface or methods of its own decoding, as gob decodes into it.
-func (r *Scalar) Store(dst reflect.Value) error {
-	if !r.fits(dst.Type()) {
-		return fmt.Errorf("a %s value does not fit a %s", r.src, dst.Type())
-	}
-	return r.set(dst)
-}
+// Type returns r's natural Go type.
+func (r *Scalar) Type() reflect.Type { return r.src }
 
 // isZero reports whether r is its type's zero value, which gob does not send
 // for a struct field (the field is left alone).
@@ -259,9 +253,9 @@ func (r *Scalar) isZero() bool {
 	return r.u == 0
 }
 
-// fits reports whether gob decodes a value of r's family into base, a type
+// Fits reports whether gob decodes a value of r's family into base, a type
 // without pointers, interface or methods of its own decoding.
-func (r *Scalar) fits(base reflect.Type) bool {
+func (r *Scalar) Fits(base reflect.Type) bool {
 	k := base.Kind()
 	switch r.fam {
 	case scalarBool:
@@ -278,9 +272,9 @@ func (r *Scalar) fits(base reflect.Type) bool {
 	return k == reflect.Slice && base.Elem().Kind() == reflect.Uint8
 }
 
-// set stores r in v, of a kind r fits, unless it is out of v's range. An
+// Set stores r in v, of a kind r fits, unless it is out of v's range. An
 // empty byte slice stays nil, as gob leaves it.
-func (r *Scalar) set(v reflect.Value) error {
+func (r *Scalar) Set(v reflect.Value) error {
 	switch r.fam {
 	case scalarBool:
 		v.SetBool(r.u == 1)
@@ -312,7 +306,7 @@ func (r *Scalar) set(v reflect.Value) error {
 // natural returns r as a value of its natural Go type, for an interface.
 func (r *Scalar) natural() (reflect.Value, error) {
 	v := reflect.New(r.src).Elem()
-	if err := r.set(v); err != nil {
+	if err := r.Set(v); err != nil {
 		return reflect.Value{}, err
 	}
 	return v, nil
@@ -329,11 +323,11 @@ func (r *Scalar) placeTop(t reflect.Type, rc *Targets) error {
 	switch t {
 	case boolType, intType, int64Type, int32Type, uint64Type, uint32Type, uintType, float64Type, stringType, bytesType:
 		// The built-in types: no pointers, no methods.
-		if !r.fits(t) {
+		if !r.Fits(t) {
 			return fmt.Errorf("a %s value does not fit a %s", r.src, t)
 		}
 		v := reflect.New(t).Elem()
-		if err := r.set(v); err != nil {
+		if err := r.Set(v); err != nil {
 			return err
 		}
 		r.out = v
@@ -354,10 +348,10 @@ func (r *Scalar) placeTop(t reflect.Type, rc *Targets) error {
 			return fmt.Errorf("a %s cannot be a %s", x.Type(), ti.Base)
 		}
 		dst.Set(x)
-	case !r.fits(ti.Base):
+	case !r.Fits(ti.Base):
 		return fmt.Errorf("a %s value does not fit a %s", r.src, t)
 	default:
-		if err := r.set(dst); err != nil {
+		if err := r.Set(dst); err != nil {
 			return err
 		}
 	}
