@@ -20,7 +20,7 @@ func (panicSource) ReadByte() (byte, error)  { panic("defect") }
 // reason, instead of leaving the lane.
 func TestMessagePanicIsAViolation(t *testing.T) {
 	in := &inLane{c: &Conn{opts: newOptions(nil)}}
-	in.mr = msgReader{r: panicSource{}, n: 8}
+	in.mr.Reset(panicSource{}, 8)
 	err := in.message()
 	var pe *transport.ProtocolError
 	if !errors.As(err, &pe) || !errors.Is(err, ErrProtocol) || !strings.Contains(pe.Reason, "panic parsing a message: defect") {

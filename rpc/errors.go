@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/fireflyrpc/firefly/registry"
+	"github.com/fireflyrpc/firefly/rpc/internal/wire"
 	"github.com/fireflyrpc/firefly/transport"
 )
 
@@ -60,7 +61,7 @@ var (
 	// ErrProtocol reports a peer that broke the rpc protocol (part 2 of
 	// docs/PROTOCOL.md); the connection is closed with a
 	// *transport.ProtocolError whose Err is ErrProtocol.
-	ErrProtocol = errors.New("rpc: protocol violation")
+	ErrProtocol = wire.ErrProtocol
 	// ErrNameTaken reports a name refused because another live peer holds
 	// it; package distributed returns it when a node's name is taken.
 	ErrNameTaken = errors.New("rpc: node name taken")
@@ -281,7 +282,7 @@ func IsExpected(err error) bool {
 // protocolErrorf reports a violation of the rpc protocol: a
 // *transport.ProtocolError that matches ErrProtocol.
 func protocolErrorf(format string, args ...any) error {
-	return &transport.ProtocolError{Reason: fmt.Sprintf(format, args...), Err: ErrProtocol}
+	return wire.Errorf(format, args...)
 }
 
 // lostError wraps the cause of a connection's end so that it matches

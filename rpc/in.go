@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/fireflyrpc/firefly/registry"
+	"github.com/fireflyrpc/firefly/rpc/internal/wire"
 )
 
 // readCall reads a call, decodes its arguments and starts its handler (or
@@ -21,32 +22,32 @@ func (in *inLane) readCall() error {
 	if err != nil {
 		return err
 	}
-	reqID, err := in.mr.uvarint()
+	reqID, err := in.mr.Uvarint()
 	if err != nil {
 		return err
 	}
-	objID, err := in.mr.uvarint()
+	objID, err := in.mr.Uvarint()
 	if err != nil {
 		return err
 	}
-	name, err := in.mr.bytes(in.scratch, maxNameLen)
+	name, err := in.mr.Bytes(in.scratch, wire.MaxNameLen)
 	if err != nil {
 		return err
 	}
 	in.scratch = name
 	var timeout time.Duration
 	if flags&flagDeadline != 0 {
-		t, err := in.mr.uvarint()
+		t, err := in.mr.Uvarint()
 		if err != nil {
 			return err
 		}
 		timeout = time.Duration(min(t, uint64(1<<62)))
 	}
-	nargs, err := in.mr.uvarint()
+	nargs, err := in.mr.Uvarint()
 	if err != nil {
 		return err
 	}
-	if nargs > maxArgs || nargs > uint64(in.mr.n) {
+	if nargs > maxArgs || nargs > uint64(in.mr.Len()) {
 		return protocolErrorf("call with %d arguments", nargs)
 	}
 	oneway := flags&flagOneWay != 0
@@ -147,12 +148,12 @@ func (in *inLane) decodeArgs(ic *incall, n int, callErr *error) error {
 		ak := argKind{kind: k}
 		var v reflect.Value
 		switch k {
-		case kindGob, kindIface:
-		case kindNil:
+		case wire.KindGob, wire.KindIface:
+		case wire.KindNil:
 			if pt != nil {
 				v = reflect.Zero(pt)
 			}
-		case kindScalar:
+		case wire.KindScalar:
 			var misfit error
 			if v, misfit, err = in.scalarArg(ic, pt); err != nil {
 				return err
@@ -160,8 +161,8 @@ func (in *inLane) decodeArgs(ic *incall, n int, callErr *error) error {
 			if misfit != nil {
 				*callErr = fmt.Errorf("%w: argument %d of %s: %v", ErrBadArguments, i+1, ic.m.Name, misfit)
 			}
-		case kindRemote:
-			if ak.id, err = in.mr.uvarint(); err != nil {
+		case wire.KindRemote:
+			if ak.id, err = in.mr.Uvarint(); err != nil {
 				return err
 			}
 			r := c.importRef(ak.id)
@@ -175,8 +176,8 @@ func (in *inLane) decodeArgs(ic *incall, n int, callErr *error) error {
 				ic.refs = append(ic.refs, r)
 				v = reflect.ValueOf(r)
 			}
-		case kindLocal:
-			if ak.id, err = in.mr.uvarint(); err != nil {
+		case wire.KindLocal:
+			if ak.id, err = in.mr.Uvarint(); err != nil {
 				return err
 			}
 			if pt == nil {
@@ -205,7 +206,7 @@ func (in *inLane) decodeArgs(ic *incall, n int, callErr *error) error {
 	}
 	// Pass 2: the gob values, in order, every one consumed.
 	for i, k := range in.kinds {
-		if k.kind != kindGob && k.kind != kindIface {
+		if k.kind != wire.KindGob && k.kind != wire.KindIface {
 			continue
 		}
 		if ic == nil || *callErr != nil {
@@ -217,7 +218,7 @@ func (in *inLane) decodeArgs(ic *incall, n int, callErr *error) error {
 		pt := ic.m.ArgType(i)
 		var v reflect.Value
 		var err error
-		if k.kind == kindIface {
+		if k.kind == wire.KindIface {
 			v, err = in.decodeIface(pt)
 		} else {
 			p := in.argValue(ic, pt)
@@ -246,9 +247,9 @@ func (in *inLane) decodeArgs(ic *incall, n int, callErr *error) error {
 // the value's concrete type is t's, pointers aside on either side; gob
 // itself refuses an interface value into a concrete type.
 func (in *inLane) decodeIface(t reflect.Type) (reflect.Value, error) {
-	ti := in.records.target(t)
+	ti := in.records.Target(t)
 	p := reflect.New(t)
-	if ti.base.Kind() == reflect.Interface {
+	if ti.Base.Kind() == reflect.Interface {
 		if err := in.decodeGob(p); err != nil {
 			return reflect.Value{}, err
 		}
@@ -262,10 +263,10 @@ func (in *inLane) decodeIface(t reflect.Type) (reflect.Value, error) {
 	for xv.Kind() == reflect.Pointer && !xv.IsNil() {
 		xv = xv.Elem()
 	}
-	if !xv.IsValid() || xv.Type() != ti.base || (xv.Kind() == reflect.Pointer && xv.IsNil()) {
+	if !xv.IsValid() || xv.Type() != ti.Base || (xv.Kind() == reflect.Pointer && xv.IsNil()) {
 		return reflect.Value{}, fmt.Errorf("a %T sent as an interface cannot be a %s", x, t)
 	}
-	allocPointers(p.Elem(), ti.ptrs).Set(xv)
+	wire.AllocPointers(p.Elem(), ti.Ptrs).Set(xv)
 	return p.Elem(), nil
 }
 
@@ -278,21 +279,21 @@ func (in *inLane) scalarArg(ic *incall, pt reflect.Type) (v reflect.Value, misfi
 	if err != nil {
 		return v, nil, err
 	}
-	if sk != scalarRecord {
-		return in.mr.readScalarKind(sk, pt, maxLen, &in.records)
+	if sk != wire.ScalarRecord {
+		return in.mr.ReadScalarKind(sk, pt, maxLen, &in.records)
 	}
 	var ptr reflect.Value
 	if pt != nil && pt.Kind() == reflect.Struct {
 		ptr = in.argValue(ic, pt)
 	}
-	return in.mr.readRecordAs(pt, ptr, maxLen, &in.records)
+	return in.mr.ReadRecordAs(pt, ptr, maxLen, &in.records)
 }
 
 // readReply delivers a result to the waiting caller, or drops it when the
 // caller is gone (still consuming its gob value).
 func (in *inLane) readReply() error {
 	c := in.c
-	reqID, err := in.mr.uvarint()
+	reqID, err := in.mr.Uvarint()
 	if err != nil {
 		return err
 	}
@@ -302,12 +303,12 @@ func (in *inLane) readReply() error {
 	}
 	var id uint64
 	switch kind {
-	case kindNone, kindGob, kindIface, kindNil:
-	case kindRemote, kindLocal:
-		if id, err = in.mr.uvarint(); err != nil {
+	case wire.KindNone, wire.KindGob, wire.KindIface, wire.KindNil:
+	case wire.KindRemote, wire.KindLocal:
+		if id, err = in.mr.Uvarint(); err != nil {
 			return err
 		}
-	case kindScalar:
+	case wire.KindScalar:
 		return in.readScalarReply(reqID)
 	default:
 		return protocolErrorf("unknown result kind %d", kind)
@@ -316,16 +317,16 @@ func (in *inLane) readReply() error {
 	if q == nil {
 		// Cancelled, or never asked: consume and drop.
 		switch kind {
-		case kindGob, kindIface:
+		case wire.KindGob, wire.KindIface:
 			return in.decodeGob(reflect.Value{})
-		case kindRemote:
+		case wire.KindRemote:
 			c.queueControl(control{typ: msgRelease, id: id, count: 1}, false)
 		}
 		return nil
 	}
 	var replyErr error
 	switch kind {
-	case kindIface:
+	case wire.KindIface:
 		if q.reply == nil {
 			err = in.decodeGob(reflect.Value{})
 		} else if dst, perr := replyVar(q.reply); perr != nil {
@@ -344,7 +345,7 @@ func (in *inLane) readReply() error {
 			}
 			replyErr = fmt.Errorf("%w: %v", ErrBadReply, err)
 		}
-	case kindGob:
+	case wire.KindGob:
 		if q.reply == nil {
 			err = in.decodeGob(reflect.Value{})
 		} else if dst, perr := replyVar(q.reply); perr != nil {
@@ -363,14 +364,14 @@ func (in *inLane) readReply() error {
 			}
 			replyErr = fmt.Errorf("%w: %v", ErrBadReply, err)
 		}
-	case kindNil:
+	case wire.KindNil:
 		replyErr = SetReply(q.reply, reflect.Value{})
-	case kindRemote:
+	case wire.KindRemote:
 		r := c.importRef(id)
 		if replyErr = SetReply(q.reply, reflect.ValueOf(r)); replyErr != nil {
 			r.Release()
 		}
-	case kindLocal:
+	case wire.KindLocal:
 		obj := c.object(id)
 		if obj == nil {
 			replyErr = fmt.Errorf("%w: result object %d", ErrNoSuchObject, id)
@@ -392,21 +393,13 @@ func isRefPtr(reply any) bool {
 
 // readError delivers a handler's error to the waiting caller.
 func (in *inLane) readError() error {
-	reqID, err := in.mr.uvarint()
-	if err != nil {
-		return err
-	}
-	code, err := in.mr.ReadByte()
-	if err != nil {
-		return err
-	}
-	expected, err := in.mr.ReadByte()
-	if err != nil {
+	reqID, code, expected := in.mr.Uint(), in.mr.Byte(), in.mr.Byte()
+	if err := in.mr.Err(); err != nil {
 		return err
 	}
 	var fields [3]string
 	for i := range fields {
-		b, err := in.mr.bytes(in.scratch, in.mr.n)
+		b, err := in.mr.Bytes(in.scratch, in.mr.Len())
 		if err != nil {
 			return err
 		}
@@ -425,12 +418,8 @@ func (in *inLane) readError() error {
 
 // readRelease applies a release of references this side exported.
 func (in *inLane) readRelease() error {
-	id, err := in.mr.uvarint()
-	if err != nil {
-		return err
-	}
-	n, err := in.mr.uvarint()
-	if err != nil {
+	id, n := in.mr.Uint(), in.mr.Uint()
+	if err := in.mr.Err(); err != nil {
 		return err
 	}
 	if !in.c.exports.Release(id, n) {
@@ -454,19 +443,19 @@ func (in *inLane) readScalarReply(reqID uint64) error {
 	var misfit error
 	sk, err := in.mr.ReadByte()
 	if err == nil {
-		if sk != scalarRecord && settable(t) {
+		if sk != wire.ScalarRecord && wire.Settable(t) {
 			// Straight into the caller's variable.
-			var r rawScalar
-			if r, err = in.mr.readRaw(sk, true, in.c.opts.maxMessageSize); err == nil {
-				if !r.fits(t) {
-					misfit = fmt.Errorf("a %s value does not fit a %s", r.src, t)
+			var r wire.Scalar
+			if r, err = in.mr.ReadRaw(sk, true, in.c.opts.maxMessageSize); err == nil {
+				if !r.Fits(t) {
+					misfit = fmt.Errorf("a %s value does not fit a %s", r.Type(), t)
 				} else {
-					misfit = r.set(dst)
+					misfit = r.Set(dst)
 				}
 				dst = reflect.Value{}
 			}
 		} else {
-			v, misfit, err = in.mr.readScalarKind(sk, t, in.c.opts.maxMessageSize, &in.records)
+			v, misfit, err = in.mr.ReadScalarKind(sk, t, in.c.opts.maxMessageSize, &in.records)
 		}
 	}
 	if err != nil {
@@ -492,25 +481,10 @@ func (in *inLane) readScalarReply(reqID uint64) error {
 	return nil
 }
 
-// settable reports whether a scalar result is stored straight into a
-// variable of type t: a built-in type of no pointers, whose zero value a
-// result never leaves in place.
-func settable(t reflect.Type) bool {
-	switch t {
-	case boolType, intType, int64Type, int32Type, uint64Type, uint32Type, uintType, float64Type, stringType:
-		return true
-	}
-	return false
-}
-
 // readCancel cancels a running handler with the caller's reason.
 func (in *inLane) readCancel() error {
-	id, err := in.mr.uvarint()
-	if err != nil {
-		return err
-	}
-	code, err := in.mr.ReadByte()
-	if err != nil {
+	id, code := in.mr.Uint(), in.mr.Byte()
+	if err := in.mr.Err(); err != nil {
 		return err
 	}
 	why := context.Canceled

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/fireflyrpc/firefly/rpc/internal/wire"
 	"github.com/fireflyrpc/firefly/transport"
 )
 
@@ -65,7 +66,7 @@ type inLane struct {
 	scratch []byte
 	method  string // the last method name called on the lane
 	kinds   []argKind
-	records recordCache
+	records wire.Targets
 	flat    map[reflect.Type]bool // types known to hold no pointers (or not)
 	gobErr  error                 // the last gob decoding error of the message
 }
@@ -79,15 +80,6 @@ const maxInlineMessage = 64 << 10
 // stream (it grows to hold a whole inline message) and the size of the
 // reader of large messages.
 const laneReadBuffer = 16 << 10
-
-// maxNameLen bounds method names on the wire.
-const maxNameLen = 1 << 10
-
-// byteSource is where a msgReader takes a message's bytes from.
-type byteSource interface {
-	io.Reader
-	io.ByteReader
-}
 
 // acceptLanes has the session hand every lane the peer opens to readLane, on
 // its reader goroutine, and end the connection when it ends: no goroutine
@@ -112,7 +104,7 @@ func (c *Conn) sessionEnded(err error) {
 // readLane starts reading a lane the peer opened.
 func (c *Conn) readLane(st *transport.Stream) {
 	in := &inLane{c: c, st: st, wake: make(chan struct{}, 1)}
-	in.dec = gob.NewDecoder(&in.mr)
+	in.dec = gob.NewDecoder(&in.mr.Reader)
 	c.lanes.inOpened.Add(1)
 	st.SetReadNotify(in.notify)
 	in.notify(true) // what arrived before the registration
@@ -388,7 +380,7 @@ func (in *inLane) parseTaken(blocking bool) (handed bool, err error) {
 			return false, nil
 		}
 		in.body.Reset(data[lengthSize:size])
-		in.mr = msgReader{r: &in.body, n: int(n)}
+		in.mr.Reset(&in.body, int(n))
 		in.r += size
 		in.takeCharge()
 		err := in.message()
@@ -414,7 +406,7 @@ func (in *inLane) readLarge(n int) error {
 	} else {
 		in.big.Reset(&in.limit)
 	}
-	in.mr = msgReader{r: in.big, n: n}
+	in.mr.Reset(in.big, n)
 	if err := in.message(); err != nil {
 		return in.wireError(err, true)
 	}
@@ -458,11 +450,11 @@ func (in *inLane) message() (err error) {
 	if err != nil {
 		return err
 	}
-	if in.mr.n != 0 {
+	if in.mr.Len() != 0 {
 		if in.gobErr != nil {
-			return protocolErrorf("%d stray bytes after a message of type %d, whose gob decoding failed: %v", in.mr.n, typ, in.gobErr)
+			return protocolErrorf("%d stray bytes after a message of type %d, whose gob decoding failed: %v", in.mr.Len(), typ, in.gobErr)
 		}
-		return protocolErrorf("%d stray bytes after a message of type %d", in.mr.n, typ)
+		return protocolErrorf("%d stray bytes after a message of type %d", in.mr.Len(), typ)
 	}
 	return nil
 }
@@ -477,7 +469,7 @@ func (in *inLane) message() (err error) {
 // or are left over in the message, which ends the lane as a protocol
 // violation.
 func (in *inLane) decodeGob(v reflect.Value) error {
-	err := containGob("decoding", in.dec.DecodeValue, v)
+	err := wire.ContainGob("decoding", in.dec.DecodeValue, v)
 	if err != nil {
 		in.gobErr = err
 	}

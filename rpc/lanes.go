@@ -3,13 +3,12 @@ package rpc
 import (
 	"context"
 	"encoding/binary"
-	"encoding/gob"
 	"errors"
 	"fmt"
-	"reflect"
 	"sync/atomic"
 	"time"
 
+	"github.com/fireflyrpc/firefly/rpc/internal/wire"
 	"github.com/fireflyrpc/firefly/transport"
 )
 
@@ -23,24 +22,10 @@ import (
 // a large one. See docs/PROTOCOL.md, part 2.
 type outLane struct {
 	st     *transport.Stream
-	enc    *gob.Encoder
 	buf    []byte
-	tail   []byte // a large byte slice that ends the message, written as is
-	broken bool   // the encoder's state no longer matches what was sent
-	plans  map[reflect.Type]*recordPlan
-
-	// What announceTypes knows (see gobtypes.go).
-	ifaceTypes map[reflect.Type]bool // types that can hold interface values
-	announced  map[reflect.Type]bool // concrete types described ahead of values
-	found      []reflect.Type
-	lastWrite  int // where gob's last write began in buf
-}
-
-// Write appends gob's output to the message being built.
-func (l *outLane) Write(p []byte) (int, error) {
-	l.lastWrite = len(l.buf)
-	l.buf = append(l.buf, p...)
-	return len(p), nil
+	tail   []byte       // a large byte slice that ends the message, written as is
+	broken bool         // the encoder's state no longer matches what was sent
+	coder  wire.Encoder // encodes values into buf, with the lane's gob encoder
 }
 
 // maxKeptBuffer is the largest message buffer a lane keeps between messages.
@@ -160,7 +145,7 @@ func (c *Conn) openLane(ctx context.Context) (*outLane, error) {
 		return nil, c.transportError(err)
 	}
 	l := &outLane{st: st, buf: make([]byte, 0, 512)}
-	l.enc = gob.NewEncoder(l)
+	l.coder.Init(&l.buf)
 	return l, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fireflyrpc/firefly/registry"
+	"github.com/fireflyrpc/firefly/rpc/internal/wire"
 )
 
 // ask sends a call of method on r with args. With q non-nil the call expects
@@ -90,7 +91,7 @@ func (c *Conn) writeCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, 
 	defer func() {
 		if !sent {
 			for _, k := range kinds {
-				if k.kind == kindRemote {
+				if k.kind == wire.KindRemote {
 					c.exports.Release(k.id, 1)
 				}
 			}
@@ -115,7 +116,7 @@ func (c *Conn) writeCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, 
 	l.buf = append(l.buf, flags)
 	l.buf = appendUvarint(l.buf, reqID)
 	l.buf = appendUvarint(l.buf, r.id)
-	l.buf = appendString(l.buf, method)
+	l.buf = wire.AppendString(l.buf, method)
 	if hasDeadline {
 		d := time.Until(dl)
 		if d <= 0 {
@@ -129,7 +130,7 @@ func (c *Conn) writeCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, 
 	gobs := 0
 	for i := range kinds {
 		r := l.inline(&kinds[i], reflect.ValueOf(args[i]))
-		if kinds[i].kind == kindGob || kinds[i].kind == kindIface {
+		if kinds[i].kind == wire.KindGob || kinds[i].kind == wire.KindIface {
 			gobs++
 		}
 		recs = append(recs, r)
@@ -138,7 +139,7 @@ func (c *Conn) writeCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, 
 		l.appendValue(k, args[i], recs[i], i == len(args)-1 && gobs == 0)
 	}
 	for i, a := range args {
-		if kinds[i].kind != kindGob && kinds[i].kind != kindIface {
+		if kinds[i].kind != wire.KindGob && kinds[i].kind != wire.KindIface {
 			continue
 		}
 		if err := l.encodeValue(reflect.ValueOf(a)); err != nil {
@@ -157,16 +158,16 @@ func (c *Conn) writeCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, 
 // interface, as gob is given one, and a function or channel is refused.
 func (c *Conn) kindOf(a any) (argKind, error) {
 	k, err := c.valueKind(a)
-	if k.kind != kindGob {
+	if k.kind != wire.KindGob {
 		return k, err
 	}
 	switch rv := reflect.ValueOf(a); rv.Kind() {
 	case reflect.Pointer:
 		if e := rv.Elem(); e.Kind() == reflect.Interface {
 			if e.IsNil() {
-				return argKind{kind: kindNil}, nil
+				return argKind{kind: wire.KindNil}, nil
 			}
-			return argKind{kind: kindIface}, nil
+			return argKind{kind: wire.KindIface}, nil
 		}
 	case reflect.Func, reflect.Chan, reflect.UnsafePointer:
 		return argKind{}, fmt.Errorf("%w: a %s cannot be sent", ErrBadArguments, rv.Kind())
@@ -180,7 +181,7 @@ func (c *Conn) kindOf(a any) (argKind, error) {
 func (c *Conn) valueKind(a any) (argKind, error) {
 	switch v := a.(type) {
 	case nil:
-		return argKind{kind: kindNil}, nil
+		return argKind{kind: wire.KindNil}, nil
 	case *Ref:
 		return c.refKind(v)
 	case referenceable:
@@ -188,25 +189,25 @@ func (c *Conn) valueKind(a any) (argKind, error) {
 		if err != nil {
 			return argKind{}, err
 		}
-		return argKind{kind: kindRemote, id: id}, nil
+		return argKind{kind: wire.KindRemote, id: id}, nil
 	}
-	if isScalar(a) {
-		return argKind{kind: kindScalar}, nil
+	if wire.IsScalar(a) {
+		return argKind{kind: wire.KindScalar}, nil
 	}
 	switch rv := reflect.ValueOf(a); rv.Kind() {
 	case reflect.Pointer, reflect.Map, reflect.Slice:
 		if rv.IsNil() {
-			return argKind{kind: kindNil}, nil
+			return argKind{kind: wire.KindNil}, nil
 		}
 	}
-	return argKind{kind: kindGob}, nil
+	return argKind{kind: wire.KindGob}, nil
 }
 
-// refKind encodes a *Ref: the peer's own object goes home as kindLocal; a
+// refKind encodes a *Ref: the peer's own object goes home as wire.KindLocal; a
 // local *Ref is our object, exported.
 func (c *Conn) refKind(r *Ref) (argKind, error) {
 	if r == nil {
-		return argKind{kind: kindNil}, nil
+		return argKind{kind: wire.KindNil}, nil
 	}
 	if r.local != nil {
 		if r.local == c.root {
@@ -216,7 +217,7 @@ func (c *Conn) refKind(r *Ref) (argKind, error) {
 		if err != nil {
 			return argKind{}, err
 		}
-		return argKind{kind: kindRemote, id: id}, nil
+		return argKind{kind: wire.KindRemote, id: id}, nil
 	}
 	if r.conn != c {
 		return argKind{}, ErrForeignReference
@@ -224,12 +225,12 @@ func (c *Conn) refKind(r *Ref) (argKind, error) {
 	if r.released.Load() {
 		return argKind{}, ErrReleased
 	}
-	return argKind{kind: kindLocal, id: r.id}, nil
+	return argKind{kind: wire.KindLocal, id: r.id}, nil
 }
 
 // sendReply answers request reqID with a handler's result.
 func (c *Conn) sendReply(reqID uint64, m resultInfo, res reflect.Value) {
-	k := argKind{kind: kindNone}
+	k := argKind{kind: wire.KindNone}
 	var gobValue reflect.Value
 	var scalar any
 	if m.hasResult {
@@ -242,9 +243,9 @@ func (c *Conn) sendReply(reqID uint64, m resultInfo, res reflect.Value) {
 		}
 		switch {
 		case !res.IsValid() || (res.Kind() == reflect.Interface && res.IsNil()):
-			k.kind = kindNil
+			k.kind = wire.KindNil
 		case iface && !isSpecial(res.Type()):
-			k.kind = kindIface
+			k.kind = wire.KindIface
 			gobValue = declared
 		default:
 			var err error
@@ -258,14 +259,14 @@ func (c *Conn) sendReply(reqID uint64, m resultInfo, res reflect.Value) {
 				c.sendError(reqID, fmt.Errorf("%w: %w", ErrBadReply, err))
 				return
 			}
-			if k.kind == kindGob {
+			if k.kind == wire.KindGob {
 				gobValue = res
 			}
 		}
 	}
 	l, err := c.acquireLane(context.Background())
 	if err != nil {
-		if k.kind == kindRemote {
+		if k.kind == wire.KindRemote {
 			c.exports.Release(k.id, 1)
 		}
 		return // the connection is gone; the caller learns that from it
@@ -274,7 +275,7 @@ func (c *Conn) sendReply(reqID uint64, m resultInfo, res reflect.Value) {
 	l.begin(msgReply)
 	l.buf = appendUvarint(l.buf, reqID)
 	l.appendValue(k, scalar, rec, true)
-	if k.kind == kindGob || k.kind == kindIface {
+	if k.kind == wire.KindGob || k.kind == wire.KindIface {
 		err = l.encodeValue(gobValue)
 		if err != nil {
 			err = fmt.Errorf("%w: encoding %s: %v", ErrBadReply, gobValue.Type(), err)
@@ -285,7 +286,7 @@ func (c *Conn) sendReply(reqID uint64, m resultInfo, res reflect.Value) {
 	}
 	c.releaseLane(l)
 	if err != nil {
-		if k.kind == kindRemote {
+		if k.kind == wire.KindRemote {
 			c.exports.Release(k.id, 1)
 		}
 		if c.Err() == nil {
@@ -299,38 +300,38 @@ func (c *Conn) sendReply(reqID uint64, m resultInfo, res reflect.Value) {
 // instead of by gob; p is nil for a value that does not.
 type inlineRecord struct {
 	v reflect.Value
-	p *recordPlan
+	p *wire.Plan
 }
 
-// inline turns a kindGob value that is a struct of scalars into a record:
-// *k becomes kindScalar and the record is returned.
+// inline turns a wire.KindGob value that is a struct of scalars into a record:
+// *k becomes wire.KindScalar and the record is returned.
 func (l *outLane) inline(k *argKind, v reflect.Value) inlineRecord {
 	var r inlineRecord
-	if k.kind == kindGob {
-		if r.v, r.p = l.recordOf(v); r.p != nil {
-			k.kind = kindScalar
+	if k.kind == wire.KindGob {
+		if r.v, r.p = l.coder.RecordOf(v); r.p != nil {
+			k.kind = wire.KindScalar
 		}
 	}
 	return r
 }
 
 // appendValue writes one argument or result of kind k: a record, an inline
-// scalar (a []byte of at least tailMin as the message's tail, where tail
+// scalar (a []byte of at least wire.TailMin as the message's tail, where tail
 // allows it), or the kind byte and, for a reference, its id.
 func (l *outLane) appendValue(k argKind, scalar any, rec inlineRecord, tail bool) {
 	switch {
 	case rec.p != nil:
-		l.buf = appendRecord(l.buf, rec.v, rec.p)
-	case k.kind == kindScalar:
-		if b, ok := scalar.([]byte); ok && tail && len(b) >= tailMin {
-			l.buf = appendBytesHeader(l.buf, len(b))
+		l.buf = wire.AppendRecord(l.buf, rec.v, rec.p)
+	case k.kind == wire.KindScalar:
+		if b, ok := scalar.([]byte); ok && tail && len(b) >= wire.TailMin {
+			l.buf = wire.AppendBytesHeader(l.buf, len(b))
 			l.tail = b
 			return
 		}
-		l.buf, _ = appendScalar(l.buf, scalar)
+		l.buf, _ = wire.AppendScalar(l.buf, scalar)
 	default:
 		l.buf = append(l.buf, k.kind)
-		if k.kind == kindRemote || k.kind == kindLocal {
+		if k.kind == wire.KindRemote || k.kind == wire.KindLocal {
 			l.buf = appendUvarint(l.buf, k.id)
 		}
 	}
@@ -375,18 +376,16 @@ func (c *Conn) appendError(l *outLane, reqID uint64, err error) {
 	l.begin(msgError)
 	l.buf = appendUvarint(l.buf, reqID)
 	l.buf = append(l.buf, byte(code), expected)
-	l.buf = appendString(l.buf, typ)
-	l.buf = appendString(l.buf, msg)
-	l.buf = appendString(l.buf, stack)
+	l.buf = wire.AppendString(l.buf, typ)
+	l.buf = wire.AppendString(l.buf, msg)
+	l.buf = wire.AppendString(l.buf, stack)
 }
 
-// encodeValue gob-encodes v on l, as one gob value: the types it needs
-// described first (announceTypes), then one value message. gob's panics
-// are contained. An error leaves the lane broken: its encoder may believe
-// it sent types that the peer never sees.
+// encodeValue gob-encodes v on l, as one gob value (see
+// wire.Encoder.EncodeGob). An error leaves the lane broken: its encoder may
+// believe it sent types that the peer never sees.
 func (l *outLane) encodeValue(v reflect.Value) error {
-	l.announceTypes(v)
-	err := l.encodeRaw(v)
+	err := l.coder.EncodeGob(v)
 	if err != nil {
 		l.broken = true
 	}

@@ -1,4 +1,4 @@
-package rpc
+package wire
 
 import (
 	"encoding/gob"
@@ -66,13 +66,14 @@ func gobMessages(t *testing.T, b []byte) []int64 {
 // descriptions written ahead of it are descriptions only.
 func TestAnnounceTypes(t *testing.T) {
 	gob.Register(announceInner{})
-	l := &outLane{}
-	l.enc = gob.NewEncoder(l)
+	var buf []byte
+	l := &Encoder{}
+	l.Init(&buf)
 	v := announceOuter{N: 1, A: announceInner{S: "a"}, L: []any{&announceInner{S: "b"}, 3}, M: map[string]any{"k": []int{1}}}
 	rv := reflect.ValueOf(v)
 
 	l.announceTypes(rv)
-	ids := gobMessages(t, l.buf)
+	ids := gobMessages(t, buf)
 	if len(ids) == 0 {
 		t.Fatal("nothing announced")
 	}
@@ -81,11 +82,11 @@ func TestAnnounceTypes(t *testing.T) {
 			t.Fatalf("announced message %d is a value (id %d), want type descriptions only: %v", i, id, ids)
 		}
 	}
-	l.buf = l.buf[:0]
+	buf = buf[:0]
 	if err := l.encodeRaw(rv); err != nil {
 		t.Fatal(err)
 	}
-	ids = gobMessages(t, l.buf)
+	ids = gobMessages(t, buf)
 	values := 0
 	for _, id := range ids {
 		if id >= 0 {
@@ -100,13 +101,14 @@ func TestAnnounceTypes(t *testing.T) {
 
 	// Without the announcement, gob splits the value around the
 	// description (what the announcement prevents).
-	l2 := &outLane{}
-	l2.enc = gob.NewEncoder(l2)
+	var buf2 []byte
+	l2 := &Encoder{}
+	l2.Init(&buf2)
 	if err := l2.encodeRaw(rv); err != nil {
 		t.Fatal(err)
 	}
 	values = 0
-	for _, id := range gobMessages(t, l2.buf) {
+	for _, id := range gobMessages(t, buf2) {
 		if id >= 0 {
 			values++
 		}
@@ -116,10 +118,11 @@ func TestAnnounceTypes(t *testing.T) {
 	}
 
 	// A recursive pointer type, which gob refuses, is given up on.
-	l3 := &outLane{}
-	l3.enc = gob.NewEncoder(l3)
+	var buf3 []byte
+	l3 := &Encoder{}
+	l3.Init(&buf3)
 	l3.announce(reflect.TypeFor[recursivePtr]())
-	if len(l3.buf) != 0 {
-		t.Fatalf("announcing a recursive pointer type wrote %d bytes", len(l3.buf))
+	if len(buf3) != 0 {
+		t.Fatalf("announcing a recursive pointer type wrote %d bytes", len(buf3))
 	}
 }

@@ -1,4 +1,4 @@
-package rpc
+package wire
 
 import (
 	"encoding"
@@ -12,13 +12,13 @@ import (
 )
 
 // Records — structs whose fields are all built-in scalars, like Args{A, B
-// int} — travel inline as the scalar kind scalarRecord: a field count, then
+// int} — travel inline as the scalar kind ScalarRecord: a field count, then
 // each field's name and its scalar encoding (see docs/PROTOCOL.md). Fields are
 // matched by name on the receiving side, as gob matches them, so the two
 // sides' struct types need not be the same type; what gob would send is the
 // same, but this spares the small structs that make up most calls gob's
 // per-message buffer and its compiled-engine dispatch.
-const scalarRecord byte = 7
+const ScalarRecord byte = 7 // the scalar kind of a record
 
 // maxRecordFields bounds a record's field count, on the wire and for the
 // types sent as records (larger structs go through gob).
@@ -31,8 +31,8 @@ type planField struct {
 	kind  reflect.Kind
 }
 
-// recordPlan is how a struct type is sent as a record.
-type recordPlan struct {
+// Plan is how a struct type is sent as a record.
+type Plan struct {
 	fields []planField
 }
 
@@ -47,14 +47,14 @@ var (
 // embedded, and of a bool, int, uint, float or string kind, whose values gob
 // would encode field by field (neither t nor a field's type implements one
 // of the interfaces gob defers to).
-func planRecord(t reflect.Type) *recordPlan {
+func planRecord(t reflect.Type) *Plan {
 	if t.Kind() != reflect.Struct || t.NumField() == 0 || t.NumField() > maxRecordFields {
 		return nil
 	}
 	if encodesItself(t) {
 		return nil
 	}
-	p := &recordPlan{fields: make([]planField, t.NumField())}
+	p := &Plan{fields: make([]planField, t.NumField())}
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if !f.IsExported() || f.Anonymous || encodesItself(f.Type) {
@@ -85,8 +85,8 @@ func encodesItself(t reflect.Type) bool {
 
 // plan returns the record plan of t, remembered per lane (nil: t is not a
 // record).
-func (l *outLane) plan(t reflect.Type) *recordPlan {
-	return memo(&l.plans, t, planRecord)
+func (e *Encoder) plan(t reflect.Type) *Plan {
+	return memo(&e.plans, t, planRecord)
 }
 
 // memo returns (*m)[t], computing it with f and remembering it the first
@@ -103,9 +103,9 @@ func memo[V any](m *map[reflect.Type]V, t reflect.Type, f func(reflect.Type) V) 
 	return v
 }
 
-// recordOf returns the struct value rv holds and its plan when rv is a
+// RecordOf returns the struct value rv holds and its plan when rv is a
 // record (or a non-nil pointer to one).
-func (l *outLane) recordOf(rv reflect.Value) (reflect.Value, *recordPlan) {
+func (e *Encoder) RecordOf(rv reflect.Value) (reflect.Value, *Plan) {
 	if rv.Kind() == reflect.Pointer {
 		if rv.IsNil() {
 			return reflect.Value{}, nil
@@ -115,19 +115,19 @@ func (l *outLane) recordOf(rv reflect.Value) (reflect.Value, *recordPlan) {
 	if rv.Kind() != reflect.Struct {
 		return reflect.Value{}, nil
 	}
-	p := l.plan(rv.Type())
+	p := e.plan(rv.Type())
 	if p == nil {
 		return reflect.Value{}, nil
 	}
 	return rv, p
 }
 
-// appendRecord appends struct value v's inline encoding by plan p.
-func appendRecord(b []byte, v reflect.Value, p *recordPlan) []byte {
-	b = append(b, kindScalar, scalarRecord)
+// AppendRecord appends struct value v's inline encoding by plan p.
+func AppendRecord(b []byte, v reflect.Value, p *Plan) []byte {
+	b = append(b, KindScalar, ScalarRecord)
 	b = binary.AppendUvarint(b, uint64(len(p.fields)))
 	for _, f := range p.fields {
-		b = appendString(b, f.name)
+		b = AppendString(b, f.name)
 		fv := v.Field(f.index)
 		switch f.kind {
 		case reflect.Bool:
@@ -143,29 +143,29 @@ func appendRecord(b []byte, v reflect.Value, p *recordPlan) []byte {
 		case reflect.Float32, reflect.Float64:
 			b = binary.BigEndian.AppendUint64(append(b, scalarFloat), math.Float64bits(fv.Float()))
 		case reflect.String:
-			b = appendString(append(b, scalarString), fv.String())
+			b = AppendString(append(b, scalarString), fv.String())
 		}
 	}
 	return b
 }
 
-// readRecordAs reads a record as a value of type t (t nil: read and drop
+// ReadRecordAs reads a record as a value of type t (t nil: read and drop
 // it), as gob decodes a struct into t: through any pointers, into a struct
 // type that does not decode itself. ptr, when valid, is a pointer to a zero
 // value of t, a struct, to decode into. A t that no record fits is reported
 // as misfit, with the wire fully consumed.
-func (m *msgReader) readRecordAs(t reflect.Type, ptr reflect.Value, maxLen int, rc *recordCache) (v reflect.Value, misfit, err error) {
-	var ti *targetInfo
+func (m *Reader) ReadRecordAs(t reflect.Type, ptr reflect.Value, maxLen int, rc *Targets) (v reflect.Value, misfit, err error) {
+	var ti *Target
 	var elem reflect.Value
 	if t != nil {
-		ti = rc.target(t)
-		if ti.base.Kind() != reflect.Struct || ti.decodes {
+		ti = rc.Target(t)
+		if ti.Base.Kind() != reflect.Struct || ti.decodes {
 			misfit = fmt.Errorf("a record cannot be a %s", t)
 			ti = nil
 		} else if ptr.IsValid() {
 			elem = ptr.Elem()
 		} else {
-			elem = reflect.New(ti.base).Elem()
+			elem = reflect.New(ti.Base).Elem()
 		}
 	}
 	var fields []recordField
@@ -179,11 +179,11 @@ func (m *msgReader) readRecordAs(t reflect.Type, ptr reflect.Value, maxLen int, 
 	if misfit != nil || bad != nil || ti == nil {
 		return reflect.Value{}, firstErr(misfit, bad), nil
 	}
-	if ti.ptrs == 0 {
+	if ti.Ptrs == 0 {
 		return elem, nil, nil
 	}
 	v = elem.Addr()
-	for range ti.ptrs - 1 {
+	for range ti.Ptrs - 1 {
 		p := reflect.New(v.Type())
 		p.Elem().Set(v)
 		v = p
@@ -191,12 +191,12 @@ func (m *msgReader) readRecordAs(t reflect.Type, ptr reflect.Value, maxLen int, 
 	return v, nil, nil
 }
 
-// targetInfo is what placing a scalar or record into a type needs to know
+// Target is what placing a scalar or record into a type needs to know
 // of it: the type under its pointers, their number, and whether gob hands
 // the type's values to its own decoding method.
-type targetInfo struct {
-	base    reflect.Type
-	ptrs    int
+type Target struct {
+	Base    reflect.Type // t under its pointers
+	Ptrs    int          // the pointers above Base
 	decodes bool
 	fields  *[]recordField // a struct base's fields, once learnt
 }
@@ -208,29 +208,29 @@ var (
 )
 
 // newTargetInfo describes t.
-func newTargetInfo(t reflect.Type) *targetInfo {
-	ti := &targetInfo{base: t}
-	for ti.base.Kind() == reflect.Pointer {
-		ti.base = ti.base.Elem()
-		ti.ptrs++
+func newTargetInfo(t reflect.Type) *Target {
+	ti := &Target{Base: t}
+	for ti.Base.Kind() == reflect.Pointer {
+		ti.Base = ti.Base.Elem()
+		ti.Ptrs++
 	}
 	for _, it := range []reflect.Type{gobDecoderType, binaryUnmarshalType, textUnmarshalType} {
-		if ti.base.Kind() != reflect.Interface && (ti.base.Implements(it) || reflect.PointerTo(ti.base).Implements(it)) {
+		if ti.Base.Kind() != reflect.Interface && (ti.Base.Implements(it) || reflect.PointerTo(ti.Base).Implements(it)) {
 			ti.decodes = true
 		}
 	}
 	return ti
 }
 
-// recordCache remembers, per type, how scalars and records are placed into
+// Targets remembers, per type (a lane's decoding state), how scalars and records are placed into
 // it, and holds the buffer field names are read into.
-type recordCache struct {
-	targets map[reflect.Type]*targetInfo
+type Targets struct {
+	targets map[reflect.Type]*Target
 	name    []byte
 }
 
-// target returns what is known of t, learning it the first time.
-func (rc *recordCache) target(t reflect.Type) *targetInfo {
+// Target returns what is known of t, learning it the first time.
+func (rc *Targets) Target(t reflect.Type) *Target {
 	return memo(&rc.targets, t, newTargetInfo)
 }
 
@@ -242,16 +242,16 @@ type recordField struct {
 	name   string
 	index  []int
 	viaPtr bool // reached through an embedded pointer
-	targetInfo
+	Target
 }
 
 // recordFields returns the fields of ti's struct type that records are
 // decoded into, learning them the first time.
-func (ti *targetInfo) recordFields() []recordField {
+func (ti *Target) recordFields() []recordField {
 	if ti.fields != nil {
 		return *ti.fields
 	}
-	t := ti.base
+	t := ti.Base
 	var fs []recordField
 	for _, vf := range reflect.VisibleFields(t) {
 		if !token.IsExported(vf.Name) {
@@ -261,7 +261,7 @@ func (ti *targetInfo) recordFields() []recordField {
 		if !ok || !slices.Equal(f.Index, vf.Index) {
 			continue // ambiguous at its depth, or hidden by a shallower one
 		}
-		rf := recordField{name: f.Name, index: f.Index, targetInfo: *newTargetInfo(f.Type)}
+		rf := recordField{name: f.Name, index: f.Index, Target: *newTargetInfo(f.Type)}
 		for i := 1; i < len(f.Index); i++ {
 			if t.FieldByIndex(f.Index[:i]).Type.Kind() == reflect.Pointer {
 				rf.viaPtr = true
@@ -281,18 +281,18 @@ func (ti *targetInfo) recordFields() []recordField {
 // skipped. A field that does not fit, or a record with no field in common
 // with a struct that has fields, is reported as misfit, with the wire fully
 // consumed.
-func (m *msgReader) readRecord(dst reflect.Value, fields []recordField, maxLen int, rc *recordCache) (misfit, err error) {
-	n, err := m.uvarint()
+func (m *Reader) readRecord(dst reflect.Value, fields []recordField, maxLen int, rc *Targets) (misfit, err error) {
+	n, err := m.Uvarint()
 	if err != nil {
 		return nil, err
 	}
 	if n > maxRecordFields {
-		return nil, protocolErrorf("record of %d fields (limit %d)", n, maxRecordFields)
+		return nil, Errorf("record of %d fields (limit %d)", n, maxRecordFields)
 	}
 	name := rc.name
 	matched := false
 	for range n {
-		if name, err = m.bytes(name[:0], maxNameLen); err != nil {
+		if name, err = m.Bytes(name[:0], MaxNameLen); err != nil {
 			return nil, err
 		}
 		sk, err := m.ReadByte()
@@ -300,7 +300,7 @@ func (m *msgReader) readRecord(dst reflect.Value, fields []recordField, maxLen i
 			return nil, eof(err)
 		}
 		if sk < scalarBool || sk > scalarString {
-			return nil, protocolErrorf("record field of scalar kind %d", sk)
+			return nil, Errorf("record field of scalar kind %d", sk)
 		}
 		var f *recordField
 		if dst.IsValid() && misfit == nil {
@@ -312,7 +312,7 @@ func (m *msgReader) readRecord(dst reflect.Value, fields []recordField, maxLen i
 				}
 			}
 		}
-		r, err := m.readRaw(sk, f != nil, maxLen)
+		r, err := m.ReadRaw(sk, f != nil, maxLen)
 		if err != nil {
 			return nil, err
 		}
@@ -330,8 +330,8 @@ func (m *msgReader) readRecord(dst reflect.Value, fields []recordField, maxLen i
 }
 
 // placeField stores r in struct dst's field f, as gob decodes a field.
-func (r *rawScalar) placeField(dst reflect.Value, f *recordField) error {
-	if f.decodes || f.base.Kind() == reflect.Interface || !r.fits(f.base) {
+func (r *Scalar) placeField(dst reflect.Value, f *recordField) error {
+	if f.decodes || f.Base.Kind() == reflect.Interface || !r.Fits(f.Base) {
 		return fmt.Errorf("a %s value does not fit a %s", r.src, dst.Type().FieldByIndex(f.index).Type)
 	}
 	if r.isZero() {
@@ -346,5 +346,5 @@ func (r *rawScalar) placeField(dst reflect.Value, f *recordField) error {
 			return fmt.Errorf("promoted through a nil embedded pointer: %v", err)
 		}
 	}
-	return r.set(allocPointers(fv, f.ptrs))
+	return r.Set(AllocPointers(fv, f.Ptrs))
 }

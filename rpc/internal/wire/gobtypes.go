@@ -1,4 +1,4 @@
-package rpc
+package wire
 
 import (
 	"encoding"
@@ -67,15 +67,15 @@ func gobSent(f reflect.StructField) bool {
 
 // mayHoldIface reports whether values of t can hold an interface value that
 // gob encodes as such, remembering the answer per type.
-func (l *outLane) mayHoldIface(t reflect.Type) bool {
-	if v, ok := l.ifaceTypes[t]; ok {
+func (en *Encoder) mayHoldIface(t reflect.Type) bool {
+	if v, ok := en.ifaceTypes[t]; ok {
 		return v
 	}
-	if l.ifaceTypes == nil {
-		l.ifaceTypes = make(map[reflect.Type]bool)
+	if en.ifaceTypes == nil {
+		en.ifaceTypes = make(map[reflect.Type]bool)
 	}
 	v := holdsIface(t, map[reflect.Type]bool{})
-	l.ifaceTypes[t] = v
+	en.ifaceTypes[t] = v
 	return v
 }
 
@@ -106,23 +106,23 @@ func holdsIface(t reflect.Type, seen map[reflect.Type]bool) bool {
 
 // announceTypes writes, ahead of v, the descriptions of the concrete types
 // held in interfaces in v that the lane has not announced yet.
-func (l *outLane) announceTypes(v reflect.Value) {
-	if !v.IsValid() || !l.mayHoldIface(v.Type()) {
+func (en *Encoder) announceTypes(v reflect.Value) {
+	if !v.IsValid() || !en.mayHoldIface(v.Type()) {
 		return
 	}
-	l.found = l.found[:0]
-	l.findIfaceTypes(v, 0)
-	for i, t := range l.found {
-		l.found[i] = nil
-		l.announce(t)
+	en.found = en.found[:0]
+	en.findIfaceTypes(v, 0)
+	for i, t := range en.found {
+		en.found[i] = nil
+		en.announce(t)
 	}
-	l.found = l.found[:0]
+	en.found = en.found[:0]
 }
 
-// findIfaceTypes appends to l.found the concrete types of the interface
+// findIfaceTypes appends to en.found the concrete types of the interface
 // values in v that the lane has not announced, in the order gob meets them.
 // Its callers look only into values whose type mayHoldIface.
-func (l *outLane) findIfaceTypes(v reflect.Value, depth int) {
+func (en *Encoder) findIfaceTypes(v reflect.Value, depth int) {
 	if depth > maxAnnounceDepth {
 		return
 	}
@@ -132,47 +132,47 @@ func (l *outLane) findIfaceTypes(v reflect.Value, depth int) {
 			return
 		}
 		e := v.Elem()
-		if !l.announced[e.Type()] && !l.isFound(e.Type()) {
-			l.found = append(l.found, e.Type())
+		if !en.announced[e.Type()] && !en.isFound(e.Type()) {
+			en.found = append(en.found, e.Type())
 		}
-		if l.mayHoldIface(e.Type()) {
-			l.findIfaceTypes(e, depth+1)
+		if en.mayHoldIface(e.Type()) {
+			en.findIfaceTypes(e, depth+1)
 		}
 	case reflect.Pointer:
 		if !v.IsNil() {
-			l.findIfaceTypes(v.Elem(), depth+1)
+			en.findIfaceTypes(v.Elem(), depth+1)
 		}
 	case reflect.Struct:
 		for i := range v.NumField() {
-			if f := v.Type().Field(i); gobSent(f) && l.mayHoldIface(f.Type) {
-				l.findIfaceTypes(v.Field(i), depth+1)
+			if f := v.Type().Field(i); gobSent(f) && en.mayHoldIface(f.Type) {
+				en.findIfaceTypes(v.Field(i), depth+1)
 			}
 		}
 	case reflect.Slice, reflect.Array:
-		if !l.mayHoldIface(v.Type().Elem()) {
+		if !en.mayHoldIface(v.Type().Elem()) {
 			return
 		}
 		for i := range v.Len() {
-			l.findIfaceTypes(v.Index(i), depth+1)
+			en.findIfaceTypes(v.Index(i), depth+1)
 		}
 	case reflect.Map:
-		k, e := l.mayHoldIface(v.Type().Key()), l.mayHoldIface(v.Type().Elem())
+		k, e := en.mayHoldIface(v.Type().Key()), en.mayHoldIface(v.Type().Elem())
 		if !k && !e {
 			return
 		}
 		for it := v.MapRange(); it.Next(); {
 			if k {
-				l.findIfaceTypes(it.Key(), depth+1)
+				en.findIfaceTypes(it.Key(), depth+1)
 			}
 			if e {
-				l.findIfaceTypes(it.Value(), depth+1)
+				en.findIfaceTypes(it.Value(), depth+1)
 			}
 		}
 	}
 }
 
-func (l *outLane) isFound(t reflect.Type) bool {
-	for _, f := range l.found {
+func (en *Encoder) isFound(t reflect.Type) bool {
+	for _, f := range en.found {
 		if f == t {
 			return true
 		}
@@ -186,11 +186,11 @@ func (l *outLane) isFound(t reflect.Type) bool {
 // message, the last of what gob wrote. Should that fail, what gob wrote is
 // type descriptions only, and stays; the value that holds t is then encoded
 // as gob would.
-func (l *outLane) announce(t reflect.Type) {
-	if l.announced == nil {
-		l.announced = make(map[reflect.Type]bool)
+func (en *Encoder) announce(t reflect.Type) {
+	if en.announced == nil {
+		en.announced = make(map[reflect.Type]bool)
 	}
-	l.announced[t] = true
+	en.announced[t] = true
 	z := reflect.New(t).Elem()
 	n := 0
 	for p := z; p.Kind() == reflect.Pointer; p = p.Elem() {
@@ -199,23 +199,23 @@ func (l *outLane) announce(t reflect.Type) {
 		}
 		p.Set(reflect.New(p.Type().Elem()))
 	}
-	l.lastWrite = -1
-	if l.encodeRaw(z) == nil && l.lastWrite >= 0 {
-		l.buf = l.buf[:l.lastWrite]
+	en.lastWrite = -1
+	if en.encodeRaw(z) == nil && en.lastWrite >= 0 {
+		*en.buf = (*en.buf)[:en.lastWrite]
 	}
 }
 
-// encodeRaw gob-encodes v on l, containing gob's panics.
-func (l *outLane) encodeRaw(v reflect.Value) error {
-	return containGob("encoding", l.enc.EncodeValue, v)
+// encodeRaw gob-encodes v on the lane, containing gob's panics.
+func (en *Encoder) encodeRaw(v reflect.Value) error {
+	return ContainGob("encoding", en.gob.EncodeValue, v)
 }
 
-// containGob runs f, a gob Encoder's EncodeValue or Decoder's DecodeValue,
+// ContainGob runs f, a gob Encoder's EncodeValue or Decoder's DecodeValue,
 // on v, and returns a panic inside gob, which it raises on some values and
 // inputs (a field promoted through a nil embedded pointer, say), as a
 // *gobPanicError: an error of that one value. What the error means for the
 // lane is its caller's to decide.
-func containGob(op string, f func(reflect.Value) error, v reflect.Value) (err error) {
+func ContainGob(op string, f func(reflect.Value) error, v reflect.Value) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = &gobPanicError{op: op, value: p}

@@ -1,4 +1,4 @@
-package rpc
+package wire
 
 import (
 	"bytes"
@@ -53,9 +53,9 @@ func TestRecordWire(t *testing.T) {
 		U uint
 	}
 	v := reflect.ValueOf(rec{A: -2, S: "hi", B: true, U: 300})
-	got := appendRecord(nil, v, planRecord(v.Type()))
+	got := AppendRecord(nil, v, planRecord(v.Type()))
 	want := []byte{
-		kindScalar, scalarRecord, 4,
+		KindScalar, ScalarRecord, 4,
 		1, 'A', scalarInt, 3, // zig-zag -2
 		1, 'S', scalarString, 2, 'h', 'i',
 		1, 'B', scalarBool, 1,
@@ -65,8 +65,8 @@ func TestRecordWire(t *testing.T) {
 		t.Fatalf("encoding\n got %v\nwant %v", got, want)
 	}
 
-	var rc recordCache
-	m := msgReader{r: bytes.NewReader(got[1:]), n: len(got) - 1}
+	var rc Targets
+	m := Reader{r: bytes.NewReader(got[1:]), n: len(got) - 1}
 	out, misfit, err := m.readScalar(v.Type(), 1<<20, &rc)
 	if err != nil || misfit != nil {
 		t.Fatalf("readScalar: %v, %v", misfit, err)
@@ -80,11 +80,11 @@ func TestRecordWire(t *testing.T) {
 
 	// Violations: too many fields; a field that is not a plain scalar.
 	for _, bad := range [][]byte{
-		{scalarRecord, maxRecordFields + 1},
-		{scalarRecord, 1, 1, 'A', scalarBytes, 0},
-		{scalarRecord, 1, 1, 'A', scalarRecord, 0},
+		{ScalarRecord, maxRecordFields + 1},
+		{ScalarRecord, 1, 1, 'A', scalarBytes, 0},
+		{ScalarRecord, 1, 1, 'A', ScalarRecord, 0},
 	} {
-		m := msgReader{r: bytes.NewReader(bad), n: len(bad)}
+		m := Reader{r: bytes.NewReader(bad), n: len(bad)}
 		if _, _, err := m.readScalar(v.Type(), 1<<20, &rc); !errors.Is(err, ErrProtocol) {
 			t.Errorf("readScalar(%v) = %v, want a protocol violation", bad, err)
 		}

@@ -1,4 +1,4 @@
-package rpc
+package wire
 
 import (
 	"encoding/binary"
@@ -9,11 +9,22 @@ import (
 	"runtime"
 )
 
+// Value kinds: how an argument or a result travels.
+const (
+	KindNone   byte = 0 // no value (a result only: the method returns none)
+	KindGob    byte = 1 // a gob value in the message's gob section
+	KindNil    byte = 2 // a nil pointer, interface, slice or map: the zero value
+	KindRemote byte = 3 // a reference to an object the sender exports (id follows)
+	KindLocal  byte = 4 // a reference to an object the receiver exports (id follows)
+	KindScalar byte = 5 // a built-in scalar, inline
+	KindIface  byte = 6 // a gob value sent as an interface, in the gob section
+)
+
 // Scalars — booleans, integers, floats, strings and byte slices of the
-// built-in types — travel inline in the envelope as kindScalar, not through
+// built-in types — travel inline in the envelope as KindScalar, not through
 // gob: they are the commonest arguments and results, and this spares them
 // gob's per-message buffer, type lookups and, for []byte, a copy. The kind
-// byte after kindScalar says which encoding follows (see docs/PROTOCOL.md).
+// byte after KindScalar says which encoding follows (see docs/PROTOCOL.md).
 const (
 	scalarBool   byte = 1  // one byte, 0 or 1
 	scalarInt    byte = 2  // zig-zag varint
@@ -27,54 +38,54 @@ const (
 	scalarUint32 byte = 11 // a uint32: uvarint
 )
 
-// appendScalar appends v's inline encoding if v is a built-in scalar.
-func appendScalar(b []byte, v any) ([]byte, bool) {
+// AppendScalar appends v's inline encoding if v is a built-in scalar.
+func AppendScalar(b []byte, v any) ([]byte, bool) {
 	switch x := v.(type) {
 	case int:
-		return binary.AppendVarint(append(b, kindScalar, scalarInt), int64(x)), true
+		return binary.AppendVarint(append(b, KindScalar, scalarInt), int64(x)), true
 	case int64:
-		return binary.AppendVarint(append(b, kindScalar, scalarInt64), x), true
+		return binary.AppendVarint(append(b, KindScalar, scalarInt64), x), true
 	case int32:
-		return binary.AppendVarint(append(b, kindScalar, scalarInt32), int64(x)), true
+		return binary.AppendVarint(append(b, KindScalar, scalarInt32), int64(x)), true
 	case uint64:
-		return binary.AppendUvarint(append(b, kindScalar, scalarUint), x), true
+		return binary.AppendUvarint(append(b, KindScalar, scalarUint), x), true
 	case uint32:
-		return binary.AppendUvarint(append(b, kindScalar, scalarUint32), uint64(x)), true
+		return binary.AppendUvarint(append(b, KindScalar, scalarUint32), uint64(x)), true
 	case uint:
-		return binary.AppendUvarint(append(b, kindScalar, scalarUintN), uint64(x)), true
+		return binary.AppendUvarint(append(b, KindScalar, scalarUintN), uint64(x)), true
 	case bool:
 		c := byte(0)
 		if x {
 			c = 1
 		}
-		return append(b, kindScalar, scalarBool, c), true
+		return append(b, KindScalar, scalarBool, c), true
 	case float64:
-		return binary.BigEndian.AppendUint64(append(b, kindScalar, scalarFloat), math.Float64bits(x)), true
+		return binary.BigEndian.AppendUint64(append(b, KindScalar, scalarFloat), math.Float64bits(x)), true
 	case string:
-		return appendString(append(b, kindScalar, scalarString), x), true
+		return AppendString(append(b, KindScalar, scalarString), x), true
 	case []byte:
 		if x == nil {
 			return b, false
 		}
-		b = binary.AppendUvarint(append(b, kindScalar, scalarBytes), uint64(len(x)))
+		b = binary.AppendUvarint(append(b, KindScalar, scalarBytes), uint64(len(x)))
 		return append(b, x...), true
 	}
 	return b, false
 }
 
-// tailMin is the size from which a byte slice that ends a message is
+// TailMin is the size from which a byte slice that ends a message is
 // written straight from the caller's memory instead of being copied into the
 // lane's buffer first.
-const tailMin = 32 << 10
+const TailMin = 32 << 10
 
-// appendBytesHeader appends the inline header of a byte slice scalar whose
+// AppendBytesHeader appends the inline header of a byte slice scalar whose
 // bytes follow as the message's tail.
-func appendBytesHeader(b []byte, n int) []byte {
-	return binary.AppendUvarint(append(b, kindScalar, scalarBytes), uint64(n))
+func AppendBytesHeader(b []byte, n int) []byte {
+	return binary.AppendUvarint(append(b, KindScalar, scalarBytes), uint64(n))
 }
 
-// isScalar reports whether appendScalar encodes v inline.
-func isScalar(v any) bool {
+// IsScalar reports whether AppendScalar encodes v inline.
+func IsScalar(v any) bool {
 	switch x := v.(type) {
 	case int, int64, int32, uint64, uint32, uint, bool, float64, string:
 		return true
@@ -101,20 +112,20 @@ var (
 // (t nil: read and drop it). A value that does not fit t, by gob's rules, is
 // reported as misfit, with the wire fully consumed. Records are decoded into
 // t's fields by name (rc remembers what it learnt of the types seen).
-func (m *msgReader) readScalar(t reflect.Type, maxLen int, rc *recordCache) (v reflect.Value, misfit error, err error) {
+func (m *Reader) readScalar(t reflect.Type, maxLen int, rc *Targets) (v reflect.Value, misfit error, err error) {
 	sk, err := m.ReadByte()
 	if err != nil {
 		return v, nil, err
 	}
-	return m.readScalarKind(sk, t, maxLen, rc)
+	return m.ReadScalarKind(sk, t, maxLen, rc)
 }
 
-// readScalarKind is readScalar once the scalar kind byte sk is read.
-func (m *msgReader) readScalarKind(sk byte, t reflect.Type, maxLen int, rc *recordCache) (v reflect.Value, misfit error, err error) {
-	if sk == scalarRecord {
-		return m.readRecordAs(t, reflect.Value{}, maxLen, rc)
+// ReadScalarKind is readScalar once the scalar kind byte sk is read.
+func (m *Reader) ReadScalarKind(sk byte, t reflect.Type, maxLen int, rc *Targets) (v reflect.Value, misfit error, err error) {
+	if sk == ScalarRecord {
+		return m.ReadRecordAs(t, reflect.Value{}, maxLen, rc)
 	}
-	r, err := m.readRaw(sk, t != nil, maxLen)
+	r, err := m.ReadRaw(sk, t != nil, maxLen)
 	if err != nil || t == nil {
 		return reflect.Value{}, nil, err
 	}
@@ -132,10 +143,10 @@ func firstErr(a, b error) error {
 	return b
 }
 
-// rawScalar is a scalar as read from the wire: its family (the kind of
+// Scalar is a scalar as read from the wire: its family (the kind of
 // record fields: bool, int, uint, float, string or bytes), its natural Go
 // type, and its value.
-type rawScalar struct {
+type Scalar struct {
 	fam byte
 	src reflect.Type
 	i   int64
@@ -145,9 +156,9 @@ type rawScalar struct {
 	out reflect.Value // what placeTop made of it
 }
 
-// readRaw reads the encoding of a scalar of kind sk (the kind byte read);
+// ReadRaw reads the encoding of a scalar of kind sk (the kind byte read);
 // keep tells whether string bytes are kept or skipped.
-func (m *msgReader) readRaw(sk byte, keep bool, maxLen int) (r rawScalar, err error) {
+func (m *Reader) ReadRaw(sk byte, keep bool, maxLen int) (r Scalar, err error) {
 	switch sk {
 	case scalarBool:
 		c, err := m.ReadByte()
@@ -155,7 +166,7 @@ func (m *msgReader) readRaw(sk byte, keep bool, maxLen int) (r rawScalar, err er
 			return r, err
 		}
 		if c > 1 {
-			return r, protocolErrorf("boolean byte %d", c)
+			return r, Errorf("boolean byte %d", c)
 		}
 		r.fam, r.src, r.u = scalarBool, boolType, uint64(c)
 	case scalarInt, scalarInt64, scalarInt32:
@@ -170,7 +181,7 @@ func (m *msgReader) readRaw(sk byte, keep bool, maxLen int) (r rawScalar, err er
 			r.src = int32Type
 		}
 	case scalarUint, scalarUintN, scalarUint32:
-		if r.u, err = m.uvarint(); err != nil {
+		if r.u, err = m.Uvarint(); err != nil {
 			return r, err
 		}
 		r.fam, r.src = scalarUint, uint64Type
@@ -187,12 +198,12 @@ func (m *msgReader) readRaw(sk byte, keep bool, maxLen int) (r rawScalar, err er
 		}
 		r.fam, r.src, r.f = scalarFloat, float64Type, math.Float64frombits(binary.BigEndian.Uint64(b[:]))
 	case scalarString, scalarBytes:
-		n, err := m.uvarint()
+		n, err := m.Uvarint()
 		if err != nil {
 			return r, err
 		}
 		if n > uint64(m.n) || n > uint64(maxLen) {
-			return r, protocolErrorf("%d-byte string does not fit the message", n)
+			return r, Errorf("%d-byte string does not fit the message", n)
 		}
 		r.fam, r.src = sk, bytesType
 		if sk == scalarString {
@@ -209,14 +220,28 @@ func (m *msgReader) readRaw(sk byte, keep bool, maxLen int) (r rawScalar, err er
 			}
 		}
 	default:
-		return r, protocolErrorf("unknown scalar kind %d", sk)
+		return r, Errorf("unknown scalar kind %d", sk)
 	}
 	return r, nil
 }
 
+// Settable reports whether a scalar result may be stored straight into a
+// variable of type t (with Fits and Set): a built-in type of no pointers, whose
+// zero value a result never leaves in place.
+func Settable(t reflect.Type) bool {
+	switch t {
+	case boolType, intType, int64Type, int32Type, uint64Type, uint32Type, uintType, float64Type, stringType:
+		return true
+	}
+	return false
+}
+
+// Type returns r's natural Go type.
+func (r *Scalar) Type() reflect.Type { return r.src }
+
 // isZero reports whether r is its type's zero value, which gob does not send
 // for a struct field (the field is left alone).
-func (r *rawScalar) isZero() bool {
+func (r *Scalar) isZero() bool {
 	switch r.fam {
 	case scalarInt:
 		return r.i == 0
@@ -228,9 +253,9 @@ func (r *rawScalar) isZero() bool {
 	return r.u == 0
 }
 
-// fits reports whether gob decodes a value of r's family into base, a type
+// Fits reports whether gob decodes a value of r's family into base, a type
 // without pointers, interface or methods of its own decoding.
-func (r *rawScalar) fits(base reflect.Type) bool {
+func (r *Scalar) Fits(base reflect.Type) bool {
 	k := base.Kind()
 	switch r.fam {
 	case scalarBool:
@@ -247,9 +272,9 @@ func (r *rawScalar) fits(base reflect.Type) bool {
 	return k == reflect.Slice && base.Elem().Kind() == reflect.Uint8
 }
 
-// set stores r in v, of a kind r fits, unless it is out of v's range. An
+// Set stores r in v, of a kind r fits, unless it is out of v's range. An
 // empty byte slice stays nil, as gob leaves it.
-func (r *rawScalar) set(v reflect.Value) error {
+func (r *Scalar) Set(v reflect.Value) error {
 	switch r.fam {
 	case scalarBool:
 		v.SetBool(r.u == 1)
@@ -279,9 +304,9 @@ func (r *rawScalar) set(v reflect.Value) error {
 }
 
 // natural returns r as a value of its natural Go type, for an interface.
-func (r *rawScalar) natural() (reflect.Value, error) {
+func (r *Scalar) natural() (reflect.Value, error) {
 	v := reflect.New(r.src).Elem()
-	if err := r.set(v); err != nil {
+	if err := r.Set(v); err != nil {
 		return reflect.Value{}, err
 	}
 	return v, nil
@@ -294,39 +319,39 @@ func (r *rawScalar) natural() (reflect.Value, error) {
 // the same kind). An interface type receives r as its natural Go type
 // (int, int64, int32, uint64, uint, uint32, float64, string, []byte,
 // bool), as gob would have carried it sent as that interface.
-func (r *rawScalar) placeTop(t reflect.Type, rc *recordCache) error {
+func (r *Scalar) placeTop(t reflect.Type, rc *Targets) error {
 	switch t {
 	case boolType, intType, int64Type, int32Type, uint64Type, uint32Type, uintType, float64Type, stringType, bytesType:
 		// The built-in types: no pointers, no methods.
-		if !r.fits(t) {
+		if !r.Fits(t) {
 			return fmt.Errorf("a %s value does not fit a %s", r.src, t)
 		}
 		v := reflect.New(t).Elem()
-		if err := r.set(v); err != nil {
+		if err := r.Set(v); err != nil {
 			return err
 		}
 		r.out = v
 		return nil
 	}
-	ti := rc.target(t)
+	ti := rc.Target(t)
 	v := reflect.New(t).Elem()
-	dst := allocPointers(v, ti.ptrs)
+	dst := AllocPointers(v, ti.Ptrs)
 	switch {
 	case ti.decodes:
 		return fmt.Errorf("a %s value does not fit a %s, which decodes itself", r.src, t)
-	case ti.base.Kind() == reflect.Interface:
+	case ti.Base.Kind() == reflect.Interface:
 		x, err := r.natural()
 		if err != nil {
 			return err
 		}
-		if !x.Type().Implements(ti.base) {
-			return fmt.Errorf("a %s cannot be a %s", x.Type(), ti.base)
+		if !x.Type().Implements(ti.Base) {
+			return fmt.Errorf("a %s cannot be a %s", x.Type(), ti.Base)
 		}
 		dst.Set(x)
-	case !r.fits(ti.base):
+	case !r.Fits(ti.Base):
 		return fmt.Errorf("a %s value does not fit a %s", r.src, t)
 	default:
-		if err := r.set(dst); err != nil {
+		if err := r.Set(dst); err != nil {
 			return err
 		}
 	}
@@ -334,9 +359,9 @@ func (r *rawScalar) placeTop(t reflect.Type, rc *recordCache) error {
 	return nil
 }
 
-// allocPointers fills the n pointers of v's type with new values and returns
+// AllocPointers fills the n pointers of v's type with new values and returns
 // the value at the end of them.
-func allocPointers(v reflect.Value, n int) reflect.Value {
+func AllocPointers(v reflect.Value, n int) reflect.Value {
 	for range n {
 		p := reflect.New(v.Type().Elem())
 		v.Set(p)
@@ -354,7 +379,7 @@ func eof(err error) error {
 
 // readLarge fills p, yielding the processor between pieces of a large read so
 // that goroutines serving small calls are not kept waiting behind the copy.
-func (m *msgReader) readLarge(p []byte) error {
+func (m *Reader) readLarge(p []byte) error {
 	const piece = 256 << 10
 	for len(p) > piece {
 		if _, err := io.ReadFull(m, p[:piece]); err != nil {
