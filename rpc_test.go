@@ -8,6 +8,7 @@ import (
 	netrpc "net/rpc"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -245,6 +246,38 @@ func BenchmarkCallBurst(b *testing.B) { callBurst(b, 20000) }
 // BenchmarkCall10kCallers is BenchmarkCallBurst with 10,000 callers, the
 // figure compared with BenchmarkCallParallel's 64 callers.
 func BenchmarkCall10kCallers(b *testing.B) { callBurst(b, 10000) }
+
+// BenchmarkNetRPCCall10kCallers is BenchmarkCall10kCallers on net/rpc: the
+// same burst of freshly started callers on one connection, the peer's
+// figure beside BenchmarkNetRPCCallParallel's.
+func BenchmarkNetRPCCall10kCallers(b *testing.B) {
+	client := netRPC(b)
+	var failed, wrong atomic.Int64
+	calls := 0
+	start := time.Now()
+	for b.Loop() {
+		var wg sync.WaitGroup
+		for i := range 10000 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var s int
+				if err := client.Call("Arith.Add", &Args{i, 1}, &s); err != nil {
+					failed.Add(1)
+				} else if s != i+1 {
+					wrong.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		calls += 10000
+	}
+	elapsed := time.Since(start)
+	if failed.Load() > 0 || wrong.Load() > 0 {
+		b.Fatalf("%d of %d calls failed, %d wrong sums", failed.Load(), calls, wrong.Load())
+	}
+	b.ReportMetric(float64(calls)/elapsed.Seconds(), "calls/s")
+}
 
 func callBurst(b *testing.B, callers int) {
 	srv, err := rpc.NewServer(Burst{})
