@@ -55,6 +55,16 @@ func (Arith) Add(a *Args, reply *int) error { *reply = a.A + a.B; return nil }
 func (Arith) Echo(b []byte, reply *[]byte) error { *reply = b; return nil }
 
 // listen returns a loopback listener closed at the end of the test.
+// reportCPU reports the process's CPU time per call since cpu0, client and
+// server together: unlike the calls per second, it does not depend on the
+// share of the cores other processes take. Where processCPU cannot tell, it
+// reports nothing.
+func reportCPU(b *testing.B, cpu0 time.Duration, calls int) {
+	if cpu := processCPU(b); cpu > 0 {
+		b.ReportMetric(float64(cpu-cpu0)/float64(calls), "cpu-ns/call")
+	}
+}
+
 func listen(tb testing.TB) net.Listener {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -205,6 +215,7 @@ func BenchmarkCallParallel(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.SetParallelism(32)
+	cpu0 := processCPU(b)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			var n int
@@ -214,12 +225,14 @@ func BenchmarkCallParallel(b *testing.B) {
 			}
 		}
 	})
+	reportCPU(b, cpu0, b.N)
 }
 
 func BenchmarkNetRPCCallParallel(b *testing.B) {
 	client := netRPC(b)
 	b.ReportAllocs()
 	b.SetParallelism(32)
+	cpu0 := processCPU(b)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			var n int
@@ -229,6 +242,7 @@ func BenchmarkNetRPCCallParallel(b *testing.B) {
 			}
 		}
 	})
+	reportCPU(b, cpu0, b.N)
 }
 
 // Burst is the server of BenchmarkCallBurst: add of two ints, as a login
@@ -254,7 +268,7 @@ func BenchmarkNetRPCCall10kCallers(b *testing.B) {
 	client := netRPC(b)
 	var failed, wrong atomic.Int64
 	calls := 0
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU(b)
 	for b.Loop() {
 		var wg sync.WaitGroup
 		for i := range 10000 {
@@ -277,6 +291,7 @@ func BenchmarkNetRPCCall10kCallers(b *testing.B) {
 		b.Fatalf("%d of %d calls failed, %d wrong sums", failed.Load(), calls, wrong.Load())
 	}
 	b.ReportMetric(float64(calls)/elapsed.Seconds(), "calls/s")
+	reportCPU(b, cpu0, calls)
 }
 
 func callBurst(b *testing.B, callers int) {
@@ -297,7 +312,7 @@ func callBurst(b *testing.B, callers int) {
 	var failed, wrong int
 	var mu sync.Mutex
 	calls := 0
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU(b)
 	for b.Loop() {
 		var wg sync.WaitGroup
 		for i := range callers {
@@ -325,6 +340,7 @@ func callBurst(b *testing.B, callers int) {
 		b.Fatalf("%d of %d calls failed, %d wrong sums", failed, calls, wrong)
 	}
 	b.ReportMetric(float64(calls)/elapsed.Seconds(), "calls/s")
+	reportCPU(b, cpu0, calls)
 }
 
 const mib = 1 << 20
