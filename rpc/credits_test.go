@@ -14,14 +14,9 @@ import (
 // comes back, which passes to the next caller still waiting, and no credit
 // is lost: afterwards the handler runs one call after another again.
 func TestCreditPassesOverGivenUpWaiters(t *testing.T) {
-	release := make(chan struct{})
-	root := &blockRoot{entered: make(chan struct{}, 1), release: release}
-	_, conn := pair(t, root, []rpc.Option{rpc.WithMaxHandlers(1)})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	first := make(chan error, 1)
-	go func() { first <- conn.Root().Call(ctx, "block", nil) }()
-	<-root.entered
+	root, conn, release, first := busyHandler(t, ctx)
 	short, cancelShort := context.WithCancel(ctx)
 	gaveUp := make(chan error, 1)
 	go func() { gaveUp <- conn.Root().Call(short, "block", nil) }()
@@ -80,4 +75,17 @@ func TestCreditWaitersFailOnClose(t *testing.T) {
 			t.Fatalf("call %d still waits for a credit after the close", i)
 		}
 	}
+}
+
+// busyHandler connects to a server with a single handler and makes a call
+// of block on it, which runs until release is closed; first gets its
+// outcome.
+func busyHandler(t *testing.T, ctx context.Context) (root *blockRoot, conn *rpc.Conn, release chan struct{}, first chan error) {
+	release = make(chan struct{})
+	root = &blockRoot{entered: make(chan struct{}, 1), release: release}
+	_, conn = pair(t, root, []rpc.Option{rpc.WithMaxHandlers(1)})
+	first = make(chan error, 1)
+	go func() { first <- conn.Root().Call(ctx, "block", nil) }()
+	<-root.entered
+	return root, conn, release, first
 }

@@ -37,8 +37,8 @@ type callCredits struct {
 	mu      sync.Mutex
 	limit   int // credits the peer grants; 0: no limit
 	used    int
-	waiting fifo[*creditWaiter]
-	closed  error // set when the connection is gone
+	waiting []*creditWaiter // first come, first served
+	closed  error           // set when the connection is gone
 }
 
 // creditWaiter is a call waiting for a credit. Once it is out of the
@@ -51,31 +51,6 @@ type creditWaiter struct {
 }
 
 var creditWaiterPool = sync.Pool{New: func() any { return &creditWaiter{ready: make(chan struct{}, 1)} }}
-
-// fifo is a first-in, first-out queue.
-type fifo[T any] struct {
-	items []T
-	head  int
-}
-
-func (f *fifo[T]) len() int { return len(f.items) - f.head }
-
-func (f *fifo[T]) push(v T) { f.items = append(f.items, v) }
-
-func (f *fifo[T]) pop() T {
-	var zero T
-	v := f.items[f.head]
-	f.items[f.head] = zero
-	f.head++
-	if f.head == len(f.items) {
-		f.items, f.head = f.items[:0], 0
-	} else if f.head >= 1024 && f.head*2 >= len(f.items) {
-		n := copy(f.items, f.items[f.head:])
-		clear(f.items[n:])
-		f.items, f.head = f.items[:n], 0
-	}
-	return v
-}
 
 // announce sends this side's SETTINGS, the first message of the first lane
 // it opens. It is called before anything else can send on the connection.
@@ -166,14 +141,14 @@ func (c *Conn) takeCredit(ctx context.Context) error {
 		cr.mu.Unlock()
 		return cr.closed
 	}
-	if cr.limit == 0 || (cr.used < cr.limit && cr.waiting.len() == 0) {
+	if cr.limit == 0 || (cr.used < cr.limit && len(cr.waiting) == 0) {
 		cr.used++
 		cr.mu.Unlock()
 		return nil
 	}
 	w := creditWaiterPool.Get().(*creditWaiter)
 	w.queued = true
-	cr.waiting.push(w)
+	cr.waiting = append(cr.waiting, w)
 	cr.mu.Unlock()
 	return c.awaitCredit(ctx, w)
 }
@@ -220,8 +195,10 @@ func (c *Conn) returnCredit() {
 		cr.mu.Unlock()
 		return
 	}
-	for cr.waiting.len() > 0 {
-		w := cr.waiting.pop()
+	for len(cr.waiting) > 0 {
+		w := cr.waiting[0]
+		cr.waiting[0] = nil
+		cr.waiting = cr.waiting[1:]
 		if w.queued {
 			w.queued = false
 			cr.mu.Unlock()
@@ -240,13 +217,14 @@ func (c *Conn) closeCredits(err error) {
 	cr.mu.Lock()
 	cr.closed = err
 	var failed []*creditWaiter
-	for cr.waiting.len() > 0 {
-		if w := cr.waiting.pop(); w.queued {
+	for _, w := range cr.waiting {
+		if w.queued {
 			w.queued = false
 			w.err = err
 			failed = append(failed, w)
 		}
 	}
+	cr.waiting = nil
 	cr.mu.Unlock()
 	for _, w := range failed {
 		w.ready <- struct{}{}
