@@ -8,6 +8,7 @@ import (
 	netrpc "net/rpc"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,6 +55,16 @@ func (Arith) Add(a *Args, reply *int) error { *reply = a.A + a.B; return nil }
 func (Arith) Echo(b []byte, reply *[]byte) error { *reply = b; return nil }
 
 // listen returns a loopback listener closed at the end of the test.
+// reportCPU reports the process's CPU time per call since cpu0, client and
+// server together: unlike the calls per second, it does not depend on the
+// share of the cores other processes take. Where processCPU cannot tell, it
+// reports nothing.
+func reportCPU(b *testing.B, cpu0 time.Duration, calls int) {
+	if cpu := processCPU(b); cpu > 0 {
+		b.ReportMetric(float64(cpu-cpu0)/float64(calls), "cpu-ns/call")
+	}
+}
+
 func listen(tb testing.TB) net.Listener {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -204,6 +215,7 @@ func BenchmarkCallParallel(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.SetParallelism(32)
+	cpu0 := processCPU(b)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			var n int
@@ -213,12 +225,14 @@ func BenchmarkCallParallel(b *testing.B) {
 			}
 		}
 	})
+	reportCPU(b, cpu0, b.N)
 }
 
 func BenchmarkNetRPCCallParallel(b *testing.B) {
 	client := netRPC(b)
 	b.ReportAllocs()
 	b.SetParallelism(32)
+	cpu0 := processCPU(b)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			var n int
@@ -228,6 +242,7 @@ func BenchmarkNetRPCCallParallel(b *testing.B) {
 			}
 		}
 	})
+	reportCPU(b, cpu0, b.N)
 }
 
 // Burst is the server of BenchmarkCallBurst: add of two ints, as a login
@@ -245,6 +260,39 @@ func BenchmarkCallBurst(b *testing.B) { callBurst(b, 20000) }
 // BenchmarkCall10kCallers is BenchmarkCallBurst with 10,000 callers, the
 // figure compared with BenchmarkCallParallel's 64 callers.
 func BenchmarkCall10kCallers(b *testing.B) { callBurst(b, 10000) }
+
+// BenchmarkNetRPCCall10kCallers is BenchmarkCall10kCallers on net/rpc: the
+// same burst of freshly started callers on one connection, the peer's
+// figure beside BenchmarkNetRPCCallParallel's.
+func BenchmarkNetRPCCall10kCallers(b *testing.B) {
+	client := netRPC(b)
+	var failed, wrong atomic.Int64
+	calls := 0
+	start, cpu0 := time.Now(), processCPU(b)
+	for b.Loop() {
+		var wg sync.WaitGroup
+		for i := range 10000 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var s int
+				if err := client.Call("Arith.Add", &Args{i, 1}, &s); err != nil {
+					failed.Add(1)
+				} else if s != i+1 {
+					wrong.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		calls += 10000
+	}
+	elapsed := time.Since(start)
+	if failed.Load() > 0 || wrong.Load() > 0 {
+		b.Fatalf("%d of %d calls failed, %d wrong sums", failed.Load(), calls, wrong.Load())
+	}
+	b.ReportMetric(float64(calls)/elapsed.Seconds(), "calls/s")
+	reportCPU(b, cpu0, calls)
+}
 
 func callBurst(b *testing.B, callers int) {
 	srv, err := rpc.NewServer(Burst{})
@@ -264,7 +312,7 @@ func callBurst(b *testing.B, callers int) {
 	var failed, wrong int
 	var mu sync.Mutex
 	calls := 0
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU(b)
 	for b.Loop() {
 		var wg sync.WaitGroup
 		for i := range callers {
@@ -292,6 +340,7 @@ func callBurst(b *testing.B, callers int) {
 		b.Fatalf("%d of %d calls failed, %d wrong sums", failed, calls, wrong)
 	}
 	b.ReportMetric(float64(calls)/elapsed.Seconds(), "calls/s")
+	reportCPU(b, cpu0, calls)
 }
 
 const mib = 1 << 20

@@ -87,14 +87,9 @@ func TestBurstBoundedByPendingCalls(t *testing.T) {
 // TestBurstWaitBoundedByContext: a call waiting for a handler slot of the
 // peer ends with its context, and is not sent.
 func TestBurstWaitBoundedByContext(t *testing.T) {
-	release := make(chan struct{})
-	root := &blockRoot{entered: make(chan struct{}, 1), release: release}
-	_, conn := pair(t, root, []rpc.Option{rpc.WithMaxHandlers(1)})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	first := make(chan error, 1)
-	go func() { first <- conn.Root().Call(ctx, "block", nil) }()
-	<-root.entered
+	root, conn, release, first := busyHandler(t, ctx)
 	short, cancelShort := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancelShort()
 	if err := conn.Root().Call(short, "block", nil); !errors.Is(err, context.DeadlineExceeded) {

@@ -243,6 +243,7 @@ func (t *questionTable) closeAll(err error) {
 	t.slots, t.free, t.owed = nil, nil, 0
 	t.closed = err
 	t.mu.Unlock()
+	t.conn.closeCredits(err)
 	for _, q := range qs {
 		q.complete(err)
 	}

@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -26,12 +27,30 @@ const maxCallsLimit = 1 << slotBits
 // it: the peer's handler may run until then), so the peer never has more
 // of this side's calls than it announced, and calls past the limit wait
 // here, bounded by their context, instead of being refused by the peer.
+// Waiting calls queue first come first served; a credit given back passes
+// straight to the first of them, which waits on a channel of its own.
 type callCredits struct {
 	ready chan struct{}              // closed once the peer's SETTINGS is applied
 	got   atomic.Bool                // a SETTINGS arrived
-	sem   chan struct{}              // a token per call holding a credit; nil: no limit
 	timer atomic.Pointer[time.Timer] // closes a connection whose peer sends no SETTINGS
+
+	mu      sync.Mutex
+	limit   int // credits the peer grants; 0: no limit
+	used    int
+	waiting []*creditWaiter // first come, first served
+	closed  error           // set when the connection is gone
 }
+
+// creditWaiter is a call waiting for a credit. Once it is out of the
+// queue, err tells how: nil for a credit, the connection's error when it
+// ended; ready is signalled then.
+type creditWaiter struct {
+	ready  chan struct{}
+	err    error
+	queued bool
+}
+
+var creditWaiterPool = sync.Pool{New: func() any { return &creditWaiter{ready: make(chan struct{}, 1)} }}
 
 // announce sends this side's SETTINGS, the first message of the first lane
 // it opens. It is called before anything else can send on the connection.
@@ -94,9 +113,9 @@ func (in *inLane) readSettings() error {
 	if t := c.credits.timer.Load(); t != nil {
 		t.Stop()
 	}
-	if limit > 0 {
-		c.credits.sem = make(chan struct{}, limit)
-	}
+	c.credits.mu.Lock()
+	c.credits.limit = int(limit)
+	c.credits.mu.Unlock()
 	close(c.credits.ready)
 	return nil
 }
@@ -117,27 +136,97 @@ func (c *Conn) takeCredit(ctx context.Context) error {
 			return c.err
 		}
 	}
-	if cr.sem == nil {
+	cr.mu.Lock()
+	if cr.closed != nil {
+		cr.mu.Unlock()
+		return cr.closed
+	}
+	if cr.limit == 0 || (cr.used < cr.limit && len(cr.waiting) == 0) {
+		cr.used++
+		cr.mu.Unlock()
 		return nil
 	}
-	select {
-	case cr.sem <- struct{}{}:
-		return nil
-	default:
-	}
-	select {
-	case cr.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-c.done:
-		return c.err
-	}
+	w := creditWaiterPool.Get().(*creditWaiter)
+	w.queued = true
+	cr.waiting = append(cr.waiting, w)
+	cr.mu.Unlock()
+	return c.awaitCredit(ctx, w)
 }
 
-// returnCredit gives back a credit taken by takeCredit.
+// awaitCredit waits until w, queued for a credit, is granted one, or the
+// connection or ctx ends.
+func (c *Conn) awaitCredit(ctx context.Context, w *creditWaiter) error {
+	cr := &c.credits
+	if done := ctx.Done(); done == nil {
+		<-w.ready
+	} else {
+		select {
+		case <-w.ready:
+		case <-done:
+			cr.mu.Lock()
+			if w.queued {
+				// Left in the queue, skipped when its turn comes.
+				w.queued = false
+				w.err = ctx.Err()
+				cr.mu.Unlock()
+				return ctx.Err() // w is not reused: the queue still holds it
+			}
+			cr.mu.Unlock()
+			<-w.ready // granted meanwhile, or failed by the close
+			if w.err == nil {
+				c.returnCredit()
+			}
+			creditWaiterPool.Put(w)
+			return ctx.Err()
+		}
+	}
+	err := w.err
+	w.err = nil
+	creditWaiterPool.Put(w)
+	return err
+}
+
+// returnCredit gives back a credit taken by takeCredit: to the first call
+// still waiting for one, if any.
 func (c *Conn) returnCredit() {
-	if sem := c.credits.sem; sem != nil {
-		<-sem
+	cr := &c.credits
+	cr.mu.Lock()
+	if cr.limit == 0 {
+		cr.mu.Unlock()
+		return
+	}
+	for len(cr.waiting) > 0 {
+		w := cr.waiting[0]
+		cr.waiting[0] = nil
+		cr.waiting = cr.waiting[1:]
+		if w.queued {
+			w.queued = false
+			cr.mu.Unlock()
+			w.ready <- struct{}{}
+			return
+		}
+	}
+	cr.used--
+	cr.mu.Unlock()
+}
+
+// closeCredits fails the calls waiting for a credit with err, and those
+// that come later; it is called once the connection has ended.
+func (c *Conn) closeCredits(err error) {
+	cr := &c.credits
+	cr.mu.Lock()
+	cr.closed = err
+	var failed []*creditWaiter
+	for _, w := range cr.waiting {
+		if w.queued {
+			w.queued = false
+			w.err = err
+			failed = append(failed, w)
+		}
+	}
+	cr.waiting = nil
+	cr.mu.Unlock()
+	for _, w := range failed {
+		w.ready <- struct{}{}
 	}
 }

@@ -189,8 +189,28 @@ func compare(results map[string]result, all series, runs int) []row {
 		r, rng := ratio("CallParallel", "NetRPCCallParallel", "ns/op", true)
 		rows = append(rows, row{"CallParallel throughput (64 callers)", us(a["ns/op"]), us(b["ns/op"]), x(r), rng})
 	}
+	if a, b, ok := pair("CallParallel"); ok && a["cpu-ns/call"] > 0 && b["cpu-ns/call"] > 0 {
+		r, rng := ratio("CallParallel", "NetRPCCallParallel", "cpu-ns/call", false)
+		rows = append(rows, row{"CallParallel CPU per call, both ends", us(a["cpu-ns/call"]), us(b["cpu-ns/call"]), x(r), rng})
+	}
 	if a, ok := results["Call10kCallers"]; ok {
-		rows = append(rows, row{"10,000 callers on one connection", fmt.Sprintf("%.0f calls/s", a["calls/s"]), "", "", values("Call10kCallers", "calls/s", func(v float64) string { return fmt.Sprintf("%.0f", v) })})
+		perSec := func(v float64) string { return fmt.Sprintf("%.0f", v) }
+		b, peer := results["NetRPCCall10kCallers"]
+		if !peer {
+			rows = append(rows, row{"10,000 callers on one connection", fmt.Sprintf("%.0f calls/s", a["calls/s"]), "", "", values("Call10kCallers", "calls/s", perSec)})
+		} else {
+			r, rng := ratio("Call10kCallers", "NetRPCCall10kCallers", "calls/s", false)
+			rows = append(rows, row{"10,000 callers on one connection", fmt.Sprintf("%.0f calls/s", a["calls/s"]), fmt.Sprintf("%.0f calls/s", b["calls/s"]), x(r), rng})
+		}
+		if a["cpu-ns/call"] > 0 {
+			theirs, r, rng := "", "", values("Call10kCallers", "cpu-ns/call", us)
+			if peer && b["cpu-ns/call"] > 0 {
+				var v float64
+				v, rng = ratio("Call10kCallers", "NetRPCCall10kCallers", "cpu-ns/call", false)
+				theirs, r = us(b["cpu-ns/call"]), x(v)
+			}
+			rows = append(rows, row{"10,000 callers: CPU per call, both ends", us(a["cpu-ns/call"]), theirs, r, rng})
+		}
 	}
 	if a, b, ok := pair("Echo1MiB"); ok {
 		r, rng := ratio("Echo1MiB", "NetRPCEcho1MiB", "MB/s", false)

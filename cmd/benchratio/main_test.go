@@ -97,3 +97,27 @@ func TestParseMedians(t *testing.T) {
 		t.Fatalf("median of 5, 1, 3 = %v", got)
 	}
 }
+
+func TestCompareTenThousandCallers(t *testing.T) {
+	run := func(ours, theirs string) string {
+		return "goos: linux\ncpu: Some CPU\n" +
+			"BenchmarkCall10kCallers-2  10  200000000 ns/op  " + ours + " calls/s  20000 cpu-ns/call\n" +
+			"BenchmarkNetRPCCall10kCallers-2  10  300000000 ns/op  " + theirs + " calls/s  25000 cpu-ns/call\n"
+	}
+	res, all, _, runs, err := parse(strings.NewReader(run("60000", "30000") + run("40000", "40000")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]row{}
+	for _, r := range compare(res, all, runs) {
+		rows[r.name] = r
+	}
+	got := rows["10,000 callers on one connection"]
+	if got.ours != "50000 calls/s" || got.theirs != "35000 calls/s" || got.ratio != "1.5x" || got.perRun != "1x - 2x" {
+		t.Fatalf("10,000 callers row = %+v", got)
+	}
+	cpu := rows["10,000 callers: CPU per call, both ends"]
+	if cpu.ours != "20.0 us" || cpu.theirs != "25.0 us" || cpu.ratio != "0.8x" {
+		t.Fatalf("CPU per call row = %+v", cpu)
+	}
+}
