@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fireflyrpc/firefly/internal/broker"
+	"github.com/fireflyrpc/firefly/rpc/internal/auth"
 	"github.com/fireflyrpc/firefly/transport"
 )
 
@@ -38,9 +39,9 @@ func (o *options) secure(ctx context.Context, nc net.Conn, client bool, serverNa
 				var err error
 				if client {
 					id = o.identity
-					err = authClient(conn, o.identity, o.secret)
+					err = auth.Client(conn, o.identity, o.secret, ErrConnectionLost)
 				} else {
-					id, err = authServer(conn, o.serverKeyring())
+					id, err = auth.Server(conn, o.serverKeyring(), ErrConnectionLost)
 				}
 				return err
 			})
