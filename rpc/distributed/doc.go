@@ -27,4 +27,10 @@
 // Node's connections). Errors from the other side match package rpc's
 // sentinels, and this package's (ErrNoSuchChild, ErrNameTaken, ...), with
 // errors.Is.
+//
+// A Node reaches its root over firefly's own wire unless WithDialer gives it
+// another way: package rpc/pb's NodeDialer joins a Python Firefly root over
+// Twisted's PB wire, with the same reconnection, hooks and calls; and a
+// Root's children may come over either wire (rpc/pb's FireflyRoot serves
+// Firefly's PB nodes to a Root).
 package distributed
