@@ -43,20 +43,21 @@ func (cq *controlQueue) pending() bool {
 	return len(cq.q) > 0 || cq.running
 }
 
-// queueControl queues m. With wait false (incoming messages being parsed),
-// at most WithMaxHandlers' twice (and at least 64) may wait: more means the
-// peer floods us with calls it does not let us answer, and the connection is
-// closed rather than the queue grown without bound. Messages of this side's
-// own (wait true: cancels, releases) are always queued; their number is
-// bounded by this side's own calls and references. Neither waits.
-func (c *Conn) queueControl(m control, wait bool) {
+// queueControl queues m; it never waits. Messages of this side's own (own
+// true: cancels, releases) are always queued; their number is bounded by
+// this side's own calls and references. Of those answering the peer's
+// messages (own false), at most WithMaxHandlers' twice (and at least 64)
+// may wait: more means the peer floods us with calls it does not let us
+// answer, and the connection is closed rather than the queue grown without
+// bound.
+func (c *Conn) queueControl(m control, own bool) {
 	cq := &c.ctl
 	cq.mu.Lock()
 	if c.Err() != nil {
 		cq.mu.Unlock()
 		return
 	}
-	if !wait && len(cq.q) >= c.opts.controlQueue {
+	if !own && len(cq.q) >= c.opts.controlQueue {
 		cq.mu.Unlock()
 		c.shutdown(protocolErrorf("control queue full: the peer sends calls faster than refusals can be answered"))
 		return
@@ -69,9 +70,6 @@ func (c *Conn) queueControl(m control, wait bool) {
 		go c.sendControl()
 	}
 }
-
-// queueControlNoWait queues m; it never waits.
-func (c *Conn) queueControlNoWait(m control) { c.queueControl(m, true) }
 
 // sendControl writes queued control messages until none is left or the
 // connection ends.

@@ -169,7 +169,7 @@ type waiter struct {
 func (w waiter) giveUp(err error) {
 	if w.conn.forget(w.id) {
 		w.q.complete(err)
-		w.conn.queueControlNoWait(control{typ: msgCancel, id: w.id, err: err})
+		w.conn.queueCancel(w.id, err)
 	}
 }
 
