@@ -40,7 +40,7 @@ func TestPBMasterGoServers(t *testing.T) {
 	apps := testApps(h)
 	m, _ := startMaster(t, cfg)
 	game1, _ := startServer(t, cfg, "game1", apps.For(cfg.Servers["game1"]))
-	startServer(t, cfg, "dbfront", apps.For(cfg.Servers["dbfront"]))
+	dbfront, _ := startServer(t, cfg, "dbfront", apps.For(cfg.Servers["dbfront"]))
 	gate, _ := startServer(t, cfg, "gate", apps.For(cfg.Servers["gate"]))
 	net, _ := startServer(t, cfg, "net", apps.For(cfg.Servers["net"]))
 
@@ -64,6 +64,16 @@ func TestPBMasterGoServers(t *testing.T) {
 	}
 	testutil.Eventually(t, "gate sees game1 and net", func() bool {
 		return len(gate.Status().Root.Children) == 2
+	})
+	// The master records a server when its takeProxy arrives; the server
+	// counts itself joined when the answer is back.
+	testutil.Eventually(t, "every server sees its master link up", func() bool {
+		for _, s := range []*Server{dbfront, game1, gate, net} {
+			if !s.Status().Master {
+				return false
+			}
+		}
+		return true
 	})
 
 	web := httptest.NewServer(m.Handler())
