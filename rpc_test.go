@@ -26,6 +26,18 @@ func (Service) RemoteAdd(a Args) int { return a.A + a.B }
 
 func (Service) RemoteEcho(b []byte) []byte { return b }
 
+// RemoteSum takes built-in scalars of every width, as Firefly's commands
+// (command id, session id, flags) do.
+func (Service) RemoteSum(a uint32, b uint64, c int, d bool) int {
+	if d {
+		return int(a) + int(b) + c
+	}
+	return 0
+}
+
+// RemoteNone takes nothing, for comparison with RemoteSum.
+func (Service) RemoteNone() int { return 6 }
+
 // RemoteCallBack calls add on the reference it was given.
 func (Service) RemoteCallBack(ctx context.Context, r *rpc.Ref, a Args) (int, error) {
 	var n int
@@ -597,5 +609,33 @@ func TestCallAllocs(t *testing.T) {
 	call()
 	if got := testing.AllocsPerRun(2000, call); got > 5 {
 		t.Fatalf("%.2f allocations per call, want at most 5", got)
+	}
+}
+
+// Built-in scalar arguments cost the server no allocation: a call with four
+// (small values, which the caller boxes without allocating) allocates no
+// more than a call with none.
+func TestScalarArgsAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's instrumentation allocates")
+	}
+	conn := firefly(t)
+	ctx := context.Background()
+	var n int
+	none := func() {
+		if err := conn.Root().Call(ctx, "none", &n); err != nil || n != 6 {
+			t.Fatalf("none = %d, %v", n, err)
+		}
+	}
+	sum := func() {
+		if err := conn.Root().Call(ctx, "sum", &n, uint32(1), uint64(2), 3, true); err != nil || n != 6 {
+			t.Fatalf("sum = %d, %v", n, err)
+		}
+	}
+	none()
+	sum()
+	base := testing.AllocsPerRun(2000, none)
+	if got := testing.AllocsPerRun(2000, sum); got > base {
+		t.Fatalf("%.2f allocations per call with four scalar arguments, %.2f with none", got, base)
 	}
 }

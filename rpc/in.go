@@ -272,7 +272,8 @@ func (in *inLane) decodeIface(t reflect.Type) (reflect.Value, error) {
 
 // scalarArg reads an inline scalar argument for parameter type pt (nil: read
 // and drop it). A record is decoded into the call's scratch space when it
-// fits there, as gob values are (see argValue).
+// fits there, as gob values are (see argValue), and a built-in scalar in
+// the call's own slots (incall.slot).
 func (in *inLane) scalarArg(ic *incall, pt reflect.Type) (v reflect.Value, misfit, err error) {
 	maxLen := in.c.opts.maxMessageSize
 	sk, err := in.mr.ReadByte()
@@ -280,6 +281,14 @@ func (in *inLane) scalarArg(ic *incall, pt reflect.Type) (v reflect.Value, misfi
 		return v, nil, err
 	}
 	if sk != wire.ScalarRecord {
+		if pt != nil && wire.Builtin(pt) {
+			if dst, ok := ic.slot(pt); ok {
+				if misfit, err = in.mr.ReadScalarInto(sk, dst, maxLen); err != nil || misfit != nil {
+					return reflect.Value{}, misfit, err
+				}
+				return dst, nil, nil
+			}
+		}
 		return in.mr.ReadScalarKind(sk, pt, maxLen, &in.records)
 	}
 	var ptr reflect.Value
@@ -499,15 +508,18 @@ func (in *inLane) readCancel() error {
 const scratchWords = 8
 
 // argValue returns a pointer to a new zero value of type t to decode an
-// argument into: in ic's scratch space when t is small and holds no pointers
-// (the garbage collector never needs to see into it, and reflect.Call copies
-// the value into the handler's frame), else a new allocation.
+// argument into: in ic's scratch space when t is small, holds no pointers
+// and fits what is left of it (the garbage collector never needs to see into
+// it, and reflect.Call copies the value into the handler's frame), else a new
+// allocation.
 func (in *inLane) argValue(ic *incall, t reflect.Type) reflect.Value {
-	if ic.scratchUsed || t.Size() > scratchWords*8 || !in.pointerFree(t) {
+	words := int((t.Size() + 7) / 8)
+	if words == 0 || ic.used+words > scratchWords || t.Align() > 8 || !in.pointerFree(t) {
 		return reflect.New(t)
 	}
-	ic.scratchUsed = true
-	return reflect.NewAt(t, unsafe.Pointer(&ic.scratch))
+	p := reflect.NewAt(t, unsafe.Pointer(&ic.scratch[ic.used]))
+	ic.used += words
+	return p
 }
 
 // pointerFree reports whether values of t hold no pointers, remembering the

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/fireflyrpc/firefly/registry"
 )
@@ -27,13 +28,19 @@ type incall struct {
 	args   []reflect.Value
 	argBuf [4]reflect.Value
 	rest   []reflect.Value // a variadic method's extra arguments, while decoding
-	// scratch holds one small pointer-free gob argument, so that decoding it
-	// needs no allocation of its own (see inLane.argValue).
-	scratch     [scratchWords]uint64
-	scratchUsed bool
-	refs        []*Ref // references received in the arguments
-	refBuf      [2]*Ref
-	charge      int // a one-way call's answer-budget bytes, returned when the handler ends
+	// scratch holds small pointer-free arguments (built-in scalars, small
+	// records and gob values), and strs and bufs string and []byte
+	// arguments, so that decoding them needs no allocation of their own (see
+	// inLane.argValue and incall.slot). used counts the words of scratch
+	// taken, nstrs and nbufs the others.
+	scratch      [scratchWords]uint64
+	strs         [2]string
+	bufs         [2][]byte
+	used         int
+	nstrs, nbufs int8
+	refs         []*Ref // references received in the arguments
+	refBuf       [2]*Ref
+	charge       int // a one-way call's answer-budget bytes, returned when the handler ends
 
 	deadline    time.Time
 	hasDeadline bool
@@ -226,6 +233,8 @@ func (ic *incall) stopTimer() {
 func (ic *incall) dropArgs() {
 	clear(ic.argBuf[:])
 	clear(ic.refBuf[:])
+	clear(ic.strs[:])
+	clear(ic.bufs[:])
 	ic.args, ic.rest, ic.refs = nil, nil, nil
 	ic.obj, ic.m = nil, nil
 }
@@ -255,6 +264,30 @@ func (ic *incall) setArg(i int, v reflect.Value) {
 		return
 	}
 	ic.args[i] = v
+}
+
+// slot returns an addressable zero value of t, a wire.Builtin type, in ic's
+// own space, or false when that space is taken. reflect.Call copies the
+// value into the handler's frame.
+func (ic *incall) slot(t reflect.Type) (reflect.Value, bool) {
+	switch t.Kind() {
+	case reflect.String:
+		if int(ic.nstrs) < len(ic.strs) {
+			ic.nstrs++
+			return reflect.ValueOf(&ic.strs[ic.nstrs-1]).Elem(), true
+		}
+	case reflect.Slice:
+		if int(ic.nbufs) < len(ic.bufs) {
+			ic.nbufs++
+			return reflect.ValueOf(&ic.bufs[ic.nbufs-1]).Elem(), true
+		}
+	default: // a bool or a number: eight bytes at most, no pointers
+		if ic.used < scratchWords {
+			ic.used++
+			return reflect.NewAt(t, unsafe.Pointer(&ic.scratch[ic.used-1])).Elem(), true
+		}
+	}
+	return reflect.Value{}, false
 }
 
 // finishVariadic builds the variadic slice from the n arguments received.

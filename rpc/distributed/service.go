@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/fireflyrpc/firefly/registry"
 	"github.com/fireflyrpc/firefly/rpc"
@@ -229,12 +231,20 @@ func (s *Service) target(name string) *registry.Method {
 	s.mu.RLock()
 	m := s.targets[name]
 	if m == nil {
-		if c := registry.Canonical(name); c != name {
-			m = s.targets[c]
-		}
+		m = s.targets[string(canonicalKey(&[64]byte{}, name))]
 	}
 	s.mu.RUnlock()
 	return m
+}
+
+// canonicalKey returns registry.Canonical(name) as bytes, in buf when it
+// fits, so that a map index with it does not allocate.
+func canonicalKey(buf *[64]byte, name string) []byte {
+	r, size := utf8.DecodeRuneInString(name)
+	if u := unicode.ToUpper(r); size > 0 && u != r {
+		return append(utf8.AppendRune(buf[:0], u), name[size:]...)
+	}
+	return append(buf[:0], name...)
 }
 
 // Lookup returns the target called name: a mapped name, its lower-camel

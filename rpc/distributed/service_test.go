@@ -569,3 +569,27 @@ func TestServiceSerialRefusedCallOverWire(t *testing.T) {
 		}
 	}
 }
+
+// Lookup finds a target under its canonical and lower-camel names (and a
+// command id) with no allocation: it runs for every call the broker reads.
+// (A lower-camel name over 64 bytes may allocate.)
+func TestServiceLookupDoesNotAllocate(t *testing.T) {
+	s := distributed.NewService("game")
+	mustMap(t, s, "forwarding", func(x string) string { return x })
+	mustMapID(t, s, 101, func() {})
+	long := strings.Repeat("x", 100)
+	mustMap(t, s, long, func() {})
+	for _, name := range []string{"forwarding", "Forwarding", "101", "X" + long[1:]} {
+		if s.Lookup(name) == nil {
+			t.Fatalf("Lookup(%q) = nil", name)
+		}
+		if n := testing.AllocsPerRun(100, func() { s.Lookup(name) }); n != 0 {
+			t.Errorf("Lookup(%q): %.0f allocations, want 0", name, n)
+		}
+	}
+	for _, name := range []string{"fORWARDING", "forwardingx", ""} {
+		if m := s.Lookup(name); m != nil {
+			t.Errorf("Lookup(%q) = %s, want nil", name, m.Name)
+		}
+	}
+}

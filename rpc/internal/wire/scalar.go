@@ -7,6 +7,7 @@ import (
 	"math"
 	"reflect"
 	"runtime"
+	"unsafe"
 )
 
 // Value kinds: how an argument or a result travels.
@@ -294,13 +295,46 @@ func (r *Scalar) Set(v reflect.Value) error {
 		}
 		v.SetFloat(r.f)
 	case scalarString:
-		v.SetString(string(r.s))
+		// r.s was made for this scalar by ReadRaw and nothing writes it:
+		// the string can share its bytes.
+		v.SetString(unsafe.String(unsafe.SliceData(r.s), len(r.s)))
 	default:
 		if len(r.s) > 0 {
 			v.SetBytes(r.s)
 		}
 	}
 	return nil
+}
+
+// Builtin reports whether t is one of the built-in types a scalar is stored
+// in directly (bool, int, int64, int32, uint64, uint32, uint, float64, string,
+// []byte): no pointers to follow, no methods of its own decoding.
+func Builtin(t reflect.Type) bool {
+	switch t {
+	case boolType, intType, int64Type, int32Type, uint64Type, uint32Type, uintType, float64Type, stringType, bytesType:
+		return true
+	}
+	return false
+}
+
+// ReadScalarInto reads the scalar of kind sk (the kind byte read; not a
+// record) into dst, an addressable zero value of a Builtin type, so that
+// the caller chooses where the value lives. A value that does not fit is
+// reported as misfit, with the wire fully consumed.
+func (m *Reader) ReadScalarInto(sk byte, dst reflect.Value, maxLen int) (misfit, err error) {
+	r, err := m.ReadRaw(sk, true, maxLen)
+	if err != nil {
+		return nil, err
+	}
+	return r.setBuiltin(dst), nil
+}
+
+// setBuiltin stores r in v, of a Builtin type, or says why it does not fit.
+func (r *Scalar) setBuiltin(v reflect.Value) error {
+	if !r.Fits(v.Type()) {
+		return fmt.Errorf("a %s value does not fit a %s", r.src, v.Type())
+	}
+	return r.Set(v)
 }
 
 // natural returns r as a value of its natural Go type, for an interface.
@@ -320,14 +354,9 @@ func (r *Scalar) natural() (reflect.Value, error) {
 // (int, int64, int32, uint64, uint, uint32, float64, string, []byte,
 // bool), as gob would have carried it sent as that interface.
 func (r *Scalar) placeTop(t reflect.Type, rc *Targets) error {
-	switch t {
-	case boolType, intType, int64Type, int32Type, uint64Type, uint32Type, uintType, float64Type, stringType, bytesType:
-		// The built-in types: no pointers, no methods.
-		if !r.Fits(t) {
-			return fmt.Errorf("a %s value does not fit a %s", r.src, t)
-		}
+	if Builtin(t) {
 		v := reflect.New(t).Elem()
-		if err := r.Set(v); err != nil {
+		if err := r.setBuiltin(v); err != nil {
 			return err
 		}
 		r.out = v
