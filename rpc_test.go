@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	netrpc "net/rpc"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -237,6 +238,57 @@ func BenchmarkCallParallel(b *testing.B) {
 			}
 		}
 	})
+	reportCPU(b, cpu0, b.N)
+}
+
+// BenchmarkCall10kParallel is BenchmarkCallParallel with 10,000 callers
+// instead of 64: as many goroutines, each calling in a loop, share one
+// connection (its MaxHandlers credits make the rest wait their turn). Beside
+// BenchmarkCall10kCallers' bursts of new goroutines, it is the like-for-like
+// counterpart of the 64-caller figure.
+func BenchmarkCall10kParallel(b *testing.B) {
+	conn := firefly(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetParallelism((10000 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	var calls atomic.Int64
+	cpu0 := processCPU(b)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			var n int
+			if err := conn.Root().Call(ctx, "add", &n, Args{1, 2}); err != nil || n != 3 {
+				b.Errorf("add = %d, %v", n, err)
+				return
+			}
+			calls.Add(1)
+		}
+	})
+	if got := calls.Load(); got != int64(b.N) {
+		b.Fatalf("%d of %d calls answered", got, b.N)
+	}
+	reportCPU(b, cpu0, b.N)
+}
+
+// BenchmarkNetRPCCall10kParallel is BenchmarkCall10kParallel on net/rpc.
+func BenchmarkNetRPCCall10kParallel(b *testing.B) {
+	client := netRPC(b)
+	b.ReportAllocs()
+	b.SetParallelism((10000 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	var calls atomic.Int64
+	cpu0 := processCPU(b)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			var n int
+			if err := client.Call("Arith.Add", &Args{1, 2}, &n); err != nil || n != 3 {
+				b.Errorf("add = %d, %v", n, err)
+				return
+			}
+			calls.Add(1)
+		}
+	})
+	if got := calls.Load(); got != int64(b.N) {
+		b.Fatalf("%d of %d calls answered", got, b.N)
+	}
 	reportCPU(b, cpu0, b.N)
 }
 

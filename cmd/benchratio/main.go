@@ -212,6 +212,14 @@ func compare(results map[string]result, all series, runs int) []row {
 			rows = append(rows, row{"10,000 callers: CPU per call, both ends", us(a["cpu-ns/call"]), theirs, r, rng})
 		}
 	}
+	if a, b, ok := pair("Call10kParallel"); ok {
+		r, rng := ratio("Call10kParallel", "NetRPCCall10kParallel", "ns/op", true)
+		rows = append(rows, row{"10,000 long-lived callers on one connection: throughput", us(a["ns/op"]), us(b["ns/op"]), x(r), rng})
+		if a["cpu-ns/call"] > 0 && b["cpu-ns/call"] > 0 {
+			r, rng := ratio("Call10kParallel", "NetRPCCall10kParallel", "cpu-ns/call", false)
+			rows = append(rows, row{"10,000 long-lived callers: CPU per call, both ends", us(a["cpu-ns/call"]), us(b["cpu-ns/call"]), x(r), rng})
+		}
+	}
 	if a, b, ok := pair("Echo1MiB"); ok {
 		r, rng := ratio("Echo1MiB", "NetRPCEcho1MiB", "MB/s", false)
 		rows = append(rows, row{"Echo1MiB throughput", mbs(a["MB/s"]), mbs(b["MB/s"]), x(r), rng})
