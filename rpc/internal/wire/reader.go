@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 
 	"github.com/fireflyrpc/firefly/transport"
 )
@@ -212,6 +213,11 @@ func (m *Reader) uvarint() (uint64, error) {
 // the message ends inside or that overflows is read byte by byte, by
 // binary.ReadUvarint, so as to fail as it does.
 func (m *Reader) uvarintSlow() (uint64, error) {
+	if v, k := m.uvarint8(); k > 0 {
+		m.lo += k
+		m.n -= k
+		return v, nil
+	}
 	v, k := binary.Uvarint(m.win[m.lo:m.hi])
 	if k == 0 && m.hi-m.lo < m.n && m.serr == nil {
 		if err := m.fill(); err != nil {
@@ -226,6 +232,29 @@ func (m *Reader) uvarintSlow() (uint64, error) {
 		return v, nil
 	}
 	return binary.ReadUvarint(m)
+}
+
+// uvarint8 decodes a varint of at most 8 bytes at the window's start, all
+// 8 bytes at once, and returns it with its length; 0 for a longer varint
+// or one the window ends inside.
+func (m *Reader) uvarint8() (uint64, int) {
+	if m.lo > len(m.win)-8 {
+		return 0, 0
+	}
+	w := binary.LittleEndian.Uint64(m.win[m.lo:])
+	// A varint's last byte is the first without the high bit.
+	last := ^w & 0x8080808080808080
+	if last == 0 {
+		return 0, 0
+	}
+	k := bits.TrailingZeros64(last)/8 + 1
+	if k > m.hi-m.lo {
+		return 0, 0 // beyond the window's bytes
+	}
+	w &= ^uint64(0) >> (64 - 8*k)
+	// Gather the low 7 bits of each byte.
+	return w&0x7f | w>>1&(0x7f<<7) | w>>2&(0x7f<<14) | w>>3&(0x7f<<21) |
+		w>>4&(0x7f<<28) | w>>5&(0x7f<<35) | w>>6&(0x7f<<42) | w>>7&(0x7f<<49), k
 }
 
 // Uvarint reads an unsigned varint.

@@ -331,11 +331,12 @@ func (s *countingSource) ReadByte() (byte, error) {
 	return s.Reader.ReadByte()
 }
 
-// callMessage is shaped like the body of a small call: a type byte, an id,
+// callMessage is shaped like the body of a small call: a type byte, an id
+// (a sequence number above a 24-bit slot, as a caller numbers its calls),
 // flags, a method name, the argument count and a record of two ints.
 func callMessage() []byte {
 	b := []byte{1}
-	b = binary.AppendUvarint(b, 3000)
+	b = binary.AppendUvarint(b, 3000<<24|5)
 	b = append(b, 0)
 	b = AppendString(b, "add")
 	b = append(b, 1, KindScalar, ScalarRecord, 2)
