@@ -52,7 +52,7 @@ type Reader struct {
 	r    ByteSource
 	n    int   // bytes left in the current message, those in the window included
 	err  error // the first failure of a run of Uint and Byte reads
-	serr error // a failure the source returned with bytes, reported once they are used
+	serr error // a failure of the source met ahead of the window's end: reported once the window is used up
 	// win[lo:hi] are the message's next bytes, taken from r already.
 	lo, hi int
 	win    [windowSize]byte
