@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 
 	"github.com/fireflyrpc/firefly/transport"
 )
@@ -43,63 +44,238 @@ type ByteSource interface {
 // Reader reads one message's body from a lane: it stops at the message's
 // end, so a hostile length inside the body cannot read into the next message.
 // It implements io.ByteReader, so the lane's gob decoder reads it directly.
+//
+// It takes the message from its source a window at a time (never past the
+// message's end), so that bytes, varints and short strings are read out of
+// the window rather than one interface call per byte.
 type Reader struct {
-	r   ByteSource
-	n   int   // bytes left in the current message
-	err error // the first failure of a run of Uint and Byte reads
+	r    ByteSource
+	n    int   // bytes left in the current message, those in the window included
+	err  error // the first failure of a run of Uint and Byte reads
+	serr error // a failure of the source met ahead of the window's end: reported once the window is used up
+	// win[lo:hi] are the message's next bytes, taken from r already.
+	lo, hi int
+	win    [windowSize]byte
 }
 
+// windowSize is the size of a Reader's window: a small message fits whole.
+const windowSize = 256
+
+// maxEmptyReads bounds the reads of no bytes and no error a Reader accepts
+// in a row from its source before it reports io.ErrNoProgress.
+const maxEmptyReads = 100
+
 // Reset has m read a message of n bytes from r.
-func (m *Reader) Reset(r ByteSource, n int) { m.r, m.n, m.err = r, n, nil }
+func (m *Reader) Reset(r ByteSource, n int) {
+	m.r, m.n, m.err, m.serr, m.lo, m.hi = r, n, nil, nil, 0, 0
+}
 
 // Len returns the number of bytes left in the message.
 func (m *Reader) Len() int { return m.n }
+
+// fill takes more of the message from the source into the window, keeping
+// the bytes in it, and reports the source's failure (io.EOF as
+// io.ErrUnexpectedEOF) if it takes none. The caller has made sure the
+// message has bytes beyond the window's and the window has room.
+func (m *Reader) fill() error {
+	if err := m.serr; err != nil {
+		m.serr = nil
+		return err
+	}
+	if m.lo > 0 {
+		m.hi = copy(m.win[:], m.win[m.lo:m.hi])
+		m.lo = 0
+	}
+	end := min(len(m.win), m.n)
+	for range maxEmptyReads {
+		k, err := m.r.Read(m.win[m.hi:end])
+		m.hi += k
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			if k == 0 {
+				return err
+			}
+			m.serr = err
+		}
+		if k > 0 {
+			return nil
+		}
+	}
+	return io.ErrNoProgress
+}
 
 // Read reads from the rest of the message.
 func (m *Reader) Read(p []byte) (int, error) {
 	if m.n <= 0 {
 		return 0, io.EOF
 	}
-	if len(p) > m.n {
-		p = p[:m.n]
+	if len(p) == 0 {
+		return 0, nil
 	}
-	k, err := m.r.Read(p)
+	if m.lo == m.hi {
+		if len(p) < len(m.win) || m.serr != nil {
+			if err := m.fill(); err != nil {
+				return 0, err
+			}
+		} else {
+			// A long read goes straight to the source.
+			if len(p) > m.n {
+				p = p[:m.n]
+			}
+			k, err := m.r.Read(p)
+			m.n -= k
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return k, err
+		}
+	}
+	k := copy(p, m.win[m.lo:m.hi])
+	m.lo += k
 	m.n -= k
-	if err == io.EOF {
-		err = io.ErrUnexpectedEOF
+	if err := m.serr; err != nil && m.lo == m.hi {
+		// The source failed with these bytes: so does this read.
+		m.serr = nil
+		return k, err
 	}
-	return k, err
+	return k, nil
+}
+
+// readFull is io.ReadFull(m, p), without going through an interface.
+func (m *Reader) readFull(p []byte) error {
+	n := 0
+	for n < len(p) {
+		k, err := m.Read(p[n:])
+		n += k
+		if err != nil {
+			if n >= len(p) {
+				return nil
+			}
+			if n > 0 && err == io.EOF {
+				return io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // ReadByte reads the message's next byte.
 func (m *Reader) ReadByte() (byte, error) {
+	if m.lo < m.hi {
+		b := m.win[m.lo]
+		m.lo++
+		m.n--
+		return b, nil
+	}
+	return m.readByteSlow()
+}
+
+// readByteSlow is ReadByte with the window empty.
+func (m *Reader) readByteSlow() (byte, error) {
 	if m.n <= 0 {
 		return 0, io.EOF
 	}
-	b, err := m.r.ReadByte()
-	if err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
+	if err := m.fill(); err != nil {
 		return 0, err
 	}
+	b := m.win[m.lo]
+	m.lo++
 	m.n--
 	return b, nil
 }
 
+// uvarint is binary.ReadUvarint(m), decoded in place when the window holds
+// the whole varint (here for one or two bytes, the commonest).
+func (m *Reader) uvarint() (uint64, error) {
+	if i := m.lo; i < m.hi {
+		b := m.win[i]
+		if b < 0x80 {
+			m.lo = i + 1
+			m.n--
+			return uint64(b), nil
+		}
+		if i+1 < m.hi {
+			if c := m.win[i+1]; c < 0x80 {
+				m.lo = i + 2
+				m.n -= 2
+				return uint64(b&0x7f) | uint64(c)<<7, nil
+			}
+		}
+	}
+	return m.uvarintSlow()
+}
+
+// uvarintSlow is uvarint for a varint of more than two bytes or one the
+// window ends inside, which it first tops the window up for. A varint that
+// the message ends inside or that overflows is read byte by byte, by
+// binary.ReadUvarint, so as to fail as it does.
+func (m *Reader) uvarintSlow() (uint64, error) {
+	if v, k := m.uvarint8(); k > 0 {
+		m.lo += k
+		m.n -= k
+		return v, nil
+	}
+	v, k := binary.Uvarint(m.win[m.lo:m.hi])
+	if k == 0 && m.hi-m.lo < m.n && m.serr == nil {
+		if err := m.fill(); err != nil {
+			m.serr = err // met by ReadUvarint, after the window's bytes
+		} else {
+			v, k = binary.Uvarint(m.win[m.lo:m.hi])
+		}
+	}
+	if k > 0 {
+		m.lo += k
+		m.n -= k
+		return v, nil
+	}
+	return binary.ReadUvarint(m)
+}
+
+// uvarint8 decodes a varint of at most 8 bytes at the window's start, all
+// 8 bytes at once, and returns it with its length; 0 for a longer varint
+// or one the window ends inside.
+func (m *Reader) uvarint8() (uint64, int) {
+	if m.lo > len(m.win)-8 {
+		return 0, 0
+	}
+	w := binary.LittleEndian.Uint64(m.win[m.lo:])
+	// A varint's last byte is the first without the high bit.
+	last := ^w & 0x8080808080808080
+	if last == 0 {
+		return 0, 0
+	}
+	k := bits.TrailingZeros64(last)/8 + 1
+	if k > m.hi-m.lo {
+		return 0, 0 // beyond the window's bytes
+	}
+	w &= ^uint64(0) >> (64 - 8*k)
+	// Gather the low 7 bits of each byte.
+	return w&0x7f | w>>1&(0x7f<<7) | w>>2&(0x7f<<14) | w>>3&(0x7f<<21) |
+		w>>4&(0x7f<<28) | w>>5&(0x7f<<35) | w>>6&(0x7f<<42) | w>>7&(0x7f<<49), k
+}
+
 // Uvarint reads an unsigned varint.
 func (m *Reader) Uvarint() (uint64, error) {
-	v, err := binary.ReadUvarint(m)
+	v, err := m.uvarint()
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF
 	}
 	return v, err
 }
 
+// Varint reads a signed (zig-zag) varint, as binary.ReadVarint does.
+func (m *Reader) Varint() (int64, error) {
+	ux, err := m.uvarint()
+	return int64(ux>>1) ^ -int64(ux&1), err
+}
+
 // Uint reads an unsigned varint as one of a run of reads that Err checks
 // once. After a failure, the values the run reads are meaningless.
 func (m *Reader) Uint() uint64 {
-	v, err := binary.ReadUvarint(m)
+	v, err := m.uvarint()
 	if m.err == nil {
 		m.err = err
 	}
@@ -139,7 +315,12 @@ func (m *Reader) Bytes(scratch []byte, max int) ([]byte, error) {
 		scratch = make([]byte, n)
 	}
 	scratch = scratch[:n]
-	if _, err := io.ReadFull(m, scratch); err != nil {
+	if int(n) <= m.hi-m.lo {
+		m.lo += copy(scratch, m.win[m.lo:m.hi])
+		m.n -= int(n)
+		return scratch, nil
+	}
+	if err := m.readFull(scratch); err != nil {
 		return nil, err
 	}
 	return scratch, nil

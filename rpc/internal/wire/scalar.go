@@ -171,7 +171,7 @@ func (m *Reader) ReadRaw(sk byte, keep bool, maxLen int) (r Scalar, err error) {
 		}
 		r.fam, r.src, r.u = scalarBool, boolType, uint64(c)
 	case scalarInt, scalarInt64, scalarInt32:
-		if r.i, err = binary.ReadVarint(m); err != nil {
+		if r.i, err = m.Varint(); err != nil {
 			return r, eof(err)
 		}
 		r.fam, r.src = scalarInt, intType
@@ -194,7 +194,7 @@ func (m *Reader) ReadRaw(sk byte, keep bool, maxLen int) (r Scalar, err error) {
 		}
 	case scalarFloat:
 		var b [8]byte
-		if _, err := io.ReadFull(m, b[:]); err != nil {
+		if err := m.readFull(b[:]); err != nil {
 			return r, eof(err)
 		}
 		r.fam, r.src, r.f = scalarFloat, float64Type, math.Float64frombits(binary.BigEndian.Uint64(b[:]))
