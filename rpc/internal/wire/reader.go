@@ -47,15 +47,22 @@ type ByteSource interface {
 //
 // It takes the message from its source a window at a time (never past the
 // message's end), so that bytes, varints and short strings are read out of
-// the window rather than one interface call per byte.
+// the window rather than one interface call per byte. A message that is
+// wholly in memory (ResetBytes) is its own window: it is read in place, with
+// no source.
+//
+// A Reader reading from a source points into itself: it must not be copied.
 type Reader struct {
-	r    ByteSource
-	n    int   // bytes left in the current message, those in the window included
-	err  error // the first failure of a run of Uint and Byte reads
-	serr error // a failure of the source met ahead of the window's end: reported once the window is used up
-	// win[lo:hi] are the message's next bytes, taken from r already.
-	lo, hi int
-	win    [windowSize]byte
+	r    ByteSource // nil for a message in memory
+	n    int        // bytes left in the current message, those in the window included
+	err  error      // the first failure of a run of Uint and Byte reads
+	serr error      // a failure of the source met ahead of the window's end: reported once the window is used up
+	// buf[lo:] are the message's next bytes, taken from r already. buf is
+	// the start of win (nil before the first fill), or the message in
+	// memory, capped at its end.
+	buf []byte
+	lo  int
+	win [windowSize]byte
 }
 
 // windowSize is the size of a Reader's window: a small message fits whole.
@@ -67,7 +74,13 @@ const maxEmptyReads = 100
 
 // Reset has m read a message of n bytes from r.
 func (m *Reader) Reset(r ByteSource, n int) {
-	m.r, m.n, m.err, m.serr, m.lo, m.hi = r, n, nil, nil, 0, 0
+	m.r, m.n, m.err, m.serr, m.buf, m.lo = r, n, nil, nil, nil, 0
+}
+
+// ResetBytes has m read the message b, in place: m reads b (never writes
+// it) until the next Reset or ResetBytes, so b must not change until then.
+func (m *Reader) ResetBytes(b []byte) {
+	m.r, m.n, m.err, m.serr, m.buf, m.lo = nil, len(b), nil, nil, b[:len(b):len(b)], 0
 }
 
 // Len returns the number of bytes left in the message.
@@ -76,20 +89,23 @@ func (m *Reader) Len() int { return m.n }
 // fill takes more of the message from the source into the window, keeping
 // the bytes in it, and reports the source's failure (io.EOF as
 // io.ErrUnexpectedEOF) if it takes none. The caller has made sure the
-// message has bytes beyond the window's and the window has room.
+// message has bytes beyond the window's and the window has room, so m reads
+// from a source (a message in memory is all in its window).
 func (m *Reader) fill() error {
 	if err := m.serr; err != nil {
 		m.serr = nil
 		return err
 	}
+	hi := len(m.buf)
 	if m.lo > 0 {
-		m.hi = copy(m.win[:], m.win[m.lo:m.hi])
+		hi = copy(m.win[:], m.buf[m.lo:])
 		m.lo = 0
 	}
 	end := min(len(m.win), m.n)
 	for range maxEmptyReads {
-		k, err := m.r.Read(m.win[m.hi:end])
-		m.hi += k
+		k, err := m.r.Read(m.win[hi:end])
+		hi += k
+		m.buf = m.win[:hi]
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
@@ -114,8 +130,8 @@ func (m *Reader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if m.lo == m.hi {
-		if len(p) < len(m.win) || m.serr != nil {
+	if m.lo == len(m.buf) {
+		if len(p) < windowSize || m.serr != nil {
 			if err := m.fill(); err != nil {
 				return 0, err
 			}
@@ -132,10 +148,10 @@ func (m *Reader) Read(p []byte) (int, error) {
 			return k, err
 		}
 	}
-	k := copy(p, m.win[m.lo:m.hi])
+	k := copy(p, m.buf[m.lo:])
 	m.lo += k
 	m.n -= k
-	if err := m.serr; err != nil && m.lo == m.hi {
+	if err := m.serr; err != nil && m.lo == len(m.buf) {
 		// The source failed with these bytes: so does this read.
 		m.serr = nil
 		return k, err
@@ -164,9 +180,9 @@ func (m *Reader) readFull(p []byte) error {
 
 // ReadByte reads the message's next byte.
 func (m *Reader) ReadByte() (byte, error) {
-	if m.lo < m.hi {
-		b := m.win[m.lo]
-		m.lo++
+	if i := uint(m.lo); i < uint(len(m.buf)) {
+		b := m.buf[i]
+		m.lo = int(i) + 1
 		m.n--
 		return b, nil
 	}
@@ -181,7 +197,7 @@ func (m *Reader) readByteSlow() (byte, error) {
 	if err := m.fill(); err != nil {
 		return 0, err
 	}
-	b := m.win[m.lo]
+	b := m.buf[m.lo]
 	m.lo++
 	m.n--
 	return b, nil
@@ -190,16 +206,16 @@ func (m *Reader) readByteSlow() (byte, error) {
 // uvarint is binary.ReadUvarint(m), decoded in place when the window holds
 // the whole varint (here for one or two bytes, the commonest).
 func (m *Reader) uvarint() (uint64, error) {
-	if i := m.lo; i < m.hi {
-		b := m.win[i]
+	if i := uint(m.lo); i < uint(len(m.buf)) {
+		b := m.buf[i]
 		if b < 0x80 {
-			m.lo = i + 1
+			m.lo = int(i) + 1
 			m.n--
 			return uint64(b), nil
 		}
-		if i+1 < m.hi {
-			if c := m.win[i+1]; c < 0x80 {
-				m.lo = i + 2
+		if i+1 < uint(len(m.buf)) {
+			if c := m.buf[i+1]; c < 0x80 {
+				m.lo = int(i) + 2
 				m.n -= 2
 				return uint64(b&0x7f) | uint64(c)<<7, nil
 			}
@@ -218,12 +234,12 @@ func (m *Reader) uvarintSlow() (uint64, error) {
 		m.n -= k
 		return v, nil
 	}
-	v, k := binary.Uvarint(m.win[m.lo:m.hi])
-	if k == 0 && m.hi-m.lo < m.n && m.serr == nil {
+	v, k := binary.Uvarint(m.buf[m.lo:])
+	if k == 0 && len(m.buf)-m.lo < m.n && m.serr == nil {
 		if err := m.fill(); err != nil {
 			m.serr = err // met by ReadUvarint, after the window's bytes
 		} else {
-			v, k = binary.Uvarint(m.win[m.lo:m.hi])
+			v, k = binary.Uvarint(m.buf[m.lo:])
 		}
 	}
 	if k > 0 {
@@ -235,20 +251,21 @@ func (m *Reader) uvarintSlow() (uint64, error) {
 }
 
 // uvarint8 decodes a varint of at most 8 bytes at the window's start, all
-// 8 bytes at once, and returns it with its length; 0 for a longer varint
-// or one the window ends inside.
+// 8 bytes at once (taken from buf past its length if need be, up to its
+// capacity), and returns it with its length; 0 for a longer varint or one
+// the window ends inside.
 func (m *Reader) uvarint8() (uint64, int) {
-	if m.lo > len(m.win)-8 {
+	if m.lo+8 > cap(m.buf) {
 		return 0, 0
 	}
-	w := binary.LittleEndian.Uint64(m.win[m.lo:])
+	w := binary.LittleEndian.Uint64(m.buf[m.lo : m.lo+8])
 	// A varint's last byte is the first without the high bit.
 	last := ^w & 0x8080808080808080
 	if last == 0 {
 		return 0, 0
 	}
 	k := bits.TrailingZeros64(last)/8 + 1
-	if k > m.hi-m.lo {
+	if k > len(m.buf)-m.lo {
 		return 0, 0 // beyond the window's bytes
 	}
 	w &= ^uint64(0) >> (64 - 8*k)
@@ -315,8 +332,8 @@ func (m *Reader) Bytes(scratch []byte, max int) ([]byte, error) {
 		scratch = make([]byte, n)
 	}
 	scratch = scratch[:n]
-	if int(n) <= m.hi-m.lo {
-		m.lo += copy(scratch, m.win[m.lo:m.hi])
+	if int(n) <= len(m.buf)-m.lo {
+		m.lo += copy(scratch, m.buf[m.lo:])
 		m.n -= int(n)
 		return scratch, nil
 	}

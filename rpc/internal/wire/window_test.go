@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"strings"
 	"testing"
 	"testing/iotest"
 )
@@ -123,12 +126,20 @@ func (s *source) ReadByte() (byte, error) {
 	return b, nil
 }
 
+// sourceModes is the number of ways runOps has a Reader take a message:
+// from the five sources of sources, or in memory (modeInMemory).
+const sourceModes = 6
+
+// modeInMemory is the mode in which runOps has a Reader read the message in
+// place, with ResetBytes; its reference reads it from a bytes.Reader.
+const modeInMemory = 5
+
 // sources returns a fresh source of data of the given mode and, for a
 // source that does not read ahead of its user, how many of data's bytes it
 // has not handed out yet.
 func sources(mode byte, data []byte) (ByteSource, func() int) {
 	data = bytes.Clone(data)
-	switch mode % 5 {
+	switch mode % sourceModes {
 	case 1: // a byte at a time, as a stream may hand them out
 		br := bytes.NewReader(data)
 		return bufio.NewReaderSize(iotest.OneByteReader(br), 16), nil
@@ -149,13 +160,41 @@ func sources(mode byte, data []byte) (ByteSource, func() int) {
 // runOps has m and the reference ref read the same message by the same
 // script of reads, and reports the first difference in what they read,
 // how they fail or what they leave. Both must read no further than the
-// message's end.
+// message's end. In modeInMemory the message is data[:n] (all of data if
+// shorter), which m must read in place, writing neither it nor its window.
 func runOps(t *testing.T, data, script []byte, n int, mode byte) {
 	t.Helper()
-	src, left := sources(mode, data)
-	refSrc, _ := sources(mode, data)
 	var m Reader
-	m.Reset(src, n)
+	var src ByteSource
+	var left func() int
+	var msg []byte // the message m reads in place
+	// m last read a message that ends inside a varint, from a source that
+	// fails with its last byte (the failure still pending) or in memory,
+	// and left the failure of its run of reads unchecked.
+	if mode%sourceModes == modeInMemory {
+		m.Reset(&source{[]byte{0x81}}, 1)
+		m.Uint()
+		if m.serr == nil || m.err == nil {
+			t.Fatal("the message before left no failures pending")
+		}
+		data = data[:min(n, len(data))]
+		n = len(data)
+		msg = bytes.Clone(data)
+	} else {
+		m.ResetBytes([]byte{0x81})
+		m.Uint()
+		if m.err == nil {
+			t.Fatal("the message before left no failure pending")
+		}
+		src, left = sources(mode, data)
+	}
+	win := m.win
+	refSrc, _ := sources(mode, data)
+	if msg != nil {
+		m.ResetBytes(msg)
+	} else {
+		m.Reset(src, n)
+	}
 	ref := byteReader{r: refSrc, n: n}
 	es := func(err error) string {
 		if err == nil {
@@ -232,6 +271,14 @@ func runOps(t *testing.T, data, script []byte, n int, mode byte) {
 		if m.Len() != ref.n {
 			t.Fatalf("read %d (%s): Len = %d, want %d", i, got, m.Len(), ref.n)
 		}
+		if msg != nil {
+			if !bytes.Equal(msg, data) {
+				t.Fatalf("read %d: the message in memory was written: %x, was %x", i, msg, data)
+			}
+			if m.win != win {
+				t.Fatalf("read %d: the message in memory was taken into the window", i)
+			}
+		}
 		if left == nil {
 			continue
 		}
@@ -293,7 +340,7 @@ func TestReaderAsByteReader(t *testing.T) {
 		{nil, []byte{0, 1, 2, 3, 4, 0, 5, 1, 6, 0}, 4},
 	}
 	for i, c := range cases {
-		for mode := range byte(5) {
+		for mode := range byte(sourceModes) {
 			t.Run(fmt.Sprintf("%d/mode%d", i, mode), func(t *testing.T) {
 				runOps(t, c.data, c.script, c.n, mode)
 			})
@@ -310,6 +357,9 @@ func FuzzReaderAsByteReader(f *testing.F) {
 	f.Add(long, append([]byte{6, 7}, longScript...), uint16(len(long)), byte(3))
 	f.Add(bytes.Repeat([]byte{0xff}, 12), []byte{1, 0, 3}, uint16(12), byte(4))
 	f.Add(AppendString(nil, "add"), []byte{4, 255, 0}, uint16(4), byte(0))
+	f.Add(long, longScript, uint16(len(long)), byte(modeInMemory))
+	f.Add(long, append([]byte{6, 7}, longScript...), uint16(len(long)-1), byte(modeInMemory))
+	f.Add(bytes.Repeat([]byte{0xff}, 12), []byte{1, 0, 3}, uint16(12), byte(modeInMemory))
 	f.Fuzz(func(t *testing.T, data, script []byte, n uint16, mode byte) {
 		runOps(t, data, script, int(n)%(len(data)+8), mode)
 	})
@@ -407,8 +457,108 @@ func TestReaderInPlace(t *testing.T) {
 	}
 }
 
-// BenchmarkReaderCall reads callMessage with a Reader and, for comparison,
-// a byte at a time through io.ByteReader.
+// TestReaderBytesInPlace: a message in memory is read where it is, taken
+// into the window neither after a message from a source nor before the
+// next one, which is taken from its source as before; reading it allocates
+// nothing.
+func TestReaderBytesInPlace(t *testing.T) {
+	msg := callMessage()
+	var s countingSource
+	var m Reader
+	scratch := make([]byte, 0, 8)
+	s.Reset(msg)
+	m.Reset(&s, len(msg))
+	if _, err := readCall(&m, m.Varint, scratch); err != nil {
+		t.Fatal(err)
+	}
+	win := m.win
+	inMemory := bytes.Clone(msg)
+	inMemory[len(inMemory)-1] = 4 // B, zig-zag encoded, is 2: the sum is 3001
+	m.ResetBytes(inMemory)
+	sum, err := readCall(&m, m.Varint, scratch)
+	if err != nil || sum != 3001 || m.Len() != 0 {
+		t.Fatalf("in memory: readCall = %d, %v with %d bytes left; want 3001, nil, 0", sum, err, m.Len())
+	}
+	if m.win != win {
+		t.Fatal("the message in memory was taken into the window")
+	}
+	if _, err := m.ReadByte(); err != io.EOF {
+		t.Fatalf("ReadByte past the message in memory = %v, want io.EOF", err)
+	}
+	s.Reset(msg)
+	s.reads = 0
+	m.Reset(&s, len(msg))
+	sum, err = readCall(&m, m.Varint, scratch)
+	if err != nil || sum != 3000 || m.Len() != 0 || s.reads != 1 {
+		t.Fatalf("after a message in memory: readCall = %d, %v with %d bytes left and %d reads of the source; want 3000, nil, 0, 1", sum, err, m.Len(), s.reads)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		m.ResetBytes(inMemory)
+		if _, err := readCall(&m, m.Varint, scratch); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("reading a message in memory allocates %v times, want 0", allocs)
+	}
+}
+
+// TestReaderGob: a gob decoder reading values through a Reader, from a
+// source or in memory, reads them whole and exactly, leaving the bytes
+// after them, and fails alike on a message that ends inside a value.
+func TestReaderGob(t *testing.T) {
+	type point struct {
+		X, Y int
+		Name string
+		Tags []string
+	}
+	values := []any{point{1, -2, "p", []string{"a", "b"}}, strings.Repeat("long ", 200), map[string]int{"k": 7}}
+	var buf bytes.Buffer
+	enc := gob.NewEncoder(&buf)
+	for _, v := range values {
+		if err := enc.Encode(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stream := buf.Bytes()
+	msg := append(bytes.Clone(stream), 9) // a byte after the values
+	decode := func(m *Reader) ([]any, error) {
+		dec := gob.NewDecoder(m)
+		got := []any{new(point), new(string), new(map[string]int)}
+		for i, p := range got {
+			if err := dec.Decode(p); err != nil {
+				return nil, err
+			}
+			got[i] = reflect.ValueOf(p).Elem().Interface()
+		}
+		return got, nil
+	}
+	for _, inMemory := range []bool{false, true} {
+		var m Reader
+		reset := func(b []byte) {
+			if inMemory {
+				m.ResetBytes(b)
+			} else {
+				m.Reset(bytes.NewReader(b), len(b))
+			}
+		}
+		reset(msg)
+		got, err := decode(&m)
+		if err != nil || !reflect.DeepEqual(got, values) {
+			t.Fatalf("in memory %v: decoded %v, %v; want %v", inMemory, got, err, values)
+		}
+		if b, err := m.ReadByte(); b != 9 || err != nil || m.Len() != 0 {
+			t.Fatalf("in memory %v: after the values, ReadByte = %d, %v with %d bytes left; want 9, nil, 0", inMemory, b, err, m.Len())
+		}
+		reset(stream[:len(stream)-3])
+		if _, err := decode(&m); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("in memory %v: decoding a cut message: %v, want io.ErrUnexpectedEOF", inMemory, err)
+		}
+	}
+}
+
+// BenchmarkReaderCall reads callMessage with a Reader from a source and in
+// memory and, for comparison, a byte at a time through io.ByteReader.
 func BenchmarkReaderCall(b *testing.B) {
 	msg := callMessage()
 	scratch := make([]byte, 0, 8)
@@ -419,6 +569,16 @@ func BenchmarkReaderCall(b *testing.B) {
 		for b.Loop() {
 			src.Reset(msg)
 			m.Reset(&src, len(msg))
+			if sum, err := readCall(&m, m.Varint, scratch); err != nil || sum != 3000 {
+				b.Fatal(sum, err)
+			}
+		}
+	})
+	b.Run("inplace", func(b *testing.B) {
+		var m Reader
+		b.ReportAllocs()
+		for b.Loop() {
+			m.ResetBytes(msg)
 			if sum, err := readCall(&m, m.Varint, scratch); err != nil || sum != 3000 {
 				b.Fatal(sum, err)
 			}
