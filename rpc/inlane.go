@@ -42,7 +42,6 @@ type inLane struct {
 	buf     []byte  // bytes taken from the stream, not yet parsed: buf[r:w]; nil while there are none
 	bufp    *[]byte // where buf came from in laneBuffers (nil: allocated)
 	r, w    int
-	body    bytes.Reader
 	big     *bufio.Reader // reads a large message from the stream
 	limit   io.LimitedReader
 
@@ -379,8 +378,9 @@ func (in *inLane) parseTaken(blocking bool) (handed bool, err error) {
 			}
 			return false, nil
 		}
-		in.body.Reset(data[lengthSize:size])
-		in.mr.Reset(&in.body, int(n))
+		// The message is read where it lies in in.buf, which the owner
+		// writes only between messages.
+		in.mr.ResetBytes(data[lengthSize:size])
 		in.r += size
 		in.takeCharge()
 		err := in.message()
