@@ -223,63 +223,43 @@ func BenchmarkNetRPCCallSeq(b *testing.B) {
 	}
 }
 
-func BenchmarkCallParallel(b *testing.B) {
-	conn := firefly(b)
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.SetParallelism(32)
-	cpu0 := processCPU(b)
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			var n int
-			if err := conn.Root().Call(ctx, "add", &n, Args{1, 2}); err != nil || n != 3 {
-				b.Errorf("add = %d, %v", n, err)
-				return
-			}
-		}
-	})
-	reportCPU(b, cpu0, b.N)
-}
+func BenchmarkCallParallel(b *testing.B) { fireflyAdds(b, 64) }
+
+func BenchmarkNetRPCCallParallel(b *testing.B) { netRPCAdds(b, 64) }
 
 // BenchmarkCall10kParallel is BenchmarkCallParallel with 10,000 callers
 // instead of 64: as many goroutines, each calling in a loop, share one
 // connection (its MaxHandlers credits make the rest wait their turn). Beside
 // BenchmarkCall10kCallers' bursts of new goroutines, it is the like-for-like
 // counterpart of the 64-caller figure.
-func BenchmarkCall10kParallel(b *testing.B) {
-	conn := firefly(b)
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.SetParallelism((10000 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
-	var calls atomic.Int64
-	cpu0 := processCPU(b)
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			var n int
-			if err := conn.Root().Call(ctx, "add", &n, Args{1, 2}); err != nil || n != 3 {
-				b.Errorf("add = %d, %v", n, err)
-				return
-			}
-			calls.Add(1)
-		}
-	})
-	if got := calls.Load(); got != int64(b.N) {
-		b.Fatalf("%d of %d calls answered", got, b.N)
-	}
-	reportCPU(b, cpu0, b.N)
-}
+func BenchmarkCall10kParallel(b *testing.B) { fireflyAdds(b, 10000) }
 
 // BenchmarkNetRPCCall10kParallel is BenchmarkCall10kParallel on net/rpc.
-func BenchmarkNetRPCCall10kParallel(b *testing.B) {
+func BenchmarkNetRPCCall10kParallel(b *testing.B) { netRPCAdds(b, 10000) }
+
+func fireflyAdds(b *testing.B, callers int) {
+	conn := firefly(b)
+	ctx := context.Background()
+	parallelAdds(b, callers, func(n *int) error { return conn.Root().Call(ctx, "add", n, Args{1, 2}) })
+}
+
+func netRPCAdds(b *testing.B, callers int) {
 	client := netRPC(b)
+	parallelAdds(b, callers, func(n *int) error { return client.Call("Arith.Add", &Args{1, 2}, n) })
+}
+
+// parallelAdds runs add(1, 2) from callers goroutines (rounded up to a
+// multiple of GOMAXPROCS), each calling in a loop, and checks that every call
+// was answered with 3; it reports the CPU time per call.
+func parallelAdds(b *testing.B, callers int, add func(n *int) error) {
 	b.ReportAllocs()
-	b.SetParallelism((10000 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.SetParallelism((callers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
 	var calls atomic.Int64
 	cpu0 := processCPU(b)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			var n int
-			if err := client.Call("Arith.Add", &Args{1, 2}, &n); err != nil || n != 3 {
+			if err := add(&n); err != nil || n != 3 {
 				b.Errorf("add = %d, %v", n, err)
 				return
 			}
@@ -289,23 +269,6 @@ func BenchmarkNetRPCCall10kParallel(b *testing.B) {
 	if got := calls.Load(); got != int64(b.N) {
 		b.Fatalf("%d of %d calls answered", got, b.N)
 	}
-	reportCPU(b, cpu0, b.N)
-}
-
-func BenchmarkNetRPCCallParallel(b *testing.B) {
-	client := netRPC(b)
-	b.ReportAllocs()
-	b.SetParallelism(32)
-	cpu0 := processCPU(b)
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			var n int
-			if err := client.Call("Arith.Add", &Args{1, 2}, &n); err != nil || n != 3 {
-				b.Errorf("add = %d, %v", n, err)
-				return
-			}
-		}
-	})
 	reportCPU(b, cpu0, b.N)
 }
 
