@@ -223,8 +223,11 @@ func BenchmarkNetRPCCallSeq(b *testing.B) {
 	}
 }
 
+// BenchmarkCallParallel: 64 goroutines call add on one connection, each in
+// a loop (the throughput goal P2 compares with net/rpc's and the peers').
 func BenchmarkCallParallel(b *testing.B) { fireflyAdds(b, 64) }
 
+// BenchmarkNetRPCCallParallel is BenchmarkCallParallel on net/rpc.
 func BenchmarkNetRPCCallParallel(b *testing.B) { netRPCAdds(b, 64) }
 
 // BenchmarkCall10kParallel is BenchmarkCallParallel with 10,000 callers
