@@ -261,6 +261,17 @@ func Canonical(name string) string {
 	return string(u) + name[size:]
 }
 
+// AppendCanonical appends Canonical(name) to dst, for a caller that looks a
+// name up without building a string (a map index with string(b) does not
+// allocate).
+func AppendCanonical(dst []byte, name string) []byte {
+	r, size := utf8.DecodeRuneInString(name)
+	if u := unicode.ToUpper(r); size > 0 && u != r {
+		return append(utf8.AppendRune(dst, u), name[size:]...)
+	}
+	return append(dst, name...)
+}
+
 // lowerCamel returns name with its first rune lower case ("TakeTwo" -> "takeTwo").
 func lowerCamel(name string) string {
 	r, size := utf8.DecodeRuneInString(name)

@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/fireflyrpc/firefly/registry"
 	"github.com/fireflyrpc/firefly/rpc"
@@ -231,20 +229,11 @@ func (s *Service) target(name string) *registry.Method {
 	s.mu.RLock()
 	m := s.targets[name]
 	if m == nil {
-		m = s.targets[string(canonicalKey(&[64]byte{}, name))]
+		var buf [64]byte
+		m = s.targets[string(registry.AppendCanonical(buf[:0], name))]
 	}
 	s.mu.RUnlock()
 	return m
-}
-
-// canonicalKey returns registry.Canonical(name) as bytes, in buf when it
-// fits, so that a map index with it does not allocate.
-func canonicalKey(buf *[64]byte, name string) []byte {
-	r, size := utf8.DecodeRuneInString(name)
-	if u := unicode.ToUpper(r); size > 0 && u != r {
-		return append(utf8.AppendRune(buf[:0], u), name[size:]...)
-	}
-	return append(buf[:0], name...)
 }
 
 // Lookup returns the target called name: a mapped name, its lower-camel
