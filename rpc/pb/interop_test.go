@@ -462,3 +462,29 @@ func modelSeqEqual(a, b []any) bool {
 	}
 	return true
 }
+
+// The lean load client of BenchmarkTwistedClients gets every answer right
+// from both servers: it exits non-zero on an answer it did not expect.
+func TestBenchWireClient(t *testing.T) {
+	py := twistedPython(t)
+	_, goPort := serveGo(t, benchRoot{})
+	tw := startPython(t, py, "bench_server.py", "", "0")
+	line := tw.WaitFor(t, "the server to listen", func(l string) bool { return strings.HasPrefix(l, "listening ") })
+	twPort := strings.TrimPrefix(line, "listening ")
+	for name, port := range map[string]string{"go": strconv.Itoa(goPort), "twisted": twPort} {
+		p := startPython(t, py, "bench_wire_client.py", "", port, "8", "0.2")
+		if err := p.Wait(t); err != nil {
+			t.Errorf("%s server: bench_wire_client.py: %v: %q", name, err, p.Output())
+			continue
+		}
+		out := strings.Join(p.Output(), "\n")
+		f := strings.Fields(out)
+		if len(f) != 3 || f[0] != "calls" {
+			t.Errorf("%s server: bench_wire_client.py printed %q", name, out)
+			continue
+		}
+		if n, err := strconv.Atoi(f[1]); err != nil || n < 8 {
+			t.Errorf("%s server: %s calls answered, want at least 8", name, f[1])
+		}
+	}
+}
