@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fireflyrpc/firefly/internal/testutil"
 )
 
 // TestMain runs main when the test binary is started as the demo (by the
@@ -122,20 +124,10 @@ func docsScript(t *testing.T, name string, port int) string {
 	return path
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // pbdemo -wire pb -connect is the seed's client against pb3server.py.
 func TestPBDemoConnectsToTwisted(t *testing.T) {
 	py := twistedPython(t)
-	port := freePort(t)
+	port := testutil.FreePorts(t, 1)[0]
 	server := start(t, exec.Command(py, "-u", docsScript(t, "pb3server.py", port)))
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	deadline := time.Now().Add(60 * time.Second)
@@ -166,7 +158,7 @@ func TestPBDemoConnectsToTwisted(t *testing.T) {
 // pbdemo -wire pb -serve is the seed's server for pb3client.py.
 func TestPBDemoServesTwisted(t *testing.T) {
 	py := twistedPython(t)
-	port := freePort(t)
+	port := testutil.FreePorts(t, 1)[0]
 	server := start(t, demo("-wire pb -serve 127.0.0.1:"+strconv.Itoa(port)))
 	if l := server.waitLines(t, 1); len(l) == 0 || !strings.HasPrefix(l[0], "serving One on") {
 		t.Fatalf("pbdemo printed %q", l)

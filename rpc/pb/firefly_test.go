@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
 	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
@@ -100,7 +101,7 @@ func TestFireflyNodesJoinGoRoot(t *testing.T) {
 // connect hook, the new root's calls reach it, and the waiting call runs.
 func TestGoNodeJoinsFireflyRoot(t *testing.T) {
 	py := twistedPython(t)
-	port := strconv.Itoa(freePort(t))
+	port := strconv.Itoa(testutil.FreePorts(t, 1)[0])
 	startRoot := func() *pyProc {
 		p := startPython(t, py, "firefly_root.py", "", port)
 		p.WaitFor(t, "the root to listen", func(l string) bool { return l == "listening "+port })

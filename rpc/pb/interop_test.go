@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fireflyrpc/firefly/internal/pyproc"
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
 )
 
@@ -37,17 +38,6 @@ func startPython(t testing.TB, py, script, src string, args ...string) *pyProc {
 		}
 	}
 	return pyproc.Start(t, py, path, args...)
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // docsScript returns a Twisted docs script from testdata with its fixed
@@ -107,7 +97,7 @@ func TestTwistedSeedClient(t *testing.T) {
 // The seed's Two in Go, through Dial, calls Twisted's own pb3server.py.
 func TestTwistedSeedServer(t *testing.T) {
 	py := twistedPython(t)
-	port := freePort(t)
+	port := testutil.FreePorts(t, 1)[0]
 	p := startPython(t, py, "pb3server.py", docsScript(t, "pb3server.py", port))
 	c := dialRetry(t, port)
 	two := &seedTwo{got: make(chan int, 1)}
@@ -273,7 +263,7 @@ func (p *pinger) RemotePing(n int, kw Kwargs) string { return fmt.Sprintf("pong 
 // failures, references both ways, Copyables and one-way calls.
 func TestGoClientAgainstTwistedServer(t *testing.T) {
 	py := twistedPython(t)
-	port := freePort(t)
+	port := testutil.FreePorts(t, 1)[0]
 	startPython(t, py, "echo_server.py", "", strconv.Itoa(port))
 	c := dialRetry(t, port)
 	ctx := testContext(t)
