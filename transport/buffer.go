@@ -159,6 +159,15 @@ func (d *deadline) wait() <-chan struct{} {
 	return ch
 }
 
+// expired reports whether the deadline has passed; a deadline never set
+// has not, and costs one atomic load to ask.
+func (d *deadline) expired() bool {
+	if !d.armed.Load() {
+		return false
+	}
+	return isClosed(d.wait())
+}
+
 func isClosed(ch <-chan struct{}) bool {
 	select {
 	case <-ch:

@@ -15,7 +15,7 @@ import (
 func (s *Session) readLoop() {
 	defer close(s.readDone)
 	err := s.readFrames()
-	if isClosed(s.done) {
+	if s.isDone() {
 		return
 	}
 	var pe *ProtocolError

@@ -66,6 +66,7 @@ type Session struct {
 	goAwayCh  chan struct{} // closed at the first GOAWAY either way
 	goAwayFs  []func()      // run at the first GOAWAY either way (see AfterGoAway)
 	done      chan struct{}
+	ended     atomic.Bool   // set just before done is closed: isDone reads it without a channel operation
 	readDone  chan struct{} // closed when readLoop returns
 	close1    sync.Once
 
@@ -477,6 +478,7 @@ func (s *Session) end(err error, flush bool, g *finalGoAway) {
 		closeFs := s.closeFs
 		s.closeFs = nil
 		s.mu.Unlock()
+		s.ended.Store(true)
 		close(s.done)
 		for _, f := range closeFs {
 			go f(serr)
@@ -543,7 +545,7 @@ func (s *Session) kaPeriod() time.Duration {
 // nothing at all has arrived for KeepAliveTimeout.
 func (s *Session) keepalive() {
 	s.kaMu.Lock()
-	if isClosed(s.done) {
+	if s.isDone() {
 		s.kaMu.Unlock()
 		return
 	}
@@ -605,7 +607,7 @@ func (s *Session) stallLeave() {
 func (s *Session) checkStall() {
 	limit := s.cfg.SendStallTimeout
 	s.stallMu.Lock()
-	if s.stallWaiters == 0 || isClosed(s.done) {
+	if s.stallWaiters == 0 || s.isDone() {
 		s.stallMu.Unlock()
 		return
 	}
@@ -630,3 +632,7 @@ type Stats struct {
 func (s *Session) Stats() Stats {
 	return Stats{BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load()}
 }
+
+// isDone reports whether the session has ended (done is closed or about to
+// be), as a check of done would, for the hot paths that ask on every frame.
+func (s *Session) isDone() bool { return s.ended.Load() }

@@ -130,7 +130,7 @@ func (st *Stream) Buffered() (int, error) {
 		return 0, net.ErrClosed
 	case st.finRecv:
 		return st.rlen, io.EOF
-	case isClosed(st.s.done):
+	case st.s.isDone():
 		return st.rlen, st.s.sessionErr()
 	}
 	return st.rlen, nil
@@ -169,7 +169,7 @@ func (st *Stream) readLocked(p []byte) (n int, err error, done bool) {
 	case st.readClosed:
 		st.rmu.Unlock()
 		return 0, net.ErrClosed, true
-	case isClosed(st.rdl.wait()):
+	case st.rdl.expired():
 		st.rmu.Unlock()
 		return 0, os.ErrDeadlineExceeded, true
 	case st.rlen > 0:
@@ -187,7 +187,7 @@ func (st *Stream) readLocked(p []byte) (n int, err error, done bool) {
 	case st.finRecv:
 		st.rmu.Unlock()
 		return 0, io.EOF, true
-	case isClosed(st.s.done):
+	case st.s.isDone():
 		st.rmu.Unlock()
 		return 0, st.s.sessionErr(), true
 	}
@@ -279,7 +279,7 @@ func (st *Stream) write(ctx context.Context, p []byte) (n int, queued bool, err 
 	s := st.s
 	w := &s.w
 	for n < len(p) || (len(p) == 0 && n == 0) {
-		if isClosed(st.wdl.wait()) {
+		if st.wdl.expired() {
 			return n, queued, os.ErrDeadlineExceeded
 		}
 		w.mu.Lock()
@@ -390,7 +390,7 @@ func (st *Stream) writeErrLocked() error {
 		return st.werr
 	case st.finQueued:
 		return net.ErrClosed
-	case isClosed(st.s.done):
+	case st.s.isDone():
 		return st.s.sessionErr()
 	}
 	return nil
@@ -407,7 +407,7 @@ func (st *Stream) CloseWrite() error {
 		return nil
 	}
 	st.finQueued = true
-	if isClosed(st.s.done) {
+	if st.s.isDone() {
 		w.mu.Unlock()
 		return nil
 	}
@@ -442,7 +442,7 @@ func (st *Stream) Close() error {
 	}
 	fin := st.finRecv
 	st.rmu.Unlock()
-	if grant > 0 && !fin && !isClosed(st.s.done) {
+	if grant > 0 && !fin && !st.s.isDone() {
 		st.s.w.queueWindowUpdate(st.id, grant)
 	}
 	return nil

@@ -178,7 +178,7 @@ func (w *writer) drain(inline bool) {
 	s := w.s
 	yield := false
 	for {
-		if isClosed(s.done) {
+		if s.isDone() {
 			w.mu.Unlock()
 			if inline {
 				go w.finish() // it may wait for the peer: not on a caller
@@ -218,7 +218,7 @@ func (w *writer) drain(inline bool) {
 		err := w.write(iov)
 		w.returnTaken()
 		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) && !isClosed(s.done) {
+			if errors.Is(err, os.ErrDeadlineExceeded) && !s.isDone() {
 				err = fmt.Errorf("%w: %w: the peer read nothing for %v", ErrConnectionLost, ErrSendStalled, s.cfg.SendStallTimeout)
 			} else {
 				err = fmt.Errorf("%w: write: %w", ErrConnectionLost, err)
@@ -249,7 +249,7 @@ func (w *writer) pushDeadline() {
 	}
 	w.deadlineAt = now
 	w.s.conn.SetWriteDeadline(now.Add(limit))
-	if isClosed(w.s.done) {
+	if w.s.isDone() {
 		w.s.conn.SetWriteDeadline(now.Add(finalFlushTimeout))
 	}
 }
