@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,12 +37,19 @@ func (l *outLane) begin(typ byte) {
 	l.buf = append(l.buf[:0], 0, 0, 0, 0, typ)
 }
 
-// laneSet is the pool of a connection's outgoing lanes: ready holds the open
-// lanes no sender holds; slots holds one token per lane that may still be
-// opened (a broken lane gives its token back). Senders prefer an open lane and
-// open a new one only when every open lane is busy, so a connection uses as
-// few lanes as its concurrency needs.
+// laneSet is the pool of a connection's outgoing lanes. The open lanes no
+// sender holds are in idle while nobody waits for one, and in ready while
+// somebody does (waiters > 0), so that taking and giving back a lane costs a
+// lock and no channel operation while lanes are to spare, and a waiter is
+// woken by the channel it waits on. slots holds one token per lane that may
+// still be opened (a broken lane gives its token back). Senders prefer an
+// open lane and open a new one only when every open lane is busy, so a
+// connection uses as few lanes as its concurrency needs.
 type laneSet struct {
+	mu      sync.Mutex
+	idle    []*outLane // guarded by mu
+	waiters int        // senders (and closeLanes) past idle, waiting on ready; guarded by mu
+
 	ready chan *outLane
 	slots chan struct{}
 	max   int
@@ -81,6 +89,10 @@ func (s *laneSet) init(max int) {
 // acquireLane takes an open lane, or opens one when all are busy and a slot
 // is free, or waits for one.
 func (c *Conn) acquireLane(ctx context.Context) (*outLane, error) {
+	if l := c.lanes.takeIdle(); l != nil {
+		return l, nil
+	}
+	defer c.lanes.doneWaiting()
 	select {
 	case l := <-c.lanes.ready:
 		return l, nil
@@ -162,7 +174,54 @@ func (c *Conn) releaseLane(l *outLane) {
 	}
 	l.buf = l.buf[:0]
 	l.tail = nil
-	c.lanes.ready <- l
+	c.lanes.put(l)
+}
+
+// takeIdle takes an idle lane; when there is none it returns nil, and the
+// caller counts as a waiter until it calls doneWaiting, so that every lane
+// given back meanwhile goes to ready, where the caller looks.
+func (s *laneSet) takeIdle() *outLane {
+	s.mu.Lock()
+	if n := len(s.idle); n > 0 {
+		l := s.idle[n-1]
+		s.idle[n-1] = nil
+		s.idle = s.idle[:n-1]
+		s.mu.Unlock()
+		return l
+	}
+	s.waiters++
+	s.mu.Unlock()
+	return nil
+}
+
+// takeAllIdle takes every idle lane; the caller counts as a waiter until
+// it calls doneWaiting, as after takeIdle.
+func (s *laneSet) takeAllIdle() []*outLane {
+	s.mu.Lock()
+	held := s.idle
+	s.idle = nil
+	s.waiters++
+	s.mu.Unlock()
+	return held
+}
+
+// doneWaiting ends a wait that takeIdle or takeAllIdle began.
+func (s *laneSet) doneWaiting() {
+	s.mu.Lock()
+	s.waiters--
+	s.mu.Unlock()
+}
+
+// put gives back an open lane: to idle, or to ready when somebody waits.
+func (s *laneSet) put(l *outLane) {
+	s.mu.Lock()
+	if s.waiters == 0 {
+		s.idle = append(s.idle, l)
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	s.ready <- l // never blocks: ready has room for every lane
 }
 
 // send finishes the message being built on l and writes it. A write held up
@@ -228,7 +287,7 @@ func (c *Conn) openLanes(ctx context.Context) {
 			if err != nil {
 				return
 			}
-			c.lanes.ready <- l
+			c.lanes.put(l)
 		default:
 			return
 		}
@@ -284,7 +343,8 @@ func (c *Conn) nothingToSend() bool {
 // each (FIN); a side that never opened a lane opens one to close it, so that
 // the peer learns it is done. Senders that come later get ErrShutdown.
 func (c *Conn) closeLanes() {
-	var held []*outLane
+	held := c.lanes.takeAllIdle()
+	defer c.lanes.doneWaiting()
 	opened := func() int { return c.lanes.max - len(c.lanes.slots) }
 	for len(held) < opened() {
 		select {
