@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
@@ -334,4 +335,69 @@ func TestAnswerBudgetCountsOneWayCalls(t *testing.T) {
 	}
 	close(root.release)
 	testutil.Eventually(t, "every call to run", func() bool { return root.calls.Load() == 32 })
+}
+
+// Senders that wait for a lane and give up lose none: with one lane each
+// way, small calls with short deadlines wait behind large answers (on the
+// server, the answers wait for its one lane; on the client, the calls wait
+// for its own), many give up, and afterwards calls from many goroutines at
+// once all go through.
+func TestLaneWaitersGiveUp(t *testing.T) {
+	_, addr := secServe(t, &secRoot{}, rpc.WithMaxLanes(1))
+	conn, err := rpc.Dial(testutil.Context(t), "tcp", addr, rpc.WithMaxLanes(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	root := conn.Root()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var b []byte
+			if err := root.Call(testutil.Context(t), "blob", &b, 4<<20); err != nil || len(b) != 4<<20 {
+				t.Errorf("blob: %d bytes, %v", len(b), err)
+			}
+		}()
+	}
+	var gaveUp, answered atomic.Int32
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(testutil.Context(t), time.Duration(i%5)*100*time.Microsecond)
+			defer cancel()
+			var n int
+			switch err := root.Call(ctx, "echo", &n, i); {
+			case err == nil && n == i:
+				answered.Add(1)
+			case errors.Is(err, context.DeadlineExceeded):
+				gaveUp.Add(1)
+			default:
+				t.Errorf("echo %d: %d, %v", i, n, err)
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d calls gave up, %d were answered", gaveUp.Load(), answered.Load())
+	if gaveUp.Load() == 0 {
+		t.Error("no call gave up: the test did not make senders wait")
+	}
+	errs := make(chan error, 100)
+	for i := range 100 {
+		go func() {
+			var n int
+			err := root.Call(testutil.Context(t), "echo", &n, i)
+			if err == nil && n != i {
+				err = fmt.Errorf("echo %d answered %d", i, n)
+			}
+			errs <- err
+		}()
+	}
+	for range 100 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
 }
