@@ -250,26 +250,28 @@ func signature(m *Method) string {
 // case ("takeTwo" -> "TakeTwo"). Other runes are left alone, and "" stays "".
 // It does not allocate when name is already canonical.
 func Canonical(name string) string {
-	r, size := utf8.DecodeRuneInString(name)
-	if size == 0 {
-		return name
+	if u, size, changed := upperHead(name); changed {
+		return string(u) + name[size:]
 	}
-	u := unicode.ToUpper(r)
-	if u == r {
-		return name
-	}
-	return string(u) + name[size:]
+	return name
 }
 
 // AppendCanonical appends Canonical(name) to dst, for a caller that looks a
 // name up without building a string (a map index with string(b) does not
 // allocate).
 func AppendCanonical(dst []byte, name string) []byte {
-	r, size := utf8.DecodeRuneInString(name)
-	if u := unicode.ToUpper(r); size > 0 && u != r {
+	if u, size, changed := upperHead(name); changed {
 		return append(utf8.AppendRune(dst, u), name[size:]...)
 	}
 	return append(dst, name...)
+}
+
+// upperHead returns name's first rune in upper case and that rune's size in
+// bytes, and whether the upper case differs from it (false for "").
+func upperHead(name string) (u rune, size int, changed bool) {
+	r, size := utf8.DecodeRuneInString(name)
+	u = unicode.ToUpper(r)
+	return u, size, size > 0 && u != r
 }
 
 // lowerCamel returns name with its first rune lower case ("TakeTwo" -> "takeTwo").
