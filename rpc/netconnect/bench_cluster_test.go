@@ -74,9 +74,12 @@ func benchNode() int {
 }
 
 // startNode starts the role f[0] ("gate", "game1", "net" with the gate's
-// address in f[1], or "bare", the floor) and returns where it listens and
-// how to stop it.
+// address in f[1], "bare", the floor, or one of the relay floor's, see
+// startRelay) and returns where it listens and how to stop it.
 func startNode(f []string) (string, func(), error) {
+	if strings.HasPrefix(f[0], "relay-") {
+		return startRelay(f)
+	}
 	ctx := context.Background()
 	listen := func() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
 	switch f[0] {
@@ -181,7 +184,8 @@ func startNodeProcess(b *testing.B, spec string) *nodeProcess {
 // through net -> gate -> game1 -> gate -> net, each of the three its own
 // process, the clients in this one; beside it, the floor: the same
 // clients and packets answered by a bare Go TCP server in a process of its
-// own. Each node's CPU time per request ("ROLE-cpu-us/op", Linux) says
+// own, and the relay floor: the same three processes written by hand for
+// this one request (bench_relay_test.go). Each node's CPU time per request ("ROLE-cpu-us/op", Linux) says
 // where the time goes. The clients are raw sockets on one epoll loop
 // ("epoll", as cheap as clients on other machines; Linux) or Clients, a
 // goroutine each ("goroutines").
@@ -190,6 +194,9 @@ func BenchmarkThreeProcesses(b *testing.B) {
 	game := startNodeProcess(b, "game1 "+gate.addr)
 	front := startNodeProcess(b, "net "+gate.addr)
 	bare := startNodeProcess(b, "bare")
+	relayGame := startNodeProcess(b, "relay-game1")
+	relayGate := startNodeProcess(b, "relay-gate "+relayGame.addr)
+	relayNet := startNodeProcess(b, "relay-net "+relayGate.addr)
 	loads := []struct {
 		name string
 		run  func(b *testing.B, addr string, clients int, rate float64, body []byte, want string)
@@ -199,7 +206,11 @@ func BenchmarkThreeProcesses(b *testing.B) {
 			for _, server := range []struct {
 				name  string
 				nodes []*nodeProcess
-			}{{"cluster", []*nodeProcess{front, gate, game}}, {"bare-tcp", []*nodeProcess{bare}}} {
+			}{
+				{"cluster", []*nodeProcess{front, gate, game}},
+				{"relay", []*nodeProcess{relayNet, relayGate, relayGame}},
+				{"bare-tcp", []*nodeProcess{bare}},
+			} {
 				b.Run(load.name+"/"+server.name+"/"+rateName(rate), func(b *testing.B) {
 					cpu := nodesCPU(server.nodes...)
 					load.run(b, server.nodes[0].addr, benchClientsPerLoad, rate, []byte("game1 alice"),
