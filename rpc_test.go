@@ -630,6 +630,37 @@ func TestCallAllocs(t *testing.T) {
 	}
 }
 
+// TestCallAllocsBytes: a small call allocates at most 320 bytes, client and
+// server together. An incoming call's decoded arguments live in a pooled
+// frame; only the small part of its state that is the handler's context is
+// allocated per call.
+func TestCallAllocsBytes(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's instrumentation allocates")
+	}
+	conn := firefly(t)
+	ctx := context.Background()
+	call := func() {
+		var n int
+		if err := conn.Root().Call(ctx, "add", &n, Args{1, 2}); err != nil || n != 3 {
+			t.Fatalf("add = %d, %v", n, err)
+		}
+	}
+	for range 100 {
+		call()
+	}
+	const calls = 5000
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range calls {
+		call()
+	}
+	runtime.ReadMemStats(&after)
+	if got := float64(after.TotalAlloc-before.TotalAlloc) / calls; got > 320 {
+		t.Fatalf("%.0f bytes allocated per call, want at most 320", got)
+	}
+}
+
 // Built-in scalar arguments cost the server no allocation: a call with four
 // (small values, which the caller boxes without allocating) allocates no
 // more than a call with none.

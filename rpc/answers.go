@@ -128,7 +128,7 @@ func (t *answerTable) forgetOneWay(in *inLane) {
 }
 
 func (t *answerTable) newCall(c *Conn, reqID uint64, oneway bool, obj *target, m *registry.Method, nargs int, timeout time.Duration) *incall {
-	ic := &incall{conn: c, reqID: reqID, oneway: oneway, obj: obj, m: m}
+	ic := &incall{conn: c, reqID: reqID, oneway: oneway, obj: obj, m: m, argFrame: argFramePool.Get().(*argFrame)}
 	ic.refs = ic.refBuf[:0]
 	if timeout > 0 {
 		ic.deadline = time.Now().Add(timeout)

@@ -18,7 +18,9 @@ type Dispatcher interface {
 	// Lookup returns the method called name, or nil.
 	Lookup(name string) *registry.Method
 	// Call runs m with args (decoded into m.Params) and returns its result
-	// and error.
+	// and error. The values in args are valid only until Call returns (the
+	// broker reuses their storage for later calls): Call must not keep
+	// them, as io.Reader's Read must not keep its buffer.
 	Call(ctx context.Context, m *registry.Method, args []reflect.Value) (reflect.Value, error)
 }
 

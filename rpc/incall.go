@@ -25,22 +25,10 @@ type incall struct {
 	oneway bool
 	obj    *target
 	m      *registry.Method
-	args   []reflect.Value
-	argBuf [4]reflect.Value
-	rest   []reflect.Value // a variadic method's extra arguments, while decoding
-	// scratch holds small pointer-free arguments (built-in scalars, small
-	// records and gob values), and strs and bufs string and []byte
-	// arguments, so that decoding them needs no allocation of their own (see
-	// inLane.argValue and incall.slot). used counts the words of scratch
-	// taken, nstrs and nbufs the others.
-	scratch      [scratchWords]uint64
-	strs         [2]string
-	bufs         [2][]byte
-	used         int
-	nstrs, nbufs int8
-	refs         []*Ref // references received in the arguments
-	refBuf       [2]*Ref
-	charge       int // a one-way call's answer-budget bytes, returned when the handler ends
+	// The arguments, from the argument pool while the call is decoded and
+	// runs (nil once its handler returned: the context may outlive them).
+	*argFrame
+	charge int // a one-way call's answer-budget bytes, returned when the handler ends
 
 	deadline    time.Time
 	hasDeadline bool
@@ -223,19 +211,44 @@ func (ic *incall) stopTimer() {
 	ic.mu.Unlock()
 }
 
+// argFrame holds an incoming call's decoded arguments. It is the larger part
+// of a call's state and is needed only until the handler returns (the
+// handler receives copies of the values), so it is pooled, unlike the
+// incall, which is the handler's context and may be kept by it.
+type argFrame struct {
+	args   []reflect.Value
+	argBuf [4]reflect.Value
+	rest   []reflect.Value // a variadic method's extra arguments, while decoding
+	// scratch holds small pointer-free arguments (built-in scalars, small
+	// records and gob values), and strs and bufs string and []byte
+	// arguments, so that decoding them needs no allocation of their own (see
+	// inLane.argValue and incall.slot). used counts the words of scratch
+	// taken, nstrs and nbufs the others.
+	scratch      [scratchWords]uint64
+	strs         [2]string
+	bufs         [2][]byte
+	used         int
+	nstrs, nbufs int8
+	refs         []*Ref // references received in the arguments
+	refBuf       [2]*Ref
+}
+
+var argFramePool = sync.Pool{New: func() any { return new(argFrame) }}
+
 // dropArgs lets go of the call's arguments once its handler has returned and
-// its answer is sent. The incall itself may stay reachable for a while (a
-// stopped deadline timer stays in the runtime's timer heap until its time
-// comes; a handler may keep its context), and it must not keep the received
-// references and values with it: an unreleased *Ref must become unreachable
-// when its handler returns, so that the garbage collector's backstop releases
-// it at the next collection.
+// its answer is sent, and gives their frame back to the pool. The incall
+// itself may stay reachable for a while (a stopped deadline timer stays in
+// the runtime's timer heap until its time comes; a handler may keep its
+// context), and it must not keep the received references and values with
+// it: an unreleased *Ref must become unreachable when its handler returns,
+// so that the garbage collector's backstop releases it at the next
+// collection.
 func (ic *incall) dropArgs() {
-	clear(ic.argBuf[:])
-	clear(ic.refBuf[:])
-	clear(ic.strs[:])
-	clear(ic.bufs[:])
-	ic.args, ic.rest, ic.refs = nil, nil, nil
+	if f := ic.argFrame; f != nil {
+		ic.argFrame = nil
+		*f = argFrame{}
+		argFramePool.Put(f)
+	}
 	ic.obj, ic.m = nil, nil
 }
 
@@ -244,7 +257,7 @@ func (ic *incall) releaseArgs() {
 	for _, r := range ic.refs {
 		r.Release()
 	}
-	ic.refs = nil
+	ic.dropArgs()
 }
 
 type connKey struct{}
