@@ -54,39 +54,52 @@ func (ic *incall) Deadline() (time.Time, bool) { return ic.deadline, ic.hasDeadl
 // passes.
 func (ic *incall) Done() <-chan struct{} {
 	ic.mu.Lock()
-	defer ic.mu.Unlock()
 	if ic.done == nil {
 		ic.done = make(chan struct{})
 		if ic.err != nil {
 			close(ic.done)
-		} else if ic.hasDeadline && !ic.ended.Load() {
-			d := time.Until(ic.deadline)
-			if d <= 0 {
-				ic.err = context.DeadlineExceeded
-				close(ic.done)
-			} else {
-				ic.armed.Store(true)
-				if !ic.ended.Load() {
-					ic.timer = time.AfterFunc(d, func() { ic.cancel(context.DeadlineExceeded) })
-				}
-			}
+		} else if ic.armLocked() {
+			done := ic.done
+			ic.endLocked(context.DeadlineExceeded) // unlocks
+			return done
 		}
 	}
-	return ic.done
+	done := ic.done
+	ic.mu.Unlock()
+	return done
+}
+
+// armLocked arms the deadline's timer, once, unless the handler returned;
+// it reports true, arming nothing, when the deadline has passed already (the
+// caller then ends the call). ic.mu must be held.
+func (ic *incall) armLocked() (passed bool) {
+	if !ic.hasDeadline || ic.timer != nil || ic.ended.Load() {
+		return false
+	}
+	d := time.Until(ic.deadline)
+	if d <= 0 {
+		return true
+	}
+	ic.armed.Store(true)
+	if !ic.ended.Load() {
+		ic.timer = time.AfterFunc(d, func() { ic.cancel(context.DeadlineExceeded) })
+	}
+	return false
 }
 
 // Err returns context.Canceled or context.DeadlineExceeded once the call is
 // done, nil before.
 func (ic *incall) Err() error {
 	ic.mu.Lock()
-	defer ic.mu.Unlock()
 	if ic.err == nil && ic.hasDeadline && !time.Now().Before(ic.deadline) {
-		ic.err = context.DeadlineExceeded
-		if ic.done != nil {
-			close(ic.done)
-		}
+		// Its timer may not have run yet: the call ends here, with all
+		// that ending it tells.
+		ic.endLocked(context.DeadlineExceeded) // unlocks
+		return context.DeadlineExceeded
 	}
-	return ic.err
+	err := ic.err
+	ic.mu.Unlock()
+	return err
 }
 
 // Value returns the connection for ConnFromContext; nothing else.
@@ -97,12 +110,20 @@ func (ic *incall) Value(key any) any {
 	return nil
 }
 
+// cancel ends the call with err unless it has ended already.
 func (ic *incall) cancel(err error) {
 	ic.mu.Lock()
 	if ic.err != nil {
 		ic.mu.Unlock()
 		return
 	}
+	ic.endLocked(err)
+}
+
+// endLocked ends the call with err: it closes Done, and, after unlocking
+// ic.mu (which must be held, and the call not ended), gives up the calls the
+// handler waits on and starts the functions registered by AfterFunc.
+func (ic *incall) endLocked(err error) {
 	ic.err = err
 	if ic.done != nil {
 		close(ic.done)
@@ -168,12 +189,17 @@ func (w waiter) giveUp(err error) {
 	}
 }
 
-// wait waits for the answer to question id on conn, or for the call to be
-// cancelled, whichever comes first; the question's error tells which. It
-// serves incalls without a deadline, whose cancel is the only way they end.
+// wait waits for the answer to question id on conn, or for the call to end
+// (cancelled, or its deadline passed: the deadline's timer is armed here),
+// whichever comes first; the question's error tells which. No Done channel
+// and no select are needed: ending the call gives up the calls it waits on.
 func (ic *incall) wait(conn *Conn, id uint64, q *question) {
 	w := waiter{conn: conn, id: id, q: q}
 	ic.mu.Lock()
+	if ic.err == nil && ic.armLocked() {
+		ic.endLocked(context.DeadlineExceeded) // unlocks
+		ic.mu.Lock()
+	}
 	if err := ic.err; err != nil {
 		ic.mu.Unlock()
 		w.giveUp(err)

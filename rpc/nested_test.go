@@ -173,3 +173,45 @@ func TestDerivedHandlerContexts(t *testing.T) {
 		}
 	}
 }
+
+// erring is a root whose spin derives a context from its handler's context,
+// waits, not yielding, until the deadline has passed, asks ctx.Err() at once
+// (before the deadline's timer has had a chance to run), and reports what
+// the derived context saw.
+type erring struct{ derived chan error }
+
+func (e *erring) RemoteSpin(ctx context.Context) error {
+	child, cancel := context.WithCancel(ctx)
+	defer cancel()
+	dl, _ := ctx.Deadline()
+	for time.Now().Before(dl) {
+	}
+	err := ctx.Err()
+	select {
+	case <-child.Done():
+		e.derived <- child.Err()
+	case <-time.After(2 * time.Second): // a hang guard
+		e.derived <- errors.New("the derived context did not end with its parent's deadline")
+	}
+	return err
+}
+
+// TestErrAtDeadlineEndsDerived: a handler that finds its deadline passed
+// through ctx.Err() before the deadline's timer ran ends the call there, so
+// the contexts derived from it end too (the timer, when it runs, finds the
+// call ended already).
+func TestErrAtDeadlineEndsDerived(t *testing.T) {
+	// One processor: the spinning handler holds it, so the timer's function
+	// cannot run between the deadline and ctx.Err().
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	e := &erring{derived: make(chan error, 1)}
+	_, conn := pair(t, e, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := conn.Root().Call(ctx, "spin", nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("spin = %v, want %v", err, context.DeadlineExceeded)
+	}
+	if err := wait(t, e.derived, "the handler's report"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("derived context: %v", err)
+	}
+}

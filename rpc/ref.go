@@ -66,7 +66,7 @@ func (r *Ref) Call(ctx context.Context, method string, reply any, args ...any) e
 		putQuestion(q)
 		return err
 	}
-	if ic, ok := ctx.(*incall); ok && !ic.hasDeadline {
+	if ic, ok := ctx.(*incall); ok {
 		ic.wait(r.conn, id, q) // a call from within a handler
 	} else if cancel := ctx.Done(); cancel == nil {
 		<-q.done // a context that never ends: no select needed
