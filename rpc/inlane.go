@@ -16,11 +16,12 @@ import (
 	"github.com/fireflyrpc/firefly/transport"
 )
 
-// inLane is the receiving end of a lane. The transport tells it on its
-// reader goroutine when data arrives (notify), and whole messages of at most
-// maxInlineMessage bytes are parsed right there, with no goroutine woken for
-// them: an answer completes its call and a call goes to a handler goroutine
-// straight from the reader. Larger messages are read by the lane's own
+// inLane is the receiving end of a lane. The transport offers it each small
+// payload on its reader goroutine (receive), or tells it when data was queued
+// (notify), and whole messages of at most maxInlineMessage bytes are parsed
+// right there, where the payload lies in the session's read buffer when the
+// lane is idle, with no goroutine woken for them: an answer completes its
+// call and a call goes to a handler goroutine straight from the reader. Larger messages are read by the lane's own
 // goroutine, started for them, as they stream in. One owner at a time parses
 // a lane, in order, with the lane's gob decoder. Parsing never waits for a
 // lane and never runs a handler.
@@ -39,6 +40,7 @@ type inLane struct {
 
 	// Used by the owner only.
 	started bool    // the preface was read
+	inPlace bool    // buf is a payload in the session's read buffer (see receive)
 	buf     []byte  // bytes taken from the stream, not yet parsed: buf[r:w]; nil while there are none
 	bufp    *[]byte // where buf came from in laneBuffers (nil: allocated)
 	r, w    int
@@ -106,7 +108,40 @@ func (c *Conn) readLane(st *transport.Stream) {
 	in.dec = gob.NewDecoder(&in.mr.Reader)
 	c.lanes.inOpened.Add(1)
 	st.SetReadNotify(in.notify)
+	st.SetReceiveFunc(in.receive)
 	in.notify(true) // what arrived before the registration
+}
+
+// receive is the lane's transport receive function: when the lane is idle
+// with nothing taken from the stream, it parses the whole messages at the
+// head of p, a frame's payload in the session's read buffer, where they lie,
+// and reports how many bytes they took. The rest (a message not whole yet,
+// a large one, one waiting for the answer budget or a handler slot) is
+// queued by the transport, and notify parses it as usual.
+func (in *inLane) receive(p []byte) int {
+	in.mu.Lock()
+	if in.busy || in.dead {
+		in.mu.Unlock()
+		return 0
+	}
+	in.busy = true
+	in.mu.Unlock()
+	used := 0
+	if in.r == in.w { // no part of a message taken before: p comes first
+		in.releaseBuffer()
+		in.buf, in.r, in.w = p, 0, len(p)
+		in.inPlace = true
+		_, err := in.parseTaken(false)
+		used = in.r
+		in.buf, in.r, in.w = nil, 0, 0
+		in.inPlace = false
+		if err != nil {
+			in.end(err)
+			return len(p) // nothing more is parsed
+		}
+	}
+	in.letGo()
+	return used
 }
 
 // notify is called when data arrives: it parses what is whole, unless an
@@ -140,14 +175,31 @@ func (in *inLane) drain(blocking bool) {
 			in.handOff()
 			return
 		}
-		in.mu.Lock()
-		if !in.pending {
-			in.busy = false
-			in.mu.Unlock()
+		if !in.release() {
 			return
 		}
-		in.pending = false
-		in.mu.Unlock()
+	}
+}
+
+// release lets the lane go, owned by the caller, and reports false; or,
+// when it was notified meanwhile, keeps it and reports true: the caller
+// looks again.
+func (in *inLane) release() (again bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if !in.pending {
+		in.busy = false
+		return false
+	}
+	in.pending = false
+	return true
+}
+
+// letGo releases the lane, owned by the caller, draining it first when it
+// was notified meanwhile.
+func (in *inLane) letGo() {
+	if in.release() {
+		in.drain(false)
 	}
 }
 
@@ -351,6 +403,9 @@ func (in *inLane) parseTaken(blocking bool) (handed bool, err error) {
 			}
 		}
 		if n > maxInlineMessage {
+			if in.inPlace {
+				return false, nil // left to the transport's queue
+			}
 			if !blocking {
 				return true, nil
 			}
@@ -365,7 +420,7 @@ func (in *inLane) parseTaken(blocking bool) (handed bool, err error) {
 		}
 		size := lengthSize + int(n)
 		if len(data) < size {
-			if size > len(in.buf) {
+			if size > len(in.buf) && !in.inPlace {
 				// Make room for the whole message.
 				b := make([]byte, max(size, min(2*len(in.buf), lengthSize+maxInlineMessage)))
 				in.w = copy(b, data)

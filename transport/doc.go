@@ -18,7 +18,10 @@
 //     the network; it blocks only when the stream's window is exhausted.
 //   - A consumer may take a stream's data where it arrives instead of
 //     blocking in Read: Stream.SetReadNotify calls it on the session's reader
-//     goroutine, and TryRead and Buffered never wait.
+//     goroutine, and TryRead and Buffered never wait. With
+//     Stream.SetReceiveFunc it is offered a small payload before it is
+//     queued and takes what it can where the payload lies in the session's
+//     read buffer, with no copy.
 //   - Keepalive pings declare a silent peer dead, and a send-stall timeout
 //     closes a session whose queued data makes no progress (ErrSendStalled).
 //   - GOAWAY closes gracefully: it stops new work, not the work in progress;

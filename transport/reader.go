@@ -253,6 +253,14 @@ func (s *Session) handleData(h *header) error {
 		if p, err = s.payload(n); err != nil {
 			return err
 		}
+		if flags&flagFIN == 0 {
+			k := st.offer(p)
+			if k == len(p) {
+				s.discard(n) // all of it taken where it lay
+				return nil
+			}
+			p = p[k:]
+		}
 	}
 	notify, err := st.receive(p, own, flags&flagFIN != 0)
 	if err != nil {

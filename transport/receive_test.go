@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -135,5 +136,122 @@ func TestLargePayloadInPieces(t *testing.T) {
 	err = waitDone(t, s, 5*time.Second)
 	if !errors.Is(err, ErrConnectionLost) || !strings.Contains(err.Error(), "inside a frame payload") {
 		t.Fatalf("session error %v, want ErrConnectionLost inside a frame payload", err)
+	}
+}
+
+// A receive function registered with SetReceiveFunc is offered each payload
+// while nothing is queued for the stream and takes what it wants of it where
+// it lies; the rest is queued and read as usual, in order. The bytes it takes
+// count as read for flow control: the peer sends many windows' worth.
+func TestReceiveFunc(t *testing.T) {
+	c, s := sessionPair(t, nil, nil)
+	a, b := openAccept(t, c, s, "hello")
+	// got, offers and held belong to b's reader goroutine, which runs both
+	// functions; the test reads them once it is told (done) or waits for the
+	// stream's state.
+	var got bytes.Buffer
+	var offers, held int
+	var hold atomic.Bool
+	var want atomic.Int64
+	done := make(chan struct{}, 1)
+	check := func() {
+		if int64(got.Len()) == want.Load() {
+			select {
+			case done <- struct{}{}:
+			default:
+			}
+		}
+	}
+	b.SetReceiveFunc(func(p []byte) int {
+		offers++
+		if hold.Load() {
+			held++
+			return 0
+		}
+		k := len(p)
+		if offers%2 == 1 {
+			k = len(p) / 2 // leave the rest to the queue
+		}
+		got.Write(p[:k])
+		check()
+		return k
+	})
+	b.SetReadNotify(func(bool) {
+		if hold.Load() {
+			return
+		}
+		var p [1 << 10]byte
+		for {
+			n, _ := b.TryRead(p[:])
+			if n == 0 {
+				break
+			}
+			got.Write(p[:n])
+		}
+		check()
+	})
+	wait := func(what string) {
+		t.Helper()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: not all of the %d bytes arrived", what, want.Load())
+		}
+	}
+	send := func(p []byte) {
+		t.Helper()
+		if _, err := a.Write(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Eight windows' worth in small writes (large payloads are not offered).
+	var sent bytes.Buffer
+	msgs := make([][]byte, 8*DefaultInitialWindow/1000)
+	for i := range msgs {
+		msgs[i] = make([]byte, 1000)
+		for j := range msgs[i] {
+			msgs[i][j] = byte(i*7 + j)
+		}
+		sent.Write(msgs[i])
+	}
+	want.Store(int64(sent.Len()))
+	for _, m := range msgs {
+		send(m)
+	}
+	wait("taken where they lay")
+	if !bytes.Equal(got.Bytes(), sent.Bytes()) {
+		t.Fatal("the bytes taken and read are not the bytes sent, in order")
+	}
+	if offers < 2 {
+		t.Fatalf("%d payloads offered", offers)
+	}
+
+	// While bytes are queued, later payloads are not offered: they queue
+	// behind them.
+	hold.Store(true)
+	for _, m := range []string{"one", "two", "three"} {
+		send([]byte(m))
+		sent.WriteString(m)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if n, _ := b.Buffered(); n == len("onetwothree") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the held payloads never arrived")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Buffered's lock orders the reader's writes to held before this read.
+	if held != 1 {
+		t.Fatalf("%d payloads offered while one was queued, want only the first", held)
+	}
+	hold.Store(false)
+	sent.WriteString("four")
+	want.Store(int64(sent.Len()))
+	send([]byte("four"))
+	wait("after the hold")
+	if !bytes.Equal(got.Bytes(), sent.Bytes()) {
+		t.Fatalf("after the hold: %q at the end, want %q", got.Bytes()[max(0, got.Len()-15):], sent.Bytes()[sent.Len()-15:])
 	}
 }

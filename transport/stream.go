@@ -42,7 +42,8 @@ type Stream struct {
 	rwaiting   bool
 	rwake      chan struct{}
 	rdl        deadline
-	notify     func(more bool) // see SetReadNotify
+	notify     func(more bool)  // see SetReadNotify
+	direct     func([]byte) int // see SetReceiveFunc
 
 	// Send side. wmu serializes Write calls; the rest is guarded by s.w.mu.
 	wmu       sync.Mutex
@@ -148,6 +149,44 @@ func (st *Stream) SetReadNotify(f func(more bool)) {
 	st.rmu.Lock()
 	st.notify = f
 	st.rmu.Unlock()
+}
+
+// SetReceiveFunc has f offered the payload of each DATA frame for the stream
+// before it is queued, on the session's reader goroutine, whenever nothing is
+// queued for the stream: f consumes what it can of p from its start where it
+// lies, with no copy, and returns how many bytes it took. The rest is queued
+// as usual and the read notify function called. p is valid only during the
+// call; f must not keep it, and must not block. The bytes f takes count as
+// read at once for flow control. A payload with the peer's FIN, or one read
+// straight into a chunk of its own (large frames), is not offered.
+func (st *Stream) SetReceiveFunc(f func(p []byte) int) {
+	st.rmu.Lock()
+	st.direct = f
+	st.rmu.Unlock()
+}
+
+// offer offers p, a DATA payload within the stream's window, to its receive
+// function (see SetReceiveFunc) and returns how many bytes were taken.
+func (st *Stream) offer(p []byte) int {
+	st.rmu.Lock()
+	f := st.direct
+	if f == nil || st.rlen > 0 || st.finRecv || st.rerr != nil || st.readClosed || uint32(len(p)) > st.rwin {
+		st.rmu.Unlock()
+		return 0
+	}
+	st.rmu.Unlock()
+	k := min(max(f(p), 0), len(p))
+	if k == 0 {
+		return 0
+	}
+	st.rmu.Lock()
+	st.rwin -= uint32(k)
+	grant := st.creditLocked(uint32(k))
+	st.rmu.Unlock()
+	if grant > 0 {
+		st.s.w.queueWindowUpdate(st.id, grant)
+	}
+	return k
 }
 
 // readNotify returns the stream's notify function.
