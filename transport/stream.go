@@ -301,11 +301,61 @@ func (st *Stream) WriteContext(ctx context.Context, p []byte) (int, error) {
 // several goroutines write at once, WriteContext costs less: the writer
 // goroutine gathers their frames into one syscall.
 func (st *Stream) WriteInline(ctx context.Context, p []byte) (int, error) {
+	if n, ok, err := st.writeFrame(p); ok {
+		return n, err
+	}
 	n, queued, err := st.write(ctx, p)
 	if queued {
 		st.s.w.flush()
 	}
 	return n, err
+}
+
+// writeFrame writes p as one DATA frame from the caller, with no chunk and no
+// queue, when it can: p fits a small frame and the send window, the stream
+// is open and sends nothing else, and nobody is writing to the connection or
+// has anything queued. ok reports whether it did (or failed trying); if not,
+// nothing was done.
+func (st *Stream) writeFrame(p []byte) (n int, ok bool, err error) {
+	s := st.s
+	w := &s.w
+	if len(p) == 0 || len(p) > s.smallSendMax || !w.vectored {
+		return 0, false, nil
+	}
+	st.wmu.Lock()
+	defer st.wmu.Unlock()
+	if st.wdl.expired() {
+		return 0, false, nil
+	}
+	w.mu.Lock()
+	if w.running || w.pending() || st.sq.len() > 0 || !st.synSent || st.finQueued || st.reset ||
+		int(st.swin) < len(p) || st.writeErrLocked() != nil || s.isDone() {
+		w.mu.Unlock()
+		return 0, false, nil
+	}
+	st.swin -= uint32(len(p))
+	w.running = true
+	w.mu.Unlock()
+
+	// Holding w.running, this caller is the connection's only writer.
+	c := s.pools.small.get()
+	putHeader(c.buf, typeData, 0, st.id, uint32(len(p)))
+	c.w = headerLen + copy(c.buf[headerLen:], p)
+	w.pushDeadline()
+	s.bytesOut.Add(uint64(c.w))
+	_, err = s.conn.Write(c.buf[:c.w])
+	s.pools.put(c)
+	if err != nil {
+		return 0, true, w.failed(err)
+	}
+	w.mu.Lock()
+	if w.pending() {
+		go w.loop() // what was queued meanwhile; w.running stays set
+	} else {
+		w.running = false
+	}
+	w.mu.Unlock()
+	return len(p), true, nil
 }
 
 // write queues p. Small frames are queued without starting the writer

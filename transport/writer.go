@@ -218,19 +218,27 @@ func (w *writer) drain(inline bool) {
 		err := w.write(iov)
 		w.returnTaken()
 		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) && !s.isDone() {
-				err = fmt.Errorf("%w: %w: the peer read nothing for %v", ErrConnectionLost, ErrSendStalled, s.cfg.SendStallTimeout)
-			} else {
-				err = fmt.Errorf("%w: write: %w", ErrConnectionLost, err)
-			}
-			// w.running stays set: nothing more is written.
-			s.shutdown(err, false)
-			s.conn.Close()
+			w.failed(err)
 			return
 		}
 		w.mu.Lock()
 		yield = true
 	}
+}
+
+// failed ends the session after a write to the connection failed with err,
+// and returns the session's error. The caller holds w.running, which stays
+// set: nothing more is written.
+func (w *writer) failed(err error) error {
+	s := w.s
+	if errors.Is(err, os.ErrDeadlineExceeded) && !s.isDone() {
+		err = fmt.Errorf("%w: %w: the peer read nothing for %v", ErrConnectionLost, ErrSendStalled, s.cfg.SendStallTimeout)
+	} else {
+		err = fmt.Errorf("%w: write: %w", ErrConnectionLost, err)
+	}
+	s.shutdown(err, false)
+	s.conn.Close()
+	return err
 }
 
 // pushDeadline keeps the connection's write deadline SendStallTimeout ahead,
