@@ -609,6 +609,19 @@ func BenchmarkGateDirect(b *testing.B) {
 	}
 }
 
+// smallCall returns a small call on a fresh firefly connection: add(1, 2),
+// checked.
+func smallCall(t *testing.T) func() {
+	conn := firefly(t)
+	ctx := context.Background()
+	return func() {
+		var n int
+		if err := conn.Root().Call(ctx, "add", &n, Args{1, 2}); err != nil || n != 3 {
+			t.Fatalf("add = %d, %v", n, err)
+		}
+	}
+}
+
 // TestCallAllocs: a small call allocates at most 5 times, client and server
 // together, the caller's own reply variable included (BenchmarkCallSeq's
 // argument, not a constant, costs its box besides).
@@ -616,14 +629,7 @@ func TestCallAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's instrumentation allocates")
 	}
-	conn := firefly(t)
-	ctx := context.Background()
-	call := func() {
-		var n int
-		if err := conn.Root().Call(ctx, "add", &n, Args{1, 2}); err != nil || n != 3 {
-			t.Fatalf("add = %d, %v", n, err)
-		}
-	}
+	call := smallCall(t)
 	call()
 	if got := testing.AllocsPerRun(2000, call); got > 5 {
 		t.Fatalf("%.2f allocations per call, want at most 5", got)
@@ -638,14 +644,7 @@ func TestCallAllocsBytes(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's instrumentation allocates")
 	}
-	conn := firefly(t)
-	ctx := context.Background()
-	call := func() {
-		var n int
-		if err := conn.Root().Call(ctx, "add", &n, Args{1, 2}); err != nil || n != 3 {
-			t.Fatalf("add = %d, %v", n, err)
-		}
-	}
+	call := smallCall(t)
 	for range 100 {
 		call()
 	}

@@ -143,6 +143,13 @@ func startNode(f []string) (string, func(), error) {
 // serveBare is the floor: a bare Go TCP server, a goroutine per
 // connection, reading the packets and answering them itself.
 func serveBare(ln net.Listener) {
+	servePackets(ln, func() func([]byte) []byte { return welcomeHere })
+}
+
+// servePackets reads each connection ln accepts with a goroutine, in the
+// default datapack, and answers each packet with the same command and the
+// body its connection's answer function (from newAnswer) returns.
+func servePackets(ln net.Listener, newAnswer func() func(body []byte) []byte) {
 	var d Datapack
 	for {
 		c, err := ln.Accept()
@@ -151,13 +158,14 @@ func serveBare(ln net.Listener) {
 		}
 		go func() {
 			defer c.Close()
+			answer := newAnswer()
 			rd := NewReader(&d, c)
 			for {
 				h, body, err := rd.Read()
 				if err != nil {
 					return
 				}
-				pkt, _ := d.Encode(h.Command, welcomeHere(body))
+				pkt, _ := d.Encode(h.Command, answer(body))
 				if _, err := c.Write(pkt); err != nil {
 					return
 				}

@@ -204,32 +204,16 @@ func relayNet(ln net.Listener, gate *relayLink) {
 		}
 	})
 	var next uint64
-	var d Datapack
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
+	servePackets(ln, func() func([]byte) []byte {
+		answers := make(chan []byte, 1)
+		return func(body []byte) []byte {
+			mu.Lock()
+			next++
+			id := next
+			waiting[id] = answers
+			mu.Unlock()
+			gate.send(id, body)
+			return <-answers
 		}
-		go func() {
-			defer c.Close()
-			answers := make(chan []byte, 1)
-			rd := NewReader(&d, c)
-			for {
-				h, body, err := rd.Read()
-				if err != nil {
-					return
-				}
-				mu.Lock()
-				next++
-				id := next
-				waiting[id] = answers
-				mu.Unlock()
-				gate.send(id, body)
-				pkt, _ := d.Encode(h.Command, <-answers)
-				if _, err := c.Write(pkt); err != nil {
-					return
-				}
-			}
-		}()
-	}
+	})
 }
