@@ -21,8 +21,9 @@ import (
 // (notify), and whole messages of at most maxInlineMessage bytes are parsed
 // right there, where the payload lies in the session's read buffer when the
 // lane is idle, with no goroutine woken for them: an answer completes its
-// call and a call goes to a handler goroutine straight from the reader. Larger messages are read by the lane's own
-// goroutine, started for them, as they stream in. One owner at a time parses
+// call and a call goes to a handler goroutine straight from the reader.
+// Larger messages are read by the lane's own goroutine, started for them, as
+// they stream in. One owner at a time parses
 // a lane, in order, with the lane's gob decoder. Parsing never waits for a
 // lane and never runs a handler.
 type inLane struct {

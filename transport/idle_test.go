@@ -118,3 +118,37 @@ func TestAcceptFunc(t *testing.T) {
 		t.Fatal("AfterClose not called")
 	}
 }
+
+// TestCloseDuringInlineWrite: a session closed while a sender writes a frame
+// itself still closes its connection: the peer sees the end.
+func TestCloseDuringInlineWrite(t *testing.T) {
+	for range 30 {
+		c, s := sessionPair(t, nil, nil)
+		ca, _ := openAccept(t, c, s, "x")
+		ctx := testCtx(t)
+		stop := make(chan struct{})
+		wrote := make(chan struct{})
+		go func() {
+			defer close(wrote)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := ca.WriteInline(ctx, []byte("ping")); err != nil {
+					return
+				}
+			}
+		}()
+		time.Sleep(time.Millisecond)
+		c.Close()
+		select {
+		case <-s.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatal("the peer never saw the closed session's end")
+		}
+		close(stop)
+		<-wrote
+	}
+}

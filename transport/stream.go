@@ -349,8 +349,11 @@ func (st *Stream) writeFrame(p []byte) (n int, ok bool, err error) {
 		return 0, true, w.failed(err)
 	}
 	w.mu.Lock()
-	if w.pending() {
-		go w.loop() // what was queued meanwhile; w.running stays set
+	if w.pending() || s.isDone() {
+		// What was queued meanwhile, or the session's end (its kick found
+		// the writer running): the writer goroutine takes over, w.running
+		// staying set.
+		go w.loop()
 	} else {
 		w.running = false
 	}
