@@ -322,20 +322,25 @@ func (st *Stream) writeFrame(p []byte) (n int, ok bool, err error) {
 	if len(p) == 0 || len(p) > s.smallSendMax || !w.vectored {
 		return 0, false, nil
 	}
+	// wmu keeps another Write's frames from coming between this one's
+	// check and claim; once w.running is claimed, what others queue leaves
+	// after this frame, so wmu is not held across the write.
 	st.wmu.Lock()
-	defer st.wmu.Unlock()
 	if st.wdl.expired() {
+		st.wmu.Unlock()
 		return 0, false, nil
 	}
 	w.mu.Lock()
 	if w.running || w.pending() || st.sq.len() > 0 || !st.synSent || st.finQueued || st.reset ||
 		int(st.swin) < len(p) || st.writeErrLocked() != nil || s.isDone() {
 		w.mu.Unlock()
+		st.wmu.Unlock()
 		return 0, false, nil
 	}
 	st.swin -= uint32(len(p))
 	w.running = true
 	w.mu.Unlock()
+	st.wmu.Unlock()
 
 	// Holding w.running, this caller is the connection's only writer.
 	c := s.pools.small.get()
