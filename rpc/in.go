@@ -525,16 +525,10 @@ func (in *inLane) argValue(ic *incall, t reflect.Type) reflect.Value {
 // pointerFree reports whether values of t hold no pointers, remembering the
 // answer per type.
 func (in *inLane) pointerFree(t reflect.Type) bool {
-	if v, ok := in.flat[t]; ok {
-		return v
-	}
-	if in.flat == nil {
-		in.flat = make(map[reflect.Type]bool)
-	}
-	v := isPointerFree(t, 0)
-	in.flat[t] = v
-	return v
+	return in.flat.Get(t, pointerFreeType)
 }
+
+func pointerFreeType(t reflect.Type) bool { return isPointerFree(t, 0) }
 
 func isPointerFree(t reflect.Type, depth int) bool {
 	if depth > 8 {

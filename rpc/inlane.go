@@ -69,8 +69,8 @@ type inLane struct {
 	method  string // the last method name called on the lane
 	kinds   []argKind
 	records wire.Targets
-	flat    map[reflect.Type]bool // types known to hold no pointers (or not)
-	gobErr  error                 // the last gob decoding error of the message
+	flat    wire.TypeMemo[bool] // types known to hold no pointers (or not)
+	gobErr  error               // the last gob decoding error of the message
 }
 
 // maxInlineMessage is the largest message parsed on the transport's reader

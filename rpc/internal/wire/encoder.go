@@ -12,7 +12,7 @@ type Encoder struct {
 	gob       *gob.Encoder
 	buf       *[]byte // the lane's message buffer
 	lastWrite int     // where gob's last write began in *buf
-	plans     map[reflect.Type]*Plan
+	plans     TypeMemo[*Plan]
 
 	ifaceTypes map[reflect.Type]bool // types that can hold interface values
 	announced  map[reflect.Type]bool // concrete types described ahead of values

@@ -86,20 +86,32 @@ func encodesItself(t reflect.Type) bool {
 // plan returns the record plan of t, remembered per lane (nil: t is not a
 // record).
 func (e *Encoder) plan(t reflect.Type) *Plan {
-	return memo(&e.plans, t, planRecord)
+	return e.plans.Get(t, planRecord)
 }
 
-// memo returns (*m)[t], computing it with f and remembering it the first
-// time.
-func memo[V any](m *map[reflect.Type]V, t reflect.Type, f func(reflect.Type) V) V {
-	if v, ok := (*m)[t]; ok {
-		return v
+// TypeMemo remembers a value computed per type. The type asked for last is
+// answered without a map lookup: a lane mostly sees the same types again.
+// The zero TypeMemo is empty and ready to use.
+type TypeMemo[V any] struct {
+	last  reflect.Type
+	lastV V
+	m     map[reflect.Type]V
+}
+
+// Get returns the value for t, computing it with f the first time.
+func (tm *TypeMemo[V]) Get(t reflect.Type, f func(reflect.Type) V) V {
+	if t == tm.last && t != nil {
+		return tm.lastV
 	}
-	if *m == nil {
-		*m = make(map[reflect.Type]V)
+	v, ok := tm.m[t]
+	if !ok {
+		if tm.m == nil {
+			tm.m = make(map[reflect.Type]V)
+		}
+		v = f(t)
+		tm.m[t] = v
 	}
-	v := f(t)
-	(*m)[t] = v
+	tm.last, tm.lastV = t, v
 	return v
 }
 
@@ -225,13 +237,13 @@ func newTargetInfo(t reflect.Type) *Target {
 // Targets remembers, per type (a lane's decoding state), how scalars and records are placed into
 // it, and holds the buffer field names are read into.
 type Targets struct {
-	targets map[reflect.Type]*Target
+	targets TypeMemo[*Target]
 	name    []byte
 }
 
 // Target returns what is known of t, learning it the first time.
 func (rc *Targets) Target(t reflect.Type) *Target {
-	return memo(&rc.targets, t, newTargetInfo)
+	return rc.targets.Get(t, newTargetInfo)
 }
 
 // recordField is a field of a struct type that a record's field of the same

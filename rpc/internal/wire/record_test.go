@@ -90,3 +90,23 @@ func TestRecordWire(t *testing.T) {
 		}
 	}
 }
+
+func TestTypeMemo(t *testing.T) {
+	var tm TypeMemo[string]
+	calls := map[reflect.Type]int{}
+	f := func(t reflect.Type) string { calls[t]++; return t.String() }
+	types := []reflect.Type{reflect.TypeFor[int](), reflect.TypeFor[string](), reflect.TypeFor[int](), reflect.TypeFor[int](), reflect.TypeFor[[]byte](), reflect.TypeFor[string]()}
+	for _, typ := range types {
+		if got := tm.Get(typ, f); got != typ.String() {
+			t.Fatalf("Get(%v) = %q", typ, got)
+		}
+	}
+	for typ, n := range calls {
+		if n != 1 {
+			t.Errorf("%v computed %d times, want once", typ, n)
+		}
+	}
+	if len(calls) != 3 {
+		t.Errorf("%d types computed, want 3", len(calls))
+	}
+}
