@@ -13,6 +13,9 @@ type control struct {
 	id    uint64 // request id, or object id for a release
 	count uint64 // release count
 	err   error  // msgError
+	// charge is the answer-budget bytes of the call a msgError refuses,
+	// returned once the refusal is handed to the transport.
+	charge int
 }
 
 // queueCancel tells the peer that the caller gave up on request id, and
@@ -109,6 +112,7 @@ func (c *Conn) sendControl() {
 		}
 		err = c.send(context.Background(), l)
 		c.releaseLane(l)
+		c.lanes.budget.releaseBytes(m.charge)
 		if err != nil {
 			cq.mu.Lock()
 			cq.q = nil

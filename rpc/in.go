@@ -109,14 +109,13 @@ func (in *inLane) readCall() error {
 		}
 		if oneway {
 			c.log.Debug("rpc: one-way call dropped", "method", string(name), "err", callErr)
-			return nil
+			return nil // endCharge returns its charge
 		}
-		c.queueControl(control{typ: msgError, id: reqID, err: callErr}, false)
+		c.queueControl(control{typ: msgError, id: reqID, err: callErr, charge: in.callCharge}, false)
+		in.callCharge = 0
 		return nil
 	}
-	if oneway {
-		ic.charge, in.oneWayCharge = in.oneWayCharge, 0
-	}
+	ic.charge, in.callCharge = in.callCharge, 0
 	c.startCall(ic)
 	return nil
 }

@@ -28,7 +28,10 @@ type incall struct {
 	// The arguments, from the argument pool while the call is decoded and
 	// runs (nil once its handler returned: the context may outlive them).
 	*argFrame
-	charge int // a one-way call's answer-budget bytes, returned when the handler ends
+	// charge is the call's answer-budget bytes (see budget.go), returned
+	// when a one-way call's handler ends, or a two-way call's answer has
+	// been handed to the transport.
+	charge int
 
 	deadline    time.Time
 	hasDeadline bool
@@ -347,11 +350,9 @@ func (ic *incall) finishVariadic(n int) {
 func (c *Conn) serve(ic *incall) {
 	res, err := ic.obj.Call(ic, ic.m, ic.args)
 	ic.stopTimer()
-	if ic.charge > 0 {
-		c.lanes.budget.releaseBytes(ic.charge)
-	}
 	c.answers.handlerDone(ic)
 	if ic.oneway {
+		c.lanes.budget.releaseBytes(ic.charge)
 		if err != nil {
 			c.logHandlerError(ic, err)
 		}
@@ -363,6 +364,7 @@ func (c *Conn) serve(ic *incall) {
 	} else {
 		c.sendReply(ic.reqID, resultInfo{hasResult: ic.m.Result != nil}, res)
 	}
+	c.lanes.budget.releaseBytes(ic.charge)
 	c.answers.answering.Add(-1)
 }
 

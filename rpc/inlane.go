@@ -52,13 +52,12 @@ type inLane struct {
 	// the head of the lane has been charged; the others, guarded by the
 	// budget's lock, say what the lane asked for and whether it waits.
 	charged    atomic.Bool
-	waitReq    uint64
 	waitN      int
 	waitOneWay bool
 	waiting    bool
-	// oneWayCharge is the charge of the one-way call being parsed, until
-	// readCall hands it to the call's handler.
-	oneWayCharge int
+	// callCharge is the charge of the call being parsed, until readCall
+	// hands it on with the call (to its handler, or to its refusal).
+	callCharge int
 	// slot is set while the lane holds a one-way handler slot for the call
 	// at its head; slotWaiting (guarded by the answer table's lock) while it
 	// waits for one (see answerTable.reserveOneWay).
@@ -273,19 +272,19 @@ func (in *inLane) end(err error) {
 	in.st.Close()
 }
 
-// takeCharge passes the charge of the message about to be parsed on: a
-// two-way call's is the budget's until the answer leaves; a one-way call's
-// goes to its handler (see readCall), or back at endCharge.
+// takeCharge takes the charge of the call about to be parsed for the parse:
+// readCall hands it on with the call, and endCharge returns it if nothing
+// took it.
 func (in *inLane) takeCharge() {
-	if in.charged.Swap(false) && in.waitOneWay {
-		in.oneWayCharge = in.waitN
+	if in.charged.Swap(false) {
+		in.callCharge = in.waitN
 	}
 }
 
-// endCharge returns a one-way call's charge that no handler took.
+// endCharge returns a call's charge that nothing took.
 func (in *inLane) endCharge() {
-	if n := in.oneWayCharge; n > 0 {
-		in.oneWayCharge = 0
+	if n := in.callCharge; n > 0 {
+		in.callCharge = 0
 		in.c.lanes.budget.releaseBytes(n)
 	}
 }
@@ -295,11 +294,7 @@ func (in *inLane) endCharge() {
 func (in *inLane) dropCharge() {
 	b := &in.c.lanes.budget
 	if b.forget(in) {
-		if in.waitOneWay {
-			b.releaseBytes(in.waitN)
-		} else {
-			b.release(in.waitReq)
-		}
+		b.releaseBytes(in.waitN)
 	}
 }
 
@@ -388,12 +383,12 @@ func (in *inLane) parseTaken(blocking bool) (handed bool, err error) {
 			return false, protocolErrorf("empty message")
 		}
 		if !in.charged.Load() {
-			id, call, oneWay, more := callHeader(data[lengthSize:])
+			call, oneWay, more := callHeader(data[lengthSize:])
 			if more && len(data)-lengthSize < int(n) {
 				return false, nil
 			}
 			if call {
-				if !in.c.lanes.budget.charge(in, id, oneWay, lengthSize+int(n)) {
+				if !in.c.lanes.budget.charge(in, oneWay, lengthSize+int(n)) {
 					return false, nil // granted later: the lane is notified
 				}
 			}

@@ -247,7 +247,6 @@ func (c *Conn) send(ctx context.Context, l *outLane) error {
 			return err
 		}
 	}
-	c.answered(l)
 	return nil
 }
 

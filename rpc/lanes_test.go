@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -287,6 +288,59 @@ func TestAnswerBudgetBoundsMemory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// budgetRoot's echo returns its argument, and fail fails.
+type budgetRoot struct{ oneWays atomic.Int32 }
+
+func (*budgetRoot) RemoteEcho(b []byte) []byte      { return b }
+func (*budgetRoot) RemoteFail(b []byte) error       { return errors.New("refused") }
+func (r *budgetRoot) RemoteDrop(b []byte)           { r.oneWays.Add(1) }
+func (r *budgetRoot) RemoteDropFail(b []byte) error { r.oneWays.Add(1); return errors.New("refused") }
+
+// Every way a call ends gives its charge back to the answer budget: a reply,
+// a handler's error, a refusal before any handler (no such method, wrong
+// arguments), and one-way calls run or dropped. Calls whose charges add up
+// to many times the budget, made one after another, all complete; a charge
+// kept would stall them once the budget is spent.
+func TestAnswerBudgetReturnsEveryCharge(t *testing.T) {
+	const budget = 1 << 20
+	root := &budgetRoot{}
+	_, addr := secServe(t, root, rpc.WithMaxMessageSize(budget/2), rpc.WithAnswerBudget(budget))
+	ctx := testutil.Context(t)
+	conn, err := rpc.Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	payload := make([]byte, budget/8)
+	oneWays := int32(0)
+	for i := range 64 { // 64 rounds of 6 calls of 128 KiB: 48 budgets' worth
+		var got []byte
+		if err := conn.Root().Call(ctx, "echo", &got, payload); err != nil || len(got) != len(payload) {
+			t.Fatalf("round %d: echo = %d bytes, %v", i, len(got), err)
+		}
+		if err := conn.Root().Call(ctx, "fail", nil, payload); err == nil || !strings.Contains(err.Error(), "refused") {
+			t.Fatalf("round %d: fail = %v, want its error", i, err)
+		}
+		if err := conn.Root().Call(ctx, "missing", nil, payload); !errors.Is(err, rpc.ErrNoSuchMethod) {
+			t.Fatalf("round %d: missing = %v, want ErrNoSuchMethod", i, err)
+		}
+		if err := conn.Root().Call(ctx, "echo", nil, payload, payload); !errors.Is(err, rpc.ErrBadArguments) {
+			t.Fatalf("round %d: echo with 2 arguments = %v, want ErrBadArguments", i, err)
+		}
+		for _, m := range []string{"drop", "dropFail", "missing"} {
+			if err := conn.Root().Send(ctx, m, payload); err != nil {
+				t.Fatalf("round %d: send %s: %v", i, m, err)
+			}
+		}
+		oneWays += 2
+	}
+	testutil.Eventually(t, "every one-way call to run", func() bool { return root.oneWays.Load() == oneWays })
+	var got []byte
+	if err := conn.Root().Call(ctx, "echo", &got, payload); err != nil {
+		t.Fatalf("echo after the rounds: %v", err)
 	}
 }
 
