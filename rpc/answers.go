@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"math/bits"
 	"reflect"
 	"slices"
 	"sync"
@@ -18,7 +19,7 @@ import (
 // each take the lock once.
 type answerTable struct {
 	mu      sync.Mutex
-	byID    map[uint64]*incall
+	byID    callIndex
 	oneways map[*incall]struct{}
 	running atomic.Int32 // admitted calls whose handler or answer is not done
 	// Admission (see admit): two-way handlers running, two-way calls not yet
@@ -33,7 +34,6 @@ type answerTable struct {
 }
 
 func (t *answerTable) init() {
-	t.byID = make(map[uint64]*incall)
 	t.oneways = make(map[*incall]struct{})
 }
 
@@ -155,7 +155,7 @@ func (t *answerTable) record(ic *incall) bool {
 	if ic.oneway {
 		t.oneways[ic] = struct{}{}
 	} else {
-		t.byID[ic.reqID] = ic
+		t.byID.add(ic)
 	}
 	return true
 }
@@ -165,8 +165,8 @@ func (t *answerTable) record(ic *incall) bool {
 func (t *answerTable) remove(ic *incall) {
 	if ic.oneway {
 		delete(t.oneways, ic)
-	} else if t.byID[ic.reqID] == ic {
-		delete(t.byID, ic.reqID)
+	} else {
+		t.byID.remove(ic)
 	}
 	if t.running.Add(-1) == 0 && t.idle != nil {
 		close(t.idle)
@@ -174,12 +174,14 @@ func (t *answerTable) remove(ic *incall) {
 	}
 }
 
-// cancel cancels the handler of request id, if running, with why.
+// cancel cancels the handler of request id, if running, with why (each of
+// them, if the peer runs two calls under one id).
 func (t *answerTable) cancel(id uint64, why error) {
+	var buf [1]*incall
 	t.mu.Lock()
-	ic := t.byID[id]
+	ics := t.byID.find(buf[:0], id)
 	t.mu.Unlock()
-	if ic != nil {
+	for _, ic := range ics {
 		ic.cancel(why)
 	}
 }
@@ -189,8 +191,10 @@ func (t *answerTable) cancelAll() {
 	t.mu.Lock()
 	t.closed = true
 	var ics []*incall
-	for _, ic := range t.byID {
-		ics = append(ics, ic)
+	for _, ic := range t.byID.slots {
+		if ic != nil {
+			ics = append(ics, ic)
+		}
 	}
 	for ic := range t.oneways {
 		ics = append(ics, ic)
@@ -214,4 +218,96 @@ func (t *answerTable) whenIdle() <-chan struct{} {
 		t.idle = make(chan struct{})
 	}
 	return t.idle
+}
+
+// callIndex holds the running two-way calls by the peer's request id, for the
+// peer's cancels: an open-addressing hash table with linear probing and
+// deletion by backward shift, so that adding and removing a call hash once
+// and touch a slot or two. A request id the peer uses for two calls at once
+// is held twice.
+type callIndex struct {
+	slots []*incall // a power of two long, at most half full; nil when empty
+	n     int
+	shift uint // 64 - log2(len(slots))
+}
+
+// minCallIndex is the first size of a callIndex's slots.
+const minCallIndex = 16
+
+func (x *callIndex) home(id uint64) int {
+	return int((id * 0x9e3779b97f4a7c15) >> x.shift) // Fibonacci hashing
+}
+
+// add adds ic, under its request id.
+func (x *callIndex) add(ic *incall) {
+	if 2*(x.n+1) > len(x.slots) {
+		x.grow()
+	}
+	mask := len(x.slots) - 1
+	i := x.home(ic.reqID)
+	for x.slots[i] != nil {
+		i = (i + 1) & mask
+	}
+	x.slots[i] = ic
+	x.n++
+}
+
+func (x *callIndex) grow() {
+	old := x.slots
+	size := max(minCallIndex, 2*len(old))
+	x.slots = make([]*incall, size)
+	x.shift = uint(64 - bits.TrailingZeros(uint(size)))
+	x.n = 0
+	for _, ic := range old {
+		if ic != nil {
+			x.add(ic)
+		}
+	}
+}
+
+// remove removes ic, if held.
+func (x *callIndex) remove(ic *incall) {
+	if x.n == 0 {
+		return
+	}
+	mask := len(x.slots) - 1
+	i := x.home(ic.reqID)
+	for x.slots[i] != ic {
+		if x.slots[i] == nil {
+			return
+		}
+		i = (i + 1) & mask
+	}
+	x.n--
+	// Shift back the calls after i that would no longer be found across
+	// the hole: those whose home is not cyclically in (i, j].
+	for j := i; ; {
+		x.slots[i] = nil
+		for {
+			j = (j + 1) & mask
+			if x.slots[j] == nil {
+				return
+			}
+			h := x.home(x.slots[j].reqID)
+			if (i <= j && (h <= i || h > j)) || (i > j && h <= i && h > j) {
+				break
+			}
+		}
+		x.slots[i] = x.slots[j]
+		i = j
+	}
+}
+
+// find appends the calls held under id to dst.
+func (x *callIndex) find(dst []*incall, id uint64) []*incall {
+	if x.n == 0 {
+		return dst
+	}
+	mask := len(x.slots) - 1
+	for i := x.home(id); x.slots[i] != nil; i = (i + 1) & mask {
+		if x.slots[i].reqID == id {
+			dst = append(dst, x.slots[i])
+		}
+	}
+	return dst
 }
