@@ -5,18 +5,24 @@ import (
 	"time"
 )
 
-// workerIdle is how long an idle handler goroutine is kept for more work.
+// workerIdle is how long an idle handler goroutine is kept for more work, at
+// least (and less than 1.5 times that).
 const workerIdle = 2 * time.Second
+
+// reapTicks is the number of the reaper's ticks in workerIdle.
+const reapTicks = 2
 
 // workerPool keeps a connection's idle handler goroutines; it is guarded by
 // the answer table's lock. Reusing them keeps their grown stacks: a new
 // goroutine per call would grow its stack through reflect and gob on every
 // call. Idle workers wait on channels of their own, most recently idle first,
-// so a call wakes exactly one warm goroutine; one timer, armed only while
-// some are idle, lets go of those idle for longer than workerIdle.
+// so a call wakes exactly one warm goroutine; one timer, ticking only while
+// some are idle, lets go of those idle for workerIdle. Idle time is counted
+// in the timer's ticks, so that a call's end reads no clock.
 type workerPool struct {
 	idle   []*worker // the last is the most recently idle
 	reaper *time.Timer
+	tick   uint64 // the reaper's ticks so far
 	armed  bool
 	closed bool
 }
@@ -24,7 +30,7 @@ type workerPool struct {
 // worker is an idle handler goroutine's mailbox; a nil call tells it to end.
 type worker struct {
 	calls chan *incall
-	since time.Time
+	since uint64 // the reaper's tick when it went idle
 }
 
 // startCall records ic as running and hands it to an idle handler goroutine,
@@ -82,20 +88,22 @@ func (c *Conn) finishCall(ic *incall, w *worker) bool {
 	if p.closed {
 		return false
 	}
-	w.since = time.Now()
+	w.since = p.tick
 	p.idle = append(p.idle, w)
 	if !p.armed {
 		p.armed = true
 		if p.reaper == nil {
-			p.reaper = time.AfterFunc(workerIdle, t.reap)
+			p.reaper = time.AfterFunc(workerIdle/reapTicks, t.reap)
 		} else {
-			p.reaper.Reset(workerIdle)
+			p.reaper.Reset(workerIdle / reapTicks)
 		}
 	}
 	return true
 }
 
-// reap lets go of the workers idle for workerIdle or more.
+// reap is the reaper's tick: it lets go of the workers that went idle
+// before the last reapTicks ticks (idle for workerIdle at least), and ticks
+// again while some are idle.
 func (t *answerTable) reap() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -104,9 +112,9 @@ func (t *answerTable) reap() {
 	if p.closed {
 		return
 	}
-	cut := time.Now().Add(-workerIdle)
+	p.tick++
 	k := 0
-	for k < len(p.idle) && !p.idle[k].since.After(cut) {
+	for k < len(p.idle) && p.idle[k].since+reapTicks < p.tick {
 		p.idle[k].calls <- nil
 		k++
 	}
@@ -115,7 +123,7 @@ func (t *answerTable) reap() {
 	p.idle = p.idle[:n]
 	if n > 0 {
 		p.armed = true
-		p.reaper.Reset(time.Until(p.idle[0].since.Add(workerIdle)) + time.Millisecond)
+		p.reaper.Reset(workerIdle / reapTicks)
 	}
 }
 
