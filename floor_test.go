@@ -2,8 +2,10 @@ package firefly_test
 
 import (
 	"context"
+	"encoding/binary"
 	"io"
 	"net"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -237,3 +239,154 @@ func BenchmarkTCPPingPongUnderBulk(b *testing.B) {
 	})
 	bulk.Close()
 }
+
+// muxFloor is the floor of BenchmarkCallParallel and BenchmarkCall10kParallel:
+// many callers share one loopback TCP connection, written by hand for the one
+// call with nothing of firefly's. A request is [caller id, a, b] and its answer
+// [caller id, a+b], 8 bytes each. Callers append their requests to a shared
+// buffer under a lock, and a writer goroutine writes whatever has gathered in
+// one syscall; a reader goroutine hands each answer to its caller's channel.
+// The far end answers on its reader, all the requests of one read in one
+// write, with no goroutine per call.
+type muxFloor struct {
+	c       net.Conn
+	answers []chan int64 // by caller id
+
+	mu      sync.Mutex
+	pending []byte
+	spare   []byte
+	kick    chan struct{}
+	done    sync.WaitGroup
+}
+
+func newMuxFloor(tb testing.TB, callers int) *muxFloor {
+	tb.Helper()
+	ln := listen(tb)
+	f := &muxFloor{answers: make([]chan int64, callers), kick: make(chan struct{}, 1)}
+	for i := range f.answers {
+		f.answers[i] = make(chan int64, 1)
+	}
+	f.done.Add(3)
+	go func() { // the far end
+		defer f.done.Done()
+		c, err := ln.Accept()
+		if err != nil {
+			tb.Error(err)
+			return
+		}
+		defer c.Close()
+		in := make([]byte, 64<<10)
+		var out []byte
+		have := 0
+		for {
+			n, err := c.Read(in[have:])
+			if err != nil {
+				return
+			}
+			have += n
+			out = out[:0]
+			k := 0
+			for ; have-k >= 24; k += 24 {
+				r := in[k : k+24]
+				sum := int64(binary.LittleEndian.Uint64(r[8:])) + int64(binary.LittleEndian.Uint64(r[16:]))
+				out = append(out, r[:8]...)
+				out = binary.LittleEndian.AppendUint64(out, uint64(sum))
+			}
+			have = copy(in, in[k:have])
+			if _, err := c.Write(out); err != nil {
+				return
+			}
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f.c = c
+	go func() { // the caller side's reader
+		defer f.done.Done()
+		in := make([]byte, 64<<10)
+		have := 0
+		for {
+			n, err := c.Read(in[have:])
+			if err != nil {
+				return
+			}
+			have += n
+			k := 0
+			for ; have-k >= 16; k += 16 {
+				id := binary.LittleEndian.Uint64(in[k:])
+				f.answers[id] <- int64(binary.LittleEndian.Uint64(in[k+8:]))
+			}
+			have = copy(in, in[k:have])
+		}
+	}()
+	go func() { // the caller side's writer
+		defer f.done.Done()
+		for range f.kick {
+			f.mu.Lock()
+			out := f.pending
+			f.pending = f.spare[:0]
+			f.mu.Unlock()
+			if _, err := c.Write(out); err != nil {
+				return
+			}
+			f.spare = out
+		}
+	}()
+	tb.Cleanup(func() {
+		close(f.kick)
+		c.Close()
+		f.done.Wait()
+	})
+	return f
+}
+
+// add makes caller id's call of a+b.
+func (f *muxFloor) add(id int, a, b int64) int64 {
+	f.mu.Lock()
+	first := len(f.pending) == 0
+	f.pending = binary.LittleEndian.AppendUint64(f.pending, uint64(id))
+	f.pending = binary.LittleEndian.AppendUint64(f.pending, uint64(a))
+	f.pending = binary.LittleEndian.AppendUint64(f.pending, uint64(b))
+	f.mu.Unlock()
+	if first {
+		select {
+		case f.kick <- struct{}{}:
+		default:
+		}
+	}
+	return <-f.answers[id]
+}
+
+// muxFloorAdds runs muxFloor's add from as many callers as parallelAdds
+// does, each calling in a loop, and checks every sum.
+func muxFloorAdds(b *testing.B, callers int) {
+	per := (callers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0)
+	f := newMuxFloor(b, per*runtime.GOMAXPROCS(0))
+	b.SetParallelism(per)
+	var ids, calls atomic.Int64
+	cpu0 := processCPU(b)
+	b.RunParallel(func(pb *testing.PB) {
+		id := int(ids.Add(1) - 1)
+		for i := int64(0); pb.Next(); i++ {
+			if got := f.add(id, i, 2); got != i+2 {
+				b.Errorf("add(%d, 2) = %d", i, got)
+				return
+			}
+			calls.Add(1)
+		}
+	})
+	if got := calls.Load(); got != int64(b.N) {
+		b.Fatalf("%d of %d calls answered", got, b.N)
+	}
+	reportCPU(b, cpu0, b.N)
+}
+
+// BenchmarkMuxFloorParallel is muxFloor with CallParallel's 64 callers.
+func BenchmarkMuxFloorParallel(b *testing.B) { muxFloorAdds(b, 64) }
+
+// BenchmarkMuxFloor10kParallel is muxFloor with Call10kParallel's 10,000
+// callers: what 10,000 goroutines cost over 64 with nothing but a
+// connection's reader, a writer and the callers' channels between them.
+func BenchmarkMuxFloor10kParallel(b *testing.B) { muxFloorAdds(b, 10000) }
