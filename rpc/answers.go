@@ -33,8 +33,9 @@ type answerTable struct {
 	workers     workerPool
 }
 
-func (t *answerTable) init() {
+func (t *answerTable) init(c *Conn) {
 	t.oneways = make(map[*incall]struct{})
+	t.workers.init(c)
 }
 
 // admit reserves a handler slot for a call; false when max handlers of its

@@ -68,7 +68,7 @@ func newConn(sess *transport.Session, o *options, reg *registry.Registry, root *
 	c.lanes.budget.init(max(o.answerBudget, o.maxMessageSize+lengthSize))
 	c.questions.init(o.maxPendingCalls, c)
 	c.credits.ready = make(chan struct{})
-	c.answers.init()
+	c.answers.init(c)
 	c.initExports(o.maxExports)
 	c.imports.Init(c.queueRelease)
 	o.metrics.conns.Add(1)

@@ -32,6 +32,11 @@ type incall struct {
 	// when a one-way call's handler ends, or a two-way call's answer has
 	// been handed to the transport.
 	charge int
+	// The worker running the call (nil when it runs on none, or is done)
+	// and the goroutines waiting for calls made with it as their context;
+	// both guarded by the answer table's lock (see workerPool).
+	w     *worker
+	waits int
 
 	deadline    time.Time
 	hasDeadline bool
@@ -105,10 +110,14 @@ func (ic *incall) Err() error {
 	return err
 }
 
-// Value returns the connection for ConnFromContext; nothing else.
+// Value returns the connection for ConnFromContext, and the call itself for
+// the broker's own calls made with a context derived from it; nothing else.
 func (ic *incall) Value(key any) any {
-	if key == (connKey{}) {
+	switch key {
+	case connKey{}:
 		return ic.conn
+	case incallKey{}:
+		return ic
 	}
 	return nil
 }
@@ -290,6 +299,10 @@ func (ic *incall) releaseArgs() {
 }
 
 type connKey struct{}
+
+// incallKey is the context key under which a handler's context holds its
+// incall.
+type incallKey struct{}
 
 // ConnFromContext returns the connection an incoming call arrived on, from a
 // handler's context.

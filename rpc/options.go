@@ -168,9 +168,11 @@ func WithMaxMessageSize(n int) Option { return func(o *options) { o.maxMessageSi
 // most the handshake timeout. It applies to servers only.
 func WithMaxHandshakes(n int) Option { return func(o *options) { o.maxHandshakes = n } }
 
-// WithMaxHandlers sets how many handlers of two-way calls may run at once per
-// connection (and, separately, how many of one-way calls). The peer learns it
-// when the connection starts and keeps its calls past it waiting on its side.
+// WithMaxHandlers sets how many two-way calls a connection takes from the
+// peer at once, running or queued for a handler goroutine (and, separately,
+// how many one-way calls; see the package doc for how they are run). The peer
+// learns it when the connection starts and keeps its calls past it waiting on
+// its side.
 func WithMaxHandlers(n int) Option { return func(o *options) { o.maxHandlers = n } }
 
 // WithMaxPendingCalls sets how many outgoing calls may wait for answers at

@@ -67,24 +67,47 @@ func (r *Ref) Call(ctx context.Context, method string, reply any, args ...any) e
 		return err
 	}
 	if ic, ok := ctx.(*incall); ok {
-		ic.wait(r.conn, id, q) // a call from within a handler
+		// A call from within a handler: its worker gives its place to a
+		// queued call while it waits.
+		ic.conn.waiting(ic)
+		ic.wait(r.conn, id, q)
+		ic.conn.resumed(ic)
 	} else if cancel := ctx.Done(); cancel == nil {
 		<-q.done // a context that never ends: no select needed
 	} else {
-		select {
-		case <-q.done:
-		case <-cancel:
-			if r.conn.forget(id) {
-				r.conn.queueCancel(id, ctx.Err())
-				putQuestion(q)
-				return ctx.Err()
-			}
-			<-q.done // the answer is being delivered
+		// A context derived from a handler's gives its worker's place too.
+		ic, _ := ctx.Value(incallKey{}).(*incall)
+		if ic != nil {
+			ic.conn.waiting(ic)
+		}
+		err = r.await(ctx, id, q, cancel)
+		if ic != nil {
+			ic.conn.resumed(ic)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	err = q.err
 	putQuestion(q)
 	return err
+}
+
+// await waits for the answer to question id, or gives the call up when ctx
+// ends (cancel is its Done channel): then it returns ctx's error, and q is
+// the pool's again.
+func (r *Ref) await(ctx context.Context, id uint64, q *question, cancel <-chan struct{}) error {
+	select {
+	case <-q.done:
+	case <-cancel:
+		if r.conn.forget(id) {
+			r.conn.queueCancel(id, ctx.Err())
+			putQuestion(q)
+			return ctx.Err()
+		}
+		<-q.done // the answer is being delivered
+	}
+	return nil
 }
 
 // Go calls method asynchronously, like net/rpc's Go. It returns the *Call at

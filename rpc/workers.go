@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"runtime"
 	"time"
 )
 
@@ -12,81 +13,205 @@ const workerIdle = 2 * time.Second
 // reapTicks is the number of the reaper's ticks in workerIdle.
 const reapTicks = 2
 
-// workerPool keeps a connection's idle handler goroutines; it is guarded by
-// the answer table's lock. Reusing them keeps their grown stacks: a new
-// goroutine per call would grow its stack through reflect and gob on every
-// call. Idle workers wait on channels of their own, most recently idle first,
-// so a call wakes exactly one warm goroutine; one timer, ticking only while
-// some are idle, lets go of those idle for workerIdle. Idle time is counted
-// in the timer's ticks, so that a call's end reads no clock.
+// watchInterval is the period of the run queue's watchdog (see workerPool).
+const watchInterval = 500 * time.Microsecond
+
+// workerPool runs a connection's incoming calls on handler goroutines
+// (workers); it is guarded by the answer table's lock.
+//
+// At most limit workers (twice GOMAXPROCS, and at least 4) run handlers at
+// once; the calls admitted past that wait in a queue, first come first
+// served, and a worker that finishes a call takes the next one without
+// going idle. A burst of quick calls is so run back to back by a few warm
+// goroutines, with no goroutine woken per call. A handler that waits for a
+// call of its own made with its context, or one derived from it (Ref.Call
+// from within a handler), gives its place to a waiting call while it waits. A handler that blocks
+// otherwise (a lock, a channel, I/O) is noticed by a watchdog that ticks
+// every watchInterval while calls wait: a worker that has neither started,
+// finished nor resumed a call for a whole tick is taken as stuck, and a
+// waiting call is started in its place. So no call waits longer than about
+// two ticks behind handlers that make no progress.
+//
+// Reusing workers keeps their grown stacks: a new goroutine per call would
+// grow its stack through reflect and gob on every call. Idle workers wait
+// on channels of their own, most recently idle first, so a call wakes
+// exactly one warm goroutine; one timer, ticking only while some are idle,
+// lets go of those idle for workerIdle. Idle time is counted in the timer's
+// ticks, so that a call's end reads no clock.
 type workerPool struct {
 	idle   []*worker // the last is the most recently idle
 	reaper *time.Timer
 	tick   uint64 // the reaper's ticks so far
 	armed  bool
 	closed bool
+
+	conn     *Conn
+	limit    int
+	queue    []*incall // admitted calls waiting for a worker: queue[head:]
+	head     int
+	busy     []*worker // the workers running a call
+	active   int       // busy workers neither waiting in a call of their own nor stuck
+	watch    *time.Timer
+	watching bool
+	beat     uint64 // the watchdog's ticks so far
 }
 
-// worker is an idle handler goroutine's mailbox; a nil call tells it to end.
+// worker is a handler goroutine's mailbox; a nil call tells it to end. The
+// other fields are guarded by the answer table's lock.
 type worker struct {
 	calls chan *incall
 	since uint64 // the reaper's tick when it went idle
+	// While busy:
+	ic    *incall // the call it runs
+	slot  int     // its index in busy
+	beat  uint64  // the watchdog's tick when it last started, finished or resumed a call
+	stuck bool    // taken as stuck by the watchdog: not counted as active
 }
 
-// startCall records ic as running and hands it to an idle handler goroutine,
-// or starts one. When the connection has ended, the call still runs, with its
-// context cancelled.
+func (p *workerPool) init(c *Conn) {
+	p.conn = c
+	p.limit = max(4, 2*runtime.GOMAXPROCS(0))
+}
+
+// startCall records ic as running and starts it on an idle worker or a new
+// one, or queues it while limit workers are active. When the connection has
+// ended, the call still runs, with its context cancelled, on a worker of its
+// own.
 func (c *Conn) startCall(ic *incall) {
 	t := &c.answers
 	t.mu.Lock()
 	if !t.record(ic) {
 		t.mu.Unlock()
 		ic.cancel(context.Canceled)
-		go c.worker(ic)
+		go c.worker(&worker{calls: make(chan *incall, 1)}, ic)
 		return
 	}
 	p := &t.workers
-	var w *worker
+	if p.active >= p.limit || p.head < len(p.queue) {
+		p.queue = append(p.queue, ic)
+		if !p.watching {
+			p.watching = true
+			if p.watch == nil {
+				p.watch = time.AfterFunc(watchInterval, t.watchdog)
+			} else {
+				p.watch.Reset(watchInterval)
+			}
+		}
+		c.fill()
+		t.mu.Unlock()
+		return
+	}
+	w, fresh := p.take(ic)
+	t.mu.Unlock()
+	c.dispatch(w, fresh, ic)
+}
+
+// take makes a worker busy with ic, counted as active: the most recently
+// idle one, or a new one (fresh). t.mu must be held.
+func (p *workerPool) take(ic *incall) (w *worker, fresh bool) {
 	if n := len(p.idle); n > 0 {
 		w = p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
+	} else {
+		w, fresh = &worker{calls: make(chan *incall, 1)}, true
 	}
-	t.mu.Unlock()
-	if w != nil {
-		w.calls <- ic // cannot block: an idle worker's mailbox is empty
-		return
-	}
-	go c.worker(ic)
+	w.slot = len(p.busy)
+	p.busy = append(p.busy, w)
+	p.begin(w, ic)
+	return w, fresh
 }
 
-// worker serves calls until it is let go (idle too long, or the connection
-// ended).
-func (c *Conn) worker(ic *incall) {
-	w := &worker{calls: make(chan *incall, 1)}
+// begin gives busy worker w the call ic, counted as active. t.mu must be
+// held.
+func (p *workerPool) begin(w *worker, ic *incall) {
+	w.ic, w.beat, w.stuck = ic, p.beat, false
+	ic.w = w
+	p.active++
+}
+
+// dispatch hands ic to w, which take made busy with it.
+func (c *Conn) dispatch(w *worker, fresh bool, ic *incall) {
+	if fresh {
+		go c.worker(w, ic)
+	} else {
+		w.calls <- ic // cannot block: an idle worker's mailbox is empty
+	}
+}
+
+// fill starts queued calls while fewer than limit workers are active. t.mu
+// must be held; it hands the calls out itself (which never waits).
+func (c *Conn) fill() {
+	p := &c.answers.workers
+	for p.active < p.limit && p.head < len(p.queue) {
+		ic := p.pop()
+		w, fresh := p.take(ic)
+		c.dispatch(w, fresh, ic)
+	}
+}
+
+// pop takes the first queued call. t.mu must be held.
+func (p *workerPool) pop() *incall {
+	ic := p.queue[p.head]
+	p.queue[p.head] = nil
+	p.head++
+	if p.head == len(p.queue) {
+		p.queue, p.head = p.queue[:0], 0
+	}
+	return ic
+}
+
+// worker serves calls, starting with ic, until it is let go (idle too long,
+// or the connection ended).
+func (c *Conn) worker(w *worker, ic *incall) {
 	for ic != nil {
 		c.serve(ic)
 		// As net/http's request context: the handler's context ends when
 		// the handler returns, for whatever it handed its context to.
 		ic.cancel(context.Canceled)
 		ic.dropArgs()
-		if !c.finishCall(ic, w) {
+		next, ok := c.finishCall(ic, w)
+		if !ok {
 			return
 		}
-		ic = <-w.calls
+		if next == nil {
+			next = <-w.calls
+		}
+		ic = next
 	}
 }
 
-// finishCall takes ic, answered, out of the table and records w as idle;
-// false when the connection has ended (w then ends).
-func (c *Conn) finishCall(ic *incall, w *worker) bool {
+// finishCall takes ic, answered, out of the table. It returns the next
+// queued call for w, if one may start; otherwise it records w as idle, or
+// reports false when the connection has ended (w then ends).
+func (c *Conn) finishCall(ic *incall, w *worker) (next *incall, ok bool) {
 	t := &c.answers
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.remove(ic)
 	p := &t.workers
+	if ic.w == w {
+		ic.w = nil
+		if ic.waits == 0 && !w.stuck {
+			p.active--
+		}
+		if p.active < p.limit && p.head < len(p.queue) {
+			next = p.pop()
+			p.begin(w, next)
+			c.fill()
+			return next, true
+		}
+		last := p.busy[len(p.busy)-1]
+		p.busy[w.slot], last.slot = last, w.slot
+		p.busy[len(p.busy)-1] = nil
+		p.busy = p.busy[:len(p.busy)-1]
+		w.ic = nil
+	}
+	if p.head < len(p.queue) {
+		c.fill()
+	}
 	if p.closed {
-		return false
+		return nil, false
 	}
 	w.since = p.tick
 	p.idle = append(p.idle, w)
@@ -98,7 +223,58 @@ func (c *Conn) finishCall(ic *incall, w *worker) bool {
 			p.reaper.Reset(workerIdle / reapTicks)
 		}
 	}
-	return true
+	return nil, true
+}
+
+// waiting tells the pool that a goroutine waits for a call made with ic's
+// context: while any does, ic's worker gives its place to a queued call.
+func (c *Conn) waiting(ic *incall) {
+	t := &c.answers
+	t.mu.Lock()
+	if w := ic.w; w != nil && ic.waits == 0 && !w.stuck {
+		t.workers.active--
+		c.fill()
+	}
+	ic.waits++
+	t.mu.Unlock()
+}
+
+// resumed undoes waiting once the call it was told of is answered.
+func (c *Conn) resumed(ic *incall) {
+	t := &c.answers
+	t.mu.Lock()
+	ic.waits--
+	if w := ic.w; w != nil {
+		w.beat = t.workers.beat
+		if ic.waits == 0 && !w.stuck {
+			t.workers.active++
+		}
+	}
+	t.mu.Unlock()
+}
+
+// watchdog is the run queue's tick: busy workers that made no progress for
+// a whole tick are taken as stuck and queued calls started in their place.
+// It ticks again while calls wait.
+func (t *answerTable) watchdog() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := &t.workers
+	p.beat++
+	for _, w := range p.busy {
+		if !w.stuck && w.ic.waits == 0 && w.beat+1 < p.beat {
+			w.stuck = true
+			p.active--
+		}
+	}
+	if p.head < len(p.queue) {
+		p.conn.fill()
+	}
+	if p.head < len(p.queue) {
+		p.watch.Reset(watchInterval)
+	} else {
+		p.watching = false
+	}
 }
 
 // reap is the reaper's tick: it lets go of the workers that went idle
@@ -127,7 +303,8 @@ func (t *answerTable) reap() {
 	}
 }
 
-// closeWorkers lets go of every idle worker; busy ones end after their call.
+// closeWorkers lets go of every idle worker; busy ones end after their call
+// and the queued calls (which the connection's end has cancelled).
 func (t *answerTable) closeWorkers() {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -1,0 +1,204 @@
+package rpc
+
+import (
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// poolRoot is the server of the worker pool's tests: block waits until
+// release is closed; callBack calls the caller's root back with the
+// handler's context; quick answers at once.
+type poolRoot struct {
+	started atomic.Int32
+	release chan struct{}
+}
+
+func (r *poolRoot) RemoteBlock() { r.started.Add(1); <-r.release }
+
+func (r *poolRoot) RemoteCallBack(ctx context.Context) error {
+	r.started.Add(1)
+	c, _ := ConnFromContext(ctx)
+	return c.Root().Call(ctx, "hold", nil)
+}
+
+// CallBackDerived is callBack with a context derived from the handler's.
+func (r *poolRoot) RemoteCallBackDerived(ctx context.Context) error {
+	r.started.Add(1)
+	c, _ := ConnFromContext(ctx)
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return c.Root().Call(ctx, "hold", nil)
+}
+
+func (r *poolRoot) RemoteQuick(n int) int { return n + 1 }
+
+// holdRoot is the caller's root: hold waits until release is closed.
+type holdRoot struct{ release chan struct{} }
+
+func (h *holdRoot) RemoteHold() { <-h.release }
+
+// poolPair serves root and returns the server's side of a connection to it
+// and the caller's side, whose root is croot.
+func poolPair(t *testing.T, root, croot any) (server, client *Conn) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv, err := NewServer(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	client, err = Dial(ctx, "tcp", ln.Addr().String(), WithRoot(croot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	for server == nil {
+		if cs := srv.Conns(); len(cs) == 1 {
+			server = cs[0]
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return server, client
+}
+
+// poolState returns the server pool's busy, active and stuck workers and
+// its queued calls.
+func poolState(c *Conn) (busy, active, stuck, queued int) {
+	t := &c.answers
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := &t.workers
+	for _, w := range p.busy {
+		if w.stuck {
+			stuck++
+		}
+	}
+	return len(p.busy), p.active, stuck, len(p.queue) - p.head
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Handlers that block on something of their own (a channel here) past the
+// pool's limit do not hold the calls behind them: the watchdog takes their
+// workers as stuck and starts the queued calls, so every handler starts,
+// and quick calls made meanwhile are answered.
+func TestStuckHandlersDoNotHoldTheQueue(t *testing.T) {
+	root := &poolRoot{release: make(chan struct{})}
+	server, client := poolPair(t, root, nil)
+	limit := server.answers.workers.limit
+	n := 3 * limit
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if err := client.Root().Call(ctx, "block", nil); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	eventually(t, "every blocked handler to start", func() bool { return int(root.started.Load()) == n })
+	for i := range 20 {
+		var got int
+		if err := client.Root().Call(ctx, "quick", &got, i); err != nil || got != i+1 {
+			t.Fatalf("quick(%d) = %d, %v with %d handlers blocked", i, got, err, n)
+		}
+	}
+	busy, _, stuck, queued := poolState(server)
+	if busy < n || stuck < n || queued != 0 {
+		t.Errorf("%d busy workers, %d stuck, %d calls queued; want %d busy and stuck, none queued", busy, stuck, queued, n)
+	}
+	close(root.release)
+	wg.Wait()
+	eventually(t, "the workers to be idle", func() bool { b, a, _, q := poolState(server); return b == 0 && a == 0 && q == 0 })
+}
+
+// A handler waiting for a call of its own, made with its context or one
+// derived from it, gives its place to a queued call at once: as many such
+// handlers as are called all run, and none of their workers is ever taken as
+// stuck.
+func TestWaitingHandlersGiveTheirPlace(t *testing.T) {
+	for _, method := range []string{"callBack", "callBackDerived"} {
+		t.Run(method, func(t *testing.T) { testWaitingHandlers(t, method) })
+	}
+}
+
+func testWaitingHandlers(t *testing.T, method string) {
+	root := &poolRoot{release: make(chan struct{})}
+	hold := &holdRoot{release: make(chan struct{})}
+	server, client := poolPair(t, root, hold)
+	n := 4 * server.answers.workers.limit
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if err := client.Root().Call(ctx, method, nil); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	eventually(t, "every handler to call back", func() bool { return int(root.started.Load()) == n })
+	time.Sleep(10 * watchInterval) // the watchdog would have ticked meanwhile
+	busy, active, stuck, queued := poolState(server)
+	if busy != n || active != 0 || stuck != 0 || queued != 0 {
+		t.Errorf("%d busy workers, %d active, %d stuck, %d calls queued; want %d busy, none active, stuck or queued", busy, active, stuck, queued, n)
+	}
+	close(hold.release)
+	wg.Wait()
+	eventually(t, "the workers to be idle", func() bool { b, a, _, q := poolState(server); return b == 0 && a == 0 && q == 0 })
+}
+
+// Quick calls from many callers at once run on at most the pool's limit of
+// workers, a burst queued behind them, in order.
+func TestQuickCallsShareFewWorkers(t *testing.T) {
+	root := &poolRoot{release: make(chan struct{})}
+	server, client := poolPair(t, root, nil)
+	limit := server.answers.workers.limit
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for g := range 64 {
+		wg.Go(func() {
+			for i := range 200 {
+				var got int
+				if err := client.Root().Call(ctx, "quick", &got, g*1000+i); err != nil || got != g*1000+i+1 {
+					t.Errorf("quick = %d, %v", got, err)
+					return
+				}
+			}
+		})
+	}
+	most := 0
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+			busy, _, stuck, _ := poolState(server)
+			most = max(most, busy-stuck)
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+	if most > limit {
+		t.Errorf("%d workers ran quick calls at once, want at most %d", most, limit)
+	}
+}
