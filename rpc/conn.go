@@ -33,6 +33,7 @@ type Conn struct {
 	questions questionTable
 	credits   callCredits
 	answers   answerTable
+	deadlines deadlineTable // of the handlers waiting on their context
 	exports   exportTable
 	imports   importTable
 	ctl       controlQueue
@@ -172,6 +173,7 @@ func (c *Conn) shutdown(cause error) {
 		c.questions.closeAll(c.err)
 		c.answers.cancelAll()
 		c.answers.closeWorkers()
+		c.deadlines.close()
 		c.exports.Clear()
 		c.imports.Clear()
 		c.notify.Fire(c.err)

@@ -36,15 +36,19 @@ type incall struct {
 	// and the goroutines waiting for calls made with it as their context;
 	// both guarded by the answer table's lock (see workerPool).
 	w     *worker
-	waits int
+	waits int32
+	// dlIndex is its place in the connection's deadline table (see
+	// deadlines.go), guarded by the table's lock; inTable is set, under
+	// mu, once it is armed there.
+	dlIndex int32
 
 	deadline    time.Time
 	hasDeadline bool
+	inTable     bool
 
 	mu      sync.Mutex
 	done    chan struct{}
 	err     error
-	timer   *time.Timer
 	waiters []waiter // calls the handler waits on with this context
 	waitBuf [1]waiter
 	afters  []*afterFunc // functions to run when the call is cancelled
@@ -81,7 +85,7 @@ func (ic *incall) Done() <-chan struct{} {
 // it reports true, arming nothing, when the deadline has passed already (the
 // caller then ends the call). ic.mu must be held.
 func (ic *incall) armLocked() (passed bool) {
-	if !ic.hasDeadline || ic.timer != nil || ic.ended.Load() {
+	if !ic.hasDeadline || ic.inTable || ic.ended.Load() {
 		return false
 	}
 	d := time.Until(ic.deadline)
@@ -90,7 +94,8 @@ func (ic *incall) armLocked() (passed bool) {
 	}
 	ic.armed.Store(true)
 	if !ic.ended.Load() {
-		ic.timer = time.AfterFunc(d, func() { ic.cancel(context.DeadlineExceeded) })
+		ic.inTable = true
+		ic.conn.deadlines.arm(ic)
 	}
 	return false
 }
@@ -243,8 +248,8 @@ func (ic *incall) stopTimer() {
 		return // Done never armed a timer, and none is armed from now on
 	}
 	ic.mu.Lock()
-	if ic.timer != nil {
-		ic.timer.Stop()
+	if ic.inTable {
+		ic.conn.deadlines.disarm(ic)
 	}
 	ic.mu.Unlock()
 }
@@ -275,9 +280,8 @@ var argFramePool = sync.Pool{New: func() any { return new(argFrame) }}
 
 // dropArgs lets go of the call's arguments once its handler has returned and
 // its answer is sent, and gives their frame back to the pool. The incall
-// itself may stay reachable for a while (a stopped deadline timer stays in
-// the runtime's timer heap until its time comes; a handler may keep its
-// context), and it must not keep the received references and values with
+// itself may stay reachable for a while (a handler may keep its context),
+// and it must not keep the received references and values with
 // it: an unreleased *Ref must become unreachable when its handler returns,
 // so that the garbage collector's backstop releases it at the next
 // collection.
