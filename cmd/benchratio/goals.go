@@ -168,7 +168,11 @@ func goals(all series, runs int, instr float64) []goal {
 	p10 = len(gs)
 	add("P10", "10,000 long-lived callers on one connection (as the 64 are), every call answered: throughput over 64 callers'", quotient(perSec10k, perSec64),
 		x, ">= 0.8x", func(v float64) bool { return v >= 0.8 }, func(v float64) string {
-			return fmt.Sprintf("%s (%.0f calls/s beside %.0f)", x(v), 1e9/results(all, "Call10kParallel", "ns/op"), 1e9/results(all, "CallParallel", "ns/op"))
+			s := fmt.Sprintf("%s (%.0f calls/s beside %.0f)", x(v), 1e9/results(all, "Call10kParallel", "ns/op"), 1e9/results(all, "CallParallel", "ns/op"))
+			if f, _ := across(runs, quotient(metric("MuxFloorParallel", "ns/op"), metric("MuxFloor10kParallel", "ns/op"))); !math.IsNaN(f) {
+				s += fmt.Sprintf("; hand-written floor %s", x(f))
+			}
+			return s
 		})
 	if n := len(all["Call10kParallel"]["failed"]); n > 0 {
 		gs[p10].met = fmt.Sprintf("no (failed in %d runs)", n)

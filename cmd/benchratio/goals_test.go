@@ -116,6 +116,21 @@ func TestGoals(t *testing.T) {
 	}
 }
 
+// The long-lived callers' goal names the hand-written floor's ratio when
+// its benchmarks ran: 1800/1500 and 2000/1600, the median of 1.2 and 1.25.
+func TestGoalsFloorOfManyCallers(t *testing.T) {
+	runs := strings.SplitAfter(twoRuns, "goos: linux\n")
+	floor := []string{
+		"BenchmarkMuxFloorParallel-2 100 1800 ns/op\nBenchmarkMuxFloor10kParallel-2 100 1500 ns/op\n",
+		"BenchmarkMuxFloorParallel-2 100 2000 ns/op\nBenchmarkMuxFloor10kParallel-2 100 1600 ns/op\n",
+	}
+	out := runs[0] + floor[0] + runs[1] + floor[1] + runs[2]
+	g := goalsOf(t, out, 0)["P10 10,000 long-lived callers on one connection (as the 64 are), every call answered: throughput over 64 callers'"]
+	if !strings.HasSuffix(g.figure, "; hand-written floor 1.23x") {
+		t.Errorf("figure %q, want it to end with the floor's 1.23x", g.figure)
+	}
+}
+
 func TestGoalsNotMeasured(t *testing.T) {
 	gs := goalsOf(t, "BenchmarkCallSeq-2  100  30000 ns/op  7 allocs/op\n", 0)
 	for key, g := range gs {

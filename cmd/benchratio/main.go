@@ -220,6 +220,13 @@ func compare(results map[string]result, all series, runs int) []row {
 			rows = append(rows, row{"10,000 long-lived callers: CPU per call, both ends", us(a["cpu-ns/call"]), us(b["cpu-ns/call"]), x(r), rng})
 		}
 	}
+	if a, ok := results["MuxFloorParallel"]; ok {
+		rows = append(rows, row{"hand-written floor, 64 callers on one connection: time a call", us(a["ns/op"]), "", "", values("MuxFloorParallel", "ns/op", us)})
+		if b, ok := results["MuxFloor10kParallel"]; ok {
+			r, rng := ratio("MuxFloor10kParallel", "MuxFloorParallel", "ns/op", true)
+			rows = append(rows, row{"same floor, 10,000 callers: time a call, and throughput over 64 callers'", us(b["ns/op"]), "", x(r), rng})
+		}
+	}
 	if a, b, ok := pair("Echo1MiB"); ok {
 		r, rng := ratio("Echo1MiB", "NetRPCEcho1MiB", "MB/s", false)
 		rows = append(rows, row{"Echo1MiB throughput", mbs(a["MB/s"]), mbs(b["MB/s"]), x(r), rng})
