@@ -115,12 +115,18 @@ func newPingPong(tb testing.TB, req, resp int) *pingPong {
 			}
 		}
 	}()
+	p.c = dial(tb, ln)
+	return p
+}
+
+// dial connects to ln.
+func dial(tb testing.TB, ln net.Listener) net.Conn {
+	tb.Helper()
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p.c = c
-	return p
+	return c
 }
 
 // trip makes one round trip.
@@ -298,10 +304,7 @@ func newMuxFloor(tb testing.TB, callers int) *muxFloor {
 			}
 		}
 	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		tb.Fatal(err)
-	}
+	c := dial(tb, ln)
 	f.c = c
 	go func() { // the caller side's reader
 		defer f.done.Done()
@@ -359,28 +362,19 @@ func (f *muxFloor) add(id int, a, b int64) int64 {
 	return <-f.answers[id]
 }
 
-// muxFloorAdds runs muxFloor's add from as many callers as parallelAdds
-// does, each calling in a loop, and checks every sum.
+// muxFloorAdds runs muxFloor's add as parallelAdds runs firefly's, each
+// caller goroutine with an id of its own.
 func muxFloorAdds(b *testing.B, callers int) {
 	per := (callers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0)
 	f := newMuxFloor(b, per*runtime.GOMAXPROCS(0))
-	b.SetParallelism(per)
-	var ids, calls atomic.Int64
-	cpu0 := processCPU(b)
-	b.RunParallel(func(pb *testing.PB) {
+	var ids atomic.Int64
+	parallelAdds(b, callers, func() func(*int) error {
 		id := int(ids.Add(1) - 1)
-		for i := int64(0); pb.Next(); i++ {
-			if got := f.add(id, i, 2); got != i+2 {
-				b.Errorf("add(%d, 2) = %d", i, got)
-				return
-			}
-			calls.Add(1)
+		return func(n *int) error {
+			*n = int(f.add(id, 1, 2))
+			return nil
 		}
 	})
-	if got := calls.Load(); got != int64(b.N) {
-		b.Fatalf("%d of %d calls answered", got, b.N)
-	}
-	reportCPU(b, cpu0, b.N)
 }
 
 // BenchmarkMuxFloorParallel is muxFloor with CallParallel's 64 callers.

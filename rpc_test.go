@@ -243,23 +243,27 @@ func BenchmarkNetRPCCall10kParallel(b *testing.B) { netRPCAdds(b, 10000) }
 func fireflyAdds(b *testing.B, callers int) {
 	conn := firefly(b)
 	ctx := context.Background()
-	parallelAdds(b, callers, func(n *int) error { return conn.Root().Call(ctx, "add", n, Args{1, 2}) })
+	add := func(n *int) error { return conn.Root().Call(ctx, "add", n, Args{1, 2}) }
+	parallelAdds(b, callers, func() func(*int) error { return add })
 }
 
 func netRPCAdds(b *testing.B, callers int) {
 	client := netRPC(b)
-	parallelAdds(b, callers, func(n *int) error { return client.Call("Arith.Add", &Args{1, 2}, n) })
+	add := func(n *int) error { return client.Call("Arith.Add", &Args{1, 2}, n) }
+	parallelAdds(b, callers, func() func(*int) error { return add })
 }
 
 // parallelAdds runs add(1, 2) from callers goroutines (rounded up to a
-// multiple of GOMAXPROCS), each calling in a loop, and checks that every call
-// was answered with 3; it reports the CPU time per call.
-func parallelAdds(b *testing.B, callers int, add func(n *int) error) {
+// multiple of GOMAXPROCS), each calling in a loop with the add function
+// caller returns it, and checks that every call was answered with 3; it
+// reports the CPU time per call.
+func parallelAdds(b *testing.B, callers int, caller func() func(n *int) error) {
 	b.ReportAllocs()
 	b.SetParallelism((callers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
 	var calls atomic.Int64
 	cpu0 := processCPU(b)
 	b.RunParallel(func(pb *testing.PB) {
+		add := caller()
 		for pb.Next() {
 			var n int
 			if err := add(&n); err != nil || n != 3 {

@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 )
@@ -18,29 +17,8 @@ func (g *gate) RemoteWait() string { <-g.release; return "answered" }
 func TestAnswersAfterCallerGoAway(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	srv, err := NewServer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	defer srv.Close()
 	g := &gate{release: make(chan struct{})}
-	client, err := Dial(ctx, "tcp", ln.Addr().String(), WithRoot(g))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	var sc *Conn
-	for sc == nil {
-		if cs := srv.Conns(); len(cs) == 1 {
-			sc = cs[0]
-		}
-		time.Sleep(time.Millisecond)
-	}
+	sc, client := connPair(t, nil, g)
 	type result struct {
 		s   string
 		err error

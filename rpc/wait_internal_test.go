@@ -3,7 +3,6 @@ package rpc
 import (
 	"context"
 	"errors"
-	"net"
 	"testing"
 	"time"
 )
@@ -21,23 +20,7 @@ func (b *blocker) RemoteBlock(ctx context.Context) {
 // once, with the cancel's error, and the peer is told.
 func TestWaitOnCancelledIncall(t *testing.T) {
 	b := &blocker{seen: make(chan error, 1)}
-	srv, err := NewServer(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	defer srv.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := Dial(ctx, "tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	_, c := connPair(t, b, nil)
 
 	q := getQuestion(nil)
 	id, err := c.ask(context.Background(), c.Root(), "block", nil, q)

@@ -2,11 +2,12 @@ package rpc
 
 import (
 	"context"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/fireflyrpc/firefly/internal/testutil"
 )
 
 // poolRoot is the server of the worker pool's tests: block waits until
@@ -41,36 +42,6 @@ type holdRoot struct{ release chan struct{} }
 
 func (h *holdRoot) RemoteHold() { <-h.release }
 
-// poolPair serves root and returns the server's side of a connection to it
-// and the caller's side, whose root is croot.
-func poolPair(t *testing.T, root, croot any) (server, client *Conn) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	srv, err := NewServer(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	client, err = Dial(ctx, "tcp", ln.Addr().String(), WithRoot(croot))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
-	for server == nil {
-		if cs := srv.Conns(); len(cs) == 1 {
-			server = cs[0]
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return server, client
-}
-
 // poolState returns the server pool's busy, active and stuck workers and
 // its queued calls.
 func poolState(c *Conn) (busy, active, stuck, queued int) {
@@ -86,24 +57,13 @@ func poolState(c *Conn) (busy, active, stuck, queued int) {
 	return len(p.busy), p.active, stuck, len(p.queue) - p.head
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // Handlers that block on something of their own (a channel here) past the
 // pool's limit do not hold the calls behind them: the watchdog takes their
 // workers as stuck and starts the queued calls, so every handler starts,
 // and quick calls made meanwhile are answered.
 func TestStuckHandlersDoNotHoldTheQueue(t *testing.T) {
 	root := &poolRoot{release: make(chan struct{})}
-	server, client := poolPair(t, root, nil)
+	server, client := connPair(t, root, nil)
 	limit := server.answers.workers.limit
 	n := 3 * limit
 	ctx := context.Background()
@@ -115,7 +75,7 @@ func TestStuckHandlersDoNotHoldTheQueue(t *testing.T) {
 			}
 		})
 	}
-	eventually(t, "every blocked handler to start", func() bool { return int(root.started.Load()) == n })
+	testutil.Eventually(t, "every blocked handler to start", func() bool { return int(root.started.Load()) == n })
 	for i := range 20 {
 		var got int
 		if err := client.Root().Call(ctx, "quick", &got, i); err != nil || got != i+1 {
@@ -128,7 +88,7 @@ func TestStuckHandlersDoNotHoldTheQueue(t *testing.T) {
 	}
 	close(root.release)
 	wg.Wait()
-	eventually(t, "the workers to be idle", func() bool { b, a, _, q := poolState(server); return b == 0 && a == 0 && q == 0 })
+	testutil.Eventually(t, "the workers to be idle", func() bool { b, a, _, q := poolState(server); return b == 0 && a == 0 && q == 0 })
 }
 
 // A handler waiting for a call of its own, made with its context or one
@@ -144,7 +104,7 @@ func TestWaitingHandlersGiveTheirPlace(t *testing.T) {
 func testWaitingHandlers(t *testing.T, method string) {
 	root := &poolRoot{release: make(chan struct{})}
 	hold := &holdRoot{release: make(chan struct{})}
-	server, client := poolPair(t, root, hold)
+	server, client := connPair(t, root, hold)
 	n := 4 * server.answers.workers.limit
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -155,7 +115,7 @@ func testWaitingHandlers(t *testing.T, method string) {
 			}
 		})
 	}
-	eventually(t, "every handler to call back", func() bool { return int(root.started.Load()) == n })
+	testutil.Eventually(t, "every handler to call back", func() bool { return int(root.started.Load()) == n })
 	time.Sleep(10 * watchInterval) // the watchdog would have ticked meanwhile
 	busy, active, stuck, queued := poolState(server)
 	if busy != n || active != 0 || stuck != 0 || queued != 0 {
@@ -163,14 +123,14 @@ func testWaitingHandlers(t *testing.T, method string) {
 	}
 	close(hold.release)
 	wg.Wait()
-	eventually(t, "the workers to be idle", func() bool { b, a, _, q := poolState(server); return b == 0 && a == 0 && q == 0 })
+	testutil.Eventually(t, "the workers to be idle", func() bool { b, a, _, q := poolState(server); return b == 0 && a == 0 && q == 0 })
 }
 
 // Quick calls from many callers at once run on at most the pool's limit of
 // workers, a burst queued behind them, in order.
 func TestQuickCallsShareFewWorkers(t *testing.T) {
 	root := &poolRoot{release: make(chan struct{})}
-	server, client := poolPair(t, root, nil)
+	server, client := connPair(t, root, nil)
 	limit := server.answers.workers.limit
 	ctx := context.Background()
 	var wg sync.WaitGroup
