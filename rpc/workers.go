@@ -25,12 +25,12 @@ const watchInterval = 500 * time.Microsecond
 // going idle. A burst of quick calls is so run back to back by a few warm
 // goroutines, with no goroutine woken per call. A handler that waits for a
 // call of its own made with its context, or one derived from it (Ref.Call
-// from within a handler), gives its place to a waiting call while it waits. A handler that blocks
-// otherwise (a lock, a channel, I/O) is noticed by a watchdog that ticks
-// every watchInterval while calls wait: a worker that has neither started,
-// finished nor resumed a call for a whole tick is taken as stuck, and a
-// waiting call is started in its place. So no call waits longer than about
-// two ticks behind handlers that make no progress.
+// from within a handler), gives its place to a waiting call while it waits.
+// A handler that blocks otherwise (a lock, a channel, I/O) is noticed by a
+// watchdog that ticks every watchInterval while calls wait: a worker that
+// has neither started, finished nor resumed a call for a whole tick is taken
+// as stuck, and a waiting call is started in its place. So no call waits
+// longer than about two ticks behind handlers that make no progress.
 //
 // Reusing workers keeps their grown stacks: a new goroutine per call would
 // grow its stack through reflect and gob on every call. Idle workers wait
@@ -150,13 +150,20 @@ func (c *Conn) fill() {
 	}
 }
 
-// pop takes the first queued call. t.mu must be held.
+// pop takes the first queued call. The queue's storage is reused: emptied,
+// or moved down once half of it lies before the head, so that a queue that
+// never empties under a steady load does not grow. t.mu must be held.
 func (p *workerPool) pop() *incall {
 	ic := p.queue[p.head]
 	p.queue[p.head] = nil
 	p.head++
-	if p.head == len(p.queue) {
+	switch {
+	case p.head == len(p.queue):
 		p.queue, p.head = p.queue[:0], 0
+	case p.head >= 32 && 2*p.head >= len(p.queue):
+		n := copy(p.queue, p.queue[p.head:])
+		clear(p.queue[n:])
+		p.queue, p.head = p.queue[:n], 0
 	}
 	return ic
 }

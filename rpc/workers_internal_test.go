@@ -162,3 +162,26 @@ func TestQuickCallsShareFewWorkers(t *testing.T) {
 		t.Errorf("%d workers ran quick calls at once, want at most %d", most, limit)
 	}
 }
+
+// A run queue that never empties, a call queued for each one taken, keeps
+// its storage bounded.
+func TestRunQueueStorageBounded(t *testing.T) {
+	var p workerPool
+	for range 10 {
+		p.queue = append(p.queue, &incall{})
+	}
+	most := 0
+	for range 100000 {
+		p.queue = append(p.queue, &incall{})
+		if p.pop() == nil {
+			t.Fatal("pop returned no call")
+		}
+		most = max(most, cap(p.queue))
+	}
+	if n := len(p.queue) - p.head; n != 10 {
+		t.Fatalf("%d calls queued, want 10", n)
+	}
+	if most > 256 {
+		t.Errorf("the queue's storage grew to %d calls for 11 queued at most", most)
+	}
+}
