@@ -52,6 +52,7 @@ type workerPool struct {
 	busy     []*worker // the workers running a call
 	active   int       // busy workers neither waiting in a call of their own nor stuck
 	watch    *time.Timer
+	every    time.Duration // the watchdog's period: watchInterval
 	watching bool
 	beat     uint64 // the watchdog's ticks so far
 }
@@ -71,6 +72,7 @@ type worker struct {
 func (p *workerPool) init(c *Conn) {
 	p.conn = c
 	p.limit = max(4, 2*runtime.GOMAXPROCS(0))
+	p.every = watchInterval
 }
 
 // startCall records ic as running and starts it on an idle worker or a new
@@ -92,9 +94,9 @@ func (c *Conn) startCall(ic *incall) {
 		if !p.watching {
 			p.watching = true
 			if p.watch == nil {
-				p.watch = time.AfterFunc(watchInterval, t.watchdog)
+				p.watch = time.AfterFunc(p.every, t.watchdog)
 			} else {
-				p.watch.Reset(watchInterval)
+				p.watch.Reset(p.every)
 			}
 		}
 		c.fill()
@@ -278,7 +280,7 @@ func (t *answerTable) watchdog() {
 		p.conn.fill()
 	}
 	if p.head < len(p.queue) {
-		p.watch.Reset(watchInterval)
+		p.watch.Reset(p.every)
 	} else {
 		p.watching = false
 	}
