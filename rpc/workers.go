@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"runtime"
+	rtmetrics "runtime/metrics"
 	"time"
 )
 
@@ -15,6 +16,10 @@ const reapTicks = 2
 
 // watchInterval is the period of the run queue's watchdog (see workerPool).
 const watchInterval = 500 * time.Microsecond
+
+// openFor is how long a connection whose handlers were found stuck runs
+// every call at once, as it arrives (see workerPool).
+const openFor = 100 * time.Millisecond
 
 // workerPool runs a connection's incoming calls on handler goroutines
 // (workers); it is guarded by the answer table's lock.
@@ -29,8 +34,14 @@ const watchInterval = 500 * time.Microsecond
 // A handler that blocks otherwise (a lock, a channel, I/O) is noticed by a
 // watchdog that ticks every watchInterval while calls wait: a worker that
 // has neither started, finished nor resumed a call for a whole tick is taken
-// as stuck, and a waiting call is started in its place. So no call waits
-// longer than about two ticks behind handlers that make no progress.
+// as stuck, and a waiting call is started in its place. When no call at all
+// finished in the tick while the process had processors to spare (so the
+// handlers did not wait for one), every waiting call is started, and for
+// openFor from then on, while its handlers are likely to block, the
+// connection starts every call at once, as it arrives (open). So a call
+// waits at most about two ticks behind handlers that make no progress, and
+// handlers that block (on a database, say) run as many at once as there
+// are calls.
 //
 // Reusing workers keeps their grown stacks: a new goroutine per call would
 // grow its stack through reflect and gob on every call. Idle workers wait
@@ -54,7 +65,13 @@ type workerPool struct {
 	watch    *time.Timer
 	every    time.Duration // the watchdog's period: watchInterval
 	watching bool
-	beat     uint64 // the watchdog's ticks so far
+	beat     uint64    // the watchdog's ticks so far
+	open     bool      // calls start at once, without limit (see above)
+	until    time.Time // when open ends
+	queued   uint64    // calls ever queued
+	moved    uint64    // calls finished or resumed so far
+	seen     uint64    // moved at the watchdog's last tick
+	runnable []rtmetrics.Sample
 }
 
 // worker is a handler goroutine's mailbox; a nil call tells it to end. The
@@ -89,10 +106,14 @@ func (c *Conn) startCall(ic *incall) {
 		return
 	}
 	p := &t.workers
-	if p.active >= p.limit || p.head < len(p.queue) {
+	if p.open && time.Now().After(p.until) {
+		p.open = false
+	}
+	if !p.open && (p.active >= p.limit || p.head < len(p.queue)) {
+		p.queued++
 		p.queue = append(p.queue, ic)
 		if !p.watching {
-			p.watching = true
+			p.watching, p.seen = true, p.moved
 			if p.watch == nil {
 				p.watch = time.AfterFunc(p.every, t.watchdog)
 			} else {
@@ -145,7 +166,7 @@ func (c *Conn) dispatch(w *worker, fresh bool, ic *incall) {
 // must be held; it hands the calls out itself (which never waits).
 func (c *Conn) fill() {
 	p := &c.answers.workers
-	for p.active < p.limit && p.head < len(p.queue) {
+	for (p.active < p.limit || p.open) && p.head < len(p.queue) {
 		ic := p.pop()
 		w, fresh := p.take(ic)
 		c.dispatch(w, fresh, ic)
@@ -199,12 +220,13 @@ func (c *Conn) finishCall(ic *incall, w *worker) (next *incall, ok bool) {
 	defer t.mu.Unlock()
 	t.remove(ic)
 	p := &t.workers
+	p.moved++
 	if ic.w == w {
 		ic.w = nil
 		if ic.waits == 0 && !w.stuck {
 			p.active--
 		}
-		if p.active < p.limit && p.head < len(p.queue) {
+		if (p.active < p.limit || p.open) && p.head < len(p.queue) {
 			next = p.pop()
 			p.begin(w, next)
 			c.fill()
@@ -253,6 +275,7 @@ func (c *Conn) resumed(ic *incall) {
 	t := &c.answers
 	t.mu.Lock()
 	ic.waits--
+	t.workers.moved++
 	if w := ic.w; w != nil {
 		w.beat = t.workers.beat
 		if ic.waits == 0 && !w.stuck {
@@ -263,19 +286,29 @@ func (c *Conn) resumed(ic *incall) {
 }
 
 // watchdog is the run queue's tick: busy workers that made no progress for
-// a whole tick are taken as stuck and queued calls started in their place.
-// It ticks again while calls wait.
+// a whole tick are taken as stuck and queued calls started in their places;
+// when no call finished in the tick either, the connection is opened (every
+// queued call is started, and the calls that come for openFor after). It
+// ticks again while calls wait.
 func (t *answerTable) watchdog() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	p := &t.workers
 	p.beat++
+	found := false
 	for _, w := range p.busy {
 		if !w.stuck && w.ic.waits == 0 && w.beat+1 < p.beat {
 			w.stuck = true
 			p.active--
+			found = true
 		}
 	}
+	if found && p.moved == p.seen && !p.backlogged() {
+		// No call finished for a tick, and not for want of a processor:
+		// the handlers block, on something other than calls of their own.
+		p.open, p.until = true, time.Now().Add(openFor)
+	}
+	p.seen = p.moved
 	if p.head < len(p.queue) {
 		p.conn.fill()
 	}
@@ -284,6 +317,18 @@ func (t *answerTable) watchdog() {
 	} else {
 		p.watching = false
 	}
+}
+
+// backlogged reports whether the process has more goroutines ready to run
+// than processors: then handlers that did not move may only be waiting for
+// their turn. t.mu must be held.
+func (p *workerPool) backlogged() bool {
+	if p.runnable == nil {
+		p.runnable = []rtmetrics.Sample{{Name: "/sched/goroutines/runnable:goroutines"}}
+	}
+	rtmetrics.Read(p.runnable)
+	v := p.runnable[0].Value
+	return v.Kind() == rtmetrics.KindUint64 && v.Uint64() >= uint64(runtime.GOMAXPROCS(0))
 }
 
 // reap is the reaper's tick: it lets go of the workers that went idle

@@ -60,7 +60,9 @@ func poolState(c *Conn) (busy, active, stuck, queued int) {
 // Handlers that block on something of their own (a channel here) past the
 // pool's limit do not hold the calls behind them: the watchdog takes their
 // workers as stuck and starts the queued calls, so every handler starts,
-// and quick calls made meanwhile are answered.
+// and quick calls made meanwhile are answered. From then on the connection
+// is open: a second burst of blocking calls starts at once, none of them
+// queued.
 func TestStuckHandlersDoNotHoldTheQueue(t *testing.T) {
 	root := &poolRoot{release: make(chan struct{})}
 	server, client := connPair(t, root, nil)
@@ -68,13 +70,16 @@ func TestStuckHandlersDoNotHoldTheQueue(t *testing.T) {
 	n := 3 * limit
 	ctx := context.Background()
 	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() {
-			if err := client.Root().Call(ctx, "block", nil); err != nil {
-				t.Error(err)
-			}
-		})
+	burst := func() {
+		for range n {
+			wg.Go(func() {
+				if err := client.Root().Call(ctx, "block", nil); err != nil {
+					t.Error(err)
+				}
+			})
+		}
 	}
+	burst()
 	testutil.Eventually(t, "every blocked handler to start", func() bool { return int(root.started.Load()) == n })
 	for i := range 20 {
 		var got int
@@ -82,12 +87,27 @@ func TestStuckHandlersDoNotHoldTheQueue(t *testing.T) {
 			t.Fatalf("quick(%d) = %d, %v with %d handlers blocked", i, got, err, n)
 		}
 	}
-	// Each blocked handler's worker is taken as stuck once a tick has
-	// passed over it; those started last may not have been yet.
-	testutil.Eventually(t, "every blocked handler's worker to be taken as stuck", func() bool {
-		busy, _, stuck, queued := poolState(server)
-		return busy >= n && stuck >= n && queued == 0
-	})
+	server.answers.mu.Lock()
+	p := &server.answers.workers
+	open, queued, stuck := p.open, p.queued, 0
+	for _, w := range p.busy {
+		if w.stuck {
+			stuck++
+		}
+	}
+	p.until = time.Now().Add(time.Hour) // open for the second burst, however slow the machine
+	server.answers.mu.Unlock()
+	if !open || stuck == 0 {
+		t.Fatalf("open %v with %d workers taken as stuck; want open, some stuck", open, stuck)
+	}
+	burst()
+	testutil.Eventually(t, "every handler of the second burst to start", func() bool { return int(root.started.Load()) == 2*n })
+	server.answers.mu.Lock()
+	again := p.queued - queued
+	server.answers.mu.Unlock()
+	if again != 0 {
+		t.Errorf("%d calls of the second burst were queued, want none: the connection is open", again)
+	}
 	close(root.release)
 	wg.Wait()
 	testutil.Eventually(t, "the workers to be idle", func() bool { b, a, _, q := poolState(server); return b == 0 && a == 0 && q == 0 })
@@ -120,10 +140,13 @@ func testWaitingHandlers(t *testing.T, method string) {
 			}
 		})
 	}
-	testutil.Eventually(t, "every handler to call back", func() bool { return int(root.started.Load()) == n })
-	busy, active, stuck, queued := poolState(server)
-	if busy != n || active != 0 || stuck != 0 || queued != 0 {
-		t.Errorf("%d busy workers, %d active, %d stuck, %d calls queued; want %d busy, none active, stuck or queued", busy, active, stuck, queued, n)
+	// A handler counts itself started just before it calls back.
+	testutil.Eventually(t, "every handler to wait in its call back", func() bool {
+		busy, active, _, queued := poolState(server)
+		return int(root.started.Load()) == n && busy == n && active == 0 && queued == 0
+	})
+	if _, _, stuck, _ := poolState(server); stuck != 0 {
+		t.Errorf("%d workers taken as stuck, want none", stuck)
 	}
 	close(hold.release)
 	wg.Wait()
@@ -131,10 +154,15 @@ func testWaitingHandlers(t *testing.T, method string) {
 }
 
 // Quick calls from many callers at once run on at most the pool's limit of
-// workers, a burst queued behind them, in order.
+// workers, a burst queued behind them, in order. The watchdog is held off:
+// on a busy machine a worker waiting for a processor for a whole tick would
+// be taken as stuck.
 func TestQuickCallsShareFewWorkers(t *testing.T) {
 	root := &poolRoot{release: make(chan struct{})}
 	server, client := connPair(t, root, nil)
+	server.answers.mu.Lock()
+	server.answers.workers.every = time.Hour
+	server.answers.mu.Unlock()
 	limit := server.answers.workers.limit
 	ctx := context.Background()
 	var wg sync.WaitGroup
