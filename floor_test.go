@@ -99,9 +99,8 @@ func newPingPong(tb testing.TB, req, resp int) *pingPong {
 	p.done.Add(1)
 	go func() {
 		defer p.done.Done()
-		c, err := ln.Accept()
-		if err != nil {
-			tb.Error(err)
+		c := accept(tb, ln)
+		if c == nil {
 			return
 		}
 		defer c.Close()
@@ -117,6 +116,17 @@ func newPingPong(tb testing.TB, req, resp int) *pingPong {
 	}()
 	p.c = dial(tb, ln)
 	return p
+}
+
+// accept accepts one connection on ln; nil, with the test failed, when it
+// cannot.
+func accept(tb testing.TB, ln net.Listener) net.Conn {
+	c, err := ln.Accept()
+	if err != nil {
+		tb.Error(err)
+		return nil
+	}
+	return c
 }
 
 // dial connects to ln.
@@ -275,9 +285,8 @@ func newMuxFloor(tb testing.TB, callers int) *muxFloor {
 	f.done.Add(3)
 	go func() { // the far end
 		defer f.done.Done()
-		c, err := ln.Accept()
-		if err != nil {
-			tb.Error(err)
+		c := accept(tb, ln)
+		if c == nil {
 			return
 		}
 		defer c.Close()
