@@ -290,48 +290,28 @@ func newMuxFloor(tb testing.TB, callers int) *muxFloor {
 			return
 		}
 		defer c.Close()
-		in := make([]byte, 64<<10)
 		var out []byte
-		have := 0
-		for {
-			n, err := c.Read(in[have:])
-			if err != nil {
-				return
-			}
-			have += n
+		readFrames(c, 24, func(reqs []byte) error {
 			out = out[:0]
-			k := 0
-			for ; have-k >= 24; k += 24 {
-				r := in[k : k+24]
+			for r := range slices.Chunk(reqs, 24) {
 				sum := int64(binary.LittleEndian.Uint64(r[8:])) + int64(binary.LittleEndian.Uint64(r[16:]))
 				out = append(out, r[:8]...)
 				out = binary.LittleEndian.AppendUint64(out, uint64(sum))
 			}
-			have = copy(in, in[k:have])
-			if _, err := c.Write(out); err != nil {
-				return
-			}
-		}
+			_, err := c.Write(out)
+			return err
+		})
 	}()
 	c := dial(tb, ln)
 	f.c = c
 	go func() { // the caller side's reader
 		defer f.done.Done()
-		in := make([]byte, 64<<10)
-		have := 0
-		for {
-			n, err := c.Read(in[have:])
-			if err != nil {
-				return
+		readFrames(c, 16, func(answers []byte) error {
+			for a := range slices.Chunk(answers, 16) {
+				f.answers[binary.LittleEndian.Uint64(a)] <- int64(binary.LittleEndian.Uint64(a[8:]))
 			}
-			have += n
-			k := 0
-			for ; have-k >= 16; k += 16 {
-				id := binary.LittleEndian.Uint64(in[k:])
-				f.answers[id] <- int64(binary.LittleEndian.Uint64(in[k+8:]))
-			}
-			have = copy(in, in[k:have])
-		}
+			return nil
+		})
 	}()
 	go func() { // the caller side's writer
 		defer f.done.Done()
@@ -352,6 +332,25 @@ func newMuxFloor(tb testing.TB, callers int) *muxFloor {
 		f.done.Wait()
 	})
 	return f
+}
+
+// readFrames reads c until it fails, handing the whole frames of size bytes
+// each read completes to handle, together, until handle fails.
+func readFrames(c net.Conn, size int, handle func(frames []byte) error) {
+	in := make([]byte, 64<<10)
+	have := 0
+	for {
+		n, err := c.Read(in[have:])
+		if err != nil {
+			return
+		}
+		have += n
+		whole := have - have%size
+		if err := handle(in[:whole]); err != nil {
+			return
+		}
+		have = copy(in, in[whole:have])
+	}
 }
 
 // add makes caller id's call of a+b.
