@@ -52,9 +52,9 @@ type incall struct {
 	waiters []waiter // calls the handler waits on with this context
 	waitBuf [1]waiter
 	afters  []*afterFunc // functions to run when the call is cancelled
-	// ended is set when the handler returned: no timer is armed after it.
-	// armed is set (under mu) before a timer is; a handler that never
-	// asked for Done ends without taking mu.
+	// ended is set when the handler returned: the call is not armed in the
+	// deadline table after it. armed is set (under mu) before it is; a
+	// handler that never asked for Done ends without taking mu.
 	ended atomic.Bool
 	armed atomic.Bool
 }
@@ -81,9 +81,9 @@ func (ic *incall) Done() <-chan struct{} {
 	return done
 }
 
-// armLocked arms the deadline's timer, once, unless the handler returned;
-// it reports true, arming nothing, when the deadline has passed already (the
-// caller then ends the call). ic.mu must be held.
+// armLocked arms the call in the connection's deadline table, once, unless
+// the handler returned; it reports true, arming nothing, when the deadline
+// has passed already (the caller then ends the call). ic.mu must be held.
 func (ic *incall) armLocked() (passed bool) {
 	if !ic.hasDeadline || ic.inTable || ic.ended.Load() {
 		return false
@@ -165,7 +165,7 @@ type afterFunc struct{ f func() }
 // a handler's context (context.WithCancel, WithTimeout...) use it, instead of
 // a goroutine each that watches Done.
 func (ic *incall) AfterFunc(f func()) (stop func() bool) {
-	ic.Done() // arms the deadline's timer
+	ic.Done() // arms the deadline
 	ic.mu.Lock()
 	if ic.err != nil {
 		ic.mu.Unlock()
@@ -207,7 +207,7 @@ func (w waiter) giveUp(err error) {
 }
 
 // wait waits for the answer to question id on conn, or for the call to end
-// (cancelled, or its deadline passed: the deadline's timer is armed here),
+// (cancelled, or its deadline passed: the deadline is armed here),
 // whichever comes first; the question's error tells which. No Done channel
 // and no select are needed: ending the call gives up the calls it waits on.
 func (ic *incall) wait(conn *Conn, id uint64, q *question) {
@@ -242,10 +242,12 @@ func (ic *incall) wait(conn *Conn, id uint64, q *question) {
 	ic.mu.Unlock()
 }
 
-func (ic *incall) stopTimer() {
+// disarm marks the call's handler returned and takes the call out of the
+// deadline table, if it is there.
+func (ic *incall) disarm() {
 	ic.ended.Store(true)
 	if !ic.armed.Load() {
-		return // Done never armed a timer, and none is armed from now on
+		return // the deadline was never armed, and is not from now on
 	}
 	ic.mu.Lock()
 	if ic.inTable {
@@ -366,7 +368,7 @@ func (ic *incall) finishVariadic(n int) {
 // that Shutdown, waiting for idle, never cuts an answer.
 func (c *Conn) serve(ic *incall) {
 	res, err := ic.obj.Call(ic, ic.m, ic.args)
-	ic.stopTimer()
+	ic.disarm()
 	c.answers.handlerDone(ic)
 	if ic.oneway {
 		c.lanes.budget.releaseBytes(ic.charge)
