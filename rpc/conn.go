@@ -32,6 +32,7 @@ type Conn struct {
 	lanes     laneSet
 	questions questionTable
 	credits   callCredits
+	heldCoder heldCoder // encodes held calls' arguments (held.go)
 	answers   answerTable
 	deadlines deadlineTable // of the handlers waiting on their context
 	exports   exportTable

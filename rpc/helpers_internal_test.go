@@ -12,9 +12,15 @@ import (
 // caller's. Both are closed when the test ends.
 func connPair(t *testing.T, root, croot any) (server, client *Conn) {
 	t.Helper()
+	return connPairWith(t, root, croot)
+}
+
+// connPairWith is connPair with options for the server.
+func connPairWith(t *testing.T, root, croot any, opts ...Option) (server, client *Conn) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	srv, err := NewServer(root)
+	srv, err := NewServer(root, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

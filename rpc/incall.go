@@ -200,9 +200,11 @@ type waiter struct {
 // waiting caller is woken with err and the peer is told. It never waits: the
 // incall may be cancelled by a lane's parser (the peer's cancel).
 func (w waiter) giveUp(err error) {
-	if w.conn.forget(w.id) {
+	if ok, sent := w.conn.forget(w.id); ok {
 		w.q.complete(err)
-		w.conn.queueCancel(w.id, err)
+		if sent {
+			w.conn.queueCancel(w.id, err)
+		}
 	}
 }
 

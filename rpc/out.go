@@ -13,8 +13,10 @@ import (
 
 // ask sends a call of method on r with args. With q non-nil the call expects
 // an answer and q is registered under the returned request id before the
-// message leaves; with q nil the call is one-way.
-func (c *Conn) ask(ctx context.Context, r *Ref, method string, args []any, q *question) (uint64, error) {
+// message leaves; with q nil the call is one-way. With mayHold, a call
+// past the peer's limit may be left held (see held.go), sent later by
+// another goroutine: its caller then just waits for q's answer.
+func (c *Conn) ask(ctx context.Context, r *Ref, method string, args []any, q *question, mayHold bool) (uint64, error) {
 	if r.released.Load() {
 		if c.Err() != nil {
 			return 0, c.err
@@ -29,18 +31,37 @@ func (c *Conn) ask(ctx context.Context, r *Ref, method string, args []any, q *qu
 	}
 	var id uint64
 	if q != nil {
-		var err error
-		if id, err = c.questions.add(q); err != nil {
+		got, err := c.tryCredit(ctx)
+		if err != nil {
 			return 0, err
 		}
-		// Past the peer's announced limit, the call waits here.
-		if err := c.takeCredit(ctx); err != nil {
-			if c.questions.remove(id) == nil {
-				return id, nil // the connection ended and completed q
+		if id, err = c.questions.add(q, got); err != nil {
+			if got {
+				c.returnCredit()
 			}
 			return 0, err
 		}
-		q.credited.Store(true)
+		if !got {
+			// Past the peer's announced limit, the call waits, held or here.
+			var held bool
+			if mayHold {
+				if held, got, err = c.hold(ctx, r, method, args, id); held {
+					return id, nil
+				}
+			}
+			if err == nil && !got {
+				err = c.takeCredit(ctx)
+			}
+			if err != nil {
+				if c.questions.remove(id) == nil {
+					return id, nil // the connection ended and completed q
+				}
+				return 0, err
+			}
+			if !c.questions.credit(id) {
+				return id, nil // the connection ended and completed q
+			}
+		}
 	} else if err := c.Err(); err != nil {
 		return 0, err
 	}
@@ -71,10 +92,12 @@ func (c *Conn) unsent(id uint64) bool {
 	return true
 }
 
-// forget gives up the sent call id for its caller; it reports whether the
-// call was still waiting (the caller now owns its question).
-func (c *Conn) forget(id uint64) bool {
-	return c.questions.abandon(id) != nil
+// forget gives up call id for its caller; it reports whether the call was
+// still waiting (the caller now owns its question), and whether it may have
+// been sent (the peer is then to be told).
+func (c *Conn) forget(id uint64) (ok, sent bool) {
+	q, sent := c.questions.abandon(id)
+	return q != nil, sent
 }
 
 // argument kinds are computed before the gob section is written; exported
@@ -104,25 +127,8 @@ func (c *Conn) writeCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, 
 		}
 		kinds = append(kinds, k)
 	}
-	l.begin(msgCall)
-	var flags byte
-	if oneway {
-		flags |= flagOneWay
-	}
-	dl, hasDeadline := ctx.Deadline()
-	if hasDeadline {
-		flags |= flagDeadline
-	}
-	l.buf = append(l.buf, flags)
-	l.buf = appendUvarint(l.buf, reqID)
-	l.buf = appendUvarint(l.buf, r.id)
-	l.buf = wire.AppendString(l.buf, method)
-	if hasDeadline {
-		d := time.Until(dl)
-		if d <= 0 {
-			return context.DeadlineExceeded
-		}
-		l.buf = appendUvarint(l.buf, uint64(d))
+	if err := l.beginCall(ctx, r, reqID, method, oneway); err != nil {
+		return err
 	}
 	l.buf = appendUvarint(l.buf, uint64(len(args)))
 	var recBuf [8]inlineRecord
@@ -150,6 +156,33 @@ func (c *Conn) writeCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, 
 		return err
 	}
 	sent = true
+	return nil
+}
+
+// beginCall starts a call message on l, up to its arguments: the flags, the
+// request id, the target, the method and the time left before ctx's
+// deadline (an error when none is).
+func (l *outLane) beginCall(ctx context.Context, r *Ref, reqID uint64, method string, oneway bool) error {
+	l.begin(msgCall)
+	var flags byte
+	if oneway {
+		flags |= flagOneWay
+	}
+	dl, hasDeadline := ctx.Deadline()
+	if hasDeadline {
+		flags |= flagDeadline
+	}
+	l.buf = append(l.buf, flags)
+	l.buf = appendUvarint(l.buf, reqID)
+	l.buf = appendUvarint(l.buf, r.id)
+	l.buf = wire.AppendString(l.buf, method)
+	if hasDeadline {
+		d := time.Until(dl)
+		if d <= 0 {
+			return context.DeadlineExceeded
+		}
+		l.buf = appendUvarint(l.buf, uint64(d))
+	}
 	return nil
 }
 

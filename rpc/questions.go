@@ -65,9 +65,10 @@ type question struct {
 	err   error
 	done  chan struct{} // sync calls: signalled once
 	call  *Call         // async calls
-	// credited is set once the call holds one of the peer's call credits
-	// (see callCredits): from then on it may be on the wire.
-	credited atomic.Bool
+	// carry, set by the answer's parser, is a held call that the credit
+	// this call's answer freed passed to: the caller, woken by the answer,
+	// sends it (see held.go).
+	carry *heldCall
 
 	mu        sync.Mutex  // async calls: guards stop and completed
 	stop      func() bool // async calls: stops the ctx watcher
@@ -96,8 +97,7 @@ func getQuestion(reply any) *question {
 }
 
 func putQuestion(q *question) {
-	q.reply, q.err = nil, nil
-	q.credited.Store(false)
+	q.reply, q.err, q.carry = nil, nil, nil
 	questionPool.Put(q)
 }
 
@@ -132,13 +132,17 @@ type questionTable struct {
 	free   []uint32 // indexes of empty slots
 	owed   int      // slots of given-up calls whose answer is still owed
 	max    int
-	closed error // set when the connection is gone
-	conn   *Conn // gets back a call's credit when its answer arrives
+	count  atomic.Int32 // questions in the table (lenLocked), for len without the lock
+	closed error        // set when the connection is gone
+	conn   *Conn        // gets back a call's credit when its answer arrives
 }
 
 type questionSlot struct {
 	id uint64    // 0: empty
 	q  *question // nil: given up, the answer still owed
+	// credited is set once the call holds one of the peer's call credits
+	// (see callCredits): from then on it may be on the wire.
+	credited bool
 }
 
 // slotBits is the width of the slot index in a request id.
@@ -149,8 +153,9 @@ func (t *questionTable) init(max int, c *Conn) {
 	t.conn = c
 }
 
-// add registers q and returns its request id (never 0).
-func (t *questionTable) add(q *question) (uint64, error) {
+// add registers q and returns its request id (never 0); credited tells
+// whether the call holds a credit already (else credit marks it later).
+func (t *questionTable) add(q *question, credited bool) (uint64, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed != nil {
@@ -169,7 +174,8 @@ func (t *questionTable) add(q *question) (uint64, error) {
 	}
 	t.seq++
 	id := t.seq<<slotBits | uint64(i)
-	t.slots[i] = questionSlot{id: id, q: q}
+	t.slots[i] = questionSlot{id: id, q: q, credited: credited}
+	t.count.Add(1)
 	return id, nil
 }
 
@@ -184,7 +190,7 @@ func (t *questionTable) take(id uint64) *question {
 		return nil
 	}
 	q := t.slots[i].q
-	if q != nil && !q.credited.Load() {
+	if !t.slots[i].credited {
 		t.mu.Unlock()
 		return nil // an answer to a call not sent yet: a peer's error
 	}
@@ -193,15 +199,63 @@ func (t *questionTable) take(id uint64) *question {
 	}
 	t.slots[i] = questionSlot{}
 	t.free = append(t.free, uint32(i))
+	t.count.Add(-1)
 	t.mu.Unlock()
-	t.conn.returnCredit()
+	if hc := t.conn.passCredit(); hc != nil {
+		if q != nil && q.call == nil {
+			q.carry = hc // its caller, about to be woken, sends it
+		} else {
+			go t.conn.carry(hc)
+		}
+	}
 	return q
 }
 
-// abandon takes the question of request id, sent and still waiting, from
-// its slot for a caller that gives up on it; nil if it is answered or the
-// connection is gone. The slot stays until the answer arrives.
-func (t *questionTable) abandon(id uint64) *question {
+// credit marks the call of request id, held until now, as holding a
+// credit, about to be sent; false when it is no longer there (given up, or
+// the connection is gone).
+func (t *questionTable) credit(id uint64) bool {
+	i := id & (1<<slotBits - 1)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if id == 0 || i >= uint64(len(t.slots)) || t.slots[i].id != id || t.slots[i].q == nil {
+		return false
+	}
+	t.slots[i].credited = true
+	return true
+}
+
+// abandon takes the question of request id, still waiting, from its slot
+// for a caller that gives up on it; nil if it is answered or the connection
+// is gone. sent tells whether the call may be on the wire: its slot then
+// stays until the answer arrives; a call held and not sent yet (see
+// held.go) leaves at once, and is never sent.
+func (t *questionTable) abandon(id uint64) (q *question, sent bool) {
+	i := id & (1<<slotBits - 1)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if id == 0 || i >= uint64(len(t.slots)) || t.slots[i].id != id {
+		return nil, false
+	}
+	q = t.slots[i].q
+	switch {
+	case q == nil:
+	case !t.slots[i].credited:
+		t.slots[i] = questionSlot{}
+		t.free = append(t.free, uint32(i))
+		t.count.Add(-1)
+	default:
+		t.slots[i].q = nil
+		t.owed++
+		sent = true
+	}
+	return q, sent
+}
+
+// drop frees the slot of request id, a held call whose sending failed, and
+// returns its question: nil when its caller gave up on it (or the
+// connection is gone and completed it).
+func (t *questionTable) drop(id uint64) *question {
 	i := id & (1<<slotBits - 1)
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -209,10 +263,12 @@ func (t *questionTable) abandon(id uint64) *question {
 		return nil
 	}
 	q := t.slots[i].q
-	if q != nil {
-		t.slots[i].q = nil
-		t.owed++
+	if q == nil {
+		t.owed--
 	}
+	t.slots[i] = questionSlot{}
+	t.free = append(t.free, uint32(i))
+	t.count.Add(-1)
 	return q
 }
 
@@ -228,6 +284,7 @@ func (t *questionTable) remove(id uint64) *question {
 	q := t.slots[i].q
 	t.slots[i] = questionSlot{}
 	t.free = append(t.free, uint32(i))
+	t.count.Add(-1)
 	return q
 }
 
@@ -241,6 +298,7 @@ func (t *questionTable) closeAll(err error) {
 		}
 	}
 	t.slots, t.free, t.owed = nil, nil, 0
+	t.count.Store(0)
 	t.closed = err
 	t.mu.Unlock()
 	t.conn.closeCredits(err)
@@ -257,12 +315,8 @@ func (t *questionTable) waiting() int {
 }
 
 // len is the number of questions in the table, given-up ones whose answer
-// is still owed included.
-func (t *questionTable) len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.lenLocked()
-}
+// is still owed included; it takes no lock.
+func (t *questionTable) len() int { return int(t.count.Load()) }
 
 // lenLocked is the number of questions in the table, given-up ones whose
 // answer is still owed included. t.mu must be held.

@@ -11,27 +11,24 @@ func TestQuestionTableStaleIDs(t *testing.T) {
 	var tab questionTable
 	tab.init(2, &Conn{}) // a peer that announced no call limit
 	q1, q2, q3 := &question{}, &question{}, &question{}
-	for _, q := range []*question{q1, q2, q3} {
-		q.credited.Store(true) // sent
-	}
-	id1, err := tab.add(q1)
+	id1, err := tab.add(q1, true)
 	if err != nil || id1 == 0 {
 		t.Fatalf("add = %d, %v", id1, err)
 	}
 	if got := tab.take(id1); got != q1 {
 		t.Fatalf("take(id1) = %p, want q1", got)
 	}
-	id2, _ := tab.add(q2) // reuses q1's slot
+	id2, _ := tab.add(q2, true) // reuses q1's slot
 	if id2 == id1 {
 		t.Fatalf("a reused slot got the same id %d", id2)
 	}
 	if got := tab.take(id1); got != nil {
 		t.Fatal("a stale id took the question now in its slot")
 	}
-	if _, err := tab.add(q3); err != nil {
+	if _, err := tab.add(q3, true); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tab.add(&question{}); !errors.Is(err, ErrTooManyCalls) {
+	if _, err := tab.add(&question{}, true); !errors.Is(err, ErrTooManyCalls) {
 		t.Fatalf("third add over a limit of 2 = %v, want ErrTooManyCalls", err)
 	}
 	if tab.waiting() != 2 {

@@ -61,7 +61,7 @@ func (r *Ref) Call(ctx context.Context, method string, reply any, args ...any) e
 		return r.callLocal(ctx, method, reply, args)
 	}
 	q := getQuestion(reply)
-	id, err := r.conn.ask(ctx, r, method, args, q)
+	id, err := r.conn.ask(ctx, r, method, args, q, true)
 	if err != nil {
 		putQuestion(q)
 		return err
@@ -88,6 +88,11 @@ func (r *Ref) Call(ctx context.Context, method string, reply any, args ...any) e
 			return err
 		}
 	}
+	if hc := q.carry; hc != nil {
+		// The credit this call's answer freed passed to a held call: send it.
+		q.carry = nil
+		r.conn.carry(hc)
+	}
 	err = q.err
 	putQuestion(q)
 	return err
@@ -100,8 +105,10 @@ func (r *Ref) await(ctx context.Context, id uint64, q *question, cancel <-chan s
 	select {
 	case <-q.done:
 	case <-cancel:
-		if r.conn.forget(id) {
-			r.conn.queueCancel(id, ctx.Err())
+		if ok, sent := r.conn.forget(id); ok {
+			if sent {
+				r.conn.queueCancel(id, ctx.Err())
+			}
 			putQuestion(q)
 			return ctx.Err()
 		}
@@ -132,7 +139,7 @@ func (r *Ref) Go(ctx context.Context, method string, reply any, done chan *Call,
 		return call
 	}
 	q := &question{reply: reply, call: call}
-	id, err := r.conn.ask(ctx, r, method, args, q)
+	id, err := r.conn.ask(ctx, r, method, args, q, false)
 	if err != nil {
 		call.Error = err
 		call.finish()
@@ -140,8 +147,10 @@ func (r *Ref) Go(ctx context.Context, method string, reply any, done chan *Call,
 	}
 	if ctx.Done() != nil {
 		stop := context.AfterFunc(ctx, func() {
-			if r.conn.forget(id) {
-				r.conn.queueCancel(id, ctx.Err())
+			if ok, sent := r.conn.forget(id); ok {
+				if sent {
+					r.conn.queueCancel(id, ctx.Err())
+				}
 				call.Error = ctx.Err()
 				call.finish()
 			}
@@ -163,7 +172,7 @@ func (r *Ref) Send(ctx context.Context, method string, args ...any) error {
 		go r.callLocal(context.WithoutCancel(ctx), method, nil, args)
 		return nil
 	}
-	_, err := r.conn.ask(ctx, r, method, args, nil)
+	_, err := r.conn.ask(ctx, r, method, args, nil, false)
 	return err
 }
 

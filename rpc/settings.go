@@ -28,7 +28,8 @@ const maxCallsLimit = 1 << slotBits
 // of this side's calls than it announced, and calls past the limit wait
 // here, bounded by their context, instead of being refused by the peer.
 // Waiting calls queue first come first served; a credit given back passes
-// straight to the first of them, which waits on a channel of its own.
+// straight to the first of them: a held call (see held.go), which whoever
+// gave the credit back sends, or a caller waiting on a channel of its own.
 type callCredits struct {
 	ready chan struct{}              // closed once the peer's SETTINGS is applied
 	got   atomic.Bool                // a SETTINGS arrived
@@ -37,8 +38,8 @@ type callCredits struct {
 	mu      sync.Mutex
 	limit   int // credits the peer grants; 0: no limit
 	used    int
-	waiting []*creditWaiter // first come, first served
-	closed  error           // set when the connection is gone
+	waiting []creditEntry // first come, first served
+	closed  error         // set when the connection is gone
 }
 
 // creditWaiter is a call waiting for a credit. Once it is out of the
@@ -48,6 +49,13 @@ type creditWaiter struct {
 	ready  chan struct{}
 	err    error
 	queued bool
+}
+
+// creditEntry is a place in the queue for credits: a caller waiting for
+// one (w), or a held call (h).
+type creditEntry struct {
+	w *creditWaiter
+	h *heldCall
 }
 
 var creditWaiterPool = sync.Pool{New: func() any { return &creditWaiter{ready: make(chan struct{}, 1)} }}
@@ -124,6 +132,32 @@ func (in *inLane) readSettings() error {
 // SETTINGS, then for one of the calls it allows to end, or for ctx or the
 // connection to end.
 func (c *Conn) takeCredit(ctx context.Context) error {
+	got, err := c.tryCredit(ctx)
+	if err != nil || got {
+		return err
+	}
+	cr := &c.credits
+	cr.mu.Lock()
+	if cr.closed != nil {
+		cr.mu.Unlock()
+		return cr.closed
+	}
+	if cr.used < cr.limit && len(cr.waiting) == 0 {
+		cr.used++
+		cr.mu.Unlock()
+		return nil
+	}
+	w := creditWaiterPool.Get().(*creditWaiter)
+	w.queued = true
+	cr.waiting = append(cr.waiting, creditEntry{w: w})
+	cr.mu.Unlock()
+	return c.awaitCredit(ctx, w)
+}
+
+// tryCredit waits for the peer's SETTINGS (bounded by ctx and the
+// connection), then takes a credit if one is free and no call waits for
+// one.
+func (c *Conn) tryCredit(ctx context.Context) (bool, error) {
 	cr := &c.credits
 	select {
 	case <-cr.ready:
@@ -131,26 +165,21 @@ func (c *Conn) takeCredit(ctx context.Context) error {
 		select {
 		case <-cr.ready:
 		case <-ctx.Done():
-			return ctx.Err()
+			return false, ctx.Err()
 		case <-c.done:
-			return c.err
+			return false, c.err
 		}
 	}
 	cr.mu.Lock()
+	defer cr.mu.Unlock()
 	if cr.closed != nil {
-		cr.mu.Unlock()
-		return cr.closed
+		return false, cr.closed
 	}
 	if cr.limit == 0 || (cr.used < cr.limit && len(cr.waiting) == 0) {
 		cr.used++
-		cr.mu.Unlock()
-		return nil
+		return true, nil
 	}
-	w := creditWaiterPool.Get().(*creditWaiter)
-	w.queued = true
-	cr.waiting = append(cr.waiting, w)
-	cr.mu.Unlock()
-	return c.awaitCredit(ctx, w)
+	return false, nil
 }
 
 // awaitCredit waits until w, queued for a credit, is granted one, or the
@@ -187,38 +216,55 @@ func (c *Conn) awaitCredit(ctx context.Context, w *creditWaiter) error {
 }
 
 // returnCredit gives back a credit taken by takeCredit: to the first call
-// still waiting for one, if any.
+// still waiting for one, if any; a held call it passes to is sent by a
+// goroutine of its own.
 func (c *Conn) returnCredit() {
+	if hc := c.passCredit(); hc != nil {
+		go c.carry(hc)
+	}
+}
+
+// passCredit gives back a credit: to the first caller still waiting for
+// one, which it wakes, or to the first held call, which it returns: the
+// caller then sends it (see carry).
+func (c *Conn) passCredit() *heldCall {
 	cr := &c.credits
 	cr.mu.Lock()
-	if cr.limit == 0 {
+	if cr.limit == 0 || cr.closed != nil {
 		cr.mu.Unlock()
-		return
+		return nil
 	}
 	for len(cr.waiting) > 0 {
-		w := cr.waiting[0]
-		cr.waiting[0] = nil
+		e := cr.waiting[0]
+		cr.waiting[0] = creditEntry{}
 		cr.waiting = cr.waiting[1:]
-		if w.queued {
-			w.queued = false
+		if e.h != nil {
 			cr.mu.Unlock()
-			w.ready <- struct{}{}
-			return
+			return e.h
+		}
+		if e.w.queued {
+			e.w.queued = false
+			cr.mu.Unlock()
+			e.w.ready <- struct{}{}
+			return nil
 		}
 	}
 	cr.used--
 	cr.mu.Unlock()
+	return nil
 }
 
 // closeCredits fails the calls waiting for a credit with err, and those
-// that come later; it is called once the connection has ended.
+// that come later, and drops the held calls (whose questions the
+// connection's end completed); it is called once the connection has
+// ended.
 func (c *Conn) closeCredits(err error) {
 	cr := &c.credits
 	cr.mu.Lock()
 	cr.closed = err
 	var failed []*creditWaiter
-	for _, w := range cr.waiting {
-		if w.queued {
+	for _, e := range cr.waiting {
+		if w := e.w; w != nil && w.queued {
 			w.queued = false
 			w.err = err
 			failed = append(failed, w)
