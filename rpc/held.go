@@ -26,8 +26,10 @@ import (
 // that need a lane (gob values, references).
 const maxHeldArgs = 4 << 10
 
-// heldCall is a call queued for a credit with its arguments encoded. It is
-// never reused: a sender may still hold it after its caller gave up.
+// heldCall is a call queued for a credit with its arguments encoded. Once
+// queued it belongs to the queue, then to the sender the credit passes it
+// to, which gives it back to heldPool: its caller never sees it again, even
+// when it gives up.
 type heldCall struct {
 	ctx    context.Context
 	r      *Ref
@@ -37,11 +39,19 @@ type heldCall struct {
 	small  [56]byte // args' first storage (heldCall is then 128 bytes)
 }
 
-// heldCoder is the encoder of held calls' records (their plans only: held
-// calls hold no gob value); its lock keeps the plans' memo.
-type heldCoder struct {
-	mu    sync.Mutex
-	coder wire.Encoder
+// newEncoder is the New of Conn.heldCoders.
+func newEncoder() any { return new(wire.Encoder) }
+
+var heldPool = sync.Pool{New: func() any { return new(heldCall) }}
+
+// putHeld gives hc, done with, back to heldPool.
+func putHeld(hc *heldCall) {
+	args := hc.args
+	*hc = heldCall{}
+	if cap(args) <= maxHeldArgs && cap(args) > len(hc.small) {
+		hc.args = args[:0] // keep a grown buffer
+	}
+	heldPool.Put(hc)
 }
 
 // hold queues the call of request id, registered uncredited, as a held
@@ -49,23 +59,34 @@ type heldCoder struct {
 // freed meanwhile is taken instead (got); neither: the caller waits for
 // one itself.
 func (c *Conn) hold(ctx context.Context, r *Ref, method string, args []any, id uint64) (held, got bool, err error) {
-	hc := &heldCall{ctx: ctx, r: r, method: method, id: id}
+	hc := heldPool.Get().(*heldCall)
+	buf := hc.args
+	if buf == nil {
+		buf = hc.small[:0]
+	}
 	var ok bool
-	if hc.args, ok = c.heldArgs(hc.small[:0], args); !ok {
+	if hc.args, ok = c.heldArgs(buf, args); !ok {
+		putHeld(hc)
 		return false, false, nil
 	}
+	hc.ctx, hc.r, hc.method, hc.id = ctx, r, method, id
 	cr := &c.credits
 	cr.mu.Lock()
-	defer cr.mu.Unlock()
-	if cr.closed != nil {
-		return false, false, cr.closed
-	}
-	if cr.used < cr.limit && len(cr.waiting) == 0 {
+	switch {
+	case cr.closed != nil:
+		err = cr.closed
+	case cr.used < cr.limit && len(cr.waiting) == 0:
 		cr.used++
-		return false, true, nil
+		got = true
+	default:
+		cr.waiting = append(cr.waiting, creditEntry{h: hc})
+		held = true
 	}
-	cr.waiting = append(cr.waiting, creditEntry{h: hc})
-	return true, false, nil
+	cr.mu.Unlock()
+	if !held {
+		putHeld(hc)
+	}
+	return held, got, err
 }
 
 // heldArgs appends args to b as a call's argument section when each
@@ -73,9 +94,8 @@ func (c *Conn) hold(ctx context.Context, r *Ref, method string, args []any, id u
 // most maxHeldArgs bytes.
 func (c *Conn) heldArgs(b []byte, args []any) ([]byte, bool) {
 	b = appendUvarint(b, uint64(len(args)))
-	h := &c.heldCoder
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	coder := c.heldCoders.Get().(*wire.Encoder)
+	defer c.heldCoders.Put(coder)
 	for _, a := range args {
 		switch a.(type) {
 		case nil:
@@ -95,7 +115,7 @@ func (c *Conn) heldArgs(b []byte, args []any) ([]byte, bool) {
 					continue
 				}
 			}
-			v, p := h.coder.RecordOf(rv)
+			v, p := coder.RecordOf(rv)
 			if p == nil {
 				return nil, false
 			}
@@ -112,7 +132,9 @@ func (c *Conn) heldArgs(b []byte, args []any) ([]byte, bool) {
 // passes to when a send fails.
 func (c *Conn) carry(hc *heldCall) {
 	for hc != nil {
-		hc = c.sendHeld(hc)
+		next := c.sendHeld(hc)
+		putHeld(hc)
+		hc = next
 	}
 }
 
