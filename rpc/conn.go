@@ -12,6 +12,7 @@ import (
 
 	"github.com/fireflyrpc/firefly/internal/broker"
 	"github.com/fireflyrpc/firefly/registry"
+	"github.com/fireflyrpc/firefly/rpc/internal/wire"
 	"github.com/fireflyrpc/firefly/transport"
 )
 
@@ -32,17 +33,15 @@ type Conn struct {
 	lanes     laneSet
 	questions questionTable
 	credits   callCredits
-	// heldCoders has the *wire.Encoders of held calls' records (held.go):
-	// their plans only, as held calls hold no gob value.
-	heldCoders sync.Pool
-	answers    answerTable
-	deadlines  deadlineTable // of the handlers waiting on their context
-	exports    exportTable
-	imports    importTable
-	ctl        controlQueue
-	readers    sync.WaitGroup // the lanes' goroutines (see inLane.handOff)
-	rmu        sync.Mutex
-	draining   bool // the session is over: no more lane goroutines start
+	heldPlans wire.Plans // the plans of held calls' records (held.go)
+	answers   answerTable
+	deadlines deadlineTable // of the handlers waiting on their context
+	exports   exportTable
+	imports   importTable
+	ctl       controlQueue
+	readers   sync.WaitGroup // the lanes' goroutines (see inLane.handOff)
+	rmu       sync.Mutex
+	draining  bool // the session is over: no more lane goroutines start
 
 	closing          atomic.Bool   // no new incoming calls (Shutdown)
 	goingAway        chan struct{} // closed once GOAWAY went either way: no new outgoing calls
@@ -68,7 +67,6 @@ func newConn(sess *transport.Session, o *options, reg *registry.Registry, root *
 		done:      make(chan struct{}),
 	}
 	c.peerRoot = &Ref{conn: c, id: rootID}
-	c.heldCoders.New = newEncoder
 	c.lanes.init(min(o.maxLanes, sess.MaxOpen()))
 	c.lanes.budget.init(max(o.answerBudget, o.maxMessageSize+lengthSize))
 	c.questions.init(o.maxPendingCalls, c)

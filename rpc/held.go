@@ -39,9 +39,6 @@ type heldCall struct {
 	small  [56]byte // args' first storage (heldCall is then 128 bytes)
 }
 
-// newEncoder is the New of Conn.heldCoders.
-func newEncoder() any { return new(wire.Encoder) }
-
 var heldPool = sync.Pool{New: func() any { return new(heldCall) }}
 
 // putHeld gives hc, done with, back to heldPool.
@@ -94,8 +91,6 @@ func (c *Conn) hold(ctx context.Context, r *Ref, method string, args []any, id u
 // most maxHeldArgs bytes.
 func (c *Conn) heldArgs(b []byte, args []any) ([]byte, bool) {
 	b = appendUvarint(b, uint64(len(args)))
-	coder := c.heldCoders.Get().(*wire.Encoder)
-	defer c.heldCoders.Put(coder)
 	for _, a := range args {
 		switch a.(type) {
 		case nil:
@@ -115,7 +110,7 @@ func (c *Conn) heldArgs(b []byte, args []any) ([]byte, bool) {
 					continue
 				}
 			}
-			v, p := coder.RecordOf(rv)
+			v, p := c.heldPlans.RecordOf(rv)
 			if p == nil {
 				return nil, false
 			}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"sync"
 )
 
 // Records — structs whose fields are all built-in scalars, like Args{A, B
@@ -118,6 +119,28 @@ func (tm *TypeMemo[V]) Get(t reflect.Type, f func(reflect.Type) V) V {
 // RecordOf returns the struct value rv holds and its plan when rv is a
 // record (or a non-nil pointer to one).
 func (e *Encoder) RecordOf(rv reflect.Value) (reflect.Value, *Plan) {
+	return recordOf(rv, e.plan)
+}
+
+// Plans remembers record plans per type, for concurrent use: the encoding
+// of records with no lane's Encoder at hand. The zero Plans is empty and
+// ready to use.
+type Plans struct{ m sync.Map } // reflect.Type -> *Plan (nil: not a record)
+
+// RecordOf is Encoder.RecordOf with p's plans.
+func (p *Plans) RecordOf(rv reflect.Value) (reflect.Value, *Plan) {
+	return recordOf(rv, p.plan)
+}
+
+func (p *Plans) plan(t reflect.Type) *Plan {
+	if v, ok := p.m.Load(t); ok {
+		return v.(*Plan)
+	}
+	v, _ := p.m.LoadOrStore(t, planRecord(t))
+	return v.(*Plan)
+}
+
+func recordOf(rv reflect.Value, plan func(reflect.Type) *Plan) (reflect.Value, *Plan) {
 	if rv.Kind() == reflect.Pointer {
 		if rv.IsNil() {
 			return reflect.Value{}, nil
@@ -127,7 +150,7 @@ func (e *Encoder) RecordOf(rv reflect.Value) (reflect.Value, *Plan) {
 	if rv.Kind() != reflect.Struct {
 		return reflect.Value{}, nil
 	}
-	p := e.plan(rv.Type())
+	p := plan(rv.Type())
 	if p == nil {
 		return reflect.Value{}, nil
 	}
