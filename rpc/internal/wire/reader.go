@@ -283,6 +283,27 @@ func (m *Reader) Uvarint() (uint64, error) {
 	return v, err
 }
 
+// skipName consumes the next string when it is name, whole in the window
+// and no longer than MaxNameLen, compared there without a copy; it reports
+// whether it did (else nothing is consumed, and Bytes reads the string).
+func (m *Reader) skipName(name string) bool {
+	i := uint(m.lo)
+	if i >= uint(len(m.buf)) {
+		return false
+	}
+	n := uint(m.buf[i]) // a one-byte length: under 0x80
+	if n != uint(len(name)) || n >= 0x80 || n > MaxNameLen || int(n)+1 > m.n {
+		return false
+	}
+	end := i + 1 + n
+	if end > uint(len(m.buf)) || string(m.buf[i+1:end]) != name {
+		return false
+	}
+	m.lo = int(end)
+	m.n -= int(n) + 1
+	return true
+}
+
 // Varint reads a signed (zig-zag) varint, as binary.ReadVarint does.
 func (m *Reader) Varint() (int64, error) {
 	ux, err := m.uvarint()

@@ -326,9 +326,27 @@ func (m *Reader) readRecord(dst reflect.Value, fields []recordField, maxLen int,
 	}
 	name := rc.name
 	matched := false
-	for range n {
-		if name, err = m.Bytes(name[:0], MaxNameLen); err != nil {
-			return nil, err
+	for k := range n {
+		var f *recordField
+		// A sender with the same struct sends its fields in this order:
+		// the k-th field's name is compared where it lies.
+		if dst.IsValid() && misfit == nil && k < uint64(len(fields)) && m.skipName(fields[k].name) {
+			f = &fields[k]
+			matched = true
+			name = name[:0] // f.name is the field's name
+		} else {
+			if name, err = m.Bytes(name[:0], MaxNameLen); err != nil {
+				return nil, err
+			}
+			if dst.IsValid() && misfit == nil {
+				for i := range fields {
+					if fields[i].name == string(name) {
+						f = &fields[i]
+						matched = true
+						break
+					}
+				}
+			}
 		}
 		sk, err := m.ReadByte()
 		if err != nil {
@@ -337,15 +355,22 @@ func (m *Reader) readRecord(dst reflect.Value, fields []recordField, maxLen int,
 		if sk < scalarBool || sk > scalarString {
 			return nil, Errorf("record field of scalar kind %d", sk)
 		}
-		var f *recordField
-		if dst.IsValid() && misfit == nil {
-			for i := range fields {
-				if fields[i].name == string(name) {
-					f = &fields[i]
-					matched = true
-					break
+		if f != nil && sk == scalarInt && f.intField() {
+			// An int into a direct int field: placeField's work, without
+			// the Scalar.
+			v, err := m.Varint()
+			if err != nil {
+				return nil, eof(err)
+			}
+			if v != 0 {
+				fv := dst.Field(f.index[0])
+				if fv.OverflowInt(v) {
+					misfit = fmt.Errorf("field %s: %d overflows a %s", f.name, v, fv.Type())
+				} else {
+					fv.SetInt(v)
 				}
 			}
+			continue
 		}
 		r, err := m.ReadRaw(sk, f != nil, maxLen)
 		if err != nil {
@@ -353,7 +378,7 @@ func (m *Reader) readRecord(dst reflect.Value, fields []recordField, maxLen int,
 		}
 		if f != nil {
 			if bad := r.placeField(dst, f); bad != nil {
-				misfit = fmt.Errorf("field %s: %v", name, bad)
+				misfit = fmt.Errorf("field %s: %v", f.name, bad)
 			}
 		}
 	}
@@ -362,6 +387,14 @@ func (m *Reader) readRecord(dst reflect.Value, fields []recordField, maxLen int,
 		misfit = fmt.Errorf("a record has no field in common with %s", dst.Type())
 	}
 	return misfit, nil
+}
+
+// intField reports whether f is a signed integer field of the struct
+// itself (not promoted, not through pointers), which an int decodes into
+// directly.
+func (f *recordField) intField() bool {
+	k := f.Base.Kind()
+	return len(f.index) == 1 && f.Ptrs == 0 && !f.decodes && k >= reflect.Int && k <= reflect.Int64
 }
 
 // placeField stores r in struct dst's field f, as gob decodes a field.

@@ -110,3 +110,68 @@ func TestTypeMemo(t *testing.T) {
 		t.Errorf("%d types computed, want 3", len(calls))
 	}
 }
+
+// TestRecordIntoFieldsInPlace: a record whose fields come in the struct's
+// order (names compared in place, ints set directly) decodes as one in
+// another order, an int that overflows its field is a misfit either way,
+// and fields the fast path does not take (promoted, through a pointer)
+// still decode.
+func TestRecordIntoFieldsInPlace(t *testing.T) {
+	type inner struct{ P int }
+	type dst struct {
+		A int
+		B int8
+		S string
+		Q *int
+		inner
+	}
+	field := func(name string, sk byte, v ...byte) []byte {
+		return append(append([]byte{byte(len(name))}, name...), append([]byte{sk}, v...)...)
+	}
+	record := func(fields ...[]byte) []byte {
+		b := []byte{ScalarRecord, byte(len(fields))}
+		for _, f := range fields {
+			b = append(b, f...)
+		}
+		return b
+	}
+	a := field("A", scalarInt, 0x83, 0x01) // zig-zag -66
+	b := field("B", scalarInt, 10)         // 5
+	s := field("S", scalarString, 2, 'h', 'i')
+	q := field("Q", scalarInt, 14) // 7
+	p := field("P", scalarInt, 6)  // 3
+	zero := field("A", scalarInt, 0)
+	big := field("B", scalarInt, 0x80, 0x02) // 128: overflows an int8
+	seven := 7
+	want := dst{A: -66, B: 5, S: "hi", Q: &seven, inner: inner{P: 3}}
+	read := func(wire []byte) (dst, error, error) {
+		var rc Targets
+		m := Reader{buf: wire, n: len(wire)}
+		out, misfit, err := m.readScalar(reflect.TypeFor[dst](), 1<<20, &rc)
+		if err != nil || misfit != nil {
+			return dst{}, misfit, err
+		}
+		if m.n != 0 {
+			t.Fatalf("%d bytes left", m.n)
+		}
+		return out.Interface().(dst), nil, nil
+	}
+	for _, order := range [][][]byte{{a, b, s, q, p}, {p, q, s, b, a}, {b, a, p, s, q}} {
+		got, misfit, err := read(record(order...))
+		if err != nil || misfit != nil {
+			t.Fatalf("read: %v, %v", misfit, err)
+		}
+		if got.A != want.A || got.B != want.B || got.S != want.S || got.Q == nil || *got.Q != 7 || got.P != 3 {
+			t.Errorf("read %+v (Q %v), want %+v", got, got.Q, want)
+		}
+	}
+	if got, misfit, err := read(record(zero)); err != nil || misfit != nil || got != (dst{}) {
+		t.Errorf("zero A: %+v, %v, %v", got, misfit, err)
+	}
+	for _, order := range [][][]byte{{a, big}, {big, a}} {
+		_, misfit, err := read(record(order...))
+		if err != nil || misfit == nil || misfit.Error() != "field B: 128 overflows a int8" {
+			t.Errorf("overflowing B: misfit %v, err %v; want field B: 128 overflows a int8", misfit, err)
+		}
+	}
+}
