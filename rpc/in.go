@@ -67,8 +67,16 @@ func (in *inLane) readCall() error {
 	default:
 		if string(name) != in.method {
 			in.method = string(name) // a lane mostly calls the same methods again
+			in.lastObj = nil
 		}
-		if m = obj.Lookup(in.method); m == nil && in.method == IntrospectMethod {
+		ro, _ := obj.Dispatcher.(*registry.Object)
+		if ro != nil && ro == in.lastObj {
+			m = in.lastMethod
+		} else if m = obj.Lookup(in.method); m != nil {
+			if ro != nil {
+				in.lastObj, in.lastMethod = ro, m
+			}
+		} else if in.method == IntrospectMethod {
 			if it, im := c.introspect(obj); it != nil {
 				obj, m = it, im
 			}
@@ -439,18 +447,33 @@ func (in *inLane) readRelease() error {
 // readScalarReply delivers an inline scalar result.
 func (in *inLane) readScalarReply(reqID uint64) error {
 	q := in.c.questions.take(reqID)
-	var t reflect.Type
-	var dst reflect.Value
-	var replyErr error
-	if q != nil && q.reply != nil {
-		if dst, replyErr = replyVar(q.reply); replyErr == nil {
-			t = dst.Type()
+	var dst, v reflect.Value
+	var misfit, replyErr error
+	sk, err := in.mr.ReadByte()
+	var ip *int
+	if q != nil {
+		ip, _ = q.reply.(*int)
+	}
+	var isInt bool
+	if err == nil && ip != nil {
+		// An integer for an int variable, the commonest answer: set
+		// without reflection.
+		var n int64
+		if n, isInt, err = in.mr.ReadInt(sk); isInt && err == nil {
+			if int64(int(n)) != n {
+				misfit = fmt.Errorf("%d overflows a int", n)
+			} else {
+				*ip = int(n)
+			}
 		}
 	}
-	var v reflect.Value
-	var misfit error
-	sk, err := in.mr.ReadByte()
-	if err == nil {
+	if err == nil && !isInt {
+		var t reflect.Type
+		if q != nil && q.reply != nil {
+			if dst, replyErr = replyVar(q.reply); replyErr == nil {
+				t = dst.Type()
+			}
+		}
 		if sk != wire.ScalarRecord && wire.Settable(t) {
 			// Straight into the caller's variable.
 			var r wire.Scalar

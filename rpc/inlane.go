@@ -7,6 +7,7 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"github.com/fireflyrpc/firefly/registry"
 	"io"
 	"reflect"
 	"sync"
@@ -66,10 +67,15 @@ type inLane struct {
 
 	scratch []byte
 	method  string // the last method name called on the lane
-	kinds   []argKind
-	records wire.Targets
-	flat    wire.TypeMemo[bool] // types known to hold no pointers (or not)
-	gobErr  error               // the last gob decoding error of the message
+	// The registry object the last call was for and its method of that
+	// name: a lane mostly calls the same method of the same object again.
+	// (Other dispatchers are asked on every call, as Abandoner promises.)
+	lastObj    *registry.Object
+	lastMethod *registry.Method
+	kinds      []argKind
+	records    wire.Targets
+	flat       wire.TypeMemo[bool] // types known to hold no pointers (or not)
+	gobErr     error               // the last gob decoding error of the message
 }
 
 // maxInlineMessage is the largest message parsed on the transport's reader

@@ -232,3 +232,33 @@ func TestExportLimitViolationsCloseTheConnection(t *testing.T) {
 		t.Fatal("connection not closed after repeated export violations")
 	}
 }
+
+// lookupRoot and Times both have an add, each its own.
+type lookupRoot struct{}
+
+func (lookupRoot) RemoteAdd(a Args) int { return a.A + a.B }
+func (lookupRoot) RemoteTimes() *Times  { return &Times{} }
+
+type Times struct{ rpc.Referenceable }
+
+func (*Times) RemoteAdd(a Args) int { return a.A * a.B }
+
+// Calls of the same method name on objects of different types, one after
+// the other on one lane, each reach their own object's method.
+func TestSameMethodNameOnTwoObjects(t *testing.T) {
+	_, conn := pair(t, lookupRoot{}, nil)
+	ctx := testutil.Context(t)
+	var times *rpc.Ref
+	if err := conn.Root().Call(ctx, "times", &times); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		var sum, product int
+		if err := conn.Root().Call(ctx, "add", &sum, Args{3, i}); err != nil || sum != 3+i {
+			t.Fatalf("root add(3, %d) = %d, %v", i, sum, err)
+		}
+		if err := times.Call(ctx, "add", &product, Args{3, i}); err != nil || product != 3*i {
+			t.Fatalf("times add(3, %d) = %d, %v", i, product, err)
+		}
+	}
+}

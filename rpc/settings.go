@@ -31,9 +31,10 @@ const maxCallsLimit = 1 << slotBits
 // straight to the first of them: a held call (see held.go), which whoever
 // gave the credit back sends, or a caller waiting on a channel of its own.
 type callCredits struct {
-	ready chan struct{}              // closed once the peer's SETTINGS is applied
-	got   atomic.Bool                // a SETTINGS arrived
-	timer atomic.Pointer[time.Timer] // closes a connection whose peer sends no SETTINGS
+	ready   chan struct{}              // closed once the peer's SETTINGS is applied
+	settled atomic.Bool                // ready is closed (read without a select)
+	got     atomic.Bool                // a SETTINGS arrived
+	timer   atomic.Pointer[time.Timer] // closes a connection whose peer sends no SETTINGS
 
 	mu      sync.Mutex
 	limit   int // credits the peer grants; 0: no limit
@@ -125,6 +126,7 @@ func (in *inLane) readSettings() error {
 	c.credits.limit = int(limit)
 	c.credits.mu.Unlock()
 	close(c.credits.ready)
+	c.credits.settled.Store(true)
 	return nil
 }
 
@@ -159,9 +161,7 @@ func (c *Conn) takeCredit(ctx context.Context) error {
 // one.
 func (c *Conn) tryCredit(ctx context.Context) (bool, error) {
 	cr := &c.credits
-	select {
-	case <-cr.ready:
-	default:
+	if !cr.settled.Load() {
 		select {
 		case <-cr.ready:
 		case <-ctx.Done():
@@ -171,14 +171,17 @@ func (c *Conn) tryCredit(ctx context.Context) (bool, error) {
 		}
 	}
 	cr.mu.Lock()
-	defer cr.mu.Unlock()
-	if cr.closed != nil {
-		return false, cr.closed
-	}
-	if cr.limit == 0 || (cr.used < cr.limit && len(cr.waiting) == 0) {
+	switch {
+	case cr.closed != nil:
+		err := cr.closed
+		cr.mu.Unlock()
+		return false, err
+	case cr.limit == 0 || (cr.used < cr.limit && len(cr.waiting) == 0):
 		cr.used++
+		cr.mu.Unlock()
 		return true, nil
 	}
+	cr.mu.Unlock()
 	return false, nil
 }
 

@@ -237,6 +237,17 @@ func Settable(t reflect.Type) bool {
 	return false
 }
 
+// ReadInt reads the value of a scalar of kind sk (the kind byte read) when
+// it is a signed integer (ok); otherwise it reads nothing.
+func (m *Reader) ReadInt(sk byte) (v int64, ok bool, err error) {
+	switch sk {
+	case scalarInt, scalarInt64, scalarInt32:
+		v, err = m.Varint()
+		return v, true, eof(err)
+	}
+	return 0, false, nil
+}
+
 // Type returns r's natural Go type.
 func (r *Scalar) Type() reflect.Type { return r.src }
 
