@@ -55,6 +55,21 @@ func (c *Conn) held() int {
 	return n
 }
 
+// nothingOwed fails t unless c has no question left in its table and
+// holds none of the peer's credits.
+func nothingOwed(t *testing.T, c *Conn) {
+	t.Helper()
+	if n := c.questions.len(); n != 0 {
+		t.Fatalf("%d questions left in the table", n)
+	}
+	c.credits.mu.Lock()
+	used, queued := c.credits.used, len(c.credits.waiting)
+	c.credits.mu.Unlock()
+	if used != 0 {
+		t.Fatalf("%d credits still taken after every call ended (%d entries queued)", used, queued)
+	}
+}
+
 // Calls past the peer's limit are held, encoded, and sent by the callers
 // the answers wake: every one arrives as the same call would unheld, and
 // its caller gets its answer.
@@ -123,15 +138,7 @@ func TestHeldCallsAreSentByTheAnswersCallers(t *testing.T) {
 		// after the call waited for its credit and was sent.
 		t.Fatalf("call with an extra gob argument = %v, want ErrBadArguments", err)
 	}
-	if n := client.questions.len(); n != 0 {
-		t.Fatalf("%d questions left in the table", n)
-	}
-	client.credits.mu.Lock()
-	used := client.credits.used
-	client.credits.mu.Unlock()
-	if used != 0 {
-		t.Fatalf("%d credits still taken after every call was answered", used)
-	}
+	nothingOwed(t, client)
 }
 
 // An asynchronous call's answer wakes no caller of Call: the held call its
@@ -191,15 +198,7 @@ func TestHeldCallSendFailure(t *testing.T) {
 	if !errors.Is(q.err, context.DeadlineExceeded) {
 		t.Fatalf("held call's error = %v, want DeadlineExceeded", q.err)
 	}
-	if n := client.questions.len(); n != 0 {
-		t.Fatalf("%d questions left in the table", n)
-	}
-	client.credits.mu.Lock()
-	used := client.credits.used
-	client.credits.mu.Unlock()
-	if used != 0 {
-		t.Fatalf("credits used = %d after the failed held call, want 0", used)
-	}
+	nothingOwed(t, client)
 }
 
 // Arguments that need a lane are not held: references, gob values, and
@@ -261,12 +260,7 @@ func TestHeldCallsGivenUpUnderLoad(t *testing.T) {
 		}
 	}
 	testutil.Eventually(t, "the owed answers to arrive", func() bool { return client.questions.len() == 0 })
-	client.credits.mu.Lock()
-	used, waiting := client.credits.used, len(client.credits.waiting)
-	client.credits.mu.Unlock()
-	if used != 0 {
-		t.Fatalf("%d credits still taken after every call ended (%d entries queued)", used, waiting)
-	}
+	nothingOwed(t, client)
 	var n int
 	if err := client.Root().Call(context.Background(), "slowAdd", &n, 2, 3); err != nil || n != 5 {
 		t.Fatalf("a call after the load = %d, %v", n, err)
