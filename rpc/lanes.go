@@ -22,7 +22,9 @@ import (
 // the transport interleaves their frames, so a small message never waits for
 // a large one. See docs/PROTOCOL.md, part 2.
 type outLane struct {
-	st     *transport.Stream
+	st *transport.Stream
+	// buf holds the message being built, after laneHeadroom bytes left for
+	// the transport's frame header (see Conn.write).
 	buf    []byte
 	tail   []byte       // a large byte slice that ends the message, written as is
 	broken bool         // the encoder's state no longer matches what was sent
@@ -32,9 +34,16 @@ type outLane struct {
 // maxKeptBuffer is the largest message buffer a lane keeps between messages.
 const maxKeptBuffer = 256 << 10
 
-// begin starts a message of type typ.
+// laneHeadroom is the room a lane's buffer keeps ahead of its message, for
+// the transport to put a frame header in when it writes a lone message
+// straight from the buffer (transport.Stream.WriteInlineHeaded).
+const laneHeadroom = transport.Headroom
+
+// begin starts a message of type typ: the headroom, the length prefix (set
+// by send) and the type.
 func (l *outLane) begin(typ byte) {
-	l.buf = append(l.buf[:0], 0, 0, 0, 0, typ)
+	var start [laneHeadroom + lengthSize]byte
+	l.buf = append(append(l.buf[:0], start[:]...), typ)
 }
 
 // laneSet is the pool of a connection's outgoing lanes. The open lanes no
@@ -230,35 +239,45 @@ func (s *laneSet) put(l *outLane) {
 func (c *Conn) send(ctx context.Context, l *outLane) error {
 	tail := l.tail
 	l.tail = nil
-	n := len(l.buf) + len(tail) - lengthSize
+	n := len(l.buf) - laneHeadroom + len(tail) - lengthSize
 	if n > c.opts.maxMessageSize {
 		l.broken = true // its gob state may include types the peer never sees
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooLarge, n, c.opts.maxMessageSize)
 	}
-	binary.BigEndian.PutUint32(l.buf, uint32(n))
+	binary.BigEndian.PutUint32(l.buf[laneHeadroom:], uint32(n))
 	if c.opts.idleTimeout > 0 {
 		c.touch()
 	}
-	if err := c.write(ctx, l, l.buf); err != nil {
+	if err := c.write(ctx, l, l.buf, true); err != nil {
 		return err
 	}
 	if len(tail) > 0 {
-		if err := c.write(ctx, l, tail); err != nil {
+		if err := c.write(ctx, l, tail, false); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// write writes part of a message on l. A lone message (no other call in
-// flight either way) is written by its sender, with no goroutine woken;
-// otherwise the transport's writer goroutine gathers it with the others.
-func (c *Conn) write(ctx context.Context, l *outLane, p []byte) error {
-	write := l.st.WriteContext
-	if c.alone() {
-		write = l.st.WriteInline
+// write writes part of a message on l: p, or p after laneHeadroom bytes of
+// room when headed. A lone message (no other call in flight either way) is
+// written by its sender, with no goroutine woken, and from p itself when it
+// is headed; otherwise the transport's writer goroutine gathers it with the
+// others.
+func (c *Conn) write(ctx context.Context, l *outLane, p []byte, headed bool) error {
+	var err error
+	switch {
+	case !c.alone():
+		if headed {
+			p = p[laneHeadroom:]
+		}
+		_, err = l.st.WriteContext(ctx, p)
+	case headed:
+		_, err = l.st.WriteInlineHeaded(ctx, p)
+	default:
+		_, err = l.st.WriteInline(ctx, p)
 	}
-	if _, err := write(ctx, p); err != nil {
+	if err != nil {
 		l.broken = true
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, transport.ErrConnectionLost) {
 			return cerr

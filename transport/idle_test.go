@@ -3,6 +3,7 @@ package transport
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"runtime"
 	"testing"
@@ -32,8 +33,9 @@ func TestIdleSessionGoroutines(t *testing.T) {
 	checkGoroutines(t, base+2) // the two readers
 }
 
-// TestWriteInlineOrder: frames written inline and by the writer goroutine,
-// mixed on one stream and across streams, arrive in order.
+// TestWriteInlineOrder: frames written inline (with and without headroom)
+// and by the writer goroutine, mixed on one stream and across streams,
+// arrive in order, and with nothing of the headroom.
 func TestWriteInlineOrder(t *testing.T) {
 	c, s := sessionPair(t, nil, nil)
 	ctx := testCtx(t)
@@ -45,10 +47,14 @@ func TestWriteInlineOrder(t *testing.T) {
 			for j := range msgs {
 				msg := []byte{byte(i), byte(j)}
 				var err error
-				if j%3 == 0 {
+				switch j % 3 {
+				case 0:
 					_, err = ca.Write(msg)
-				} else {
+				case 1:
 					_, err = ca.WriteInline(ctx, msg)
+				default:
+					headed := append(bytes.Repeat([]byte{0xee}, Headroom), msg...)
+					_, err = ca.WriteInlineHeaded(ctx, headed)
 				}
 				if err != nil {
 					done <- err
@@ -75,6 +81,34 @@ func TestWriteInlineOrder(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestWriteInlineHeadedLarge: a headed write too large for one small frame
+// goes the queued way, without its headroom.
+func TestWriteInlineHeadedLarge(t *testing.T) {
+	c, s := sessionPair(t, nil, nil)
+	ctx := testCtx(t)
+	ca, sb := openAccept(t, c, s, "x")
+	msg := bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB
+	headed := append(bytes.Repeat([]byte{0xee}, Headroom), msg...)
+	done := make(chan error, 1)
+	go func() {
+		n, err := ca.WriteInlineHeaded(ctx, headed)
+		if err == nil && n != len(msg) {
+			err = fmt.Errorf("wrote %d bytes, want %d", n, len(msg))
+		}
+		done <- err
+	}()
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(sb, got); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, msg) {
+		t.Fatal("the large headed write arrived changed")
 	}
 }
 

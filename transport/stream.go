@@ -301,7 +301,7 @@ func (st *Stream) WriteContext(ctx context.Context, p []byte) (int, error) {
 // several goroutines write at once, WriteContext costs less: the writer
 // goroutine gathers their frames into one syscall.
 func (st *Stream) WriteInline(ctx context.Context, p []byte) (int, error) {
-	if n, ok, err := st.writeFrame(p); ok {
+	if n, ok, err := st.writeFrame(p, false); ok {
 		return n, err
 	}
 	n, queued, err := st.write(ctx, p)
@@ -311,12 +311,37 @@ func (st *Stream) WriteInline(ctx context.Context, p []byte) (int, error) {
 	return n, err
 }
 
-// writeFrame writes p as one DATA frame from the caller, with no chunk and no
-// queue, when it can: p fits a small frame and the send window, the stream
-// is open and sends nothing else, and nobody is writing to the connection or
-// has anything queued. ok reports whether it did (or failed trying); if not,
-// nothing was done.
-func (st *Stream) writeFrame(p []byte) (n int, ok bool, err error) {
+// Headroom is the room WriteInlineHeaded needs ahead of what it writes: the
+// length of a frame's header.
+const Headroom = headerLen
+
+// WriteInlineHeaded is WriteInline of b[Headroom:]. The first Headroom bytes
+// of b are room the caller leaves for a frame header: a lone small frame
+// is written from b itself, its header put there, with no copy. The room's
+// bytes are overwritten.
+func (st *Stream) WriteInlineHeaded(ctx context.Context, b []byte) (int, error) {
+	if n, ok, err := st.writeFrame(b, true); ok {
+		return n, err
+	}
+	n, queued, err := st.write(ctx, b[Headroom:])
+	if queued {
+		st.s.w.flush()
+	}
+	return n, err
+}
+
+// writeFrame writes p as one DATA frame from the caller, with no queue,
+// when it can: p fits a small frame and the send window, the stream is open
+// and sends nothing else, and nobody is writing to the connection or has
+// anything queued. ok reports whether it did (or failed trying); if not,
+// nothing was done. With headed, p's first Headroom bytes are room for the
+// frame's header, and the frame is written from p; otherwise it is copied
+// into a chunk behind its header.
+func (st *Stream) writeFrame(p []byte, headed bool) (n int, ok bool, err error) {
+	b := p
+	if headed {
+		p = p[Headroom:]
+	}
 	s := st.s
 	w := &s.w
 	if len(p) == 0 || len(p) > s.smallSendMax || !w.vectored {
@@ -343,13 +368,19 @@ func (st *Stream) writeFrame(p []byte) (n int, ok bool, err error) {
 	st.wmu.Unlock()
 
 	// Holding w.running, this caller is the connection's only writer.
-	c := s.pools.small.get()
-	putHeader(c.buf, typeData, 0, st.id, uint32(len(p)))
-	c.w = headerLen + copy(c.buf[headerLen:], p)
+	var c *chunk
+	if !headed {
+		c = s.pools.small.get()
+		b = c.buf[:headerLen+len(p)]
+		copy(b[headerLen:], p)
+	}
+	putHeader(b, typeData, 0, st.id, uint32(len(p)))
 	w.pushDeadline()
-	s.bytesOut.Add(uint64(c.w))
-	_, err = s.conn.Write(c.buf[:c.w])
-	s.pools.put(c)
+	s.bytesOut.Add(uint64(len(b)))
+	_, err = s.conn.Write(b)
+	if c != nil {
+		s.pools.put(c)
+	}
 	if err != nil {
 		return 0, true, w.failed(err)
 	}
