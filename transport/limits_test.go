@@ -184,13 +184,19 @@ func TestProtocolViolations(t *testing.T) {
 	}
 }
 
-// Frames for streams that existed and are finished are ignored.
+// Frames for streams that existed and are finished are ignored, also
+// right after frames for the same stream.
 func TestLateFramesIgnored(t *testing.T) {
 	s, p := newRawClient(t, nil)
 	p.write(typeData, flagSYN, 1, []byte("x"))
 	st, err := s.Accept(testCtx(t))
 	if err != nil {
 		t.Fatal(err)
+	}
+	p.write(typeData, 0, 1, []byte("yz"))
+	got := make([]byte, 3)
+	if _, err := io.ReadFull(st, got); err != nil || string(got) != "xyz" {
+		t.Fatalf("read %q, %v", got, err)
 	}
 	st.Reset()
 	p.write(typeData, 0, 1, []byte("late data"))

@@ -132,7 +132,11 @@ func (s *Session) isPeerID(id uint32) bool { return (id%2 == 1) != s.client }
 func (s *Session) lookup(id uint32, what string) (*Stream, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if st := s.lastFound; st != nil && st.id == id {
+		return st, nil // a connection's frames mostly come for one stream after another
+	}
 	if st := s.streams[id]; st != nil {
+		s.lastFound = st
 		return st, nil
 	}
 	if s.isPeerID(id) {

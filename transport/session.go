@@ -46,10 +46,11 @@ type Session struct {
 
 	mu         sync.Mutex
 	streams    map[uint32]*Stream
-	nextID     uint32 // next id for a stream we open (0 when exhausted)
-	lastPeerID uint32 // highest stream id the peer opened
-	numOut     int    // open streams we opened
-	numIn      int    // open streams the peer opened
+	lastFound  *Stream // the stream lookup found last, while it is in streams
+	nextID     uint32  // next id for a stream we open (0 when exhausted)
+	lastPeerID uint32  // highest stream id the peer opened
+	numOut     int     // open streams we opened
+	numIn      int     // open streams the peer opened
 	goAwaySent bool
 	goAwayRecv bool
 	goAwayWhy  string // the reason of the peer's NORMAL GOAWAY
@@ -525,6 +526,9 @@ func (s *Session) removeStream(st *Stream) {
 		return
 	}
 	delete(s.streams, st.id)
+	if s.lastFound == st {
+		s.lastFound = nil
+	}
 	if st.outbound {
 		s.numOut--
 	} else {
