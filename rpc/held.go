@@ -72,7 +72,7 @@ func (c *Conn) hold(ctx context.Context, r *Ref, method string, args []any, id u
 	switch {
 	case cr.closed != nil:
 		err = cr.closed
-	case cr.used < cr.limit && len(cr.waiting) == 0:
+	case cr.free():
 		cr.used++
 		got = true
 	default:

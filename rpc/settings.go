@@ -52,6 +52,12 @@ type creditWaiter struct {
 	queued bool
 }
 
+// free reports whether a call may take a credit now: the peer set no
+// limit, or one is left and no call waits for one. cr.mu must be held.
+func (cr *callCredits) free() bool {
+	return cr.limit == 0 || (cr.used < cr.limit && len(cr.waiting) == 0)
+}
+
 // creditEntry is a place in the queue for credits: a caller waiting for
 // one (w), or a held call (h).
 type creditEntry struct {
@@ -144,7 +150,7 @@ func (c *Conn) takeCredit(ctx context.Context) error {
 		cr.mu.Unlock()
 		return cr.closed
 	}
-	if cr.used < cr.limit && len(cr.waiting) == 0 {
+	if cr.free() {
 		cr.used++
 		cr.mu.Unlock()
 		return nil
@@ -176,7 +182,7 @@ func (c *Conn) tryCredit(ctx context.Context) (bool, error) {
 		err := cr.closed
 		cr.mu.Unlock()
 		return false, err
-	case cr.limit == 0 || (cr.used < cr.limit && len(cr.waiting) == 0):
+	case cr.free():
 		cr.used++
 		cr.mu.Unlock()
 		return true, nil
