@@ -45,18 +45,24 @@ type writer struct {
 	running bool          // a goroutine or a writing caller is draining the queue
 
 	// Used by the one draining the queue only.
-	deadlineAt time.Time // when the connection's write deadline was last pushed back
-	vectored   bool
-	bw         *bufio.Writer
-	vec        net.Buffers
-	iov        [][]byte
-	taken      []*chunk
-	hdrs       []byte
-	finished   []*Stream
+	// The connection's write deadline was last pushed back at epoch plus
+	// deadlineAt (never when deadlineSet is false). The wall clock is read
+	// once, for epoch: time.Since of it reads only the monotonic clock.
+	epoch       time.Time
+	deadlineAt  time.Duration
+	deadlineSet bool
+	vectored    bool
+	bw          *bufio.Writer
+	vec         net.Buffers
+	iov         [][]byte
+	taken       []*chunk
+	hdrs        []byte
+	finished    []*Stream
 }
 
 func (w *writer) init(s *Session) {
 	w.s = s
+	w.epoch = time.Now()
 	switch s.conn.(type) {
 	case *net.TCPConn, *net.UnixConn:
 		w.vectored = true
@@ -251,11 +257,12 @@ func (w *writer) pushDeadline() {
 	if limit <= 0 {
 		return
 	}
-	now := time.Now()
-	if now.Sub(w.deadlineAt) < limit/8 {
+	at := time.Since(w.epoch)
+	if w.deadlineSet && at-w.deadlineAt < limit/8 {
 		return
 	}
-	w.deadlineAt = now
+	w.deadlineAt, w.deadlineSet = at, true
+	now := w.epoch.Add(at)
 	w.s.conn.SetWriteDeadline(now.Add(limit))
 	if w.s.isDone() {
 		w.s.conn.SetWriteDeadline(now.Add(finalFlushTimeout))
