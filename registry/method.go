@@ -36,6 +36,7 @@ type Method struct {
 
 	fn       reflect.Value // method expression (receiver first) or function
 	recvType reflect.Type  // nil for a function
+	owner    *table        // the table of recvType the method is in; nil for a function
 	goName   string        // Go method name, or the name given to Func
 	hasCtx   bool
 	hasErr   bool
@@ -84,27 +85,39 @@ const inBuf = 8
 // [ErrBadArguments] when the arguments do not fit (the method is then not
 // run), or a *[PanicError] when the method panicked.
 func (m *Method) Call(ctx context.Context, recv reflect.Value, args []reflect.Value) (result reflect.Value, err error) {
+	if err := m.checkArgs(args); err != nil {
+		return reflect.Value{}, err
+	}
+	if m.recvType != nil && (!recv.IsValid() || recv.Type() != m.recvType || !recv.CanInterface()) {
+		return reflect.Value{}, fmt.Errorf("%w: %s: receiver is %s, want %s", ErrBadArguments, m.Name, typeOf(recv), m.recvType)
+	}
+	return m.invoke(ctx, recv, args)
+}
+
+// checkArgs checks that args fit m's parameters, as Call documents.
+func (m *Method) checkArgs(args []reflect.Value) error {
 	if len(args) != len(m.Params) {
-		return reflect.Value{}, fmt.Errorf("%w: %s takes %d arguments, got %d", ErrBadArguments, m.Name, len(m.Params), len(args))
+		return fmt.Errorf("%w: %s takes %d arguments, got %d", ErrBadArguments, m.Name, len(m.Params), len(args))
 	}
 	for i, a := range args {
 		if !a.IsValid() || !a.CanInterface() {
-			return reflect.Value{}, fmt.Errorf("%w: %s: argument %d is an invalid or unexported value", ErrBadArguments, m.Name, i+1)
+			return fmt.Errorf("%w: %s: argument %d is an invalid or unexported value", ErrBadArguments, m.Name, i+1)
 		}
 		if at := a.Type(); at != m.Params[i] && !at.AssignableTo(m.Params[i]) {
-			return reflect.Value{}, fmt.Errorf("%w: %s: argument %d is %s, want %s", ErrBadArguments, m.Name, i+1, at, m.Params[i])
+			return fmt.Errorf("%w: %s: argument %d is %s, want %s", ErrBadArguments, m.Name, i+1, at, m.Params[i])
 		}
 	}
+	return nil
+}
 
+// invoke is Call once the arguments and the receiver are checked.
+func (m *Method) invoke(ctx context.Context, recv reflect.Value, args []reflect.Value) (result reflect.Value, err error) {
 	var buf [inBuf]reflect.Value
 	in := buf[:0]
 	if m.numIn > inBuf {
 		in = make([]reflect.Value, 0, m.numIn)
 	}
 	if m.recvType != nil {
-		if !recv.IsValid() || recv.Type() != m.recvType || !recv.CanInterface() {
-			return reflect.Value{}, fmt.Errorf("%w: %s: receiver is %s, want %s", ErrBadArguments, m.Name, typeOf(recv), m.recvType)
-		}
 		in = append(in, recv)
 	}
 	if !m.hasCtx {

@@ -47,8 +47,13 @@ func (o *Object) Call(ctx context.Context, m *Method, args []reflect.Value) (ref
 	if m == nil {
 		return reflect.Value{}, fmt.Errorf("%w: nil method", ErrBadArguments)
 	}
-	if m.recvType == nil {
-		return m.Call(ctx, reflect.Value{}, args)
+	if m.owner != o.tab || m.owner == nil {
+		// A function, or a method of another type (refused by Call).
+		return m.Call(ctx, o.recv, args)
 	}
-	return m.Call(ctx, o.recv, args)
+	// The method is one of o's own: o.recv is of its receiver type.
+	if err := m.checkArgs(args); err != nil {
+		return reflect.Value{}, err
+	}
+	return m.invoke(ctx, o.recv, args)
 }

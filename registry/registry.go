@@ -110,6 +110,7 @@ func (r *Registry) build(t reflect.Type) *table {
 			fail(joinReasons(reasons))
 			continue
 		}
+		m.owner = tab
 		for _, key := range []string{name, lowerCamel(name)} {
 			if prev := owner[key]; prev != nil && prev != m {
 				fail(fmt.Sprintf("exposed name %q collides with %q of %s: both answer to %q", name, prev.Name, prev.goName, key))

@@ -29,18 +29,20 @@ func (b *answerBudget) init(limit int) {
 // granted them later (false).
 func (b *answerBudget) charge(in *inLane, oneWay bool, n int) bool {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if in.waiting {
+		b.mu.Unlock()
 		return false
 	}
 	in.waitN, in.waitOneWay = n, oneWay
 	if len(b.waiting) > 0 || b.used+n > b.limit {
 		in.waiting = true
 		b.waiting = append(b.waiting, in)
+		b.mu.Unlock()
 		return false
 	}
 	b.used += n
 	in.charged.Store(true)
+	b.mu.Unlock()
 	return true
 }
 

@@ -192,13 +192,11 @@ func (in *inLane) drain(blocking bool) {
 // looks again.
 func (in *inLane) release() (again bool) {
 	in.mu.Lock()
-	defer in.mu.Unlock()
-	if !in.pending {
-		in.busy = false
-		return false
-	}
+	again = in.pending
+	in.busy = again
 	in.pending = false
-	return true
+	in.mu.Unlock()
+	return again
 }
 
 // letGo releases the lane, owned by the caller, draining it first when it

@@ -29,6 +29,7 @@ type outLane struct {
 	tail   []byte       // a large byte slice that ends the message, written as is
 	broken bool         // the encoder's state no longer matches what was sent
 	coder  wire.Encoder // encodes values into buf, with the lane's gob encoder
+	args   []outArg     // the arguments of the call being written (Conn.writeCall)
 }
 
 // maxKeptBuffer is the largest message buffer a lane keeps between messages.
@@ -42,8 +43,14 @@ const laneHeadroom = transport.Headroom
 // begin starts a message of type typ: the headroom, the length prefix (set
 // by send) and the type.
 func (l *outLane) begin(typ byte) {
-	var start [laneHeadroom + lengthSize]byte
-	l.buf = append(append(l.buf[:0], start[:]...), typ)
+	const n = laneHeadroom + lengthSize + 1
+	if cap(l.buf) < n {
+		l.buf = make([]byte, n, 2*n)
+	}
+	// The headroom and the length prefix are written over before the
+	// message is sent.
+	l.buf = l.buf[:n]
+	l.buf[n-1] = typ
 }
 
 // laneSet is the pool of a connection's outgoing lanes. The open lanes no

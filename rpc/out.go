@@ -108,55 +108,55 @@ type argKind struct {
 }
 
 func (c *Conn) writeCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, method string, args []any, oneway bool) error {
-	var kindBuf [8]argKind
-	kinds := kindBuf[:0]
-	sent := false
-	defer func() {
-		if !sent {
-			for _, k := range kinds {
-				if k.kind == wire.KindRemote {
-					c.exports.Release(k.id, 1)
-				}
+	err := c.encodeCall(ctx, l, r, reqID, method, args, oneway)
+	if err != nil {
+		// The peer never learns of the references exported for the
+		// arguments: take back the counts they were given.
+		for _, a := range l.args {
+			if a.kind == wire.KindRemote {
+				c.exports.Release(a.id, 1)
 			}
 		}
-	}()
+	}
+	clear(l.args)
+	l.args = l.args[:0]
+	return err
+}
+
+// encodeCall builds the call message on l and sends it, keeping how each
+// argument travels in l.args.
+func (c *Conn) encodeCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, method string, args []any, oneway bool) error {
+	gobs := 0
 	for _, a := range args {
 		k, err := c.kindOf(a)
 		if err != nil {
 			return err
 		}
-		kinds = append(kinds, k)
+		rec := l.inline(&k, reflect.ValueOf(a))
+		if k.kind == wire.KindGob || k.kind == wire.KindIface {
+			gobs++
+		}
+		l.args = append(l.args, outArg{k, rec})
 	}
 	if err := l.beginCall(ctx, r, reqID, method, oneway); err != nil {
 		return err
 	}
 	l.buf = appendUvarint(l.buf, uint64(len(args)))
-	var recBuf [8]inlineRecord
-	recs := recBuf[:0]
-	gobs := 0
-	for i := range kinds {
-		r := l.inline(&kinds[i], reflect.ValueOf(args[i]))
-		if kinds[i].kind == wire.KindGob || kinds[i].kind == wire.KindIface {
-			gobs++
-		}
-		recs = append(recs, r)
+	for i := range l.args {
+		a := &l.args[i]
+		l.appendValue(a.argKind, args[i], a.rec, i == len(args)-1 && gobs == 0)
 	}
-	for i, k := range kinds {
-		l.appendValue(k, args[i], recs[i], i == len(args)-1 && gobs == 0)
-	}
-	for i, a := range args {
-		if kinds[i].kind != wire.KindGob && kinds[i].kind != wire.KindIface {
-			continue
-		}
-		if err := l.encodeValue(reflect.ValueOf(a)); err != nil {
-			return fmt.Errorf("%w: argument %d (%T): %v", ErrBadArguments, i+1, a, err)
+	if gobs > 0 {
+		for i, a := range args {
+			if k := l.args[i].kind; k != wire.KindGob && k != wire.KindIface {
+				continue
+			}
+			if err := l.encodeValue(reflect.ValueOf(a)); err != nil {
+				return fmt.Errorf("%w: argument %d (%T): %v", ErrBadArguments, i+1, a, err)
+			}
 		}
 	}
-	if err := c.send(ctx, l); err != nil {
-		return err
-	}
-	sent = true
-	return nil
+	return c.send(ctx, l)
 }
 
 // beginCall starts a call message on l, up to its arguments: the flags, the
@@ -334,6 +334,12 @@ func (c *Conn) sendReply(reqID uint64, m resultInfo, res reflect.Value) {
 type inlineRecord struct {
 	v reflect.Value
 	p *wire.Plan
+}
+
+// outArg is how one argument of a call being written travels.
+type outArg struct {
+	argKind
+	rec inlineRecord
 }
 
 // inline turns a wire.KindGob value that is a struct of scalars into a record:

@@ -157,11 +157,12 @@ func (t *questionTable) init(max int, c *Conn) {
 // whether the call holds a credit already (else credit marks it later).
 func (t *questionTable) add(q *question, credited bool) (uint64, error) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed != nil {
-		return 0, t.closed
+	if err := t.closed; err != nil {
+		t.mu.Unlock()
+		return 0, err
 	}
 	if t.lenLocked() >= t.max {
+		t.mu.Unlock()
 		return 0, ErrTooManyCalls
 	}
 	var i uint32
@@ -176,6 +177,7 @@ func (t *questionTable) add(q *question, credited bool) (uint64, error) {
 	id := t.seq<<slotBits | uint64(i)
 	t.slots[i] = questionSlot{id: id, q: q, credited: credited}
 	t.count.Add(1)
+	t.mu.Unlock()
 	return id, nil
 }
 

@@ -217,7 +217,6 @@ func (c *Conn) worker(w *worker, ic *incall) {
 func (c *Conn) finishCall(ic *incall, w *worker) (next *incall, ok bool) {
 	t := &c.answers
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	t.remove(ic)
 	p := &t.workers
 	p.moved++
@@ -230,6 +229,7 @@ func (c *Conn) finishCall(ic *incall, w *worker) (next *incall, ok bool) {
 			next = p.pop()
 			p.begin(w, next)
 			c.fill()
+			t.mu.Unlock()
 			return next, true
 		}
 		last := p.busy[len(p.busy)-1]
@@ -242,6 +242,7 @@ func (c *Conn) finishCall(ic *incall, w *worker) (next *incall, ok bool) {
 		c.fill()
 	}
 	if p.closed {
+		t.mu.Unlock()
 		return nil, false
 	}
 	w.since = p.tick
@@ -254,6 +255,7 @@ func (c *Conn) finishCall(ic *incall, w *worker) (next *incall, ok bool) {
 			p.reaper.Reset(workerIdle / reapTicks)
 		}
 	}
+	t.mu.Unlock()
 	return nil, true
 }
 

@@ -131,10 +131,17 @@ func (s *Session) isPeerID(id uint32) bool { return (id%2 == 1) != s.client }
 // that was never opened.
 func (s *Session) lookup(id uint32, what string) (*Stream, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if st := s.lastFound; st != nil && st.id == id {
+		s.mu.Unlock()
 		return st, nil // a connection's frames mostly come for one stream after another
 	}
+	st, err := s.lookupLocked(id, what)
+	s.mu.Unlock()
+	return st, err
+}
+
+// lookupLocked is lookup past the last stream found. s.mu must be held.
+func (s *Session) lookupLocked(id uint32, what string) (*Stream, error) {
 	if st := s.streams[id]; st != nil {
 		s.lastFound = st
 		return st, nil
