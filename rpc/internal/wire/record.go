@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"unsafe"
 )
 
 // Records — structs whose fields are all built-in scalars, like Args{A, B
@@ -277,6 +278,12 @@ type recordField struct {
 	name   string
 	index  []int
 	viaPtr bool // reached through an embedded pointer
+	// intSize is the size in bytes of a signed integer field of the
+	// struct itself (not promoted, not through pointers, not decoding
+	// itself), which an int is stored into directly at offset; 0 for any
+	// other field.
+	intSize uint8
+	offset  uintptr
 	Target
 }
 
@@ -297,6 +304,9 @@ func (ti *Target) recordFields() []recordField {
 			continue // ambiguous at its depth, or hidden by a shallower one
 		}
 		rf := recordField{name: f.Name, index: f.Index, Target: *newTargetInfo(f.Type)}
+		if k := f.Type.Kind(); len(f.Index) == 1 && rf.Ptrs == 0 && !rf.decodes && k >= reflect.Int && k <= reflect.Int64 {
+			rf.intSize, rf.offset = uint8(f.Type.Size()), f.Offset
+		}
 		for i := 1; i < len(f.Index); i++ {
 			if t.FieldByIndex(f.Index[:i]).Type.Kind() == reflect.Pointer {
 				rf.viaPtr = true
@@ -355,20 +365,15 @@ func (m *Reader) readRecord(dst reflect.Value, fields []recordField, maxLen int,
 		if sk < scalarBool || sk > scalarString {
 			return nil, Errorf("record field of scalar kind %d", sk)
 		}
-		if f != nil && sk == scalarInt && f.intField() {
+		if f != nil && sk == scalarInt && f.intSize != 0 && dst.CanAddr() {
 			// An int into a direct int field: placeField's work, without
-			// the Scalar.
+			// the Scalar or the field's reflect.Value.
 			v, err := m.Varint()
 			if err != nil {
 				return nil, eof(err)
 			}
-			if v != 0 {
-				fv := dst.Field(f.index[0])
-				if fv.OverflowInt(v) {
-					misfit = fmt.Errorf("field %s: %d overflows a %s", f.name, v, fv.Type())
-				} else {
-					fv.SetInt(v)
-				}
+			if v != 0 && !storeInt(unsafe.Add(unsafe.Pointer(dst.UnsafeAddr()), f.offset), f.intSize, v) {
+				misfit = fmt.Errorf("field %s: %d overflows a %s", f.name, v, f.Base)
 			}
 			continue
 		}
@@ -389,12 +394,29 @@ func (m *Reader) readRecord(dst reflect.Value, fields []recordField, maxLen int,
 	return misfit, nil
 }
 
-// intField reports whether f is a signed integer field of the struct
-// itself (not promoted, not through pointers), which an int decodes into
-// directly.
-func (f *recordField) intField() bool {
-	k := f.Base.Kind()
-	return len(f.index) == 1 && f.Ptrs == 0 && !f.decodes && k >= reflect.Int && k <= reflect.Int64
+// storeInt stores v in the signed integer of size bytes at p, or reports
+// false, storing nothing, when v overflows it.
+func storeInt(p unsafe.Pointer, size uint8, v int64) bool {
+	switch size {
+	case 1:
+		if int64(int8(v)) != v {
+			return false
+		}
+		*(*int8)(p) = int8(v)
+	case 2:
+		if int64(int16(v)) != v {
+			return false
+		}
+		*(*int16)(p) = int16(v)
+	case 4:
+		if int64(int32(v)) != v {
+			return false
+		}
+		*(*int32)(p) = int32(v)
+	default:
+		*(*int64)(p) = v
+	}
+	return true
 }
 
 // placeField stores r in struct dst's field f, as gob decodes a field.

@@ -2,8 +2,11 @@ package wire
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -172,6 +175,63 @@ func TestRecordIntoFieldsInPlace(t *testing.T) {
 		_, misfit, err := read(record(order...))
 		if err != nil || misfit == nil || misfit.Error() != "field B: 128 overflows a int8" {
 			t.Errorf("overflowing B: misfit %v, err %v; want field B: 128 overflows a int8", misfit, err)
+		}
+	}
+}
+
+// TestRecordIntFieldBounds: an int stored straight into a signed field of
+// each size takes the field's bounds and is a misfit one past them, with the
+// field left as it was.
+func TestRecordIntFieldBounds(t *testing.T) {
+	type dst struct {
+		I8  int8
+		I16 int16
+		I32 int32
+		I64 int64
+		I   int
+	}
+	read := func(name string, v int64) (dst, error) {
+		b := []byte{ScalarRecord, 1, byte(len(name))}
+		b = append(b, name...)
+		b = binary.AppendVarint(append(b, scalarInt), v)
+		var rc Targets
+		m := Reader{buf: b, n: len(b)}
+		out, misfit, err := m.readScalar(reflect.TypeFor[dst](), 1<<20, &rc)
+		if err != nil {
+			t.Fatalf("%s = %d: %v", name, v, err)
+		}
+		if m.n != 0 {
+			t.Fatalf("%s = %d: %d bytes left", name, v, m.n)
+		}
+		if misfit != nil {
+			return dst{}, misfit
+		}
+		return out.Interface().(dst), nil
+	}
+	for _, c := range []struct {
+		name     string
+		min, max int64
+	}{
+		{"I8", math.MinInt8, math.MaxInt8},
+		{"I16", math.MinInt16, math.MaxInt16},
+		{"I32", math.MinInt32, math.MaxInt32},
+		{"I64", math.MinInt64, math.MaxInt64},
+		{"I", math.MinInt, math.MaxInt},
+	} {
+		for _, v := range []int64{c.min, -1, 1, c.max} {
+			var want dst
+			reflect.ValueOf(&want).Elem().FieldByName(c.name).SetInt(v)
+			if got, misfit := read(c.name, v); misfit != nil || got != want {
+				t.Errorf("%s = %d: got %+v, misfit %v; want %+v", c.name, v, got, misfit, want)
+			}
+		}
+		if c.max == math.MaxInt64 {
+			continue
+		}
+		for _, v := range []int64{c.min - 1, c.max + 1} {
+			if _, misfit := read(c.name, v); misfit == nil || !strings.Contains(misfit.Error(), "overflows") {
+				t.Errorf("%s = %d: misfit %v, want an overflow", c.name, v, misfit)
+			}
 		}
 	}
 }
