@@ -124,6 +124,11 @@ func (m *Method) invoke(ctx context.Context, recv reflect.Value, args []reflect.
 		in = append(in, args...)
 		return m.call(in)
 	}
+	if cv, ok := ctx.(contextValuer); ok {
+		in = append(in, cv.ContextValue())
+		in = append(in, args...)
+		return m.call(in)
+	}
 	// The context goes in through a pooled box: a reflect.Value of
 	// interface type needs addressable memory, and a fresh one per call
 	// would be an allocation.
@@ -138,6 +143,16 @@ func (m *Method) invoke(ctx context.Context, recv reflect.Value, args []reflect.
 	*box = nil
 	m.boxes.Put(box)
 	return result, err
+}
+
+// contextValuer is a context that holds itself as a context.Context
+// variable, such as the rpc package's context of an incoming call:
+// ContextValue returns that variable's reflect.Value (of type
+// context.Context, holding the context itself), which Call passes instead of
+// boxing the context.
+type contextValuer interface {
+	context.Context
+	ContextValue() reflect.Value
 }
 
 // newCtxBox makes the box that holds the context of one call while it is

@@ -329,3 +329,35 @@ func TestArgType(t *testing.T) {
 		t.Errorf("ArgType(1) of a slice parameter = %v, want []string", got)
 	}
 }
+
+// selfCtx is a context that holds itself as a context.Context variable, as
+// the rpc package's call context does; it counts the calls of ContextValue.
+type selfCtx struct {
+	context.Context
+	self  context.Context
+	asked int
+}
+
+func (c *selfCtx) ContextValue() reflect.Value {
+	c.asked++
+	return reflect.ValueOf(&c.self).Elem()
+}
+
+// TestContextValue: a context that holds itself as a variable is passed to
+// the method through that variable, and is the context the method gets.
+func TestContextValue(t *testing.T) {
+	o := mustObject(t, New(Options{}), &shapes{})
+	c := &selfCtx{Context: context.WithValue(context.Background(), ctxKey{}, "own value")}
+	c.self = c
+	res, err := o.Call(c, o.Lookup("ctxOnly"), nil)
+	if err != nil || res.Interface() != "own value" {
+		t.Fatalf("ctxOnly = %v, %v; want own value", res, err)
+	}
+	if c.asked != 1 {
+		t.Errorf("ContextValue called %d times, want 1", c.asked)
+	}
+	res, err = o.Call(c, o.Lookup("ctxVariadic"), vals([]string{"x", "y"}))
+	if err != nil || res.Interface() != "x+y" || c.asked != 2 {
+		t.Errorf("ctxVariadic = %v, %v, ContextValue called %d times; want x+y, 2", res, err, c.asked)
+	}
+}

@@ -131,6 +131,7 @@ func (t *answerTable) forgetOneWay(in *inLane) {
 func (t *answerTable) newCall(c *Conn, reqID uint64, oneway bool, obj *target, m *registry.Method, nargs int, timeout time.Duration) *incall {
 	ic := &incall{conn: c, reqID: reqID, oneway: oneway, obj: obj, m: m, argFrame: argFramePool.Get().(*argFrame)}
 	ic.refs = ic.refBuf[:0]
+	ic.self = ic
 	if timeout > 0 {
 		ic.deadline = time.Now().Add(timeout)
 		ic.hasDeadline = true

@@ -57,6 +57,15 @@ type incall struct {
 	// handler that never asked for Done ends without taking mu.
 	ended atomic.Bool
 	armed atomic.Bool
+	// self is the call as a context.Context, for ContextValue.
+	self context.Context
+}
+
+// ContextValue returns the call as a reflect.Value of type context.Context,
+// which the registry passes to a handler taking a context without boxing it
+// (see registry.Method.Call).
+func (ic *incall) ContextValue() reflect.Value {
+	return reflect.ValueOf(&ic.self).Elem()
 }
 
 // Deadline returns the caller's deadline, if it sent one.
