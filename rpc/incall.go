@@ -20,11 +20,10 @@ import (
 // only when the handler asks for it, so a call that never looks costs no
 // channel and no timer.
 type incall struct {
-	conn   *Conn
-	reqID  uint64
-	oneway bool
-	obj    *target
-	m      *registry.Method
+	conn  *Conn
+	reqID uint64
+	obj   *target
+	m     *registry.Method
 	// The arguments, from the argument pool while the call is decoded and
 	// runs (nil once its handler returned: the context may outlive them).
 	*argFrame
@@ -45,6 +44,7 @@ type incall struct {
 	deadline    time.Time
 	hasDeadline bool
 	inTable     bool
+	oneway      bool
 
 	mu      sync.Mutex
 	done    chan struct{}
