@@ -249,7 +249,7 @@ func (c *Conn) send(ctx context.Context, l *outLane) error {
 	n := len(l.buf) - laneHeadroom + len(tail) - lengthSize
 	if n > c.opts.maxMessageSize {
 		l.broken = true // its gob state may include types the peer never sees
-		return fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooLarge, n, c.opts.maxMessageSize)
+		return tooLarge(n, c.opts.maxMessageSize)
 	}
 	binary.BigEndian.PutUint32(l.buf[laneHeadroom:], uint32(n))
 	if c.opts.idleTimeout > 0 {
@@ -264,6 +264,15 @@ func (c *Conn) send(ctx context.Context, l *outLane) error {
 		}
 	}
 	return nil
+}
+
+// tooLarge is the error of a message of n bytes over the limit. It is a
+// function of its own so that its formatting's frame is not on every send's
+// path.
+//
+//go:noinline
+func tooLarge(n, limit int) error {
+	return fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooLarge, n, limit)
 }
 
 // write writes part of a message on l: p, or p after laneHeadroom bytes of

@@ -53,12 +53,8 @@ func (r *Ref) String() string {
 // A failing handler's error comes back as a *RemoteError; connection loss as
 // an error matching ErrConnectionLost.
 func (r *Ref) Call(ctx context.Context, method string, reply any, args ...any) error {
-	if r.remote != nil {
-		// A copy, so that args itself never escapes on the other paths.
-		return r.remote.Call(ctx, method, reply, append([]any(nil), args...))
-	}
-	if r.local != nil {
-		return r.callLocal(ctx, method, reply, args)
+	if r.remote != nil || r.local != nil {
+		return r.callElsewhere(ctx, method, reply, args)
 	}
 	q := getQuestion(reply)
 	id, err := r.conn.ask(ctx, r, method, args, q, true)
@@ -66,27 +62,8 @@ func (r *Ref) Call(ctx context.Context, method string, reply any, args ...any) e
 		putQuestion(q)
 		return err
 	}
-	if ic, ok := ctx.(*incall); ok {
-		// A call from within a handler: its worker gives its place to a
-		// queued call while it waits.
-		ic.conn.waiting(ic)
-		ic.wait(r.conn, id, q)
-		ic.conn.resumed(ic)
-	} else if cancel := ctx.Done(); cancel == nil {
-		<-q.done // a context that never ends: no select needed
-	} else {
-		// A context derived from a handler's gives its worker's place too.
-		ic, _ := ctx.Value(incallKey{}).(*incall)
-		if ic != nil {
-			ic.conn.waiting(ic)
-		}
-		err = r.await(ctx, id, q, cancel)
-		if ic != nil {
-			ic.conn.resumed(ic)
-		}
-		if err != nil {
-			return err
-		}
+	if err := r.wait(ctx, id, q); err != nil {
+		return err
 	}
 	if hc := q.carry; hc != nil {
 		// The credit this call's answer freed passed to a held call: send it.
@@ -95,6 +72,48 @@ func (r *Ref) Call(ctx context.Context, method string, reply any, args ...any) e
 	}
 	err = q.err
 	putQuestion(q)
+	return err
+}
+
+// callElsewhere is Call on a reference to a foreign peer's object or to a
+// local one. It is a function of its own, as wait is, so that Call's frame,
+// on the path of every caller's first call, stays small.
+//
+//go:noinline
+func (r *Ref) callElsewhere(ctx context.Context, method string, reply any, args []any) error {
+	if r.remote != nil {
+		// A copy, so that args itself never escapes on the other paths.
+		return r.remote.Call(ctx, method, reply, append([]any(nil), args...))
+	}
+	return r.callLocal(ctx, method, reply, args)
+}
+
+// wait waits for the answer to question id, as await does when ctx can end;
+// an error is ctx's, and q is then the pool's again. A call made with a
+// handler's context, or one derived from it, gives the handler's worker
+// place to a queued call while it waits.
+//
+//go:noinline
+func (r *Ref) wait(ctx context.Context, id uint64, q *question) error {
+	if ic, ok := ctx.(*incall); ok {
+		ic.conn.waiting(ic)
+		ic.wait(r.conn, id, q)
+		ic.conn.resumed(ic)
+		return nil
+	}
+	cancel := ctx.Done()
+	if cancel == nil {
+		<-q.done // a context that never ends: no select needed
+		return nil
+	}
+	ic, _ := ctx.Value(incallKey{}).(*incall)
+	if ic != nil {
+		ic.conn.waiting(ic)
+	}
+	err := r.await(ctx, id, q, cancel)
+	if ic != nil {
+		ic.conn.resumed(ic)
+	}
 	return err
 }
 

@@ -162,9 +162,14 @@ func (d *deadline) wait() <-chan struct{} {
 // expired reports whether the deadline has passed; a deadline never set
 // has not, and costs one atomic load to ask.
 func (d *deadline) expired() bool {
-	if !d.armed.Load() {
-		return false
-	}
+	return d.armed.Load() && d.passed()
+}
+
+// passed is expired's question for a deadline that was set. It is a
+// function of its own so that expired is inlined.
+//
+//go:noinline
+func (d *deadline) passed() bool {
 	return isClosed(d.wait())
 }
 

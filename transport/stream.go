@@ -431,14 +431,7 @@ func (st *Stream) write(ctx context.Context, p []byte) (n int, queued bool, err 
 			}
 			st.wwaiting = true
 			w.mu.Unlock()
-			s.stallEnter()
-			select {
-			case <-st.wwake:
-			case <-st.wdl.wait():
-			case <-s.done:
-			case <-ctx.Done():
-			}
-			s.stallLeave()
+			st.awaitCredit(ctx)
 			continue
 		}
 		m := min(len(p)-n, int(st.swin), maxWriteBurst)
@@ -469,6 +462,23 @@ func (st *Stream) write(ctx context.Context, p []byte) (n int, queued bool, err 
 		n += m
 	}
 	return n, queued, nil
+}
+
+// awaitCredit waits until the peer grants the stream credit, or its write
+// deadline passes, or the session or ctx ends. It is a function of its own,
+// as queueLarge is, so that its select's frame is not on every write's path.
+//
+//go:noinline
+func (st *Stream) awaitCredit(ctx context.Context) {
+	s := st.s
+	s.stallEnter()
+	select {
+	case <-st.wwake:
+	case <-st.wdl.wait():
+	case <-s.done:
+	case <-ctx.Done():
+	}
+	s.stallLeave()
 }
 
 // queueLarge copies p, a piece the send window already allows, into frames

@@ -41,9 +41,20 @@ const (
 
 // AppendScalar appends v's inline encoding if v is a built-in scalar.
 func AppendScalar(b []byte, v any) ([]byte, bool) {
-	switch x := v.(type) {
-	case int:
+	// The commonest kind is encoded here and the others in appendScalar:
+	// one frame holding every case's temporaries would be large enough to
+	// make a freshly started goroutine's first call grow its stack.
+	if x, ok := v.(int); ok {
 		return binary.AppendVarint(append(b, KindScalar, scalarInt), int64(x)), true
+	}
+	return appendScalar(b, v)
+}
+
+// appendScalar is AppendScalar for the kinds other than int.
+//
+//go:noinline
+func appendScalar(b []byte, v any) ([]byte, bool) {
+	switch x := v.(type) {
 	case int64:
 		return binary.AppendVarint(append(b, KindScalar, scalarInt64), x), true
 	case int32:
