@@ -15,8 +15,8 @@ import (
 // one id.
 type Exports[K ID, T any] struct {
 	mu    sync.Mutex
-	byID  map[K]*export[T]
-	byObj map[any]K
+	byID  map[K]*export[K, T]
+	byObj map[any]*export[K, T]
 	next  K
 	max   int
 	errs  ExportErrors
@@ -29,7 +29,8 @@ type ExportErrors struct {
 	Full             error // the table holds its maximum (the error says the limit)
 }
 
-type export[T any] struct {
+type export[K ID, T any] struct {
+	id    K
 	obj   T
 	val   any
 	count uint64
@@ -37,8 +38,8 @@ type export[T any] struct {
 
 // Init makes the table ready for max objects.
 func (t *Exports[K, T]) Init(max int, errs ExportErrors) {
-	t.byID = make(map[K]*export[T])
-	t.byObj = make(map[any]K)
+	t.byID = make(map[K]*export[K, T])
+	t.byObj = make(map[any]*export[K, T])
 	t.max = max
 	t.errs = errs
 }
@@ -67,26 +68,28 @@ func (t *Exports[K, T]) Add(v any, newT func(any) (T, error)) (K, error) {
 		return id, err
 	}
 	t.next++
-	t.byID[t.next] = &export[T]{obj: obj, val: v, count: 1}
-	t.byObj[v] = t.next
-	return t.next, nil
+	e := &export[K, T]{id: t.next, obj: obj, val: v, count: 1}
+	t.byID[e.id] = e
+	t.byObj[v] = e
+	return e.id, nil
 }
 
 // count counts one more transmission of v when it is exported already; done
 // is false when v is new and the table has room for it.
 func (t *Exports[K, T]) count(v any) (id K, done bool, err error) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.countLocked(v)
+	id, done, err = t.countLocked(v)
+	t.mu.Unlock()
+	return id, done, err
 }
 
 func (t *Exports[K, T]) countLocked(v any) (K, bool, error) {
 	if t.byID == nil {
 		return 0, true, t.errs.Lost
 	}
-	if id, ok := t.byObj[v]; ok {
-		t.byID[id].count++
-		return id, true, nil
+	if e := t.byObj[v]; e != nil {
+		e.count++
+		return e.id, true, nil
 	}
 	if len(t.byID) >= t.max {
 		return 0, true, t.errs.Full
@@ -96,13 +99,13 @@ func (t *Exports[K, T]) countLocked(v any) (K, bool, error) {
 
 // Get returns the exported object with id (the zero T for none).
 func (t *Exports[K, T]) Get(id K) T {
+	var obj T
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if e := t.byID[id]; e != nil {
-		return e.obj
+		obj = e.obj
 	}
-	var zero T
-	return zero
+	t.mu.Unlock()
+	return obj
 }
 
 // Of returns the exported object whose value is v (the zero T for none).
@@ -113,8 +116,8 @@ func (t *Exports[K, T]) Of(v any) T {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if id, ok := t.byObj[v]; ok {
-		return t.byID[id].obj
+	if e := t.byObj[v]; e != nil {
+		return e.obj
 	}
 	return zero
 }

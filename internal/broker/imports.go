@@ -46,16 +46,24 @@ func (t *Imports[K, R]) Init(release func(id K, n uint64)) {
 // a dead one.
 func (t *Imports[K, R]) Ref(id K, newRef func(*Import[R]) *R) *R {
 	t.mu.Lock()
+	if e := t.byID[id]; e != nil {
+		if r := e.ref.Value(); r != nil {
+			e.count++
+			t.mu.Unlock()
+			return r
+		}
+	}
 	defer t.mu.Unlock()
+	return t.refLocked(id, newRef)
+}
+
+// refLocked is Ref past a live reference. t.mu must be held.
+func (t *Imports[K, R]) refLocked(id K, newRef func(*Import[R]) *R) *R {
 	if t.byID == nil {
 		return newRef(nil)
 	}
 	var carried uint64
 	if e := t.byID[id]; e != nil {
-		if r := e.ref.Value(); r != nil {
-			e.count++
-			return r
-		}
 		// The old reference was collected and its cleanup has not run
 		// yet: take over its count; the cleanup will find its entry
 		// replaced.
