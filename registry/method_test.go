@@ -291,6 +291,12 @@ func TestBadArguments(t *testing.T) {
 	if res, err := ma.Call(context.Background(), reflect.ValueOf(recvA{}), nil); err != nil || res.String() != "a" {
 		t.Errorf("Method.Call with its own receiver type: %v, %v", res, err)
 	}
+	// A method of the same type from another Registry's table is checked,
+	// not trusted, and fits: the receiver is of its type.
+	oa := mustObject(t, New(Options{}), recvA{})
+	if res, err := oa.Call(context.Background(), ma, nil); err != nil || res.String() != "a" {
+		t.Errorf("method of the same type from another registry: %v, %v", res, err)
+	}
 }
 
 type iface interface{ Name() string }

@@ -262,3 +262,29 @@ func TestSameMethodNameOnTwoObjects(t *testing.T) {
 		}
 	}
 }
+
+// TestUnsentCallReleasesItsExports: a call whose arguments fail to encode,
+// after a referenceable among them was exported for it, is not sent, and the
+// export it counted is taken back, both when an argument is refused before
+// the message is built and when gob fails on one inside it.
+func TestUnsentCallReleasesItsExports(t *testing.T) {
+	_, conn := pair(t, newCalc(), nil)
+	ctx := testutil.Context(t)
+	type withChan struct{ C chan int }
+	for _, bad := range []any{func() {}, withChan{C: make(chan int)}} {
+		err := conn.Root().Call(ctx, "keep", nil, newTwo(), bad)
+		if !errors.Is(err, rpc.ErrBadArguments) {
+			t.Fatalf("call with a %T: %v, want ErrBadArguments", bad, err)
+		}
+		if n := conn.Stats().Exports; n != 0 {
+			t.Fatalf("after the unsent call with a %T: %d exports, want 0", bad, n)
+		}
+	}
+	// The connection still works, and a sent reference still counts.
+	if err := conn.Root().Call(ctx, "keep", nil, newTwo()); err != nil {
+		t.Fatal(err)
+	}
+	if n := conn.Stats().Exports; n != 1 {
+		t.Fatalf("after a sent call: %d exports, want 1", n)
+	}
+}
