@@ -142,7 +142,11 @@ func (c *Conn) sendHeld(hc *heldCall) *heldCall {
 	}
 	l, err := c.callLane(hc.ctx)
 	if err == nil {
-		err = c.writeHeld(l, hc)
+		// The held call's arguments are encoded already.
+		if err = l.beginCall(hc.ctx, hc.r, hc.id, hc.method, false); err == nil {
+			l.buf = append(l.buf, hc.args...)
+			err = c.send(hc.ctx, l)
+		}
 		c.releaseLane(l)
 	}
 	if err == nil {
@@ -153,13 +157,4 @@ func (c *Conn) sendHeld(hc *heldCall) *heldCall {
 		q.complete(err)
 	}
 	return c.passCredit()
-}
-
-// writeHeld writes held call hc on l.
-func (c *Conn) writeHeld(l *outLane, hc *heldCall) error {
-	if err := l.beginCall(hc.ctx, hc.r, hc.id, hc.method, false); err != nil {
-		return err
-	}
-	l.buf = append(l.buf, hc.args...)
-	return c.send(hc.ctx, l)
 }

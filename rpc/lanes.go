@@ -108,6 +108,14 @@ func (c *Conn) acquireLane(ctx context.Context) (*outLane, error) {
 	if l := c.lanes.takeIdle(); l != nil {
 		return l, nil
 	}
+	return c.awaitLane(ctx)
+}
+
+// awaitLane is acquireLane with no idle lane at hand. It is a function of
+// its own so that its selects' frame is not on every call's path.
+//
+//go:noinline
+func (c *Conn) awaitLane(ctx context.Context) (*outLane, error) {
 	defer c.lanes.doneWaiting()
 	select {
 	case l := <-c.lanes.ready:
@@ -295,12 +303,21 @@ func (c *Conn) write(ctx context.Context, l *outLane, p []byte, headed bool) err
 	}
 	if err != nil {
 		l.broken = true
-		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, transport.ErrConnectionLost) {
-			return cerr
-		}
-		return c.transportError(err)
+		return c.writeError(ctx, err)
 	}
 	return nil
+}
+
+// writeError is the error of a lane's failed write: ctx's when it ended the
+// write, else the transport's. It is a function of its own so that its
+// frame is not on every write's path.
+//
+//go:noinline
+func (c *Conn) writeError(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, transport.ErrConnectionLost) {
+		return cerr
+	}
+	return c.transportError(err)
 }
 
 // alone reports whether at most two calls are in flight either way, the one

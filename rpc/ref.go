@@ -88,10 +88,13 @@ func (r *Ref) callElsewhere(ctx context.Context, method string, reply any, args 
 	return r.callLocal(ctx, method, reply, args)
 }
 
-// wait waits for the answer to question id, as await does when ctx can end;
-// an error is ctx's, and q is then the pool's again. A call made with a
-// handler's context, or one derived from it, gives the handler's worker
-// place to a queued call while it waits.
+// wait waits for the answer to question id, or gives the call up when ctx
+// ends: then it returns ctx's error, and q is the pool's again. A call made
+// with a handler's context, or one derived from it, gives the handler's
+// worker place to a queued call while it waits. It is a function of its own
+// so that Call's frame, on the path of every caller's first call, stays
+// small, and it holds the select itself, so that a freshly started caller
+// waiting in it needs no more than its first stack.
 //
 //go:noinline
 func (r *Ref) wait(ctx context.Context, id uint64, q *question) error {
@@ -110,17 +113,7 @@ func (r *Ref) wait(ctx context.Context, id uint64, q *question) error {
 	if ic != nil {
 		ic.conn.waiting(ic)
 	}
-	err := r.await(ctx, id, q, cancel)
-	if ic != nil {
-		ic.conn.resumed(ic)
-	}
-	return err
-}
-
-// await waits for the answer to question id, or gives the call up when ctx
-// ends (cancel is its Done channel): then it returns ctx's error, and q is
-// the pool's again.
-func (r *Ref) await(ctx context.Context, id uint64, q *question, cancel <-chan struct{}) error {
+	var err error
 	select {
 	case <-q.done:
 	case <-cancel:
@@ -129,11 +122,15 @@ func (r *Ref) await(ctx context.Context, id uint64, q *question, cancel <-chan s
 				r.conn.queueCancel(id, ctx.Err())
 			}
 			putQuestion(q)
-			return ctx.Err()
+			err = ctx.Err()
+		} else {
+			<-q.done // the answer is being delivered
 		}
-		<-q.done // the answer is being delivered
 	}
-	return nil
+	if ic != nil {
+		ic.conn.resumed(ic)
+	}
+	return err
 }
 
 // Go calls method asynchronously, like net/rpc's Go. It returns the *Call at
