@@ -47,8 +47,9 @@ func (o *Object) Call(ctx context.Context, m *Method, args []reflect.Value) (ref
 	if m == nil {
 		return reflect.Value{}, fmt.Errorf("%w: nil method", ErrBadArguments)
 	}
-	if m.owner != o.tab || m.owner == nil {
-		// A function, or a method of another type (refused by Call).
+	if m.owner != o.tab {
+		// A function (no owner), or a method of another table: Call checks
+		// the receiver.
 		return m.Call(ctx, o.recv, args)
 	}
 	// The method is one of o's own: o.recv is of its receiver type.

@@ -91,7 +91,7 @@ func (r *Ref) callElsewhere(ctx context.Context, method string, reply any, args 
 // wait waits for the answer to question id, or gives the call up when ctx
 // ends: then it returns ctx's error, and q is the pool's again. A call made
 // with a handler's context, or one derived from it, gives the handler's
-// worker place to a queued call while it waits. It is a function of its own
+// worker's place to a queued call while it waits. It is a function of its own
 // so that Call's frame, on the path of every caller's first call, stays
 // small, and it holds the select itself, so that a freshly started caller
 // waiting in it needs no more than its first stack.

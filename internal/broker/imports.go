@@ -46,28 +46,30 @@ func (t *Imports[K, R]) Init(release func(id K, n uint64)) {
 // a dead one.
 func (t *Imports[K, R]) Ref(id K, newRef func(*Import[R]) *R) *R {
 	t.mu.Lock()
-	if e := t.byID[id]; e != nil {
-		if r := e.ref.Value(); r != nil {
-			e.count++
+	old := t.byID[id]
+	if old != nil {
+		if r := old.ref.Value(); r != nil {
+			old.count++
 			t.mu.Unlock()
 			return r
 		}
 	}
 	defer t.mu.Unlock()
-	return t.refLocked(id, newRef)
+	return t.newLocked(id, old, newRef)
 }
 
-// refLocked is Ref past a live reference. t.mu must be held.
-func (t *Imports[K, R]) refLocked(id K, newRef func(*Import[R]) *R) *R {
+// newLocked is Ref past a live reference: old is id's entry, whose
+// reference was collected, or nil. t.mu must be held.
+func (t *Imports[K, R]) newLocked(id K, old *Import[R], newRef func(*Import[R]) *R) *R {
 	if t.byID == nil {
 		return newRef(nil)
 	}
 	var carried uint64
-	if e := t.byID[id]; e != nil {
+	if old != nil {
 		// The old reference was collected and its cleanup has not run
 		// yet: take over its count; the cleanup will find its entry
 		// replaced.
-		carried = e.count
+		carried = old.count
 	}
 	e := &Import[R]{count: carried + 1}
 	r := newRef(e)
