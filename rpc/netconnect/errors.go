@@ -60,6 +60,7 @@ type HeaderError struct {
 	Got, Want uint64
 }
 
+// Error describes the field that did not match and the values.
 func (e *HeaderError) Error() string {
 	if e.Field == "body length" {
 		return fmt.Sprintf("%v: body of %d bytes, at most %d allowed", e.Err, e.Got, e.Want)

@@ -29,6 +29,7 @@ type BananaError struct {
 	Offset int64
 }
 
+// Error describes what in the banana stream was malformed.
 func (e *BananaError) Error() string {
 	return fmt.Sprintf("pb: banana: %s (at byte %d)", e.Reason, e.Offset)
 }

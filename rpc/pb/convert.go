@@ -73,6 +73,7 @@ type ConvertError struct {
 	Err error
 }
 
+// Error describes the value that could not be converted and why.
 func (e *ConvertError) Error() string {
 	at := ""
 	if e.Path != "" {
@@ -81,6 +82,7 @@ func (e *ConvertError) Error() string {
 	return fmt.Sprintf("pb: cannot convert Python %s into %v%s: %v", e.Python, e.Go, at, strings.TrimPrefix(e.Err.Error(), "pb: "))
 }
 
+// Unwrap returns Err, so that errors.Is matches its sentinel.
 func (e *ConvertError) Unwrap() error { return e.Err }
 
 var (

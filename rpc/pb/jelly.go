@@ -16,6 +16,7 @@ type JellyError struct {
 	Reason string
 }
 
+// Error returns the reason, prefixed with the package and layer.
 func (e *JellyError) Error() string { return "pb: jelly: " + e.Reason }
 
 // Unwrap makes a *JellyError match ErrProtocol.

@@ -84,6 +84,7 @@ type Failure struct {
 	Parents   []string
 }
 
+// Error returns the failure as Twisted prints it: "Type: Value".
 func (f *Failure) Error() string { return f.Type + ": " + f.Value }
 
 // Unpersistable is a value the sender could not serialize
@@ -92,6 +93,7 @@ type Unpersistable struct {
 	Reason string
 }
 
+// Error returns the reason the peer could not serialise the value.
 func (u *Unpersistable) Error() string { return "pb: unpersistable: " + u.Reason }
 
 // keyEqual compares two dict keys the way Python would for the key types
