@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
 )
 
@@ -159,6 +160,7 @@ func (p *pingPong) Close() {
 // to a loopback TCP connection, and another reads it in full and writes
 // back an answer of the size of CallSeq's answer. It reports the two sizes.
 func BenchmarkTCPPingPong(b *testing.B) {
+	defer testutil.ReportSteal(b, testutil.MarkCPU())
 	req, resp := callSeqSizes(b)
 	p := newPingPong(b, req, resp)
 	b.ReportAllocs()
@@ -178,6 +180,7 @@ func BenchmarkTCPPingPong(b *testing.B) {
 // moment of a loaded machine, and reports their medians and the ratio of
 // the medians (ratio) and of the means (mean-ratio).
 func BenchmarkCallSeqFloorPair(b *testing.B) {
+	defer testutil.ReportSteal(b, testutil.MarkCPU())
 	req, resp := callSeqSizes(b)
 	conn := firefly(b)
 	p := newPingPong(b, req, resp)
@@ -222,6 +225,7 @@ func sumOf(ds []time.Duration) time.Duration {
 // the percentiles show is what the bulk transfer's work on the machine's
 // cores alone costs a small round trip.
 func BenchmarkTCPPingPongUnderBulk(b *testing.B) {
+	defer testutil.ReportSteal(b, testutil.MarkCPU())
 	req, resp := callSeqSizes(b)
 	p := newPingPong(b, req, resp)
 	defer p.Close()

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
 	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
@@ -67,7 +68,6 @@ func (Arith) Add(a *Args, reply *int) error { *reply = a.A + a.B; return nil }
 
 func (Arith) Echo(b []byte, reply *[]byte) error { *reply = b; return nil }
 
-// listen returns a loopback listener closed at the end of the test.
 // reportCPU reports the process's CPU time per call since cpu0, client and
 // server together: unlike the calls per second, it does not depend on the
 // share of the cores other processes take. Where processCPU cannot tell, it
@@ -78,6 +78,7 @@ func reportCPU(b *testing.B, cpu0 time.Duration, calls int) {
 	}
 }
 
+// listen returns a loopback listener closed at the end of the test.
 func listen(tb testing.TB) net.Listener {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -201,6 +202,7 @@ func TestEndToEnd(t *testing.T) {
 }
 
 func BenchmarkCallSeq(b *testing.B) {
+	defer testutil.ReportSteal(b, testutil.MarkCPU())
 	conn := firefly(b)
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -213,6 +215,7 @@ func BenchmarkCallSeq(b *testing.B) {
 }
 
 func BenchmarkNetRPCCallSeq(b *testing.B) {
+	defer testutil.ReportSteal(b, testutil.MarkCPU())
 	client := netRPC(b)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
@@ -225,10 +228,16 @@ func BenchmarkNetRPCCallSeq(b *testing.B) {
 
 // BenchmarkCallParallel: 64 goroutines call add on one connection, each in
 // a loop (the throughput goal P2 compares with net/rpc's and the peers').
-func BenchmarkCallParallel(b *testing.B) { fireflyAdds(b, 64) }
+func BenchmarkCallParallel(b *testing.B) {
+	defer testutil.ReportSteal(b, testutil.MarkCPU())
+	fireflyAdds(b, 64)
+}
 
 // BenchmarkNetRPCCallParallel is BenchmarkCallParallel on net/rpc.
-func BenchmarkNetRPCCallParallel(b *testing.B) { netRPCAdds(b, 64) }
+func BenchmarkNetRPCCallParallel(b *testing.B) {
+	defer testutil.ReportSteal(b, testutil.MarkCPU())
+	netRPCAdds(b, 64)
+}
 
 // BenchmarkCall10kParallel is BenchmarkCallParallel with 10,000 callers
 // instead of 64: as many goroutines, each calling in a loop, share one
@@ -293,12 +302,16 @@ func BenchmarkCallBurst(b *testing.B) { callBurst(b, 20000) }
 
 // BenchmarkCall10kCallers is BenchmarkCallBurst with 10,000 callers, the
 // figure compared with BenchmarkCallParallel's 64 callers.
-func BenchmarkCall10kCallers(b *testing.B) { callBurst(b, 10000) }
+func BenchmarkCall10kCallers(b *testing.B) {
+	defer testutil.ReportSteal(b, testutil.MarkCPU())
+	callBurst(b, 10000)
+}
 
 // BenchmarkNetRPCCall10kCallers is BenchmarkCall10kCallers on net/rpc: the
 // same burst of freshly started callers on one connection, the peer's
 // figure beside BenchmarkNetRPCCallParallel's.
 func BenchmarkNetRPCCall10kCallers(b *testing.B) {
+	defer testutil.ReportSteal(b, testutil.MarkCPU())
 	client := netRPC(b)
 	var failed, wrong atomic.Int64
 	calls := 0
@@ -446,6 +459,7 @@ func underBulk(b *testing.B, small func() error, bulk func(payload []byte) error
 }
 
 func BenchmarkCallUnderBulk(b *testing.B) {
+	defer testutil.ReportSteal(b, testutil.MarkCPU())
 	conn := firefly(b)
 	ctx := context.Background()
 	underBulk(b, func() error {
@@ -458,6 +472,7 @@ func BenchmarkCallUnderBulk(b *testing.B) {
 }
 
 func BenchmarkNetRPCCallUnderBulk(b *testing.B) {
+	defer testutil.ReportSteal(b, testutil.MarkCPU())
 	client := netRPC(b)
 	underBulk(b, func() error {
 		var n int
@@ -471,6 +486,7 @@ func BenchmarkNetRPCCallUnderBulk(b *testing.B) {
 // BenchmarkCallback: the server calls back a reference the client passed,
 // inside the client's call (two round trips per operation).
 func BenchmarkCallback(b *testing.B) {
+	defer testutil.ReportSteal(b, testutil.MarkCPU())
 	conn := firefly(b)
 	ctx := context.Background()
 	adder := &Adder{}
@@ -493,6 +509,7 @@ func BenchmarkCallback(b *testing.B) {
 // the two shapes' 90th percentiles and the ratio of their means (what the
 // separate benchmarks' ns/op compare), which the slow tail of each moves.
 func BenchmarkCallbackPair(b *testing.B) {
+	defer testutil.ReportSteal(b, testutil.MarkCPU())
 	adder := &Adder{}
 	conn := firefly(b, rpc.WithRoot(adder))
 	ctx := context.Background()
@@ -589,6 +606,7 @@ func gate(b *testing.B) *distributed.Node {
 // BenchmarkGateHop: a node's call that the root forwards to another child and
 // back (net -> gate -> game -> gate -> net), beside BenchmarkGateDirect.
 func BenchmarkGateHop(b *testing.B) {
+	defer testutil.ReportSteal(b, testutil.MarkCPU())
 	ctx := context.Background()
 	n := gate(b)
 	b.ReportAllocs()
@@ -602,6 +620,7 @@ func BenchmarkGateHop(b *testing.B) {
 
 // BenchmarkGateDirect: the same node calling the root directly (net -> gate).
 func BenchmarkGateDirect(b *testing.B) {
+	defer testutil.ReportSteal(b, testutil.MarkCPU())
 	ctx := context.Background()
 	n := gate(b)
 	b.ReportAllocs()

@@ -22,6 +22,10 @@
 // the table says over how many runs:
 //
 //	for i in 1 2 3 4 5; do go test -run '^$' -bench . -benchtime 2s .; done | go run ./cmd/benchratio
+//
+// The benchmarks whose times a virtual machine moves most report steal-%,
+// the share of the machine's CPU time its hypervisor gave other guests
+// while they ran; a last line gives it for each run.
 package main
 
 import (
@@ -339,6 +343,10 @@ func main() {
 	fmt.Println("|---|---|---|---|---|---|")
 	for _, g := range goals(all, runs, *instr) {
 		fmt.Printf("| %s | %s | %s | %s | %s | %s |\n", g.id, g.measure, g.figure, g.perRun, g.target, g.met)
+	}
+	if line := stealLine(all, runs); line != "" {
+		fmt.Println()
+		fmt.Println(line)
 	}
 }
 

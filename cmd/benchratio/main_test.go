@@ -121,3 +121,24 @@ func TestCompareTenThousandCallers(t *testing.T) {
 		t.Fatalf("CPU per call row = %+v", cpu)
 	}
 }
+
+func TestStealLine(t *testing.T) {
+	run := func(a, b string) string {
+		return "BenchmarkCallSeq-2  100  300 ns/op  " + a + " steal-%\n" +
+			"BenchmarkTCPPingPong-2  100  100 ns/op  " + b + " steal-%\n" +
+			"BenchmarkEcho1MiB-2  10  2704150 ns/op  700 MB/s\n"
+	}
+	_, all, _, runs, err := parse(strings.NewReader(run("10", "20") + run("40", "40") + run("0", "2")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := stealLine(all, runs)
+	want := "Hypervisor steal while the benchmarks ran (steal-%, the median over the benchmarks reporting it): 15.0% by the median of the runs; per run: 15.0%, 40.0%, 1.0%."
+	if got != want {
+		t.Errorf("stealLine =\n%s\nwant\n%s", got, want)
+	}
+	_, all, _, runs, _ = parse(strings.NewReader("BenchmarkCallSeq-2  100  300 ns/op\n"))
+	if got := stealLine(all, runs); got != "" {
+		t.Errorf("stealLine without steal-%% = %q, want none", got)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
 
@@ -197,13 +198,14 @@ func startNodeProcess(b *testing.B, spec string) *nodeProcess {
 
 // BenchmarkThreeProcesses: 1,000 clients send command 1001 "game1 alice"
 // through net -> gate -> game1 -> gate -> net, each of the three its own
-// process, the clients in this one; beside it, the floor: the same
-// clients and packets answered by a bare Go TCP server in a process of its
-// own, and the relay floor: the same three processes written by hand for
-// this one request (bench_relay_test.go). Each node's CPU time per request ("ROLE-cpu-us/op", Linux) says
-// where the time goes. The clients are raw sockets on one epoll loop
-// ("epoll", as cheap as clients on other machines; Linux) or Clients, a
-// goroutine each ("goroutines").
+// process, the clients in this one; beside it, the floor: the same clients
+// and packets answered by a bare Go TCP server in a process of its own, and
+// the relay floor: the same three processes written by hand for this one
+// request (bench_relay_test.go). Each node's CPU time per request
+// ("ROLE-cpu-us/op", Linux) says where the time goes, and steal-% the share
+// of the machine's CPU time its hypervisor gave other guests meanwhile. The
+// clients are raw sockets on one epoll loop ("epoll", as cheap as clients on
+// other machines; Linux) or Clients, a goroutine each ("goroutines").
 func BenchmarkThreeProcesses(b *testing.B) {
 	gate := startNodeProcess(b, "gate")
 	game := startNodeProcess(b, "game1 "+gate.addr)
@@ -227,6 +229,7 @@ func BenchmarkThreeProcesses(b *testing.B) {
 				{"bare-tcp", []*nodeProcess{bare}},
 			} {
 				b.Run(load.name+"/"+server.name+"/"+rateName(rate), func(b *testing.B) {
+					defer testutil.ReportSteal(b, testutil.MarkCPU())
 					cpu := nodesCPU(server.nodes...)
 					load.run(b, server.nodes[0].addr, benchClientsPerLoad, rate, []byte("game1 alice"),
 						"net -> gate -> game1 -> gate -> net: game1 welcomes alice")
