@@ -175,6 +175,74 @@ func BenchmarkTCPPingPong(b *testing.B) {
 	b.ReportMetric(float64(resp), "resp-bytes")
 }
 
+// BenchmarkTCPPingPongHandOff is TCPPingPong with the structure every
+// multiplexing RPC system here has (net/rpc, arpc, firefly): each side reads
+// its connection on a goroutine of its own and hands what it read to another
+// over a channel. The far end's reader hands the request to a goroutine that
+// writes the answer; the near end's reader hands the answer to the caller.
+// Its time over TCPPingPong's is what two goroutine hand-offs a round trip
+// cost on the machine, with no other work of an RPC system's: on a virtual
+// machine a hand-off that wakes the other processor costs far more than the
+// channel operation.
+func BenchmarkTCPPingPongHandOff(b *testing.B) {
+	defer testutil.ReportSteal(b, testutil.MarkCPU())
+	req, resp := callSeqSizes(b)
+	ln := listen(b)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c := accept(b, ln)
+		if c == nil {
+			return
+		}
+		defer c.Close()
+		reqs := make(chan struct{})
+		defer close(reqs)
+		go func() {
+			out := make([]byte, resp)
+			for range reqs {
+				if _, err := c.Write(out); err != nil {
+					return
+				}
+			}
+		}()
+		in := make([]byte, req)
+		for {
+			if _, err := io.ReadFull(c, in); err != nil {
+				return // the client closed
+			}
+			reqs <- struct{}{}
+		}
+	}()
+	c := dial(b, ln)
+	answers := make(chan error)
+	go func() {
+		in := make([]byte, resp)
+		for {
+			_, err := io.ReadFull(c, in)
+			answers <- err
+			if err != nil {
+				return
+			}
+		}
+	}()
+	out := make([]byte, req)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Write(out); err != nil {
+			b.Fatal(err)
+		}
+		if err := <-answers; err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	c.Close()
+	<-answers
+	wg.Wait()
+}
+
 // BenchmarkCallSeqFloorPair times a CallSeq call and a raw TCP round trip
 // of the same sizes alternately in one loop, so that both see the same
 // moment of a loaded machine, and reports their medians and the ratio of

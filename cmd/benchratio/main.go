@@ -185,6 +185,17 @@ func compare(results map[string]result, all series, runs int) []row {
 	if a, ok := results["TCPPingPong"]; ok {
 		rows = append(rows, row{fmt.Sprintf("raw TCP ping-pong, %v bytes and %v back", a["req-bytes"], a["resp-bytes"]), us(a["ns/op"]), "", "", values("TCPPingPong", "ns/op", us)})
 	}
+	if a, ok := results["TCPPingPongHandOff"]; ok {
+		rows = append(rows, row{"raw TCP ping-pong with a goroutine hand-off on each side", us(a["ns/op"]), "", "", values("TCPPingPongHandOff", "ns/op", us)})
+		if _, ok := results["TCPPingPong"]; ok {
+			r, rng := ratio("TCPPingPongHandOff", "TCPPingPong", "ns/op", false)
+			rows = append(rows, row{"same, over raw TCP ping-pong (the hand-offs alone)", "", "", x(r), rng})
+		}
+		if _, ok := results["CallSeq"]; ok {
+			r, rng := ratio("CallSeq", "TCPPingPongHandOff", "ns/op", false)
+			rows = append(rows, row{"CallSeq over raw TCP ping-pong with the hand-offs", "", "", x(r), rng})
+		}
+	}
 	if a, ok := results["CallSeqFloorPair"]; ok {
 		rows = append(rows, row{"CallSeq vs raw TCP ping-pong, alternating in one loop (medians)", us(a["seq-p50-ns"]), us(a["tcp-p50-ns"]) + " (TCP)", x(a["ratio"]), values("CallSeqFloorPair", "ratio", x)})
 		rows = append(rows, row{"same loop, means (slow tails included)", "", "", x(a["mean-ratio"]), values("CallSeqFloorPair", "mean-ratio", x)})

@@ -142,3 +142,32 @@ func TestStealLine(t *testing.T) {
 		t.Errorf("stealLine without steal-%% = %q, want none", got)
 	}
 }
+
+func TestCompareHandOffFloor(t *testing.T) {
+	out := "BenchmarkCallSeq-2  100  30000 ns/op  5 allocs/op\n" +
+		"BenchmarkNetRPCCallSeq-2  100  45000 ns/op  16 allocs/op\n" +
+		"BenchmarkTCPPingPong-2  100  12000 ns/op  44.00 req-bytes  24.00 resp-bytes\n" +
+		"BenchmarkTCPPingPongHandOff-2  100  20000 ns/op\n"
+	res, all, _, runs, err := parse(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"raw TCP ping-pong with a goroutine hand-off on each side": "20.0 us",
+		"same, over raw TCP ping-pong (the hand-offs alone)":       "1.67x",
+		"CallSeq over raw TCP ping-pong with the hand-offs":        "1.5x",
+	}
+	for _, r := range compare(res, all, runs) {
+		w, ok := want[r.name]
+		if !ok {
+			continue
+		}
+		if got := r.ours + r.ratio; got != w {
+			t.Errorf("%s: %q, want %q", r.name, got, w)
+		}
+		delete(want, r.name)
+	}
+	for name := range want {
+		t.Errorf("no row %q", name)
+	}
+}
