@@ -247,6 +247,9 @@ func (s *Session) handleData(h *header) error {
 		}
 		return nil
 	}
+	if n > 0 {
+		s.noteData(st)
+	}
 	var p []byte
 	var own *chunk
 	switch {

@@ -43,6 +43,13 @@ type Session struct {
 	smallSendMax int    // largest payload that goes in a small chunk
 	sendFrame    int    // largest DATA payload this side sends
 	winThreshold uint32 // consumed bytes that trigger a WINDOW_UPDATE
+	mixThreshold uint32 // the same while the connection is mixed (credit.go)
+	mixReserve   uint32 // consumed credit a stream keeps back then
+
+	// The reader's record of interleaved streams (credit.go).
+	dataSeq  uint64 // DATA payloads read so far
+	mixUntil uint64 // dataSeq until which the connection stays mixed
+	mixed    atomic.Bool
 
 	mu         sync.Mutex
 	streams    map[uint32]*Stream
@@ -94,25 +101,25 @@ func newSession(conn net.Conn, br *bufio.Reader, cfg Config, peer settings, clie
 	}
 	limitUnsent(conn, unsentLimit)
 	s := &Session{
-		conn:         conn,
-		cfg:          cfg,
-		log:          log,
-		client:       client,
-		peer:         peer,
-		br:           br,
-		sendLimit:    min(cfg.MaxStreams, int(peer.maxStreams)),
-		winThreshold: max(cfg.InitialWindow/4, 1),
-		streams:      make(map[uint32]*Stream),
-		pings:        make(map[uint64]chan struct{}),
-		acceptSig:    make(chan struct{}, 1),
-		goAwayCh:     make(chan struct{}),
-		done:         make(chan struct{}),
-		readDone:     make(chan struct{}),
+		conn:      conn,
+		cfg:       cfg,
+		log:       log,
+		client:    client,
+		peer:      peer,
+		br:        br,
+		sendLimit: min(cfg.MaxStreams, int(peer.maxStreams)),
+		streams:   make(map[uint32]*Stream),
+		pings:     make(map[uint64]chan struct{}),
+		acceptSig: make(chan struct{}, 1),
+		goAwayCh:  make(chan struct{}),
+		done:      make(chan struct{}),
+		readDone:  make(chan struct{}),
 	}
 	s.nextID = firstServerStream
 	if client {
 		s.nextID = firstClientStream
 	}
+	s.initCredit()
 	s.sendFrame = min(int(peer.maxFrame), cfg.MaxFrameSize)
 	s.pools.init(s.sendFrame, cfg.MaxFrameSize)
 	s.smallSendMax = min(smallChunkSize-headerLen, s.sendFrame)

@@ -31,6 +31,7 @@ type Stream struct {
 	rlen       int          // bytes in rq
 	rwin       uint32       // bytes the peer may still send
 	rcredit    uint32       // bytes consumed but not yet granted back
+	lastData   uint64       // the session's dataSeq at this stream's last DATA payload (reader only)
 	finRecv    bool
 	readClosed bool
 	rerr       error // set when the stream is reset
@@ -226,18 +227,6 @@ func (st *Stream) readLocked(p []byte) (n int, err error, done bool) {
 		return 0, st.s.sessionErr(), true
 	}
 	return 0, nil, false
-}
-
-// creditLocked counts n received bytes as consumed and returns the credit
-// to grant the peer now (0 until enough has built up). st.rmu must be held.
-func (st *Stream) creditLocked(n uint32) (grant uint32) {
-	st.rcredit += n
-	if st.rcredit >= st.s.winThreshold {
-		grant = st.rcredit
-		st.rcredit = 0
-		st.rwin += grant
-	}
-	return grant
 }
 
 // copyOut moves buffered bytes into p. st.rmu must be held.
