@@ -249,6 +249,10 @@ func compare(results map[string]result, all series, runs int) []row {
 	if a, b, ok := pair("CallUnderBulk"); ok {
 		rows = append(rows, row{"CallUnderBulk p50", ms(a["p50-ns"]), ms(b["p50-ns"]), x(a["p50-ns"] / b["p50-ns"]), values("CallUnderBulk", "p50-ns", ms)})
 		rows = append(rows, row{"CallUnderBulk p99", ms(a["p99-ns"]), ms(b["p99-ns"]), x(a["p99-ns"] / b["p99-ns"]), values("CallUnderBulk", "p99-ns", ms)})
+		if a["bulk-MB/s"] > 0 && b["bulk-MB/s"] > 0 {
+			r, rng := ratio("CallUnderBulk", "NetRPCCallUnderBulk", "bulk-MB/s", false)
+			rows = append(rows, row{"same, the 16 MiB echoes' own throughput meanwhile", mbs(a["bulk-MB/s"]), mbs(b["bulk-MB/s"]), x(r), rng})
+		}
 	}
 	if a, ok := results["TCPPingPongUnderBulk"]; ok {
 		rows = append(rows, row{"raw TCP ping-pong beside a 16 MiB echo on another connection, p50", ms(a["p50-ns"]), "", "", values("TCPPingPongUnderBulk", "p50-ns", ms)})

@@ -171,3 +171,21 @@ func TestCompareHandOffFloor(t *testing.T) {
 		t.Errorf("no row %q", name)
 	}
 }
+
+func TestCompareBulkThroughput(t *testing.T) {
+	out := "BenchmarkCallUnderBulk-2  100  17000 ns/op  900 bulk-MB/s  7000 p50-ns  93000 p99-ns\n" +
+		"BenchmarkNetRPCCallUnderBulk-2  100  14000000 ns/op  1200 bulk-MB/s  16000000 p50-ns  99000000 p99-ns\n"
+	res, all, _, runs, err := parse(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range compare(res, all, runs) {
+		if r.name == "same, the 16 MiB echoes' own throughput meanwhile" {
+			if r.ours != "900 MB/s" || r.theirs != "1200 MB/s" || r.ratio != "0.75x" {
+				t.Fatalf("row %+v", r)
+			}
+			return
+		}
+	}
+	t.Fatal("no bulk throughput row")
+}
