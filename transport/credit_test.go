@@ -3,9 +3,11 @@ package transport
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -113,5 +115,121 @@ func (p *rawPeer) waitGrant(id uint32) uint32 {
 		if f.h.typ() == typeWindowUpdate && f.h.streamID() == id {
 			return binary.BigEndian.Uint32(f.payload)
 		}
+	}
+}
+
+// Bulk streams beside a stream of small round trips all finish, intact,
+// while the connection is mixed the whole time (no credit is left kept back
+// where nothing more would come to release it).
+func TestMixedBulkStreamsComplete(t *testing.T) {
+	client, server := sessionPair(t, nil, nil)
+	ctx := testCtx(t)
+	const bulks, size = 4, 4 << 20
+	errs := make(chan error, 2*bulks+2)
+	// The server echoes every stream back.
+	go func() {
+		for {
+			st, err := server.Accept(ctx)
+			if err != nil {
+				return
+			}
+			go func() {
+				_, err := io.Copy(st, st)
+				if err == nil {
+					err = st.CloseWrite()
+				}
+				if err != nil {
+					errs <- err
+				}
+			}()
+		}
+	}()
+	stopSmall := make(chan struct{})
+	smallDone := make(chan int, 1)
+	go func() {
+		st, err := client.Open(ctx)
+		if err != nil {
+			errs <- err
+			smallDone <- 0
+			return
+		}
+		n := 0
+		buf := make([]byte, 32)
+		for {
+			select {
+			case <-stopSmall:
+				smallDone <- n
+				return
+			default:
+			}
+			if _, err := st.Write(buf); err != nil {
+				errs <- err
+				smallDone <- n
+				return
+			}
+			if _, err := io.ReadFull(st, buf); err != nil {
+				errs <- err
+				smallDone <- n
+				return
+			}
+			n++
+		}
+	}()
+	var sawMixed atomic.Bool
+	watching := make(chan struct{})
+	defer close(watching)
+	go func() {
+		for !sawMixed.Load() {
+			select {
+			case <-watching:
+				return
+			case <-time.After(100 * time.Microsecond):
+			}
+			if server.mixed.Load() || client.mixed.Load() {
+				sawMixed.Store(true)
+			}
+		}
+	}()
+	done := make(chan error, bulks)
+	for i := range bulks {
+		go func() {
+			st, err := client.Open(ctx)
+			if err != nil {
+				done <- err
+				return
+			}
+			p := make([]byte, size)
+			for j := range p {
+				p[j] = byte(i + j)
+			}
+			go func() {
+				if _, err := st.Write(p); err != nil {
+					errs <- err
+				}
+				st.CloseWrite()
+			}()
+			got, err := io.ReadAll(st)
+			if err == nil && string(got) != string(p) {
+				err = fmt.Errorf("bulk stream %d: %d bytes back, not what was sent", i, len(got))
+			}
+			done <- err
+		}()
+	}
+	for range bulks {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stopSmall)
+	if n := <-smallDone; n == 0 {
+		t.Fatal("no small round trip finished beside the bulk streams")
+	}
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+	if !sawMixed.Load() {
+		t.Fatal("the connection never was mixed: the test did not exercise the kept credit")
 	}
 }
