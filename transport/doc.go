@@ -10,6 +10,9 @@
 //
 //   - Per-stream credit flow control: a stream nobody reads never stalls the
 //     others, and a session's buffered memory is bounded by its windows.
+//     While streams interleave on the connection, each is granted credit for
+//     only 32 KiB in flight, so a bulk transfer keeps little data ahead of
+//     the small messages beside it; a stream alone has its whole window.
 //   - Fair sending: writes are cut into frames of at most the peer's max
 //     frame size and one writer goroutine sends them round-robin across
 //     streams, control frames first, so a small message overtakes a large
