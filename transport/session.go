@@ -37,19 +37,20 @@ type Session struct {
 	// handedOff is set by the reader when it called a read notify function
 	// with nothing more in hand since its last read from the network.
 	handedOff bool
-	pools     pools
-
-	sendLimit    int    // max streams this side may open
-	smallSendMax int    // largest payload that goes in a small chunk
-	sendFrame    int    // largest DATA payload this side sends
-	winThreshold uint32 // consumed bytes that trigger a WINDOW_UPDATE
-	mixThreshold uint32 // the same while the connection is mixed (credit.go)
-	mixReserve   uint32 // consumed credit a stream keeps back then
-
-	// The reader's record of interleaved streams (credit.go).
+	// The reader's record of interleaved streams (credit.go), written by
+	// it on every DATA frame, beside its other fields rather than beside
+	// the thresholds that consumers read.
 	dataSeq  uint64 // DATA payloads read so far
 	mixUntil uint64 // dataSeq until which the connection stays mixed
-	mixed    atomic.Bool
+	pools    pools
+
+	sendLimit    int         // max streams this side may open
+	smallSendMax int         // largest payload that goes in a small chunk
+	sendFrame    int         // largest DATA payload this side sends
+	winThreshold uint32      // consumed bytes that trigger a WINDOW_UPDATE
+	mixThreshold uint32      // the same while the connection is mixed (credit.go)
+	mixReserve   uint32      // consumed credit a stream keeps back then
+	mixed        atomic.Bool // set by the reader: streams interleave (credit.go)
 
 	mu         sync.Mutex
 	streams    map[uint32]*Stream
