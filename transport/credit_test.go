@@ -126,24 +126,7 @@ func TestMixedBulkStreamsComplete(t *testing.T) {
 	ctx := testCtx(t)
 	const bulks, size = 4, 4 << 20
 	errs := make(chan error, 2*bulks+2)
-	// The server echoes every stream back.
-	go func() {
-		for {
-			st, err := server.Accept(ctx)
-			if err != nil {
-				return
-			}
-			go func() {
-				_, err := io.Copy(st, st)
-				if err == nil {
-					err = st.CloseWrite()
-				}
-				if err != nil {
-					errs <- err
-				}
-			}()
-		}
-	}()
+	go echoStreams(ctx, server, func(err error) { errs <- err })
 	stopSmall := make(chan struct{})
 	smallDone := make(chan int, 1)
 	go func() {

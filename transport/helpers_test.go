@@ -137,3 +137,24 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// echoStreams echoes every stream s accepts back to its peer, closing its
+// write side after, until Accept fails; failed, if not nil, is told of each
+// stream whose echo failed.
+func echoStreams(ctx context.Context, s *Session, failed func(error)) {
+	for {
+		st, err := s.Accept(ctx)
+		if err != nil {
+			return
+		}
+		go func() {
+			_, err := io.Copy(st, st)
+			if err == nil {
+				err = st.CloseWrite()
+			}
+			if err != nil && failed != nil {
+				failed(err)
+			}
+		}()
+	}
+}

@@ -13,18 +13,7 @@ import (
 func TestEcho(t *testing.T) {
 	c, s := sessionPair(t, nil, nil)
 	ctx := testCtx(t)
-	go func() {
-		for {
-			st, err := s.Accept(ctx)
-			if err != nil {
-				return
-			}
-			go func() {
-				defer st.Close()
-				io.Copy(st, st)
-			}()
-		}
-	}()
+	go echoStreams(ctx, s, nil)
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Add(1)
