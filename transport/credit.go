@@ -37,10 +37,10 @@ const (
 )
 
 // initCredit sets the session's credit thresholds for its receive window.
+// A window of mixWindow or less keeps nothing back (mixReserve 0).
 func (s *Session) initCredit() {
 	w := s.cfg.InitialWindow
 	s.winThreshold = max(w/4, 1)
-	s.mixThreshold = s.winThreshold
 	if w > mixWindow {
 		s.mixReserve = w - mixWindow
 		s.mixThreshold = mixWindow / 4

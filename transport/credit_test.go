@@ -1,11 +1,11 @@
 package transport
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -18,13 +18,7 @@ func (p *rawPeer) grants(id uint32, quiet time.Duration) uint32 {
 	p.t.Helper()
 	var sum uint32
 	for {
-		p.conn.SetReadDeadline(time.Now().Add(quiet))
-		var f rawFrame
-		_, err := io.ReadFull(p.br, f.h[:])
-		if err == nil {
-			f.payload = make([]byte, f.h.length())
-			_, err = io.ReadFull(p.br, f.payload)
-		}
+		f, err := p.readWithin(quiet)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return sum
 		}
@@ -105,11 +99,10 @@ func (p *rawPeer) waitGrant(id uint32) uint32 {
 	p.t.Helper()
 	for {
 		f, err := p.read()
+		if isTimeout(err) {
+			p.t.Fatal("no credit granted for stream", id)
+		}
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				p.t.Fatal("no credit granted for stream", id)
-			}
 			p.t.Fatal("raw read:", err)
 		}
 		if f.h.typ() == typeWindowUpdate && f.h.streamID() == id {
@@ -130,29 +123,26 @@ func TestMixedBulkStreamsComplete(t *testing.T) {
 	stopSmall := make(chan struct{})
 	smallDone := make(chan int, 1)
 	go func() {
+		n := 0
+		defer func() { smallDone <- n }()
 		st, err := client.Open(ctx)
 		if err != nil {
 			errs <- err
-			smallDone <- 0
 			return
 		}
-		n := 0
 		buf := make([]byte, 32)
 		for {
 			select {
 			case <-stopSmall:
-				smallDone <- n
 				return
 			default:
 			}
 			if _, err := st.Write(buf); err != nil {
 				errs <- err
-				smallDone <- n
 				return
 			}
 			if _, err := io.ReadFull(st, buf); err != nil {
 				errs <- err
-				smallDone <- n
 				return
 			}
 			n++
@@ -192,7 +182,7 @@ func TestMixedBulkStreamsComplete(t *testing.T) {
 				st.CloseWrite()
 			}()
 			got, err := io.ReadAll(st)
-			if err == nil && string(got) != string(p) {
+			if err == nil && !bytes.Equal(got, p) {
 				err = fmt.Errorf("bulk stream %d: %d bytes back, not what was sent", i, len(got))
 			}
 			done <- err

@@ -102,9 +102,13 @@ func (p *rawPeer) writeBytes(b []byte) {
 func u32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
 
 // read returns the next frame, or an error at EOF.
-func (p *rawPeer) read() (rawFrame, error) {
+func (p *rawPeer) read() (rawFrame, error) { return p.readWithin(10 * time.Second) }
+
+// readWithin returns the next frame, or an error at EOF or if none came
+// within d.
+func (p *rawPeer) readWithin(d time.Duration) (rawFrame, error) {
 	var f rawFrame
-	p.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	p.conn.SetReadDeadline(time.Now().Add(d))
 	if _, err := io.ReadFull(p.br, f.h[:]); err != nil {
 		return f, err
 	}
