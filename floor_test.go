@@ -464,3 +464,37 @@ func BenchmarkMuxFloorParallel(b *testing.B) { muxFloorAdds(b, 64) }
 // callers: what 10,000 goroutines cost over 64 with nothing but a
 // connection's reader, a writer and the callers' channels between them.
 func BenchmarkMuxFloor10kParallel(b *testing.B) { muxFloorAdds(b, 10000) }
+
+// BenchmarkMuxFloor10kCallers is muxFloor with Call10kCallers' bursts: in
+// each iteration 10,000 freshly started goroutines make one call each, and
+// every answer is checked. It reports calls/s over the bursts and the CPU
+// time per call: what starting, scheduling and ending 10,000 goroutines adds
+// to a call with nothing of firefly's.
+func BenchmarkMuxFloor10kCallers(b *testing.B) {
+	defer testutil.ReportSteal(b, testutil.MarkCPU())
+	const callers = 10000
+	f := newMuxFloor(b, callers)
+	var wrong atomic.Int64
+	calls := 0
+	start, cpu0 := time.Now(), processCPU(b)
+	for b.Loop() {
+		var wg sync.WaitGroup
+		for i := range callers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if s := f.add(i, int64(i), 1); s != int64(i)+1 {
+					wrong.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		calls += callers
+	}
+	elapsed := time.Since(start)
+	if n := wrong.Load(); n > 0 {
+		b.Fatalf("%d of %d sums wrong", n, calls)
+	}
+	b.ReportMetric(float64(calls)/elapsed.Seconds(), "calls/s")
+	reportCPU(b, cpu0, calls)
+}

@@ -131,6 +131,25 @@ func TestGoalsFloorOfManyCallers(t *testing.T) {
 	}
 }
 
+// The bursts' goal names the hand-written floor's bursts over its 64
+// callers when they ran: 600,000 calls/s beside 1/1800ns and 450,000 beside
+// 1/2000ns, 1.08x and 0.9x, whose median is 0.99x.
+func TestGoalsFloorOfBursts(t *testing.T) {
+	runs := strings.SplitAfter(twoRuns, "goos: linux\n")
+	floor := []string{
+		"BenchmarkMuxFloorParallel-2 100 1800 ns/op\nBenchmarkMuxFloor10kCallers-2 3 1 ns/op 600000 calls/s\n",
+		"BenchmarkMuxFloorParallel-2 100 2000 ns/op\nBenchmarkMuxFloor10kCallers-2 3 1 ns/op 450000 calls/s\n",
+	}
+	out := runs[0] + floor[0] + runs[1] + floor[1] + runs[2]
+	g := goalsOf(t, out, 0)["P10 10,000 callers on one connection, started afresh for each burst, every call answered: throughput over 64 callers'"]
+	if !strings.HasSuffix(g.figure, "; hand-written floor 0.99x") {
+		t.Errorf("figure %q, want it to end with the floor's 0.99x", g.figure)
+	}
+	if g := goalsOf(t, twoRuns, 0)["P10 10,000 callers on one connection, started afresh for each burst, every call answered: throughput over 64 callers'"]; strings.Contains(g.figure, "floor") {
+		t.Errorf("figure %q names a floor that did not run", g.figure)
+	}
+}
+
 func TestGoalsNotMeasured(t *testing.T) {
 	gs := goalsOf(t, "BenchmarkCallSeq-2  100  30000 ns/op  7 allocs/op\n", 0)
 	for key, g := range gs {

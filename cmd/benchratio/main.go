@@ -241,6 +241,14 @@ func compare(results map[string]result, all series, runs int) []row {
 			r, rng := ratio("MuxFloor10kParallel", "MuxFloorParallel", "ns/op", true)
 			rows = append(rows, row{"same floor, 10,000 callers: time a call, and throughput over 64 callers'", us(b["ns/op"]), "", x(r), rng})
 		}
+		if b, ok := results["MuxFloor10kCallers"]; ok && a["ns/op"] > 0 {
+			r, rs := across(runs, func(i int) (float64, bool) {
+				c, ok1 := all.at("MuxFloor10kCallers", "calls/s", i)
+				t, ok2 := all.at("MuxFloorParallel", "ns/op", i)
+				return c * t / 1e9, ok1 && ok2
+			})
+			rows = append(rows, row{"same floor, bursts of 10,000 fresh callers: calls/s, and throughput over 64 callers'", fmt.Sprintf("%.0f calls/s", b["calls/s"]), "", x(r), rangeOf(rs, x)})
+		}
 	}
 	if a, b, ok := pair("Echo1MiB"); ok {
 		r, rng := ratio("Echo1MiB", "NetRPCEcho1MiB", "MB/s", false)

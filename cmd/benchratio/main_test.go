@@ -172,6 +172,27 @@ func TestCompareHandOffFloor(t *testing.T) {
 	}
 }
 
+// The floor's bursts row: 600,000 calls/s beside 64 callers at 2000 ns a
+// call, 1.2x their throughput.
+func TestCompareFloorBursts(t *testing.T) {
+	out := "BenchmarkMuxFloorParallel-2  100  2000 ns/op\n" +
+		"BenchmarkMuxFloor10kCallers-2  3  1 ns/op  600000 calls/s\n"
+	res, all, _, runs, err := parse(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "same floor, bursts of 10,000 fresh callers: calls/s, and throughput over 64 callers'"
+	for _, r := range compare(res, all, runs) {
+		if r.name == name {
+			if got, want := r.ours+" "+r.ratio, "600000 calls/s 1.2x"; got != want {
+				t.Errorf("%q, want %q", got, want)
+			}
+			return
+		}
+	}
+	t.Errorf("no row %q", name)
+}
+
 func TestCompareBulkThroughput(t *testing.T) {
 	out := "BenchmarkCallUnderBulk-2  100  17000 ns/op  900 bulk-MB/s  7000 p50-ns  93000 p99-ns\n" +
 		"BenchmarkNetRPCCallUnderBulk-2  100  14000000 ns/op  1200 bulk-MB/s  16000000 p50-ns  99000000 p99-ns\n"
