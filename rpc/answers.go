@@ -129,7 +129,11 @@ func (t *answerTable) forgetOneWay(in *inLane) {
 }
 
 func (t *answerTable) newCall(c *Conn, reqID uint64, oneway bool, obj *target, m *registry.Method, nargs int, timeout time.Duration) *incall {
-	ic := &incall{conn: c, reqID: reqID, oneway: oneway, obj: obj, m: m, argFrame: argFramePool.Get().(*argFrame)}
+	ic := incallPool.Get().(*incall)
+	ic.conn, ic.reqID, ic.oneway, ic.obj, ic.m = c, reqID, oneway, obj, m
+	ic.argFrame = argFramePool.Get().(*argFrame)
+	_, own := obj.Dispatcher.(*registry.Object)
+	ic.pooled = own && !m.HasContext()
 	ic.refs = ic.refBuf[:0]
 	ic.self = ic
 	if timeout > 0 {
@@ -182,9 +186,13 @@ func (t *answerTable) cancel(id uint64, why error) {
 	var buf [1]*incall
 	t.mu.Lock()
 	ics := t.byID.find(buf[:0], id)
+	for _, ic := range ics {
+		ic.hold()
+	}
 	t.mu.Unlock()
 	for _, ic := range ics {
 		ic.cancel(why)
+		ic.letGo()
 	}
 }
 
@@ -201,9 +209,13 @@ func (t *answerTable) cancelAll() {
 	for ic := range t.oneways {
 		ics = append(ics, ic)
 	}
+	for _, ic := range ics {
+		ic.hold()
+	}
 	t.mu.Unlock()
 	for _, ic := range ics {
 		ic.cancel(context.Canceled)
+		ic.letGo()
 	}
 }
 

@@ -18,7 +18,9 @@ import (
 // by the caller's cancel, the connection's end or the handler's return, and
 // makes its Done channel
 // only when the handler asks for it, so a call that never looks costs no
-// channel and no timer.
+// channel and no timer. A call whose handler takes no context cannot be
+// kept by it, and its incall is reused once the broker is done with it
+// (see pooled).
 type incall struct {
 	conn  *Conn
 	reqID uint64
@@ -59,6 +61,48 @@ type incall struct {
 	armed atomic.Bool
 	// self is the call as a context.Context, for ContextValue.
 	self context.Context
+	// pooled is set for a call whose handler takes no context and runs on
+	// a method table of the broker's own (a *registry.Object): nothing
+	// but the broker can then keep the call, and it goes back to
+	// incallPool once the broker is done with it (see release).
+	pooled bool
+	// uses counts, in twos, the goroutines that took the call out of the
+	// answer table's lock to cancel it; its lowest bit is set once the
+	// call is done with and out of the table. Whoever lets go last of a
+	// call done with gives it back.
+	uses atomic.Int32
+}
+
+// incallPool holds the pooled calls (see incall.pooled) given back.
+var incallPool = sync.Pool{New: func() any { return new(incall) }}
+
+// hold keeps the call from going back to incallPool while the caller,
+// which found it in the answer table under the table's lock, cancels it.
+// The caller calls letGo once it is done.
+func (ic *incall) hold() { ic.uses.Add(2) }
+
+// letGo undoes hold.
+func (ic *incall) letGo() {
+	if ic.uses.Add(-2) == 1 {
+		ic.recycle()
+	}
+}
+
+// release tells the call that the broker is done with it: its handler
+// returned, its answer went out and it left the answer table.
+func (ic *incall) release() {
+	if ic.uses.Add(1) == 1 {
+		ic.recycle()
+	}
+}
+
+// recycle gives a pooled call, done with and held by nobody, back to
+// incallPool.
+func (ic *incall) recycle() {
+	if ic.pooled {
+		*ic = incall{}
+		incallPool.Put(ic)
+	}
 }
 
 // ContextValue returns the call as a reflect.Value of type context.Context,

@@ -201,6 +201,7 @@ func (c *Conn) worker(w *worker, ic *incall) {
 		ic.cancel(context.Canceled)
 		ic.dropArgs()
 		next, ok := c.finishCall(ic, w)
+		ic.release()
 		if !ok {
 			return
 		}
