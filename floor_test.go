@@ -474,27 +474,5 @@ func BenchmarkMuxFloor10kCallers(b *testing.B) {
 	defer testutil.ReportSteal(b, testutil.MarkCPU())
 	const callers = 10000
 	f := newMuxFloor(b, callers)
-	var wrong atomic.Int64
-	calls := 0
-	start, cpu0 := time.Now(), processCPU(b)
-	for b.Loop() {
-		var wg sync.WaitGroup
-		for i := range callers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if s := f.add(i, int64(i), 1); s != int64(i)+1 {
-					wrong.Add(1)
-				}
-			}()
-		}
-		wg.Wait()
-		calls += callers
-	}
-	elapsed := time.Since(start)
-	if n := wrong.Load(); n > 0 {
-		b.Fatalf("%d of %d sums wrong", n, calls)
-	}
-	b.ReportMetric(float64(calls)/elapsed.Seconds(), "calls/s")
-	reportCPU(b, cpu0, calls)
+	bursts(b, callers, func(i int) (int, error) { return int(f.add(i, int64(i), 1)), nil })
 }

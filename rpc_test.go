@@ -313,32 +313,11 @@ func BenchmarkCall10kCallers(b *testing.B) {
 func BenchmarkNetRPCCall10kCallers(b *testing.B) {
 	defer testutil.ReportSteal(b, testutil.MarkCPU())
 	client := netRPC(b)
-	var failed, wrong atomic.Int64
-	calls := 0
-	start, cpu0 := time.Now(), processCPU(b)
-	for b.Loop() {
-		var wg sync.WaitGroup
-		for i := range 10000 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var s int
-				if err := client.Call("Arith.Add", &Args{i, 1}, &s); err != nil {
-					failed.Add(1)
-				} else if s != i+1 {
-					wrong.Add(1)
-				}
-			}()
-		}
-		wg.Wait()
-		calls += 10000
-	}
-	elapsed := time.Since(start)
-	if failed.Load() > 0 || wrong.Load() > 0 {
-		b.Fatalf("%d of %d calls failed, %d wrong sums", failed.Load(), calls, wrong.Load())
-	}
-	b.ReportMetric(float64(calls)/elapsed.Seconds(), "calls/s")
-	reportCPU(b, cpu0, calls)
+	bursts(b, 10000, func(i int) (int, error) {
+		var s int
+		err := client.Call("Arith.Add", &Args{i, 1}, &s)
+		return s, err
+	})
 }
 
 func callBurst(b *testing.B, callers int) {
@@ -356,8 +335,19 @@ func callBurst(b *testing.B, callers int) {
 		b.Fatal(err)
 	}
 	defer conn.Close()
-	var failed, wrong int
-	var mu sync.Mutex
+	bursts(b, callers, func(i int) (int, error) {
+		var s int
+		err := conn.Root().Call(ctx, "add", &s, i, 1)
+		return s, err
+	})
+}
+
+// bursts runs the loop of the 10,000 callers' bursts: in each iteration
+// callers freshly started goroutines make one call each, caller i's sum(i)
+// returning i+1 or an error, and every answer is checked. It reports calls/s
+// over the bursts and the CPU time per call.
+func bursts(b *testing.B, callers int, sum func(i int) (int, error)) {
+	var failed, wrong atomic.Int64
 	calls := 0
 	start, cpu0 := time.Now(), processCPU(b)
 	for b.Loop() {
@@ -366,16 +356,10 @@ func callBurst(b *testing.B, callers int) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				var s int
-				err := conn.Root().Call(ctx, "add", &s, i, 1)
-				if err != nil || s != i+1 {
-					mu.Lock()
-					if err != nil {
-						failed++
-					} else {
-						wrong++
-					}
-					mu.Unlock()
+				if s, err := sum(i); err != nil {
+					failed.Add(1)
+				} else if s != i+1 {
+					wrong.Add(1)
 				}
 			}()
 		}
@@ -383,8 +367,8 @@ func callBurst(b *testing.B, callers int) {
 		calls += callers
 	}
 	elapsed := time.Since(start)
-	if failed > 0 || wrong > 0 {
-		b.Fatalf("%d of %d calls failed, %d wrong sums", failed, calls, wrong)
+	if failed.Load() > 0 || wrong.Load() > 0 {
+		b.Fatalf("%d of %d calls failed, %d wrong sums", failed.Load(), calls, wrong.Load())
 	}
 	b.ReportMetric(float64(calls)/elapsed.Seconds(), "calls/s")
 	reportCPU(b, cpu0, calls)
