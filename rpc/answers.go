@@ -132,8 +132,7 @@ func (t *answerTable) newCall(c *Conn, reqID uint64, oneway bool, obj *target, m
 	ic := incallPool.Get().(*incall)
 	ic.conn, ic.reqID, ic.oneway, ic.obj, ic.m = c, reqID, oneway, obj, m
 	ic.argFrame = argFramePool.Get().(*argFrame)
-	_, own := obj.Dispatcher.(*registry.Object)
-	ic.pooled = own && !m.HasContext()
+	ic.pooled = contextFree(obj, m)
 	ic.refs = ic.refBuf[:0]
 	ic.self = ic
 	if timeout > 0 {

@@ -20,7 +20,7 @@ import (
 // only when the handler asks for it, so a call that never looks costs no
 // channel and no timer. A call whose handler takes no context cannot be
 // kept by it, and its incall is reused once the broker is done with it
-// (see pooled).
+// (see pooled, and ContextFree).
 type incall struct {
 	conn  *Conn
 	reqID uint64
@@ -61,10 +61,10 @@ type incall struct {
 	armed atomic.Bool
 	// self is the call as a context.Context, for ContextValue.
 	self context.Context
-	// pooled is set for a call whose handler takes no context and runs on
-	// a method table of the broker's own (a *registry.Object): nothing
-	// but the broker can then keep the call, and it goes back to
-	// incallPool once the broker is done with it (see release).
+	// pooled is set for a call whose dispatcher never uses its context
+	// (see contextFree): nothing but the broker can then keep the call,
+	// and it goes back to incallPool once the broker is done with it (see
+	// release).
 	pooled bool
 	// uses counts, in twos, the goroutines that took the call out of the
 	// answer table's lock to cancel it; its lowest bit is set once the

@@ -37,5 +37,8 @@ func (p *ProxyReference) String() string { return "distributed.ProxyReference(" 
 // Methods lists the node's service targets (for introspection).
 func (p *ProxyReference) Methods() []*registry.Method { return p.svc.Methods() }
 
+// ContextFree reports what the node's service does (see Service.ContextFree).
+func (p *ProxyReference) ContextFree(m *registry.Method) bool { return p.svc.ContextFree(m) }
+
 // Abandon passes the broker's abandoned lookups on to the node's service.
 func (p *ProxyReference) Abandon(m *registry.Method) { p.svc.Abandon(m) }

@@ -513,6 +513,14 @@ func (s *Service) Methods() []*registry.Method {
 	return ms
 }
 
+// ContextFree reports whether the broker's calls of target m never use
+// their context (see rpc.ContextFree): on a Parallel service, for a target
+// that takes none. A Serial service's calls wait for their turn bounded by
+// it.
+func (s *Service) ContextFree(m *registry.Method) bool {
+	return s.queue == nil && !m.HasContext()
+}
+
 // Abandon frees the place in a Serial service's queue that Lookup reserved
 // for m, whose call the broker refused (see Abandoner). It does nothing on a
 // Parallel service.
