@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fireflyrpc/firefly/rpc"
 )
 
 // spinner's handler takes no context, so the broker reuses its calls' state
@@ -61,5 +63,48 @@ func TestCancelsRaceReusedCalls(t *testing.T) {
 		if err := conn.Root().Call(context.Background(), "spin", &y, 0, i); err != nil || y != i+1 {
 			t.Fatalf("after the cancels: spin(%d) = %d, %v", i, y, err)
 		}
+	}
+}
+
+// TestCloseRacesReusedCalls: a connection's end cancels the calls still
+// running (answerTable.cancelAll) while they end and their state is reused
+// by the calls of other connections of the same server (run with -race).
+// Every call gets its answer or the connection's error.
+func TestCloseRacesReusedCalls(t *testing.T) {
+	srv, err := rpc.NewServer(spinner{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, conn := pairWith(t, srv)
+	defer srv.Close()
+	defer ln.Close()
+	defer conn.Close()
+	const rounds = 300
+	for round := range rounds {
+		c, err := rpc.Dial(context.Background(), "tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Add(2)
+			go func() { // a call on the connection that ends
+				defer wg.Done()
+				var y int
+				if err := c.Root().Call(context.Background(), "spin", &y, g*3, g); err == nil && y != g+1 {
+					t.Errorf("round %d: spin(%d) = %d", round, g, y)
+				}
+			}()
+			go func() { // a call on the one that stays
+				defer wg.Done()
+				var y int
+				if err := conn.Root().Call(context.Background(), "spin", &y, g*3, g); err != nil || y != g+1 {
+					t.Errorf("round %d: spin(%d) = %d, %v on the connection that stays", round, g, y, err)
+				}
+			}()
+		}
+		time.Sleep(time.Duration(round%30) * 2 * time.Microsecond)
+		c.Close()
+		wg.Wait()
 	}
 }
