@@ -61,6 +61,14 @@ func goals(all series, runs int, instr float64) []goal {
 	metric := func(name, unit string) func(int) (float64, bool) {
 		return func(i int) (float64, bool) { return all.at(name, unit, i) }
 	}
+	// perSec returns a per-run function for a benchmark's calls a second,
+	// from its ns/op.
+	perSec := func(name string) func(int) (float64, bool) {
+		return func(i int) (float64, bool) {
+			v, ok := all.at(name, "ns/op", i)
+			return 1e9 / v, ok && v > 0
+		}
+	}
 	// quotient returns a per-run function for f(i)/g(i).
 	quotient := func(f, g func(int) (float64, bool)) func(int) (float64, bool) {
 		return func(i int) (float64, bool) {
@@ -150,18 +158,10 @@ func goals(all series, runs int, instr float64) []goal {
 			return fmt.Sprintf("%s (%s beside %s)", x(v), kib(results(all, "IdleConn", "heap-B/conn")), kib(results(all, "NetRPCIdleConn", "heap-B/conn")))
 		})
 	p10 := len(gs)
-	perSec64 := func(i int) (float64, bool) {
-		v, ok := all.at("CallParallel", "ns/op", i)
-		return 1e9 / v, ok && v > 0
-	}
-	add("P10", "10,000 callers on one connection, started afresh for each burst, every call answered: throughput over 64 callers'", quotient(metric("Call10kCallers", "calls/s"), perSec64),
+	add("P10", "10,000 callers on one connection, started afresh for each burst, every call answered: throughput over 64 callers'", quotient(metric("Call10kCallers", "calls/s"), perSec("CallParallel")),
 		x, ">= 0.8x", func(v float64) bool { return v >= 0.8 }, func(v float64) string {
 			s := fmt.Sprintf("%s (%.0f calls/s beside %.0f)", x(v), results(all, "Call10kCallers", "calls/s"), 1e9/results(all, "CallParallel", "ns/op"))
-			floorPerSec64 := func(i int) (float64, bool) {
-				v, ok := all.at("MuxFloorParallel", "ns/op", i)
-				return 1e9 / v, ok && v > 0
-			}
-			if f, _ := across(runs, quotient(metric("MuxFloor10kCallers", "calls/s"), floorPerSec64)); !math.IsNaN(f) {
+			if f, _ := across(runs, quotient(metric("MuxFloor10kCallers", "calls/s"), perSec("MuxFloorParallel"))); !math.IsNaN(f) {
 				s += fmt.Sprintf("; hand-written floor %s", x(f))
 			}
 			return s
@@ -169,12 +169,8 @@ func goals(all series, runs int, instr float64) []goal {
 	if n := len(all["Call10kCallers"]["failed"]); n > 0 {
 		gs[p10].met = fmt.Sprintf("no (failed in %d runs)", n)
 	}
-	perSec10k := func(i int) (float64, bool) {
-		v, ok := all.at("Call10kParallel", "ns/op", i)
-		return 1e9 / v, ok && v > 0
-	}
 	p10 = len(gs)
-	add("P10", "10,000 long-lived callers on one connection (as the 64 are), every call answered: throughput over 64 callers'", quotient(perSec10k, perSec64),
+	add("P10", "10,000 long-lived callers on one connection (as the 64 are), every call answered: throughput over 64 callers'", quotient(perSec("Call10kParallel"), perSec("CallParallel")),
 		x, ">= 0.8x", func(v float64) bool { return v >= 0.8 }, func(v float64) string {
 			s := fmt.Sprintf("%s (%.0f calls/s beside %.0f)", x(v), 1e9/results(all, "Call10kParallel", "ns/op"), 1e9/results(all, "CallParallel", "ns/op"))
 			if f, _ := across(runs, quotient(metric("MuxFloorParallel", "ns/op"), metric("MuxFloor10kParallel", "ns/op"))); !math.IsNaN(f) {

@@ -116,37 +116,42 @@ func TestGoals(t *testing.T) {
 	}
 }
 
-// The long-lived callers' goal names the hand-written floor's ratio when
-// its benchmarks ran: 1800/1500 and 2000/1600, the median of 1.2 and 1.25.
-func TestGoalsFloorOfManyCallers(t *testing.T) {
+// withFloor is twoRuns with the floor benchmarks' lines of each run, floor[i]
+// for run i, added.
+func withFloor(floor [2]string) string {
 	runs := strings.SplitAfter(twoRuns, "goos: linux\n")
-	floor := []string{
-		"BenchmarkMuxFloorParallel-2 100 1800 ns/op\nBenchmarkMuxFloor10kParallel-2 100 1500 ns/op\n",
-		"BenchmarkMuxFloorParallel-2 100 2000 ns/op\nBenchmarkMuxFloor10kParallel-2 100 1600 ns/op\n",
-	}
-	out := runs[0] + floor[0] + runs[1] + floor[1] + runs[2]
-	g := goalsOf(t, out, 0)["P10 10,000 long-lived callers on one connection (as the 64 are), every call answered: throughput over 64 callers'"]
-	if !strings.HasSuffix(g.figure, "; hand-written floor 1.23x") {
-		t.Errorf("figure %q, want it to end with the floor's 1.23x", g.figure)
-	}
+	return runs[0] + floor[0] + runs[1] + floor[1] + runs[2]
 }
 
-// The bursts' goal names the hand-written floor's bursts over its 64
-// callers when they ran: 600,000 calls/s beside 1/1800ns and 450,000 beside
-// 1/2000ns, 1.08x and 0.9x, whose median is 0.99x.
-func TestGoalsFloorOfBursts(t *testing.T) {
-	runs := strings.SplitAfter(twoRuns, "goos: linux\n")
-	floor := []string{
-		"BenchmarkMuxFloorParallel-2 100 1800 ns/op\nBenchmarkMuxFloor10kCallers-2 3 1 ns/op 600000 calls/s\n",
-		"BenchmarkMuxFloorParallel-2 100 2000 ns/op\nBenchmarkMuxFloor10kCallers-2 3 1 ns/op 450000 calls/s\n",
-	}
-	out := runs[0] + floor[0] + runs[1] + floor[1] + runs[2]
-	g := goalsOf(t, out, 0)["P10 10,000 callers on one connection, started afresh for each burst, every call answered: throughput over 64 callers'"]
-	if !strings.HasSuffix(g.figure, "; hand-written floor 0.99x") {
-		t.Errorf("figure %q, want it to end with the floor's 0.99x", g.figure)
-	}
-	if g := goalsOf(t, twoRuns, 0)["P10 10,000 callers on one connection, started afresh for each burst, every call answered: throughput over 64 callers'"]; strings.Contains(g.figure, "floor") {
-		t.Errorf("figure %q names a floor that did not run", g.figure)
+// The P10 goals name the hand-written floor's ratio when its benchmarks
+// ran, and no floor when they did not.
+func TestGoalsFloorsOfP10(t *testing.T) {
+	const (
+		longLived = "P10 10,000 long-lived callers on one connection (as the 64 are), every call answered: throughput over 64 callers'"
+		bursts    = "P10 10,000 callers on one connection, started afresh for each burst, every call answered: throughput over 64 callers'"
+	)
+	for _, c := range []struct {
+		name, key, suffix string
+		floor             [2]string
+	}{
+		// 1800/1500 and 2000/1600: the median of 1.2 and 1.25.
+		{"long-lived", longLived, "; hand-written floor 1.23x", [2]string{
+			"BenchmarkMuxFloorParallel-2 100 1800 ns/op\nBenchmarkMuxFloor10kParallel-2 100 1500 ns/op\n",
+			"BenchmarkMuxFloorParallel-2 100 2000 ns/op\nBenchmarkMuxFloor10kParallel-2 100 1600 ns/op\n",
+		}},
+		// 600,000 calls/s beside 1/1800ns and 450,000 beside 1/2000ns: 1.08x
+		// and 0.9x, whose median is 0.99x.
+		{"bursts", bursts, "; hand-written floor 0.99x", [2]string{
+			"BenchmarkMuxFloorParallel-2 100 1800 ns/op\nBenchmarkMuxFloor10kCallers-2 3 1 ns/op 600000 calls/s\n",
+			"BenchmarkMuxFloorParallel-2 100 2000 ns/op\nBenchmarkMuxFloor10kCallers-2 3 1 ns/op 450000 calls/s\n",
+		}},
+	} {
+		if g := goalsOf(t, withFloor(c.floor), 0)[c.key]; !strings.HasSuffix(g.figure, c.suffix) {
+			t.Errorf("%s: figure %q, want it to end with %q", c.name, g.figure, c.suffix)
+		}
+		if g := goalsOf(t, twoRuns, 0)[c.key]; strings.Contains(g.figure, "floor") {
+			t.Errorf("%s: figure %q names a floor that did not run", c.name, g.figure)
+		}
 	}
 }
 

@@ -143,70 +143,62 @@ func TestStealLine(t *testing.T) {
 	}
 }
 
-func TestCompareHandOffFloor(t *testing.T) {
-	out := "BenchmarkCallSeq-2  100  30000 ns/op  5 allocs/op\n" +
-		"BenchmarkNetRPCCallSeq-2  100  45000 ns/op  16 allocs/op\n" +
-		"BenchmarkTCPPingPong-2  100  12000 ns/op  44.00 req-bytes  24.00 resp-bytes\n" +
-		"BenchmarkTCPPingPongHandOff-2  100  20000 ns/op\n"
+// compareRows parses out and returns compare's rows by name.
+func compareRows(t *testing.T, out string) map[string]row {
+	t.Helper()
 	res, all, _, runs, err := parse(strings.NewReader(out))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{
+	rows := make(map[string]row)
+	for _, r := range compare(res, all, runs) {
+		rows[r.name] = r
+	}
+	return rows
+}
+
+func TestCompareHandOffFloor(t *testing.T) {
+	rows := compareRows(t, "BenchmarkCallSeq-2  100  30000 ns/op  5 allocs/op\n"+
+		"BenchmarkNetRPCCallSeq-2  100  45000 ns/op  16 allocs/op\n"+
+		"BenchmarkTCPPingPong-2  100  12000 ns/op  44.00 req-bytes  24.00 resp-bytes\n"+
+		"BenchmarkTCPPingPongHandOff-2  100  20000 ns/op\n")
+	for name, want := range map[string]string{
 		"raw TCP ping-pong with a goroutine hand-off on each side": "20.0 us",
 		"same, over raw TCP ping-pong (the hand-offs alone)":       "1.67x",
 		"CallSeq over raw TCP ping-pong with the hand-offs":        "1.5x",
-	}
-	for _, r := range compare(res, all, runs) {
-		w, ok := want[r.name]
+	} {
+		r, ok := rows[name]
 		if !ok {
-			continue
+			t.Errorf("no row %q", name)
+		} else if got := r.ours + r.ratio; got != want {
+			t.Errorf("%s: %q, want %q", name, got, want)
 		}
-		if got := r.ours + r.ratio; got != w {
-			t.Errorf("%s: %q, want %q", r.name, got, w)
-		}
-		delete(want, r.name)
-	}
-	for name := range want {
-		t.Errorf("no row %q", name)
 	}
 }
 
 // The floor's bursts row: 600,000 calls/s beside 64 callers at 2000 ns a
 // call, 1.2x their throughput.
 func TestCompareFloorBursts(t *testing.T) {
-	out := "BenchmarkMuxFloorParallel-2  100  2000 ns/op\n" +
-		"BenchmarkMuxFloor10kCallers-2  3  1 ns/op  600000 calls/s\n"
-	res, all, _, runs, err := parse(strings.NewReader(out))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := compareRows(t, "BenchmarkMuxFloorParallel-2  100  2000 ns/op\n"+
+		"BenchmarkMuxFloor10kCallers-2  3  1 ns/op  600000 calls/s\n")
 	const name = "same floor, bursts of 10,000 fresh callers: calls/s, and throughput over 64 callers'"
-	for _, r := range compare(res, all, runs) {
-		if r.name == name {
-			if got, want := r.ours+" "+r.ratio, "600000 calls/s 1.2x"; got != want {
-				t.Errorf("%q, want %q", got, want)
-			}
-			return
-		}
+	r, ok := rows[name]
+	if !ok {
+		t.Fatalf("no row %q", name)
 	}
-	t.Errorf("no row %q", name)
+	if got, want := r.ours+" "+r.ratio, "600000 calls/s 1.2x"; got != want {
+		t.Errorf("%q, want %q", got, want)
+	}
 }
 
 func TestCompareBulkThroughput(t *testing.T) {
-	out := "BenchmarkCallUnderBulk-2  100  17000 ns/op  900 bulk-MB/s  7000 p50-ns  93000 p99-ns\n" +
-		"BenchmarkNetRPCCallUnderBulk-2  100  14000000 ns/op  1200 bulk-MB/s  16000000 p50-ns  99000000 p99-ns\n"
-	res, all, _, runs, err := parse(strings.NewReader(out))
-	if err != nil {
-		t.Fatal(err)
+	rows := compareRows(t, "BenchmarkCallUnderBulk-2  100  17000 ns/op  900 bulk-MB/s  7000 p50-ns  93000 p99-ns\n"+
+		"BenchmarkNetRPCCallUnderBulk-2  100  14000000 ns/op  1200 bulk-MB/s  16000000 p50-ns  99000000 p99-ns\n")
+	r, ok := rows["same, the 16 MiB echoes' own throughput meanwhile"]
+	if !ok {
+		t.Fatal("no bulk throughput row")
 	}
-	for _, r := range compare(res, all, runs) {
-		if r.name == "same, the 16 MiB echoes' own throughput meanwhile" {
-			if r.ours != "900 MB/s" || r.theirs != "1200 MB/s" || r.ratio != "0.75x" {
-				t.Fatalf("row %+v", r)
-			}
-			return
-		}
+	if r.ours != "900 MB/s" || r.theirs != "1200 MB/s" || r.ratio != "0.75x" {
+		t.Fatalf("row %+v", r)
 	}
-	t.Fatal("no bulk throughput row")
 }
