@@ -176,7 +176,7 @@ func TestHeldCallSendFailure(t *testing.T) {
 	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 	defer cancel()
 	q := getQuestion(nil)
-	id, err := client.questions.add(q, false)
+	id, err := client.questions.add(q, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

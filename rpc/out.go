@@ -35,7 +35,13 @@ func (c *Conn) ask(ctx context.Context, r *Ref, method string, args []any, q *qu
 		if err != nil {
 			return 0, err
 		}
-		if id, err = c.questions.add(q, got); err != nil {
+		var watch context.Context
+		if q.call == nil {
+			if _, ok := ctx.(*incall); !ok && ctx.Done() != nil {
+				watch = ctx
+			}
+		}
+		if id, err = c.questions.add(q, got, watch); err != nil {
 			if got {
 				c.returnCredit()
 			}
@@ -53,13 +59,14 @@ func (c *Conn) ask(ctx context.Context, r *Ref, method string, args []any, q *qu
 				err = c.takeCredit(ctx)
 			}
 			if err != nil {
-				if c.questions.remove(id) == nil {
-					return id, nil // the connection ended and completed q
+				if q, _ := c.questions.remove(id); q == nil {
+					return id, nil // the connection's end or ctx's watch completed q
 				}
 				return 0, err
 			}
 			if !c.questions.credit(id) {
-				return id, nil // the connection ended and completed q
+				c.returnCredit()
+				return id, nil // the connection's end or ctx's watch completed q
 			}
 		}
 	} else if err := c.Err(); err != nil {
@@ -74,8 +81,8 @@ func (c *Conn) ask(ctx context.Context, r *Ref, method string, args []any, q *qu
 		c.opts.metrics.callsOut.Add(1)
 	}
 	if err != nil && q != nil && !c.unsent(id) {
-		// The connection closed under us and completed q already; let the
-		// caller read that outcome.
+		// The connection closed under us, or ctx's watch gave the call up,
+		// and completed q already; let the caller read that outcome.
 		return id, nil
 	}
 	return id, err
@@ -85,11 +92,12 @@ func (c *Conn) ask(ctx context.Context, r *Ref, method string, args []any, q *qu
 // and gives back its credit; it reports whether it was still there (the
 // caller now owns it).
 func (c *Conn) unsent(id uint64) bool {
-	if c.questions.remove(id) == nil {
+	q, given := c.questions.remove(id)
+	if q == nil && !given {
 		return false
 	}
 	c.returnCredit()
-	return true
+	return q != nil
 }
 
 // forget gives up call id for its caller; it reports whether the call was

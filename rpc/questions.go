@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -69,6 +70,9 @@ type question struct {
 	// this call's answer freed passed to: the caller, woken by the answer,
 	// sends it (see held.go).
 	carry *heldCall
+	// watched is set when the question table watches the caller's context
+	// for it (watches.go): the caller then waits for done alone.
+	watched bool
 
 	mu        sync.Mutex  // async calls: guards stop and completed
 	stop      func() bool // async calls: stops the ctx watcher
@@ -97,7 +101,7 @@ func getQuestion(reply any) *question {
 }
 
 func putQuestion(q *question) {
-	q.reply, q.err, q.carry = nil, nil, nil
+	q.reply, q.err, q.carry, q.watched = nil, nil, nil, false
 	questionPool.Put(q)
 }
 
@@ -135,11 +139,13 @@ type questionTable struct {
 	count  atomic.Int32 // questions in the table (lenLocked), for len without the lock
 	closed error        // set when the connection is gone
 	conn   *Conn        // gets back a call's credit when its answer arrives
+	ctxs   ctxWatches   // callers' contexts watched for several calls at once
 }
 
 type questionSlot struct {
 	id uint64    // 0: empty
 	q  *question // nil: given up, the answer still owed
+	w  *ctxWatch // the watch of the caller's context, if it shares one (watches.go)
 	// credited is set once the call holds one of the peer's call credits
 	// (see callCredits): from then on it may be on the wire.
 	credited bool
@@ -155,7 +161,10 @@ func (t *questionTable) init(max int, c *Conn) {
 
 // add registers q and returns its request id (never 0); credited tells
 // whether the call holds a credit already (else credit marks it later).
-func (t *questionTable) add(q *question, credited bool) (uint64, error) {
+// ctx, when not nil, is the context its caller waits with: q.watched is set
+// when the table watches ctx for it (see watches.go), and the caller then
+// waits for q alone.
+func (t *questionTable) add(q *question, credited bool, ctx context.Context) (uint64, error) {
 	t.mu.Lock()
 	if err := t.closed; err != nil {
 		t.mu.Unlock()
@@ -176,9 +185,27 @@ func (t *questionTable) add(q *question, credited bool) (uint64, error) {
 	t.seq++
 	id := t.seq<<slotBits | uint64(i)
 	t.slots[i] = questionSlot{id: id, q: q, credited: credited}
+	if ctx != nil {
+		t.slots[i].w = t.ctxs.watch(t, ctx, id)
+		q.watched = t.slots[i].w != nil
+	}
 	t.count.Add(1)
 	t.mu.Unlock()
 	return id, nil
+}
+
+// freeLocked empties slot i and makes it reusable. t.mu must be held; the
+// caller stops the watch it returns, if any, once it has let go of t.mu.
+func (t *questionTable) freeLocked(i uint64) *ctxWatch {
+	w := t.slots[i].w
+	t.ctxs.forget(t.slots[i].id)
+	t.slots[i] = questionSlot{}
+	t.free = append(t.free, uint32(i))
+	t.count.Add(-1)
+	if w != nil && t.ctxs.unwatch(w) {
+		return w
+	}
+	return nil
 }
 
 // take is called when the answer to request id arrives: it frees the slot,
@@ -199,10 +226,9 @@ func (t *questionTable) take(id uint64) *question {
 	if q == nil {
 		t.owed--
 	}
-	t.slots[i] = questionSlot{}
-	t.free = append(t.free, uint32(i))
-	t.count.Add(-1)
+	w := t.freeLocked(i)
 	t.mu.Unlock()
+	w.end()
 	if hc := t.conn.passCredit(); hc != nil {
 		if q != nil && q.call == nil {
 			q.carry = hc // its caller, about to be woken, sends it
@@ -235,23 +261,33 @@ func (t *questionTable) credit(id uint64) bool {
 func (t *questionTable) abandon(id uint64) (q *question, sent bool) {
 	i := id & (1<<slotBits - 1)
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if id == 0 || i >= uint64(len(t.slots)) || t.slots[i].id != id {
+		t.mu.Unlock()
 		return nil, false
 	}
+	q, sent, w := t.abandonLocked(i)
+	t.mu.Unlock()
+	w.end()
+	return q, sent
+}
+
+// abandonLocked gives up the question in slot i: as abandon, with t.mu held.
+// The caller ends the watch it returns, if any, once it has let go of t.mu.
+func (t *questionTable) abandonLocked(i uint64) (q *question, sent bool, w *ctxWatch) {
 	q = t.slots[i].q
 	switch {
 	case q == nil:
 	case !t.slots[i].credited:
-		t.slots[i] = questionSlot{}
-		t.free = append(t.free, uint32(i))
-		t.count.Add(-1)
+		w = t.freeLocked(i)
 	default:
-		t.slots[i].q = nil
+		if w = t.slots[i].w; w != nil && !t.ctxs.unwatch(w) {
+			w = nil
+		}
+		t.slots[i].q, t.slots[i].w = nil, nil
 		t.owed++
 		sent = true
 	}
-	return q, sent
+	return q, sent, w
 }
 
 // drop frees the slot of request id, a held call whose sending failed, and
@@ -260,34 +296,40 @@ func (t *questionTable) abandon(id uint64) (q *question, sent bool) {
 func (t *questionTable) drop(id uint64) *question {
 	i := id & (1<<slotBits - 1)
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if id == 0 || i >= uint64(len(t.slots)) || t.slots[i].id != id {
+		t.mu.Unlock()
 		return nil
 	}
 	q := t.slots[i].q
 	if q == nil {
 		t.owed--
 	}
-	t.slots[i] = questionSlot{}
-	t.free = append(t.free, uint32(i))
-	t.count.Add(-1)
+	w := t.freeLocked(i)
+	t.mu.Unlock()
+	w.end()
 	return q
 }
 
 // remove frees the slot of request id, whose call was not sent, and returns
-// its question; nil if it is gone (the connection ended and completed it).
-func (t *questionTable) remove(id uint64) *question {
+// its question; nil if it is gone: the connection ended and completed it,
+// or the watch of its caller's context gave it up and completed it. A slot
+// so given up that holds a credit is freed here, and given tells so: the
+// caller then gives the credit back.
+func (t *questionTable) remove(id uint64) (q *question, given bool) {
 	i := id & (1<<slotBits - 1)
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	if id == 0 || i >= uint64(len(t.slots)) || t.slots[i].id != id || t.slots[i].q == nil {
-		return nil
+	if id == 0 || i >= uint64(len(t.slots)) || t.slots[i].id != id {
+		t.mu.Unlock()
+		return nil, false
 	}
-	q := t.slots[i].q
-	t.slots[i] = questionSlot{}
-	t.free = append(t.free, uint32(i))
-	t.count.Add(-1)
-	return q
+	if q = t.slots[i].q; q == nil {
+		t.owed--
+		given = true
+	}
+	w := t.freeLocked(i)
+	t.mu.Unlock()
+	w.end()
+	return q, given
 }
 
 // closeAll fails every waiting question with err and refuses new ones.
@@ -302,7 +344,11 @@ func (t *questionTable) closeAll(err error) {
 	t.slots, t.free, t.owed = nil, nil, 0
 	t.count.Store(0)
 	t.closed = err
+	ws := t.ctxs.clear()
 	t.mu.Unlock()
+	for _, w := range ws {
+		w.end()
+	}
 	t.conn.closeCredits(err)
 	for _, q := range qs {
 		q.complete(err)

@@ -114,17 +114,21 @@ func (r *Ref) wait(ctx context.Context, id uint64, q *question) error {
 		ic.conn.waiting(ic)
 	}
 	var err error
-	select {
-	case <-q.done:
-	case <-cancel:
-		if ok, sent := r.conn.forget(id); ok {
-			if sent {
-				r.conn.queueCancel(id, ctx.Err())
+	if q.watched {
+		<-q.done // the question table watches ctx for the call
+	} else {
+		select {
+		case <-q.done:
+		case <-cancel:
+			if ok, sent := r.conn.forget(id); ok {
+				if sent {
+					r.conn.queueCancel(id, ctx.Err())
+				}
+				putQuestion(q)
+				err = ctx.Err()
+			} else {
+				<-q.done // the answer is being delivered
 			}
-			putQuestion(q)
-			err = ctx.Err()
-		} else {
-			<-q.done // the answer is being delivered
 		}
 	}
 	if ic != nil {

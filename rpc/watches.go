@@ -1,0 +1,144 @@
+package rpc
+
+import (
+	"context"
+	"reflect"
+)
+
+// Watched contexts. A caller waiting for its answer with a context that can
+// end selects on the context's Done channel beside its answer's. Thousands
+// of callers sharing one context (a server's, a burst's) would all queue on
+// that one channel, each select taking its lock twice. So when a call is
+// added with the context of the call added just before, while that one still
+// waits, the question table watches the context itself, once
+// (context.AfterFunc), for this call and each one added with it while any of
+// them waits; their callers wait for their answers alone. When the context
+// ends, the watch gives up each of its calls as its caller would have: the
+// peer is told of each one that may be on the wire, and each is completed
+// with the context's error.
+
+// maxWatches bounds the contexts a connection watches at once; calls with
+// other contexts select on them as before.
+const maxWatches = 4
+
+// ctxWatch is one watched context. n is guarded by the question table's
+// lock.
+type ctxWatch struct {
+	ctx  context.Context
+	t    *questionTable
+	n    int // the calls watched
+	stop func() bool
+}
+
+// ctxWatches are a question table's watched contexts, guarded by its lock.
+type ctxWatches struct {
+	list []*ctxWatch
+	// The context of the last call added unwatched, and its request id,
+	// kept while that call waits.
+	last   context.Context
+	lastID uint64
+}
+
+// watch returns the watch of ctx for call id, just added to t: the one
+// watching ctx already, or a new one when the call before it, still waiting,
+// has the same context; nil when ctx is not watched for it.
+func (ws *ctxWatches) watch(t *questionTable, ctx context.Context, id uint64) *ctxWatch {
+	for _, w := range ws.list {
+		if w.ctx == ctx {
+			w.n++
+			return w
+		}
+	}
+	if ws.last != ctx || !t.waitingLocked(ws.lastID) || len(ws.list) == maxWatches {
+		// Only contexts of pointer types are compared: an interface
+		// holding an uncomparable value would panic.
+		if reflect.TypeOf(ctx).Kind() == reflect.Pointer {
+			ws.last, ws.lastID = ctx, id
+		}
+		return nil
+	}
+	w := &ctxWatch{ctx: ctx, t: t, n: 1}
+	ws.list = append(ws.list, w)
+	w.stop = context.AfterFunc(ctx, w.fire)
+	return w
+}
+
+// unwatch counts one call less for w, and reports whether that was its last:
+// w is then no longer listed, and the caller ends it.
+func (ws *ctxWatches) unwatch(w *ctxWatch) bool {
+	if w.n--; w.n > 0 {
+		return false
+	}
+	ws.remove(w)
+	return true
+}
+
+// remove takes w out of the list, if it is there.
+func (ws *ctxWatches) remove(w *ctxWatch) {
+	for i, x := range ws.list {
+		if x == w {
+			last := len(ws.list) - 1
+			ws.list[i] = ws.list[last]
+			ws.list[last] = nil
+			ws.list = ws.list[:last]
+			return
+		}
+	}
+}
+
+// forget drops the last unwatched call's context once call id, leaving the
+// table, is that call.
+func (ws *ctxWatches) forget(id uint64) {
+	if id == ws.lastID {
+		ws.last, ws.lastID = nil, 0
+	}
+}
+
+// clear drops every watch and returns them, for the caller to end.
+func (ws *ctxWatches) clear() []*ctxWatch {
+	list := ws.list
+	*ws = ctxWatches{}
+	return list
+}
+
+// end stops watching w's context; a nil w is no watch.
+func (w *ctxWatch) end() {
+	if w != nil {
+		w.stop()
+	}
+}
+
+// fire runs when w's context ends: it gives up each call w watches.
+func (w *ctxWatch) fire() {
+	t := w.t
+	err := w.ctx.Err()
+	type given struct {
+		q    *question
+		id   uint64
+		sent bool
+	}
+	var gs []given
+	t.mu.Lock()
+	t.ctxs.remove(w)
+	for i := range t.slots {
+		if t.slots[i].w == w {
+			id := t.slots[i].id
+			q, sent, _ := t.abandonLocked(uint64(i))
+			gs = append(gs, given{q, id, sent})
+		}
+	}
+	t.mu.Unlock()
+	for _, g := range gs {
+		if g.sent {
+			t.conn.queueCancel(g.id, err)
+		}
+		g.q.complete(err)
+	}
+}
+
+// waitingLocked reports whether call id is in the table, its caller waiting.
+// t.mu must be held.
+func (t *questionTable) waitingLocked(id uint64) bool {
+	i := id & (1<<slotBits - 1)
+	return id != 0 && i < uint64(len(t.slots)) && t.slots[i].id == id && t.slots[i].q != nil
+}
