@@ -13,13 +13,17 @@ import (
 // and once for the answer. A call whose arguments all travel inline with no
 // lane state (nil, scalars and records, up to maxHeldArgs encoded) is
 // instead encoded at once and queued for the credit as a held call, and its
-// caller waits for the answer only. Whoever gives back the credit the held
-// call gets sends it: the caller woken by the answer that freed the credit
-// (the answer's parser leaves the held call on its question), or, when no
-// caller is woken, a goroutine of its own. The question table arbitrates
-// between a caller giving up and the sender: a held call whose slot is not
-// marked credited leaves the table at once when given up, and a sender
-// sends only a call it could mark credited.
+// caller waits for the answer only. A credit given back passes to the
+// first held call in line, which joins the held calls waiting to be sent;
+// one goroutine at a time carries those, sending all that wait at once as
+// consecutive messages of one lane in one write. The carrier is the caller
+// woken by the answer that freed a credit while none carried (the answer's
+// parser marks its question), or, when no caller is woken, a goroutine of
+// its own. So answers that arrive together let go of their held calls
+// together, with one lane taken and one write, instead of one each. The
+// question table arbitrates between a caller giving up and the sender: a
+// held call whose slot is not marked credited leaves the table at once when
+// given up, and a sender sends only a call it could mark credited.
 
 // maxHeldArgs bounds the encoded arguments of a held call; a call with
 // larger ones waits for its credit in its caller, as one with arguments
@@ -35,8 +39,9 @@ type heldCall struct {
 	r      *Ref
 	method string
 	id     uint64
+	given  bool     // not to be sent: its caller gave up, or it failed
 	args   []byte   // the argument count and the arguments, encoded
-	small  [56]byte // args' first storage (heldCall is then 128 bytes)
+	small  [48]byte // args' first storage (heldCall is then 128 bytes)
 }
 
 var heldPool = sync.Pool{New: func() any { return new(heldCall) }}
@@ -123,38 +128,110 @@ func (c *Conn) heldArgs(b []byte, args []any) ([]byte, bool) {
 	return b, true
 }
 
-// carry sends hc, which holds a credit now, and each held call the credit
-// passes to when a send fails.
-func (c *Conn) carry(hc *heldCall) {
-	for hc != nil {
-		next := c.sendHeld(hc)
-		putHeld(hc)
-		hc = next
+// carryRounds bounds the batches one goroutine carries before it leaves
+// the rest to a goroutine of its own: a caller of Ref.Call carrying them
+// returns with its own answer in good time.
+const carryRounds = 4
+
+// carry sends the held calls that credits passed to, a batch at a time: all
+// those queued when it looks, on one lane in one write. It runs in the one
+// goroutine that passCredit told to carry them, until none is queued.
+func (c *Conn) carry() {
+	cr := &c.credits
+	var sent []*heldCall
+	for range carryRounds {
+		cr.mu.Lock()
+		if sent != nil {
+			cr.spare = sent[:0]
+		}
+		batch := cr.sending
+		if len(batch) == 0 {
+			cr.carrying = false
+			cr.mu.Unlock()
+			return
+		}
+		cr.sending, cr.spare = cr.spare, nil
+		cr.mu.Unlock()
+		c.sendHeld(batch)
+		clear(batch)
+		sent = batch
 	}
+	go c.carry()
 }
 
-// sendHeld sends hc with the credit passed to it. When its caller gave up
-// meanwhile, or the send fails (its caller then gets the error), the credit
-// passes on, and the held call it passes to, if any, is returned.
-func (c *Conn) sendHeld(hc *heldCall) *heldCall {
-	if !c.questions.credit(hc.id) {
-		return c.passCredit() // given up, or the connection is gone
-	}
-	l, err := c.callLane(hc.ctx)
-	if err == nil {
-		// The held call's arguments are encoded already.
-		if err = l.beginCall(hc.ctx, hc.r, hc.id, hc.method, false); err == nil {
-			l.buf = append(l.buf, hc.args...)
-			err = c.send(hc.ctx, l)
+// sendHeld sends batch, held calls that credits passed to, as consecutive
+// messages of one lane in one write. A call whose caller gave up meanwhile
+// is not sent; one that cannot be sent (its deadline passed, the connection
+// is going away, or the write failed) leaves the table, and its caller gets
+// the error. The credits of both pass on.
+func (c *Conn) sendHeld(batch []*heldCall) {
+	passes := c.questions.creditHeld(batch)
+	fail := func(hc *heldCall, err error) {
+		if q := c.questions.drop(hc.id); q != nil {
+			q.complete(err)
 		}
+		hc.given = true
+		passes++
+	}
+	goingAway := false
+	select {
+	case <-c.goingAway:
+		goingAway = true
+	default:
+	}
+	var l *outLane
+	var err error
+	n := 0
+	for _, hc := range batch {
+		if hc.given {
+			continue
+		}
+		if goingAway && hc.ctx.Value(connKey{}) != c {
+			fail(hc, errLanesClosed) // see callLane
+			continue
+		}
+		if l == nil {
+			if l, err = c.acquireLane(context.Background()); err != nil {
+				fail(hc, err)
+				continue
+			}
+		}
+		mark := len(l.buf)
+		at := l.next(msgCall, n == 0)
+		if err := l.callHead(hc.ctx, hc.r, hc.id, hc.method, false); err != nil {
+			l.buf = l.buf[:mark]
+			fail(hc, err)
+			continue
+		}
+		l.buf = append(l.buf, hc.args...) // encoded already
+		if size := l.seal(at); size > c.opts.maxMessageSize {
+			l.buf = l.buf[:mark]
+			fail(hc, tooLarge(size, c.opts.maxMessageSize))
+			continue
+		}
+		n++
+	}
+	if n > 0 {
+		if c.opts.idleTimeout > 0 {
+			c.touch()
+		}
+		if err = c.write(context.Background(), l, l.buf, true); err != nil {
+			for _, hc := range batch {
+				if !hc.given {
+					fail(hc, err)
+				}
+			}
+		} else {
+			c.opts.metrics.callsOut.Add(uint64(n))
+		}
+	}
+	if l != nil {
 		c.releaseLane(l)
 	}
-	if err == nil {
-		c.opts.metrics.callsOut.Add(1)
-		return nil
+	for _, hc := range batch {
+		putHeld(hc)
 	}
-	if q := c.questions.drop(hc.id); q != nil {
-		q.complete(err)
+	for range passes {
+		c.passCredit() // the carrier sends a held call it passes to
 	}
-	return c.passCredit()
 }

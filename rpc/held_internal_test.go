@@ -187,8 +187,12 @@ func TestHeldCallSendFailure(t *testing.T) {
 	client.credits.mu.Lock()
 	client.credits.used++ // the credit passed to the held call
 	client.credits.mu.Unlock()
-	if next := client.sendHeld(&heldCall{ctx: ctx, r: client.Root(), method: "describe", id: id, args: b}); next != nil {
-		t.Fatal("a held call came next with none queued")
+	client.sendHeld([]*heldCall{{ctx: ctx, r: client.Root(), method: "describe", id: id, args: b}})
+	client.credits.mu.Lock()
+	queued := len(client.credits.sending)
+	client.credits.mu.Unlock()
+	if queued != 0 {
+		t.Fatalf("%d held calls queued to be sent, with none held", queued)
 	}
 	select {
 	case <-q.done:
@@ -197,6 +201,61 @@ func TestHeldCallSendFailure(t *testing.T) {
 	}
 	if !errors.Is(q.err, context.DeadlineExceeded) {
 		t.Fatalf("held call's error = %v, want DeadlineExceeded", q.err)
+	}
+	nothingOwed(t, client)
+}
+
+// One batch of held calls goes out on one lane in one write: in it a call
+// whose caller gave up is left out, one whose deadline passed fails with
+// that error, and the others, before and after them, are answered; every
+// credit passes on.
+func TestHeldBatchSkipsAndFails(t *testing.T) {
+	_, client := connPairWith(t, &heldRoot{}, nil)
+	expired, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	var batch []*heldCall
+	var qs []*question
+	for i, ctx := range []context.Context{context.Background(), expired, context.Background(), context.Background()} {
+		q := getQuestion(new(string))
+		id, err := client.questions.add(q, false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, ok := client.heldArgs(nil, []any{i, "", heldRec{}, nil, []byte(nil), 0.0, false, uint(0)})
+		if !ok {
+			t.Fatal("the arguments cannot be held")
+		}
+		batch = append(batch, &heldCall{ctx: ctx, r: client.Root(), method: "describe", id: id, args: b})
+		qs = append(qs, q)
+	}
+	if q, sent := client.questions.abandon(batch[2].id); q != qs[2] || sent {
+		t.Fatalf("abandon = %p, %t; want the question, not sent", q, sent)
+	}
+	client.credits.mu.Lock()
+	client.credits.used += len(batch) // the credits passed to the held calls
+	client.credits.mu.Unlock()
+	client.sendHeld(batch)
+	for _, i := range []int{0, 3} {
+		select {
+		case <-qs[i].done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("held call %d was not answered", i)
+		}
+		want := fmt.Sprintf(`%d "" {N:0 Name:} <nil> "" 0 false 0`, i)
+		if qs[i].err != nil || *qs[i].reply.(*string) != want {
+			t.Fatalf("held call %d = %q, %v; want %q", i, *qs[i].reply.(*string), qs[i].err, want)
+		}
+	}
+	select {
+	case <-qs[1].done:
+	default:
+		t.Fatal("the expired held call was not completed")
+	}
+	if !errors.Is(qs[1].err, context.DeadlineExceeded) {
+		t.Fatalf("expired held call's error = %v, want DeadlineExceeded", qs[1].err)
+	}
+	if got := client.Stats().CallsOut; got != 2 {
+		t.Fatalf("%d calls sent, want 2", got)
 	}
 	nothingOwed(t, client)
 }

@@ -53,6 +53,28 @@ func (l *outLane) begin(typ byte) {
 	l.buf[n-1] = typ
 }
 
+// next starts a message of type typ after those on l already, or as its
+// first (begin) when first; it returns where the message's length prefix
+// is, for seal.
+func (l *outLane) next(typ byte, first bool) int {
+	if first {
+		l.begin(typ)
+		return laneHeadroom
+	}
+	at := len(l.buf)
+	l.buf = binary.BigEndian.AppendUint32(l.buf, 0) // set by seal
+	l.buf = append(l.buf, typ)
+	return at
+}
+
+// seal sets the length prefix at at of the message that ends l.buf, and
+// returns that length.
+func (l *outLane) seal(at int) int {
+	n := len(l.buf) - at - lengthSize
+	binary.BigEndian.PutUint32(l.buf[at:], uint32(n))
+	return n
+}
+
 // laneSet is the pool of a connection's outgoing lanes. The open lanes no
 // sender holds are in idle while nobody waits for one, and in ready while
 // somebody does (waiters > 0), so that taking and giving back a lane costs a

@@ -172,6 +172,12 @@ func (c *Conn) encodeCall(ctx context.Context, l *outLane, r *Ref, reqID uint64,
 // deadline (an error when none is).
 func (l *outLane) beginCall(ctx context.Context, r *Ref, reqID uint64, method string, oneway bool) error {
 	l.begin(msgCall)
+	return l.callHead(ctx, r, reqID, method, oneway)
+}
+
+// callHead appends a call message's fields up to its arguments, as
+// beginCall.
+func (l *outLane) callHead(ctx context.Context, r *Ref, reqID uint64, method string, oneway bool) error {
 	var flags byte
 	if oneway {
 		flags |= flagOneWay

@@ -66,10 +66,10 @@ type question struct {
 	err   error
 	done  chan struct{} // sync calls: signalled once
 	call  *Call         // async calls
-	// carry, set by the answer's parser, is a held call that the credit
-	// this call's answer freed passed to: the caller, woken by the answer,
-	// sends it (see held.go).
-	carry *heldCall
+	// carry, set by the answer's parser, tells the caller, woken by the
+	// answer, to send the held calls that credits passed to (see
+	// Conn.carry): this call's answer freed one of them.
+	carry bool
 	// watched is set when the question table watches the caller's context
 	// for it (watches.go): the caller then waits for done alone.
 	watched bool
@@ -101,7 +101,7 @@ func getQuestion(reply any) *question {
 }
 
 func putQuestion(q *question) {
-	q.reply, q.err, q.carry, q.watched = nil, nil, nil, false
+	q.reply, q.err, q.carry, q.watched = nil, nil, false, false
 	questionPool.Put(q)
 }
 
@@ -229,14 +229,33 @@ func (t *questionTable) take(id uint64) *question {
 	w := t.freeLocked(i)
 	t.mu.Unlock()
 	w.end()
-	if hc := t.conn.passCredit(); hc != nil {
+	if t.conn.passCredit() {
 		if q != nil && q.call == nil {
-			q.carry = hc // its caller, about to be woken, sends it
+			q.carry = true // its caller, about to be woken, sends them
 		} else {
-			go t.conn.carry(hc)
+			go t.conn.carry()
 		}
 	}
 	return q
+}
+
+// creditHeld marks each call of batch, held until now, as holding a credit,
+// about to be sent; it sets given on those no longer there (given up, or
+// the connection is gone), and returns how many those are.
+func (t *questionTable) creditHeld(batch []*heldCall) (given int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, hc := range batch {
+		id := hc.id
+		i := id & (1<<slotBits - 1)
+		if id == 0 || i >= uint64(len(t.slots)) || t.slots[i].id != id || t.slots[i].q == nil {
+			hc.given = true
+			given++
+			continue
+		}
+		t.slots[i].credited = true
+	}
+	return given
 }
 
 // credit marks the call of request id, held until now, as holding a

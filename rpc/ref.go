@@ -65,10 +65,11 @@ func (r *Ref) Call(ctx context.Context, method string, reply any, args ...any) e
 	if err := r.wait(ctx, id, q); err != nil {
 		return err
 	}
-	if hc := q.carry; hc != nil {
-		// The credit this call's answer freed passed to a held call: send it.
-		q.carry = nil
-		r.conn.carry(hc)
+	if q.carry {
+		// The credit this call's answer freed passed to a held call: send
+		// it, and those queued with it.
+		q.carry = false
+		r.conn.carry()
 	}
 	err = q.err
 	putQuestion(q)

@@ -41,6 +41,13 @@ type callCredits struct {
 	used    int
 	waiting []creditEntry // first come, first served
 	closed  error         // set when the connection is gone
+
+	// Held calls that credits passed to, waiting to be sent by the one
+	// goroutine carrying them (see Conn.carry), which is running while
+	// carrying is set; spare is the storage of the last batch it sent.
+	sending  []*heldCall
+	spare    []*heldCall
+	carrying bool
 }
 
 // creditWaiter is a call waiting for a credit. Once it is out of the
@@ -226,41 +233,45 @@ func (c *Conn) awaitCredit(ctx context.Context, w *creditWaiter) error {
 
 // returnCredit gives back a credit taken by takeCredit: to the first call
 // still waiting for one, if any; a held call it passes to is sent by a
-// goroutine of its own.
+// goroutine of its own when none carries held calls already.
 func (c *Conn) returnCredit() {
-	if hc := c.passCredit(); hc != nil {
-		go c.carry(hc)
+	if c.passCredit() {
+		go c.carry()
 	}
 }
 
 // passCredit gives back a credit: to the first caller still waiting for
-// one, which it wakes, or to the first held call, which it returns: the
-// caller then sends it (see carry).
-func (c *Conn) passCredit() *heldCall {
+// one, which it wakes, or to the first held call, which it queues to be
+// sent. It reports whether the caller is to carry the queued held calls
+// (see carry): true when it queued one and no goroutine carries them.
+func (c *Conn) passCredit() (carry bool) {
 	cr := &c.credits
 	cr.mu.Lock()
 	if cr.limit == 0 || cr.closed != nil {
 		cr.mu.Unlock()
-		return nil
+		return false
 	}
 	for len(cr.waiting) > 0 {
 		e := cr.waiting[0]
 		cr.waiting[0] = creditEntry{}
 		cr.waiting = cr.waiting[1:]
 		if e.h != nil {
+			cr.sending = append(cr.sending, e.h)
+			carry = !cr.carrying
+			cr.carrying = true
 			cr.mu.Unlock()
-			return e.h
+			return carry
 		}
 		if e.w.queued {
 			e.w.queued = false
 			cr.mu.Unlock()
 			e.w.ready <- struct{}{}
-			return nil
+			return false
 		}
 	}
 	cr.used--
 	cr.mu.Unlock()
-	return nil
+	return false
 }
 
 // closeCredits fails the calls waiting for a credit with err, and those
@@ -279,7 +290,7 @@ func (c *Conn) closeCredits(err error) {
 			failed = append(failed, w)
 		}
 	}
-	cr.waiting = nil
+	cr.waiting, cr.sending = nil, nil
 	cr.mu.Unlock()
 	for _, w := range failed {
 		w.ready <- struct{}{}
