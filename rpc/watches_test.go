@@ -85,16 +85,7 @@ func sharedContextCancel(t *testing.T, method string, args ...any) {
 		time.Sleep(time.Millisecond)
 	}
 	cancel()
-	for i := range calls {
-		select {
-		case err := <-errs:
-			if !errors.Is(err, context.Canceled) {
-				t.Fatalf("call %d = %v, want context.Canceled", i, err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatalf("call %d still waits after its context was cancelled", i)
-		}
-	}
+	allEndWith(t, errs, calls, context.Canceled)
 	for i := range limit {
 		select {
 		case <-root.ended:
@@ -139,14 +130,21 @@ func TestSharedDeadlineEndsEveryCall(t *testing.T) {
 	for range calls {
 		go func() { errs <- conn.Root().Call(ctx, "hold", nil) }()
 	}
-	for i := range calls {
+	allEndWith(t, errs, calls, context.DeadlineExceeded)
+}
+
+// allEndWith fails t unless n calls' errors on errs each match want, the
+// calls ending within 30 seconds.
+func allEndWith(t *testing.T, errs <-chan error, n int, want error) {
+	t.Helper()
+	for i := range n {
 		select {
 		case err := <-errs:
-			if !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("call %d = %v, want context.DeadlineExceeded", i, err)
+			if !errors.Is(err, want) {
+				t.Fatalf("call %d = %v, want %v", i, err, want)
 			}
 		case <-time.After(30 * time.Second):
-			t.Fatalf("call %d still waits past its deadline", i)
+			t.Fatalf("call %d still waits, want it ended with %v", i, want)
 		}
 	}
 }
