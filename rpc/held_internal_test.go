@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -323,5 +324,60 @@ func TestHeldCallsGivenUpUnderLoad(t *testing.T) {
 	var n int
 	if err := client.Root().Call(context.Background(), "slowAdd", &n, 2, 3); err != nil || n != 5 {
 		t.Fatalf("a call after the load = %d, %v", n, err)
+	}
+}
+
+// Many callers past a small limit share a few contexts, which the question
+// table watches, and all but one of them end while the calls are held,
+// carried in batches, or running: every call gets its sum or its context's
+// error, the calls of the context that does not end are all answered, and
+// afterwards no question and no credit is left over.
+func TestWatchedCallsGivenUpUnderLoad(t *testing.T) {
+	_, client := connPairWith(t, &heldRoot{}, nil, WithMaxHandlers(2))
+	const callers, groups = 400, 4
+	var ctxs [groups]context.Context
+	for g := range groups {
+		d := time.Duration(g+1) * 2 * time.Millisecond
+		if g == 0 {
+			d = 20 * time.Second // a bound only a lost credit reaches
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		ctxs[g] = ctx
+	}
+	errs := make(chan error, callers)
+	var given atomic.Int32
+	for i := range callers {
+		go func() {
+			g := i % groups
+			var n int
+			err := client.Root().Call(ctxs[g], "slowAdd", &n, i, 1)
+			switch {
+			case err == nil && n != i+1:
+				err = fmt.Errorf("call %d: sum %d", i, n)
+			case err != nil && (g == 0 || !errors.Is(err, context.DeadlineExceeded)):
+				err = fmt.Errorf("call %d: %w", i, err)
+			case err != nil:
+				given.Add(1)
+				err = nil
+			}
+			errs <- err
+		}()
+	}
+	for range callers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if given.Load() == 0 {
+		t.Fatal("no call gave up: the load did not outlast the contexts")
+	}
+	testutil.Eventually(t, "the owed answers to arrive", func() bool { return client.questions.len() == 0 })
+	nothingOwed(t, client)
+	client.questions.mu.Lock()
+	watches := len(client.questions.ctxs.list)
+	client.questions.mu.Unlock()
+	if watches != 0 {
+		t.Fatalf("%d contexts still watched once every call ended", watches)
 	}
 }
