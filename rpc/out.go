@@ -72,11 +72,7 @@ func (c *Conn) ask(ctx context.Context, r *Ref, method string, args []any, q *qu
 	} else if err := c.Err(); err != nil {
 		return 0, err
 	}
-	l, err := c.callLane(ctx)
-	if err == nil {
-		err = c.writeCall(ctx, l, r, id, method, args, q == nil)
-		c.releaseLane(l)
-	}
+	err := c.sendCall(ctx, r, id, method, args, q == nil)
 	if err == nil {
 		c.opts.metrics.callsOut.Add(1)
 	}
@@ -86,6 +82,25 @@ func (c *Conn) ask(ctx context.Context, r *Ref, method string, args []any, q *qu
 		return id, nil
 	}
 	return id, err
+}
+
+// sendCall writes the call of method on r with args, request id (0 when
+// oneway), on a lane: its arguments inline when they all can be, else
+// through writeCall.
+func (c *Conn) sendCall(ctx context.Context, r *Ref, id uint64, method string, args []any, oneway bool) error {
+	l, err := c.callLane(ctx)
+	if err != nil {
+		return err
+	}
+	if err = l.beginCall(ctx, r, id, method, oneway); err == nil {
+		if l.inlineArgs(args) {
+			err = c.send(ctx, l)
+		} else {
+			err = c.writeCall(ctx, l, r, id, method, args, oneway)
+		}
+	}
+	c.releaseLane(l)
+	return err
 }
 
 // unsent takes the question id, whose call was not sent, out of the table
@@ -131,9 +146,70 @@ func (c *Conn) writeCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, 
 	return err
 }
 
+// inlineArgs appends args to the call message begun on l as its argument
+// section when each travels inline with no lane state (nil, built-in
+// scalars, records), as encodeCall would write them, and reports whether it
+// did; otherwise it leaves l.buf as it was, for encodeCall. A byte slice
+// that encodeCall would write uncopied, as the message's tail, is left to
+// it. Its frames are small, so that a freshly started caller writes its
+// first call within the goroutine's first stack.
+func (l *outLane) inlineArgs(args []any) bool {
+	mark := len(l.buf)
+	l.buf = appendUvarint(l.buf, uint64(len(args)))
+	for _, a := range args {
+		if !l.inlineArg(a) {
+			l.buf = l.buf[:mark]
+			return false
+		}
+	}
+	return true
+}
+
+// inlineArg appends one argument for inlineArgs; false when it does not
+// travel inline.
+func (l *outLane) inlineArg(a any) bool {
+	switch x := a.(type) {
+	case nil:
+		l.buf = append(l.buf, wire.KindNil)
+		return true
+	case *Ref, referenceable:
+		return false
+	case []byte:
+		if len(x) >= wire.TailMin {
+			return false
+		}
+	}
+	var ok bool
+	if l.buf, ok = wire.AppendScalar(l.buf, a); ok {
+		return true
+	}
+	rv := reflect.ValueOf(a)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice:
+		if rv.IsNil() {
+			l.buf = append(l.buf, wire.KindNil)
+			return true
+		}
+	}
+	v, p := l.coder.RecordOf(rv)
+	if p == nil {
+		return false
+	}
+	l.buf = wire.AppendRecord(l.buf, v, p)
+	return true
+}
+
 // encodeCall builds the call message on l and sends it, keeping how each
 // argument travels in l.args.
 func (c *Conn) encodeCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, method string, args []any, oneway bool) error {
+	if err := c.buildCall(ctx, l, r, reqID, method, args, oneway); err != nil {
+		return err
+	}
+	return c.send(ctx, l)
+}
+
+// buildCall builds the call message on l, as encodeCall sends it.
+func (c *Conn) buildCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, method string, args []any, oneway bool) error {
 	gobs := 0
 	for _, a := range args {
 		k, err := c.kindOf(a)
@@ -164,7 +240,7 @@ func (c *Conn) encodeCall(ctx context.Context, l *outLane, r *Ref, reqID uint64,
 			}
 		}
 	}
-	return c.send(ctx, l)
+	return nil
 }
 
 // beginCall starts a call message on l, up to its arguments: the flags, the
