@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	netrpc "net/rpc"
 	"runtime"
@@ -670,6 +671,47 @@ func TestCallAllocsBytes(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	for range calls {
 		call()
+	}
+	runtime.ReadMemStats(&after)
+	if got := float64(after.TotalAlloc-before.TotalAlloc) / calls; got > 64 {
+		t.Fatalf("%.0f bytes allocated per call, want at most 64", got)
+	}
+}
+
+// TestSharedContextCallsAllocs: two callers taking turns on one connection
+// with one cancelable context allocate no more a call than a lone call does
+// (TestCallAllocsBytes): the context's watch, made when their calls overlap,
+// is kept between the overlaps instead of being made afresh at each.
+func TestSharedContextCallsAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's instrumentation allocates")
+	}
+	conn := firefly(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const calls = 4000
+	loop := func(n int) error {
+		for range n {
+			var s int
+			if err := conn.Root().Call(ctx, "add", &s, Args{1, 2}); err != nil || s != 3 {
+				return fmt.Errorf("add = %d, %v", s, err)
+			}
+		}
+		return nil
+	}
+	if err := loop(100); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() { errs <- loop(calls / 2) }()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 	runtime.ReadMemStats(&after)
 	if got := float64(after.TotalAlloc-before.TotalAlloc) / calls; got > 64 {

@@ -194,18 +194,15 @@ func (t *questionTable) add(q *question, credited bool, ctx context.Context) (ui
 	return id, nil
 }
 
-// freeLocked empties slot i and makes it reusable. t.mu must be held; the
-// caller stops the watch it returns, if any, once it has let go of t.mu.
-func (t *questionTable) freeLocked(i uint64) *ctxWatch {
-	w := t.slots[i].w
+// freeLocked empties slot i and makes it reusable. t.mu must be held.
+func (t *questionTable) freeLocked(i uint64) {
+	if w := t.slots[i].w; w != nil {
+		w.n--
+	}
 	t.ctxs.forget(t.slots[i].id)
 	t.slots[i] = questionSlot{}
 	t.free = append(t.free, uint32(i))
 	t.count.Add(-1)
-	if w != nil && t.ctxs.unwatch(w) {
-		return w
-	}
-	return nil
 }
 
 // take is called when the answer to request id arrives: it frees the slot,
@@ -226,9 +223,8 @@ func (t *questionTable) take(id uint64) *question {
 	if q == nil {
 		t.owed--
 	}
-	w := t.freeLocked(i)
+	t.freeLocked(i)
 	t.mu.Unlock()
-	w.end()
 	if t.conn.passCredit() {
 		if q != nil && q.call == nil {
 			q.carry = true // its caller, about to be woken, sends them
@@ -284,29 +280,27 @@ func (t *questionTable) abandon(id uint64) (q *question, sent bool) {
 		t.mu.Unlock()
 		return nil, false
 	}
-	q, sent, w := t.abandonLocked(i)
+	q, sent = t.abandonLocked(i)
 	t.mu.Unlock()
-	w.end()
 	return q, sent
 }
 
 // abandonLocked gives up the question in slot i: as abandon, with t.mu held.
-// The caller ends the watch it returns, if any, once it has let go of t.mu.
-func (t *questionTable) abandonLocked(i uint64) (q *question, sent bool, w *ctxWatch) {
+func (t *questionTable) abandonLocked(i uint64) (q *question, sent bool) {
 	q = t.slots[i].q
 	switch {
 	case q == nil:
 	case !t.slots[i].credited:
-		w = t.freeLocked(i)
+		t.freeLocked(i)
 	default:
-		if w = t.slots[i].w; w != nil && !t.ctxs.unwatch(w) {
-			w = nil
+		if w := t.slots[i].w; w != nil {
+			w.n--
 		}
 		t.slots[i].q, t.slots[i].w = nil, nil
 		t.owed++
 		sent = true
 	}
-	return q, sent, w
+	return q, sent
 }
 
 // drop frees the slot of request id, a held call whose sending failed, and
@@ -323,9 +317,8 @@ func (t *questionTable) drop(id uint64) *question {
 	if q == nil {
 		t.owed--
 	}
-	w := t.freeLocked(i)
+	t.freeLocked(i)
 	t.mu.Unlock()
-	w.end()
 	return q
 }
 
@@ -345,9 +338,8 @@ func (t *questionTable) remove(id uint64) (q *question, given bool) {
 		t.owed--
 		given = true
 	}
-	w := t.freeLocked(i)
+	t.freeLocked(i)
 	t.mu.Unlock()
-	w.end()
 	return q, given
 }
 

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/fireflyrpc/firefly/internal/testutil"
 )
 
 // An answer for a question given up finds nothing, even once the question's
@@ -51,8 +53,9 @@ func TestQuestionTableStaleIDs(t *testing.T) {
 
 // TestSharedContextWatchedOnce: calls in flight with one context share one
 // watch of it, counting every call but the first (which selects on the
-// context itself), and the watch ends with the last of them; calls each
-// with a context of its own are not watched.
+// context itself); once they have all returned the watch stays, idle, and
+// ends with its context. Calls each with a context of their own are not
+// watched.
 func TestSharedContextWatchedOnce(t *testing.T) {
 	const calls = 50
 	root := &gateRoot{release: make(chan struct{})}
@@ -68,16 +71,17 @@ func TestSharedContextWatchedOnce(t *testing.T) {
 	shared, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	for phase, tc := range []struct {
-		name string
-		ctx  func() context.Context
-		want []int
+		name  string
+		ctx   func() context.Context
+		want  []int // the watches' counts while the calls wait
+		after []int // and once they have returned
 	}{
-		{"shared", func() context.Context { return shared }, []int{calls - 1}},
+		{"shared", func() context.Context { return shared }, []int{calls - 1}, []int{0}},
 		{"own", func() context.Context {
 			c, cancel := context.WithCancel(shared)
 			t.Cleanup(cancel)
 			return c
-		}, nil},
+		}, []int{0}, []int{0}},
 	} {
 		errs := make(chan error, calls)
 		for range calls {
@@ -97,17 +101,27 @@ func TestSharedContextWatchedOnce(t *testing.T) {
 				t.Fatalf("%s: %v", tc.name, err)
 			}
 		}
-		if counts := watches(); len(counts) != 0 {
-			t.Fatalf("%s: watches counting %v once every call returned, want none", tc.name, counts)
+		if counts := watches(); !slices.Equal(counts, tc.after) {
+			t.Fatalf("%s: watches counting %v once every call returned, want %v", tc.name, counts, tc.after)
 		}
 	}
+	cancel()
+	testutil.Eventually(t, "the idle watch to end with its context", func() bool { return len(watches()) == 0 })
 }
 
-// gateRoot's Hold runs until open is called.
+// gateRoot's Hold runs until open is called; Busy runs until busy is
+// closed.
 type gateRoot struct {
 	entered atomic.Int64
 	mu      sync.Mutex
 	release chan struct{}
+	busy    chan struct{}
+	busyIn  atomic.Int64
+}
+
+func (h *gateRoot) RemoteBusy() {
+	h.busyIn.Add(1)
+	<-h.busy
 }
 
 func (h *gateRoot) RemoteHold() {
@@ -124,4 +138,71 @@ func (h *gateRoot) open() {
 	close(h.release)
 	h.release = make(chan struct{})
 	h.mu.Unlock()
+}
+
+// TestIdleWatchesMakeRoom: idle watches, of contexts whose calls have all
+// returned, give their places to new ones once maxWatches are listed; a
+// context with calls waiting keeps its watch.
+func TestIdleWatchesMakeRoom(t *testing.T) {
+	root := &gateRoot{release: make(chan struct{})}
+	_, client := connPair(t, root, nil)
+	watched := func() (ctxs []context.Context, counts []int) {
+		client.questions.mu.Lock()
+		defer client.questions.mu.Unlock()
+		for _, w := range client.questions.ctxs.list {
+			ctxs, counts = append(ctxs, w.ctx), append(counts, w.n)
+		}
+		return ctxs, counts
+	}
+	entered := int64(0)
+	// calls makes n calls with ctx and waits until they are all in the
+	// handler; the returned function lets them return and checks them.
+	calls := func(ctx context.Context, n int) func() {
+		errs := make(chan error, n)
+		for range n {
+			go func() { errs <- client.Root().Call(ctx, "hold", nil) }()
+		}
+		entered += int64(n)
+		testutil.Eventually(t, "the calls to reach the handler", func() bool { return root.entered.Load() == entered })
+		return func() {
+			root.open()
+			for range n {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	busy, cancelBusy := context.WithCancel(context.Background())
+	defer cancelBusy()
+	root.busy = make(chan struct{})
+	busyErrs := make(chan error, 3)
+	for range 3 {
+		go func() { busyErrs <- client.Root().Call(busy, "busy", nil) }()
+	}
+	testutil.Eventually(t, "the busy calls to reach the handler", func() bool { return root.busyIn.Load() == 3 })
+	// busy's watch counts 2 of its calls throughout.
+	var ctxs []context.Context
+	for i := range 2 * maxWatches {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		ctxs = append(ctxs, ctx)
+		calls(ctx, 2)()
+		got, counts := watched()
+		if len(got) > maxWatches {
+			t.Fatalf("context %d: %d watches listed, more than %d", i, len(got), maxWatches)
+		}
+		if !slices.Contains(got, busy) {
+			t.Fatalf("context %d: the busy context lost its watch (counts %v)", i, counts)
+		}
+		if !slices.Contains(got, ctxs[i]) {
+			t.Fatalf("context %d: not watched (counts %v)", i, counts)
+		}
+	}
+	close(root.busy)
+	for range 3 {
+		if err := <-busyErrs; err != nil {
+			t.Fatal(err)
+		}
+	}
 }

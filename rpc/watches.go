@@ -11,18 +11,21 @@ import (
 // that one channel, each select taking its lock twice. So when a call is
 // added with the context of the call added just before, while that one still
 // waits, the question table watches the context itself, once
-// (context.AfterFunc), for this call and each one added with it while any of
-// them waits; their callers wait for their answers alone. When the context
-// ends, the watch gives up each of its calls as its caller would have: the
-// peer is told of each one that may be on the wire, and each is completed
-// with the context's error.
+// (context.AfterFunc), for this call and each one added with it later; their
+// callers wait for their answers alone. When the context ends, the watch
+// gives up each of its calls as its caller would have: the peer is told of
+// each one that may be on the wire, and each is completed with the context's
+// error. A watch whose calls have all returned is kept, idle, for the calls
+// its context may still make (a context shared by two callers in turn would
+// otherwise be watched afresh at every overlap), until the context ends, the
+// connection does, or its place is wanted for another context.
 
 // maxWatches bounds the contexts a connection watches at once; calls with
 // other contexts select on them as before.
 const maxWatches = 4
 
-// ctxWatch is one watched context. n is guarded by the question table's
-// lock.
+// ctxWatch is one watched context. n, the calls it watches, is guarded by
+// the question table's lock; a watch with none is idle.
 type ctxWatch struct {
 	ctx  context.Context
 	t    *questionTable
@@ -49,7 +52,7 @@ func (ws *ctxWatches) watch(t *questionTable, ctx context.Context, id uint64) *c
 			return w
 		}
 	}
-	if ws.last != ctx || !t.waitingLocked(ws.lastID) || len(ws.list) == maxWatches {
+	if ws.last != ctx || !t.waitingLocked(ws.lastID) || !ws.room() {
 		// Only contexts of pointer types are compared: an interface
 		// holding an uncomparable value would panic.
 		if reflect.TypeOf(ctx).Kind() == reflect.Pointer {
@@ -63,14 +66,21 @@ func (ws *ctxWatches) watch(t *questionTable, ctx context.Context, id uint64) *c
 	return w
 }
 
-// unwatch counts one call less for w, and reports whether that was its last:
-// w is then no longer listed, and the caller ends it.
-func (ws *ctxWatches) unwatch(w *ctxWatch) bool {
-	if w.n--; w.n > 0 {
-		return false
+// room reports whether the list has room for one more watch, making it by
+// ending an idle watch when it is full. Stopping a context's AfterFunc
+// takes only the context's own lock, so it is done under t.mu.
+func (ws *ctxWatches) room() bool {
+	if len(ws.list) < maxWatches {
+		return true
 	}
-	ws.remove(w)
-	return true
+	for _, w := range ws.list {
+		if w.n == 0 {
+			ws.remove(w)
+			w.stop()
+			return true
+		}
+	}
+	return false
 }
 
 // remove takes w out of the list, if it is there.
@@ -123,7 +133,7 @@ func (w *ctxWatch) fire() {
 	for i := range t.slots {
 		if t.slots[i].w == w {
 			id := t.slots[i].id
-			q, sent, _ := t.abandonLocked(uint64(i))
+			q, sent := t.abandonLocked(uint64(i))
 			gs = append(gs, given{q, id, sent})
 		}
 	}
