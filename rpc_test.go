@@ -667,15 +667,24 @@ func TestCallAllocsBytes(t *testing.T) {
 		call()
 	}
 	const calls = 5000
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for range calls {
-		call()
-	}
-	runtime.ReadMemStats(&after)
-	if got := float64(after.TotalAlloc-before.TotalAlloc) / calls; got > 64 {
+	got := allocatedPerCall(calls, func() {
+		for range calls {
+			call()
+		}
+	})
+	if got > 64 {
 		t.Fatalf("%.0f bytes allocated per call, want at most 64", got)
 	}
+}
+
+// allocatedPerCall returns the bytes the process allocated while run made
+// calls calls, per call.
+func allocatedPerCall(calls int, run func()) float64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	run()
+	runtime.ReadMemStats(&after)
+	return float64(after.TotalAlloc-before.TotalAlloc) / float64(calls)
 }
 
 // TestSharedContextCallsAllocs: two callers taking turns on one connection
@@ -702,19 +711,22 @@ func TestSharedContextCallsAllocs(t *testing.T) {
 	if err := loop(100); err != nil {
 		t.Fatal(err)
 	}
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
 	errs := make(chan error, 2)
-	for range 2 {
-		go func() { errs <- loop(calls / 2) }()
-	}
-	for range 2 {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
+	got := allocatedPerCall(calls, func() {
+		for range 2 {
+			go func() { errs <- loop(calls / 2) }()
 		}
+		for range 2 {
+			if err := <-errs; err != nil {
+				errs <- err
+				return
+			}
+		}
+	})
+	if len(errs) > 0 {
+		t.Fatal(<-errs)
 	}
-	runtime.ReadMemStats(&after)
-	if got := float64(after.TotalAlloc-before.TotalAlloc) / calls; got > 64 {
+	if got > 64 {
 		t.Fatalf("%.0f bytes allocated per call, want at most 64", got)
 	}
 }
