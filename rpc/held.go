@@ -173,12 +173,6 @@ func (c *Conn) sendHeld(batch []*heldCall) {
 		hc.given = true
 		passes++
 	}
-	goingAway := false
-	select {
-	case <-c.goingAway:
-		goingAway = true
-	default:
-	}
 	var l *outLane
 	var err error
 	n := 0
@@ -186,8 +180,8 @@ func (c *Conn) sendHeld(batch []*heldCall) {
 		if hc.given {
 			continue
 		}
-		if goingAway && hc.ctx.Value(connKey{}) != c {
-			fail(hc, errLanesClosed) // see callLane
+		if c.refusesCalls(hc.ctx) {
+			fail(hc, errLanesClosed)
 			continue
 		}
 		if l == nil {

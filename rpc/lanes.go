@@ -174,14 +174,21 @@ var errLanesClosed = fmt.Errorf("%w: the connection is going away", ErrShutdown)
 // behalf (a callback within a call in progress): GOAWAY stops new calls,
 // never the answers to calls already made.
 func (c *Conn) callLane(ctx context.Context) (*outLane, error) {
-	select {
-	case <-c.goingAway:
-		if ctx.Value(connKey{}) != c {
-			return nil, errLanesClosed
-		}
-	default:
+	if c.refusesCalls(ctx) {
+		return nil, errLanesClosed
 	}
 	return c.acquireLane(ctx)
+}
+
+// refusesCalls reports whether GOAWAY forbids a new call made with ctx:
+// GOAWAY has gone either way, and ctx is not a handler's of this connection.
+func (c *Conn) refusesCalls(ctx context.Context) bool {
+	select {
+	case <-c.goingAway:
+		return ctx.Value(connKey{}) != c
+	default:
+		return false
+	}
 }
 
 // openLane opens a lane in a slot the caller took.

@@ -194,6 +194,13 @@ func (t *questionTable) add(q *question, credited bool, ctx context.Context) (ui
 	return id, nil
 }
 
+// slotLocked returns the index of the slot of request id, and whether the
+// table holds that request. t.mu must be held.
+func (t *questionTable) slotLocked(id uint64) (uint64, bool) {
+	i := id & (1<<slotBits - 1)
+	return i, id != 0 && i < uint64(len(t.slots)) && t.slots[i].id == id
+}
+
 // freeLocked empties slot i and makes it reusable. t.mu must be held.
 func (t *questionTable) freeLocked(i uint64) {
 	if w := t.slots[i].w; w != nil {
@@ -209,9 +216,9 @@ func (t *questionTable) freeLocked(i uint64) {
 // gives the call's credit back and returns the question, or nil when the
 // caller gave up on it or no such call was sent.
 func (t *questionTable) take(id uint64) *question {
-	i := id & (1<<slotBits - 1)
 	t.mu.Lock()
-	if id == 0 || i >= uint64(len(t.slots)) || t.slots[i].id != id {
+	i, ok := t.slotLocked(id)
+	if !ok {
 		t.mu.Unlock()
 		return nil
 	}
@@ -242,9 +249,8 @@ func (t *questionTable) creditHeld(batch []*heldCall) (given int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, hc := range batch {
-		id := hc.id
-		i := id & (1<<slotBits - 1)
-		if id == 0 || i >= uint64(len(t.slots)) || t.slots[i].id != id || t.slots[i].q == nil {
+		i, ok := t.slotLocked(hc.id)
+		if !ok || t.slots[i].q == nil {
 			hc.given = true
 			given++
 			continue
@@ -258,10 +264,10 @@ func (t *questionTable) creditHeld(batch []*heldCall) (given int) {
 // credit, about to be sent; false when it is no longer there (given up, or
 // the connection is gone).
 func (t *questionTable) credit(id uint64) bool {
-	i := id & (1<<slotBits - 1)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if id == 0 || i >= uint64(len(t.slots)) || t.slots[i].id != id || t.slots[i].q == nil {
+	i, ok := t.slotLocked(id)
+	if !ok || t.slots[i].q == nil {
 		return false
 	}
 	t.slots[i].credited = true
@@ -274,15 +280,13 @@ func (t *questionTable) credit(id uint64) bool {
 // stays until the answer arrives; a call held and not sent yet (see
 // held.go) leaves at once, and is never sent.
 func (t *questionTable) abandon(id uint64) (q *question, sent bool) {
-	i := id & (1<<slotBits - 1)
 	t.mu.Lock()
-	if id == 0 || i >= uint64(len(t.slots)) || t.slots[i].id != id {
-		t.mu.Unlock()
+	defer t.mu.Unlock()
+	i, ok := t.slotLocked(id)
+	if !ok {
 		return nil, false
 	}
-	q, sent = t.abandonLocked(i)
-	t.mu.Unlock()
-	return q, sent
+	return t.abandonLocked(i)
 }
 
 // abandonLocked gives up the question in slot i: as abandon, with t.mu held.
@@ -307,10 +311,10 @@ func (t *questionTable) abandonLocked(i uint64) (q *question, sent bool) {
 // returns its question: nil when its caller gave up on it (or the
 // connection is gone and completed it).
 func (t *questionTable) drop(id uint64) *question {
-	i := id & (1<<slotBits - 1)
 	t.mu.Lock()
-	if id == 0 || i >= uint64(len(t.slots)) || t.slots[i].id != id {
-		t.mu.Unlock()
+	defer t.mu.Unlock()
+	i, ok := t.slotLocked(id)
+	if !ok {
 		return nil
 	}
 	q := t.slots[i].q
@@ -318,7 +322,6 @@ func (t *questionTable) drop(id uint64) *question {
 		t.owed--
 	}
 	t.freeLocked(i)
-	t.mu.Unlock()
 	return q
 }
 
@@ -328,10 +331,10 @@ func (t *questionTable) drop(id uint64) *question {
 // so given up that holds a credit is freed here, and given tells so: the
 // caller then gives the credit back.
 func (t *questionTable) remove(id uint64) (q *question, given bool) {
-	i := id & (1<<slotBits - 1)
 	t.mu.Lock()
-	if id == 0 || i >= uint64(len(t.slots)) || t.slots[i].id != id {
-		t.mu.Unlock()
+	defer t.mu.Unlock()
+	i, ok := t.slotLocked(id)
+	if !ok {
 		return nil, false
 	}
 	if q = t.slots[i].q; q == nil {
@@ -339,7 +342,6 @@ func (t *questionTable) remove(id uint64) (q *question, given bool) {
 		given = true
 	}
 	t.freeLocked(i)
-	t.mu.Unlock()
 	return q, given
 }
 
@@ -358,7 +360,7 @@ func (t *questionTable) closeAll(err error) {
 	ws := t.ctxs.clear()
 	t.mu.Unlock()
 	for _, w := range ws {
-		w.end()
+		w.stop()
 	}
 	t.conn.closeCredits(err)
 	for _, q := range qs {

@@ -104,18 +104,11 @@ func (ws *ctxWatches) forget(id uint64) {
 	}
 }
 
-// clear drops every watch and returns them, for the caller to end.
+// clear drops every watch and returns them, for the caller to stop.
 func (ws *ctxWatches) clear() []*ctxWatch {
 	list := ws.list
 	*ws = ctxWatches{}
 	return list
-}
-
-// end stops watching w's context; a nil w is no watch.
-func (w *ctxWatch) end() {
-	if w != nil {
-		w.stop()
-	}
 }
 
 // fire runs when w's context ends: it gives up each call w watches.
@@ -149,6 +142,6 @@ func (w *ctxWatch) fire() {
 // waitingLocked reports whether call id is in the table, its caller waiting.
 // t.mu must be held.
 func (t *questionTable) waitingLocked(id uint64) bool {
-	i := id & (1<<slotBits - 1)
-	return id != 0 && i < uint64(len(t.slots)) && t.slots[i].id == id && t.slots[i].q != nil
+	i, ok := t.slotLocked(id)
+	return ok && t.slots[i].q != nil
 }
