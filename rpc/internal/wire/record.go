@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -124,9 +125,20 @@ func (e *Encoder) RecordOf(rv reflect.Value) (reflect.Value, *Plan) {
 }
 
 // Plans remembers record plans per type, for concurrent use: the encoding
-// of records with no lane's Encoder at hand. The zero Plans is empty and
-// ready to use.
-type Plans struct{ m sync.Map } // reflect.Type -> *Plan (nil: not a record)
+// of records with no lane's Encoder at hand. The type asked for last is
+// answered without a map lookup, as TypeMemo answers it, since hashing an
+// interface key costs more than the rest of a small record's encoding. The
+// zero Plans is empty and ready to use.
+type Plans struct {
+	m    sync.Map // reflect.Type -> *typedPlan
+	last atomic.Pointer[typedPlan]
+}
+
+// typedPlan is a type's record plan (nil: not a record), as Plans keeps it.
+type typedPlan struct {
+	t reflect.Type
+	p *Plan
+}
 
 // RecordOf is Encoder.RecordOf with p's plans.
 func (p *Plans) RecordOf(rv reflect.Value) (reflect.Value, *Plan) {
@@ -134,11 +146,16 @@ func (p *Plans) RecordOf(rv reflect.Value) (reflect.Value, *Plan) {
 }
 
 func (p *Plans) plan(t reflect.Type) *Plan {
-	if v, ok := p.m.Load(t); ok {
-		return v.(*Plan)
+	if tp := p.last.Load(); tp != nil && tp.t == t {
+		return tp.p
 	}
-	v, _ := p.m.LoadOrStore(t, planRecord(t))
-	return v.(*Plan)
+	v, ok := p.m.Load(t)
+	if !ok {
+		v, _ = p.m.LoadOrStore(t, &typedPlan{t, planRecord(t)})
+	}
+	tp := v.(*typedPlan)
+	p.last.Store(tp)
+	return tp.p
 }
 
 func recordOf(rv reflect.Value, plan func(reflect.Type) *Plan) (reflect.Value, *Plan) {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -44,6 +45,45 @@ func TestPlanRecord(t *testing.T) {
 		if got := planRecord(c.t) != nil; got != c.want {
 			t.Errorf("planRecord(%s) = %v, want %v", c.t, got, c.want)
 		}
+	}
+}
+
+// TestPlansAlternateTypes asks one Plans for the plans of two record types
+// and a struct that is not a record, in turn and from several goroutines:
+// each type gets its own plan every time, past the memo of the last type.
+func TestPlansAlternateTypes(t *testing.T) {
+	type one struct{ A int }
+	type two struct {
+		S string
+		B bool
+	}
+	type notRecord struct{ A []int }
+	var ps Plans
+	values := []any{one{A: 1}, &two{S: "x"}, notRecord{}, two{}, one{}}
+	fields := []int{1, 2, -1, 2, 1} // -1: no plan
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for i := range 1000 {
+				k := i % len(values)
+				v, p := ps.RecordOf(reflect.ValueOf(values[k]))
+				switch {
+				case fields[k] < 0 && p != nil:
+					t.Errorf("%T has a plan", values[k])
+					return
+				case fields[k] >= 0 && (p == nil || len(p.fields) != fields[k] || v.Kind() != reflect.Struct):
+					t.Errorf("%T: plan %v of %v", values[k], p, v)
+					return
+				case p != nil && v.Type() != reflect.TypeOf(values[k]) && v.Type() != reflect.TypeOf(values[k]).Elem():
+					t.Errorf("%T: value of %s", values[k], v.Type())
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := testing.AllocsPerRun(100, func() { ps.RecordOf(reflect.ValueOf(one{})) }); got != 0 {
+		t.Errorf("a remembered plan: %v allocations", got)
 	}
 }
 
