@@ -81,7 +81,7 @@ func (c *Conn) hold(ctx context.Context, r *Ref, method string, args []any, id u
 		cr.used++
 		got = true
 	default:
-		cr.waiting = append(cr.waiting, creditEntry{h: hc})
+		cr.waiting.push(creditEntry{h: hc})
 		held = true
 	}
 	cr.mu.Unlock()

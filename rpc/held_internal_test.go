@@ -48,11 +48,11 @@ func (c *Conn) held() int {
 	c.credits.mu.Lock()
 	defer c.credits.mu.Unlock()
 	n := 0
-	for _, e := range c.credits.waiting {
+	c.credits.waiting.each(func(e creditEntry) {
 		if e.h != nil {
 			n++
 		}
-	}
+	})
 	return n
 }
 
@@ -64,7 +64,7 @@ func nothingOwed(t *testing.T, c *Conn) {
 		t.Fatalf("%d questions left in the table", n)
 	}
 	c.credits.mu.Lock()
-	used, queued := c.credits.used, len(c.credits.waiting)
+	used, queued := c.credits.used, c.credits.waiting.len()
 	c.credits.mu.Unlock()
 	if used != 0 {
 		t.Fatalf("%d credits still taken after every call ended (%d entries queued)", used, queued)

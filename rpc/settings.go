@@ -39,8 +39,8 @@ type callCredits struct {
 	mu      sync.Mutex
 	limit   int // credits the peer grants; 0: no limit
 	used    int
-	waiting []creditEntry // first come, first served
-	closed  error         // set when the connection is gone
+	waiting creditQueue // first come, first served
+	closed  error       // set when the connection is gone
 
 	// Held calls that credits passed to, waiting to be sent by the one
 	// goroutine carrying them (see Conn.carry), which is running while
@@ -62,7 +62,7 @@ type creditWaiter struct {
 // free reports whether a call may take a credit now: the peer set no
 // limit, or one is left and no call waits for one. cr.mu must be held.
 func (cr *callCredits) free() bool {
-	return cr.limit == 0 || (cr.used < cr.limit && len(cr.waiting) == 0)
+	return cr.limit == 0 || (cr.used < cr.limit && cr.waiting.len() == 0)
 }
 
 // creditEntry is a place in the queue for credits: a caller waiting for
@@ -164,7 +164,7 @@ func (c *Conn) takeCredit(ctx context.Context) error {
 	}
 	w := creditWaiterPool.Get().(*creditWaiter)
 	w.queued = true
-	cr.waiting = append(cr.waiting, creditEntry{w: w})
+	cr.waiting.push(creditEntry{w: w})
 	cr.mu.Unlock()
 	return c.awaitCredit(ctx, w)
 }
@@ -251,10 +251,8 @@ func (c *Conn) passCredit() (carry bool) {
 		cr.mu.Unlock()
 		return false
 	}
-	for len(cr.waiting) > 0 {
-		e := cr.waiting[0]
-		cr.waiting[0] = creditEntry{}
-		cr.waiting = cr.waiting[1:]
+	for cr.waiting.len() > 0 {
+		e := cr.waiting.pop()
 		if e.h != nil {
 			cr.sending = append(cr.sending, e.h)
 			carry = !cr.carrying
@@ -283,14 +281,14 @@ func (c *Conn) closeCredits(err error) {
 	cr.mu.Lock()
 	cr.closed = err
 	var failed []*creditWaiter
-	for _, e := range cr.waiting {
+	cr.waiting.clear(func(e creditEntry) {
 		if w := e.w; w != nil && w.queued {
 			w.queued = false
 			w.err = err
 			failed = append(failed, w)
 		}
-	}
-	cr.waiting, cr.sending = nil, nil
+	})
+	cr.sending = nil
 	cr.mu.Unlock()
 	for _, w := range failed {
 		w.ready <- struct{}{}
