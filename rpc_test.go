@@ -322,25 +322,115 @@ func BenchmarkNetRPCCall10kCallers(b *testing.B) {
 }
 
 func callBurst(b *testing.B, callers int) {
+	conn := burstConn(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // a hang guard
+	defer cancel()
+	bursts(b, callers, func(i int) (int, error) {
+		var s int
+		err := conn.Root().Call(ctx, "add", &s, i, 1)
+		return s, err
+	})
+}
+
+// burstConn starts a server of Burst and dials it.
+func burstConn(b *testing.B) *rpc.Conn {
 	srv, err := rpc.NewServer(Burst{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	ln := listen(b)
 	go srv.Serve(ln)
-	defer srv.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // a hang guard
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, err := rpc.Dial(ctx, "tcp", ln.Addr().String())
 	if err != nil {
+		srv.Close()
 		b.Fatal(err)
 	}
-	defer conn.Close()
-	bursts(b, callers, func(i int) (int, error) {
+	b.Cleanup(func() { conn.Close(); srv.Close() })
+	return conn
+}
+
+// BenchmarkCall10kCallersPair alternates, in one loop, a burst of 10,000
+// freshly started callers (an iteration of BenchmarkCall10kCallers) and
+// 10,000 calls made by 64 long-lived callers (BenchmarkCallParallel's
+// shape, on a connection of its own), timing each, so that both see the
+// same moment of the machine: separate benchmarks run seconds apart, and
+// the ratio of their throughputs moves with the machine. Every answer is
+// checked. It reports each shape's median throughput over the rounds and
+// the ratio of the medians, the bursts' over the 64 callers'.
+func BenchmarkCall10kCallersPair(b *testing.B) {
+	defer testutil.ReportSteal(b, testutil.MarkCPU())
+	const calls, callers64 = 10000, 64
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // a hang guard
+	defer cancel()
+	bconn := burstConn(b)
+	conn := firefly(b)
+	var failed, wrong atomic.Int64
+	burstSum := func(i int) (int, error) {
 		var s int
-		err := conn.Root().Call(ctx, "add", &s, i, 1)
+		err := bconn.Root().Call(ctx, "add", &s, i, 1)
 		return s, err
-	})
+	}
+	// The 64 callers take a turn each from turns for a round, and call until
+	// the round's calls are taken.
+	var left atomic.Int64
+	var round sync.WaitGroup
+	turns := make(chan struct{})
+	defer close(turns)
+	for range callers64 {
+		go func() {
+			for range turns {
+				for left.Add(-1) >= 0 {
+					var n int
+					if err := conn.Root().Call(context.Background(), "add", &n, Args{1, 2}); err != nil {
+						failed.Add(1)
+					} else if n != 3 {
+						wrong.Add(1)
+					}
+				}
+				round.Done()
+			}
+		}()
+	}
+	parallel := func() {
+		left.Store(calls)
+		round.Add(callers64)
+		for range callers64 {
+			turns <- struct{}{}
+		}
+		round.Wait()
+	}
+	var burstRates, parallelRates []float64
+	timed := func(f func()) float64 {
+		t0 := time.Now()
+		f()
+		return calls / time.Since(t0).Seconds()
+	}
+	for i := 0; b.Loop(); i++ {
+		var br, pr float64
+		if i%2 == 0 {
+			br = timed(func() { burst(calls, burstSum, &failed, &wrong) })
+			pr = timed(parallel)
+		} else {
+			pr = timed(parallel)
+			br = timed(func() { burst(calls, burstSum, &failed, &wrong) })
+		}
+		burstRates, parallelRates = append(burstRates, br), append(parallelRates, pr)
+	}
+	if failed.Load() > 0 || wrong.Load() > 0 {
+		b.Fatalf("%d calls failed, %d wrong sums", failed.Load(), wrong.Load())
+	}
+	bm, pm := medianOf(burstRates), medianOf(parallelRates)
+	b.ReportMetric(bm, "bursts-calls/s")
+	b.ReportMetric(pm, "64-calls/s")
+	b.ReportMetric(bm/pm, "ratio")
+}
+
+// medianOf returns the median of xs, which it sorts.
+func medianOf(xs []float64) float64 {
+	slices.Sort(xs)
+	return xs[len(xs)/2]
 }
 
 // bursts runs the loop of the 10,000 callers' bursts: in each iteration
@@ -352,19 +442,7 @@ func bursts(b *testing.B, callers int, sum func(i int) (int, error)) {
 	calls := 0
 	start, cpu0 := time.Now(), processCPU(b)
 	for b.Loop() {
-		var wg sync.WaitGroup
-		for i := range callers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if s, err := sum(i); err != nil {
-					failed.Add(1)
-				} else if s != i+1 {
-					wrong.Add(1)
-				}
-			}()
-		}
-		wg.Wait()
+		burst(callers, sum, &failed, &wrong)
 		calls += callers
 	}
 	elapsed := time.Since(start)
@@ -373,6 +451,25 @@ func bursts(b *testing.B, callers int, sum func(i int) (int, error)) {
 	}
 	b.ReportMetric(float64(calls)/elapsed.Seconds(), "calls/s")
 	reportCPU(b, cpu0, calls)
+}
+
+// burst starts callers goroutines, caller i making the one call sum(i),
+// which must return i+1, and waits for them all; it counts the calls that
+// failed and the wrong sums.
+func burst(callers int, sum func(i int) (int, error), failed, wrong *atomic.Int64) {
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if s, err := sum(i); err != nil {
+				failed.Add(1)
+			} else if s != i+1 {
+				wrong.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 const mib = 1 << 20

@@ -227,6 +227,9 @@ func compare(results map[string]result, all series, runs int) []row {
 			rows = append(rows, row{"10,000 callers: CPU per call, both ends", us(a["cpu-ns/call"]), theirs, r, rng})
 		}
 	}
+	if a, ok := results["Call10kCallersPair"]; ok {
+		rows = append(rows, row{"10,000 fresh callers vs 64 callers, alternating in one loop: calls/s (medians)", fmt.Sprintf("%.0f calls/s", a["bursts-calls/s"]), fmt.Sprintf("%.0f calls/s (64 callers)", a["64-calls/s"]), x(a["ratio"]), values("Call10kCallersPair", "ratio", x)})
+	}
 	if a, b, ok := pair("Call10kParallel"); ok {
 		r, rng := ratio("Call10kParallel", "NetRPCCall10kParallel", "ns/op", true)
 		rows = append(rows, row{"10,000 long-lived callers on one connection: throughput", us(a["ns/op"]), us(b["ns/op"]), x(r), rng})

@@ -122,6 +122,28 @@ func TestCompareTenThousandCallers(t *testing.T) {
 	}
 }
 
+// The pair of bursts and 64 callers timed in one loop is a row of its own,
+// with the medians of its calls/s and its ratio's range over the runs.
+func TestComparePairOfBursts(t *testing.T) {
+	run := func(bursts, sixtyFour, ratio string) string {
+		return "goos: linux\n" +
+			"BenchmarkCall10kCallersPair-2  10  30000000 ns/op  " + sixtyFour + " 64-calls/s  " + bursts + " bursts-calls/s  " + ratio + " ratio\n"
+	}
+	res, all, _, runs, err := parse(strings.NewReader(run("400000", "600000", "0.6") + run("500000", "600000", "0.8")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range compare(res, all, runs) {
+		if r.name == "10,000 fresh callers vs 64 callers, alternating in one loop: calls/s (medians)" {
+			if r.ours != "450000 calls/s" || r.theirs != "600000 calls/s (64 callers)" || r.ratio != "0.7x" || r.perRun != "0.6x - 0.8x" {
+				t.Fatalf("pair row = %+v", r)
+			}
+			return
+		}
+	}
+	t.Fatal("no row for the pair of bursts")
+}
+
 func TestStealLine(t *testing.T) {
 	run := func(a, b string) string {
 		return "BenchmarkCallSeq-2  100  300 ns/op  " + a + " steal-%\n" +
