@@ -90,11 +90,11 @@ func TestCreditQueueBurstAllocs(t *testing.T) {
 	}
 }
 
-// TestHeldCallsReuseQueue holds 3,000 calls past the peer's limit and
+// TestHeldCallsQueueAllocs holds 3,000 calls past the peer's limit and
 // passes them credits, in rounds: after the first round, a round allocates
 // nothing. Before the queue was made of blocks it was a slice resliced from
 // its front, which grew a new array, in steps, at every round.
-func TestHeldCallsReuseQueue(t *testing.T) {
+func TestHeldCallsQueueAllocs(t *testing.T) {
 	if raceDetector {
 		t.Skip("the race detector drops pooled values at random")
 	}
