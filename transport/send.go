@@ -21,6 +21,10 @@ func (st *Stream) Write(p []byte) (int, error) {
 // while the write waits for the peer's flow control. What was written before
 // stays written: the stream then holds part of p.
 func (st *Stream) WriteContext(ctx context.Context, p []byte) (int, error) {
+	if st.writeSmall(p) {
+		st.s.w.kick()
+		return len(p), nil
+	}
 	n, queued, err := st.write(ctx, p)
 	if queued {
 		st.s.w.kick()
@@ -129,6 +133,44 @@ func (st *Stream) writeFrame(p []byte, headed bool) (n int, ok bool, err error) 
 	}
 	w.mu.Unlock()
 	return len(p), true, nil
+}
+
+// writeSmall queues p, as write does, when p is small enough for one frame
+// and the stream may send it now: appended to the frame of the stream still
+// waiting to be sent, or in a small chunk of its own. It reports false,
+// having done nothing, in every other case (write's lock taken, a deadline,
+// no credit, an error), which write handles. It is write's common case in a
+// frame of its own, smaller than write's, so that a call from a freshly
+// started goroutine, whose stack is 2 KiB, reaches the end of its write
+// without growing that stack.
+func (st *Stream) writeSmall(p []byte) bool {
+	s := st.s
+	if len(p) == 0 || len(p) > s.smallSendMax || !st.wmu.TryLock() {
+		return false
+	}
+	w := &s.w
+	if st.wdl.expired() {
+		st.wmu.Unlock()
+		return false
+	}
+	w.mu.Lock()
+	if int(st.swin) < len(p) || st.writeErrLocked() != nil {
+		w.mu.Unlock()
+		st.wmu.Unlock()
+		return false
+	}
+	st.swin -= uint32(len(p))
+	if tail := st.tailLocked(); tail != nil && s.sendFrameEnd(tail)-tail.w >= len(p) {
+		tail.w += copy(tail.buf[tail.w:], p)
+	} else {
+		c := s.pools.small.get()
+		c.w = headerLen + copy(c.buf[headerLen:], p)
+		st.sq.push(c)
+	}
+	w.enqueue(st)
+	w.mu.Unlock()
+	st.wmu.Unlock()
+	return true
 }
 
 // write queues p. Small frames are queued without starting the writer
