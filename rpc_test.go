@@ -93,7 +93,14 @@ func listen(tb testing.TB) net.Listener {
 // firefly starts a firefly server offering Service and dials it.
 func firefly(tb testing.TB, opts ...rpc.Option) *rpc.Conn {
 	tb.Helper()
-	srv, err := rpc.NewServer(Service{})
+	return dialServer(tb, Service{}, opts...)
+}
+
+// dialServer starts a firefly server of root and dials it with opts; the
+// test's cleanup closes both.
+func dialServer(tb testing.TB, root any, opts ...rpc.Option) *rpc.Conn {
+	tb.Helper()
+	srv, err := rpc.NewServer(root)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -103,6 +110,7 @@ func firefly(tb testing.TB, opts ...rpc.Option) *rpc.Conn {
 	defer cancel()
 	conn, err := rpc.Dial(ctx, "tcp", ln.Addr().String(), opts...)
 	if err != nil {
+		srv.Close()
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { conn.Close(); srv.Close() })
@@ -322,7 +330,7 @@ func BenchmarkNetRPCCall10kCallers(b *testing.B) {
 }
 
 func callBurst(b *testing.B, callers int) {
-	conn := burstConn(b)
+	conn := dialServer(b, Burst{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // a hang guard
 	defer cancel()
 	bursts(b, callers, func(i int) (int, error) {
@@ -330,25 +338,6 @@ func callBurst(b *testing.B, callers int) {
 		err := conn.Root().Call(ctx, "add", &s, i, 1)
 		return s, err
 	})
-}
-
-// burstConn starts a server of Burst and dials it.
-func burstConn(b *testing.B) *rpc.Conn {
-	srv, err := rpc.NewServer(Burst{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln := listen(b)
-	go srv.Serve(ln)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := rpc.Dial(ctx, "tcp", ln.Addr().String())
-	if err != nil {
-		srv.Close()
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { conn.Close(); srv.Close() })
-	return conn
 }
 
 // BenchmarkCall10kCallersPair alternates, in one loop, a burst of 10,000
@@ -364,7 +353,7 @@ func BenchmarkCall10kCallersPair(b *testing.B) {
 	const calls, callers64 = 10000, 64
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // a hang guard
 	defer cancel()
-	bconn := burstConn(b)
+	bconn := dialServer(b, Burst{})
 	conn := firefly(b)
 	var failed, wrong atomic.Int64
 	burstSum := func(i int) (int, error) {

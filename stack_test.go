@@ -11,8 +11,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/fireflyrpc/firefly/rpc"
 )
 
 // stackEnv set makes TestFreshCallerStackAllocs measure, in a process whose
@@ -59,20 +57,9 @@ func TestFreshCallerStackAllocs(t *testing.T) {
 		return
 	}
 	root := &blockRoot{release: make(chan struct{})}
-	srv, err := rpc.NewServer(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := listen(t)
-	go srv.Serve(ln)
-	defer srv.Close()
+	conn := dialServer(t, root)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := rpc.Dial(ctx, "tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	// Three calls waiting keep the connection busy: every call after them
 	// is queued for the writer goroutine.
 	blocked := make(chan error, 3)
