@@ -2,10 +2,7 @@ package rpc
 
 import (
 	"context"
-	"reflect"
 	"sync"
-
-	"github.com/fireflyrpc/firefly/rpc/internal/wire"
 )
 
 // Held calls. A two-way call past the peer's limit (see callCredits) would
@@ -97,31 +94,8 @@ func (c *Conn) hold(ctx context.Context, r *Ref, method string, args []any, id u
 func (c *Conn) heldArgs(b []byte, args []any) ([]byte, bool) {
 	b = appendUvarint(b, uint64(len(args)))
 	for _, a := range args {
-		switch a.(type) {
-		case nil:
-			b = append(b, wire.KindNil)
-			continue
-		case *Ref, referenceable:
-			return nil, false
-		}
-		if wire.IsScalar(a) {
-			b, _ = wire.AppendScalar(b, a)
-		} else {
-			rv := reflect.ValueOf(a)
-			switch rv.Kind() {
-			case reflect.Pointer, reflect.Map, reflect.Slice:
-				if rv.IsNil() {
-					b = append(b, wire.KindNil)
-					continue
-				}
-			}
-			v, p := c.heldPlans.RecordOf(rv)
-			if p == nil {
-				return nil, false
-			}
-			b = wire.AppendRecord(b, v, p)
-		}
-		if len(b) > maxHeldArgs {
+		var ok bool
+		if b, ok = appendInlineArg(b, a, c.heldPlans.RecordOf); !ok || len(b) > maxHeldArgs {
 			return nil, false
 		}
 	}

@@ -157,7 +157,8 @@ func (l *outLane) inlineArgs(args []any) bool {
 	mark := len(l.buf)
 	l.buf = appendUvarint(l.buf, uint64(len(args)))
 	for _, a := range args {
-		if !l.inlineArg(a) {
+		var ok bool
+		if l.buf, ok = appendInlineArg(l.buf, a, l.coder.RecordOf); !ok {
 			l.buf = l.buf[:mark]
 			return false
 		}
@@ -165,38 +166,39 @@ func (l *outLane) inlineArgs(args []any) bool {
 	return true
 }
 
-// inlineArg appends one argument for inlineArgs; false when it does not
-// travel inline.
-func (l *outLane) inlineArg(a any) bool {
+// appendInlineArg appends a, a call's argument, to b as it travels inline
+// with no lane state: nil, a built-in scalar, or a record, whose plan
+// recordOf finds. It reports false when a does not travel so: a reference,
+// another type, or a byte slice of wire.TailMin bytes or more (written as
+// the message's tail instead). Calls sent at once (inlineArgs, with their
+// lane's plans) and held calls (heldArgs) both encode their arguments with
+// it.
+func appendInlineArg(b []byte, a any, recordOf func(reflect.Value) (reflect.Value, *wire.Plan)) ([]byte, bool) {
 	switch x := a.(type) {
 	case nil:
-		l.buf = append(l.buf, wire.KindNil)
-		return true
+		return append(b, wire.KindNil), true
 	case *Ref, referenceable:
-		return false
+		return b, false
 	case []byte:
 		if len(x) >= wire.TailMin {
-			return false
+			return b, false
 		}
 	}
-	var ok bool
-	if l.buf, ok = wire.AppendScalar(l.buf, a); ok {
-		return true
+	if b, ok := wire.AppendScalar(b, a); ok {
+		return b, true
 	}
 	rv := reflect.ValueOf(a)
 	switch rv.Kind() {
 	case reflect.Pointer, reflect.Map, reflect.Slice:
 		if rv.IsNil() {
-			l.buf = append(l.buf, wire.KindNil)
-			return true
+			return append(b, wire.KindNil), true
 		}
 	}
-	v, p := l.coder.RecordOf(rv)
+	v, p := recordOf(rv)
 	if p == nil {
-		return false
+		return b, false
 	}
-	l.buf = wire.AppendRecord(l.buf, v, p)
-	return true
+	return wire.AppendRecord(b, v, p), true
 }
 
 // encodeCall builds the call message on l and sends it, keeping how each
