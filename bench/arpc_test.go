@@ -32,7 +32,7 @@ func (c arpcClient) Echo(ctx context.Context, p []byte) ([]byte, error) {
 // startARPC: one arpc client connection with arpc's defaults (handlers run
 // on the connection's read loop, asynchronous batched writes). Bodies are
 // raw bytes, the same as for gRPC.
-func startARPC(tb testing.TB) client {
+func startARPC(tb testing.TB, ln net.Listener) client {
 	tb.Helper()
 	srv := arpc.NewServer()
 	srv.Handler.Handle("/add", func(ctx *arpc.Context) {
@@ -46,7 +46,6 @@ func startARPC(tb testing.TB) client {
 	srv.Handler.Handle("/echo", func(ctx *arpc.Context) {
 		ctx.Write(ctx.Body()) // Write copies the body into the response
 	})
-	ln := listen(tb)
 	go srv.Serve(ln)
 	addr := ln.Addr().String()
 	c, err := arpc.NewClient(func() (net.Conn, error) { return net.Dial("tcp", addr) })

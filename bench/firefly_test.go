@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
@@ -29,13 +30,12 @@ func (c fireflyClient) Echo(ctx context.Context, p []byte) ([]byte, error) {
 	return echo, err
 }
 
-func startFirefly(tb testing.TB) client {
+func startFirefly(tb testing.TB, ln net.Listener) client {
 	tb.Helper()
 	srv, err := rpc.NewServer(fireflyService{})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ln := listen(tb)
 	go srv.Serve(ln)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"net"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -87,11 +88,10 @@ func (c grpcClient) Echo(ctx context.Context, p []byte) ([]byte, error) {
 
 // startGRPC: one gRPC ClientConn (one HTTP/2 connection), default window
 // settings, raw-bytes codec.
-func startGRPC(tb testing.TB) client {
+func startGRPC(tb testing.TB, ln net.Listener) client {
 	tb.Helper()
 	srv := grpc.NewServer(grpc.MaxRecvMsgSize(maxMsg), grpc.MaxSendMsgSize(maxMsg))
 	srv.RegisterService(&grpcDesc, struct{}{})
-	ln := listen(tb)
 	go srv.Serve(ln)
 	cc, err := grpc.NewClient("passthrough:///"+ln.Addr().String(),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),

@@ -43,10 +43,9 @@ func newNetRPCServer(tb testing.TB) *netrpc.Server {
 }
 
 // startNetRPC: net/rpc over one plain TCP connection.
-func startNetRPC(tb testing.TB) client {
+func startNetRPC(tb testing.TB, ln net.Listener) client {
 	tb.Helper()
 	srv := newNetRPCServer(tb)
-	ln := listen(tb)
 	go func() { // srv.Accept would log the listener's close
 		for {
 			c, err := ln.Accept()
@@ -75,10 +74,9 @@ func yamuxConfig() *yamux.Config {
 // ServeConn. Every caller shares that one stream, as they share the one TCP
 // connection in the plain case, so the difference is yamux's framing and
 // per-stream flow control (default 256 KiB window).
-func startNetRPCYamux(tb testing.TB) client {
+func startNetRPCYamux(tb testing.TB, ln net.Listener) client {
 	tb.Helper()
 	srv := newNetRPCServer(tb)
-	ln := listen(tb)
 	go func() {
 		for {
 			c, err := ln.Accept()
