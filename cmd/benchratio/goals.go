@@ -137,7 +137,22 @@ func goals(all series, runs int, instr float64) []goal {
 		})
 	add("P5", "bench/ CallUnderBulk p50 over arpc's", quotient(metric("CallUnderBulk/firefly", "p50-ns"), metric("CallUnderBulk/arpc", "p50-ns")),
 		x, "<= 1x", func(v float64) bool { return v <= 1 }, func(v float64) string {
-			return fmt.Sprintf("%s (%s beside %s)", x(v), us(results(all, "CallUnderBulk/firefly", "p50-ns")), us(results(all, "CallUnderBulk/arpc", "p50-ns")))
+			fig := fmt.Sprintf("%s (%s beside %s", x(v), us(results(all, "CallUnderBulk/firefly", "p50-ns")), us(results(all, "CallUnderBulk/arpc", "p50-ns")))
+			if fb, ab := results(all, "CallUnderBulk/firefly", "bulk-MB/s"), results(all, "CallUnderBulk/arpc", "bulk-MB/s"); !math.IsNaN(fb) && !math.IsNaN(ab) {
+				fig += fmt.Sprintf(", bulk %s beside %s", mbs(fb), mbs(ab))
+			}
+			if floor := results(all, "TCPPingPongUnderBulk", "p50-ns"); !math.IsNaN(floor) {
+				fig += "; raw TCP beside a bulk connection: " + us(floor)
+			}
+			if mux := results(all, "MuxFloorUnderBulk", "p50-ns"); !math.IsNaN(mux) {
+				fig += "; hand-written multiplexer sharing it: " + us(mux)
+			}
+			fq, aq := results(all, "WireUnderBulk/firefly", "quiet-%"), results(all, "WireUnderBulk/arpc", "quiet-%")
+			if !math.IsNaN(fq) && !math.IsNaN(aq) {
+				fig += fmt.Sprintf("; calls that met no bulk on the wire: %.0f%% at %s, arpc's %.0f%% at %s", fq,
+					us(results(all, "WireUnderBulk/firefly", "quiet-p50-ns")), aq, us(results(all, "WireUnderBulk/arpc", "quiet-p50-ns")))
+			}
+			return fig + ")"
 		})
 	add("P6", "Callback over CallSeq", quotient(metric("Callback", "ns/op"), metric("CallSeq", "ns/op")),
 		x, "<= 2.1x", func(v float64) bool { return v <= 2.1 }, ratioFig)

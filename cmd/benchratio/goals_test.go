@@ -186,6 +186,28 @@ func TestGoalFailedBenchmark(t *testing.T) {
 	}
 }
 
+// P5's p50 goal gives the bulk each system moved meanwhile and the two
+// floors beside it, when the runs have them.
+func TestGoalUnderBulkContext(t *testing.T) {
+	out := strings.ReplaceAll(twoRuns, "BenchmarkCallUnderBulk/firefly-2   100   1 ns/op   20000 p50-ns",
+		"BenchmarkCallUnderBulk/firefly-2   100   1 ns/op   800 bulk-MB/s   20000 p50-ns")
+	out = strings.ReplaceAll(out, "BenchmarkCallUnderBulk/arpc-2      100   1 ns/op   10000 p50-ns",
+		"BenchmarkCallUnderBulk/arpc-2      100   1 ns/op   1600 bulk-MB/s   10000 p50-ns")
+	out = strings.Replace(out, "goos: linux\n", "goos: linux\n"+
+		"BenchmarkTCPPingPongUnderBulk-2   100   16000 ns/op   5000 bulk-MB/s   15000 p50-ns   50000 p99-ns\n"+
+		"BenchmarkMuxFloorUnderBulk-2   100   38000 ns/op   850 bulk-MB/s   35000 p50-ns   90000 p99-ns\n"+
+		"BenchmarkWireUnderBulk/firefly-2   100   1 ns/op   30000 p50-wire-B   40 quiet-%   13000 quiet-p50-ns   26000 shared-p50-ns\n"+
+		"BenchmarkWireUnderBulk/arpc-2   100   1 ns/op   64 p50-wire-B   98.5 quiet-%   14000 quiet-p50-ns   3000000 shared-p50-ns\n", 1)
+	const key = "P5 bench/ CallUnderBulk p50 over arpc's"
+	want := "2x (20.0 us beside 10.0 us, bulk 800 MB/s beside 1600 MB/s; raw TCP beside a bulk connection: 15.0 us; hand-written multiplexer sharing it: 35.0 us; calls that met no bulk on the wire: 40% at 13.0 us, arpc's 98% at 14.0 us)"
+	if g := goalsOf(t, out, 0)[key]; g.figure != want || g.met != "no" {
+		t.Errorf("figure %q, met %q; want %q, no", g.figure, g.met, want)
+	}
+	if g := goalsOf(t, twoRuns, 0)[key]; g.figure != "2x (20.0 us beside 10.0 us)" {
+		t.Errorf("without the context: figure %q", g.figure)
+	}
+}
+
 func TestPeerTable(t *testing.T) {
 	res, _, _, _, err := parse(strings.NewReader(twoRuns))
 	if err != nil {
@@ -196,7 +218,26 @@ func TestPeerTable(t *testing.T) {
 	if len(lines) != 5 || !strings.HasPrefix(lines[2], "| firefly |") || !strings.HasPrefix(lines[4], "| arpc |") {
 		t.Fatalf("peer table:\n%s", strings.Join(lines, "\n"))
 	}
+	if !strings.HasSuffix(lines[0], "| its bulk |") {
+		t.Errorf("header %q", lines[0])
+	}
 	if peerTable(map[string]result{"CallSeq": {"ns/op": 1}}) != nil {
+		t.Fatal("a peer table without bench/ output")
+	}
+}
+
+func TestWireTable(t *testing.T) {
+	res, _, _, _, err := parse(strings.NewReader("BenchmarkWireUnderBulk/firefly-2   100   1 ns/op   32865 p50-wire-B   40.4 quiet-%   13351 quiet-p50-ns   25709 shared-p50-ns\n" +
+		"BenchmarkWireUnderBulk/arpc-2   100   1 ns/op   64 p50-wire-B   98.55 quiet-%   14201 quiet-p50-ns   3889886 shared-p50-ns\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := wireTable(res)
+	want := []string{"| firefly | 32865 B | 40.4% | 13.4 us | 25.7 us |", "| arpc | 64 B | 98.5% | 14.2 us | 3889.9 us |"}
+	if len(lines) != 4 || lines[2] != want[0] || lines[3] != want[1] {
+		t.Fatalf("wire table:\n%s", strings.Join(lines, "\n"))
+	}
+	if wireTable(map[string]result{"CallSeq": {"ns/op": 1}}) != nil {
 		t.Fatal("a peer table without bench/ output")
 	}
 }

@@ -266,8 +266,13 @@ func compare(results map[string]result, all series, runs int) []row {
 		}
 	}
 	if a, ok := results["TCPPingPongUnderBulk"]; ok {
-		rows = append(rows, row{"raw TCP ping-pong beside a 16 MiB echo on another connection, p50", ms(a["p50-ns"]), "", "", values("TCPPingPongUnderBulk", "p50-ns", ms)})
-		rows = append(rows, row{"same, p99", ms(a["p99-ns"]), "", "", values("TCPPingPongUnderBulk", "p99-ns", ms)})
+		rows = append(rows, row{"raw TCP ping-pong beside a 16 MiB echo on another connection, p50", us(a["p50-ns"]), "", "", values("TCPPingPongUnderBulk", "p50-ns", us)})
+		rows = append(rows, row{"same, p99", us(a["p99-ns"]), "", "", values("TCPPingPongUnderBulk", "p99-ns", us)})
+	}
+	if a, ok := results["MuxFloorUnderBulk"]; ok {
+		rows = append(rows, row{"hand-written multiplexer, round trips sharing their connection with a 16 MiB echo cut in frames, p50", us(a["p50-ns"]), "", "", values("MuxFloorUnderBulk", "p50-ns", us)})
+		rows = append(rows, row{"same multiplexer, p99", us(a["p99-ns"]), "", "", values("MuxFloorUnderBulk", "p99-ns", us)})
+		rows = append(rows, row{"same multiplexer, the echoes' own throughput meanwhile", mbs(a["bulk-MB/s"]), "", "", values("MuxFloorUnderBulk", "bulk-MB/s", mbs)})
 	}
 	if a, b, ok := pair("IdleConn"); ok {
 		rows = append(rows, row{"idle connection, both ends: goroutines", num1(a["goroutines/conn"]), num1(b["goroutines/conn"]), "", values("IdleConn", "goroutines/conn", num1)})
@@ -322,15 +327,38 @@ func peerTable(results map[string]result) []string {
 		if !ok1 && !ok2 && !ok3 && !ok4 {
 			continue
 		}
-		lines = append(lines, fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s |", s,
-			us(seq["ns/op"]), num(seq["allocs/op"]), us(par["ns/op"]), mbs(echo["MB/s"]), us(bulk["p50-ns"]), us(bulk["p99-ns"])))
+		lines = append(lines, fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %s |", s,
+			us(seq["ns/op"]), num(seq["allocs/op"]), us(par["ns/op"]), mbs(echo["MB/s"]), us(bulk["p50-ns"]), us(bulk["p99-ns"]), mbs(bulk["bulk-MB/s"])))
 	}
 	if lines == nil {
 		return nil
 	}
 	return append([]string{
-		"| bench/ system | CallSeq | allocs | CallParallel | Echo1MiB | UnderBulk p50 | p99 |",
-		"|---|---|---|---|---|---|---|",
+		"| bench/ system | CallSeq | allocs | CallParallel | Echo1MiB | UnderBulk p50 | p99 | its bulk |",
+		"|---|---|---|---|---|---|---|---|",
+	}, lines...)
+}
+
+// wireTable returns the lines of the bench/ module's WireUnderBulk table
+// (none when its output was not read): for each system, what its small
+// calls met on their connection while the 16 MiB echoes ran, and the
+// median latency of the calls that met no bulk there and of the others.
+func wireTable(results map[string]result) []string {
+	var lines []string
+	for _, s := range systems {
+		w, ok := results["WireUnderBulk/"+s]
+		if !ok {
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("| %s | %.0f B | %.1f%% | %s | %s |", s,
+			w["p50-wire-B"], w["quiet-%"], us(w["quiet-p50-ns"]), us(w["shared-p50-ns"])))
+	}
+	if lines == nil {
+		return nil
+	}
+	return append([]string{
+		"| bench/ system, under bulk | bytes on the wire in a call's time (median) | calls that met no bulk | their p50 | the others' p50 |",
+		"|---|---|---|---|---|",
 	}, lines...)
 }
 
@@ -358,7 +386,10 @@ func main() {
 	for _, r := range compare(results, all, runs) {
 		fmt.Printf("| %s | %s | %s | %s | %s |\n", r.name, r.ours, r.theirs, r.ratio, r.perRun)
 	}
-	if t := peerTable(results); t != nil {
+	for _, t := range [][]string{peerTable(results), wireTable(results)} {
+		if t == nil {
+			continue
+		}
 		fmt.Println()
 		for _, l := range t {
 			fmt.Println(l)

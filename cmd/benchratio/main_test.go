@@ -224,3 +224,18 @@ func TestCompareBulkThroughput(t *testing.T) {
 		t.Fatalf("row %+v", r)
 	}
 }
+
+// The floor that shares its connection with the bulk echoes: its rows
+// carry its own percentiles and throughput.
+func TestCompareMuxFloorUnderBulk(t *testing.T) {
+	rows := compareRows(t, "BenchmarkMuxFloorUnderBulk-2  100  38000 ns/op  850 bulk-MB/s  35000 p50-ns  90000 p99-ns\n")
+	for name, want := range map[string]string{
+		"hand-written multiplexer, round trips sharing their connection with a 16 MiB echo cut in frames, p50": "35.0 us",
+		"same multiplexer, p99":                                  "90.0 us",
+		"same multiplexer, the echoes' own throughput meanwhile": "850 MB/s",
+	} {
+		if r, ok := rows[name]; !ok || r.ours != want {
+			t.Errorf("row %q: %+v, want %s", name, r, want)
+		}
+	}
+}
