@@ -16,7 +16,6 @@ import (
 
 	"github.com/fireflyrpc/firefly/internal/testutil"
 	"github.com/fireflyrpc/firefly/rpc"
-	"github.com/fireflyrpc/firefly/rpc/distributed"
 )
 
 // Args is the small-call payload, the same for firefly and net/rpc.
@@ -592,41 +591,23 @@ func BenchmarkCallbackPair(b *testing.B) {
 	adder := &Adder{}
 	conn := firefly(b, rpc.WithRoot(adder))
 	ctx := context.Background()
-	steps := []func(*int) error{
-		func(n *int) error { return conn.Root().Call(ctx, "add", n, Args{1, 2}) },
-		func(n *int) error { return conn.Root().Call(ctx, "callBack", n, adder, Args{1, 2}) },
-		func(n *int) error {
-			if err := conn.Root().Call(ctx, "add", n, Args{1, 2}); err != nil {
-				return err
-			}
-			return conn.Root().Call(ctx, "add", n, Args{1, 2})
-		},
-		func(n *int) error { return conn.Root().Call(ctx, "callRoot", n, Args{1, 2}) },
-	}
-	times := make([][]time.Duration, len(steps))
-	for b.Loop() {
-		for i, step := range steps {
+	add := func(method string, args ...any) func() error {
+		return func() error {
 			var n int
-			t0 := time.Now()
-			if err := step(&n); err != nil || n != 3 {
-				b.Fatalf("step %d = %d, %v", i, n, err)
+			if err := conn.Root().Call(ctx, method, &n, args...); err != nil || n != 3 {
+				return fmt.Errorf("%s = %d, %v", method, n, err)
 			}
-			times[i] = append(times[i], time.Since(t0))
+			return nil
 		}
 	}
-	p50 := make([]float64, len(times))
-	p90 := make([]float64, len(times))
-	mean := make([]float64, len(times))
-	for i, ts := range times {
-		slices.Sort(ts)
-		p50[i] = float64(ts[len(ts)/2])
-		p90[i] = float64(ts[len(ts)*9/10])
-		var sum time.Duration
-		for _, t := range ts {
-			sum += t
+	seq, callback := add("add", Args{1, 2}), add("callBack", adder, Args{1, 2})
+	twice := func() error {
+		if err := seq(); err != nil {
+			return err
 		}
-		mean[i] = float64(sum) / float64(len(ts))
+		return seq()
 	}
+	p50, p90, mean := alternate(b, seq, callback, twice, add("callRoot", Args{1, 2}))
 	b.ReportMetric(p50[0], "seq-p50-ns")
 	b.ReportMetric(p50[1], "callback-p50-ns")
 	b.ReportMetric(p50[1]/p50[0], "ratio")
@@ -637,78 +618,34 @@ func BenchmarkCallbackPair(b *testing.B) {
 	b.ReportMetric(mean[1]/mean[0], "mean-ratio")
 }
 
-// gate builds Firefly's usual route: a root (gate) with two nodes, net and
-// game. The gate's "forward" target calls the game child and returns its
-// answer; "echo" answers directly.
-func gate(b *testing.B) *distributed.Node {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	root, err := distributed.NewRoot()
-	if err != nil {
-		b.Fatal(err)
-	}
-	echo := func(x int) int { return x }
-	if err := root.Service().Map("echo", echo); err != nil {
-		b.Fatal(err)
-	}
-	err = root.Service().Map("forward", func(ctx context.Context, x int) (int, error) {
-		var y int
-		err := root.CallChild(ctx, "game", "echo", &y, x)
-		return y, err
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln := listen(b)
-	go root.Serve(ln)
-	b.Cleanup(func() { root.Close() })
-	game := distributed.NewNode("game")
-	if err := game.Service().Map("echo", echo); err != nil {
-		b.Fatal(err)
-	}
-	net := distributed.NewNode("net")
-	for _, n := range []*distributed.Node{game, net} {
-		if err := n.Connect(ctx, ln.Addr().String()); err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { n.Close() })
-	}
-	for root.Child("game") == nil {
-		if ctx.Err() != nil {
-			b.Fatal("game never joined")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return net
-}
-
-// BenchmarkGateHop: a node's call that the root forwards to another child and
-// back (net -> gate -> game -> gate -> net), beside BenchmarkGateDirect.
-func BenchmarkGateHop(b *testing.B) {
-	defer testutil.ReportSteal(b, testutil.MarkCPU())
-	ctx := context.Background()
-	n := gate(b)
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		var y int
-		if err := n.CallRemote(ctx, "forward", &y, i); err != nil || y != i {
-			b.Fatalf("forward = %d, %v", y, err)
+// alternate runs the steps in turn, each once an iteration, timing each,
+// and returns each step's median, 90th percentile and mean time in
+// nanoseconds.
+func alternate(b *testing.B, steps ...func() error) (p50, p90, mean []float64) {
+	times := make([][]time.Duration, len(steps))
+	for b.Loop() {
+		for i, step := range steps {
+			t0 := time.Now()
+			if err := step(); err != nil {
+				b.Fatalf("step %d: %v", i, err)
+			}
+			times[i] = append(times[i], time.Since(t0))
 		}
 	}
-}
-
-// BenchmarkGateDirect: the same node calling the root directly (net -> gate).
-func BenchmarkGateDirect(b *testing.B) {
-	defer testutil.ReportSteal(b, testutil.MarkCPU())
-	ctx := context.Background()
-	n := gate(b)
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		var y int
-		if err := n.CallRemote(ctx, "echo", &y, i); err != nil || y != i {
-			b.Fatalf("echo = %d, %v", y, err)
+	p50 = make([]float64, len(times))
+	p90 = make([]float64, len(times))
+	mean = make([]float64, len(times))
+	for i, ts := range times {
+		slices.Sort(ts)
+		p50[i] = float64(ts[len(ts)/2])
+		p90[i] = float64(ts[len(ts)*9/10])
+		var sum time.Duration
+		for _, t := range ts {
+			sum += t
 		}
+		mean[i] = float64(sum) / float64(len(ts))
 	}
+	return p50, p90, mean
 }
 
 // smallCall returns a small call on a fresh firefly connection: add(1, 2),

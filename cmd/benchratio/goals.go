@@ -160,6 +160,8 @@ func goals(all series, runs int, instr float64) []goal {
 		x, "<= 2.1x", func(v float64) bool { return v <= 2.1 }, ratioFig)
 	add("P7", "GateHop over a direct call", quotient(metric("GateHop", "ns/op"), metric("GateDirect", "ns/op")),
 		x, "<= 2.1x", func(v float64) bool { return v <= 2.1 }, ratioFig)
+	add("P7", "GateHop over a direct call, alternating in one loop (medians)", metric("GateHopPair", "ratio"),
+		x, "<= 2.1x", func(v float64) bool { return v <= 2.1 }, ratioFig)
 	perSide := func(i int) (float64, bool) {
 		v, ok := all.at("IdleConn", "goroutines/conn", i)
 		return v / 2, ok

@@ -303,6 +303,11 @@ func compare(results map[string]result, all series, runs int) []row {
 			rows = append(rows, row{"GateHop vs GateDirect", us(hop["ns/op"]), us(direct["ns/op"]) + " (direct)", x(r), rng})
 		}
 	}
+	if pair, ok := results["GateHopPair"]; ok {
+		rows = append(rows, row{"GateHop vs GateDirect, alternating in one loop (medians)", us(pair["hop-p50-ns"]), us(pair["direct-p50-ns"]) + " (direct)", x(pair["ratio"]), values("GateHopPair", "ratio", x)})
+		rows = append(rows, row{"two direct calls in a row, same loop", "", "", x(pair["twice-ratio"]), values("GateHopPair", "twice-ratio", x)})
+		rows = append(rows, row{"GateHop vs GateDirect, same loop, means (slow tails included)", "", "", x(pair["mean-ratio"]), values("GateHopPair", "mean-ratio", x)})
+	}
 	if a, ok := results["Broadcast/all"]; ok {
 		rows = append(rows, row{"one-way message to 1,000 children, until the last has it", ms(a["ns/op"]), "", "", values("Broadcast/all", "ns/op", ms)})
 	}

@@ -239,3 +239,17 @@ func TestCompareMuxFloorUnderBulk(t *testing.T) {
 		}
 	}
 }
+
+func TestCompareGateHopPair(t *testing.T) {
+	rows := compareRows(t, "BenchmarkGateHopPair-2  100  84000 ns/op  13000 direct-p50-ns  26650 hop-p50-ns  2.02 mean-ratio  2.05 ratio  2.01 twice-ratio\n")
+	for name, want := range map[string]string{
+		"GateHop vs GateDirect, alternating in one loop (medians)":      "26.6 us 13.0 us (direct) 2.05x",
+		"two direct calls in a row, same loop":                          "  2.01x",
+		"GateHop vs GateDirect, same loop, means (slow tails included)": "  2.02x",
+	} {
+		r, ok := rows[name]
+		if got := r.ours + " " + r.theirs + " " + r.ratio; !ok || got != want {
+			t.Errorf("row %q: %q, want %q", name, got, want)
+		}
+	}
+}
