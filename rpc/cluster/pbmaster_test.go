@@ -59,6 +59,9 @@ func TestPBMasterGoServers(t *testing.T) {
 			t.Errorf("master's child %s: %v, want one on the PB wire (no *rpc.Conn)", name, c)
 		}
 	}
+	// The master records game1 when its takeProxy arrives; game1 installs
+	// the link when the answer is back.
+	testutil.Eventually(t, "game1's master link up", game1.Master().Connected)
 	if l := game1.Master().Link(); l == nil || game1.Master().Conn() != nil {
 		t.Errorf("game1's master link %T, want a PB one", l)
 	}
@@ -267,6 +270,9 @@ func TestGoServersPythonMaster(t *testing.T) {
 	}
 	registered(master)
 	double(21)
+	// The Python master orders remote_connect from inside takeProxy, so
+	// game1 has answered it before its own takeProxy's answer is back.
+	testutil.Eventually(t, "game1's master link up", servers["game1"].Master().Connected)
 	if l := servers["game1"].Master().Link(); l == nil || servers["game1"].Master().Conn() != nil {
 		t.Errorf("game1's master link %T, want a PB one", l)
 	}
