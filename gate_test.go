@@ -57,29 +57,22 @@ func gate(b *testing.B) *distributed.Node {
 
 // BenchmarkGateHop: a node's call that the root forwards to another child and
 // back (net -> gate -> game -> gate -> net), beside BenchmarkGateDirect.
-func BenchmarkGateHop(b *testing.B) {
-	defer testutil.ReportSteal(b, testutil.MarkCPU())
-	ctx := context.Background()
-	n := gate(b)
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		var y int
-		if err := n.CallRemote(ctx, "forward", &y, i); err != nil || y != i {
-			b.Fatalf("forward = %d, %v", y, err)
-		}
-	}
-}
+func BenchmarkGateHop(b *testing.B) { gateCalls(b, "forward") }
 
 // BenchmarkGateDirect: the same node calling the root directly (net -> gate).
-func BenchmarkGateDirect(b *testing.B) {
+func BenchmarkGateDirect(b *testing.B) { gateCalls(b, "echo") }
+
+// gateCalls has gate's node call the root's target method with i in a loop,
+// checking that each answer is i.
+func gateCalls(b *testing.B, method string) {
 	defer testutil.ReportSteal(b, testutil.MarkCPU())
 	ctx := context.Background()
 	n := gate(b)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		var y int
-		if err := n.CallRemote(ctx, "echo", &y, i); err != nil || y != i {
-			b.Fatalf("echo = %d, %v", y, err)
+		if err := n.CallRemote(ctx, method, &y, i); err != nil || y != i {
+			b.Fatalf("%s = %d, %v", method, y, err)
 		}
 	}
 }

@@ -179,23 +179,29 @@ func compareRows(t *testing.T, out string) map[string]row {
 	return rows
 }
 
+// checkRows reports each row of want that rows lack, or whose cells, as
+// show joins them, differ from want's.
+func checkRows(t *testing.T, rows map[string]row, show func(row) string, want map[string]string) {
+	t.Helper()
+	for name, w := range want {
+		if r, ok := rows[name]; !ok {
+			t.Errorf("no row %q", name)
+		} else if got := show(r); got != w {
+			t.Errorf("row %q: %q, want %q", name, got, w)
+		}
+	}
+}
+
 func TestCompareHandOffFloor(t *testing.T) {
 	rows := compareRows(t, "BenchmarkCallSeq-2  100  30000 ns/op  5 allocs/op\n"+
 		"BenchmarkNetRPCCallSeq-2  100  45000 ns/op  16 allocs/op\n"+
 		"BenchmarkTCPPingPong-2  100  12000 ns/op  44.00 req-bytes  24.00 resp-bytes\n"+
 		"BenchmarkTCPPingPongHandOff-2  100  20000 ns/op\n")
-	for name, want := range map[string]string{
+	checkRows(t, rows, func(r row) string { return r.ours + r.ratio }, map[string]string{
 		"raw TCP ping-pong with a goroutine hand-off on each side": "20.0 us",
 		"same, over raw TCP ping-pong (the hand-offs alone)":       "1.67x",
 		"CallSeq over raw TCP ping-pong with the hand-offs":        "1.5x",
-	} {
-		r, ok := rows[name]
-		if !ok {
-			t.Errorf("no row %q", name)
-		} else if got := r.ours + r.ratio; got != want {
-			t.Errorf("%s: %q, want %q", name, got, want)
-		}
-	}
+	})
 }
 
 // The floor's bursts row: 600,000 calls/s beside 64 callers at 2000 ns a
@@ -229,27 +235,18 @@ func TestCompareBulkThroughput(t *testing.T) {
 // carry its own percentiles and throughput.
 func TestCompareMuxFloorUnderBulk(t *testing.T) {
 	rows := compareRows(t, "BenchmarkMuxFloorUnderBulk-2  100  38000 ns/op  850 bulk-MB/s  35000 p50-ns  90000 p99-ns\n")
-	for name, want := range map[string]string{
+	checkRows(t, rows, func(r row) string { return r.ours }, map[string]string{
 		"hand-written multiplexer, round trips sharing their connection with a 16 MiB echo cut in frames, p50": "35.0 us",
 		"same multiplexer, p99":                                  "90.0 us",
 		"same multiplexer, the echoes' own throughput meanwhile": "850 MB/s",
-	} {
-		if r, ok := rows[name]; !ok || r.ours != want {
-			t.Errorf("row %q: %+v, want %s", name, r, want)
-		}
-	}
+	})
 }
 
 func TestCompareGateHopPair(t *testing.T) {
 	rows := compareRows(t, "BenchmarkGateHopPair-2  100  84000 ns/op  13000 direct-p50-ns  26650 hop-p50-ns  2.02 mean-ratio  2.05 ratio  2.01 twice-ratio\n")
-	for name, want := range map[string]string{
+	checkRows(t, rows, func(r row) string { return r.ours + " " + r.theirs + " " + r.ratio }, map[string]string{
 		"GateHop vs GateDirect, alternating in one loop (medians)":      "26.6 us 13.0 us (direct) 2.05x",
 		"two direct calls in a row, same loop":                          "  2.01x",
 		"GateHop vs GateDirect, same loop, means (slow tails included)": "  2.02x",
-	} {
-		r, ok := rows[name]
-		if got := r.ours + " " + r.theirs + " " + r.ratio; !ok || got != want {
-			t.Errorf("row %q: %q, want %q", name, got, want)
-		}
-	}
+	})
 }
