@@ -135,9 +135,11 @@ func (c *Conn) carry() {
 
 // sendHeld sends batch, held calls that credits passed to, as consecutive
 // messages of one lane in one write. A call whose caller gave up meanwhile
-// is not sent; one that cannot be sent (its deadline passed, the connection
-// is going away, or the write failed) leaves the table, and its caller gets
-// the error. The credits of both pass on.
+// is not sent; nor is one whose context has ended, even if the watch on
+// that context has not given it up yet. One that cannot be sent (its
+// context ended, the connection is going away, or the write failed)
+// leaves the table, and its caller gets the error. The credits of both
+// pass on.
 func (c *Conn) sendHeld(batch []*heldCall) {
 	passes := c.questions.creditHeld(batch)
 	fail := func(hc *heldCall, err error) {
@@ -156,6 +158,12 @@ func (c *Conn) sendHeld(batch []*heldCall) {
 		}
 		if c.refusesCalls(hc.ctx) {
 			fail(hc, errLanesClosed)
+			continue
+		}
+		if err := hc.ctx.Err(); err != nil {
+			// Given up: the watch on its context leaves it to the sender
+			// now that the slot is marked credited.
+			fail(hc, err)
 			continue
 		}
 		if l == nil {

@@ -206,6 +206,73 @@ func TestHeldCallSendFailure(t *testing.T) {
 	nothingOwed(t, client)
 }
 
+// A held call whose context was cancelled before its credit came is not
+// sent, even when the watch on that context has not given it up yet: it
+// fails with the context's error, and its credit passes on.
+func TestHeldCallWithEndedContextIsNotSent(t *testing.T) {
+	_, client := connPairWith(t, &heldRoot{}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	q := getQuestion(new(string))
+	id, err := client.questions.add(q, false, nil) // no watch: it has not fired
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, ok := client.heldArgs(nil, []any{1, "", heldRec{}, nil, []byte(nil), 0.0, false, uint(0)})
+	if !ok {
+		t.Fatal("the arguments cannot be held")
+	}
+	client.credits.mu.Lock()
+	client.credits.used++ // the credit passed to the held call
+	client.credits.mu.Unlock()
+	client.sendHeld([]*heldCall{{ctx: ctx, r: client.Root(), method: "describe", id: id, args: b}})
+	select {
+	case <-q.done:
+	default:
+		t.Fatal("the question was not completed")
+	}
+	if !errors.Is(q.err, context.Canceled) {
+		t.Fatalf("held call's error = %v, want context.Canceled", q.err)
+	}
+	if got := client.Stats().CallsOut; got != 0 {
+		t.Fatalf("%d calls sent, want 0: the call was given up", got)
+	}
+	nothingOwed(t, client)
+}
+
+// A caller waiting for a credit whose context has ended when the credit
+// comes gives it back and returns the context's error, whichever it sees
+// first, so its call is never sent.
+func TestCreditGrantedAfterContextEndedIsGivenBack(t *testing.T) {
+	client, root, first := heldPair(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	cr := &client.credits
+	for i := range 100 {
+		w := &creditWaiter{ready: make(chan struct{}, 1)}
+		cr.mu.Lock()
+		cr.used++ // a credit, passed to w below
+		w.queued = true
+		cr.waiting.push(creditEntry{w: w})
+		cr.mu.Unlock()
+		client.passCredit()
+		if err := client.awaitCredit(ctx, w); !errors.Is(err, context.Canceled) {
+			t.Fatalf("round %d: awaitCredit = %v, want context.Canceled", i, err)
+		}
+		cr.mu.Lock()
+		used := cr.used
+		cr.mu.Unlock()
+		if used != 1 {
+			t.Fatalf("round %d: %d credits taken, want 1 (the first call's)", i, used)
+		}
+	}
+	close(root.release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	nothingOwed(t, client)
+}
+
 // One batch of held calls goes out on one lane in one write: in it a call
 // whose caller gave up is left out, one whose deadline passed fails with
 // that error, and the others, before and after them, are answered; every

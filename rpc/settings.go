@@ -199,7 +199,8 @@ func (c *Conn) tryCredit(ctx context.Context) (bool, error) {
 }
 
 // awaitCredit waits until w, queued for a credit, is granted one, or the
-// connection or ctx ends.
+// connection or ctx ends; a credit granted when ctx has ended is given
+// back, so a call given up is never sent.
 func (c *Conn) awaitCredit(ctx context.Context, w *creditWaiter) error {
 	cr := &c.credits
 	if done := ctx.Done(); done == nil {
@@ -228,6 +229,12 @@ func (c *Conn) awaitCredit(ctx context.Context, w *creditWaiter) error {
 	err := w.err
 	w.err = nil
 	creditWaiterPool.Put(w)
+	if err == nil {
+		if err = ctx.Err(); err != nil {
+			// Granted as ctx ended: the call is given up all the same.
+			c.returnCredit()
+		}
+	}
 	return err
 }
 
