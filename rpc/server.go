@@ -79,7 +79,7 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) (*Conn, error) {
 	// A connection that completes its handshake while the server shuts
 	// down is closed gracefully too: its peer may have sent calls already,
 	// which are refused with ErrShutdown rather than lost.
-	late, ok := s.srv.Add(c)
+	late, ok := s.srv.Add(nc, c)
 	if !ok {
 		sess.Close()
 		return nil, ErrServerClosed

@@ -154,16 +154,20 @@ func (s *Server[C]) handshakeSlot() bool {
 	}
 }
 
-// Add puts c, whose handshake is done, in the set until it ends. ok is
-// false once the server is closed (c is not added); late reports a server
-// shutting down gracefully, which c should then do too.
-func (s *Server[C]) Add(c C) (late, ok bool) {
+// Add puts c, whose handshake over nc is done, in the set until it ends.
+// From then on nc is c's: Stop returns c for the caller to end, and no
+// longer closes nc as a connection in its handshake, even while the
+// handshake's goroutine has not returned yet. ok is false once the server
+// is closed (c is not added); late reports a server shutting down
+// gracefully, which c should then do too.
+func (s *Server[C]) Add(nc net.Conn, c C) (late, ok bool) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return false, false
 	}
 	late = s.shutdown
+	delete(s.pending, nc)
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	c.NotifyOnDisconnect(func(error) {

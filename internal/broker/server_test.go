@@ -37,7 +37,7 @@ func newTestServer(t *testing.T, maxHandshakes int) (*Server[*testConn], net.Lis
 				return nil, err
 			}
 			c := &testConn{nc: nc}
-			if _, ok := s.Add(c); !ok {
+			if _, ok := s.Add(nc, c); !ok {
 				return nil, errServerClosed
 			}
 			added <- c
@@ -94,8 +94,55 @@ func TestServerSet(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if _, ok := s.Add(&testConn{}); ok {
+	if _, ok := s.Add(nil, &testConn{}); ok {
 		t.Fatal("Add after Stop succeeded")
+	}
+}
+
+// TestServerStopLeavesAddedConns: a connection Added while its handshake's
+// goroutine has not returned yet (a broker still starting it) is the
+// caller's to end once Stop returns it: Stop does not close it as a
+// connection in its handshake, which would cut it off without the goodbye
+// its broker sends.
+func TestServerStopLeavesAddedConns(t *testing.T) {
+	var s Server[*testConn]
+	s.Init(ServerConfig{Logger: slog.New(slog.DiscardHandler), Prefix: "test", MaxHandshakes: 4, Closed: errServerClosed})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	added := make(chan *testConn, 1)
+	release := make(chan struct{})
+	go s.Serve(ln, func(ctx context.Context, nc net.Conn) (*testConn, error) {
+		c := &testConn{nc: nc}
+		if _, ok := s.Add(nc, c); !ok {
+			return nil, errServerClosed
+		}
+		added <- c
+		<-release // still starting the connection
+		return c, nil
+	})
+	client := dial(t, ln)
+	c := <-added
+	conns, err := s.Stop(false)
+	close(release)
+	if err != nil || len(conns) != 1 || conns[0] != c {
+		t.Fatalf("Stop = %v, %v; want the one connection", conns, err)
+	}
+	s.Wait()
+	client.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := client.Read(make([]byte, 1)); !isTimeout(err) {
+		t.Fatalf("the added connection: read %v, want it still open (a timeout)", err)
+	}
+	// Its owner ends it, and can still write its last words first.
+	if _, err := c.nc.Write([]byte{7}); err != nil {
+		t.Fatalf("writing on the added connection after Stop: %v", err)
+	}
+	c.nc.Close()
+	client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b := make([]byte, 2)
+	if n, err := io.ReadAtLeast(client, b, 1); n != 1 || b[0] != 7 {
+		t.Fatalf("read %d bytes %v, %v; want the owner's last byte", n, b[:n], err)
 	}
 }
 
@@ -131,7 +178,7 @@ func TestServerHandshakeLimit(t *testing.T) {
 	wg.Wait()
 	for range 2 {
 		c := <-added
-		if late, ok := s.Add(c); !ok || !late {
+		if late, ok := s.Add(c.nc, c); !ok || !late {
 			t.Fatalf("Add during a shutdown = late %v, ok %v; want both", late, ok)
 		}
 	}

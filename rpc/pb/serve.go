@@ -60,7 +60,7 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := s.srv.Add(c); !ok {
+	if _, ok := s.srv.Add(nc, c); !ok {
 		return nil, ErrServerClosed
 	}
 	if s.opts.onConnect != nil {
