@@ -170,74 +170,52 @@ func TestHeldCallAfterAnAsyncAnswer(t *testing.T) {
 	}
 }
 
-// A held call that cannot be sent when its credit comes (its deadline has
-// passed) fails with that error, leaves the table, and passes its credit on.
-func TestHeldCallSendFailure(t *testing.T) {
-	_, client := connPairWith(t, &heldRoot{}, nil)
-	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
-	defer cancel()
-	q := getQuestion(nil)
-	id, err := client.questions.add(q, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, ok := client.heldArgs(nil, nil)
-	if !ok {
-		t.Fatal("no arguments cannot be held")
-	}
-	client.credits.mu.Lock()
-	client.credits.used++ // the credit passed to the held call
-	client.credits.mu.Unlock()
-	client.sendHeld([]*heldCall{{ctx: ctx, r: client.Root(), method: "describe", id: id, args: b}})
-	client.credits.mu.Lock()
-	queued := len(client.credits.sending)
-	client.credits.mu.Unlock()
-	if queued != 0 {
-		t.Fatalf("%d held calls queued to be sent, with none held", queued)
-	}
-	select {
-	case <-q.done:
-	default:
-		t.Fatal("the question was not completed")
-	}
-	if !errors.Is(q.err, context.DeadlineExceeded) {
-		t.Fatalf("held call's error = %v, want DeadlineExceeded", q.err)
-	}
-	nothingOwed(t, client)
-}
-
-// A held call whose context was cancelled before its credit came is not
-// sent, even when the watch on that context has not given it up yet: it
-// fails with the context's error, and its credit passes on.
+// A held call whose context has ended when its credit comes (its deadline
+// passed, or it was cancelled) is not sent, even when the watch on that
+// context has not given it up yet: it fails with the context's error,
+// leaves the table, and passes its credit on.
 func TestHeldCallWithEndedContextIsNotSent(t *testing.T) {
-	_, client := connPairWith(t, &heldRoot{}, nil)
-	ctx, cancel := context.WithCancel(context.Background())
+	expired, cancelExpired := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancelExpired()
+	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
-	q := getQuestion(new(string))
-	id, err := client.questions.add(q, false, nil) // no watch: it has not fired
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		ctx  context.Context
+		want error
+	}{{expired, context.DeadlineExceeded}, {cancelled, context.Canceled}} {
+		_, client := connPairWith(t, &heldRoot{}, nil)
+		q := getQuestion(new(string))
+		id, err := client.questions.add(q, false, nil) // no watch: none has fired
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, ok := client.heldArgs(nil, []any{1, "", heldRec{}, nil, []byte(nil), 0.0, false, uint(0)})
+		if !ok {
+			t.Fatal("the arguments cannot be held")
+		}
+		client.credits.mu.Lock()
+		client.credits.used++ // the credit passed to the held call
+		client.credits.mu.Unlock()
+		client.sendHeld([]*heldCall{{ctx: tc.ctx, r: client.Root(), method: "describe", id: id, args: b}})
+		client.credits.mu.Lock()
+		queued := len(client.credits.sending)
+		client.credits.mu.Unlock()
+		if queued != 0 {
+			t.Fatalf("%d held calls queued to be sent, with none held", queued)
+		}
+		select {
+		case <-q.done:
+		default:
+			t.Fatalf("%v: the question was not completed", tc.want)
+		}
+		if !errors.Is(q.err, tc.want) {
+			t.Fatalf("held call's error = %v, want %v", q.err, tc.want)
+		}
+		if got := client.Stats().CallsOut; got != 0 {
+			t.Fatalf("%v: %d calls sent, want 0", tc.want, got)
+		}
+		nothingOwed(t, client)
 	}
-	b, ok := client.heldArgs(nil, []any{1, "", heldRec{}, nil, []byte(nil), 0.0, false, uint(0)})
-	if !ok {
-		t.Fatal("the arguments cannot be held")
-	}
-	client.credits.mu.Lock()
-	client.credits.used++ // the credit passed to the held call
-	client.credits.mu.Unlock()
-	client.sendHeld([]*heldCall{{ctx: ctx, r: client.Root(), method: "describe", id: id, args: b}})
-	select {
-	case <-q.done:
-	default:
-		t.Fatal("the question was not completed")
-	}
-	if !errors.Is(q.err, context.Canceled) {
-		t.Fatalf("held call's error = %v, want context.Canceled", q.err)
-	}
-	if got := client.Stats().CallsOut; got != 0 {
-		t.Fatalf("%d calls sent, want 0: the call was given up", got)
-	}
-	nothingOwed(t, client)
 }
 
 // A caller waiting for a credit whose context has ended when the credit
