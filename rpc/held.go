@@ -161,8 +161,8 @@ func (c *Conn) sendHeld(batch []*heldCall) {
 			continue
 		}
 		if err := hc.ctx.Err(); err != nil {
-			// Given up: the watch on its context leaves it to the sender
-			// now that the slot is marked credited.
+			// Given up, or about to be: the watch on its context may not
+			// have run yet.
 			fail(hc, err)
 			continue
 		}
