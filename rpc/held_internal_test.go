@@ -251,6 +251,27 @@ func TestCreditGrantedAfterContextEndedIsGivenBack(t *testing.T) {
 	nothingOwed(t, client)
 }
 
+// A caller whose context ends as the connection's close fails its wait
+// for a credit returns the context's error, and the waiter it gives back
+// to the pool, shared by every connection, keeps no error for its next
+// caller.
+func TestCreditWaiterFailedByCloseIsPooledClean(t *testing.T) {
+	_, client := connPairWith(t, &heldRoot{}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	closed := errors.New("closed")
+	for i := range 100 {
+		w := &creditWaiter{ready: make(chan struct{}, 1), err: closed}
+		w.ready <- struct{}{} // failed by the close, out of the queue
+		if err := client.awaitCredit(ctx, w); err == nil {
+			t.Fatalf("round %d: awaitCredit = nil, want an error", i)
+		}
+		if w.err != nil {
+			t.Fatalf("round %d: the waiter went back to the pool holding %v", i, w.err)
+		}
+	}
+}
+
 // One batch of held calls goes out on one lane in one write: in it a call
 // whose caller gave up is left out, one whose deadline passed fails with
 // that error, and the others, before and after them, are answered; every

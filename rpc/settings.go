@@ -222,6 +222,7 @@ func (c *Conn) awaitCredit(ctx context.Context, w *creditWaiter) error {
 			if w.err == nil {
 				c.returnCredit()
 			}
+			w.err = nil
 			creditWaiterPool.Put(w)
 			return ctx.Err()
 		}
