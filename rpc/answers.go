@@ -129,10 +129,18 @@ func (t *answerTable) forgetOneWay(in *inLane) {
 }
 
 func (t *answerTable) newCall(c *Conn, reqID uint64, oneway bool, obj *target, m *registry.Method, nargs int, timeout time.Duration) *incall {
-	ic := incallPool.Get().(*incall)
+	// A call whose handler may keep its context is never given back, so
+	// it is not looked for in the pool either.
+	var ic *incall
+	pooled := contextFree(obj, m)
+	if pooled {
+		ic = incallPool.Get().(*incall)
+	} else {
+		ic = new(incall)
+	}
+	ic.pooled = pooled
 	ic.conn, ic.reqID, ic.oneway, ic.obj, ic.m = c, reqID, oneway, obj, m
 	ic.argFrame = argFramePool.Get().(*argFrame)
-	ic.pooled = contextFree(obj, m)
 	ic.refs = ic.refBuf[:0]
 	ic.self = ic
 	if timeout > 0 {

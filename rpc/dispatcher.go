@@ -49,13 +49,10 @@ type ContextFree interface {
 // contextFree reports whether a call of m on obj never uses its context
 // (see ContextFree).
 func contextFree(obj *target, m *registry.Method) bool {
-	switch d := obj.Dispatcher.(type) {
-	case *registry.Object:
+	if obj.methods {
 		return !m.HasContext()
-	case ContextFree:
-		return d.ContextFree(m)
 	}
-	return false
+	return obj.free != nil && obj.free.ContextFree(m)
 }
 
 // target is a local object calls can reach: its dispatcher and the value it
@@ -63,6 +60,22 @@ func contextFree(obj *target, m *registry.Method) bool {
 type target struct {
 	Dispatcher
 	val any
+	// What contextFree asks of the dispatcher, found once (see
+	// dispatcherTarget): methods is set for a *registry.Object, and free
+	// holds the dispatcher when it is a ContextFree.
+	methods bool
+	free    ContextFree
+}
+
+// dispatcherTarget makes the target served through d for the value v.
+func dispatcherTarget(d Dispatcher, v any) *target {
+	t := &target{Dispatcher: d, val: v}
+	if _, ok := d.(*registry.Object); ok {
+		t.methods = true
+	} else if f, ok := d.(ContextFree); ok {
+		t.free = f
+	}
+	return t
 }
 
 // Value returns the object the target stands for.
@@ -72,11 +85,11 @@ func (t *target) Value() any { return t.val }
 // RemoteXxx method table.
 func newTarget(reg *registry.Registry, v any) (*target, error) {
 	if d, ok := v.(Dispatcher); ok {
-		return &target{Dispatcher: d, val: v}, nil
+		return dispatcherTarget(d, v), nil
 	}
 	obj, err := reg.Object(v)
 	if err != nil {
 		return nil, err
 	}
-	return &target{Dispatcher: obj, val: v}, nil
+	return dispatcherTarget(obj, v), nil
 }

@@ -59,6 +59,8 @@ type incall struct {
 	// handler that never asked for Done ends without taking mu.
 	ended atomic.Bool
 	armed atomic.Bool
+	// over is set (under mu) once err is: Err reads it without taking mu.
+	over atomic.Bool
 	// self is the call as a context.Context, for ContextValue.
 	self context.Context
 	// pooled is set for a call whose dispatcher never uses its context
@@ -156,6 +158,9 @@ func (ic *incall) armLocked() (passed bool) {
 // Err returns context.Canceled or context.DeadlineExceeded once the call is
 // done, nil before.
 func (ic *incall) Err() error {
+	if !ic.over.Load() && (!ic.hasDeadline || time.Now().Before(ic.deadline)) {
+		return nil
+	}
 	ic.mu.Lock()
 	if ic.err == nil && ic.hasDeadline && !time.Now().Before(ic.deadline) {
 		// Its timer may not have run yet: the call ends here, with all
@@ -195,6 +200,7 @@ func (ic *incall) cancel(err error) {
 // handler waits on and starts the functions registered by AfterFunc.
 func (ic *incall) endLocked(err error) {
 	ic.err = err
+	ic.over.Store(true)
 	if ic.done != nil {
 		close(ic.done)
 	}

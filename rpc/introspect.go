@@ -164,12 +164,12 @@ func (c *Conn) introspect(obj *target) (*target, *registry.Method) {
 	if !c.opts.introspection {
 		return nil, nil
 	}
-	return &target{Dispatcher: introspector{list: func() []MethodInfo {
+	return dispatcherTarget(introspector{list: func() []MethodInfo {
 		if l, ok := obj.Dispatcher.(Lister); ok {
 			return Describe(l.Methods())
 		}
 		return nil
-	}}, val: obj.val}, introspectorMethod
+	}}, obj.val), introspectorMethod
 }
 
 // Methods asks the peer to list the remote methods of the object r refers to.
