@@ -44,15 +44,17 @@ func (m *ChildManager) Add(c *Child) (replaced *Child) {
 // Get returns the child called name, or nil.
 func (m *ChildManager) Get(name string) *Child {
 	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.byName[name]
+	c := m.byName[name]
+	m.mu.RUnlock()
+	return c
 }
 
 // GetByID returns the child with id, or nil.
 func (m *ChildManager) GetByID(id uint64) *Child {
 	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.byID[id]
+	c := m.byID[id]
+	m.mu.RUnlock()
+	return c
 }
 
 // Drop removes the child called name and returns it, or nil.

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/fireflyrpc/firefly/registry"
 	"github.com/fireflyrpc/firefly/rpc"
@@ -166,6 +168,8 @@ func (s *Service) MapID(id int, fn any) error {
 	return s.add(key, &named)
 }
 
+// add maps m under key: its canonical name (Map), or a command's decimal id
+// (MapID).
 func (s *Service) add(key string, m *registry.Method) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -225,10 +229,14 @@ func (s *Service) Target(command any) *registry.Method {
 }
 
 // target finds the method called name (canonical, lower-camel or decimal id).
+// Every target is mapped under its canonical name or its decimal id (see
+// add), so one lookup of name's canonical form finds it.
 func (s *Service) target(name string) *registry.Method {
+	var m *registry.Method
 	s.mu.RLock()
-	m := s.targets[name]
-	if m == nil {
+	if r, _ := utf8.DecodeRuneInString(name); unicode.ToUpper(r) == r {
+		m = s.targets[name] // canonical already
+	} else {
 		var buf [64]byte
 		m = s.targets[string(registry.AppendCanonical(buf[:0], name))]
 	}
