@@ -36,7 +36,10 @@ func TestInlineArgsMatchBuildCall(t *testing.T) {
 				t.Fatalf("args %d (%v): not written inline", i, args)
 			}
 			b := testLane()
-			if err := client.buildCall(c, b, root, 77, "describe", args, false); err != nil {
+			if err := b.beginCall(c, root, 77, "describe", false); err != nil {
+				t.Fatal(err)
+			}
+			if err := client.buildCall(b, args); err != nil {
 				t.Fatal(err)
 			}
 			if !sameCall(a.buf, b.buf) {

@@ -96,7 +96,7 @@ func (c *Conn) sendCall(ctx context.Context, r *Ref, id uint64, method string, a
 		if l.inlineArgs(args) {
 			err = c.send(ctx, l)
 		} else {
-			err = c.writeCall(ctx, l, r, id, method, args, oneway)
+			err = c.writeCall(ctx, l, args)
 		}
 	}
 	c.releaseLane(l)
@@ -130,8 +130,8 @@ type argKind struct {
 	id   uint64
 }
 
-func (c *Conn) writeCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, method string, args []any, oneway bool) error {
-	err := c.encodeCall(ctx, l, r, reqID, method, args, oneway)
+func (c *Conn) writeCall(ctx context.Context, l *outLane, args []any) error {
+	err := c.encodeCall(ctx, l, args)
 	if err != nil {
 		// The peer never learns of the references exported for the
 		// arguments: take back the counts they were given.
@@ -201,17 +201,18 @@ func appendInlineArg(b []byte, a any, recordOf func(reflect.Value) (reflect.Valu
 	return wire.AppendRecord(b, v, p), true
 }
 
-// encodeCall builds the call message on l and sends it, keeping how each
-// argument travels in l.args.
-func (c *Conn) encodeCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, method string, args []any, oneway bool) error {
-	if err := c.buildCall(ctx, l, r, reqID, method, args, oneway); err != nil {
+// encodeCall appends args to the call message begun on l (see beginCall) and
+// sends it, keeping how each argument travels in l.args.
+func (c *Conn) encodeCall(ctx context.Context, l *outLane, args []any) error {
+	if err := c.buildCall(l, args); err != nil {
 		return err
 	}
 	return c.send(ctx, l)
 }
 
-// buildCall builds the call message on l, as encodeCall sends it.
-func (c *Conn) buildCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, method string, args []any, oneway bool) error {
+// buildCall appends args to the call message begun on l, as encodeCall sends
+// it. On an error the message is not to be sent.
+func (c *Conn) buildCall(l *outLane, args []any) error {
 	gobs := 0
 	for _, a := range args {
 		k, err := c.kindOf(a)
@@ -223,9 +224,6 @@ func (c *Conn) buildCall(ctx context.Context, l *outLane, r *Ref, reqID uint64, 
 			gobs++
 		}
 		l.args = append(l.args, outArg{k, rec})
-	}
-	if err := l.beginCall(ctx, r, reqID, method, oneway); err != nil {
-		return err
 	}
 	l.buf = appendUvarint(l.buf, uint64(len(args)))
 	for i := range l.args {
