@@ -307,15 +307,18 @@ func (c *Conn) valueKind(a any) (argKind, error) {
 		return argKind{kind: wire.KindNil}, nil
 	case *Ref:
 		return c.refKind(v)
-	case referenceable:
+	}
+	// A built-in scalar has no methods, so it is never a referenceable;
+	// checking it first spares the common case the interface check.
+	if wire.IsScalar(a) {
+		return argKind{kind: wire.KindScalar}, nil
+	}
+	if v, ok := a.(referenceable); ok {
 		id, err := c.export(v)
 		if err != nil {
 			return argKind{}, err
 		}
 		return argKind{kind: wire.KindRemote, id: id}, nil
-	}
-	if wire.IsScalar(a) {
-		return argKind{kind: wire.KindScalar}, nil
 	}
 	switch rv := reflect.ValueOf(a); rv.Kind() {
 	case reflect.Pointer, reflect.Map, reflect.Slice:
