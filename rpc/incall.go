@@ -51,8 +51,11 @@ type incall struct {
 	mu      sync.Mutex
 	done    chan struct{}
 	err     error
-	waiters []waiter // calls the handler waits on with this context
-	waitBuf [1]waiter
+	// The calls the handler waits on with this context: the first in
+	// waiter, the others (made at once from goroutines of its own) in
+	// waiters.
+	waiter  waiter
+	waiters []waiter
 	afters  []*afterFunc // functions to run when the call is cancelled
 	// ended is set when the handler returned: the call is not armed in the
 	// deadline table after it. armed is set (under mu) before it is; a
@@ -204,9 +207,12 @@ func (ic *incall) endLocked(err error) {
 	if ic.done != nil {
 		close(ic.done)
 	}
-	ws, as := ic.waiters, ic.afters
-	ic.waiters, ic.afters = nil, nil
+	first, ws, as := ic.waiter, ic.waiters, ic.afters
+	ic.waiter, ic.waiters, ic.afters = waiter{}, nil, nil
 	ic.mu.Unlock()
+	if first.q != nil {
+		first.giveUp(err)
+	}
 	for _, w := range ws {
 		w.giveUp(err)
 	}
@@ -284,13 +290,19 @@ func (ic *incall) wait(conn *Conn, id uint64, q *question) {
 		<-q.done
 		return
 	}
-	if ic.waiters == nil {
-		ic.waiters = ic.waitBuf[:0]
+	if ic.waiter.q == nil {
+		ic.waiter = w
+	} else {
+		ic.waiters = append(ic.waiters, w)
 	}
-	ic.waiters = append(ic.waiters, w)
 	ic.mu.Unlock()
 	<-q.done
 	ic.mu.Lock()
+	if ic.waiter.q == q {
+		ic.waiter = waiter{}
+		ic.mu.Unlock()
+		return
+	}
 	for i := range ic.waiters {
 		if ic.waiters[i].q == q {
 			last := len(ic.waiters) - 1
