@@ -48,9 +48,9 @@ type incall struct {
 	inTable     bool
 	oneway      bool
 
-	mu      sync.Mutex
-	done    chan struct{}
-	err     error
+	mu   sync.Mutex
+	done chan struct{}
+	err  error
 	// The calls the handler waits on with this context: the first in
 	// waiter, the others (made at once from goroutines of its own) in
 	// waiters.
