@@ -94,8 +94,8 @@ func (c *Conn) hold(ctx context.Context, r *Ref, method string, args []any, id u
 func (c *Conn) heldArgs(b []byte, args []any) ([]byte, bool) {
 	b = appendUvarint(b, uint64(len(args)))
 	for _, a := range args {
-		var ok bool
-		if b, ok = appendInlineArg(b, a, c.heldPlans.RecordOf); !ok || len(b) > maxHeldArgs {
+		var how inlined
+		if b, how = appendInlineArg(b, a, c.heldPlans.RecordOf); how != written || len(b) > maxHeldArgs {
 			return nil, false
 		}
 	}

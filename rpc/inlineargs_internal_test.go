@@ -3,16 +3,26 @@ package rpc
 import (
 	"bytes"
 	"context"
+	"errors"
+	"net"
+	"strings"
 	"testing"
+	"time"
 )
+
+// inlineRefObj is passed by reference.
+type inlineRefObj struct{ Referenceable }
 
 // A call whose arguments all travel inline is written by inlineArgs byte for
 // byte as buildCall (encodeCall's message) writes it; arguments that need
-// buildCall (a gob value, a reference, a function, a byte slice sent as the
-// message's tail) are left to it, with the lane's buffer as it was.
+// buildCall (a gob value, a *Ref, a function, a byte slice sent as the
+// message's tail) are left to it, with the lane's buffer as it was and no
+// object left exported for it.
 func TestInlineArgsMatchBuildCall(t *testing.T) {
 	_, client := connPair(t, &heldRoot{}, nil)
 	root := client.Root()
+	obj, other := &inlineRefObj{}, &inlineRefObj{}
+	exported := client.exports.Len()
 	type big struct {
 		N    int
 		Name string
@@ -25,6 +35,8 @@ func TestInlineArgsMatchBuildCall(t *testing.T) {
 		{nil, (*heldRec)(nil), []int(nil), map[string]int(nil), []byte(nil)},
 		{heldRec{1, "a"}, &heldRec{2, "b"}, big{3, "c", true}},
 		{make([]byte, 1<<10), 1 << 62, "é"},
+		{obj},
+		{1, obj, heldRec{3, "c"}, other, obj},
 	}
 	for i, args := range inline {
 		for _, c := range []context.Context{context.Background()} {
@@ -32,7 +44,7 @@ func TestInlineArgsMatchBuildCall(t *testing.T) {
 			if err := a.beginCall(c, root, 77, "describe", false); err != nil {
 				t.Fatal(err)
 			}
-			if !a.inlineArgs(args) {
+			if !client.inlineArgs(a, args) {
 				t.Fatalf("args %d (%v): not written inline", i, args)
 			}
 			b := testLane()
@@ -45,6 +57,12 @@ func TestInlineArgsMatchBuildCall(t *testing.T) {
 			if !sameCall(a.buf, b.buf) {
 				t.Fatalf("args %d (%v):\ninline % x\nbuilt  % x", i, args, a.buf, b.buf)
 			}
+			// Neither is sent: each gives back what it exported.
+			client.endArgs(a, false)
+			client.endArgs(b, false)
+			if n := client.exports.Len(); n != exported {
+				t.Fatalf("args %d: %d objects exported after the calls were dropped, want %d", i, n, exported)
+			}
 		}
 	}
 	for i, args := range [][]any{
@@ -54,17 +72,22 @@ func TestInlineArgsMatchBuildCall(t *testing.T) {
 		{func() {}},
 		{new(any)},
 		{"x", make([]byte, 32<<10)},
+		{obj, map[string]int{"a": 1}},
+		{obj, 1, root},
 	} {
 		l := testLane()
 		if err := l.beginCall(context.Background(), root, 77, "describe", false); err != nil {
 			t.Fatal(err)
 		}
 		before := bytes.Clone(l.buf)
-		if l.inlineArgs(args) {
+		if client.inlineArgs(l, args) {
 			t.Errorf("args %d (%T...): written inline", i, args[len(args)-1])
 		}
 		if !bytes.Equal(l.buf, before) {
 			t.Errorf("args %d: the lane's buffer changed: % x, was % x", i, l.buf, before)
+		}
+		if len(l.args) != 0 || client.exports.Len() != exported {
+			t.Errorf("args %d: %d arguments kept and %d objects exported, want 0 and %d", i, len(l.args), client.exports.Len(), exported)
 		}
 	}
 }
@@ -81,4 +104,41 @@ func testLane() *outLane {
 func sameCall(a, b []byte) bool {
 	const skip = laneHeadroom + lengthSize
 	return len(a) >= skip && len(b) >= skip && bytes.Equal(a[skip:], b[skip:])
+}
+
+// A call that is not sent gives back the counts of the references exported
+// for it, whether its arguments went inline (a string) or through
+// encodeCall (a byte slice sent as the message's tail): the peer never
+// learns of them.
+func TestUnsentCallGivesBackItsReferences(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv, err := NewServer(&heldRoot{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	client, err := Dial(ctx, "tcp", ln.Addr().String(), WithMaxMessageSize(1<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	obj := &inlineRefObj{}
+	for i, args := range [][]any{
+		{obj, strings.Repeat("x", 2<<10)},
+		{obj, make([]byte, 2<<10)},
+	} {
+		err := client.Root().Call(ctx, "describe", nil, args...)
+		if !errors.Is(err, ErrMessageTooLarge) {
+			t.Fatalf("args %d: %v, want ErrMessageTooLarge", i, err)
+		}
+		if n := client.exports.Len(); n != 0 {
+			t.Errorf("args %d: %d objects exported after the call was refused, want 0", i, n)
+		}
+	}
 }

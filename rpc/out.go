@@ -93,8 +93,9 @@ func (c *Conn) sendCall(ctx context.Context, r *Ref, id uint64, method string, a
 		return err
 	}
 	if err = l.beginCall(ctx, r, id, method, oneway); err == nil {
-		if l.inlineArgs(args) {
+		if c.inlineArgs(l, args) {
 			err = c.send(ctx, l)
+			c.endArgs(l, err == nil)
 		} else {
 			err = c.writeCall(ctx, l, args)
 		}
@@ -132,9 +133,15 @@ type argKind struct {
 
 func (c *Conn) writeCall(ctx context.Context, l *outLane, args []any) error {
 	err := c.encodeCall(ctx, l, args)
-	if err != nil {
-		// The peer never learns of the references exported for the
-		// arguments: take back the counts they were given.
+	c.endArgs(l, err == nil)
+	return err
+}
+
+// endArgs empties l.args once the call they were kept for is sent, or is
+// not. When it is not, the peer never learns of the references exported
+// for the arguments, so it first takes back the counts they were given.
+func (c *Conn) endArgs(l *outLane, sent bool) {
+	if !sent {
 		for _, a := range l.args {
 			if a.kind == wire.KindRemote {
 				c.exports.Release(a.id, 1)
@@ -143,62 +150,95 @@ func (c *Conn) writeCall(ctx context.Context, l *outLane, args []any) error {
 	}
 	clear(l.args)
 	l.args = l.args[:0]
-	return err
 }
 
 // inlineArgs appends args to the call message begun on l as its argument
 // section when each travels inline with no lane state (nil, built-in
-// scalars, records), as encodeCall would write them, and reports whether it
-// did; otherwise it leaves l.buf as it was, for encodeCall. A byte slice
-// that encodeCall would write uncopied, as the message's tail, is left to
-// it. Its frames are small, so that a freshly started caller writes its
-// first call within the goroutine's first stack.
-func (l *outLane) inlineArgs(args []any) bool {
+// scalars, records, local objects passed by reference), as encodeCall would
+// write them, and reports whether it did; otherwise it leaves l.buf and
+// l.args as they were, for encodeCall. A byte slice that encodeCall would
+// write uncopied, as the message's tail, is left to it. A referenceable is
+// exported here, as valueKind does, and kept in l.args, so that a call that
+// is not sent gives its count back (endArgs). Its frames are small, so that
+// a freshly started caller writes its first call within the goroutine's
+// first stack.
+func (c *Conn) inlineArgs(l *outLane, args []any) bool {
 	mark := len(l.buf)
 	l.buf = appendUvarint(l.buf, uint64(len(args)))
 	for _, a := range args {
-		var ok bool
-		if l.buf, ok = appendInlineArg(l.buf, a, l.coder.RecordOf); !ok {
-			l.buf = l.buf[:mark]
-			return false
+		var how inlined
+		if l.buf, how = appendInlineArg(l.buf, a, l.coder.RecordOf); how != written {
+			if how != byReference || !c.inlineRef(l, a) {
+				c.endArgs(l, false) // encodeCall exports them again
+				l.buf = l.buf[:mark]
+				return false
+			}
 		}
 	}
 	return true
 }
 
+// inlineRef appends v, a referenceable argument, exported, as encodeCall
+// writes it; false when it cannot be exported (encodeCall then reports why).
+//
+//go:noinline
+func (c *Conn) inlineRef(l *outLane, v any) bool {
+	id, err := c.export(v)
+	if err != nil {
+		return false
+	}
+	l.buf = append(l.buf, wire.KindRemote)
+	l.buf = appendUvarint(l.buf, id)
+	l.args = append(l.args, outArg{argKind: argKind{kind: wire.KindRemote, id: id}})
+	return true
+}
+
+// inlined tells what appendInlineArg did with an argument.
+type inlined uint8
+
+const (
+	written     inlined = iota // appended
+	notInline                  // left to encodeCall
+	byReference                // a referenceable: left to the caller
+)
+
 // appendInlineArg appends a, a call's argument, to b as it travels inline
 // with no lane state: nil, a built-in scalar, or a record, whose plan
-// recordOf finds. It reports false when a does not travel so: a reference,
+// recordOf finds. It reports notInline when a does not travel so: a *Ref,
 // another type, or a byte slice of wire.TailMin bytes or more (written as
-// the message's tail instead). Calls sent at once (inlineArgs, with their
-// lane's plans) and held calls (heldArgs) both encode their arguments with
-// it.
-func appendInlineArg(b []byte, a any, recordOf func(reflect.Value) (reflect.Value, *wire.Plan)) ([]byte, bool) {
+// the message's tail instead), and byReference for a referenceable, which
+// travels as the id it is exported under. Calls sent at once (inlineArgs,
+// with their lane's plans, which export a referenceable themselves) and held
+// calls (heldArgs) both encode their arguments with it.
+func appendInlineArg(b []byte, a any, recordOf func(reflect.Value) (reflect.Value, *wire.Plan)) ([]byte, inlined) {
 	switch x := a.(type) {
 	case nil:
-		return append(b, wire.KindNil), true
-	case *Ref, referenceable:
-		return b, false
+		return append(b, wire.KindNil), written
+	case *Ref:
+		return b, notInline
 	case []byte:
 		if len(x) >= wire.TailMin {
-			return b, false
+			return b, notInline
 		}
 	}
 	if b, ok := wire.AppendScalar(b, a); ok {
-		return b, true
+		return b, written
+	}
+	if _, ok := a.(referenceable); ok {
+		return b, byReference
 	}
 	rv := reflect.ValueOf(a)
 	switch rv.Kind() {
 	case reflect.Pointer, reflect.Map, reflect.Slice:
 		if rv.IsNil() {
-			return append(b, wire.KindNil), true
+			return append(b, wire.KindNil), written
 		}
 	}
 	v, p := recordOf(rv)
 	if p == nil {
-		return b, false
+		return b, notInline
 	}
-	return wire.AppendRecord(b, v, p), true
+	return wire.AppendRecord(b, v, p), written
 }
 
 // encodeCall appends args to the call message begun on l (see beginCall) and
