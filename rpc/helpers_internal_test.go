@@ -18,6 +18,13 @@ func connPair(t *testing.T, root, croot any) (server, client *Conn) {
 // connPairWith is connPair with options for the server.
 func connPairWith(t *testing.T, root, croot any, opts ...Option) (server, client *Conn) {
 	t.Helper()
+	return connPairOpts(t, root, opts, WithRoot(croot))
+}
+
+// connPairOpts is connPair with options for each side (the caller's root
+// among the client's).
+func connPairOpts(t *testing.T, root any, opts []Option, copts ...Option) (server, client *Conn) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	srv, err := NewServer(root, opts...)
@@ -30,7 +37,7 @@ func connPairWith(t *testing.T, root, croot any, opts ...Option) (server, client
 	}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	client, err = Dial(ctx, "tcp", ln.Addr().String(), WithRoot(croot))
+	client, err = Dial(ctx, "tcp", ln.Addr().String(), copts...)
 	if err != nil {
 		t.Fatal(err)
 	}

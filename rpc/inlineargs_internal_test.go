@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -113,21 +112,7 @@ func sameCall(a, b []byte) bool {
 func TestUnsentCallGivesBackItsReferences(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	srv, err := NewServer(&heldRoot{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	client, err := Dial(ctx, "tcp", ln.Addr().String(), WithMaxMessageSize(1<<10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
+	_, client := connPairOpts(t, &heldRoot{}, nil, WithMaxMessageSize(1<<10))
 	obj := &inlineRefObj{}
 	for i, args := range [][]any{
 		{obj, strings.Repeat("x", 2<<10)},
