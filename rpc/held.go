@@ -95,7 +95,7 @@ func (c *Conn) heldArgs(b []byte, args []any) ([]byte, bool) {
 	b = appendUvarint(b, uint64(len(args)))
 	for _, a := range args {
 		var how inlined
-		if b, how = appendInlineArg(b, a, c.heldPlans.RecordOf); how != written || len(b) > maxHeldArgs {
+		if b, how = appendInlineArg(b, a, c.heldPlans.RecordOf); how != argWritten || len(b) > maxHeldArgs {
 			return nil, false
 		}
 	}

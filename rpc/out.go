@@ -167,8 +167,8 @@ func (c *Conn) inlineArgs(l *outLane, args []any) bool {
 	l.buf = appendUvarint(l.buf, uint64(len(args)))
 	for _, a := range args {
 		var how inlined
-		if l.buf, how = appendInlineArg(l.buf, a, l.coder.RecordOf); how != written {
-			if how != byReference || !c.inlineRef(l, a) {
+		if l.buf, how = appendInlineArg(l.buf, a, l.coder.RecordOf); how != argWritten {
+			if how != argByReference || !c.inlineRef(l, a) {
 				c.endArgs(l, false) // encodeCall exports them again
 				l.buf = l.buf[:mark]
 				return false
@@ -197,48 +197,48 @@ func (c *Conn) inlineRef(l *outLane, v any) bool {
 type inlined uint8
 
 const (
-	written     inlined = iota // appended
-	notInline                  // left to encodeCall
-	byReference                // a referenceable: left to the caller
+	argWritten     inlined = iota // appended
+	argNotInline                  // left to encodeCall
+	argByReference                // a referenceable: left to the caller
 )
 
 // appendInlineArg appends a, a call's argument, to b as it travels inline
 // with no lane state: nil, a built-in scalar, or a record, whose plan
-// recordOf finds. It reports notInline when a does not travel so: a *Ref,
+// recordOf finds. It reports argNotInline when a does not travel so: a *Ref,
 // another type, or a byte slice of wire.TailMin bytes or more (written as
-// the message's tail instead), and byReference for a referenceable, which
+// the message's tail instead), and argByReference for a referenceable, which
 // travels as the id it is exported under. Calls sent at once (inlineArgs,
 // with their lane's plans, which export a referenceable themselves) and held
 // calls (heldArgs) both encode their arguments with it.
 func appendInlineArg(b []byte, a any, recordOf func(reflect.Value) (reflect.Value, *wire.Plan)) ([]byte, inlined) {
 	switch x := a.(type) {
 	case nil:
-		return append(b, wire.KindNil), written
+		return append(b, wire.KindNil), argWritten
 	case *Ref:
-		return b, notInline
+		return b, argNotInline
 	case []byte:
 		if len(x) >= wire.TailMin {
-			return b, notInline
+			return b, argNotInline
 		}
 	}
 	if b, ok := wire.AppendScalar(b, a); ok {
-		return b, written
+		return b, argWritten
 	}
 	if _, ok := a.(referenceable); ok {
-		return b, byReference
+		return b, argByReference
 	}
 	rv := reflect.ValueOf(a)
 	switch rv.Kind() {
 	case reflect.Pointer, reflect.Map, reflect.Slice:
 		if rv.IsNil() {
-			return append(b, wire.KindNil), written
+			return append(b, wire.KindNil), argWritten
 		}
 	}
 	v, p := recordOf(rv)
 	if p == nil {
-		return b, notInline
+		return b, argNotInline
 	}
-	return wire.AppendRecord(b, v, p), written
+	return wire.AppendRecord(b, v, p), argWritten
 }
 
 // encodeCall appends args to the call message begun on l (see beginCall) and
