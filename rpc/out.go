@@ -141,6 +141,9 @@ func (c *Conn) writeCall(ctx context.Context, l *outLane, args []any) error {
 // not. When it is not, the peer never learns of the references exported
 // for the arguments, so it first takes back the counts they were given.
 func (c *Conn) endArgs(l *outLane, sent bool) {
+	if len(l.args) == 0 {
+		return
+	}
 	if !sent {
 		for _, a := range l.args {
 			if a.kind == wire.KindRemote {
@@ -179,7 +182,8 @@ func (c *Conn) inlineArgs(l *outLane, args []any) bool {
 }
 
 // inlineRef appends v, a referenceable argument, exported, as encodeCall
-// writes it; false when it cannot be exported (encodeCall then reports why).
+// writes it (appendValue); false when it cannot be exported (encodeCall then
+// reports why).
 //
 //go:noinline
 func (c *Conn) inlineRef(l *outLane, v any) bool {
@@ -187,9 +191,9 @@ func (c *Conn) inlineRef(l *outLane, v any) bool {
 	if err != nil {
 		return false
 	}
-	l.buf = append(l.buf, wire.KindRemote)
-	l.buf = appendUvarint(l.buf, id)
-	l.args = append(l.args, outArg{argKind: argKind{kind: wire.KindRemote, id: id}})
+	a := outArg{argKind: argKind{kind: wire.KindRemote, id: id}}
+	l.appendValue(a.argKind, v, a.rec, false)
+	l.args = append(l.args, a)
 	return true
 }
 
