@@ -184,7 +184,23 @@ func BenchmarkTCPPingPong(b *testing.B) {
 // cost on the machine, with no other work of an RPC system's: on a virtual
 // machine a hand-off that wakes the other processor costs far more than the
 // channel operation.
-func BenchmarkTCPPingPongHandOff(b *testing.B) {
+func BenchmarkTCPPingPongHandOff(b *testing.B) { handOffPingPong(b, true, true) }
+
+// BenchmarkTCPPingPongHandOffFar is TCPPingPongHandOff with the far end's
+// hand-off alone: the caller reads its own answer, as a design whose waiting
+// caller reads the connection itself would.
+func BenchmarkTCPPingPongHandOffFar(b *testing.B) { handOffPingPong(b, true, false) }
+
+// BenchmarkTCPPingPongHandOffNear is TCPPingPongHandOff with the near end's
+// hand-off alone: the far end's reader writes the answer itself, as a design
+// running handlers on the reader would.
+func BenchmarkTCPPingPongHandOffNear(b *testing.B) { handOffPingPong(b, false, true) }
+
+// handOffPingPong runs TCPPingPong's round trips with a goroutine hand-off
+// at the far end (its reader passes the request to the goroutine that
+// answers) when far is set, and at the near end (its reader passes the
+// answer to the caller) when near is.
+func handOffPingPong(b *testing.B, far, near bool) {
 	defer testutil.ReportSteal(b, testutil.MarkCPU())
 	req, resp := callSeqSizes(b)
 	ln := listen(b)
@@ -197,49 +213,69 @@ func BenchmarkTCPPingPongHandOff(b *testing.B) {
 			return
 		}
 		defer c.Close()
-		reqs := make(chan struct{})
-		defer close(reqs)
-		go func() {
-			out := make([]byte, resp)
-			for range reqs {
-				if _, err := c.Write(out); err != nil {
-					return
+		out := make([]byte, resp)
+		write := func() error {
+			_, err := c.Write(out)
+			return err
+		}
+		answer := write
+		if far {
+			reqs := make(chan struct{})
+			defer close(reqs)
+			go func() {
+				for range reqs {
+					if write() != nil {
+						return
+					}
 				}
-			}
-		}()
+			}()
+			answer = func() error { reqs <- struct{}{}; return nil }
+		}
 		in := make([]byte, req)
 		for {
 			if _, err := io.ReadFull(c, in); err != nil {
 				return // the client closed
 			}
-			reqs <- struct{}{}
-		}
-	}()
-	c := dial(b, ln)
-	answers := make(chan error)
-	go func() {
-		in := make([]byte, resp)
-		for {
-			_, err := io.ReadFull(c, in)
-			answers <- err
-			if err != nil {
+			if answer() != nil {
 				return
 			}
 		}
 	}()
+	c := dial(b, ln)
+	in := make([]byte, resp)
+	read := func() error {
+		_, err := io.ReadFull(c, in)
+		return err
+	}
+	wait := read
+	answers := make(chan error)
+	if near {
+		go func() {
+			for {
+				err := read()
+				answers <- err
+				if err != nil {
+					return
+				}
+			}
+		}()
+		wait = func() error { return <-answers }
+	}
 	out := make([]byte, req)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := c.Write(out); err != nil {
 			b.Fatal(err)
 		}
-		if err := <-answers; err != nil {
+		if err := wait(); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.StopTimer()
 	c.Close()
-	<-answers
+	if near {
+		<-answers
+	}
 	wg.Wait()
 }
 

@@ -196,6 +196,22 @@ func compare(results map[string]result, all series, runs int) []row {
 			rows = append(rows, row{"CallSeq over raw TCP ping-pong with the hand-offs", "", "", x(r), rng})
 		}
 	}
+	for _, one := range []struct{ name, label string }{
+		{"TCPPingPongHandOffFar", "the far end's hand-off alone (the caller reads its answer)"},
+		{"TCPPingPongHandOffNear", "the near end's hand-off alone (the far end answers on its reader)"},
+	} {
+		a, ok := results[one.name]
+		if !ok {
+			continue
+		}
+		name := "raw TCP ping-pong with " + one.label
+		if _, ok := results["TCPPingPong"]; !ok {
+			rows = append(rows, row{name, us(a["ns/op"]), "", "", values(one.name, "ns/op", us)})
+			continue
+		}
+		r, rng := ratio(one.name, "TCPPingPong", "ns/op", false)
+		rows = append(rows, row{name + ": time, and over raw TCP ping-pong", us(a["ns/op"]), "", x(r), rng})
+	}
 	if a, ok := results["CallSeqFloorPair"]; ok {
 		rows = append(rows, row{"CallSeq vs raw TCP ping-pong, alternating in one loop (medians)", us(a["seq-p50-ns"]), us(a["tcp-p50-ns"]) + " (TCP)", x(a["ratio"]), values("CallSeqFloorPair", "ratio", x)})
 		rows = append(rows, row{"same loop, means (slow tails included)", "", "", x(a["mean-ratio"]), values("CallSeqFloorPair", "mean-ratio", x)})

@@ -204,6 +204,28 @@ func TestCompareHandOffFloor(t *testing.T) {
 	})
 }
 
+// The one-hand-off floors: each over the raw round trip, or its time alone
+// when the raw round trip was not run.
+func TestCompareOneHandOffFloors(t *testing.T) {
+	const far = "raw TCP ping-pong with the far end's hand-off alone (the caller reads its answer)"
+	const near = "raw TCP ping-pong with the near end's hand-off alone (the far end answers on its reader)"
+	const over = ": time, and over raw TCP ping-pong"
+	rows := compareRows(t, "BenchmarkTCPPingPong-2  100  12000 ns/op  44.00 req-bytes  24.00 resp-bytes\n"+
+		"BenchmarkTCPPingPongHandOffFar-2  100  21000 ns/op\n"+
+		"BenchmarkTCPPingPongHandOffNear-2  100  18000 ns/op\n")
+	checkRows(t, rows, func(r row) string { return r.ours + " " + r.ratio }, map[string]string{
+		far + over:  "21.0 us 1.75x",
+		near + over: "18.0 us 1.5x",
+	})
+	rows = compareRows(t, "BenchmarkTCPPingPongHandOffNear-2  100  18000 ns/op\n")
+	checkRows(t, rows, func(r row) string { return r.ours + " " + r.ratio }, map[string]string{
+		near: "18.0 us ",
+	})
+	if _, ok := rows[far]; ok {
+		t.Errorf("row %q without its benchmark", far)
+	}
+}
+
 // The floor's bursts row: 600,000 calls/s beside 64 callers at 2000 ns a
 // call, 1.2x their throughput.
 func TestCompareFloorBursts(t *testing.T) {
