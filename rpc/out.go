@@ -191,9 +191,9 @@ func (c *Conn) inlineRef(l *outLane, v any) bool {
 	if err != nil {
 		return false
 	}
-	a := outArg{argKind: argKind{kind: wire.KindRemote, id: id}}
-	l.appendValue(a.argKind, v, a.rec, false)
-	l.args = append(l.args, a)
+	k := argKind{kind: wire.KindRemote, id: id}
+	l.appendValue(k, v, inlineRecord{}, false)
+	l.args = append(l.args, outArg{argKind: k})
 	return true
 }
 
