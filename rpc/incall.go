@@ -287,7 +287,7 @@ func (ic *incall) wait(conn *Conn, id uint64, q *question) {
 	if err := ic.err; err != nil {
 		ic.mu.Unlock()
 		w.giveUp(err)
-		<-q.done
+		conn.awaitAnswer(q)
 		return
 	}
 	if ic.waiter.q == nil {
@@ -296,7 +296,7 @@ func (ic *incall) wait(conn *Conn, id uint64, q *question) {
 		ic.waiters = append(ic.waiters, w)
 	}
 	ic.mu.Unlock()
-	<-q.done
+	conn.awaitAnswer(q)
 	ic.mu.Lock()
 	if ic.waiter.q == q {
 		ic.waiter = waiter{}

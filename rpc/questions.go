@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+
+	"github.com/fireflyrpc/firefly/transport"
 )
 
 // Call is an asynchronous call in flight, as returned by Ref.Go. When it
@@ -65,7 +67,10 @@ type question struct {
 	reply any
 	err   error
 	done  chan struct{} // sync calls: signalled once
-	call  *Call         // async calls
+	// sess is the session whose ReadUntil the caller of a sync call may
+	// wait in: whoever signals done wakes it (transport.Session.Wake).
+	sess *transport.Session
+	call *Call // async calls
 	// carry, set by the answer's parser, tells the caller, woken by the
 	// answer, to send the held calls that credits passed to (see
 	// Conn.carry): this call's answer freed one of them.
@@ -101,7 +106,7 @@ func getQuestion(reply any) *question {
 }
 
 func putQuestion(q *question) {
-	q.reply, q.err, q.carry, q.watched = nil, nil, false, false
+	q.reply, q.err, q.carry, q.watched, q.sess = nil, nil, false, false, nil
 	questionPool.Put(q)
 }
 
@@ -120,7 +125,26 @@ func (q *question) complete(err error) {
 		q.call.finish()
 		return
 	}
+	sess := q.sess // q is the caller's again once done is signalled
 	q.done <- struct{}{}
+	if sess != nil {
+		sess.Wake()
+	}
+}
+
+// awaitAnswer waits for the answer to sync question q. The connection's only
+// call in flight reads its answer itself when nobody else reads the input
+// (transport.Session.ReadUntil): a call made after another then passes
+// through no other goroutine. With other calls in flight, the session's
+// reader brings each its answer, and their callers' goroutines keep the
+// stacks they started with.
+func (c *Conn) awaitAnswer(q *question) {
+	if c.questions.len() <= 1 {
+		c.sess.ReadUntil(q.done)
+		return
+	}
+	c.sess.WantInput()
+	<-q.done
 }
 
 // questionTable holds the outgoing calls waiting for answers, by request id.

@@ -57,6 +57,7 @@ func (r *Ref) Call(ctx context.Context, method string, reply any, args ...any) e
 		return r.callElsewhere(ctx, method, reply, args)
 	}
 	q := getQuestion(reply)
+	q.sess = r.conn.sess
 	id, err := r.conn.ask(ctx, r, method, args, q, true)
 	if err != nil {
 		putQuestion(q)
@@ -107,7 +108,9 @@ func (r *Ref) wait(ctx context.Context, id uint64, q *question) error {
 	}
 	cancel := ctx.Done()
 	if cancel == nil {
-		<-q.done // a context that never ends: no select needed
+		// A context that never ends: no select needed, and the caller
+		// may read its answer itself.
+		r.conn.awaitAnswer(q)
 		return nil
 	}
 	ic, _ := ctx.Value(incallKey{}).(*incall)
@@ -116,8 +119,9 @@ func (r *Ref) wait(ctx context.Context, id uint64, q *question) error {
 	}
 	var err error
 	if q.watched {
-		<-q.done // the question table watches ctx for the call
+		r.conn.awaitAnswer(q) // the question table watches ctx for the call
 	} else {
+		r.conn.sess.WantInput()
 		select {
 		case <-q.done:
 		case <-cancel:

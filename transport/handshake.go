@@ -135,7 +135,8 @@ func handshake(ctx context.Context, conn net.Conn, cfg *Config, client bool) (*S
 		_, err := conn.Write(appendPreface(make([]byte, 0, prefaceLen), role, local))
 		werr <- err
 	}()
-	br := bufio.NewReaderSize(conn, readBufferFloor())
+	in := &input{conn: conn}
+	br := bufio.NewReaderSize(in, readBufferFloor())
 	peer, err := readPreface(br, peerRole)
 	if err != nil {
 		conn.Close()
@@ -151,7 +152,7 @@ func handshake(ctx context.Context, conn net.Conn, cfg *Config, client bool) (*S
 		return nil, handshakeError(ctx, err, ctxBound)
 	}
 	conn.SetDeadline(time.Time{})
-	return newSession(conn, br, c, peer, client), nil
+	return newSession(conn, in, br, c, peer, client), nil
 }
 
 // readPreface reads the peer's preface, failing as soon as the bytes that have

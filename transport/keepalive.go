@@ -21,6 +21,7 @@ func (s *Session) Ping(ctx context.Context) (time.Duration, error) {
 	s.mu.Unlock()
 	start := time.Now()
 	s.w.queuePing(false, id)
+	s.needReader()
 	select {
 	case <-ch:
 		return time.Since(start), nil

@@ -63,7 +63,7 @@ func (s *Session) resizeReadBuffer() {
 		rb.light = 0
 	}
 	if next != size {
-		s.br = bufio.NewReaderSize(s.conn, next)
+		s.br = bufio.NewReaderSize(s.in, next)
 		rb.size.Store(int64(next))
 	}
 }

@@ -14,7 +14,16 @@ import (
 // answers are queued for the writer.
 func (s *Session) readLoop() {
 	defer close(s.readDone)
-	err := s.readFrames()
+	var err error
+	for {
+		err = s.readFrames()
+		if err != errYielded {
+			break
+		}
+		if err = s.reclaim(); err != nil {
+			break
+		}
+	}
 	if s.isDone() {
 		return
 	}
@@ -56,10 +65,12 @@ func (s *Session) peerWentAway() bool {
 const yieldFrames = 4
 
 func (s *Session) readFrames() error {
-	var h header
 	frames := 0
 	for {
 		if s.br.Buffered() == 0 {
+			if s.yieldRole() {
+				return errYielded
+			}
 			s.resizeReadBuffer()
 			// The next read goes to the network. Under load (several
 			// frames came in the last read) and with parsing handed to
@@ -73,34 +84,47 @@ func (s *Session) readFrames() error {
 			frames = 0
 		}
 		frames++
-		if _, err := io.ReadFull(s.br, h[:]); err != nil {
-			if errors.Is(err, io.ErrUnexpectedEOF) {
-				return fmt.Errorf("%w: connection closed inside a frame header", ErrConnectionLost)
-			}
-			return err
-		}
-		if !s.recvActive.Load() {
-			s.recvActive.Store(true)
-		}
-		if err := checkHeader(&h, s.cfg.MaxFrameSize); err != nil {
-			return err
-		}
-		s.bytesIn.Add(uint64(headerLen) + uint64(h.length()))
-		var err error
-		switch h.typ() {
-		case typeData:
-			err = s.handleData(&h)
-		case typeWindowUpdate:
-			err = s.handleWindowUpdate(&h)
-		case typePing:
-			err = s.handlePing(&h)
-		case typeGoAway:
-			err = s.handleGoAway(&h)
-		}
-		if err != nil {
+		if err := s.readFrame(); err != nil {
 			return err
 		}
 	}
+}
+
+// readFrame reads and handles one frame. Its header is only peeked at until
+// it is whole, so that a ReadUntil reader interrupted between frames leaves
+// the input as it was.
+func (s *Session) readFrame() error {
+	r := &s.role
+	r.boundary = r.done != nil
+	p, err := s.br.Peek(headerLen)
+	r.boundary = false
+	if err != nil {
+		if errors.Is(err, io.EOF) && len(p) > 0 {
+			return fmt.Errorf("%w: connection closed inside a frame header", ErrConnectionLost)
+		}
+		return err
+	}
+	h := &s.hdr
+	copy(h[:], p)
+	s.br.Discard(headerLen)
+	if !s.recvActive.Load() {
+		s.recvActive.Store(true)
+	}
+	if err := checkHeader(h, s.cfg.MaxFrameSize); err != nil {
+		return err
+	}
+	s.bytesIn.Add(uint64(headerLen) + uint64(h.length()))
+	switch h.typ() {
+	case typeData:
+		return s.handleData(h)
+	case typeWindowUpdate:
+		return s.handleWindowUpdate(h)
+	case typePing:
+		return s.handlePing(h)
+	case typeGoAway:
+		return s.handleGoAway(h)
+	}
+	return nil
 }
 
 // payload returns the next n bytes of input without consuming them; they are
@@ -304,7 +328,7 @@ func (s *Session) readPayload(p []byte) error {
 		var m int
 		var err error
 		if s.br.Buffered() == 0 && len(p) >= directPayload {
-			m, err = s.conn.Read(p)
+			m, err = s.in.Read(p)
 			s.rb.direct += uint64(m)
 		} else {
 			m, err = s.br.Read(p)

@@ -210,6 +210,7 @@ func (st *Stream) write(ctx context.Context, p []byte) (n int, queued bool, err 
 			}
 			st.wwaiting = true
 			w.mu.Unlock()
+			s.needReader()
 			st.awaitCredit(ctx)
 			continue
 		}

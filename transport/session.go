@@ -31,9 +31,12 @@ type Session struct {
 	cfg    Config
 	log    *slog.Logger
 	client bool
-	peer   settings // limits the peer announced
-	br     *bufio.Reader
-	rb     readBuffer // sizes br to the traffic (see resize)
+	peer   settings      // limits the peer announced
+	in     *input        // conn, as the reader reads it (readrole.go)
+	br     *bufio.Reader // reads in
+	role   readRole      // who reads (readrole.go)
+	hdr    header        // the frame header being handled, the role holder's
+	rb     readBuffer    // sizes br to the traffic (see resize)
 	// handedOff is set by the reader when it called a read notify function
 	// with nothing more in hand since its last read from the network.
 	handedOff bool
@@ -95,7 +98,7 @@ type Session struct {
 	kaPinged   bool
 }
 
-func newSession(conn net.Conn, br *bufio.Reader, cfg Config, peer settings, client bool) *Session {
+func newSession(conn net.Conn, in *input, br *bufio.Reader, cfg Config, peer settings, client bool) *Session {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -107,6 +110,7 @@ func newSession(conn net.Conn, br *bufio.Reader, cfg Config, peer settings, clie
 		log:       log,
 		client:    client,
 		peer:      peer,
+		in:        in,
 		br:        br,
 		sendLimit: min(cfg.MaxStreams, int(peer.maxStreams)),
 		streams:   make(map[uint32]*Stream),
@@ -125,6 +129,8 @@ func newSession(conn net.Conn, br *bufio.Reader, cfg Config, peer settings, clie
 	s.pools.init(s.sendFrame, cfg.MaxFrameSize)
 	s.smallSendMax = min(smallChunkSize-headerLen, s.sendFrame)
 	s.w.init(s)
+	s.role.init(s)
+	in.role = &s.role
 	if cfg.KeepAliveInterval > 0 {
 		s.kaMu.Lock()
 		s.kaLast = time.Now()
@@ -191,6 +197,7 @@ func (s *Session) Accept(ctx context.Context) (*Stream, error) {
 		if st := s.nextAccepted(); st != nil {
 			return st, nil
 		}
+		s.needReader()
 		select {
 		case <-s.acceptSig:
 		case <-ctx.Done():
@@ -461,6 +468,7 @@ func (s *Session) end(err error, flush bool, g *finalGoAway) {
 		s.mu.Unlock()
 		s.ended.Store(true)
 		close(s.done)
+		s.needReader() // the reader reads on until the connection closes
 		for _, f := range closeFs {
 			go f(serr)
 		}

@@ -95,6 +95,7 @@ func (st *Stream) Read(p []byte) (int, error) {
 		if !st.sentSYN.Load() {
 			st.announce()
 		}
+		st.s.needReader()
 		select {
 		case <-st.rwake:
 		case <-st.rdl.wait():

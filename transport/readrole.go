@@ -1,0 +1,235 @@
+package transport
+
+import (
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The reader role. One goroutine at a time reads the session's input and
+// handles its frames: the session's own reader goroutine (the background
+// reader), or a goroutine waiting in ReadUntil for what the input will
+// bring. Such a goroutine, when nobody else reads, reads itself: the answer
+// it waits for is then handled on its own goroutine, and a round trip made by
+// one goroutine at a time passes through no other. The role is a lock; its
+// holder reads.
+//
+// The background reader gives the role up between reads from the network
+// when exactly one goroutine waits in ReadUntil, the shape of calls made one
+// after another. A goroutine that read in ReadUntil gives it up when it has
+// what it waited for: to the goroutine still waiting, if one does, and
+// otherwise to nobody for readLinger, so that the next call, made at once,
+// finds the role free. If none takes it in that time, the background reader
+// takes it again. So input that nobody waits for (the peer's calls, pings,
+// credit) waits at most readLinger to be read; the session's own waits for
+// input (a stream's Read, a write waiting for credit, Ping, Accept) hand the
+// role to the background reader at once (needReader).
+type readRole struct {
+	lock sync.Mutex // held by the goroutine reading the input
+
+	mu      sync.Mutex
+	waiters int           // goroutines in ReadUntil not reading
+	free    chan struct{} // (1) signalled when the role was given up to the waiters
+	bgWake  chan struct{} // (1) hands the role, held, to the background reader
+	linger  *time.Timer
+
+	// Owned by the role's holder.
+	done     <-chan struct{} // a ReadUntil reader's channel
+	got      bool            // the reader received from done in a read (see input)
+	boundary bool            // the reader is between frames
+	err      error           // a ReadUntil reader's read error, for the background reader
+	// inRead is set while a ReadUntil reader waits in a read from the
+	// network between frames, where Wake may interrupt it.
+	inRead atomic.Bool
+}
+
+// readLinger is how long the role stays free after a ReadUntil reader gave it
+// up before the background reader takes it again.
+const readLinger = 100 * time.Microsecond
+
+// errYielded ends readFrames when the background reader gave the role up.
+var errYielded = errors.New("transport: reader role given up")
+
+// errInterrupted is the input's error when a ReadUntil reader received from
+// its done channel between frames.
+var errInterrupted = errors.New("transport: read interrupted")
+
+func (r *readRole) init(s *Session) {
+	r.free = make(chan struct{}, 1)
+	r.bgWake = make(chan struct{}, 1)
+	r.linger = time.AfterFunc(time.Hour, s.needReader)
+	r.linger.Stop()
+	r.lock.Lock() // the background reader's, from the start
+}
+
+// input is the reader's source: the connection, through which an interrupt
+// (Wake) reaches a ReadUntil reader as a read deadline in the past. The
+// deadline is an interrupt, never an error of the connection: it is cleared
+// and the read goes on, unless a ReadUntil reader is between frames and has
+// what it waited for.
+type input struct {
+	conn net.Conn
+	role *readRole // nil during the handshake
+}
+
+func (in *input) Read(p []byte) (int, error) {
+	r := in.role
+	for {
+		between := r != nil && r.done != nil && r.boundary
+		if between {
+			r.inRead.Store(true)
+			select {
+			case <-r.done:
+				r.inRead.Store(false)
+				r.got = true
+				return 0, errInterrupted
+			default:
+			}
+		}
+		n, err := in.conn.Read(p)
+		if between {
+			r.inRead.Store(false)
+		}
+		if err == nil || r == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return n, err
+		}
+		in.conn.SetReadDeadline(time.Time{})
+		if n > 0 {
+			return n, nil
+		}
+	}
+}
+
+// ReadUntil returns once it has received from done. While it waits and no
+// other goroutine reads the session's input, it reads the input and handles
+// it itself, as the session's reader would (see readRole): when the input
+// brings what done waits for, whatever sends on done runs on this goroutine.
+// A value sent on done by another goroutine must be followed by Wake, which
+// interrupts such a read.
+func (s *Session) ReadUntil(done <-chan struct{}) {
+	r := &s.role
+	for {
+		if r.lock.TryLock() && s.readFor(done) {
+			return
+		}
+		r.mu.Lock()
+		r.waiters++
+		r.mu.Unlock()
+		var got bool
+		select {
+		case <-done:
+			got = true
+		case <-r.free:
+		}
+		r.mu.Lock()
+		r.waiters--
+		r.mu.Unlock()
+		if got {
+			return
+		}
+	}
+}
+
+// Wake interrupts a goroutine reading in ReadUntil between frames, so that it
+// looks at its done channel again. Whoever sends on a ReadUntil's done
+// channel off the reading goroutine calls it after the send.
+func (s *Session) Wake() {
+	if s.role.inRead.Load() {
+		s.conn.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+// readFor reads frames, holding the role, until it receives from done; it
+// reports false when it handed the role to the background reader instead,
+// after a read error (which the background reader then handles).
+func (s *Session) readFor(done <-chan struct{}) bool {
+	r := &s.role
+	r.done, r.got = done, false
+	for {
+		select {
+		case <-done:
+			r.got = true
+		default:
+		}
+		if r.got {
+			r.done, r.got = nil, false
+			s.giveUpRole()
+			return true
+		}
+		if s.br.Buffered() == 0 {
+			s.resizeReadBuffer()
+		}
+		err := s.readFrame()
+		if err == nil || errors.Is(err, errInterrupted) {
+			continue
+		}
+		r.done, r.got = nil, false
+		r.err = err
+		r.bgWake <- struct{}{}
+		return false
+	}
+}
+
+// giveUpRole lets go of the role a ReadUntil reader held: to the one
+// goroutine still waiting in ReadUntil, if there is one; to the background
+// reader when several wait (their answers then come to each of them, with no
+// reader's stack grown on each of their goroutines); otherwise to the
+// background reader after readLinger, if nobody took it by then.
+func (s *Session) giveUpRole() {
+	r := &s.role
+	r.mu.Lock()
+	switch {
+	case r.waiters > 1 || s.isDone():
+		r.mu.Unlock()
+		r.bgWake <- struct{}{}
+		return
+	case r.waiters == 1:
+		signal(r.free)
+	}
+	r.lock.Unlock()
+	r.linger.Reset(readLinger)
+	r.mu.Unlock()
+}
+
+// yieldRole is the background reader's choice between reads from the
+// network: it gives the role up, and reports true, when exactly one
+// goroutine waits in ReadUntil.
+func (s *Session) yieldRole() bool {
+	r := &s.role
+	r.mu.Lock()
+	if r.waiters != 1 || s.isDone() {
+		r.mu.Unlock()
+		return false
+	}
+	r.lock.Unlock()
+	signal(r.free)
+	r.linger.Reset(readLinger)
+	r.mu.Unlock()
+	return true
+}
+
+// WantInput hands the reader role to the background reader at once if
+// nobody holds it: the caller waits for input, and not in ReadUntil.
+func (s *Session) WantInput() { s.needReader() }
+
+// needReader hands the role to the background reader if nobody holds it:
+// something waits for input that no ReadUntil waits for.
+func (s *Session) needReader() {
+	r := &s.role
+	if r.lock.TryLock() {
+		r.bgWake <- struct{}{} // the one holder hands it over: never full
+	}
+}
+
+// reclaim waits, for the background reader, until the role is handed back to
+// it, and returns a ReadUntil reader's read error, if that is why.
+func (s *Session) reclaim() error {
+	r := &s.role
+	<-r.bgWake
+	err := r.err
+	r.err = nil
+	return err
+}
