@@ -124,7 +124,7 @@ func (in *inLane) readCall() error {
 		return nil
 	}
 	ic.charge, in.callCharge = in.callCharge, 0
-	c.startCall(ic)
+	c.startCall(ic, in.onReader)
 	return nil
 }
 

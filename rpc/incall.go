@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/fireflyrpc/firefly/registry"
+	"github.com/fireflyrpc/firefly/transport"
 )
 
 // incall is an incoming call with a running (or about to run) handler. It is
@@ -66,6 +67,10 @@ type incall struct {
 	over atomic.Bool
 	// self is the call as a context.Context, for ContextValue.
 	self context.Context
+	// lease is the transport's reader role while the call runs on the
+	// reader (see RunInline): the handler's own calls on the connection
+	// read their answers through it.
+	lease transport.Lease
 	// pooled is set for a call whose dispatcher never uses its context
 	// (see contextFree): nothing but the broker can then keep the call,
 	// and it goes back to incallPool once the broker is done with it (see
@@ -296,7 +301,11 @@ func (ic *incall) wait(conn *Conn, id uint64, q *question) {
 		ic.waiters = append(ic.waiters, w)
 	}
 	ic.mu.Unlock()
-	conn.awaitAnswer(q)
+	if conn == ic.conn && ic.lease != (transport.Lease{}) {
+		ic.lease.ReadUntil(q.done)
+	} else {
+		conn.awaitAnswer(q)
+	}
 	ic.mu.Lock()
 	if ic.waiter.q == q {
 		ic.waiter = waiter{}

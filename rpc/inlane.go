@@ -41,13 +41,14 @@ type inLane struct {
 	dead    bool // the lane ended: nothing more is parsed
 
 	// Used by the owner only.
-	started bool    // the preface was read
-	inPlace bool    // buf is a payload in the session's read buffer (see receive)
-	buf     []byte  // bytes taken from the stream, not yet parsed: buf[r:w]; nil while there are none
-	bufp    *[]byte // where buf came from in laneBuffers (nil: allocated)
-	r, w    int
-	big     *bufio.Reader // reads a large message from the stream
-	limit   io.LimitedReader
+	started  bool    // the preface was read
+	onReader bool    // the owner is the transport's reader (see drain)
+	inPlace  bool    // buf is a payload in the session's read buffer (see receive)
+	buf      []byte  // bytes taken from the stream, not yet parsed: buf[r:w]; nil while there are none
+	bufp     *[]byte // where buf came from in laneBuffers (nil: allocated)
+	r, w     int
+	big      *bufio.Reader // reads a large message from the stream
+	limit    io.LimitedReader
 
 	// The answer budget (see budget.go): charged is set when the call at
 	// the head of the lane has been charged; the others, guarded by the
@@ -113,9 +114,9 @@ func (c *Conn) readLane(st *transport.Stream) {
 	in := &inLane{c: c, st: st, wake: make(chan struct{}, 1)}
 	in.dec = gob.NewDecoder(&in.mr.Reader)
 	c.lanes.inOpened.Add(1)
-	st.SetReadNotify(in.notify)
+	st.SetReadNotify(in.notifyOnReader)
 	st.SetReceiveFunc(in.receive)
-	in.notify(true) // what arrived before the registration
+	in.notifyOnReader(true) // what arrived before the registration
 }
 
 // receive is the lane's transport receive function: when the lane is idle
@@ -136,8 +137,9 @@ func (in *inLane) receive(p []byte) int {
 	if in.r == in.w { // no part of a message taken before: p comes first
 		in.releaseBuffer()
 		in.buf, in.r, in.w = p, 0, len(p)
-		in.inPlace = true
+		in.inPlace, in.onReader = true, true
 		_, err := in.parseTaken(false)
+		in.onReader = false
 		used = in.r
 		in.buf, in.r, in.w = nil, 0, 0
 		in.inPlace = false
@@ -154,7 +156,15 @@ func (in *inLane) receive(p []byte) int {
 // owner is already at it (which then looks again before letting go). Whether
 // the reader has more input in hand does not matter: a small message costs
 // less parsed here than handed to a goroutine.
-func (in *inLane) notify(bool) {
+func (in *inLane) notify(bool) { in.poke(false) }
+
+// notifyOnReader is notify as the transport's reader calls it: the calls it
+// parses may run on the reader's goroutine (transport.Session.Inline).
+func (in *inLane) notifyOnReader(bool) { in.poke(true) }
+
+// poke parses what is whole, on the transport's reader when onReader is
+// set, unless an owner is already at it.
+func (in *inLane) poke(onReader bool) {
 	in.mu.Lock()
 	if in.busy {
 		in.pending = true
@@ -163,16 +173,19 @@ func (in *inLane) notify(bool) {
 	}
 	in.busy = true
 	in.mu.Unlock()
-	in.drain(false)
+	in.drain(false, onReader)
 }
 
 // drain parses messages until none is whole and then lets the lane go, or
 // hands it to the lane's goroutine (a large message, when not on it), or
 // ends it on an error. The caller owns the lane; blocking tells whether it
-// may wait for the stream (the lane's goroutine may).
-func (in *inLane) drain(blocking bool) {
+// may wait for the stream (the lane's goroutine may), and onReader whether
+// the caller is the transport's reader.
+func (in *inLane) drain(blocking, onReader bool) {
 	for {
+		in.onReader = onReader
 		handed, err := in.parseBuffered(blocking)
+		in.onReader = false
 		if err != nil {
 			in.end(err)
 			return
@@ -203,7 +216,7 @@ func (in *inLane) release() (again bool) {
 // was notified meanwhile.
 func (in *inLane) letGo() {
 	if in.release() {
-		in.drain(false)
+		in.drain(false, true)
 	}
 }
 
@@ -241,12 +254,12 @@ func (in *inLane) run() {
 			// arrived before the end are not failed as lost).
 			select {
 			case <-in.wake:
-				in.drain(true)
+				in.drain(true, false)
 			default:
 			}
 			return
 		}
-		in.drain(true)
+		in.drain(true, false)
 		in.mu.Lock()
 		dead := in.dead
 		in.mu.Unlock()

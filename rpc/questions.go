@@ -133,13 +133,15 @@ func (q *question) complete(err error) {
 }
 
 // awaitAnswer waits for the answer to sync question q. The connection's only
-// call in flight reads its answer itself when nobody else reads the input
-// (transport.Session.ReadUntil): a call made after another then passes
-// through no other goroutine. With other calls in flight, the session's
-// reader brings each its answer, and their callers' goroutines keep the
-// stacks they started with.
+// call in flight, while no call of the peer's is, reads its answer itself
+// when nobody else reads the input (transport.Session.ReadUntil): a call
+// made after another then passes through no other goroutine. With other
+// calls in flight, the session's reader brings each its answer, and their
+// callers' goroutines keep the stacks they started with; and while the
+// peer's calls run, its next ones are not left for the session to pick up
+// once the reader role, given up after the answer, has lingered.
 func (c *Conn) awaitAnswer(q *question) {
-	if c.questions.len() <= 1 {
+	if c.questions.len() <= 1 && c.answers.running.Load() == 0 {
 		c.sess.ReadUntil(q.done)
 		return
 	}

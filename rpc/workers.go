@@ -2,6 +2,8 @@ package rpc
 
 import (
 	"context"
+	"github.com/fireflyrpc/firefly/registry"
+	"github.com/fireflyrpc/firefly/transport"
 	"runtime"
 	rtmetrics "runtime/metrics"
 	"time"
@@ -72,6 +74,9 @@ type workerPool struct {
 	moved    uint64    // calls finished or resumed so far
 	seen     uint64    // moved at the watchdog's last tick
 	runnable []rtmetrics.Sample
+	// blocking holds the methods whose handlers, run on the transport's
+	// reader, held it up (see startCall).
+	blocking map[*registry.Method]backoff
 }
 
 // worker is a handler goroutine's mailbox; a nil call tells it to end. The
@@ -95,8 +100,10 @@ func (p *workerPool) init(c *Conn) {
 // startCall records ic as running and starts it on an idle worker or a new
 // one, or queues it while limit workers are active. When the connection has
 // ended, the call still runs, with its context cancelled, on a worker of its
-// own.
-func (c *Conn) startCall(ic *incall) {
+// own. A call parsed on the transport's reader (onReader) with nothing more
+// in hand runs right there once its frame is handled (runInline), in an idle
+// worker's place, unless its method once held the reader up.
+func (c *Conn) startCall(ic *incall, onReader bool) {
 	t := &c.answers
 	t.mu.Lock()
 	if !t.record(ic) {
@@ -124,9 +131,80 @@ func (c *Conn) startCall(ic *incall) {
 		t.mu.Unlock()
 		return
 	}
+	inline := onReader && len(p.idle) > 0 && p.mayInline(ic.m)
 	w, fresh := p.take(ic)
 	t.mu.Unlock()
+	if inline && c.sess.Inline(ic) {
+		return
+	}
 	c.dispatch(w, fresh, ic)
+}
+
+// inlineBackoff bounds the calls of a method that held the reader up that
+// run on workers before one runs on the reader again: the first time 16,
+// then twice as many each time, up to maxInlineBackoff.
+const (
+	minInlineBackoff = 16
+	maxInlineBackoff = 1 << 16
+)
+
+// backoff is a method's record in workerPool.blocking: its calls still to
+// run on workers, and how many the next time it holds the reader up.
+type backoff struct{ skip, next uint32 }
+
+// mayInline reports whether a call of m may run on the transport's reader,
+// counting it against m's backoff if it may not. t.mu must be held.
+func (p *workerPool) mayInline(m *registry.Method) bool {
+	if len(p.blocking) == 0 {
+		return true
+	}
+	b, ok := p.blocking[m]
+	if !ok || b.skip == 0 {
+		return true
+	}
+	b.skip--
+	p.blocking[m] = b
+	return false
+}
+
+// heldReader records that a call of m, run on the transport's reader, held
+// it up: m's next calls run on workers, more of them each time. t.mu must be
+// held.
+func (p *workerPool) heldReader(m *registry.Method) {
+	if p.blocking == nil {
+		p.blocking = make(map[*registry.Method]backoff)
+	}
+	b := p.blocking[m]
+	b.next = max(minInlineBackoff, min(2*b.next, maxInlineBackoff))
+	b.skip = b.next
+	p.blocking[m] = b
+}
+
+// RunInline runs ic, which startCall gave an idle worker's place, on the
+// transport's reader (see transport.Session.Inline), as that worker would.
+// A call whose handler held the reader up has its method run on workers
+// from then on.
+func (ic *incall) RunInline(l transport.Lease) {
+	c, w, m := ic.conn, ic.w, ic.m
+	ic.lease = l
+	c.serve(ic)
+	ic.cancel(context.Canceled)
+	ic.dropArgs()
+	ic.lease = transport.Lease{}
+	next, ok := c.finishCall(ic, w)
+	ic.release()
+	if l.Taken() {
+		t := &c.answers
+		t.mu.Lock()
+		t.workers.heldReader(m)
+		t.mu.Unlock()
+	}
+	switch {
+	case !ok:
+		w.calls <- nil // its goroutine waits in its mailbox: it ends
+	case next != nil:
+		w.calls <- next
+	}
 }
 
 // take makes a worker busy with ic, counted as active: the most recently

@@ -12,18 +12,23 @@ import (
 // readLoop is the session's only reader. It never blocks on application
 // code: payload is copied into stream buffers that the windows bound, and
 // answers are queued for the writer.
-func (s *Session) readLoop() {
-	defer close(s.readDone)
-	var err error
-	for {
+func (s *Session) readLoop() { s.readOn(nil) }
+
+// readOn is the background reader's goroutine, from the session's start or
+// from when it took the role over from a goroutine running an Inliner, with
+// that goroutine's read error, if any, to handle.
+func (s *Session) readOn(err error) {
+	s.role.done = nil
+	for err == nil {
 		err = s.readFrames()
-		if err != errYielded {
-			break
+		if err == errTaken {
+			return // another goroutine reads now
 		}
-		if err = s.reclaim(); err != nil {
-			break
+		if err == errYielded {
+			err = s.reclaim()
 		}
 	}
+	defer close(s.readDone)
 	if s.isDone() {
 		return
 	}
@@ -116,15 +121,18 @@ func (s *Session) readFrame() error {
 	s.bytesIn.Add(uint64(headerLen) + uint64(h.length()))
 	switch h.typ() {
 	case typeData:
-		return s.handleData(h)
+		err = s.handleData(h)
+		if !s.runPending(err) {
+			return errTaken
+		}
 	case typeWindowUpdate:
-		return s.handleWindowUpdate(h)
+		err = s.handleWindowUpdate(h)
 	case typePing:
-		return s.handlePing(h)
+		err = s.handlePing(h)
 	case typeGoAway:
-		return s.handleGoAway(h)
+		err = s.handleGoAway(h)
 	}
-	return nil
+	return err
 }
 
 // payload returns the next n bytes of input without consuming them; they are
@@ -292,7 +300,10 @@ func (s *Session) handleData(h *header) error {
 			return err
 		}
 		if flags&flagFIN == 0 {
+			r := &s.role
+			r.inFrame, r.rest = true, int(n)
 			k := st.offer(p)
+			r.inFrame = false
 			if k == len(p) {
 				s.discard(n) // all of it taken where it lay
 				return nil
@@ -312,7 +323,10 @@ func (s *Session) handleData(h *header) error {
 		if !more {
 			s.handedOff = true
 		}
+		r := &s.role
+		r.inFrame, r.rest = true, 0
 		notify(more)
+		r.inFrame = false
 	}
 	return nil
 }

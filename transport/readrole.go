@@ -32,6 +32,7 @@ type readRole struct {
 
 	mu      sync.Mutex
 	waiters int           // goroutines in ReadUntil not reading
+	served  bool          // one of them returned since the background reader's last read
 	free    chan struct{} // (1) signalled when the role was given up to the waiters
 	bgWake  chan struct{} // (1) hands the role, held, to the background reader
 	linger  *time.Timer
@@ -44,6 +45,24 @@ type readRole struct {
 	// inRead is set while a ReadUntil reader waits in a read from the
 	// network between frames, where Wake may interrupt it.
 	inRead atomic.Bool
+
+	// Lending the role (inline.go). inFrame, rest and pending are the
+	// holder's: inFrame is set while a stream's receive or notify
+	// function runs, rest is the part of the frame still in the read
+	// buffer then, and pending is the Inliner arranged for the frame.
+	inFrame bool
+	rest    int
+	pending Inliner
+	// Guarded by mu: an Inliner runs (lent) since lendAt, holding lease
+	// lendSeq, on the background reader's goroutine (bgLent) or a
+	// ReadUntil reader's; it reads (nested); the role was taken from it.
+	lent      atomic.Bool // also read by the holder without mu (Inline)
+	bgLent    bool
+	nested    bool
+	taken     bool
+	lendSeq   uint64
+	lendAt    time.Time
+	lendTimer *time.Timer
 }
 
 // readLinger is how long the role stays free after a ReadUntil reader gave it
@@ -52,6 +71,10 @@ const readLinger = 100 * time.Microsecond
 
 // errYielded ends readFrames when the background reader gave the role up.
 var errYielded = errors.New("transport: reader role given up")
+
+// errTaken ends the reading of a goroutine whose role was taken while it ran
+// an Inliner.
+var errTaken = errors.New("transport: reader role taken")
 
 // errInterrupted is the input's error when a ReadUntil reader received from
 // its done channel between frames.
@@ -62,6 +85,8 @@ func (r *readRole) init(s *Session) {
 	r.bgWake = make(chan struct{}, 1)
 	r.linger = time.AfterFunc(time.Hour, s.needReader)
 	r.linger.Stop()
+	r.lendTimer = time.AfterFunc(time.Hour, s.takeLent)
+	r.lendTimer.Stop()
 	r.lock.Lock() // the background reader's, from the start
 }
 
@@ -126,6 +151,9 @@ func (s *Session) ReadUntil(done <-chan struct{}) {
 		}
 		r.mu.Lock()
 		r.waiters--
+		if got {
+			r.served = true
+		}
 		r.mu.Unlock()
 		if got {
 			return
@@ -163,8 +191,11 @@ func (s *Session) readFor(done <-chan struct{}) bool {
 			s.resizeReadBuffer()
 		}
 		err := s.readFrame()
-		if err == nil || errors.Is(err, errInterrupted) {
+		if err == nil || err == errInterrupted {
 			continue
+		}
+		if err == errTaken {
+			return false // the role passed on while a call ran inline
 		}
 		r.done, r.got = nil, false
 		r.err = err
@@ -196,11 +227,14 @@ func (s *Session) giveUpRole() {
 
 // yieldRole is the background reader's choice between reads from the
 // network: it gives the role up, and reports true, when exactly one
-// goroutine waits in ReadUntil.
+// goroutine waits in ReadUntil, or none does and one returned from it since
+// the last read (the reader brought it what it waited for).
 func (s *Session) yieldRole() bool {
 	r := &s.role
 	r.mu.Lock()
-	if r.waiters != 1 || s.isDone() {
+	served := r.served
+	r.served = false
+	if !(r.waiters == 1 || r.waiters == 0 && served) || s.isDone() {
 		r.mu.Unlock()
 		return false
 	}
@@ -230,6 +264,6 @@ func (s *Session) reclaim() error {
 	r := &s.role
 	<-r.bgWake
 	err := r.err
-	r.err = nil
+	r.err, r.done = nil, nil
 	return err
 }

@@ -1,0 +1,182 @@
+package transport
+
+import (
+	"runtime"
+	"time"
+)
+
+// Inliner is a function that Session.Inline runs on the reader's goroutine.
+type Inliner interface {
+	// RunInline runs holding the reader role, lent to it as l.
+	RunInline(l Lease)
+}
+
+// Lease is the reader role lent to an Inliner (see Session.Inline).
+type Lease struct {
+	s   *Session
+	seq uint64
+}
+
+// lendLimit is how long an Inliner may hold the reader role before a new
+// goroutine takes the role and reads on.
+const lendLimit = 200 * time.Microsecond
+
+// Inline, called by a stream's receive or read-notify function as the reader
+// calls it, arranges for f to run on the reader's goroutine once the frame
+// is handled, and reports true; it reports false, arranging nothing, when
+// input is in hand beyond the frame (it would wait for f), when another
+// Inliner is arranged for the frame, or when the reader runs one already.
+//
+// f runs holding the reader role: no input is read while it runs, except by f
+// itself, through its Lease's ReadUntil. If f holds the role longer than
+// lendLimit without reading, the role is taken from it (Lease.Taken): another
+// goroutine reads on, and f's goroutine, once f returns, no longer reads.
+// An input-bound round trip whose handler runs quickly so passes through no
+// other goroutine, and a handler that blocks holds the input up for
+// lendLimit at most.
+func (s *Session) Inline(f Inliner) bool {
+	r := &s.role
+	if !r.inFrame || r.pending != nil || r.lent.Load() || s.br.Buffered() != r.rest || s.isDone() {
+		return false
+	}
+	r.pending = f
+	return true
+}
+
+// runPending runs the Inliner arranged for the frame just handled, if any,
+// and reports false when the role was taken from this goroutine meanwhile.
+// After a frame that ended the reading with an error, the Inliner runs on a
+// goroutine of its own, with a Lease that reads nothing.
+func (s *Session) runPending(err error) (kept bool) {
+	r := &s.role
+	f := r.pending
+	if f == nil {
+		return true
+	}
+	r.pending = nil
+	if err != nil {
+		go f.RunInline(Lease{})
+		return true
+	}
+	r.mu.Lock()
+	r.lendSeq++
+	seq := r.lendSeq
+	r.lent.Store(true)
+	r.taken, r.nested = false, false
+	r.bgLent = r.done == nil
+	r.lendAt = time.Now()
+	r.mu.Unlock()
+	r.lendTimer.Reset(lendLimit)
+	f.RunInline(Lease{s: s, seq: seq})
+	r.lendTimer.Stop()
+	r.mu.Lock()
+	for r.nested && r.lendSeq == seq && !r.taken {
+		// Another goroutine of the Inliner's reads through the lease: it
+		// is done reading once what it waits for comes, and the Inliner's
+		// end gives that up.
+		r.mu.Unlock()
+		runtime.Gosched()
+		r.mu.Lock()
+	}
+	// Once the role was taken, the new reader may have lent it again: this
+	// goroutine then touches none of the reader's state.
+	kept = r.lendSeq == seq && !r.taken
+	if kept {
+		r.lent.Store(false)
+	}
+	r.mu.Unlock()
+	return kept
+}
+
+// takeLent is the lend timer's function: it takes the role from an Inliner
+// that held it for lendLimit without reading, for the background reader.
+func (s *Session) takeLent() {
+	r := &s.role
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.lent.Load() || r.taken {
+		return
+	}
+	if left := lendLimit - time.Since(r.lendAt); r.nested || left > 0 {
+		// Reading, or lent again since the timer was set.
+		r.lendTimer.Reset(max(left, lendLimit/4))
+		return
+	}
+	s.takeLentLocked(nil)
+}
+
+// takeLentLocked passes the role, lent, to the background reader, with err
+// for it to handle (nil: it reads on). r.mu must be held.
+func (s *Session) takeLentLocked(err error) {
+	r := &s.role
+	r.taken = true
+	r.lent.Store(false)
+	if r.bgLent {
+		// The Inliner runs on the background reader's goroutine: a new one
+		// reads on, and that goroutine ends once the Inliner returns.
+		go s.readOn(err)
+		return
+	}
+	r.err = err
+	r.bgWake <- struct{}{} // the background reader waits in reclaim
+}
+
+// Taken reports whether the role was taken from the Inliner (see Inline):
+// a function that held the input up for lendLimit.
+func (l Lease) Taken() bool {
+	if l.s == nil {
+		return true
+	}
+	r := &l.s.role
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lendSeq != l.seq || r.taken
+}
+
+// ReadUntil is Session.ReadUntil for the Inliner holding the lease: while
+// the role is still its own, it reads the input itself until it receives
+// from done.
+func (l Lease) ReadUntil(done <-chan struct{}) {
+	s := l.s
+	if s == nil {
+		<-done
+		return
+	}
+	r := &s.role
+	r.mu.Lock()
+	if r.lendSeq != l.seq || r.taken || !r.lent.Load() || r.nested {
+		r.mu.Unlock()
+		s.ReadUntil(done)
+		return
+	}
+	r.nested = true
+	r.mu.Unlock()
+	outer := r.done
+	r.done, r.got = done, false
+	var err error
+	for err == nil || err == errInterrupted {
+		select {
+		case <-done:
+			r.got = true
+		default:
+		}
+		if r.got {
+			break
+		}
+		if s.br.Buffered() == 0 {
+			s.resizeReadBuffer()
+		}
+		err = s.readFrame()
+	}
+	r.done, r.got = outer, false
+	r.mu.Lock()
+	r.nested = false
+	r.lendAt = time.Now()
+	if err != nil && err != errInterrupted {
+		s.takeLentLocked(err)
+		r.mu.Unlock()
+		<-done
+		return
+	}
+	r.mu.Unlock()
+}
