@@ -116,7 +116,9 @@ func (c *Conn) readLane(st *transport.Stream) {
 	c.lanes.inOpened.Add(1)
 	st.SetReadNotify(in.notifyOnReader)
 	st.SetReceiveFunc(in.receive)
-	in.notifyOnReader(true) // what arrived before the registration
+	// What arrived before the registration; readLane may run on the
+	// goroutine that set the accept function, not on the reader.
+	in.notify(true)
 }
 
 // receive is the lane's transport receive function: when the lane is idle

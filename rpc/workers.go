@@ -101,8 +101,10 @@ func (p *workerPool) init(c *Conn) {
 // one, or queues it while limit workers are active. When the connection has
 // ended, the call still runs, with its context cancelled, on a worker of its
 // own. A call parsed on the transport's reader (onReader) with nothing more
-// in hand runs right there once its frame is handled (runInline), in an idle
-// worker's place, unless its method once held the reader up.
+// in hand, while no other handler runs, runs right there once its frame is
+// handled (RunInline), in an idle worker's place, unless its method held the
+// reader up lately (mayInline). Calls that come while others run go to
+// workers, so that the reader reads on while they run.
 func (c *Conn) startCall(ic *incall, onReader bool) {
 	t := &c.answers
 	t.mu.Lock()
@@ -131,7 +133,7 @@ func (c *Conn) startCall(ic *incall, onReader bool) {
 		t.mu.Unlock()
 		return
 	}
-	inline := onReader && len(p.idle) > 0 && p.mayInline(ic.m)
+	inline := onReader && p.active == 0 && len(p.idle) > 0 && p.mayInline(ic.m)
 	w, fresh := p.take(ic)
 	t.mu.Unlock()
 	if inline && c.sess.Inline(ic) {
@@ -182,8 +184,8 @@ func (p *workerPool) heldReader(m *registry.Method) {
 
 // RunInline runs ic, which startCall gave an idle worker's place, on the
 // transport's reader (see transport.Session.Inline), as that worker would.
-// A call whose handler held the reader up has its method run on workers
-// from then on.
+// A call whose handler held the reader up (transport.Lease.Held) has its
+// method's next calls run on workers (heldReader).
 func (ic *incall) RunInline(l transport.Lease) {
 	c, w, m := ic.conn, ic.w, ic.m
 	ic.lease = l
@@ -193,7 +195,7 @@ func (ic *incall) RunInline(l transport.Lease) {
 	ic.lease = transport.Lease{}
 	next, ok := c.finishCall(ic, w)
 	ic.release()
-	if l.Taken() {
+	if l.Held() {
 		t := &c.answers
 		t.mu.Lock()
 		t.workers.heldReader(m)

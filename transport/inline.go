@@ -17,9 +17,14 @@ type Lease struct {
 	seq uint64
 }
 
-// lendLimit is how long an Inliner may hold the reader role before a new
-// goroutine takes the role and reads on.
+// lendLimit is how long an Inliner may hold the reader role and still count
+// as quick (Lease.Held).
 const lendLimit = 200 * time.Microsecond
+
+// lendWatch is the period of the watch over a session's Inliners, which
+// runs while they do: an Inliner that has held the role, without reading,
+// since the last tick has it taken, and another goroutine reads on.
+const lendWatch = 5 * time.Millisecond
 
 // Inline, called by a stream's receive or read-notify function as the reader
 // calls it, arranges for f to run on the reader's goroutine once the frame
@@ -28,12 +33,14 @@ const lendLimit = 200 * time.Microsecond
 // Inliner is arranged for the frame, or when the reader runs one already.
 //
 // f runs holding the reader role: no input is read while it runs, except by f
-// itself, through its Lease's ReadUntil. If f holds the role longer than
-// lendLimit without reading, the role is taken from it (Lease.Taken): another
-// goroutine reads on, and f's goroutine, once f returns, no longer reads.
-// An input-bound round trip whose handler runs quickly so passes through no
-// other goroutine, and a handler that blocks holds the input up for
-// lendLimit at most.
+// itself, through its Lease's ReadUntil. If f holds the role through a whole
+// tick of the session's watch (lendWatch) without reading, the role is taken
+// from it: another goroutine reads on, and f's goroutine, once f returns, no
+// longer reads. An input-bound round trip whose handler runs quickly so
+// passes through no other goroutine, and a handler that blocks holds the
+// input up for two ticks at most; Lease.Held tells the caller of Inline
+// whether f held it up for longer than lendLimit, so that it may run such
+// functions elsewhere.
 func (s *Session) Inline(f Inliner) bool {
 	r := &s.role
 	if !r.inFrame || r.pending != nil || r.lent.Load() || s.br.Buffered() != r.rest || s.isDone() {
@@ -65,10 +72,16 @@ func (s *Session) runPending(err error) (kept bool) {
 	r.taken, r.nested = false, false
 	r.bgLent = r.done == nil
 	r.lendAt = time.Now()
+	if !r.watching {
+		r.watching, r.watchSeq = true, seq-1
+		if r.watch == nil {
+			r.watch = time.AfterFunc(lendWatch, s.watchLent)
+		} else {
+			r.watch.Reset(lendWatch)
+		}
+	}
 	r.mu.Unlock()
-	r.lendTimer.Reset(lendLimit)
 	f.RunInline(Lease{s: s, seq: seq})
-	r.lendTimer.Stop()
 	r.mu.Lock()
 	for r.nested && r.lendSeq == seq && !r.taken {
 		// Another goroutine of the Inliner's reads through the lease: it
@@ -88,21 +101,23 @@ func (s *Session) runPending(err error) (kept bool) {
 	return kept
 }
 
-// takeLent is the lend timer's function: it takes the role from an Inliner
-// that held it for lendLimit without reading, for the background reader.
-func (s *Session) takeLent() {
+// watchLent is the watch's tick: it takes the role from an Inliner that
+// held it, without reading, since the last tick, and ticks on while the
+// session's Inliners run.
+func (s *Session) watchLent() {
 	r := &s.role
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.lent.Load() || r.taken {
+	lent := r.lent.Load()
+	switch {
+	case lent && !r.nested && !r.taken && r.lendSeq == r.watchSeq:
+		s.takeLentLocked(nil)
+	case !lent && r.lendSeq == r.watchSeq:
+		r.watching = false // no Inliner ran for a whole tick
 		return
 	}
-	if left := lendLimit - time.Since(r.lendAt); r.nested || left > 0 {
-		// Reading, or lent again since the timer was set.
-		r.lendTimer.Reset(max(left, lendLimit/4))
-		return
-	}
-	s.takeLentLocked(nil)
+	r.watchSeq = r.lendSeq
+	r.watch.Reset(lendWatch)
 }
 
 // takeLentLocked passes the role, lent, to the background reader, with err
@@ -121,8 +136,7 @@ func (s *Session) takeLentLocked(err error) {
 	r.bgWake <- struct{}{} // the background reader waits in reclaim
 }
 
-// Taken reports whether the role was taken from the Inliner (see Inline):
-// a function that held the input up for lendLimit.
+// Taken reports whether the role was taken from the Inliner (see Inline).
 func (l Lease) Taken() bool {
 	if l.s == nil {
 		return true
@@ -131,6 +145,18 @@ func (l Lease) Taken() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.lendSeq != l.seq || r.taken
+}
+
+// Held reports whether the Inliner, so far, held the reader role up: for
+// lendLimit or longer, or until it was taken.
+func (l Lease) Held() bool {
+	if l.s == nil {
+		return true
+	}
+	r := &l.s.role
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lendSeq != l.seq || r.taken || time.Since(r.lendAt) >= lendLimit
 }
 
 // ReadUntil is Session.ReadUntil for the Inliner holding the lease: while
@@ -171,7 +197,7 @@ func (l Lease) ReadUntil(done <-chan struct{}) {
 	r.done, r.got = outer, false
 	r.mu.Lock()
 	r.nested = false
-	r.lendAt = time.Now()
+	r.lendAt = time.Now() // the time it read held nothing up
 	if err != nil && err != errInterrupted {
 		s.takeLentLocked(err)
 		r.mu.Unlock()

@@ -56,13 +56,17 @@ type readRole struct {
 	// Guarded by mu: an Inliner runs (lent) since lendAt, holding lease
 	// lendSeq, on the background reader's goroutine (bgLent) or a
 	// ReadUntil reader's; it reads (nested); the role was taken from it.
-	lent      atomic.Bool // also read by the holder without mu (Inline)
-	bgLent    bool
-	nested    bool
-	taken     bool
-	lendSeq   uint64
-	lendAt    time.Time
-	lendTimer *time.Timer
+	// The watch over Inliners ticks while watching; watchSeq is lendSeq
+	// at its last tick.
+	lent     atomic.Bool // also read by the holder without mu (Inline)
+	bgLent   bool
+	nested   bool
+	taken    bool
+	lendSeq  uint64
+	lendAt   time.Time
+	watch    *time.Timer
+	watching bool
+	watchSeq uint64
 }
 
 // readLinger is how long the role stays free after a ReadUntil reader gave it
@@ -80,14 +84,30 @@ var errTaken = errors.New("transport: reader role taken")
 // its done channel between frames.
 var errInterrupted = errors.New("transport: read interrupted")
 
-func (r *readRole) init(s *Session) {
-	r.free = make(chan struct{}, 1)
-	r.bgWake = make(chan struct{}, 1)
-	r.linger = time.AfterFunc(time.Hour, s.needReader)
-	r.linger.Stop()
-	r.lendTimer = time.AfterFunc(time.Hour, s.takeLent)
-	r.lendTimer.Stop()
+// init gives the role to the background reader. The channels and timers are
+// made when first needed, so that a connection that never has a goroutine
+// read for itself keeps none.
+func (r *readRole) init() {
 	r.lock.Lock() // the background reader's, from the start
+}
+
+// lingerLocked starts the role's readLinger, after which the background
+// reader takes it if nobody holds it. r.mu must be held.
+func (s *Session) lingerLocked() {
+	r := &s.role
+	if r.linger == nil {
+		r.linger = time.AfterFunc(readLinger, s.needReader)
+		return
+	}
+	r.linger.Reset(readLinger)
+}
+
+// signalFreeLocked tells a goroutine waiting in ReadUntil that the role is
+// free. r.mu must be held.
+func (r *readRole) signalFreeLocked() {
+	if r.free != nil {
+		signal(r.free)
+	}
 }
 
 // input is the reader's source: the connection, through which an interrupt
@@ -142,12 +162,16 @@ func (s *Session) ReadUntil(done <-chan struct{}) {
 		}
 		r.mu.Lock()
 		r.waiters++
+		if r.free == nil {
+			r.free = make(chan struct{}, 1)
+		}
+		free := r.free
 		r.mu.Unlock()
 		var got bool
 		select {
 		case <-done:
 			got = true
-		case <-r.free:
+		case <-free:
 		}
 		r.mu.Lock()
 		r.waiters--
@@ -218,10 +242,10 @@ func (s *Session) giveUpRole() {
 		r.bgWake <- struct{}{}
 		return
 	case r.waiters == 1:
-		signal(r.free)
+		r.signalFreeLocked()
 	}
 	r.lock.Unlock()
-	r.linger.Reset(readLinger)
+	s.lingerLocked()
 	r.mu.Unlock()
 }
 
@@ -238,9 +262,12 @@ func (s *Session) yieldRole() bool {
 		r.mu.Unlock()
 		return false
 	}
+	if r.bgWake == nil {
+		r.bgWake = make(chan struct{}, 1) // before the role is free to hand back
+	}
 	r.lock.Unlock()
-	signal(r.free)
-	r.linger.Reset(readLinger)
+	r.signalFreeLocked()
+	s.lingerLocked()
 	r.mu.Unlock()
 	return true
 }

@@ -129,7 +129,7 @@ func newSession(conn net.Conn, in *input, br *bufio.Reader, cfg Config, peer set
 	s.pools.init(s.sendFrame, cfg.MaxFrameSize)
 	s.smallSendMax = min(smallChunkSize-headerLen, s.sendFrame)
 	s.w.init(s)
-	s.role.init(s)
+	s.role.init()
 	in.role = &s.role
 	if cfg.KeepAliveInterval > 0 {
 		s.kaMu.Lock()

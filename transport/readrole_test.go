@@ -1,0 +1,304 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// goid returns the calling goroutine's id, from its stack trace.
+func goid() string {
+	var b [64]byte
+	n := runtime.Stack(b[:], false)
+	f := strings.Fields(string(b[:n]))
+	return f[1]
+}
+
+// echoOnReceive has s's streams answer each payload they are offered with the
+// same bytes, from the receive function.
+func echoOnReceive(t *testing.T, s *Session) {
+	s.SetAcceptFunc(func(st *Stream) {
+		st.SetReceiveFunc(func(p []byte) int {
+			if _, err := st.Write(p); err != nil {
+				t.Errorf("echo: %v", err)
+			}
+			return len(p)
+		})
+	})
+}
+
+// A goroutine waiting in ReadUntil while nobody else reads reads the input
+// itself: the receive function that brings what it waits for runs on its
+// goroutine. Round trips made one after another all run so, the reader role
+// being free when each begins (it lingers after each); and once nobody
+// reads for longer than readLinger, the session's reader takes the role
+// again and input nobody waits for is read (the peer's ping).
+func TestReadUntilReadsOnItsGoroutine(t *testing.T) {
+	c, s := sessionPair(t, nil, nil)
+	echoOnReceive(t, s)
+	ctx := testCtx(t)
+	st, err := c.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{}, 1)
+	var on atomic.Value
+	st.SetReceiveFunc(func(p []byte) int {
+		on.Store(goid())
+		done <- struct{}{}
+		return len(p)
+	})
+	me := goid()
+	const rounds = 50
+	mine := 0
+	for i := range rounds {
+		if _, err := st.Write([]byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+		c.ReadUntil(done)
+		if on.Load() == me {
+			mine++
+		}
+	}
+	// The first round may find the session's reader in a read already: it
+	// gives the role up once it brought that answer.
+	if mine < rounds-1 {
+		t.Fatalf("%d of %d answers were read on the waiting goroutine", mine, rounds)
+	}
+	time.Sleep(10 * readLinger)
+	if _, err := s.Ping(ctx); err != nil {
+		t.Fatalf("ping after the role was given up: %v", err)
+	}
+}
+
+// Wake makes a ReadUntil that reads for itself, blocked in a read with no
+// input coming, look at its done channel again when another goroutine sent
+// on it; the interrupt is no error of the connection, which works on.
+func TestWakeInterruptsReadUntil(t *testing.T) {
+	c, s := sessionPair(t, nil, nil)
+	echoOnReceive(t, s)
+	done := make(chan struct{}, 1)
+	returned := make(chan struct{})
+	go func() {
+		c.ReadUntil(done)
+		close(returned)
+	}()
+	// The session's reader, in a read, gives the role to the one waiter
+	// once input comes: the peer's ping.
+	for !c.role.inRead.Load() {
+		if _, err := s.Ping(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	done <- struct{}{}
+	c.Wake()
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("ReadUntil did not return after Wake")
+	}
+	a, _ := openAccept(t, s, c, "after")
+	if _, err := a.Write([]byte("more")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Ping(testCtx(t)); err != nil {
+		t.Fatalf("ping after the interrupt: %v", err)
+	}
+}
+
+// Interrupts that land while frames arrive, between them or inside one, lose
+// no input: every byte of many frames arrives, in order, while a goroutine
+// waits in ReadUntil again and again and another wakes it at random.
+func TestWakeLosesNoInput(t *testing.T) {
+	c, s := sessionPair(t, nil, nil)
+	ctx := testCtx(t)
+	a, b := openAccept(t, s, c, "x")
+	var want bytes.Buffer
+	for i := range 20000 {
+		fmt.Fprintf(&want, "%d,", i)
+	}
+	go func() {
+		p := want.Bytes()
+		for len(p) > 0 {
+			n := min(len(p), 1+len(p)%3000)
+			if _, err := a.Write(p[:n]); err != nil {
+				t.Errorf("write: %v", err)
+				return
+			}
+			p = p[n:]
+		}
+		a.CloseWrite()
+	}()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		done := make(chan struct{}, 1)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			go func() {
+				time.Sleep(time.Duration(len(done)+1) * 20 * time.Microsecond)
+				done <- struct{}{}
+				c.Wake()
+			}()
+			c.ReadUntil(done)
+		}
+	}()
+	var got bytes.Buffer
+	_, err := got.ReadFrom(b)
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Fatalf("got %d bytes, want %d; they differ", got.Len(), want.Len())
+	}
+	if _, err := c.Ping(ctx); err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+}
+
+// inliner is an Inliner from a function.
+type inliner func(Lease)
+
+func (f inliner) RunInline(l Lease) { f(l) }
+
+// An Inliner arranged by a receive function runs on the reader's goroutine
+// after the frame. One that blocks until more input comes has the role taken
+// from it by the session's watch: the input it waits for is read by another
+// goroutine, and its Lease reports it taken and held. One that returns at
+// once keeps the role.
+func TestInlineTakenWhenItHoldsTheReader(t *testing.T) {
+	c, s := sessionPair(t, nil, nil)
+	ctx := testCtx(t)
+	release := make(chan struct{})
+	started := make(chan struct{})
+	type result struct {
+		taken    bool
+		onReader bool
+		held     bool
+	}
+	results := make(chan result, 2)
+	s.SetAcceptFunc(func(st *Stream) {
+		st.SetReceiveFunc(func(p []byte) int {
+			reader := goid()
+			switch string(p) {
+			case "block":
+				if !s.Inline(inliner(func(l Lease) {
+					on := goid() == reader
+					close(started)
+					<-release
+					results <- result{l.Taken(), on, l.Held()}
+				})) {
+					t.Error("Inline refused with nothing more in hand")
+				}
+			case "quick":
+				if !s.Inline(inliner(func(l Lease) { results <- result{l.Taken(), goid() == reader, false} })) {
+					t.Error("Inline refused with nothing more in hand")
+				}
+			case "release":
+				close(release)
+			}
+			return len(p)
+		})
+	})
+	send := func(msg string) {
+		st, err := c.Open(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send("quick")
+	if r := <-results; r.taken || !r.onReader {
+		t.Fatalf("quick inliner: taken %v, on the reader %v", r.taken, r.onReader)
+	}
+	send("block")
+	<-started
+	send("release") // read only once the role was taken from the blocked inliner
+	select {
+	case r := <-results:
+		if !r.taken || !r.onReader || !r.held {
+			t.Fatalf("blocked inliner: taken %v, on the reader %v, held %v", r.taken, r.onReader, r.held)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the blocked inliner's input was never read")
+	}
+	if _, err := c.Ping(ctx); err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+	if _, err := s.Ping(ctx); err != nil {
+		t.Fatalf("ping from the inliner's side: %v", err)
+	}
+}
+
+// An Inliner that waits through its Lease reads the input itself, on its
+// goroutine, and is not taken however long it waits.
+func TestLeaseReadsForTheInliner(t *testing.T) {
+	c, s := sessionPair(t, nil, nil)
+	ctx := testCtx(t)
+	reply := make(chan struct{}, 1)
+	var replyOn atomic.Value
+	results := make(chan string, 1)
+	s.SetAcceptFunc(func(st *Stream) {
+		st.SetReceiveFunc(func(p []byte) int {
+			switch string(p) {
+			case "start":
+				s.Inline(inliner(func(l Lease) {
+					l.ReadUntil(reply)
+					if l.Taken() {
+						results <- "taken"
+						return
+					}
+					if replyOn.Load() != goid() {
+						results <- "the reply was read on another goroutine"
+						return
+					}
+					results <- ""
+				}))
+			case "reply":
+				replyOn.Store(goid())
+				reply <- struct{}{}
+			}
+			return len(p)
+		})
+	})
+	for _, msg := range []string{"start", "reply"} {
+		st, err := c.Open(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		if msg == "start" {
+			time.Sleep(3 * lendWatch) // the watch ticks meanwhile
+		}
+	}
+	select {
+	case r := <-results:
+		if r != "" {
+			t.Fatal(r)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the inliner never had its reply")
+	}
+	if _, err := s.Ping(context.Background()); err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+}
