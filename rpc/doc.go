@@ -44,7 +44,14 @@
 // handler's context costs little: its Done channel is made only when asked
 // for, calls made with it wait without one, and contexts derived from it
 // (context.WithTimeout and the like) need no goroutine to watch it.
-// Handlers never run on a connection's read loop: they run on handler
+// A call that arrives alone (nothing more read behind it, no other handler
+// of the connection running) runs on the goroutine that read it; and the
+// caller of a connection's only call in flight reads its answer itself, so
+// that calls made one after another wake no goroutine at either end. A
+// handler that holds the reading up (200 us or more, or blocked until the
+// connection's watch takes the reading over, within about 10 ms) has its
+// method's next calls run on handler goroutines, 16 of them the first time
+// and twice as many each time again. Otherwise handlers run on handler
 // goroutines, up to a per-connection limit of calls (WithMaxHandlers) that
 // each side announces to the other when the connection starts; a caller's
 // calls past the peer's limit wait on its side, bounded by their context, and

@@ -188,11 +188,13 @@ func (p *workerPool) heldReader(m *registry.Method) {
 // method's next calls run on workers (heldReader).
 func (ic *incall) RunInline(l transport.Lease) {
 	c, w, m := ic.conn, ic.w, ic.m
+	// Set before the handler runs, and never after (a pooled call is
+	// cleared when it is given back): goroutines of the handler's may read
+	// it meanwhile. Once the handler has returned the lease reads nothing.
 	ic.lease = l
 	c.serve(ic)
 	ic.cancel(context.Canceled)
 	ic.dropArgs()
-	ic.lease = transport.Lease{}
 	next, ok := c.finishCall(ic, w)
 	ic.release()
 	if l.Held() {

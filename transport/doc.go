@@ -25,6 +25,17 @@
 //     Stream.SetReceiveFunc it is offered a small payload before it is
 //     queued and takes what it can where the payload lies in the session's
 //     read buffer, with no copy.
+//   - One goroutine at a time reads the input: the session's reader, or a
+//     goroutine waiting in Session.ReadUntil for what the input will bring,
+//     which reads for itself while nobody else does, so that the frame it
+//     waits for is handled on its own goroutine (Wake interrupts it when
+//     what it waits for came another way). A receive or notify function may
+//     have a function run on the reading goroutine once the frame is handled
+//     (Session.Inline), holding the reader for as long as it runs: its
+//     Lease reads for it, and one that holds the reader without reading for
+//     a tick of a 5 ms watch has the reading taken over by another
+//     goroutine. A round trip made by one goroutine at a time so wakes no
+//     other goroutine at either end.
 //   - Keepalive pings declare a silent peer dead, and a send-stall timeout
 //     closes a session whose queued data makes no progress (ErrSendStalled).
 //   - GOAWAY closes gracefully: it stops new work, not the work in progress;

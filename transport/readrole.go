@@ -35,7 +35,12 @@ type readRole struct {
 	served  bool          // one of them returned since the background reader's last read
 	free    chan struct{} // (1) signalled when the role was given up to the waiters
 	bgWake  chan struct{} // (1) hands the role, held, to the background reader
-	linger  *time.Timer
+	// The linger (lingerLocked): the role was last given up at freeAt
+	// (since the session's start), and the timer ticks while lingering.
+	linger    *time.Timer
+	lingerFor time.Duration // readLinger (tests set more)
+	freeAt    time.Duration
+	lingering bool
 
 	// Owned by the role's holder.
 	done     <-chan struct{} // a ReadUntil reader's channel
@@ -88,18 +93,50 @@ var errInterrupted = errors.New("transport: read interrupted")
 // made when first needed, so that a connection that never has a goroutine
 // read for itself keeps none.
 func (r *readRole) init() {
+	r.lingerFor = readLinger
 	r.lock.Lock() // the background reader's, from the start
 }
 
-// lingerLocked starts the role's readLinger, after which the background
-// reader takes it if nobody holds it. r.mu must be held.
+// lingerLocked records that the role was given up now, to be taken by the
+// background reader readLinger from now if nobody takes it first. One timer
+// ticks for it, started when the role is given up with the timer stopped,
+// so that calls made one after another set no timer each. r.mu must be
+// held.
 func (s *Session) lingerLocked() {
 	r := &s.role
-	if r.linger == nil {
-		r.linger = time.AfterFunc(readLinger, s.needReader)
+	r.freeAt = time.Since(s.start)
+	if r.lingering {
 		return
 	}
-	r.linger.Reset(readLinger)
+	r.lingering = true
+	if r.linger == nil {
+		r.linger = time.AfterFunc(r.lingerFor, s.lingerTick)
+		return
+	}
+	r.linger.Reset(r.lingerFor)
+}
+
+// lingerTick is the linger timer's function. The role held by somebody
+// stops it (the next giving up starts it again); the role free for
+// readLinger, or wanted by a goroutine waiting in ReadUntil, goes to the
+// background reader; the role free for less waits for the rest.
+func (s *Session) lingerTick() {
+	r := &s.role
+	r.mu.Lock()
+	if !r.lock.TryLock() {
+		r.lingering = false
+		r.mu.Unlock()
+		return
+	}
+	if left := r.freeAt + r.lingerFor - time.Since(s.start); left > 0 && r.waiters == 0 {
+		r.lock.Unlock()
+		r.linger.Reset(left)
+		r.mu.Unlock()
+		return
+	}
+	r.lingering = false
+	r.mu.Unlock()
+	r.bgWake <- struct{}{}
 }
 
 // signalFreeLocked tells a goroutine waiting in ReadUntil that the role is

@@ -41,6 +41,11 @@ func echoOnReceive(t *testing.T, s *Session) {
 // again and input nobody waits for is read (the peer's ping).
 func TestReadUntilReadsOnItsGoroutine(t *testing.T) {
 	c, s := sessionPair(t, nil, nil)
+	// A linger that a slow run (the race detector) does not outlast
+	// between rounds; set before the session's first ReadUntil.
+	c.role.mu.Lock()
+	c.role.lingerFor = time.Second
+	c.role.mu.Unlock()
 	echoOnReceive(t, s)
 	ctx := testCtx(t)
 	st, err := c.Open(ctx)
@@ -71,7 +76,7 @@ func TestReadUntilReadsOnItsGoroutine(t *testing.T) {
 	if mine < rounds-1 {
 		t.Fatalf("%d of %d answers were read on the waiting goroutine", mine, rounds)
 	}
-	time.Sleep(10 * readLinger)
+	time.Sleep(2 * time.Second) // the linger runs out
 	if _, err := s.Ping(ctx); err != nil {
 		t.Fatalf("ping after the role was given up: %v", err)
 	}
