@@ -170,6 +170,9 @@ func (r *Ref) Go(ctx context.Context, method string, reply any, done chan *Call,
 		call.finish()
 		return call
 	}
+	// Nobody waits in ReadUntil for the answer: the session's reader must
+	// read it, even while the reader role lingers after another call.
+	r.conn.sess.WantInput()
 	if ctx.Done() != nil {
 		stop := context.AfterFunc(ctx, func() {
 			if ok, sent := r.conn.forget(id); ok {

@@ -119,55 +119,79 @@ func TestWakeInterruptsReadUntil(t *testing.T) {
 }
 
 // Interrupts that land while frames arrive, between them or inside one, lose
-// no input: every byte of many frames arrives, in order, while a goroutine
-// waits in ReadUntil again and again and another wakes it at random.
+// no input: every byte of many frames (about 600 KB) arrives, in order, while a goroutine
+// waits in ReadUntil again and again, reading them itself (the stream's data
+// is taken by its receive and notify functions, so nothing else asks for the
+// session's reader), and another goroutine wakes it at random.
 func TestWakeLosesNoInput(t *testing.T) {
 	c, s := sessionPair(t, nil, nil)
 	ctx := testCtx(t)
 	a, b := openAccept(t, s, c, "x")
 	var want bytes.Buffer
-	for i := range 20000 {
+	for i := range 100000 {
 		fmt.Fprintf(&want, "%d,", i)
 	}
+	var mu sync.Mutex
+	var got bytes.Buffer
+	finished := make(chan struct{})
+	b.SetReceiveFunc(func(p []byte) int {
+		mu.Lock()
+		got.Write(p)
+		mu.Unlock()
+		return len(p)
+	})
+	b.SetReadNotify(func(bool) {
+		var p [4 << 10]byte
+		for {
+			n, err := b.TryRead(p[:])
+			mu.Lock()
+			got.Write(p[:n])
+			mu.Unlock()
+			if err != nil {
+				select {
+				case <-finished:
+				default:
+					close(finished)
+				}
+				return
+			}
+			if n == 0 {
+				return
+			}
+		}
+	})
 	go func() {
 		p := want.Bytes()
-		for len(p) > 0 {
-			n := min(len(p), 1+len(p)%3000)
+		for k := 0; len(p) > 0; k++ {
+			n := min(len(p), 1+k*37%3000)
 			if _, err := a.Write(p[:n]); err != nil {
 				t.Errorf("write: %v", err)
 				return
 			}
 			p = p[n:]
+			if k%8 == 0 {
+				time.Sleep(50 * time.Microsecond) // reads wait for the network
+			}
 		}
 		a.CloseWrite()
 	}()
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		done := make(chan struct{}, 1)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
+	for {
+		select {
+		case <-finished:
+		default:
+			done := make(chan struct{}, 1)
 			go func() {
-				time.Sleep(time.Duration(len(done)+1) * 20 * time.Microsecond)
+				time.Sleep(time.Duration(1+len(want.Bytes())%3) * 20 * time.Microsecond)
 				done <- struct{}{}
 				c.Wake()
 			}()
 			c.ReadUntil(done)
+			continue
 		}
-	}()
-	var got bytes.Buffer
-	_, err := got.ReadFrom(b)
-	close(stop)
-	wg.Wait()
-	if err != nil {
-		t.Fatalf("read: %v", err)
+		break
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	if !bytes.Equal(got.Bytes(), want.Bytes()) {
 		t.Fatalf("got %d bytes, want %d; they differ", got.Len(), want.Len())
 	}
