@@ -138,25 +138,27 @@ func (s *Session) takeLentLocked(err error) {
 
 // Taken reports whether the role was taken from the Inliner (see Inline).
 func (l Lease) Taken() bool {
-	if l.s == nil {
-		return true
-	}
-	r := &l.s.role
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.lendSeq != l.seq || r.taken
+	taken, _ := l.look()
+	return taken
 }
 
 // Held reports whether the Inliner, so far, held the reader role up: for
 // lendLimit or longer, or until it was taken.
 func (l Lease) Held() bool {
+	taken, held := l.look()
+	return taken || held >= lendLimit
+}
+
+// look reports whether the role was taken from the Inliner, and for how long
+// it has held it (since it last read, through the lease).
+func (l Lease) look() (taken bool, held time.Duration) {
 	if l.s == nil {
-		return true
+		return true, 0
 	}
 	r := &l.s.role
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.lendSeq != l.seq || r.taken || time.Since(r.lendAt) >= lendLimit
+	return r.lendSeq != l.seq || r.taken, time.Since(r.lendAt)
 }
 
 // ReadUntil is Session.ReadUntil for the Inliner holding the lease: while
