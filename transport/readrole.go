@@ -35,11 +35,11 @@ type readRole struct {
 	served  bool          // one of them returned since the background reader's last read
 	free    chan struct{} // (1) signalled when the role was given up to the waiters
 	bgWake  chan struct{} // (1) hands the role, held, to the background reader
-	// The linger (lingerLocked): the role was last given up at freeAt
-	// (since the session's start), and the timer ticks while lingering.
+	// The linger (lingerLocked): the role was last given up at freeAt,
+	// and the timer ticks while lingering.
 	linger    *time.Timer
 	lingerFor time.Duration // readLinger (tests set more)
-	freeAt    time.Duration
+	freeAt    time.Time
 	lingering bool
 
 	// Owned by the role's holder.
@@ -104,7 +104,7 @@ func (r *readRole) init() {
 // held.
 func (s *Session) lingerLocked() {
 	r := &s.role
-	r.freeAt = time.Since(s.start)
+	r.freeAt = time.Now()
 	if r.lingering {
 		return
 	}
@@ -128,7 +128,7 @@ func (s *Session) lingerTick() {
 		r.mu.Unlock()
 		return
 	}
-	if left := r.freeAt + r.lingerFor - time.Since(s.start); left > 0 && r.waiters == 0 {
+	if left := r.lingerFor - time.Since(r.freeAt); left > 0 && r.waiters == 0 {
 		r.lock.Unlock()
 		r.linger.Reset(left)
 		r.mu.Unlock()

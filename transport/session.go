@@ -32,7 +32,6 @@ type Session struct {
 	log    *slog.Logger
 	client bool
 	peer   settings      // limits the peer announced
-	start  time.Time     // when the session began: the reader role's clock
 	in     *input        // conn, as the reader reads it (readrole.go)
 	br     *bufio.Reader // reads in
 	role   readRole      // who reads (readrole.go)
@@ -111,7 +110,6 @@ func newSession(conn net.Conn, in *input, br *bufio.Reader, cfg Config, peer set
 		log:       log,
 		client:    client,
 		peer:      peer,
-		start:     time.Now(),
 		in:        in,
 		br:        br,
 		sendLimit: min(cfg.MaxStreams, int(peer.maxStreams)),
