@@ -36,11 +36,13 @@ type readRole struct {
 	free    chan struct{} // (1) signalled when the role was given up to the waiters
 	bgWake  chan struct{} // (1) hands the role, held, to the background reader
 	// The linger (lingerLocked): the role was last given up at freeAt,
-	// and the timer ticks while lingering.
+	// and the timer ticks while lingering. slow is set when the role was
+	// given up twice in a row more than lingerFor apart (see tookRole).
 	linger    *time.Timer
 	lingerFor time.Duration // readLinger (tests set more)
 	freeAt    time.Time
 	lingering bool
+	slow      atomic.Bool
 
 	// Owned by the role's holder.
 	done     <-chan struct{} // a ReadUntil reader's channel
@@ -104,7 +106,9 @@ func (r *readRole) init() {
 // held.
 func (s *Session) lingerLocked() {
 	r := &s.role
-	r.freeAt = time.Now()
+	now := time.Now()
+	r.slow.Store(now.Sub(r.freeAt) > r.lingerFor)
+	r.freeAt = now
 	if r.lingering {
 		return
 	}
@@ -114,6 +118,26 @@ func (s *Session) lingerLocked() {
 		return
 	}
 	r.linger.Reset(r.lingerFor)
+}
+
+// tookRole is called by a goroutine that took the free role in ReadUntil.
+// When the role is given up less often than every readLinger (round trips
+// longer than it: a slow network, a slow process), the linger's timer,
+// started at the last giving up, would tick while the role is held again,
+// once a round trip. It is stopped here instead, which costs less, and
+// started again at the next giving up. Round trips shorter than readLinger
+// leave it ticking: one start then serves many of them.
+func (s *Session) tookRole() {
+	r := &s.role
+	if !r.slow.Load() {
+		return
+	}
+	r.mu.Lock()
+	if r.lingering {
+		r.lingering = false
+		r.linger.Stop()
+	}
+	r.mu.Unlock()
 }
 
 // lingerTick is the linger timer's function. The role held by somebody
@@ -237,6 +261,7 @@ func (s *Session) Wake() {
 func (s *Session) readFor(done <-chan struct{}) bool {
 	r := &s.role
 	r.done, r.got = done, false
+	s.tookRole()
 	for {
 		select {
 		case <-done:

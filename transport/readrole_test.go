@@ -337,3 +337,64 @@ func TestLeaseReadsForTheInliner(t *testing.T) {
 		t.Fatalf("ping: %v", err)
 	}
 }
+
+// The linger's timer, started when a ReadUntil reader gives the role up,
+// keeps ticking when the next ReadUntil takes the role soon after the one
+// before (one start serves many round trips), and is stopped when round
+// trips are longer than the linger, where it would otherwise tick inside
+// each one while the role is held.
+func TestLingerTimerStoppedInSlowRoundTrips(t *testing.T) {
+	c, s := sessionPair(t, nil, nil)
+	const linger = 200 * time.Millisecond
+	c.role.mu.Lock()
+	c.role.lingerFor = linger
+	c.role.mu.Unlock()
+	var delay atomic.Int64
+	s.SetAcceptFunc(func(st *Stream) {
+		st.SetReceiveFunc(func(p []byte) int {
+			b := bytes.Clone(p)
+			go func() {
+				time.Sleep(time.Duration(delay.Load()))
+				if _, err := st.Write(b); err != nil {
+					t.Errorf("echo: %v", err)
+				}
+			}()
+			return len(p)
+		})
+	})
+	st, err := c.Open(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{}, 1)
+	st.SetReceiveFunc(func(p []byte) int {
+		done <- struct{}{}
+		return len(p)
+	})
+	// round makes one round trip answered after d and reports whether the
+	// linger's timer ran 20 ms into it.
+	round := func(d time.Duration) bool {
+		delay.Store(int64(d))
+		if _, err := st.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		ran := make(chan bool, 1)
+		go func() {
+			time.Sleep(20 * time.Millisecond)
+			c.role.mu.Lock()
+			ran <- c.role.lingering
+			c.role.mu.Unlock()
+		}()
+		c.ReadUntil(done)
+		return <-ran
+	}
+	round(0)
+	round(0)
+	if !round(100 * time.Millisecond) {
+		t.Error("the linger's timer was stopped in a round trip begun soon after the last")
+	}
+	round(linger + 50*time.Millisecond) // the role given up twice, further apart than the linger
+	if round(100 * time.Millisecond) {
+		t.Error("the linger's timer ran in a round trip after one longer than the linger")
+	}
+}
