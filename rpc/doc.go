@@ -48,10 +48,12 @@
 // of the connection running) runs on the goroutine that read it; and the
 // caller of a connection's only call in flight reads its answer itself, so
 // that calls made one after another wake no goroutine at either end. A
-// handler that holds the reading up (200 us or more, or blocked until the
-// connection's watch takes the reading over, within about 10 ms) has its
-// method's next calls run on handler goroutines, 16 of them the first time
-// and twice as many each time again. Otherwise handlers run on handler
+// handler that holds the reading up (running 200 us or more while more of
+// the peer's input came, or blocked until the connection's watch takes the
+// reading over, within about 10 ms) has its method's next calls run on
+// handler goroutines, 16 of them the first time and twice as many each time
+// again. A handler that runs long while its caller, making one call at a
+// time, sends nothing meanwhile keeps nobody waiting, and runs on. Otherwise handlers run on handler
 // goroutines, up to a per-connection limit of calls (WithMaxHandlers) that
 // each side announces to the other when the connection starts; a caller's
 // calls past the peer's limit wait on its side, bounded by their context, and

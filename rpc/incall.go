@@ -71,6 +71,11 @@ type incall struct {
 	// reader (see RunInline): the handler's own calls on the connection
 	// read their answers through it.
 	lease transport.Lease
+	// held is set, for a call run on the reader, when its handler held the
+	// reader up (transport.Lease.Held), as judged before its answer is sent:
+	// the peer's next call, which the answer may bring at once, is no input
+	// the handler kept waiting.
+	held bool
 	// pooled is set for a call whose dispatcher never uses its context
 	// (see contextFree): nothing but the broker can then keep the call,
 	// and it goes back to incallPool once the broker is done with it (see
@@ -451,6 +456,9 @@ func (ic *incall) finishVariadic(n int) {
 func (c *Conn) serve(ic *incall) {
 	res, err := ic.obj.Call(ic, ic.m, ic.args)
 	ic.disarm()
+	if ic.lease != (transport.Lease{}) {
+		ic.held = ic.lease.Held()
+	}
 	c.answers.handlerDone(ic)
 	if ic.oneway {
 		c.lanes.budget.releaseBytes(ic.charge)

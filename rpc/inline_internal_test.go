@@ -9,12 +9,13 @@ import (
 	"time"
 )
 
-// inlineRoot's handlers record the goroutine each ran on; Wait blocks until
+// inlineRoot's handlers record the goroutine each ran on; SlowAdd runs for a
+// millisecond, more than the transport counts as quick; Wait blocks until
 // a Release call arrives on the connection, and Nested calls the caller back
 // on the same connection with a context of its own.
 type inlineRoot struct {
 	release chan struct{}
-	inline  atomic.Bool // the last Add ran on the transport's reader
+	inline  atomic.Bool // the last Add or SlowAdd ran on the transport's reader
 }
 
 func (r *inlineRoot) RemoteAdd(a, b int) int {
@@ -22,6 +23,11 @@ func (r *inlineRoot) RemoteAdd(a, b int) int {
 	n := runtime.Stack(st[:], false)
 	r.inline.Store(strings.Contains(string(st[:n]), "transport.(*Session).runPending"))
 	return a + b
+}
+
+func (r *inlineRoot) RemoteSlowAdd(a, b int) int {
+	time.Sleep(time.Millisecond)
+	return r.RemoteAdd(a, b)
 }
 
 func (r *inlineRoot) RemoteWait() { <-r.release }
@@ -73,9 +79,7 @@ func TestInlineHandlerWaitingForTheNextCall(t *testing.T) {
 }
 
 // Calls made one after another run on the server's reader, inline: the
-// handler's stack is the reader's, below the transport's runPending. (A
-// slow run, the race detector's, may see some of them back off onto
-// workers, having held the reader for lendLimit: so most, not all.)
+// handler's stack is the reader's, below the transport's runPending.
 func TestSequentialCallsRunInline(t *testing.T) {
 	root := &inlineRoot{release: make(chan struct{})}
 	_, client := connPair(t, root, nil)
@@ -114,5 +118,28 @@ func TestInlineHandlerCallingBackWithoutItsContext(t *testing.T) {
 		if err := client.Root().Call(ctx, "nested", &n); err != nil || n != 5 {
 			t.Fatalf("nested = %d, %v", n, err)
 		}
+	}
+}
+
+// Calls made one after another whose handler runs longer than the transport
+// counts as quick still run on the server's reader: no input of the peer's
+// waited for them to end (its next call comes only after their answer), so
+// none held the reader up, and the method never backs off onto workers.
+func TestSequentialSlowCallsRunInline(t *testing.T) {
+	root := &inlineRoot{release: make(chan struct{})}
+	_, client := connPair(t, root, nil)
+	ctx := context.Background()
+	var n, inline int
+	const calls = 40
+	for range calls {
+		if err := client.Root().Call(ctx, "slowAdd", &n, 1, 2); err != nil || n != 3 {
+			t.Fatalf("slowAdd = %d, %v", n, err)
+		}
+		if root.inline.Load() {
+			inline++
+		}
+	}
+	if inline < calls*3/4 {
+		t.Fatalf("%d of %d sequential slow calls ran on the reader", inline, calls)
 	}
 }

@@ -133,7 +133,11 @@ func (c *Conn) startCall(ic *incall, onReader bool) {
 		t.mu.Unlock()
 		return
 	}
-	inline := onReader && p.active == 0 && len(p.idle) > 0 && p.mayInline(ic.m)
+	// No other handler runs: ic's is the only one admitted and not
+	// returned. (A worker whose handler returned may still be busy taking
+	// it out of the table while its answer brings the caller's next call.)
+	alone := t.twoWay.Load()+t.oneWay.Load() == 1
+	inline := onReader && alone && len(p.idle) > 0 && p.mayInline(ic.m)
 	w, fresh := p.take(ic)
 	t.mu.Unlock()
 	if inline && c.sess.Inline(ic) {
@@ -193,11 +197,12 @@ func (ic *incall) RunInline(l transport.Lease) {
 	// it meanwhile. Once the handler has returned the lease reads nothing.
 	ic.lease = l
 	c.serve(ic)
+	held := ic.held
 	ic.cancel(context.Canceled)
 	ic.dropArgs()
 	next, ok := c.finishCall(ic, w)
 	ic.release()
-	if l.Held() {
+	if held {
 		t := &c.answers
 		t.mu.Lock()
 		t.workers.heldReader(m)

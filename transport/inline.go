@@ -39,8 +39,8 @@ const lendWatch = 5 * time.Millisecond
 // longer reads. An input-bound round trip whose handler runs quickly so
 // passes through no other goroutine, and a handler that blocks holds the
 // input up for two ticks at most; Lease.Held tells the caller of Inline
-// whether f held it up for longer than lendLimit, so that it may run such
-// functions elsewhere.
+// whether f held it up (for lendLimit or longer while more input came, or
+// until it was taken), so that it may run such functions elsewhere.
 func (s *Session) Inline(f Inliner) bool {
 	r := &s.role
 	if !r.inFrame || r.pending != nil || r.lent.Load() || s.br.Buffered() != r.rest || s.isDone() {
@@ -142,11 +142,19 @@ func (l Lease) Taken() bool {
 	return taken
 }
 
-// Held reports whether the Inliner, so far, held the reader role up: for
-// lendLimit or longer, or until it was taken.
+// Held reports whether the Inliner, so far, held the reader role up: until
+// it was taken, or for lendLimit or longer while input came that it kept
+// waiting (in the read buffer, or the connection's, unread). An Inliner
+// that ran long with no input waiting held nobody up: a peer that makes its
+// calls one at a time, each waiting for its answer, sends nothing meanwhile,
+// however long the answer takes (a slow network's round trip, a handler's
+// own call over another connection).
 func (l Lease) Held() bool {
 	taken, held := l.look()
-	return taken || held >= lendLimit
+	if taken || held < lendLimit {
+		return taken
+	}
+	return l.inputWaiting()
 }
 
 // look reports whether the role was taken from the Inliner, and for how long
@@ -159,6 +167,26 @@ func (l Lease) look() (taken bool, held time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.lendSeq != l.seq || r.taken, time.Since(r.lendAt)
+}
+
+// inputWaiting reports whether input waits to be read while the Inliner
+// holds the role: bytes in the read buffer or in the connection's, or, when
+// that cannot be known, true.
+func (l Lease) inputWaiting() bool {
+	s := l.s
+	r := &s.role
+	r.mu.Lock()
+	// Only the holder reads the buffer: not while a goroutine of the
+	// Inliner's reads through the lease, nor once the role was taken (the
+	// taking, under r.mu, comes before the new holder's reads).
+	mine := r.lendSeq == l.seq && !r.taken && !r.nested
+	buffered := mine && s.br.Buffered() > 0
+	r.mu.Unlock()
+	if !mine || buffered {
+		return true
+	}
+	n, ok := unreadInput(s.conn)
+	return !ok || n > 0
 }
 
 // ReadUntil is Session.ReadUntil for the Inliner holding the lease: while

@@ -398,3 +398,52 @@ func TestLingerTimerStoppedInSlowRoundTrips(t *testing.T) {
 		t.Error("the linger's timer ran in a round trip after one longer than the linger")
 	}
 }
+
+// An Inliner that runs longer than lendLimit counts as holding the reader
+// up only if input came meanwhile, which it kept waiting: alone on its
+// connection it held nobody up.
+func TestInlineHeldOnlyWithInputWaiting(t *testing.T) {
+	c, s := sessionPair(t, nil, nil)
+	ctx := testCtx(t)
+	started, sent := make(chan struct{}), make(chan struct{})
+	held := make(chan bool, 1)
+	s.SetAcceptFunc(func(st *Stream) {
+		st.SetReceiveFunc(func(p []byte) int {
+			switch string(p) {
+			case "alone":
+				s.Inline(inliner(func(l Lease) {
+					time.Sleep(5 * lendLimit)
+					held <- l.Held()
+				}))
+			case "beside":
+				s.Inline(inliner(func(l Lease) {
+					close(started)
+					<-sent
+					time.Sleep(5 * lendLimit) // the input arrives
+					held <- l.Held()
+				}))
+			}
+			return len(p)
+		})
+	})
+	send := func(msg string) {
+		st, err := c.Open(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send("alone")
+	if <-held {
+		t.Error("an Inliner with no input waiting counted as holding the reader up")
+	}
+	send("beside")
+	<-started
+	send("more")
+	close(sent)
+	if !<-held {
+		t.Error("an Inliner that kept input waiting did not count as holding the reader up")
+	}
+}

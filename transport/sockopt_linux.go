@@ -3,6 +3,7 @@ package transport
 import (
 	"net"
 	"syscall"
+	"unsafe"
 )
 
 // tcpNotSentLowat is Linux's TCP_NOTSENT_LOWAT socket option.
@@ -26,4 +27,30 @@ func limitUnsent(conn net.Conn, n int) {
 	rc.Control(func(fd uintptr) {
 		syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, tcpNotSentLowat, n)
 	})
+}
+
+// unreadInput reports how many bytes a TCP or Unix connection's kernel
+// receive buffer holds, unread; ok is false when it cannot tell.
+func unreadInput(conn net.Conn) (n int, ok bool) {
+	var sc syscall.Conn
+	switch c := conn.(type) {
+	case *net.TCPConn:
+		sc = c
+	case *net.UnixConn:
+		sc = c
+	default:
+		return 0, false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	var count int32 // the ioctl's int
+	var errno syscall.Errno
+	if err := rc.Control(func(fd uintptr) {
+		_, _, errno = syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&count)))
+	}); err != nil || errno != 0 {
+		return 0, false
+	}
+	return int(count), true
 }
