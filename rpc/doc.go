@@ -52,7 +52,8 @@
 // the peer's input came, or blocked until the connection's watch takes the
 // reading over, within about 10 ms) has its method's next calls run on
 // handler goroutines, 16 of them the first time and twice as many each time
-// again. A handler that runs long while its caller, making one call at a
+// again, half as many again after each call back on the reader that was
+// quick. A handler that runs long while its caller, making one call at a
 // time, sends nothing meanwhile keeps nobody waiting, and runs on. Otherwise handlers run on handler
 // goroutines, up to a per-connection limit of calls (WithMaxHandlers) that
 // each side announces to the other when the connection starts; a caller's

@@ -76,6 +76,9 @@ type incall struct {
 	// the peer's next call, which the answer may bring at once, is no input
 	// the handler kept waiting.
 	held bool
+	// backedOff is set, for a call run on the reader, when its method has a
+	// backoff (see workerPool.mayInline).
+	backedOff bool
 	// pooled is set for a call whose dispatcher never uses its context
 	// (see contextFree): nothing but the broker can then keep the call,
 	// and it goes back to incallPool once the broker is done with it (see

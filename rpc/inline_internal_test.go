@@ -43,7 +43,8 @@ func (r *inlineRoot) RemoteNested(ctx context.Context) (int, error) {
 
 // A handler that blocks until the peer's next call arrives, run on the
 // reader, has the reader taken from it: the next call is read and runs, and
-// both return. The method's next calls run on workers (its backoff).
+// both return. The method's next calls run on workers (its backoff), until
+// one, run on the reader again, is quick.
 func TestInlineHandlerWaitingForTheNextCall(t *testing.T) {
 	root := &inlineRoot{release: make(chan struct{})}
 	server, client := connPair(t, root, nil)
@@ -76,6 +77,20 @@ func TestInlineHandlerWaitingForTheNextCall(t *testing.T) {
 	if !backedOff {
 		t.Error("Wait held the reader up and has no backoff")
 	}
+	// Released, Wait returns at once: its backed-off calls run on workers,
+	// the next on the reader, quickly, and the backoff ends.
+	for range minInlineBackoff + 4 {
+		if err := client.Root().Call(ctx, "wait", nil); err != nil {
+			t.Fatalf("wait: %v", err)
+		}
+	}
+	server.answers.mu.Lock()
+	for m, b := range p.blocking {
+		if m.Name == "Wait" {
+			t.Errorf("Wait, quick again, still backs off: %+v", b)
+		}
+	}
+	server.answers.mu.Unlock()
 }
 
 // Calls made one after another run on the server's reader, inline: the

@@ -137,7 +137,10 @@ func (c *Conn) startCall(ic *incall, onReader bool) {
 	// returned. (A worker whose handler returned may still be busy taking
 	// it out of the table while its answer brings the caller's next call.)
 	alone := t.twoWay.Load()+t.oneWay.Load() == 1
-	inline := onReader && alone && len(p.idle) > 0 && p.mayInline(ic.m)
+	inline := onReader && alone && len(p.idle) > 0
+	if inline {
+		inline, ic.backedOff = p.mayInline(ic.m)
+	}
 	w, fresh := p.take(ic)
 	t.mu.Unlock()
 	if inline && c.sess.Inline(ic) {
@@ -159,18 +162,19 @@ const (
 type backoff struct{ skip, next uint32 }
 
 // mayInline reports whether a call of m may run on the transport's reader,
-// counting it against m's backoff if it may not. t.mu must be held.
-func (p *workerPool) mayInline(m *registry.Method) bool {
+// counting it against m's backoff if it may not; backedOff reports that m
+// has a backoff. t.mu must be held.
+func (p *workerPool) mayInline(m *registry.Method) (ok, backedOff bool) {
 	if len(p.blocking) == 0 {
-		return true
+		return true, false
 	}
-	b, ok := p.blocking[m]
-	if !ok || b.skip == 0 {
-		return true
+	b, found := p.blocking[m]
+	if !found || b.skip == 0 {
+		return true, found
 	}
 	b.skip--
 	p.blocking[m] = b
-	return false
+	return false, true
 }
 
 // heldReader records that a call of m, run on the transport's reader, held
@@ -186,10 +190,30 @@ func (p *workerPool) heldReader(m *registry.Method) {
 	p.blocking[m] = b
 }
 
+// quickInline records that a call of m, which has a backoff, ran on the
+// transport's reader without holding it up: m's backoff halves, and ends
+// below minInlineBackoff. So a method that held the reader up now and then
+// (a collection's pause, a burst of the peer's) comes back to the reader,
+// where only one that keeps holding it up stays on workers. t.mu must be
+// held.
+func (p *workerPool) quickInline(m *registry.Method) {
+	b, found := p.blocking[m]
+	if !found {
+		return
+	}
+	b.next /= 2
+	if b.next < minInlineBackoff {
+		delete(p.blocking, m)
+		return
+	}
+	p.blocking[m] = b
+}
+
 // RunInline runs ic, which startCall gave an idle worker's place, on the
 // transport's reader (see transport.Session.Inline), as that worker would.
 // A call whose handler held the reader up (transport.Lease.Held) has its
-// method's next calls run on workers (heldReader).
+// method's next calls run on workers (heldReader); one that did not shortens
+// its method's backoff, if it has one (quickInline).
 func (ic *incall) RunInline(l transport.Lease) {
 	c, w, m := ic.conn, ic.w, ic.m
 	// Set before the handler runs, and never after (a pooled call is
@@ -197,15 +221,19 @@ func (ic *incall) RunInline(l transport.Lease) {
 	// it meanwhile. Once the handler has returned the lease reads nothing.
 	ic.lease = l
 	c.serve(ic)
-	held := ic.held
+	held, backedOff := ic.held, ic.backedOff
 	ic.cancel(context.Canceled)
 	ic.dropArgs()
 	next, ok := c.finishCall(ic, w)
 	ic.release()
-	if held {
+	if held || backedOff {
 		t := &c.answers
 		t.mu.Lock()
-		t.workers.heldReader(m)
+		if held {
+			t.workers.heldReader(m)
+		} else {
+			t.workers.quickInline(m)
+		}
 		t.mu.Unlock()
 	}
 	switch {
