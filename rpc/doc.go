@@ -54,18 +54,18 @@
 // handler goroutines, 16 of them the first time and twice as many each time
 // again, half as many again after each call back on the reader that was
 // quick. A handler that runs long while its caller, making one call at a
-// time, sends nothing meanwhile keeps nobody waiting, and runs on. Otherwise handlers run on handler
-// goroutines, up to a per-connection limit of calls (WithMaxHandlers) that
-// each side announces to the other when the connection starts; a caller's
-// calls past the peer's limit wait on its side, bounded by their context, and
-// a handler's context ends when the handler returns. A connection runs at most
-// twice GOMAXPROCS handlers at once (at least 4) and queues the calls past
-// that, in order, for the first handler goroutine to finish; a handler waiting
-// for a call it made with its context (or one derived from it) gives its
-// place meanwhile, and one that
-// blocks otherwise (a lock, a channel, I/O) for over half a millisecond or so
-// is replaced: a queued call never waits behind handlers that make no
-// progress for more than about a millisecond.
+// time, sends nothing meanwhile keeps nobody waiting, and runs on.
+// Otherwise handlers run on handler goroutines, up to a per-connection limit
+// of calls (WithMaxHandlers) that each side announces to the other when the
+// connection starts; a caller's calls past the peer's limit wait on its side,
+// bounded by their context, and a handler's context ends when the handler
+// returns. A connection runs at most twice GOMAXPROCS handlers at once (at
+// least 4) and queues the calls past that, in order, for the first handler
+// goroutine to finish; a handler waiting for a call it made with its context
+// (or one derived from it) gives its place meanwhile, and one that blocks
+// otherwise (a lock, a channel, I/O) for over half a millisecond or so is
+// replaced: a queued call never waits behind handlers that make no progress
+// for more than about a millisecond.
 //
 // Arguments and results reach the receiver exactly as encoding/gob would
 // carry them, decoded straight into the method's parameter types (or the

@@ -137,15 +137,18 @@ func TestInlineHandlerCallingBackWithoutItsContext(t *testing.T) {
 }
 
 // Calls made one after another whose handler runs longer than the transport
-// counts as quick still run on the server's reader: no input of the peer's
+// counts as quick still run on the server's reader: no call of the peer's
 // waited for them to end (its next call comes only after their answer), so
-// none held the reader up, and the method never backs off onto workers.
+// none held the reader up. (A busy machine may delay the peer's other input,
+// such as a window update, into a handler's run: that counts as held, and
+// the next 16 calls run on workers. Counted so, with the backoff doubling
+// each time, 100 calls would have 4 on the reader.)
 func TestSequentialSlowCallsRunInline(t *testing.T) {
 	root := &inlineRoot{release: make(chan struct{})}
 	_, client := connPair(t, root, nil)
 	ctx := context.Background()
 	var n, inline int
-	const calls = 40
+	const calls = 100
 	for range calls {
 		if err := client.Root().Call(ctx, "slowAdd", &n, 1, 2); err != nil || n != 3 {
 			t.Fatalf("slowAdd = %d, %v", n, err)
@@ -154,7 +157,7 @@ func TestSequentialSlowCallsRunInline(t *testing.T) {
 			inline++
 		}
 	}
-	if inline < calls*3/4 {
+	if inline < calls*3/5 {
 		t.Fatalf("%d of %d sequential slow calls ran on the reader", inline, calls)
 	}
 }

@@ -133,11 +133,12 @@ func (c *Conn) startCall(ic *incall, onReader bool) {
 		t.mu.Unlock()
 		return
 	}
-	// No other handler runs: ic's is the only one admitted and not
-	// returned. (A worker whose handler returned may still be busy taking
-	// it out of the table while its answer brings the caller's next call.)
-	alone := t.twoWay.Load()+t.oneWay.Load() == 1
-	inline := onReader && alone && len(p.idle) > 0
+	// No other handler runs: no worker is busy but those waiting in calls
+	// of their own, or ic's is the only handler admitted and not returned
+	// (a worker whose handler returned may still be busy taking its call
+	// out of the table while its answer brings the caller's next call).
+	others := p.active > 0 && t.twoWay.Load()+t.oneWay.Load() > 1
+	inline := onReader && !others && len(p.idle) > 0
 	if inline {
 		inline, ic.backedOff = p.mayInline(ic.m)
 	}
