@@ -96,20 +96,8 @@ func TestInlineHandlerWaitingForTheNextCall(t *testing.T) {
 // Calls made one after another run on the server's reader, inline: the
 // handler's stack is the reader's, below the transport's runPending.
 func TestSequentialCallsRunInline(t *testing.T) {
-	root := &inlineRoot{release: make(chan struct{})}
-	_, client := connPair(t, root, nil)
-	ctx := context.Background()
-	var n, inline int
 	const calls = 200
-	for range calls {
-		if err := client.Root().Call(ctx, "add", &n, 1, 2); err != nil || n != 3 {
-			t.Fatalf("add = %d, %v", n, err)
-		}
-		if root.inline.Load() {
-			inline++
-		}
-	}
-	if inline < calls/4 {
+	if inline := sequentialInline(t, "add", calls); inline < calls/4 {
 		t.Fatalf("%d of %d sequential calls ran on the reader", inline, calls)
 	}
 }
@@ -144,20 +132,27 @@ func TestInlineHandlerCallingBackWithoutItsContext(t *testing.T) {
 // the next 16 calls run on workers. Counted so, with the backoff doubling
 // each time, 100 calls would have 4 on the reader.)
 func TestSequentialSlowCallsRunInline(t *testing.T) {
+	const calls = 100
+	if inline := sequentialInline(t, "slowAdd", calls); inline < calls*3/5 {
+		t.Fatalf("%d of %d sequential slow calls ran on the reader", inline, calls)
+	}
+}
+
+// sequentialInline makes calls calls of inlineRoot's method (Add or SlowAdd)
+// one after another on a new connection and returns how many ran on the
+// server's reader.
+func sequentialInline(t *testing.T, method string, calls int) (inline int) {
 	root := &inlineRoot{release: make(chan struct{})}
 	_, client := connPair(t, root, nil)
 	ctx := context.Background()
-	var n, inline int
-	const calls = 100
+	var n int
 	for range calls {
-		if err := client.Root().Call(ctx, "slowAdd", &n, 1, 2); err != nil || n != 3 {
-			t.Fatalf("slowAdd = %d, %v", n, err)
+		if err := client.Root().Call(ctx, method, &n, 1, 2); err != nil || n != 3 {
+			t.Fatalf("%s = %d, %v", method, n, err)
 		}
 		if root.inline.Load() {
 			inline++
 		}
 	}
-	if inline < calls*3/5 {
-		t.Fatalf("%d of %d sequential slow calls ran on the reader", inline, calls)
-	}
+	return inline
 }

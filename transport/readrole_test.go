@@ -250,15 +250,7 @@ func TestInlineTakenWhenItHoldsTheReader(t *testing.T) {
 			return len(p)
 		})
 	})
-	send := func(msg string) {
-		st, err := c.Open(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := st.Write([]byte(msg)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	send := func(msg string) { sendOnNewStream(ctx, t, c, msg) }
 	send("quick")
 	if r := <-results; r.taken || !r.onReader {
 		t.Fatalf("quick inliner: taken %v, on the reader %v", r.taken, r.onReader)
@@ -426,15 +418,7 @@ func TestInlineHeldOnlyWithInputWaiting(t *testing.T) {
 			return len(p)
 		})
 	})
-	send := func(msg string) {
-		st, err := c.Open(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := st.Write([]byte(msg)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	send := func(msg string) { sendOnNewStream(ctx, t, c, msg) }
 	send("alone")
 	if <-held {
 		t.Error("an Inliner with no input waiting counted as holding the reader up")
@@ -445,5 +429,17 @@ func TestInlineHeldOnlyWithInputWaiting(t *testing.T) {
 	close(sent)
 	if !<-held {
 		t.Error("an Inliner that kept input waiting did not count as holding the reader up")
+	}
+}
+
+// sendOnNewStream opens a stream of c's and writes msg on it.
+func sendOnNewStream(ctx context.Context, t *testing.T, c *Session, msg string) {
+	t.Helper()
+	st, err := c.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
 	}
 }
