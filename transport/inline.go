@@ -83,7 +83,7 @@ func (s *Session) runPending(err error) (kept bool) {
 	r.mu.Unlock()
 	f.RunInline(Lease{s: s, seq: seq})
 	r.mu.Lock()
-	for r.nested && r.lendSeq == seq && !r.taken {
+	for r.nested && !r.takenLocked(seq) {
 		// Another goroutine of the Inliner's reads through the lease: it
 		// is done reading once what it waits for comes, and the Inliner's
 		// end gives that up.
@@ -93,7 +93,7 @@ func (s *Session) runPending(err error) (kept bool) {
 	}
 	// Once the role was taken, the new reader may have lent it again: this
 	// goroutine then touches none of the reader's state.
-	kept = r.lendSeq == seq && !r.taken
+	kept = !r.takenLocked(seq)
 	if kept {
 		r.lent.Store(false)
 	}
@@ -138,56 +138,51 @@ func (s *Session) takeLentLocked(err error) {
 
 // Taken reports whether the role was taken from the Inliner (see Inline).
 func (l Lease) Taken() bool {
-	taken, _ := l.look()
-	return taken
-}
-
-// Held reports whether the Inliner, so far, held the reader role up: until
-// it was taken, or for lendLimit or longer while input came that it kept
-// waiting (in the read buffer, or the connection's, unread). An Inliner
-// that ran long with no input waiting held nobody up: a peer that makes its
-// calls one at a time, each waiting for its answer, sends nothing meanwhile,
-// however long the answer takes (a slow network's round trip, a handler's
-// own call over another connection).
-func (l Lease) Held() bool {
-	taken, held := l.look()
-	if taken || held < lendLimit {
-		return taken
-	}
-	return l.inputWaiting()
-}
-
-// look reports whether the role was taken from the Inliner, and for how long
-// it has held it (since it last read, through the lease).
-func (l Lease) look() (taken bool, held time.Duration) {
 	if l.s == nil {
-		return true, 0
+		return true
 	}
 	r := &l.s.role
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.lendSeq != l.seq || r.taken, time.Since(r.lendAt)
+	return r.takenLocked(l.seq)
 }
 
-// inputWaiting reports whether input waits to be read while the Inliner
-// holds the role: bytes in the read buffer or in the connection's, or, when
-// that cannot be known, true.
-func (l Lease) inputWaiting() bool {
+// Held reports whether the Inliner, so far, held the reader role up: until
+// it was taken, or for lendLimit or longer (since it last read, through the
+// lease) while input came that it kept waiting, in the read buffer or the
+// connection's, unread; where that cannot be known, it counts as waiting.
+// An Inliner that ran long with no input waiting held nobody up: a peer that
+// makes its calls one at a time, each waiting for its answer, sends nothing
+// meanwhile, however long the answer takes (a slow network's round trip, a
+// handler's own call over another connection).
+func (l Lease) Held() bool {
 	s := l.s
+	if s == nil {
+		return true
+	}
 	r := &s.role
 	r.mu.Lock()
+	taken := r.takenLocked(l.seq)
+	long := time.Since(r.lendAt) >= lendLimit
 	// Only the holder reads the buffer: not while a goroutine of the
-	// Inliner's reads through the lease, nor once the role was taken (the
-	// taking, under r.mu, comes before the new holder's reads).
-	mine := r.lendSeq == l.seq && !r.taken && !r.nested
-	buffered := mine && s.br.Buffered() > 0
+	// Inliner's reads through the lease (which counts as input waiting),
+	// nor once the role was taken (the taking, under r.mu, comes before the
+	// new holder's reads).
+	buffered := !taken && long && (r.nested || s.br.Buffered() > 0)
 	r.mu.Unlock()
-	if !mine || buffered {
+	switch {
+	case taken || buffered:
 		return true
+	case !long:
+		return false
 	}
 	n, ok := unreadInput(s.conn)
 	return !ok || n > 0
 }
+
+// takenLocked reports whether the role was taken from the Inliner holding
+// lease seq. r.mu must be held.
+func (r *readRole) takenLocked(seq uint64) bool { return r.lendSeq != seq || r.taken }
 
 // ReadUntil is Session.ReadUntil for the Inliner holding the lease: while
 // the role is still its own, it reads the input itself until it receives
@@ -200,7 +195,7 @@ func (l Lease) ReadUntil(done <-chan struct{}) {
 	}
 	r := &s.role
 	r.mu.Lock()
-	if r.lendSeq != l.seq || r.taken || !r.lent.Load() || r.nested {
+	if r.takenLocked(l.seq) || !r.lent.Load() || r.nested {
 		r.mu.Unlock()
 		s.ReadUntil(done)
 		return
