@@ -424,13 +424,18 @@ func medianOf(xs []float64) float64 {
 // bursts runs the loop of the 10,000 callers' bursts: in each iteration
 // callers freshly started goroutines make one call each, caller i's sum(i)
 // returning i+1 or an error, and every answer is checked. It reports calls/s
-// over the bursts and the CPU time per call.
+// over the bursts and the CPU time per call, and where a burst's time goes:
+// the share of it spent before the first tenth of the answers was in
+// (tenth-share), the share the starting of the callers took (start-share),
+// and the rate of the other nine tenths of the answers (rest-calls/s).
 func bursts(b *testing.B, callers int, sum func(i int) (int, error)) {
 	var failed, wrong atomic.Int64
 	calls := 0
+	var total, tenth, started time.Duration
 	start, cpu0 := time.Now(), processCPU(b)
 	for b.Loop() {
-		burst(callers, sum, &failed, &wrong)
+		p := burst(callers, sum, &failed, &wrong)
+		total, tenth, started = total+p.total, tenth+p.tenth, started+p.started
 		calls += callers
 	}
 	elapsed := time.Since(start)
@@ -439,13 +444,23 @@ func bursts(b *testing.B, callers int, sum func(i int) (int, error)) {
 	}
 	b.ReportMetric(float64(calls)/elapsed.Seconds(), "calls/s")
 	reportCPU(b, cpu0, calls)
+	b.ReportMetric(tenth.Seconds()/total.Seconds(), "tenth-share")
+	b.ReportMetric(started.Seconds()/total.Seconds(), "start-share")
+	b.ReportMetric(float64(calls-calls/10)/(total-tenth).Seconds(), "rest-calls/s")
 }
+
+// burstPhases is where one burst's time went: all of it, until the first
+// tenth of the answers was in, and until the last caller was started.
+type burstPhases struct{ total, tenth, started time.Duration }
 
 // burst starts callers goroutines, caller i making the one call sum(i),
 // which must return i+1, and waits for them all; it counts the calls that
 // failed and the wrong sums.
-func burst(callers int, sum func(i int) (int, error), failed, wrong *atomic.Int64) {
+func burst(callers int, sum func(i int) (int, error), failed, wrong *atomic.Int64) burstPhases {
 	var wg sync.WaitGroup
+	var answered atomic.Int64
+	var tenth atomic.Int64 // ns from t0
+	t0 := time.Now()
 	for i := range callers {
 		wg.Add(1)
 		go func() {
@@ -455,9 +470,14 @@ func burst(callers int, sum func(i int) (int, error), failed, wrong *atomic.Int6
 			} else if s != i+1 {
 				wrong.Add(1)
 			}
+			if answered.Add(1) == int64(max(1, callers/10)) {
+				tenth.Store(int64(time.Since(t0)))
+			}
 		}()
 	}
+	started := time.Since(t0)
 	wg.Wait()
+	return burstPhases{total: time.Since(t0), tenth: time.Duration(tenth.Load()), started: started}
 }
 
 const mib = 1 << 20

@@ -163,6 +163,26 @@ func TestGoalsFloorsOfP10(t *testing.T) {
 	}
 }
 
+// The P10 bursts' goal tells where a burst's time went when the benchmark
+// reported it: when the first tenth of the answers was in, and the rate of
+// the rest over the 64 callers'.
+func TestGoalsPhasesOfP10(t *testing.T) {
+	const bursts = "P10 10,000 callers on one connection, started afresh for each burst, every call answered: throughput over 64 callers'"
+	phases := [2]string{
+		"BenchmarkCall10kCallers-2 3 1 ns/op 450000 calls/s 0.5 tenth-share 600000 rest-calls/s\n",
+		"BenchmarkCall10kCallers-2 3 1 ns/op 300000 calls/s 0.6 tenth-share 500000 rest-calls/s\n",
+	}
+	// 600000 calls/s beside 1e9/2000 = 500000 (1.2x) and 500000 beside
+	// 400000 (1.25x); the median tenth-share is 0.55.
+	want := "; the first tenth of a burst's answers in at 55% of its time, the other nine tenths at 1.23x the 64 callers' rate"
+	if g := goalsOf(t, withFloor(phases), 0)[bursts]; !strings.Contains(g.figure, want) {
+		t.Errorf("figure %q, want it to contain %q", g.figure, want)
+	}
+	if g := goalsOf(t, twoRuns, 0)[bursts]; strings.Contains(g.figure, "tenth") {
+		t.Errorf("figure %q tells phases that were not measured", g.figure)
+	}
+}
+
 func TestGoalsNotMeasured(t *testing.T) {
 	gs := goalsOf(t, "BenchmarkCallSeq-2  100  30000 ns/op  7 allocs/op\n", 0)
 	for key, g := range gs {
