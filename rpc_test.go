@@ -349,11 +349,15 @@ func callBurst(b *testing.B, callers int) {
 // the ratio of the medians, the bursts' over the 64 callers'.
 func BenchmarkCall10kCallersPair(b *testing.B) {
 	defer testutil.ReportSteal(b, testutil.MarkCPU())
+	callersPair(b, dialServer(b, Burst{}), firefly(b))
+}
+
+// callersPair is BenchmarkCall10kCallersPair's loop, the bursts calling
+// Burst's add on bconn and the 64 callers Service's add on conn.
+func callersPair(b *testing.B, bconn, conn *rpc.Conn) {
 	const calls, callers64 = 10000, 64
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // a hang guard
 	defer cancel()
-	bconn := dialServer(b, Burst{})
-	conn := firefly(b)
 	var failed, wrong atomic.Int64
 	burstSum := func(i int) (int, error) {
 		var s int

@@ -193,7 +193,12 @@ func goals(all series, runs int, instr float64) []goal {
 	p10 = len(gs)
 	add("P10", "10,000 callers started afresh for each burst over 64 callers, alternating in one loop (medians)", metric("Call10kCallersPair", "ratio"),
 		x, ">= 0.8x", func(v float64) bool { return v >= 0.8 }, func(v float64) string {
-			return fmt.Sprintf("%s (%.0f calls/s beside %.0f)", x(v), results(all, "Call10kCallersPair", "bursts-calls/s"), results(all, "Call10kCallersPair", "64-calls/s"))
+			s := fmt.Sprintf("%s (%.0f calls/s beside %.0f)", x(v), results(all, "Call10kCallersPair", "bursts-calls/s"), results(all, "Call10kCallersPair", "64-calls/s"))
+			if a := results(all, "Call10kCallersPairApart", "ratio"); !math.IsNaN(a) {
+				s += fmt.Sprintf("; with the servers in a process of their own %s (%.0f calls/s beside %.0f)", x(a),
+					results(all, "Call10kCallersPairApart", "bursts-calls/s"), results(all, "Call10kCallersPairApart", "64-calls/s"))
+			}
+			return s
 		})
 	if n := len(all["Call10kCallersPair"]["failed"]); n > 0 {
 		gs[p10].met = fmt.Sprintf("no (failed in %d runs)", n)

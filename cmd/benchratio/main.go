@@ -243,8 +243,13 @@ func compare(results map[string]result, all series, runs int) []row {
 			rows = append(rows, row{"10,000 callers: CPU per call, both ends", us(a["cpu-ns/call"]), theirs, r, rng})
 		}
 	}
-	if a, ok := results["Call10kCallersPair"]; ok {
-		rows = append(rows, row{"10,000 fresh callers vs 64 callers, alternating in one loop: calls/s (medians)", fmt.Sprintf("%.0f calls/s", a["bursts-calls/s"]), fmt.Sprintf("%.0f calls/s (64 callers)", a["64-calls/s"]), x(a["ratio"]), values("Call10kCallersPair", "ratio", x)})
+	for _, p := range []struct{ name, row string }{
+		{"Call10kCallersPair", "10,000 fresh callers vs 64 callers, alternating in one loop: calls/s (medians)"},
+		{"Call10kCallersPairApart", "same, the servers in a process of their own"},
+	} {
+		if a, ok := results[p.name]; ok {
+			rows = append(rows, row{p.row, fmt.Sprintf("%.0f calls/s", a["bursts-calls/s"]), fmt.Sprintf("%.0f calls/s (64 callers)", a["64-calls/s"]), x(a["ratio"]), values(p.name, "ratio", x)})
+		}
 	}
 	if a, b, ok := pair("Call10kParallel"); ok {
 		r, rng := ratio("Call10kParallel", "NetRPCCall10kParallel", "ns/op", true)

@@ -144,6 +144,41 @@ func TestComparePairOfBursts(t *testing.T) {
 	t.Fatal("no row for the pair of bursts")
 }
 
+// The pair timed with its servers in a process of their own has a row of
+// its own beside the pair's.
+func TestComparePairOfBurstsApart(t *testing.T) {
+	out := "goos: linux\n" +
+		"BenchmarkCall10kCallersPair-2  10  30000000 ns/op  600000 64-calls/s  400000 bursts-calls/s  0.6 ratio\n" +
+		"BenchmarkCall10kCallersPairApart-2  10  30000000 ns/op  250000 64-calls/s  260000 bursts-calls/s  1.04 ratio\n"
+	res, all, _, runs, err := parse(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, r := range compare(res, all, runs) {
+		switch r.name {
+		case "10,000 fresh callers vs 64 callers, alternating in one loop: calls/s (medians)":
+			found++
+			if r.ours != "400000 calls/s" || r.ratio != "0.6x" {
+				t.Errorf("pair row = %+v", r)
+			}
+		case "same, the servers in a process of their own":
+			found++
+			if r.ours != "260000 calls/s" || r.theirs != "250000 calls/s (64 callers)" || r.ratio != "1.04x" {
+				t.Errorf("apart row = %+v", r)
+			}
+		}
+	}
+	if found != 2 {
+		t.Fatalf("%d of the 2 pair rows", found)
+	}
+	gs := goalsOf(t, twoRuns+"BenchmarkCall10kCallersPairApart-2  10  30000000 ns/op  250000 64-calls/s  260000 bursts-calls/s  1.04 ratio\n", 0)
+	want := "; with the servers in a process of their own 1.04x (260000 calls/s beside 250000)"
+	if g := gs["P10 10,000 callers started afresh for each burst over 64 callers, alternating in one loop (medians)"]; !strings.HasSuffix(g.figure, want) {
+		t.Errorf("P10 pair's figure %q, want it to end with %q", g.figure, want)
+	}
+}
+
 func TestStealLine(t *testing.T) {
 	run := func(a, b string) string {
 		return "BenchmarkCallSeq-2  100  300 ns/op  " + a + " steal-%\n" +
