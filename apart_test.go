@@ -1,13 +1,11 @@
 package firefly_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -53,35 +51,12 @@ func serveApart(in io.Reader, out io.Writer) int {
 // and dials its two servers; the benchmark's cleanup ends it.
 func startApart(b *testing.B) (burst, service *rpc.Conn) {
 	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), apartEnv+"=1")
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		stdin.Close()
-		if err := cmd.Wait(); err != nil {
-			b.Errorf("server process: %v", err)
-		}
-	})
+	p := testutil.StartChild(b, apartEnv+"=1")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	lines := bufio.NewScanner(stdout)
 	var conns [2]*rpc.Conn
 	for i := range conns {
-		if !lines.Scan() {
-			b.Fatalf("server process: no address (%v)", lines.Err())
-		}
-		c, err := rpc.Dial(ctx, "tcp", lines.Text())
+		c, err := rpc.Dial(ctx, "tcp", p.Next(b))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -7,13 +7,14 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/fireflyrpc/firefly/internal/testutil"
 )
 
 // The benchmarks with many clients run the clients in a second process
@@ -170,53 +171,12 @@ func dialMany(addr string, n int) ([]net.Conn, error) {
 	return conns, nil
 }
 
-// childProcess is this test binary run again, told its part by its
-// environment; it runs until its standard input closes, at the end of the
-// benchmark.
-type childProcess struct {
-	cmd   *exec.Cmd
-	lines *bufio.Scanner
-}
-
-// startChild starts a child process with env (NAME=VALUE) added.
-func startChild(b *testing.B, env string) *childProcess {
-	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), env)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		stdin.Close()
-		cmd.Wait()
-	})
-	return &childProcess{cmd: cmd, lines: bufio.NewScanner(stdout)}
-}
-
-// next returns the next line the child printed.
-func (p *childProcess) next(b *testing.B) string {
-	b.Helper()
-	if !p.lines.Scan() {
-		b.Fatalf("child process ended: %v", p.lines.Err())
-	}
-	return p.lines.Text()
-}
-
 // startClients starts a client process with n connections to addr, read
 // the way reader says, and waits until they are open.
-func startClients(b *testing.B, addr string, n int, reader string) *childProcess {
+func startClients(b *testing.B, addr string, n int, reader string) *testutil.Child {
 	b.Helper()
-	p := startChild(b, fmt.Sprintf("%s=%s %d %s", benchClientsEnv, addr, n, reader))
-	if line := p.next(b); line != "ready" {
+	p := testutil.StartChild(b, fmt.Sprintf("%s=%s %d %s", benchClientsEnv, addr, n, reader))
+	if line := p.Next(b); line != "ready" {
 		b.Fatalf("client process said %q", line)
 	}
 	return p

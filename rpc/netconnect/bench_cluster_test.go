@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -178,7 +177,7 @@ func servePackets(ln net.Listener, newAnswer func() func(body []byte) []byte) {
 // nodeProcess is a running node process.
 type nodeProcess struct {
 	role string
-	cmd  *exec.Cmd
+	pid  int
 	addr string
 }
 
@@ -186,14 +185,14 @@ type nodeProcess struct {
 // and waits until it is ready.
 func startNodeProcess(b *testing.B, spec string) *nodeProcess {
 	b.Helper()
-	p := startChild(b, benchNodeEnv+"="+spec)
-	line := p.next(b)
+	p := testutil.StartChild(b, benchNodeEnv+"="+spec)
+	line := p.Next(b)
 	addr, ok := strings.CutPrefix(line, "ready ")
 	if !ok {
 		b.Fatalf("%s said %q", spec, line)
 	}
 	role, _, _ := strings.Cut(spec, " ")
-	return &nodeProcess{role: role, cmd: p.cmd, addr: addr}
+	return &nodeProcess{role: role, pid: p.Pid(), addr: addr}
 }
 
 // BenchmarkThreeProcesses: 1,000 clients send command 1001 "game1 alice"
@@ -249,7 +248,7 @@ type cpuMark struct {
 func nodesCPU(nodes ...*nodeProcess) cpuMark {
 	m := cpuMark{nodes: nodes}
 	for _, n := range nodes {
-		m.at = append(m.at, processCPUOf(n.cmd.Process.Pid))
+		m.at = append(m.at, processCPUOf(n.pid))
 	}
 	return m
 }
@@ -258,7 +257,7 @@ func nodesCPU(nodes ...*nodeProcess) cpuMark {
 // can be read (Linux's /proc).
 func (m cpuMark) report(b *testing.B) {
 	for i, n := range m.nodes {
-		if now := processCPUOf(n.cmd.Process.Pid); now > 0 {
+		if now := processCPUOf(n.pid); now > 0 {
 			b.ReportMetric(float64((now-m.at[i]).Microseconds())/float64(b.N), n.role+"-cpu-us/op")
 		}
 	}

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fireflyrpc/firefly/internal/testutil"
 )
 
 // liveMemory returns the live heap and the goroutine stacks, after a GC.
@@ -183,7 +185,7 @@ func BenchmarkPushAll(b *testing.B) {
 
 // pushRounds runs b.N pushes and reports how long each push took to
 // return (ms-handoff) and when the last client had it (ms-last).
-func pushRounds(b *testing.B, clients *childProcess, push func(body []byte)) {
+func pushRounds(b *testing.B, clients *testutil.Child, push func(body []byte)) {
 	var lasts, handoffs []time.Duration
 	body := make([]byte, benchPushBody)
 	cpu0 := processCPU()
@@ -196,7 +198,7 @@ func pushRounds(b *testing.B, clients *childProcess, push func(body []byte)) {
 		handoffs = append(handoffs, time.Since(t0))
 		var r uint64
 		var last int64
-		if _, err := fmt.Sscanf(clients.next(b), "round %d %d", &r, &last); err != nil || r != uint64(i) {
+		if _, err := fmt.Sscanf(clients.Next(b), "round %d %d", &r, &last); err != nil || r != uint64(i) {
 			b.Fatalf("client process: round %d, %v", r, err)
 		}
 		lasts = append(lasts, time.Duration(last))
