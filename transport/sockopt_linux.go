@@ -4,6 +4,8 @@ import (
 	"net"
 	"syscall"
 	"unsafe"
+
+	"github.com/fireflyrpc/firefly/internal/sockets"
 )
 
 // tcpNotSentLowat is Linux's TCP_NOTSENT_LOWAT socket option.
@@ -32,17 +34,8 @@ func limitUnsent(conn net.Conn, n int) {
 // unreadInput reports how many bytes a TCP or Unix connection's kernel
 // receive buffer holds, unread; ok is false when it cannot tell.
 func unreadInput(conn net.Conn) (n int, ok bool) {
-	var sc syscall.Conn
-	switch c := conn.(type) {
-	case *net.TCPConn:
-		sc = c
-	case *net.UnixConn:
-		sc = c
-	default:
-		return 0, false
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	rc := sockets.Raw(conn)
+	if rc == nil {
 		return 0, false
 	}
 	var count int32 // the ioctl's int

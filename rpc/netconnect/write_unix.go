@@ -5,27 +5,14 @@ package netconnect
 import (
 	"net"
 	"syscall"
+
+	"github.com/fireflyrpc/firefly/internal/sockets"
 )
 
 // rawConn returns c's descriptor access for writes that must not block,
 // or nil if c is not a plain TCP or Unix connection (a TLS connection, for
 // one, must not be written to beneath it).
-func rawConn(c net.Conn) syscall.RawConn {
-	var sc syscall.Conn
-	switch c := c.(type) {
-	case *net.TCPConn:
-		sc = c
-	case *net.UnixConn:
-		sc = c
-	default:
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	return rc
-}
+func rawConn(c net.Conn) syscall.RawConn { return sockets.Raw(c) }
 
 // writeNow writes as much of p as the socket takes without waiting and
 // returns how much it wrote.
