@@ -328,6 +328,23 @@ func BenchmarkNetRPCCall10kCallers(b *testing.B) {
 	})
 }
 
+// BenchmarkCall10kCallersRecord is BenchmarkCall10kCallers making the 64
+// callers' own call: Service's add of an Args record, with a context that
+// never ends, as BenchmarkCallParallel's. Its hang guard closes the
+// connection instead, failing every call still waiting.
+func BenchmarkCall10kCallersRecord(b *testing.B) {
+	defer testutil.ReportSteal(b, testutil.MarkCPU())
+	conn := firefly(b)
+	guard := time.AfterFunc(10*time.Minute, func() { conn.Close() })
+	defer guard.Stop()
+	ctx := context.Background()
+	bursts(b, 10000, func(i int) (int, error) {
+		var s int
+		err := conn.Root().Call(ctx, "add", &s, Args{i, 1})
+		return s, err
+	})
+}
+
 func callBurst(b *testing.B, callers int) {
 	conn := dialServer(b, Burst{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // a hang guard

@@ -14,26 +14,26 @@ import (
 // ask sends a call of method on r with args. With q non-nil the call expects
 // an answer and q is registered under the returned request id before the
 // message leaves; with q nil the call is one-way. With mayHold, a call
-// past the peer's limit may be left held (see held.go), sent later by
-// another goroutine: its caller then just waits for q's answer.
-func (c *Conn) ask(ctx context.Context, r *Ref, method string, args []any, q *question, mayHold bool) (uint64, error) {
+// past the peer's limit is left to its caller (hold): registered, it is to
+// be held or waited for (holdCall). Its frame is small, and holdCall's
+// apart: a freshly started caller encodes its call within its first stack.
+func (c *Conn) ask(ctx context.Context, r *Ref, method string, args []any, q *question, mayHold bool) (id uint64, hold bool, err error) {
 	if r.released.Load() {
 		if c.Err() != nil {
-			return 0, c.err
+			return 0, false, c.err
 		}
-		return 0, ErrReleased
+		return 0, false, ErrReleased
 	}
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	if len(args) > maxArgs {
-		return 0, fmt.Errorf("%w: %d arguments, limit %d", ErrBadArguments, len(args), maxArgs)
+		return 0, false, tooManyArgs(len(args))
 	}
-	var id uint64
 	if q != nil {
 		got, err := c.tryCredit(ctx)
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		var watch context.Context
 		if q.call == nil {
@@ -45,41 +45,76 @@ func (c *Conn) ask(ctx context.Context, r *Ref, method string, args []any, q *qu
 			if got {
 				c.returnCredit()
 			}
-			return 0, err
+			return 0, false, err
 		}
 		if !got {
 			// Past the peer's announced limit, the call waits, held or here.
-			var held bool
 			if mayHold {
-				if held, got, err = c.hold(ctx, r, method, args, id); held {
-					return id, nil
-				}
+				return id, true, nil
 			}
-			if err == nil && !got {
-				err = c.takeCredit(ctx)
-			}
-			if err != nil {
-				if q, _ := c.questions.remove(id); q == nil {
-					return id, nil // the connection's end or ctx's watch completed q
-				}
-				return 0, err
-			}
-			if !c.questions.credit(id) {
-				c.returnCredit()
-				return id, nil // the connection's end or ctx's watch completed q
-			}
+			id, err = c.pastLimit(ctx, r, method, args, id, false, nil)
+			return id, false, err
 		}
 	} else if err := c.Err(); err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	err := c.sendCall(ctx, r, id, method, args, q == nil)
+	err = c.sendCall(ctx, r, id, method, args, q == nil)
 	if err == nil {
 		c.opts.metrics.callsOut.Add(1)
 	}
 	if err != nil && q != nil && !c.unsent(id) {
 		// The connection closed under us, or ctx's watch gave the call up,
 		// and completed q already; let the caller read that outcome.
+		return id, false, nil
+	}
+	return id, false, err
+}
+
+// tooManyArgs is ask's error for a call of n arguments.
+//
+//go:noinline
+func tooManyArgs(n int) error {
+	return fmt.Errorf("%w: %d arguments, limit %d", ErrBadArguments, n, maxArgs)
+}
+
+// holdCall holds call id, registered by ask past the peer's limit, when its
+// arguments allow it (see hold), or waits for its credit and sends it.
+func (c *Conn) holdCall(ctx context.Context, r *Ref, method string, args []any, id uint64) (uint64, error) {
+	held, got, err := c.hold(ctx, r, method, args, id)
+	if held {
 		return id, nil
+	}
+	return c.pastLimit(ctx, r, method, args, id, got, err)
+}
+
+// pastLimit sends call id, registered uncredited past the peer's limit,
+// once it has a credit: got, one taken already; otherwise it waits for one
+// (bounded by ctx), unless err, hold's, says the call cannot be made.
+func (c *Conn) pastLimit(ctx context.Context, r *Ref, method string, args []any, id uint64, got bool, err error) (uint64, error) {
+	if err == nil && !got {
+		err = c.takeCredit(ctx)
+	}
+	if err != nil {
+		if q, _ := c.questions.remove(id); q == nil {
+			return id, nil // the connection's end or ctx's watch completed q
+		}
+		return 0, err
+	}
+	if !c.questions.credit(id) {
+		c.returnCredit()
+		return id, nil // the connection's end or ctx's watch completed q
+	}
+	return c.sendAsked(ctx, r, id, method, args)
+}
+
+// sendAsked sends two-way call id, registered and credited, as ask does.
+func (c *Conn) sendAsked(ctx context.Context, r *Ref, id uint64, method string, args []any) (uint64, error) {
+	err := c.sendCall(ctx, r, id, method, args, false)
+	if err == nil {
+		c.opts.metrics.callsOut.Add(1)
+	}
+	if err != nil && !c.unsent(id) {
+		return id, nil // completed already, as in ask
 	}
 	return id, err
 }
@@ -214,7 +249,7 @@ const (
 // travels as the id it is exported under. Calls sent at once (inlineArgs,
 // with their lane's plans, which export a referenceable themselves) and held
 // calls (heldArgs) both encode their arguments with it.
-func appendInlineArg(b []byte, a any, recordOf func(reflect.Value) (reflect.Value, *wire.Plan)) ([]byte, inlined) {
+func appendInlineArg(b []byte, a any, recordOf func(any) wire.Record) ([]byte, inlined) {
 	switch x := a.(type) {
 	case nil:
 		return append(b, wire.KindNil), argWritten
@@ -238,11 +273,11 @@ func appendInlineArg(b []byte, a any, recordOf func(reflect.Value) (reflect.Valu
 			return append(b, wire.KindNil), argWritten
 		}
 	}
-	v, p := recordOf(rv)
-	if p == nil {
+	r := recordOf(a)
+	if !r.OK() {
 		return b, argNotInline
 	}
-	return wire.AppendRecord(b, v, p), argWritten
+	return wire.AppendRecord(b, r), argWritten
 }
 
 // encodeCall appends args to the call message begun on l (see beginCall) and
@@ -468,10 +503,7 @@ func (c *Conn) sendReply(reqID uint64, m resultInfo, res reflect.Value) {
 
 // inlineRecord is a struct of scalars that travels inline as a record
 // instead of by gob; p is nil for a value that does not.
-type inlineRecord struct {
-	v reflect.Value
-	p *wire.Plan
-}
+type inlineRecord = wire.Record
 
 // outArg is how one argument of a call being written travels.
 type outArg struct {
@@ -483,8 +515,8 @@ type outArg struct {
 // *k becomes wire.KindScalar and the record is returned.
 func (l *outLane) inline(k *argKind, v reflect.Value) inlineRecord {
 	var r inlineRecord
-	if k.kind == wire.KindGob {
-		if r.v, r.p = l.coder.RecordOf(v); r.p != nil {
+	if k.kind == wire.KindGob && v.CanInterface() {
+		if r = l.coder.RecordOf(v.Interface()); r.OK() {
 			k.kind = wire.KindScalar
 		}
 	}
@@ -496,8 +528,8 @@ func (l *outLane) inline(k *argKind, v reflect.Value) inlineRecord {
 // allows it), or the kind byte and, for a reference, its id.
 func (l *outLane) appendValue(k argKind, scalar any, rec inlineRecord, tail bool) {
 	switch {
-	case rec.p != nil:
-		l.buf = wire.AppendRecord(l.buf, rec.v, rec.p)
+	case rec.OK():
+		l.buf = wire.AppendRecord(l.buf, rec)
 	case k.kind == wire.KindScalar:
 		if b, ok := scalar.([]byte); ok && tail && len(b) >= wire.TailMin {
 			l.buf = wire.AppendBytesHeader(l.buf, len(b))

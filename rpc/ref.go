@@ -58,7 +58,10 @@ func (r *Ref) Call(ctx context.Context, method string, reply any, args ...any) e
 	}
 	q := getQuestion(reply)
 	q.sess = r.conn.sess
-	id, err := r.conn.ask(ctx, r, method, args, q, true)
+	id, hold, err := r.conn.ask(ctx, r, method, args, q, true)
+	if hold {
+		id, err = r.conn.holdCall(ctx, r, method, args, id)
+	}
 	if err != nil {
 		putQuestion(q)
 		return err
@@ -164,7 +167,7 @@ func (r *Ref) Go(ctx context.Context, method string, reply any, done chan *Call,
 		return call
 	}
 	q := &question{reply: reply, call: call}
-	id, err := r.conn.ask(ctx, r, method, args, q, false)
+	id, _, err := r.conn.ask(ctx, r, method, args, q, false)
 	if err != nil {
 		call.Error = err
 		call.finish()
@@ -200,7 +203,7 @@ func (r *Ref) Send(ctx context.Context, method string, args ...any) error {
 		go r.callLocal(context.WithoutCancel(ctx), method, nil, args)
 		return nil
 	}
-	_, err := r.conn.ask(ctx, r, method, args, nil, false)
+	_, _, err := r.conn.ask(ctx, r, method, args, nil, false)
 	return err
 }
 

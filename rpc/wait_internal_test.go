@@ -23,7 +23,7 @@ func TestWaitOnCancelledIncall(t *testing.T) {
 	_, c := connPair(t, b, nil)
 
 	q := getQuestion(nil)
-	id, err := c.ask(context.Background(), c.Root(), "block", nil, q, false)
+	id, _, err := c.ask(context.Background(), c.Root(), "block", nil, q, false)
 	if err != nil {
 		t.Fatal(err)
 	}

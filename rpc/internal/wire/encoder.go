@@ -3,6 +3,7 @@ package wire
 import (
 	"encoding/gob"
 	"reflect"
+	"unsafe"
 )
 
 // Encoder is a lane's encoding state: the lane's gob encoder, which writes
@@ -13,6 +14,9 @@ type Encoder struct {
 	buf       *[]byte // the lane's message buffer
 	lastWrite int     // where gob's last write began in *buf
 	plans     TypeMemo[*Plan]
+	// The dynamic type RecordOf was asked of last, and its plan.
+	recType unsafe.Pointer
+	recPlan *Plan
 
 	ifaceTypes map[reflect.Type]bool // types that can hold interface values
 	announced  map[reflect.Type]bool // concrete types described ahead of values

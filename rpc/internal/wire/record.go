@@ -27,11 +27,12 @@ const ScalarRecord byte = 7 // the scalar kind of a record
 // types sent as records (larger structs go through gob).
 const maxRecordFields = 64
 
-// planField is one field of a record type: its name, index and kind.
+// planField is one field of a record type: its name, its offset in the
+// struct and its kind.
 type planField struct {
-	name  string
-	index int
-	kind  reflect.Kind
+	name   string
+	offset uintptr
+	kind   reflect.Kind
 }
 
 // Plan is how a struct type is sent as a record.
@@ -67,7 +68,7 @@ func planRecord(t reflect.Type) *Plan {
 		case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
 			reflect.Float32, reflect.Float64, reflect.String:
-			p.fields[i] = planField{name: f.Name, index: i, kind: k}
+			p.fields[i] = planField{name: f.Name, offset: f.Offset, kind: k}
 		default:
 			return nil
 		}
@@ -118,88 +119,175 @@ func (tm *TypeMemo[V]) Get(t reflect.Type, f func(reflect.Type) V) V {
 	return v
 }
 
-// RecordOf returns the struct value rv holds and its plan when rv is a
-// record (or a non-nil pointer to one).
-func (e *Encoder) RecordOf(rv reflect.Value) (reflect.Value, *Plan) {
-	return recordOf(rv, e.plan)
+// Record is a record value ready to be encoded (AppendRecord): where its
+// fields lie, and its type's plan. The zero Record is no record.
+type Record struct {
+	at unsafe.Pointer // the struct's memory, kept alive by the Record
+	p  *Plan
+}
+
+// OK reports whether r is a record.
+func (r Record) OK() bool { return r.p != nil }
+
+// RecordOf returns a as a record when it is one (or a non-nil pointer to
+// one); the zero Record when it is not. The dynamic type asked for last is
+// answered with no reflection, and no call: a lane mostly sees the same
+// types again, and a freshly started caller encodes its record within its
+// first stack.
+func (e *Encoder) RecordOf(a any) Record {
+	w := (*eface)(unsafe.Pointer(&a))
+	if w.typ != e.recType || w.typ == nil {
+		e.recType, e.recPlan = w.typ, e.planOf(a)
+	}
+	if e.recPlan == nil || w.data == nil {
+		return Record{}
+	}
+	return Record{w.data, e.recPlan}
+}
+
+// planOf returns the plan of the record a holds or points to, or nil.
+//
+//go:noinline
+func (e *Encoder) planOf(a any) *Plan {
+	if t := recordType(a); t != nil {
+		return e.plan(t)
+	}
+	return nil
+}
+
+// eface is the layout of an interface value: its dynamic type's word, and
+// its data word. The data word points to the value held for every type but
+// the pointer-shaped ones, and is the pointer itself for a pointer. A
+// pointer-shaped struct has a single field of a pointer-shaped type, so a
+// record, whose fields are scalars, never is one: for the types with a
+// plan, the data word is where the struct lies (for a pointer to one, nil
+// when the pointer is).
+type eface struct {
+	typ, data unsafe.Pointer
+}
+
+// recordType returns the struct type a holds, or points to; nil when a
+// holds neither.
+func recordType(a any) reflect.Type {
+	t := reflect.TypeOf(a)
+	if t == nil {
+		return nil
+	}
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	return t
 }
 
 // Plans remembers record plans per type, for concurrent use: the encoding
-// of records with no lane's Encoder at hand. The type asked for last is
-// answered without a map lookup, as TypeMemo answers it, since hashing an
-// interface key costs more than the rest of a small record's encoding. The
-// zero Plans is empty and ready to use.
+// of records with no lane's Encoder at hand. The dynamic type asked for
+// last is answered without a map lookup or a call, as Encoder.RecordOf
+// answers it. The zero Plans is empty and ready to use.
 type Plans struct {
-	m    sync.Map // reflect.Type -> *typedPlan
+	m    sync.Map // dynamic type word -> *typedPlan
 	last atomic.Pointer[typedPlan]
 }
 
-// typedPlan is a type's record plan (nil: not a record), as Plans keeps it.
+// typedPlan is the record plan of a dynamic type (nil: not a record), as
+// Plans keeps it.
 type typedPlan struct {
-	t reflect.Type
-	p *Plan
+	typ unsafe.Pointer
+	p   *Plan
 }
 
 // RecordOf is Encoder.RecordOf with p's plans.
-func (p *Plans) RecordOf(rv reflect.Value) (reflect.Value, *Plan) {
-	return recordOf(rv, p.plan)
+func (p *Plans) RecordOf(a any) Record {
+	w := (*eface)(unsafe.Pointer(&a))
+	tp := p.last.Load()
+	if tp == nil || tp.typ != w.typ || w.typ == nil {
+		tp = p.planOf(a)
+	}
+	if tp.p == nil || w.data == nil {
+		return Record{}
+	}
+	return Record{w.data, tp.p}
 }
 
-func (p *Plans) plan(t reflect.Type) *Plan {
-	if tp := p.last.Load(); tp != nil && tp.t == t {
-		return tp.p
-	}
-	v, ok := p.m.Load(t)
+// planOf finds the plan of a's dynamic type, remembered or made now, and
+// remembers it as the last asked for.
+//
+//go:noinline
+func (p *Plans) planOf(a any) *typedPlan {
+	typ := (*eface)(unsafe.Pointer(&a)).typ
+	v, ok := p.m.Load(typ)
 	if !ok {
-		v, _ = p.m.LoadOrStore(t, &typedPlan{t, planRecord(t)})
+		var pl *Plan
+		if t := recordType(a); t != nil {
+			pl = planRecord(t)
+		}
+		v, _ = p.m.LoadOrStore(typ, &typedPlan{typ, pl})
 	}
 	tp := v.(*typedPlan)
 	p.last.Store(tp)
-	return tp.p
+	return tp
 }
 
-func recordOf(rv reflect.Value, plan func(reflect.Type) *Plan) (reflect.Value, *Plan) {
-	if rv.Kind() == reflect.Pointer {
-		if rv.IsNil() {
-			return reflect.Value{}, nil
-		}
-		rv = rv.Elem()
-	}
-	if rv.Kind() != reflect.Struct {
-		return reflect.Value{}, nil
-	}
-	p := plan(rv.Type())
-	if p == nil {
-		return reflect.Value{}, nil
-	}
-	return rv, p
-}
-
-// AppendRecord appends struct value v's inline encoding by plan p.
-func AppendRecord(b []byte, v reflect.Value, p *Plan) []byte {
+// AppendRecord appends r's inline encoding.
+func AppendRecord(b []byte, r Record) []byte {
 	b = append(b, KindScalar, ScalarRecord)
-	b = binary.AppendUvarint(b, uint64(len(p.fields)))
-	for _, f := range p.fields {
+	b = binary.AppendUvarint(b, uint64(len(r.p.fields)))
+	for i := range r.p.fields {
+		f := &r.p.fields[i]
 		b = AppendString(b, f.name)
-		fv := v.Field(f.index)
+		at := unsafe.Add(r.at, f.offset)
 		switch f.kind {
 		case reflect.Bool:
 			c := byte(0)
-			if fv.Bool() {
+			if *(*bool)(at) {
 				c = 1
 			}
 			b = append(b, scalarBool, c)
 		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-			b = binary.AppendVarint(append(b, scalarInt), fv.Int())
+			b = binary.AppendVarint(append(b, scalarInt), loadInt(at, f.kind))
 		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-			b = binary.AppendUvarint(append(b, scalarUint), fv.Uint())
-		case reflect.Float32, reflect.Float64:
-			b = binary.BigEndian.AppendUint64(append(b, scalarFloat), math.Float64bits(fv.Float()))
+			b = binary.AppendUvarint(append(b, scalarUint), loadUint(at, f.kind))
+		case reflect.Float32:
+			b = binary.BigEndian.AppendUint64(append(b, scalarFloat), math.Float64bits(float64(*(*float32)(at))))
+		case reflect.Float64:
+			b = binary.BigEndian.AppendUint64(append(b, scalarFloat), math.Float64bits(*(*float64)(at)))
 		case reflect.String:
-			b = AppendString(append(b, scalarString), fv.String())
+			b = AppendString(append(b, scalarString), *(*string)(at))
 		}
 	}
 	return b
+}
+
+// loadInt reads the signed integer of kind k at at.
+func loadInt(at unsafe.Pointer, k reflect.Kind) int64 {
+	switch k {
+	case reflect.Int8:
+		return int64(*(*int8)(at))
+	case reflect.Int16:
+		return int64(*(*int16)(at))
+	case reflect.Int32:
+		return int64(*(*int32)(at))
+	case reflect.Int64:
+		return *(*int64)(at)
+	}
+	return int64(*(*int)(at))
+}
+
+// loadUint reads the unsigned integer of kind k at at.
+func loadUint(at unsafe.Pointer, k reflect.Kind) uint64 {
+	switch k {
+	case reflect.Uint8:
+		return uint64(*(*uint8)(at))
+	case reflect.Uint16:
+		return uint64(*(*uint16)(at))
+	case reflect.Uint32:
+		return uint64(*(*uint32)(at))
+	case reflect.Uint64:
+		return *(*uint64)(at)
+	}
+	return uint64(*(*uint)(at))
 }
 
 // ReadRecordAs reads a record as a value of type t (t nil: read and drop

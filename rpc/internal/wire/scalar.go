@@ -44,10 +44,14 @@ func AppendScalar(b []byte, v any) ([]byte, bool) {
 	// The commonest kind is encoded here and the others in appendScalar:
 	// one frame holding every case's temporaries would be large enough to
 	// make a freshly started goroutine's first call grow its stack.
-	if x, ok := v.(int); ok {
+	// Other values (records, gob values) never reach appendScalar either.
+	switch x := v.(type) {
+	case int:
 		return binary.AppendVarint(append(b, KindScalar, scalarInt), int64(x)), true
+	case int64, int32, uint64, uint32, uint, bool, float64, string, []byte:
+		return appendScalar(b, v)
 	}
-	return appendScalar(b, v)
+	return b, false
 }
 
 // appendScalar is AppendScalar for the kinds other than int.
