@@ -183,6 +183,38 @@ func TestGoalsPhasesOfP10(t *testing.T) {
 	}
 }
 
+// The P10 bursts' goal tells the bursts that make the 64 callers' own call
+// beside its figure, when they were measured.
+func TestGoalsRecordBurstsOfP10(t *testing.T) {
+	const bursts = "P10 10,000 callers on one connection, started afresh for each burst, every call answered: throughput over 64 callers'"
+	// 450000 calls/s beside 1e9/2000 = 500000 (0.9x) and 320000 beside
+	// 400000 (0.8x).
+	records := [2]string{
+		"BenchmarkCall10kCallersRecord-2 3 1 ns/op 450000 calls/s\n",
+		"BenchmarkCall10kCallersRecord-2 3 1 ns/op 320000 calls/s\n",
+	}
+	want := "; making the 64 callers' own call (a record, no deadline) 0.85x"
+	if g := goalsOf(t, withFloor(records), 0)[bursts]; !strings.Contains(g.figure, want) {
+		t.Errorf("figure %q, want it to contain %q", g.figure, want)
+	}
+	if g := goalsOf(t, twoRuns, 0)[bursts]; strings.Contains(g.figure, "own call") {
+		t.Errorf("figure %q tells bursts that were not measured", g.figure)
+	}
+	res, all, _, runs, err := parse(strings.NewReader(withFloor(records)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range compare(res, all, runs) {
+		if r.name == "10,000 callers making the 64 callers' own call (a record, no deadline)" {
+			if r.ours != "385000 calls/s" || r.perRun != "320000 - 450000" {
+				t.Errorf("row = %+v", r)
+			}
+			return
+		}
+	}
+	t.Error("no row for the bursts of records")
+}
+
 func TestGoalsNotMeasured(t *testing.T) {
 	gs := goalsOf(t, "BenchmarkCallSeq-2  100  30000 ns/op  7 allocs/op\n", 0)
 	for key, g := range gs {

@@ -243,6 +243,10 @@ func compare(results map[string]result, all series, runs int) []row {
 			rows = append(rows, row{"10,000 callers: CPU per call, both ends", us(a["cpu-ns/call"]), theirs, r, rng})
 		}
 	}
+	if a, ok := results["Call10kCallersRecord"]; ok {
+		perSec := func(v float64) string { return fmt.Sprintf("%.0f", v) }
+		rows = append(rows, row{"10,000 callers making the 64 callers' own call (a record, no deadline)", fmt.Sprintf("%.0f calls/s", a["calls/s"]), "", "", values("Call10kCallersRecord", "calls/s", perSec)})
+	}
 	for _, p := range []struct{ name, row string }{
 		{"Call10kCallersPair", "10,000 fresh callers vs 64 callers, alternating in one loop: calls/s (medians)"},
 		{"Call10kCallersPairApart", "same, the servers in a process of their own"},
