@@ -222,6 +222,23 @@ func BenchmarkCallSeq(b *testing.B) {
 	}
 }
 
+// BenchmarkCallSeqDeadline is CallSeq made with a context that has a
+// deadline, as a request's: each call carries its timeout, and the caller
+// waits on a context that can end.
+func BenchmarkCallSeqDeadline(b *testing.B) {
+	defer testutil.ReportSteal(b, testutil.MarkCPU())
+	conn := firefly(b)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		var n int
+		if err := conn.Root().Call(ctx, "add", &n, Args{i, 1}); err != nil || n != i+1 {
+			b.Fatalf("add = %d, %v", n, err)
+		}
+	}
+}
+
 func BenchmarkNetRPCCallSeq(b *testing.B) {
 	defer testutil.ReportSteal(b, testutil.MarkCPU())
 	client := netRPC(b)

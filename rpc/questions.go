@@ -212,7 +212,7 @@ func (t *questionTable) add(q *question, credited bool, ctx context.Context) (ui
 	id := t.seq<<slotBits | uint64(i)
 	t.slots[i] = questionSlot{id: id, q: q, credited: credited}
 	if ctx != nil {
-		t.slots[i].w = t.ctxs.watch(t, ctx, id)
+		t.slots[i].w = t.ctxs.watch(t, ctx)
 		q.watched = t.slots[i].w != nil
 	}
 	t.count.Add(1)
@@ -232,7 +232,6 @@ func (t *questionTable) freeLocked(i uint64) {
 	if w := t.slots[i].w; w != nil {
 		w.n--
 	}
-	t.ctxs.forget(t.slots[i].id)
 	t.slots[i] = questionSlot{}
 	t.free = append(t.free, uint32(i))
 	t.count.Add(-1)

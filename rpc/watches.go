@@ -8,17 +8,27 @@ import (
 // Watched contexts. A caller waiting for its answer with a context that can
 // end selects on the context's Done channel beside its answer's. Thousands
 // of callers sharing one context (a server's, a burst's) would all queue on
-// that one channel, each select taking its lock twice. So when a call is
-// added with the context of the call added just before, while that one still
-// waits, the question table watches the context itself, once
-// (context.AfterFunc), for this call and each one added with it later; their
-// callers wait for their answers alone. When the context ends, the watch
-// gives up each of its calls as its caller would have: the peer is told of
-// each one that may be on the wire, and each is completed with the context's
-// error. A watch whose calls have all returned is kept, idle, for the calls
-// its context may still make (a context shared by two callers in turn would
-// otherwise be watched afresh at every overlap), until the context ends, the
-// connection does, or its place is wanted for another context.
+// that one channel, each select taking its lock twice; and a caller making
+// its calls one after another with one context (a request's, with its
+// deadline) would wait in that select for each answer, which the session's
+// reader then brings it, where a caller whose context never ends reads its
+// answer itself (Session.ReadUntil). So when a call is added with the
+// context of the call added just before (still waiting, or returned), the
+// question table watches the context itself, once (context.AfterFunc), for
+// this call and each one added with it later; their callers wait for their
+// answers alone, as a caller whose context never ends does. When the context
+// ends, the watch gives up each of its calls as its caller would have: the
+// peer is told of each one that may be on the wire, and each is completed
+// with the context's error (which interrupts a caller reading for its
+// answer). A watch whose calls have all returned is kept, idle, for the
+// calls its context may still make (a context shared by two callers in turn
+// would otherwise be watched afresh at every overlap), until the context
+// ends, the connection does, or its place is wanted for another context.
+//
+// The last call's context is remembered by its address only, not kept
+// alive by the table: a context made later at the same address is watched
+// from its first call instead of its second, which costs a watch and
+// changes nothing else.
 
 // maxWatches bounds the contexts a connection watches at once; calls with
 // other contexts select on them as before.
@@ -36,30 +46,33 @@ type ctxWatch struct {
 // ctxWatches are a question table's watched contexts, guarded by its lock.
 type ctxWatches struct {
 	list []*ctxWatch
-	// The context of the last call added unwatched, and its request id,
-	// kept while that call waits.
-	last   context.Context
-	lastID uint64
+	// The address of the context of the last call added unwatched (0: none,
+	// or not a pointer).
+	last uintptr
 }
 
-// watch returns the watch of ctx for call id, just added to t: the one
-// watching ctx already, or a new one when the call before it, still waiting,
-// has the same context; nil when ctx is not watched for it.
-func (ws *ctxWatches) watch(t *questionTable, ctx context.Context, id uint64) *ctxWatch {
+// watch returns the watch of ctx for a call just added to t: the one
+// watching ctx already, or a new one when the call added before it, unwatched,
+// had the same context; nil when ctx is not watched for it.
+func (ws *ctxWatches) watch(t *questionTable, ctx context.Context) *ctxWatch {
 	for _, w := range ws.list {
 		if w.ctx == ctx {
 			w.n++
 			return w
 		}
 	}
-	if ws.last != ctx || !t.waitingLocked(ws.lastID) || !ws.room() {
-		// Only contexts of pointer types are compared: an interface
-		// holding an uncomparable value would panic.
-		if reflect.TypeOf(ctx).Kind() == reflect.Pointer {
-			ws.last, ws.lastID = ctx, id
-		}
+	// Only contexts of pointer types are remembered and watched: an
+	// interface holding an uncomparable value would panic in the
+	// comparison above.
+	var at uintptr
+	if v := reflect.ValueOf(ctx); v.Kind() == reflect.Pointer {
+		at = v.Pointer()
+	}
+	if at == 0 || at != ws.last || !ws.room() {
+		ws.last = at
 		return nil
 	}
+	ws.last = 0
 	w := &ctxWatch{ctx: ctx, t: t, n: 1}
 	ws.list = append(ws.list, w)
 	w.stop = context.AfterFunc(ctx, w.fire)
@@ -96,14 +109,6 @@ func (ws *ctxWatches) remove(w *ctxWatch) {
 	}
 }
 
-// forget drops the last unwatched call's context once call id, leaving the
-// table, is that call.
-func (ws *ctxWatches) forget(id uint64) {
-	if id == ws.lastID {
-		ws.last, ws.lastID = nil, 0
-	}
-}
-
 // clear drops every watch and returns them, for the caller to stop.
 func (ws *ctxWatches) clear() []*ctxWatch {
 	list := ws.list
@@ -137,11 +142,4 @@ func (w *ctxWatch) fire() {
 		}
 		g.q.complete(err)
 	}
-}
-
-// waitingLocked reports whether call id is in the table, its caller waiting.
-// t.mu must be held.
-func (t *questionTable) waitingLocked(id uint64) bool {
-	i, ok := t.slotLocked(id)
-	return ok && t.slots[i].q != nil
 }

@@ -182,6 +182,12 @@ func compare(results map[string]result, all series, runs int) []row {
 		rows = append(rows, row{"CallSeq time", us(a["ns/op"]), us(b["ns/op"]), x(r), rng})
 		rows = append(rows, row{"CallSeq allocs/op", num(a["allocs/op"]), num(b["allocs/op"]), "", values("CallSeq", "allocs/op", num)})
 	}
+	if a, ok := results["CallSeqDeadline"]; ok {
+		if _, ok := results["CallSeq"]; ok {
+			r, rng := ratio("CallSeqDeadline", "CallSeq", "ns/op", false)
+			rows = append(rows, row{"CallSeq with a deadline on its context, over CallSeq", us(a["ns/op"]), "", x(r), rng})
+		}
+	}
 	if a, ok := results["TCPPingPong"]; ok {
 		rows = append(rows, row{fmt.Sprintf("raw TCP ping-pong, %v bytes and %v back", a["req-bytes"], a["resp-bytes"]), us(a["ns/op"]), "", "", values("TCPPingPong", "ns/op", us)})
 	}

@@ -307,3 +307,23 @@ func TestCompareGateHopPair(t *testing.T) {
 		"GateHop vs GateDirect, same loop, means (slow tails included)": "  2.02x",
 	})
 }
+
+// CallSeq with a deadline has a row of its own, over CallSeq.
+func TestCompareCallSeqDeadline(t *testing.T) {
+	out := "goos: linux\n" +
+		"BenchmarkCallSeq-2  1000  20000 ns/op\n" +
+		"BenchmarkCallSeqDeadline-2  1000  21000 ns/op\n"
+	res, all, _, runs, err := parse(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range compare(res, all, runs) {
+		if r.name == "CallSeq with a deadline on its context, over CallSeq" {
+			if r.ours != "21.0 us" || r.ratio != "1.05x" {
+				t.Errorf("row = %+v", r)
+			}
+			return
+		}
+	}
+	t.Fatal("no row for CallSeq with a deadline")
+}
