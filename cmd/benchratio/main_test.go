@@ -310,20 +310,14 @@ func TestCompareGateHopPair(t *testing.T) {
 
 // CallSeq with a deadline has a row of its own, over CallSeq.
 func TestCompareCallSeqDeadline(t *testing.T) {
-	out := "goos: linux\n" +
-		"BenchmarkCallSeq-2  1000  20000 ns/op\n" +
-		"BenchmarkCallSeqDeadline-2  1000  21000 ns/op\n"
-	res, all, _, runs, err := parse(strings.NewReader(out))
-	if err != nil {
-		t.Fatal(err)
+	rows := compareRows(t, "goos: linux\n"+
+		"BenchmarkCallSeq-2  1000  20000 ns/op\n"+
+		"BenchmarkCallSeqDeadline-2  1000  21000 ns/op\n")
+	r, ok := rows["CallSeq with a deadline on its context, over CallSeq"]
+	if !ok {
+		t.Fatal("no row for CallSeq with a deadline")
 	}
-	for _, r := range compare(res, all, runs) {
-		if r.name == "CallSeq with a deadline on its context, over CallSeq" {
-			if r.ours != "21.0 us" || r.ratio != "1.05x" {
-				t.Errorf("row = %+v", r)
-			}
-			return
-		}
+	if r.ours != "21.0 us" || r.ratio != "1.05x" {
+		t.Errorf("row = %+v", r)
 	}
-	t.Fatal("no row for CallSeq with a deadline")
 }
