@@ -264,6 +264,33 @@ func BenchmarkNetRPCCallParallel(b *testing.B) {
 	netRPCAdds(b, 64)
 }
 
+// BenchmarkCallParallelOneProcessor is BenchmarkCallParallel with one
+// processor (GOMAXPROCS 1 while it runs): the work of a call, client and
+// server together, with nothing of what passing it between processors costs
+// (waking an idle one, moving the cache lines of the connection's state).
+// Beside BenchmarkNetRPCCallParallelOneProcessor it is P2's ratio on one
+// processor, which says how much of the ratio on two is the systems' own
+// work and how much the second processor adds to each.
+func BenchmarkCallParallelOneProcessor(b *testing.B) {
+	defer testutil.ReportSteal(b, testutil.MarkCPU())
+	oneProcessor(b)
+	fireflyAdds(b, 64)
+}
+
+// BenchmarkNetRPCCallParallelOneProcessor is BenchmarkNetRPCCallParallel
+// with one processor.
+func BenchmarkNetRPCCallParallelOneProcessor(b *testing.B) {
+	defer testutil.ReportSteal(b, testutil.MarkCPU())
+	oneProcessor(b)
+	netRPCAdds(b, 64)
+}
+
+// oneProcessor sets GOMAXPROCS to 1 until b ends.
+func oneProcessor(b *testing.B) {
+	n := runtime.GOMAXPROCS(1)
+	b.Cleanup(func() { runtime.GOMAXPROCS(n) })
+}
+
 // BenchmarkCall10kParallel is BenchmarkCallParallel with 10,000 callers
 // instead of 64: as many goroutines, each calling in a loop, share one
 // connection (its MaxHandlers credits make the rest wait their turn). Beside

@@ -291,3 +291,24 @@ func TestWireTable(t *testing.T) {
 		t.Fatal("a peer table without bench/ output")
 	}
 }
+
+func TestGoalsOneProcessorOfP2(t *testing.T) {
+	const p2 = "P2 CallParallel throughput over net/rpc's"
+	out := "goos: linux\n" +
+		"BenchmarkCallParallel-2  100  2000 ns/op  2400 cpu-ns/call\n" +
+		"BenchmarkNetRPCCallParallel-2  100  7000 ns/op  12600 cpu-ns/call\n" +
+		"BenchmarkCallParallelOneProcessor-2  100  1800 ns/op  1800 cpu-ns/call\n" +
+		"BenchmarkNetRPCCallParallelOneProcessor-2  100  7560 ns/op  7560 cpu-ns/call\n"
+	g := goalsOf(t, out, 0)[p2]
+	if want := "3.5x (with one processor: 4.2x)"; g.figure != want || g.met != "no" {
+		t.Errorf("P2 = %q (met %q), want %q (no)", g.figure, g.met, want)
+	}
+	if g := goalsOf(t, twoRuns, 0)[p2]; strings.Contains(g.figure, "one processor") {
+		t.Errorf("figure %q tells a one-processor run that was not measured", g.figure)
+	}
+	rows := compareRows(t, out)
+	checkRows(t, rows, func(r row) string { return r.ours + " | " + r.theirs + " | " + r.ratio }, map[string]string{
+		"CallParallel throughput with one processor (GOMAXPROCS 1)":          "1.8 us | 7.6 us | 4.2x",
+		"CallParallel processors busy (CPU time over the time a call takes)": "1.20 | 1.80 | ",
+	})
+}

@@ -230,6 +230,22 @@ func compare(results map[string]result, all series, runs int) []row {
 		r, rng := ratio("CallParallel", "NetRPCCallParallel", "cpu-ns/call", false)
 		rows = append(rows, row{"CallParallel CPU per call, both ends", us(a["cpu-ns/call"]), us(b["cpu-ns/call"]), x(r), rng})
 	}
+	if a, b, ok := pair("CallParallel"); ok && a["cpu-ns/call"] > 0 && b["cpu-ns/call"] > 0 {
+		busy := func(name string) func(int) (float64, bool) {
+			return func(i int) (float64, bool) {
+				cpu, ok1 := all.at(name, "cpu-ns/call", i)
+				wall, ok2 := all.at(name, "ns/op", i)
+				return cpu / wall, ok1 && ok2 && wall > 0
+			}
+		}
+		ours, _ := across(runs, busy("CallParallel"))
+		theirs, _ := across(runs, busy("NetRPCCallParallel"))
+		rows = append(rows, row{"CallParallel processors busy (CPU time over the time a call takes)", fmt.Sprintf("%.2f", ours), fmt.Sprintf("%.2f", theirs), "", spread(runs, busy("CallParallel"), func(v float64) string { return fmt.Sprintf("%.2f", v) })})
+	}
+	if a, b, ok := pair("CallParallelOneProcessor"); ok {
+		r, rng := ratio("CallParallelOneProcessor", "NetRPCCallParallelOneProcessor", "ns/op", true)
+		rows = append(rows, row{"CallParallel throughput with one processor (GOMAXPROCS 1)", us(a["ns/op"]), us(b["ns/op"]), x(r), rng})
+	}
 	if a, ok := results["Call10kCallers"]; ok {
 		perSec := func(v float64) string { return fmt.Sprintf("%.0f", v) }
 		b, peer := results["NetRPCCall10kCallers"]
