@@ -21,8 +21,10 @@ func (st *Stream) Write(p []byte) (int, error) {
 // while the write waits for the peer's flow control. What was written before
 // stays written: the stream then holds part of p.
 func (st *Stream) WriteContext(ctx context.Context, p []byte) (int, error) {
-	if st.writeSmall(p) {
-		st.s.w.kick()
+	if ok, start := st.writeSmall(p); ok {
+		if start {
+			go st.s.w.loop()
+		}
 		return len(p), nil
 	}
 	n, queued, err := st.write(ctx, p)
@@ -137,30 +139,32 @@ func (st *Stream) writeFrame(p []byte, headed bool) (n int, ok bool, err error) 
 
 // writeSmall queues p, as write does, when p is small enough for one frame
 // and the stream may send it now: appended to the frame of the stream still
-// waiting to be sent, or in a small chunk of its own. It reports false,
-// having done nothing, in every other case (write's lock taken, a deadline,
-// no credit, an error), which write handles. It is write's common case in a
+// waiting to be sent, or in a small chunk of its own. Unless the queue is
+// being drained, it marks the writer running under the same lock and reports
+// start: the caller then starts the writer goroutine, outside this frame. It
+// reports false, having done nothing, in every other case (write's lock
+// taken, a deadline, no credit, an error), which write handles. It is write's common case in a
 // frame of its own, smaller than write's, so that a call from a freshly
 // started goroutine, whose stack is 2 KiB, reaches the end of its write
 // without growing that stack. Its queueing repeats write's loop body rather
 // than calling a helper shared with write: the helper, too large to inline,
 // put a frame more on this path, and the bursts' calls grew their stacks
 // again (16.0k-16.3k instructions a call with one processor against 15.2k).
-func (st *Stream) writeSmall(p []byte) bool {
+func (st *Stream) writeSmall(p []byte) (ok, start bool) {
 	s := st.s
 	if len(p) == 0 || len(p) > s.smallSendMax || !st.wmu.TryLock() {
-		return false
+		return false, false
 	}
 	w := &s.w
 	if st.wdl.expired() {
 		st.wmu.Unlock()
-		return false
+		return false, false
 	}
 	w.mu.Lock()
 	if int(st.swin) < len(p) || st.writeErrLocked() != nil {
 		w.mu.Unlock()
 		st.wmu.Unlock()
-		return false
+		return false, false
 	}
 	st.swin -= uint32(len(p))
 	if tail := st.tailLocked(); tail != nil && s.sendFrameEnd(tail)-tail.w >= len(p) {
@@ -171,9 +175,13 @@ func (st *Stream) writeSmall(p []byte) bool {
 		st.sq.push(c)
 	}
 	w.enqueue(st)
+	if !w.running {
+		w.running = true
+		start = true
+	}
 	w.mu.Unlock()
 	st.wmu.Unlock()
-	return true
+	return true, start
 }
 
 // write queues p. Small frames are queued without starting the writer
