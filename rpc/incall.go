@@ -234,6 +234,16 @@ func (ic *incall) endLocked(err error) {
 	}
 }
 
+// returned ends the call's context once its handler returned, as net/http's
+// request context ends, for whatever the handler handed its context to. A
+// pooled call's context was handed to nothing (see contextFree): nobody can
+// see it end, and it is left as it is, without taking its lock.
+func (ic *incall) returned() {
+	if !ic.pooled {
+		ic.cancel(context.Canceled)
+	}
+}
+
 // afterFunc is a function registered by AfterFunc.
 type afterFunc struct{ f func() }
 

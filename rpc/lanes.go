@@ -76,17 +76,27 @@ func (l *outLane) seal(at int) int {
 }
 
 // laneSet is the pool of a connection's outgoing lanes. The open lanes no
-// sender holds are in idle while nobody waits for one, and in ready while
-// somebody does (waiters > 0), so that taking and giving back a lane costs a
-// lock and no channel operation while lanes are to spare, and a waiter is
-// woken by the channel it waits on. slots holds one token per lane that may
-// still be opened (a broken lane gives its token back). Senders prefer an
-// open lane and open a new one only when every open lane is busy, so a
-// connection uses as few lanes as its concurrency needs.
+// sender holds are in last and idle while nobody waits for one, and in ready
+// while somebody does (waiters > 0), so that taking and giving back a lane
+// costs no channel operation while lanes are to spare, and a waiter is
+// woken by the channel it waits on. last holds the lane given back last,
+// when it was free: the common case, a sender taking the lane the sender
+// before it gave back, is one atomic swap each way and takes no lock. slots
+// holds one token per lane that may still be opened (a broken lane gives its
+// token back). Senders prefer an open lane and open a new one only when
+// every open lane is busy, so a connection uses as few lanes as its
+// concurrency needs.
+//
+// A sender that becomes a waiter counts itself (nwait) before it looks in
+// last once more, and a lane put in last is taken back out when a waiter is
+// counted after it: so either the waiter finds the lane, or the lane goes to
+// ready.
 type laneSet struct {
+	last    atomic.Pointer[outLane]
 	mu      sync.Mutex
-	idle    []*outLane // guarded by mu
-	waiters int        // senders (and closeLanes) past idle, waiting on ready; guarded by mu
+	idle    []*outLane   // guarded by mu
+	waiters int          // senders (and closeLanes) past idle, waiting on ready; guarded by mu
+	nwait   atomic.Int32 // waiters, read without mu
 
 	ready chan *outLane
 	slots chan struct{}
@@ -234,6 +244,9 @@ func (c *Conn) releaseLane(l *outLane) {
 // caller counts as a waiter until it calls doneWaiting, so that every lane
 // given back meanwhile goes to ready, where the caller looks.
 func (s *laneSet) takeIdle() *outLane {
+	if l := s.last.Swap(nil); l != nil {
+		return l
+	}
 	s.mu.Lock()
 	if n := len(s.idle); n > 0 {
 		l := s.idle[n-1]
@@ -243,7 +256,13 @@ func (s *laneSet) takeIdle() *outLane {
 		return l
 	}
 	s.waiters++
+	s.nwait.Add(1)
 	s.mu.Unlock()
+	// A lane put in last before the count was seen is the caller's.
+	if l := s.last.Swap(nil); l != nil {
+		s.doneWaiting()
+		return l
+	}
 	return nil
 }
 
@@ -254,7 +273,11 @@ func (s *laneSet) takeAllIdle() []*outLane {
 	held := s.idle
 	s.idle = nil
 	s.waiters++
+	s.nwait.Add(1)
 	s.mu.Unlock()
+	if l := s.last.Swap(nil); l != nil {
+		held = append(held, l)
+	}
 	return held
 }
 
@@ -262,11 +285,22 @@ func (s *laneSet) takeAllIdle() []*outLane {
 func (s *laneSet) doneWaiting() {
 	s.mu.Lock()
 	s.waiters--
+	s.nwait.Add(-1)
 	s.mu.Unlock()
 }
 
 // put gives back an open lane: to idle, or to ready when somebody waits.
 func (s *laneSet) put(l *outLane) {
+	if s.nwait.Load() == 0 && s.last.CompareAndSwap(nil, l) {
+		if s.nwait.Load() == 0 {
+			return
+		}
+		// A sender began to wait meanwhile: what is still in last goes
+		// to ready (nothing, when the waiter took it).
+		if l = s.last.Swap(nil); l == nil {
+			return
+		}
+	}
 	s.mu.Lock()
 	if s.waiters == 0 {
 		s.idle = append(s.idle, l)

@@ -223,7 +223,7 @@ func (ic *incall) RunInline(l transport.Lease) {
 	ic.lease = l
 	c.serve(ic)
 	held, backedOff := ic.held, ic.backedOff
-	ic.cancel(context.Canceled)
+	ic.returned()
 	ic.dropArgs()
 	next, ok := c.finishCall(ic, w)
 	ic.release()
@@ -312,9 +312,7 @@ func (p *workerPool) pop() *incall {
 func (c *Conn) worker(w *worker, ic *incall) {
 	for ic != nil {
 		c.serve(ic)
-		// As net/http's request context: the handler's context ends when
-		// the handler returns, for whatever it handed its context to.
-		ic.cancel(context.Canceled)
+		ic.returned()
 		ic.dropArgs()
 		next, ok := c.finishCall(ic, w)
 		ic.release()
