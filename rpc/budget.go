@@ -1,6 +1,9 @@
 package rpc
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // DefaultAnswerBudget is the default of WithAnswerBudget.
 const DefaultAnswerBudget = 64 << 20
@@ -15,35 +18,73 @@ const DefaultAnswerBudget = 64 << 20
 // lanes wait in turn, first come first served. Calls are only ever charged
 // on a lane's owner, which never blocks: it waits by letting the lane go.
 type answerBudget struct {
+	limit int64
+	used  atomic.Int64
+	// queued is len(waiting), read without mu: a charge that finds no lane
+	// waiting and room in the budget takes it with no lock, and a release
+	// that finds none waiting returns its bytes with no lock either. A
+	// lane queued first (with none ahead of it) counts itself before it
+	// looks at the budget once more, so a release that looked before the
+	// count left it the room it freed. (A charge made as a lane is being
+	// queued may pass that lane.)
+	queued  atomic.Int32
 	mu      sync.Mutex
-	limit   int
-	used    int
-	waiting []*inLane // lanes whose next call did not fit, in order
+	waiting []*inLane // lanes whose next call did not fit, in order; guarded by mu
 }
 
 func (b *answerBudget) init(limit int) {
-	b.limit = limit
+	b.limit = int64(limit)
+}
+
+// take adds n bytes to the budget's use, unless they do not fit.
+func (b *answerBudget) take(n int) bool {
+	for {
+		u := b.used.Load()
+		if u+int64(n) > b.limit {
+			return false
+		}
+		if b.used.CompareAndSwap(u, u+int64(n)) {
+			return true
+		}
+	}
 }
 
 // charge reserves n bytes for the call at the head of in, or queues in to be
 // granted them later (false).
 func (b *answerBudget) charge(in *inLane, oneWay bool, n int) bool {
+	if b.queued.Load() == 0 {
+		// No lane waits, in included: nobody else reads its fields.
+		if in.waitN, in.waitOneWay = n, oneWay; b.take(n) {
+			in.charged.Store(true)
+			return true
+		}
+	}
 	b.mu.Lock()
 	if in.waiting {
 		b.mu.Unlock()
 		return false
 	}
 	in.waitN, in.waitOneWay = n, oneWay
-	if len(b.waiting) > 0 || b.used+n > b.limit {
-		in.waiting = true
-		b.waiting = append(b.waiting, in)
+	if len(b.waiting) == 0 && b.take(n) {
+		in.charged.Store(true)
 		b.mu.Unlock()
-		return false
+		return true
 	}
-	b.used += n
-	in.charged.Store(true)
+	in.waiting = true
+	b.waiting = append(b.waiting, in)
+	b.queued.Add(1)
+	if len(b.waiting) == 1 && b.take(n) {
+		// Freed by a release that looked before in was counted.
+		b.waiting[0] = nil
+		b.waiting = b.waiting[:0]
+		b.queued.Add(-1)
+		in.waiting = false
+		in.charged.Store(true)
+		b.mu.Unlock()
+		return true
+	}
 	b.mu.Unlock()
-	return true
+	return false
 }
 
 // releaseBytes returns the n bytes charged for a call (none when n is 0) and
@@ -52,8 +93,11 @@ func (b *answerBudget) releaseBytes(n int) {
 	if n == 0 {
 		return
 	}
+	b.used.Add(-int64(n))
+	if b.queued.Load() == 0 {
+		return
+	}
 	b.mu.Lock()
-	b.used -= n
 	b.grantLocked()
 }
 
@@ -62,14 +106,14 @@ func (b *answerBudget) grantLocked() {
 	var granted []*inLane
 	for len(b.waiting) > 0 {
 		in := b.waiting[0]
-		if b.used+in.waitN > b.limit {
+		if !b.take(in.waitN) {
 			break
 		}
-		b.used += in.waitN
 		in.waiting = false
 		in.charged.Store(true)
 		b.waiting[0] = nil
 		b.waiting = b.waiting[1:]
+		b.queued.Add(-1)
 		granted = append(granted, in)
 	}
 	b.mu.Unlock()
@@ -87,6 +131,7 @@ func (b *answerBudget) forget(in *inLane) (granted bool) {
 		for i, w := range b.waiting {
 			if w == in {
 				b.waiting = append(b.waiting[:i], b.waiting[i+1:]...)
+				b.queued.Add(-1)
 				break
 			}
 		}

@@ -52,7 +52,8 @@ type inLane struct {
 
 	// The answer budget (see budget.go): charged is set when the call at
 	// the head of the lane has been charged; the others, guarded by the
-	// budget's lock, say what the lane asked for and whether it waits.
+	// budget's lock (or set by the lane's owner, charging, while no lane
+	// waits), say what the lane asked for and whether it waits.
 	charged    atomic.Bool
 	waitN      int
 	waitOneWay bool
