@@ -65,16 +65,12 @@ func (b *answerBudget) charge(in *inLane, oneWay bool, n int) bool {
 		return false
 	}
 	in.waitN, in.waitOneWay = n, oneWay
-	if len(b.waiting) == 0 && b.take(n) {
-		in.charged.Store(true)
-		b.mu.Unlock()
-		return true
-	}
 	in.waiting = true
 	b.waiting = append(b.waiting, in)
 	b.queued.Add(1)
 	if len(b.waiting) == 1 && b.take(n) {
-		// Freed by a release that looked before in was counted.
+		// None ahead of in, and room: freed since the look above, or by a
+		// release that looked before in was counted.
 		b.waiting[0] = nil
 		b.waiting = b.waiting[:0]
 		b.queued.Add(-1)

@@ -229,8 +229,6 @@ func compare(results map[string]result, all series, runs int) []row {
 	if a, b, ok := pair("CallParallel"); ok && a["cpu-ns/call"] > 0 && b["cpu-ns/call"] > 0 {
 		r, rng := ratio("CallParallel", "NetRPCCallParallel", "cpu-ns/call", false)
 		rows = append(rows, row{"CallParallel CPU per call, both ends", us(a["cpu-ns/call"]), us(b["cpu-ns/call"]), x(r), rng})
-	}
-	if a, b, ok := pair("CallParallel"); ok && a["cpu-ns/call"] > 0 && b["cpu-ns/call"] > 0 {
 		busy := func(name string) func(int) (float64, bool) {
 			return func(i int) (float64, bool) {
 				cpu, ok1 := all.at(name, "cpu-ns/call", i)
