@@ -512,3 +512,11 @@ func BenchmarkMuxFloor10kCallers(b *testing.B) {
 	f := newMuxFloor(b, callers)
 	bursts(b, callers, func(i int) (int, error) { return int(f.add(i, int64(i), 1)), nil })
 }
+
+// BenchmarkBurstsAlone is the bursts' own cost, the floor under
+// BenchmarkCall10kCallers' and BenchmarkMuxFloor10kCallers': in each
+// iteration 10,000 freshly started goroutines return at once, with no call,
+// started, waited for and checked as those benchmarks' callers are.
+func BenchmarkBurstsAlone(b *testing.B) {
+	bursts(b, 10000, func(i int) (int, error) { return i + 1, nil })
+}

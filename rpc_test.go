@@ -490,17 +490,19 @@ func medianOf(xs []float64) float64 {
 // callers freshly started goroutines make one call each, caller i's sum(i)
 // returning i+1 or an error, and every answer is checked. It reports calls/s
 // over the bursts and the CPU time per call, and where a burst's time goes:
-// the share of it spent before the first tenth of the answers was in
-// (tenth-share), the share the starting of the callers took (start-share),
-// and the rate of the other nine tenths of the answers (rest-calls/s).
+// the share of it spent before the first answer was in (first-share; the
+// first of every tenth caller's, see burst) and before the first tenth of
+// the answers was (tenth-share), the share the starting of the callers took
+// (start-share), and the rate of the other nine tenths of the answers
+// (rest-calls/s).
 func bursts(b *testing.B, callers int, sum func(i int) (int, error)) {
 	var failed, wrong atomic.Int64
 	calls := 0
-	var total, tenth, started time.Duration
+	var total, first, tenth, started time.Duration
 	start, cpu0 := time.Now(), processCPU(b)
 	for b.Loop() {
 		p := burst(callers, sum, &failed, &wrong)
-		total, tenth, started = total+p.total, tenth+p.tenth, started+p.started
+		total, first, tenth, started = total+p.total, first+p.first, tenth+p.tenth, started+p.started
 		calls += callers
 	}
 	elapsed := time.Since(start)
@@ -509,14 +511,16 @@ func bursts(b *testing.B, callers int, sum func(i int) (int, error)) {
 	}
 	b.ReportMetric(float64(calls)/elapsed.Seconds(), "calls/s")
 	reportCPU(b, cpu0, calls)
+	b.ReportMetric(first.Seconds()/total.Seconds(), "first-share")
 	b.ReportMetric(tenth.Seconds()/total.Seconds(), "tenth-share")
 	b.ReportMetric(started.Seconds()/total.Seconds(), "start-share")
 	b.ReportMetric(float64(calls-calls/10)/(total-tenth).Seconds(), "rest-calls/s")
 }
 
 // burstPhases is where one burst's time went: all of it, until the first
-// tenth of the answers was in, and until the last caller was started.
-type burstPhases struct{ total, tenth, started time.Duration }
+// answer and the first tenth of the answers were in, and until the last
+// caller was started.
+type burstPhases struct{ total, first, tenth, started time.Duration }
 
 // burst starts callers goroutines, caller i making the one call sum(i),
 // which must return i+1, and waits for them all; it counts the calls that
@@ -545,7 +549,7 @@ func burst(callers int, sum func(i int) (int, error), failed, wrong *atomic.Int6
 	wg.Wait()
 	total := time.Since(t0)
 	slices.Sort(answered)
-	return burstPhases{total: total, tenth: answered[len(answered)/10], started: started}
+	return burstPhases{total: total, first: answered[0], tenth: answered[len(answered)/10], started: started}
 }
 
 const mib = 1 << 20

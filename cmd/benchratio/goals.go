@@ -188,6 +188,18 @@ func goals(all series, runs int, instr float64) []goal {
 				s += fmt.Sprintf("; the first tenth of a burst's answers in at %.0f%% of its time, the other nine tenths at %s the 64 callers' rate",
 					100*results(all, "Call10kCallers", "tenth-share"), x(r))
 			}
+			if f, st := results(all, "Call10kCallers", "first-share"), results(all, "Call10kCallers", "start-share"); !math.IsNaN(f) && !math.IsNaN(st) {
+				s += fmt.Sprintf("; the first answer in at %.0f%%, the callers all started at %.0f%%", 100*f, 100*st)
+			}
+			// The bursts' goroutines alone (started and ended with no call)
+			// over the 64 callers' time for as many calls as a burst makes.
+			alone := quotient(metric("BurstsAlone", "ns/op"), func(i int) (float64, bool) {
+				v, ok := all.at("CallParallel", "ns/op", i)
+				return 10000 * v, ok
+			})
+			if a, _ := across(runs, alone); !math.IsNaN(a) {
+				s += fmt.Sprintf("; 10,000 goroutines started and ended with no call take %s the 64 callers' time for 10,000 calls", x(a))
+			}
 			if f, _ := across(runs, quotient(metric("MuxFloor10kCallers", "calls/s"), perSec("MuxFloorParallel"))); !math.IsNaN(f) {
 				s += fmt.Sprintf("; hand-written floor %s", x(f))
 			}

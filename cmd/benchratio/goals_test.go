@@ -183,6 +183,41 @@ func TestGoalsPhasesOfP10(t *testing.T) {
 	}
 }
 
+// The P10 bursts' goal tells when a burst's first answer came beside when
+// its callers had all started, and what the bursts' goroutines alone cost
+// beside the 64 callers' time for as many calls, when those were measured;
+// benchratio prints the goroutines alone as a row too.
+func TestGoalsFirstAnswerAndGoroutinesOfP10(t *testing.T) {
+	const bursts = "P10 10,000 callers on one connection, started afresh for each burst, every call answered: throughput over 64 callers'"
+	// 6 ms beside 10,000 calls at 2000 ns (0.3x), and 7.5 ms beside 10,000
+	// at 2500 ns (0.3x); first answers at 30% and 40% (the median 35%).
+	runs := [2]string{
+		"BenchmarkCall10kCallers-2 3 1 ns/op 450000 calls/s 0.3 first-share 0.2 start-share\n" +
+			"BenchmarkBurstsAlone-2 100 6000000 ns/op 1700000 calls/s 1000 cpu-ns/call\n",
+		"BenchmarkCall10kCallers-2 3 1 ns/op 300000 calls/s 0.4 first-share 0.2 start-share\n" +
+			"BenchmarkBurstsAlone-2 100 7500000 ns/op 1500000 calls/s 1100 cpu-ns/call\n",
+	}
+	g := goalsOf(t, withFloor(runs), 0)[bursts]
+	for _, want := range []string{
+		"; the first answer in at 35%, the callers all started at 20%",
+		"; 10,000 goroutines started and ended with no call take 0.3x the 64 callers' time for 10,000 calls",
+	} {
+		if !strings.Contains(g.figure, want) {
+			t.Errorf("figure %q, want it to contain %q", g.figure, want)
+		}
+	}
+	if g := goalsOf(t, twoRuns, 0)[bursts]; strings.Contains(g.figure, "first answer") || strings.Contains(g.figure, "no call") {
+		t.Errorf("figure %q tells what was not measured", g.figure)
+	}
+	r, ok := compareRows(t, withFloor(runs))["bursts of 10,000 goroutines started and ended with no call (the bursts' own cost): goroutines/s, and CPU a goroutine"]
+	if !ok {
+		t.Fatal("no row for the goroutines alone")
+	}
+	if r.ours != "1600000/s" || r.theirs != "1.1 us" || r.perRun != "1500000 - 1700000" {
+		t.Errorf("row = %+v", r)
+	}
+}
+
 // The P10 bursts' goal tells the bursts that make the 64 callers' own call
 // beside its figure, when they were measured.
 func TestGoalsRecordBurstsOfP10(t *testing.T) {

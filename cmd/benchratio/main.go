@@ -283,6 +283,10 @@ func compare(results map[string]result, all series, runs int) []row {
 			rows = append(rows, row{"10,000 long-lived callers: CPU per call, both ends", us(a["cpu-ns/call"]), us(b["cpu-ns/call"]), x(r), rng})
 		}
 	}
+	if a, ok := results["BurstsAlone"]; ok {
+		rows = append(rows, row{"bursts of 10,000 goroutines started and ended with no call (the bursts' own cost): goroutines/s, and CPU a goroutine",
+			fmt.Sprintf("%.0f/s", a["calls/s"]), us(a["cpu-ns/call"]), "", values("BurstsAlone", "calls/s", func(v float64) string { return fmt.Sprintf("%.0f", v) })})
+	}
 	if a, ok := results["MuxFloorParallel"]; ok {
 		rows = append(rows, row{"hand-written floor, 64 callers on one connection: time a call", us(a["ns/op"]), "", "", values("MuxFloorParallel", "ns/op", us)})
 		if b, ok := results["MuxFloor10kParallel"]; ok {
