@@ -175,10 +175,7 @@ func (st *Stream) writeSmall(p []byte) (ok, start bool) {
 		st.sq.push(c)
 	}
 	w.enqueue(st)
-	if !w.running {
-		w.running = true
-		start = true
-	}
+	start = w.claimLocked()
 	w.mu.Unlock()
 	st.wmu.Unlock()
 	return true, start

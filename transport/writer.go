@@ -74,10 +74,19 @@ func (w *writer) init(s *Session) {
 // kickLocked starts the writer goroutine unless the queue is being drained
 // already. w.mu must be held.
 func (w *writer) kickLocked() {
-	if !w.running {
-		w.running = true
+	if w.claimLocked() {
 		go w.loop()
 	}
+}
+
+// claimLocked marks the writer running when it is not, and reports whether
+// it did: the caller then starts its goroutine (w.loop). w.mu must be held.
+func (w *writer) claimLocked() bool {
+	if w.running {
+		return false
+	}
+	w.running = true
+	return true
 }
 
 // kick is kickLocked for a caller that does not hold w.mu.
