@@ -140,7 +140,11 @@ func (t *answerTable) newCall(c *Conn, reqID uint64, oneway bool, obj *target, m
 	}
 	ic.pooled = pooled
 	ic.conn, ic.reqID, ic.oneway, ic.obj, ic.m = c, reqID, oneway, obj, m
-	ic.argFrame = argFramePool.Get().(*argFrame)
+	if f := ic.spare; f != nil {
+		ic.argFrame, ic.spare = f, nil
+	} else {
+		ic.argFrame = argFramePool.Get().(*argFrame)
+	}
 	ic.refs = ic.refBuf[:0]
 	ic.self = ic
 	if timeout > 0 {

@@ -84,6 +84,9 @@ type incall struct {
 	// and it goes back to incallPool once the broker is done with it (see
 	// release).
 	pooled bool
+	// spare is a pooled call's argument frame, emptied, kept with it while
+	// it is in incallPool: the two come out of the pool together.
+	spare *argFrame
 	// uses counts, in twos, the goroutines that took the call out of the
 	// answer table's lock to cancel it; its lowest bit is set once the
 	// call is done with and out of the table. Whoever lets go last of a
@@ -118,7 +121,8 @@ func (ic *incall) release() {
 // incallPool.
 func (ic *incall) recycle() {
 	if ic.pooled {
-		*ic = incall{}
+		spare := ic.spare
+		*ic = incall{spare: spare}
 		incallPool.Put(ic)
 	}
 }
@@ -358,8 +362,9 @@ func (ic *incall) disarm() {
 
 // argFrame holds an incoming call's decoded arguments. It is the larger part
 // of a call's state and is needed only until the handler returns (the
-// handler receives copies of the values), so it is pooled, unlike the
-// incall, which is the handler's context and may be kept by it.
+// handler receives copies of the values), so it is pooled, unlike an
+// incall whose handler takes its context and may keep it. A pooled incall
+// (see incall.pooled) keeps its emptied frame as its spare instead.
 type argFrame struct {
 	args   []reflect.Value
 	argBuf [4]reflect.Value
@@ -381,17 +386,21 @@ type argFrame struct {
 var argFramePool = sync.Pool{New: func() any { return new(argFrame) }}
 
 // dropArgs lets go of the call's arguments once its handler has returned and
-// its answer is sent, and gives their frame back to the pool. The incall
-// itself may stay reachable for a while (a handler may keep its context),
-// and it must not keep the received references and values with
-// it: an unreleased *Ref must become unreachable when its handler returns,
-// so that the garbage collector's backstop releases it at the next
-// collection.
+// its answer is sent, and gives their frame back to the pool (a pooled call
+// keeps it as its spare). The incall itself may stay reachable for a while
+// (a handler may keep its context), and it must not keep the received
+// references and values with it: an unreleased *Ref must become
+// unreachable when its handler returns, so that the garbage collector's
+// backstop releases it at the next collection.
 func (ic *incall) dropArgs() {
 	if f := ic.argFrame; f != nil {
 		ic.argFrame = nil
 		*f = argFrame{}
-		argFramePool.Put(f)
+		if ic.pooled {
+			ic.spare = f
+		} else {
+			argFramePool.Put(f)
+		}
 	}
 	ic.obj, ic.m = nil, nil
 }
