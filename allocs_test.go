@@ -39,7 +39,7 @@ func TestCallAllocs(t *testing.T) {
 // TestCallAllocsBytes: a small call allocates at most 64 bytes, client and
 // server together. An incoming call's decoded arguments live in a pooled
 // frame, and the rest of its state, when its handler takes no context, in
-// a pooled incall.
+// a pooled incall, which keeps the frame with it in the pool.
 func TestCallAllocsBytes(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's instrumentation allocates")
