@@ -337,7 +337,15 @@ func TestLeaseReadsForTheInliner(t *testing.T) {
 // each one while the role is held.
 func TestLingerTimerStoppedInSlowRoundTrips(t *testing.T) {
 	c, s := sessionPair(t, nil, nil)
-	const linger = 200 * time.Millisecond
+	// The timer starts at the second round's end (the first round's giving
+	// up counts as slow, the role never given up before it, so the second
+	// round stops the timer it started), and the third round looks at it
+	// about 20 ms into its round trip. The linger
+	// is long beside that: a loaded machine (the race detector, other
+	// packages' tests) can stretch those 20 ms by a good part of a second,
+	// and a timer that ticks while the third round holds the role stops as
+	// tookRole would.
+	const linger = time.Second
 	c.role.mu.Lock()
 	c.role.lingerFor = linger
 	c.role.mu.Unlock()
