@@ -121,8 +121,7 @@ func (ic *incall) release() {
 // incallPool.
 func (ic *incall) recycle() {
 	if ic.pooled {
-		spare := ic.spare
-		*ic = incall{spare: spare}
+		*ic = incall{spare: ic.spare}
 		incallPool.Put(ic)
 	}
 }
